@@ -1,0 +1,9 @@
+// ember: the umbrella header.
+#pragma once
+
+#include "nn/functional.hpp"
+#include "runtime/allocator.hpp"
+#include "runtime/dispatch.hpp"
+#include "runtime/ops.hpp"
+#include "runtime/parallel.hpp"
+#include "runtime/tensor.hpp"

@@ -1,0 +1,117 @@
+// ember::nn::functional: the functional neural-network ops, with options structs as PyTorch's
+// keyword arguments: conv2d(x, w, b, {.stride = 2, .padding = 1}).
+#pragma once
+
+#include <array>
+#include <optional>
+#include <string>
+
+#include "runtime/op.hpp"
+#include "runtime/ops.hpp"
+
+namespace ember::nn::functional {
+
+/// A pair of ints that also takes a single int: {.padding = 1} or {.padding = {1, 2}}.
+struct Pair {
+  int64_t h = 0, w = 0;
+  Pair() = default;
+  Pair(int64_t v) : h(v), w(v) {}  // NOLINT: implicit
+  Pair(int64_t a, int64_t b) : h(a), w(b) {}
+};
+
+/// y = x W^T + b (weight [out, in], bias [out] or undefined).
+Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias = {});
+
+struct Conv2dOptions {
+  Pair stride = 1, padding = 0, dilation = 1;
+  int64_t groups = 1;
+};
+/// input [N, C, H, W] (or [C, H, W]), weight [O, C/groups, kh, kw], bias [O] or undefined.
+Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias = {},
+              const Conv2dOptions& o = {});
+
+struct MaxPool2dOptions {
+  std::optional<Pair> stride;  ///< defaults to the kernel size
+  Pair padding = 0, dilation = 1;
+  bool ceil_mode = false;
+};
+Tensor max_pool2d(const Tensor& input, Pair kernel_size, const MaxPool2dOptions& o = {});
+/// max_pool2d and the flat (h*w) argmax of each window.
+ValuesIndices max_pool2d_with_indices(const Tensor& input, Pair kernel_size,
+                                      const MaxPool2dOptions& o = {});
+
+struct AvgPool2dOptions {
+  std::optional<Pair> stride;
+  Pair padding = 0;
+  bool ceil_mode = false, count_include_pad = true;
+  std::optional<int64_t> divisor_override;
+};
+Tensor avg_pool2d(const Tensor& input, Pair kernel_size, const AvgPool2dOptions& o = {});
+Tensor adaptive_avg_pool2d(const Tensor& input, Pair output_size);
+
+struct BatchNormOptions {
+  bool training = false;
+  double momentum = 0.1, eps = 1e-5;
+};
+/// Normalises over every dim but 1. In training, batch statistics are used and running_mean /
+/// running_var (if defined) are updated in place with momentum and the unbiased variance.
+Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor& running_var,
+                  const Tensor& weight = {}, const Tensor& bias = {},
+                  const BatchNormOptions& o = {});
+
+struct LayerNormOptions {
+  double eps = 1e-5;
+};
+Tensor layer_norm(const Tensor& input, const Dims& normalized_shape, const Tensor& weight = {},
+                  const Tensor& bias = {}, const LayerNormOptions& o = {});
+
+struct DropoutOptions {
+  double p = 0.5;
+  bool training = true;
+};
+Tensor dropout(const Tensor& input, const DropoutOptions& o = {});
+
+Tensor softmax(const Tensor& input, int64_t dim);
+Tensor log_softmax(const Tensor& input, int64_t dim);
+Tensor relu(const Tensor& input);
+Tensor gelu(const Tensor& input, const std::string& approximate = "none");
+Tensor silu(const Tensor& input);
+Tensor sigmoid(const Tensor& input);
+Tensor tanh(const Tensor& input);
+
+struct CrossEntropyOptions {
+  Tensor weight;  ///< per-class weights, or undefined
+  int64_t ignore_index = -100;
+  Reduction reduction = Reduction::Mean;
+  double label_smoothing = 0.0;
+};
+/// input [N, C] (or [N, C, d...]) logits; target [N] class indices (int64), or class
+/// probabilities of input's shape.
+Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntropyOptions& o = {});
+
+struct NllLossOptions {
+  Tensor weight;
+  int64_t ignore_index = -100;
+  Reduction reduction = Reduction::Mean;
+};
+Tensor nll_loss(const Tensor& input, const Tensor& target, const NllLossOptions& o = {});
+
+struct MseLossOptions {
+  Reduction reduction = Reduction::Mean;
+};
+Tensor mse_loss(const Tensor& input, const Tensor& target, const MseLossOptions& o = {});
+
+struct BceWithLogitsOptions {
+  Tensor weight, pos_weight;
+  Reduction reduction = Reduction::Mean;
+};
+Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target,
+                                        const BceWithLogitsOptions& o = {});
+
+struct EmbeddingOptions {
+  std::optional<int64_t> padding_idx;
+};
+/// Rows of weight [num, dim] picked by int64 indices of any shape: result indices.shape + [dim].
+Tensor embedding(const Tensor& indices, const Tensor& weight, const EmbeddingOptions& o = {});
+
+}  // namespace ember::nn::functional

@@ -1,0 +1,86 @@
+// The dispatcher: the one entry every op passes through (op, inputs, attributes -> outputs).
+// It is the single place where autograd records and, later, the JIT's tracer intercepts.
+#pragma once
+
+#include <initializer_list>
+#include <span>
+#include <vector>
+
+#include "runtime/op.hpp"
+#include "runtime/tensor.hpp"
+
+namespace ember {
+
+using TensorList = std::vector<Tensor>;
+/// A CPU kernel: computes the outputs from the inputs (undefined Tensors for absent optionals).
+using Kernel = TensorList (*)(std::span<const Tensor> inputs, const Attrs& attrs);
+
+struct OpInfo {
+  const char* name = "?";
+  Kernel kernel = nullptr;
+};
+
+/// Installs the CPU kernel for op (each ops/*.cpp registers its family once).
+void register_kernel(Op op, Kernel k);
+const OpInfo& op_info(Op op);
+
+/// Runs op: tracer hook first, then the kernel, then the autograd hook.
+TensorList dispatch(Op op, std::span<const Tensor> inputs, const Attrs& attrs = {});
+inline TensorList dispatch(Op op, std::initializer_list<Tensor> inputs, const Attrs& attrs = {}) {
+  return dispatch(op, std::span<const Tensor>(inputs.begin(), inputs.size()), attrs);
+}
+/// dispatch for ops with one output (the first output of multi-output ops).
+Tensor dispatch1(Op op, std::initializer_list<Tensor> inputs, const Attrs& attrs = {});
+
+/// Called after the kernel when grad mode is on and an input requires grad (set by autograd).
+using AutogradHook = void (*)(Op op, std::span<const Tensor> inputs, const Attrs& attrs,
+                              TensorList& outputs);
+/// Called instead of the kernel while a trace records; returns false to run eagerly.
+using TraceHook = bool (*)(Op op, std::span<const Tensor> inputs, const Attrs& attrs,
+                           TensorList& outputs);
+void set_autograd_hook(AutogradHook h);
+void set_trace_hook(TraceHook h);
+
+/// Grad mode (on by default, per thread); NoGradGuard turns it off in a scope.
+struct GradMode {
+  static bool is_enabled();
+  static void set_enabled(bool on);
+};
+class NoGradGuard {
+ public:
+  NoGradGuard() : prev_(GradMode::is_enabled()) { GradMode::set_enabled(false); }
+  ~NoGradGuard() { GradMode::set_enabled(prev_); }
+  NoGradGuard(const NoGradGuard&) = delete;
+  NoGradGuard& operator=(const NoGradGuard&) = delete;
+
+ private:
+  bool prev_;
+};
+class EnableGradGuard {
+ public:
+  EnableGradGuard() : prev_(GradMode::is_enabled()) { GradMode::set_enabled(true); }
+  ~EnableGradGuard() { GradMode::set_enabled(prev_); }
+  EnableGradGuard(const EnableGradGuard&) = delete;
+  EnableGradGuard& operator=(const EnableGradGuard&) = delete;
+
+ private:
+  bool prev_;
+};
+
+namespace detail {
+// Each op family's registration, called once before the first dispatch.
+void register_unary_kernels();
+void register_binary_kernels();
+void register_copy_kernels();
+void register_reduce_kernels();
+void register_movement_kernels();
+void register_matmul_kernels();
+void register_conv_kernels();
+void register_pool_kernels();
+void register_norm_kernels();
+void register_loss_kernels();
+void register_softmax_kernels();
+void register_embedding_kernels();
+}  // namespace detail
+
+}  // namespace ember

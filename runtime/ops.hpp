@@ -1,0 +1,187 @@
+// The tensor surface as free functions in ember:: (the Tensor methods forward here).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "runtime/tensor.hpp"
+
+namespace ember {
+
+// ---- creation ----
+Tensor empty(const Dims& sizes, TensorOptions o = {});
+Tensor zeros(const Dims& sizes, TensorOptions o = {});
+Tensor ones(const Dims& sizes, TensorOptions o = {});
+Tensor full(const Dims& sizes, Scalar value, TensorOptions o = {});
+/// A 0-d tensor holding v (dtype from v: float32 for floating, int64, bool).
+Tensor scalar_tensor(Scalar v, TensorOptions o = {});
+/// The 0-d "wrapped number" a C++ scalar becomes in `t + 2`: it does not promote t's dtype.
+Tensor wrapped_scalar(Scalar v);
+/// 1-d tensor of the values, as torch.tensor([...]).
+Tensor tensor(std::initializer_list<double> values, TensorOptions o = {});
+Tensor tensor(std::initializer_list<std::initializer_list<double>> values, TensorOptions o = {});
+Tensor tensor(const std::vector<float>& values, const Dims& sizes = {});
+Tensor tensor(const std::vector<double>& values, const Dims& sizes = {});
+Tensor tensor(const std::vector<int64_t>& values, const Dims& sizes = {});
+Tensor arange(Scalar end, TensorOptions o = {});
+Tensor arange(Scalar start, Scalar end, Scalar step = 1, TensorOptions o = {});
+Tensor linspace(double start, double end, int64_t steps, TensorOptions o = {});
+Tensor eye(int64_t n, std::optional<int64_t> m = std::nullopt, TensorOptions o = {});
+Tensor empty_like(const Tensor& t, std::optional<DType> d = std::nullopt);
+Tensor zeros_like(const Tensor& t, std::optional<DType> d = std::nullopt);
+Tensor ones_like(const Tensor& t, std::optional<DType> d = std::nullopt);
+Tensor full_like(const Tensor& t, Scalar v, std::optional<DType> d = std::nullopt);
+Tensor rand_like(const Tensor& t);
+Tensor randn_like(const Tensor& t);
+/// A tensor over memory ember does not own (no copy); the caller keeps it alive.
+Tensor from_blob(void* data, const Dims& sizes, DType dtype = kFloat32);
+Tensor from_blob(void* data, const Dims& sizes, const Dims& strides, DType dtype);
+
+// ---- random (counter-based Philox: results do not depend on the thread count) ----
+void manual_seed(uint64_t seed);
+Tensor rand(const Dims& sizes, TensorOptions o = {});
+Tensor randn(const Dims& sizes, TensorOptions o = {});
+Tensor randint(int64_t low, int64_t high, const Dims& sizes, TensorOptions o = kInt64);
+Tensor randint(int64_t high, const Dims& sizes, TensorOptions o = kInt64);
+Tensor randperm(int64_t n, TensorOptions o = kInt64);
+Tensor bernoulli(const Tensor& p);
+
+// ---- unary math ----
+Tensor neg(const Tensor& a);
+Tensor abs(const Tensor& a);
+Tensor exp(const Tensor& a);
+Tensor log(const Tensor& a);
+Tensor log1p(const Tensor& a);
+Tensor expm1(const Tensor& a);
+Tensor sqrt(const Tensor& a);
+Tensor rsqrt(const Tensor& a);
+Tensor sin(const Tensor& a);
+Tensor cos(const Tensor& a);
+Tensor tanh(const Tensor& a);
+Tensor sigmoid(const Tensor& a);
+Tensor relu(const Tensor& a);
+/// approximate "none" (erf form, PyTorch's default) or "tanh".
+Tensor gelu(const Tensor& a, const std::string& approximate = "none");
+Tensor silu(const Tensor& a);
+Tensor erf(const Tensor& a);
+Tensor sign(const Tensor& a);
+Tensor logical_not(const Tensor& a);
+Tensor clamp(const Tensor& a, std::optional<double> min, std::optional<double> max = std::nullopt);
+Tensor square(const Tensor& a);
+
+// ---- binary math (broadcasting) ----
+Tensor add(const Tensor& a, const Tensor& b, Scalar alpha = 1);
+Tensor sub(const Tensor& a, const Tensor& b, Scalar alpha = 1);
+Tensor mul(const Tensor& a, const Tensor& b);
+/// True division: integer inputs give a floating result, as in PyTorch.
+Tensor div(const Tensor& a, const Tensor& b);
+Tensor pow(const Tensor& a, const Tensor& e);
+Tensor pow(const Tensor& a, Scalar e);
+Tensor pow(Scalar a, const Tensor& e);
+Tensor maximum(const Tensor& a, const Tensor& b);
+Tensor minimum(const Tensor& a, const Tensor& b);
+Tensor eq(const Tensor& a, const Tensor& b);
+Tensor ne(const Tensor& a, const Tensor& b);
+Tensor lt(const Tensor& a, const Tensor& b);
+Tensor le(const Tensor& a, const Tensor& b);
+Tensor gt(const Tensor& a, const Tensor& b);
+Tensor ge(const Tensor& a, const Tensor& b);
+Tensor logical_and(const Tensor& a, const Tensor& b);
+Tensor logical_or(const Tensor& a, const Tensor& b);
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
+/// True when every element of a and b is within atol + rtol * |b| (NaNs equal if equal_nan).
+bool allclose(const Tensor& a, const Tensor& b, double rtol = 1e-5, double atol = 1e-8,
+              bool equal_nan = false);
+/// Same sizes and exactly equal values.
+bool equal(const Tensor& a, const Tensor& b);
+
+Tensor operator-(const Tensor& a);
+Tensor operator+(const Tensor& a, const Tensor& b);
+Tensor operator-(const Tensor& a, const Tensor& b);
+Tensor operator*(const Tensor& a, const Tensor& b);
+Tensor operator/(const Tensor& a, const Tensor& b);
+Tensor operator+(const Tensor& a, Scalar b);
+Tensor operator-(const Tensor& a, Scalar b);
+Tensor operator*(const Tensor& a, Scalar b);
+Tensor operator/(const Tensor& a, Scalar b);
+Tensor operator+(Scalar a, const Tensor& b);
+Tensor operator-(Scalar a, const Tensor& b);
+Tensor operator*(Scalar a, const Tensor& b);
+Tensor operator/(Scalar a, const Tensor& b);
+Tensor operator==(const Tensor& a, const Tensor& b);
+Tensor operator!=(const Tensor& a, const Tensor& b);
+Tensor operator<(const Tensor& a, const Tensor& b);
+Tensor operator<=(const Tensor& a, const Tensor& b);
+Tensor operator>(const Tensor& a, const Tensor& b);
+Tensor operator>=(const Tensor& a, const Tensor& b);
+Tensor operator==(const Tensor& a, Scalar b);
+Tensor operator!=(const Tensor& a, Scalar b);
+Tensor operator<(const Tensor& a, Scalar b);
+Tensor operator<=(const Tensor& a, Scalar b);
+Tensor operator>(const Tensor& a, Scalar b);
+Tensor operator>=(const Tensor& a, Scalar b);
+Tensor operator&&(const Tensor& a, const Tensor& b);
+Tensor operator||(const Tensor& a, const Tensor& b);
+Tensor operator!(const Tensor& a);
+
+// ---- reductions (dims may be negative; empty dims = all) ----
+Tensor sum(const Tensor& a, const Dims& dims = {}, bool keepdim = false);
+Tensor mean(const Tensor& a, const Dims& dims = {}, bool keepdim = false);
+Tensor prod(const Tensor& a, const Dims& dims = {}, bool keepdim = false);
+Tensor amax(const Tensor& a, const Dims& dims = {}, bool keepdim = false);
+Tensor amin(const Tensor& a, const Dims& dims = {}, bool keepdim = false);
+/// Max over all elements (0-d).
+Tensor max(const Tensor& a);
+Tensor min(const Tensor& a);
+struct ValuesIndices {
+  Tensor values, indices;
+};
+/// Max along one dim with the index of the first maximum.
+ValuesIndices max(const Tensor& a, int64_t dim, bool keepdim = false);
+ValuesIndices min(const Tensor& a, int64_t dim, bool keepdim = false);
+/// Index into the flattened tensor.
+Tensor argmax(const Tensor& a);
+Tensor argmax(const Tensor& a, int64_t dim, bool keepdim = false);
+Tensor argmin(const Tensor& a);
+Tensor argmin(const Tensor& a, int64_t dim, bool keepdim = false);
+/// Unbiased (correction = 1) by default, as PyTorch.
+Tensor var(const Tensor& a, const Dims& dims = {}, bool keepdim = false, int64_t correction = 1);
+Tensor std(const Tensor& a, const Dims& dims = {}, bool keepdim = false, int64_t correction = 1);
+Tensor logsumexp(const Tensor& a, const Dims& dims, bool keepdim = false);
+Tensor softmax(const Tensor& a, int64_t dim);
+Tensor log_softmax(const Tensor& a, int64_t dim);
+
+// ---- linear algebra ----
+/// torch.matmul: 1-d/2-d rules, broadcasting batch dims; through OpenBLAS for floats.
+Tensor matmul(const Tensor& a, const Tensor& b);
+Tensor mm(const Tensor& a, const Tensor& b);
+Tensor bmm(const Tensor& a, const Tensor& b);
+
+// ---- movement ----
+Tensor view(const Tensor& a, const Dims& sizes);
+Tensor reshape(const Tensor& a, const Dims& sizes);
+Tensor flatten(const Tensor& a, int64_t start_dim = 0, int64_t end_dim = -1);
+Tensor squeeze(const Tensor& a);
+Tensor squeeze(const Tensor& a, int64_t dim);
+Tensor unsqueeze(const Tensor& a, int64_t dim);
+Tensor transpose(const Tensor& a, int64_t d0, int64_t d1);
+Tensor t(const Tensor& a);
+Tensor permute(const Tensor& a, const Dims& perm);
+Tensor expand(const Tensor& a, const Dims& sizes);
+Tensor contiguous(const Tensor& a);
+Tensor narrow(const Tensor& a, int64_t dim, int64_t start, int64_t length);
+Tensor slice(const Tensor& a, int64_t dim, int64_t start, int64_t end, int64_t step = 1);
+Tensor select(const Tensor& a, int64_t dim, int64_t index);
+Tensor index_select(const Tensor& a, int64_t dim, const Tensor& index);
+Tensor gather(const Tensor& a, int64_t dim, const Tensor& index);
+Tensor cat(const std::vector<Tensor>& tensors, int64_t dim = 0);
+Tensor stack(const std::vector<Tensor>& tensors, int64_t dim = 0);
+std::vector<Tensor> split(const Tensor& a, int64_t split_size, int64_t dim = 0);
+std::vector<Tensor> split(const Tensor& a, const std::vector<int64_t>& sizes, int64_t dim = 0);
+std::vector<Tensor> chunk(const Tensor& a, int64_t chunks, int64_t dim = 0);
+std::vector<Tensor> unbind(const Tensor& a, int64_t dim = 0);
+/// Sizes after broadcasting a against b; ShapeError naming both when they do not fit.
+Dims broadcast_shapes(const Dims& a, const Dims& b);
+
+}  // namespace ember

@@ -1,0 +1,226 @@
+// Binary pointwise ops with broadcasting: arithmetic, comparisons, logic, where.
+#include <cmath>
+
+#include "runtime/ops/loops.hpp"
+#include "runtime/ops/vecmath.hpp"
+#include "runtime/shape.hpp"
+
+namespace ember {
+namespace {
+
+// t in dtype d; a 0-d operand (a wrapped scalar, usually) is converted without a dispatch.
+Tensor as_dtype(const Tensor& t, DType d) {
+  if (t.dtype() == d) return t;
+  if (t.dim() == 0) {
+    Tensor out = make_tensor({}, d);
+    Scalar v = t.item();
+    visit_dtype(d, [&](auto x) {
+      using T = decltype(x);
+      *out.data_ptr<T>() = v.to<T>();
+    });
+    return out;
+  }
+  NoGradGuard g;
+  return t.to(d);
+}
+
+enum class Kind { Arith, Compare, Logic };
+
+template <Op op, class T>
+auto binary_fn() {
+  if constexpr (std::is_same_v<T, bool> && op == Op::Add) return [](T a, T b) -> T { return a || b; };
+  else if constexpr (std::is_same_v<T, bool> && op == Op::Mul) return [](T a, T b) -> T { return a && b; };
+  else if constexpr (op == Op::Add) return [](T a, T b) -> T { return a + b; };
+  else if constexpr (op == Op::Sub) return [](T a, T b) -> T { return a - b; };
+  else if constexpr (op == Op::Mul) return [](T a, T b) -> T { return a * b; };
+  else if constexpr (op == Op::Div) return [](T a, T b) -> T { return a / b; };
+  else if constexpr (op == Op::Pow) {
+    if constexpr (std::is_floating_point_v<T>) return [](T a, T b) -> T { return std::pow(a, b); };
+    else if constexpr (std::is_same_v<T, bool>) return [](T a, T b) -> T { return b ? a : true; };
+    else return [](T a, T b) -> T {
+      T r = 1;
+      for (T e = b; e > 0; --e) r *= a;
+      return r;
+    };
+  } else if constexpr (op == Op::Maximum)
+    return [](T a, T b) -> T { return a != a ? a : (b != b ? b : (a > b ? a : b)); };
+  else if constexpr (op == Op::Minimum)
+    return [](T a, T b) -> T { return a != a ? a : (b != b ? b : (a < b ? a : b)); };
+  else if constexpr (op == Op::Eq) return [](T a, T b) -> bool { return a == b; };
+  else if constexpr (op == Op::Ne) return [](T a, T b) -> bool { return a != b; };
+  else if constexpr (op == Op::Lt) return [](T a, T b) -> bool { return a < b; };
+  else if constexpr (op == Op::Le) return [](T a, T b) -> bool { return a <= b; };
+  else if constexpr (op == Op::Gt) return [](T a, T b) -> bool { return a > b; };
+  else if constexpr (op == Op::Ge) return [](T a, T b) -> bool { return a >= b; };
+  else if constexpr (op == Op::LogicalAnd) return [](T a, T b) -> bool { return a && b; };
+  else return [](T a, T b) -> bool { return a || b; };
+}
+
+template <Op op, class T>
+void run_binary(const Tensor& out, const Tensor& a, const Tensor& b, int64_t grain) {
+  constexpr bool to_bool = op == Op::Eq || op == Op::Ne || op == Op::Lt || op == Op::Le ||
+                           op == Op::Gt || op == Op::Ge || op == Op::LogicalAnd ||
+                           op == Op::LogicalOr;
+  using O = std::conditional_t<to_bool, bool, T>;
+  loops::for_each<O, T, T>(out, {&a, &b}, binary_fn<op, T>(), grain);
+}
+
+template <Op op>
+TensorList binary_kernel(std::span<const Tensor> in, const Attrs&) {
+  constexpr bool compare = op == Op::Eq || op == Op::Ne || op == Op::Lt || op == Op::Le ||
+                           op == Op::Gt || op == Op::Ge;
+  constexpr bool logic = op == Op::LogicalAnd || op == Op::LogicalOr;
+  const char* name = op_name(op);
+  EMBER_CHECK(in[0].defined() && in[1].defined(), Error, name, ": an input tensor is undefined");
+  DType compute = logic ? kBool : result_type(in[0], in[1]);
+  if (op == Op::Div && !is_floating(compute)) compute = default_dtype();
+  if constexpr (op == Op::Sub)
+    EMBER_CHECK(compute != kBool, DTypeError,
+                "sub: subtraction with two bool tensors is not supported; use logical_xor");
+  if constexpr (op == Op::Pow) {
+    if (!is_floating(compute)) {
+      Tensor e = in[1];
+      EMBER_CHECK(e.numel() == 0 || e.to(kInt64).amin().item<int64_t>() >= 0, ValueError,
+                  "pow: integers to negative integer powers are not allowed");
+    }
+  }
+  Dims shape = broadcast_shapes(in[0].sizes(), in[1].sizes(), name);
+  Tensor a = as_dtype(in[0], compute), b = as_dtype(in[1], compute);
+  DType out_dtype = (compare || logic) ? kBool : compute;
+  Tensor out = make_tensor(shape, out_dtype);
+  int64_t grain = op == Op::Pow ? 4096 : kGrainSize;
+  visit_dtype(compute, [&](auto x) { run_binary<op, decltype(x)>(out, a, b, grain); });
+  return {out};
+}
+
+TensorList where_kernel(std::span<const Tensor> in, const Attrs&) {
+  EMBER_CHECK(in[0].dtype() == kBool, DTypeError,
+              "where: expected condition to be a bool tensor, got ", dtype_name(in[0].dtype()));
+  Dims shape = broadcast_shapes(broadcast_shapes(in[0].sizes(), in[1].sizes(), "where"),
+                                in[2].sizes(), "where");
+  DType d = result_type(in[1], in[2]);
+  Tensor a = as_dtype(in[1], d), b = as_dtype(in[2], d);
+  Tensor out = make_tensor(shape, d);
+  visit_dtype(d, [&](auto x) {
+    using T = decltype(x);
+    loops::for_each<T, bool, T, T>(out, {&in[0], &a, &b},
+                                   [](bool c, T u, T v) -> T { return c ? u : v; });
+  });
+  return {out};
+}
+
+Tensor binary(Op op, const Tensor& a, const Tensor& b) { return dispatch1(op, {a, b}); }
+
+}  // namespace
+
+namespace detail {
+void register_binary_kernels() {
+  register_kernel(Op::Add, binary_kernel<Op::Add>);
+  register_kernel(Op::Sub, binary_kernel<Op::Sub>);
+  register_kernel(Op::Mul, binary_kernel<Op::Mul>);
+  register_kernel(Op::Div, binary_kernel<Op::Div>);
+  register_kernel(Op::Pow, binary_kernel<Op::Pow>);
+  register_kernel(Op::Maximum, binary_kernel<Op::Maximum>);
+  register_kernel(Op::Minimum, binary_kernel<Op::Minimum>);
+  register_kernel(Op::Eq, binary_kernel<Op::Eq>);
+  register_kernel(Op::Ne, binary_kernel<Op::Ne>);
+  register_kernel(Op::Lt, binary_kernel<Op::Lt>);
+  register_kernel(Op::Le, binary_kernel<Op::Le>);
+  register_kernel(Op::Gt, binary_kernel<Op::Gt>);
+  register_kernel(Op::Ge, binary_kernel<Op::Ge>);
+  register_kernel(Op::LogicalAnd, binary_kernel<Op::LogicalAnd>);
+  register_kernel(Op::LogicalOr, binary_kernel<Op::LogicalOr>);
+  register_kernel(Op::Where, where_kernel);
+}
+}  // namespace detail
+
+Tensor add(const Tensor& a, const Tensor& b, Scalar alpha) {
+  if (alpha.to_double() == 1) return binary(Op::Add, a, b);
+  return binary(Op::Add, a, binary(Op::Mul, b, wrapped_scalar(alpha)));
+}
+Tensor sub(const Tensor& a, const Tensor& b, Scalar alpha) {
+  if (alpha.to_double() == 1) return binary(Op::Sub, a, b);
+  return binary(Op::Sub, a, binary(Op::Mul, b, wrapped_scalar(alpha)));
+}
+Tensor mul(const Tensor& a, const Tensor& b) { return binary(Op::Mul, a, b); }
+Tensor div(const Tensor& a, const Tensor& b) { return binary(Op::Div, a, b); }
+Tensor pow(const Tensor& a, const Tensor& e) { return binary(Op::Pow, a, e); }
+Tensor pow(const Tensor& a, Scalar e) {
+  // The common exponents as cheaper ops, as PyTorch does (same values, better gradients).
+  double v = e.to_double();
+  if (v == 1) return a.clone();
+  if (v == 2 && is_floating(a.dtype())) return binary(Op::Mul, a, a);
+  if (v == 0.5 && is_floating(a.dtype())) return a.sqrt();
+  return binary(Op::Pow, a, wrapped_scalar(e));
+}
+Tensor pow(Scalar a, const Tensor& e) { return binary(Op::Pow, wrapped_scalar(a), e); }
+Tensor maximum(const Tensor& a, const Tensor& b) { return binary(Op::Maximum, a, b); }
+Tensor minimum(const Tensor& a, const Tensor& b) { return binary(Op::Minimum, a, b); }
+Tensor eq(const Tensor& a, const Tensor& b) { return binary(Op::Eq, a, b); }
+Tensor ne(const Tensor& a, const Tensor& b) { return binary(Op::Ne, a, b); }
+Tensor lt(const Tensor& a, const Tensor& b) { return binary(Op::Lt, a, b); }
+Tensor le(const Tensor& a, const Tensor& b) { return binary(Op::Le, a, b); }
+Tensor gt(const Tensor& a, const Tensor& b) { return binary(Op::Gt, a, b); }
+Tensor ge(const Tensor& a, const Tensor& b) { return binary(Op::Ge, a, b); }
+Tensor logical_and(const Tensor& a, const Tensor& b) { return binary(Op::LogicalAnd, a, b); }
+Tensor logical_or(const Tensor& a, const Tensor& b) { return binary(Op::LogicalOr, a, b); }
+Tensor where(const Tensor& c, const Tensor& a, const Tensor& b) {
+  return dispatch1(Op::Where, {c, a, b});
+}
+
+Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
+Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
+Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
+Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
+Tensor operator+(const Tensor& a, Scalar b) { return add(a, wrapped_scalar(b)); }
+Tensor operator-(const Tensor& a, Scalar b) { return sub(a, wrapped_scalar(b)); }
+Tensor operator*(const Tensor& a, Scalar b) { return mul(a, wrapped_scalar(b)); }
+Tensor operator/(const Tensor& a, Scalar b) { return div(a, wrapped_scalar(b)); }
+Tensor operator+(Scalar a, const Tensor& b) { return add(wrapped_scalar(a), b); }
+Tensor operator-(Scalar a, const Tensor& b) { return sub(wrapped_scalar(a), b); }
+Tensor operator*(Scalar a, const Tensor& b) { return mul(wrapped_scalar(a), b); }
+Tensor operator/(Scalar a, const Tensor& b) { return div(wrapped_scalar(a), b); }
+Tensor operator==(const Tensor& a, const Tensor& b) { return eq(a, b); }
+Tensor operator!=(const Tensor& a, const Tensor& b) { return ne(a, b); }
+Tensor operator<(const Tensor& a, const Tensor& b) { return lt(a, b); }
+Tensor operator<=(const Tensor& a, const Tensor& b) { return le(a, b); }
+Tensor operator>(const Tensor& a, const Tensor& b) { return gt(a, b); }
+Tensor operator>=(const Tensor& a, const Tensor& b) { return ge(a, b); }
+Tensor operator==(const Tensor& a, Scalar b) { return eq(a, wrapped_scalar(b)); }
+Tensor operator!=(const Tensor& a, Scalar b) { return ne(a, wrapped_scalar(b)); }
+Tensor operator<(const Tensor& a, Scalar b) { return lt(a, wrapped_scalar(b)); }
+Tensor operator<=(const Tensor& a, Scalar b) { return le(a, wrapped_scalar(b)); }
+Tensor operator>(const Tensor& a, Scalar b) { return gt(a, wrapped_scalar(b)); }
+Tensor operator>=(const Tensor& a, Scalar b) { return ge(a, wrapped_scalar(b)); }
+Tensor operator&&(const Tensor& a, const Tensor& b) { return logical_and(a, b); }
+Tensor operator||(const Tensor& a, const Tensor& b) { return logical_or(a, b); }
+
+bool allclose(const Tensor& a, const Tensor& b, double rtol, double atol, bool equal_nan) {
+  NoGradGuard g;
+  Tensor x = a.to(kFloat64), y = b.to(kFloat64);
+  Tensor diff = abs(x - y);
+  Tensor tol = abs(y) * rtol + atol;
+  Tensor ok = diff <= tol;
+  if (equal_nan) ok = ok || ((x != x) && (y != y));
+  return ok.numel() == 0 || ok.to(kInt64).amin().item<int64_t>() == 1;
+}
+
+bool equal(const Tensor& a, const Tensor& b) {
+  if (!(a.sizes() == b.sizes())) return false;
+  NoGradGuard g;
+  Tensor ok = a == b;
+  return ok.numel() == 0 || ok.to(kInt64).amin().item<int64_t>() == 1;
+}
+
+// ---- in-place arithmetic: compute, then copy_ into self (one version bump, autograd-safe) ----
+
+const Tensor& Tensor::add_(const Tensor& o, Scalar alpha) const { return copy_(add(*this, o, alpha)); }
+const Tensor& Tensor::sub_(const Tensor& o, Scalar alpha) const { return copy_(sub(*this, o, alpha)); }
+const Tensor& Tensor::mul_(const Tensor& o) const { return copy_(mul(*this, o)); }
+const Tensor& Tensor::div_(const Tensor& o) const { return copy_(div(*this, o)); }
+const Tensor& Tensor::add_(Scalar o) const { return copy_(*this + o); }
+const Tensor& Tensor::sub_(Scalar o) const { return copy_(*this - o); }
+const Tensor& Tensor::mul_(Scalar o) const { return copy_(*this * o); }
+const Tensor& Tensor::div_(Scalar o) const { return copy_(*this / o); }
+
+}  // namespace ember

@@ -1,0 +1,158 @@
+// Strided loops for pointwise kernels (internal): broadcast the operands to one shape, drop and
+// merge dims, split the flat index range over the thread pool, and run an inner loop over the
+// last dim with fast paths for contiguous and broadcast-scalar operands, which g++ vectorises.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <cstring>
+
+#include "runtime/dispatch.hpp"
+#include "runtime/ops.hpp"
+#include "runtime/parallel.hpp"
+#include "runtime/tensor.hpp"
+
+namespace ember::loops {
+
+inline constexpr int kMaxDims = 16;
+
+/// N operands (operand 0 is the output) laid over one iteration shape, strides in bytes.
+template <size_t N>
+struct Plan {
+  int ndim = 0;                          // >= 1 after coalescing
+  int64_t sizes[kMaxDims];               // innermost last
+  int64_t strides[N][kMaxDims];          // bytes; 0 along broadcast dims
+  std::array<char*, N> base;
+  int64_t numel = 0;
+
+  /// `shape` is the output shape; every operand must broadcast to it.
+  Plan(const std::array<const Tensor*, N>& ops, const Dims& shape) {
+    int nd = static_cast<int>(shape.size());
+    EMBER_CHECK(nd <= kMaxDims, ShapeError, "pointwise ops support at most ", kMaxDims,
+                " dims, got ", nd);
+    numel = product(shape);
+    int64_t full[N][kMaxDims];
+    for (size_t k = 0; k < N; ++k) {
+      const TensorImpl& t = *ops[k]->impl();
+      base[k] = t.data();
+      int off = nd - static_cast<int>(t.sizes.size());
+      int64_t es = static_cast<int64_t>(element_size(t.dtype));
+      for (int d = 0; d < nd; ++d) {
+        int td = d - off;
+        full[k][d] = (td < 0 || t.sizes[td] == 1) ? 0 : t.strides[td] * es;
+      }
+    }
+    // Drop size-1 dims, merge a dim into the next when every operand is contiguous across them.
+    ndim = 0;
+    for (int d = 0; d < nd; ++d) {
+      if (shape[d] == 1) continue;
+      if (ndim > 0) {
+        bool merge = true;
+        for (size_t k = 0; k < N && merge; ++k)
+          merge = strides[k][ndim - 1] == full[k][d] * shape[d];
+        if (merge) {
+          sizes[ndim - 1] *= shape[d];
+          for (size_t k = 0; k < N; ++k) strides[k][ndim - 1] = full[k][d];
+          continue;
+        }
+      }
+      sizes[ndim] = shape[d];
+      for (size_t k = 0; k < N; ++k) strides[k][ndim] = full[k][d];
+      ++ndim;
+    }
+    if (ndim == 0) {
+      ndim = 1;
+      sizes[0] = 1;
+      for (size_t k = 0; k < N; ++k) strides[k][0] = 0;
+    }
+  }
+
+  /// Calls inner(ptrs, inner_strides, n) over rows of the flat range [begin, end).
+  template <class F>
+  void run_range(int64_t begin, int64_t end, F&& inner) const {
+    int64_t idx[kMaxDims];
+    int64_t rem = begin;
+    for (int d = ndim - 1; d >= 0; --d) {
+      idx[d] = rem % sizes[d];
+      rem /= sizes[d];
+    }
+    std::array<int64_t, N> in_strides;
+    for (size_t k = 0; k < N; ++k) in_strides[k] = strides[k][ndim - 1];
+    int64_t pos = begin;
+    while (pos < end) {
+      std::array<char*, N> p = base;
+      for (size_t k = 0; k < N; ++k)
+        for (int d = 0; d < ndim; ++d) p[k] += idx[d] * strides[k][d];
+      int64_t n = std::min(sizes[ndim - 1] - idx[ndim - 1], end - pos);
+      inner(p, in_strides, n);
+      pos += n;
+      idx[ndim - 1] += n;
+      for (int d = ndim - 1; d > 0 && idx[d] == sizes[d]; --d) {
+        idx[d] = 0;
+        ++idx[d - 1];
+      }
+    }
+  }
+
+  /// run_range over the whole plan, split over the thread pool in chunks of at least `grain`.
+  template <class F>
+  void run(F&& inner, int64_t grain = kGrainSize) const {
+    parallel_for(0, numel, grain, [&](int64_t b, int64_t e) { run_range(b, e, inner); });
+  }
+};
+
+template <class Out, class... In, class F, size_t... I>
+inline void inner_loop(const std::array<char*, sizeof...(In) + 1>& p,
+                       const std::array<int64_t, sizeof...(In) + 1>& s, int64_t n, F& f,
+                       std::index_sequence<I...>) {
+  Out* __restrict o = reinterpret_cast<Out*>(p[0]);
+  bool out_contig = s[0] == sizeof(Out);
+  bool all_contig = out_contig && ((s[I + 1] == sizeof(In)) && ...);
+  if (all_contig) {
+    std::tuple<const In* __restrict...> in{reinterpret_cast<const In*>(p[I + 1])...};
+    for (int64_t i = 0; i < n; ++i) o[i] = static_cast<Out>(f(std::get<I>(in)[i]...));
+    return;
+  }
+  // One operand contiguous, the others broadcast scalars (x * 2, x + bias along rows).
+  bool scalar_mix = out_contig && (((s[I + 1] == sizeof(In)) || s[I + 1] == 0) && ...);
+  if (scalar_mix) {
+    if constexpr (sizeof...(In) == 2) {
+      using A = std::tuple_element_t<0, std::tuple<In...>>;
+      using B = std::tuple_element_t<1, std::tuple<In...>>;
+      const A* __restrict a = reinterpret_cast<const A*>(p[1]);
+      const B* __restrict b = reinterpret_cast<const B*>(p[2]);
+      if (s[1] == 0) {
+        A av = *a;
+        for (int64_t i = 0; i < n; ++i) o[i] = static_cast<Out>(f(av, b[i]));
+        return;
+      }
+      B bv = *b;
+      for (int64_t i = 0; i < n; ++i) o[i] = static_cast<Out>(f(a[i], bv));
+      return;
+    }
+  }
+  for (int64_t i = 0; i < n; ++i)
+    *reinterpret_cast<Out*>(p[0] + i * s[0]) =
+        static_cast<Out>(f(*reinterpret_cast<const In*>(p[I + 1] + i * s[I + 1])...));
+}
+
+
+/// out[i] = f(in[i]...) for contiguous or broadcast-scalar operands, strided otherwise.
+/// Out and In are C++ element types; f takes In... and returns something convertible to Out.
+template <class Out, class... In, class F>
+void for_each(const Tensor& out, const std::array<const Tensor*, sizeof...(In)>& ins, F f,
+              int64_t grain = kGrainSize) {
+  constexpr size_t N = sizeof...(In) + 1;
+  std::array<const Tensor*, N> ops;
+  ops[0] = &out;
+  for (size_t k = 0; k < sizeof...(In); ++k) ops[k + 1] = ins[k];
+  Plan<N> plan(ops, out.sizes());
+  if (plan.numel == 0) return;
+  plan.run(
+      [&](const std::array<char*, N>& p, const std::array<int64_t, N>& s, int64_t n) {
+        inner_loop<Out, In...>(p, s, n, f, std::index_sequence_for<In...>{});
+      },
+      grain);
+}
+
+}  // namespace ember::loops

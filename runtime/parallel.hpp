@@ -1,0 +1,49 @@
+// Threads: one pool for every kernel, one parallel_for, one thread setting (OpenBLAS's too).
+#pragma once
+
+#include <cstdint>
+#include <type_traits>
+#include <utility>
+
+namespace ember {
+
+/// Sets the number of threads every ember kernel, and OpenBLAS, uses (default: hardware threads).
+void set_num_threads(int n);
+int get_num_threads();
+/// True while running inside a parallel_for body (nested calls run inline).
+bool in_parallel_region();
+
+/// A cheap non-owning reference to a callable `void(int64_t begin, int64_t end)`.
+class RangeFn {
+ public:
+  template <class F>
+  RangeFn(F& f)  // NOLINT: implicit
+      : obj_(&f), call_([](void* o, int64_t b, int64_t e) { (*static_cast<F*>(o))(b, e); }) {}
+  void operator()(int64_t b, int64_t e) const { call_(obj_, b, e); }
+
+ private:
+  void* obj_;
+  void (*call_)(void*, int64_t, int64_t);
+};
+
+namespace detail {
+void parallel_run(int64_t begin, int64_t end, int64_t grain, RangeFn fn);
+}
+
+/// Calls f(b, e) on disjoint chunks covering [begin, end), in parallel when the range holds more
+/// than `grain` items. Chunks are at least `grain` long; small ranges run inline on the caller.
+template <class F>
+void parallel_for(int64_t begin, int64_t end, int64_t grain, F&& f) {
+  if (end <= begin) return;
+  if (end - begin <= grain || get_num_threads() == 1 || in_parallel_region()) {
+    f(begin, end);
+    return;
+  }
+  auto& ref = f;
+  detail::parallel_run(begin, end, grain, RangeFn(ref));
+}
+
+/// Grain for cheap elementwise work: ranges below it are not worth a thread hand-off.
+inline constexpr int64_t kGrainSize = 32768;
+
+}  // namespace ember
