@@ -18,6 +18,7 @@ void register_all() {
   detail::register_binary_kernels();
   detail::register_copy_kernels();
   detail::register_reduce_kernels();
+  detail::register_view_kernels();
   detail::register_movement_kernels();
   detail::register_matmul_kernels();
   detail::register_conv_kernels();

@@ -73,6 +73,7 @@ void register_unary_kernels();
 void register_binary_kernels();
 void register_copy_kernels();
 void register_reduce_kernels();
+void register_view_kernels();
 void register_movement_kernels();
 void register_matmul_kernels();
 void register_conv_kernels();
