@@ -17,6 +17,7 @@ constexpr bool float_only(Op op) {
 template <Op op, class T>
 auto unary_fn(const Attrs& attrs) {
   if constexpr (op == Op::Neg) return [](T x) -> T { return -x; };
+  else if constexpr (op == Op::Abs && std::is_same_v<T, bool>) return [](T x) -> T { return x; };
   else if constexpr (op == Op::Abs) return [](T x) -> T { return x < 0 ? -x : x; };
   else if constexpr (op == Op::Exp) return [](T x) -> T { return std::exp(x); };
   else if constexpr (op == Op::Log) return [](T x) -> T { return std::log(x); };
@@ -31,6 +32,7 @@ auto unary_fn(const Attrs& attrs) {
   else if constexpr (op == Op::Relu) return [](T x) -> T { return x > T(0) ? x : (x != x ? x : T(0)); };
   else if constexpr (op == Op::Silu) return [](T x) -> T { return x / (T(1) + std::exp(-x)); };
   else if constexpr (op == Op::Erf) return [](T x) -> T { return std::erf(x); };
+  else if constexpr (op == Op::Sign && std::is_same_v<T, bool>) return [](T x) -> T { return x; };
   else if constexpr (op == Op::Sign) return [](T x) -> T { return T((T(0) < x) - (x < T(0))); };
   else if constexpr (op == Op::LogicalNot) return [](T x) -> bool { return !x; };
   else if constexpr (op == Op::Gelu) {
