@@ -7,3 +7,6 @@
 #include "runtime/ops.hpp"
 #include "runtime/parallel.hpp"
 #include "runtime/tensor.hpp"
+#include "runtime/autograd/engine.hpp"
+#include "runtime/autograd/function.hpp"
+#include "runtime/autograd/gradcheck.hpp"

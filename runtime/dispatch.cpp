@@ -1,5 +1,7 @@
 #include "runtime/dispatch.hpp"
 
+#include "runtime/autograd/engine.hpp"
+
 #include <array>
 #include <mutex>
 
@@ -27,6 +29,8 @@ void register_all() {
   detail::register_loss_kernels();
   detail::register_softmax_kernels();
   detail::register_embedding_kernels();
+  detail::register_scatter_kernels();
+  autograd::install();
 }
 
 const std::array<OpInfo, static_cast<size_t>(Op::NumOps)>& table() {

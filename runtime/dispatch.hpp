@@ -82,6 +82,7 @@ void register_norm_kernels();
 void register_loss_kernels();
 void register_softmax_kernels();
 void register_embedding_kernels();
+void register_scatter_kernels();
 }  // namespace detail
 
 }  // namespace ember

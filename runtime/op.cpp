@@ -77,6 +77,13 @@ const char* op_name(Op op) {
     case Op::MseLoss: return "mse_loss";
     case Op::BceWithLogits: return "binary_cross_entropy_with_logits";
     case Op::Embedding: return "embedding";
+    case Op::ScatterAdd: return "scatter_add";
+    case Op::IndexAdd: return "index_add";
+    case Op::Conv2dBackward: return "conv2d_backward";
+    case Op::MaxPool2dBackward: return "max_pool2d_backward";
+    case Op::AvgPool2dBackward: return "avg_pool2d_backward";
+    case Op::AdaptiveAvgPool2dBackward: return "adaptive_avg_pool2d_backward";
+    case Op::NllLossBackward: return "nll_loss_backward";
     case Op::NumOps: break;
   }
   return "?";

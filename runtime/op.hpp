@@ -56,6 +56,15 @@ enum class Op : uint16_t {
   MseLoss,            // LossAttrs
   BceWithLogits,      // (input, target[, weight, pos_weight]), LossAttrs
   Embedding,          // (weight, indices), EmbeddingAttrs
+  // ---- backward kernels (rows of the derivative table call them) ----
+  ScatterAdd,          // (self, index, src), DimAttrs: self + src added at index along dim
+  IndexAdd,            // (self, index, source), DimAttrs: self + source rows added at index
+  Conv2dBackward,      // (grad_out, input, weight), ConvAttrs; outputs (grad_input, grad_weight,
+                       // grad_bias)
+  MaxPool2dBackward,   // (grad_out, input, indices), PoolAttrs
+  AvgPool2dBackward,   // (grad_out, input), PoolAttrs
+  AdaptiveAvgPool2dBackward,  // (grad_out, input)
+  NllLossBackward,     // (grad_out, log_probs, target[, weight]), LossAttrs
   NumOps
 };
 

@@ -113,6 +113,7 @@ Tensor make_view(const Tensor& base, Dims sizes, Dims strides, int64_t offset) {
   impl->strides = std::move(strides);
   impl->offset = offset;
   impl->dtype = base.impl()->dtype;
+  impl->is_view = true;
   impl->refresh();
   return Tensor(std::move(impl));
 }
@@ -218,6 +219,7 @@ bool Tensor::retains_grad() const { return defined() && impl_->retains_grad; }
 Tensor Tensor::detach() const {
   const auto& impl = checked(*this, "detach");
   Tensor v = make_view(*this, impl.sizes, impl.strides, impl.offset);
+  v.impl()->is_view = impl.is_view;
   return v;
 }
 

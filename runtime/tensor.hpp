@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <iosfwd>
 #include <memory>
@@ -103,6 +104,8 @@ class Tensor {
   const Tensor& retain_grad() const;
   bool retains_grad() const;
   void backward(const Tensor& grad = {}, bool retain_graph = false, bool create_graph = false) const;
+  /// Calls hook with this tensor's gradient during backward; a defined result replaces it.
+  void register_hook(std::function<Tensor(const Tensor&)> hook) const;
 
   // ---- conversion and copies ----
   Tensor to(DType t) const;
@@ -188,6 +191,7 @@ struct TensorImpl {
   DType dtype = kFloat32;
   bool contiguous = true;
   bool wrapped_number = false;
+  bool is_view = false;  ///< made by a view op: in-place writes with autograd are refused
   // autograd
   bool requires_grad = false;
   bool retains_grad = false;

@@ -92,12 +92,27 @@ Tensor Tensor::to(DType t) const {
 Tensor Tensor::clone() const { return dispatch1(Op::Clone, {*this}); }
 Tensor Tensor::contiguous() const { return is_contiguous() ? *this : clone(); }
 Tensor contiguous(const Tensor& a) { return a.contiguous(); }
+namespace {
+// In-place writes that autograd cannot follow are refused before any data changes.
+void check_inplace(const Tensor& self, const Tensor& src, const char* op) {
+  EMBER_CHECK(self.defined(), Error, op, ": the tensor is undefined");
+  if (!GradMode::is_enabled()) return;
+  EMBER_CHECK(!(self.requires_grad() && self.is_leaf()), Error, op,
+              ": a leaf Variable that requires grad is being used in an in-place operation.");
+  EMBER_CHECK(!(self.impl()->is_view && (self.requires_grad() || src.requires_grad())), Error, op,
+              ": in-place operation on a view of a tensor that requires grad is not supported; "
+              "write into a clone() instead");
+}
+}  // namespace
+
 const Tensor& Tensor::copy_(const Tensor& src) const {
   EMBER_CHECK(src.defined(), Error, "copy_: the source tensor is undefined");
+  check_inplace(*this, src, "copy_");
   dispatch(Op::Copy_, {*this, src});
   return *this;
 }
 const Tensor& Tensor::fill_(Scalar v) const {
+  check_inplace(*this, Tensor(), "fill_");
   dispatch(Op::Fill_, {*this, wrapped_scalar(v)});
   return *this;
 }

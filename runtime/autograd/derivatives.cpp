@@ -1,0 +1,413 @@
+// The derivative table, part 1: pointwise, reductions, movement, linear algebra. Each row's math
+// is in its comment; g is the output gradient, x/a/b the inputs, y the output.
+#include "runtime/autograd/derivatives.hpp"
+
+#include <array>
+#include <cmath>
+
+#include "nn/functional.hpp"
+#include "runtime/ops.hpp"
+#include "runtime/shape.hpp"
+
+namespace ember::autograd {
+
+Tensor sum_to(const Tensor& g, const Dims& sizes) {
+  if (!g.defined() || g.sizes() == sizes) return g;
+  int64_t lead = g.dim() - static_cast<int64_t>(sizes.size());
+  Dims dims;
+  for (int64_t d = 0; d < g.dim(); ++d)
+    if (d < lead || (sizes[d - lead] == 1 && g.sizes()[d] != 1)) dims.push_back(d);
+  Tensor r = dims.empty() ? g : sum(g, dims, true);
+  return r.reshape(sizes);
+}
+
+namespace detail_rows {
+void fill_nn_rows(std::array<Derivative, static_cast<size_t>(Op::NumOps)>& t);
+}
+
+namespace {
+
+using Ctx = BackwardContext;
+constexpr double kSqrt1_2 = 0.70710678118654752440;
+constexpr double kTwoOverSqrtPi = 1.12837916709551257390;
+constexpr double kInvSqrt2Pi = 0.39894228040143267794;
+
+// The gradient for input i: broadcasting undone and cast back to the input's dtype.
+Tensor like_input(const Ctx& c, size_t i, const Tensor& g) {
+  if (!c.needs_grad(i) || !g.defined()) return {};
+  Tensor r = sum_to(g, c.input_sizes(i));
+  return r.dtype() == c.input_dtype(i) ? r : r.to(c.input_dtype(i));
+}
+
+Tensor mask_of(const Tensor& cond, const Tensor& like) { return cond.to(like.dtype()); }
+
+// Re-inserts reduced dims (as size 1) so a reduced gradient broadcasts against the input.
+Tensor unreduce(const Tensor& g, const Ctx& c) {
+  const auto& r = std::get<ReduceAttrs>(c.attrs());
+  Dims in = c.input_sizes(0);
+  if (r.keepdim || in.empty()) return g;
+  Tensor out = g;
+  if (r.dims.empty()) return g.reshape(Dims(in.size(), 1));
+  for (int64_t d : r.dims) out = out.unsqueeze(d);
+  return out;
+}
+
+int64_t reduced_count(const Ctx& c) {
+  const auto& r = std::get<ReduceAttrs>(c.attrs());
+  const Dims& in = c.input_sizes(0);
+  if (r.dims.empty()) return product(in);
+  int64_t n = 1;
+  for (int64_t d : r.dims) n *= in[d];
+  return n;
+}
+
+Tensor expand_back(const Tensor& g, const Ctx& c) { return unreduce(g, c).expand(c.input_sizes(0)); }
+
+// Adds rows of src into zeros of `sizes` at index along dim (differentiable: index_add).
+Tensor index_add_into(const Dims& sizes, DType d, int64_t dim, const Tensor& index,
+                      const Tensor& src) {
+  return dispatch1(Op::IndexAdd, {zeros(sizes, d), index, src}, DimAttrs{dim});
+}
+
+using Table = std::array<Derivative, static_cast<size_t>(Op::NumOps)>;
+
+void row(Table& t, Op op, BackwardFn fn, bool in, bool out) {
+  t[static_cast<size_t>(op)] = Derivative{fn, in, out, true};
+}
+void nondiff(Table& t, Op op) { t[static_cast<size_t>(op)] = Derivative{nullptr, false, false, false}; }
+
+void fill_pointwise(Table& t) {
+  // d/dx (-x) = -1
+  row(t, Op::Neg, [](const Ctx& c, const TensorList& g) -> TensorList { return {like_input(c, 0, -g[0])}; }, false, false);
+  // d/dx |x| = sign(x)
+  row(t, Op::Abs, [](const Ctx& c, const TensorList& g) -> TensorList { return {like_input(c, 0, g[0] * sign(c.input(0)))}; }, true, false);
+  // d/dx e^x = e^x = y
+  row(t, Op::Exp, [](const Ctx& c, const TensorList& g) -> TensorList { return {like_input(c, 0, g[0] * c.output(0))}; }, false, true);
+  // d/dx log x = 1/x
+  row(t, Op::Log, [](const Ctx& c, const TensorList& g) -> TensorList { return {like_input(c, 0, g[0] / c.input(0))}; }, true, false);
+  // d/dx log(1+x) = 1/(1+x)
+  row(t, Op::Log1p, [](const Ctx& c, const TensorList& g) -> TensorList { return {like_input(c, 0, g[0] / (c.input(0) + 1))}; }, true, false);
+  // d/dx (e^x - 1) = e^x = y + 1
+  row(t, Op::Expm1, [](const Ctx& c, const TensorList& g) -> TensorList { return {like_input(c, 0, g[0] * (c.output(0) + 1))}; }, false, true);
+  // d/dx sqrt x = 1/(2 y)
+  row(t, Op::Sqrt, [](const Ctx& c, const TensorList& g) -> TensorList { return {like_input(c, 0, g[0] / (c.output(0) * 2))}; }, false, true);
+  // d/dx x^-1/2 = -1/2 x^-3/2 = -y^3/2
+  row(t, Op::Rsqrt, [](const Ctx& c, const TensorList& g) -> TensorList {
+    Tensor y = c.output(0);
+    return {like_input(c, 0, g[0] * y * y * y * -0.5)};
+  }, false, true);
+  // d/dx sin x = cos x
+  row(t, Op::Sin, [](const Ctx& c, const TensorList& g) -> TensorList { return {like_input(c, 0, g[0] * cos(c.input(0)))}; }, true, false);
+  // d/dx cos x = -sin x
+  row(t, Op::Cos, [](const Ctx& c, const TensorList& g) -> TensorList { return {like_input(c, 0, -g[0] * sin(c.input(0)))}; }, true, false);
+  // d/dx tanh x = 1 - y^2
+  row(t, Op::Tanh, [](const Ctx& c, const TensorList& g) -> TensorList {
+    Tensor y = c.output(0);
+    return {like_input(c, 0, g[0] * (1 - y * y))};
+  }, false, true);
+  // d/dx sigmoid x = y (1 - y)
+  row(t, Op::Sigmoid, [](const Ctx& c, const TensorList& g) -> TensorList {
+    Tensor y = c.output(0);
+    return {like_input(c, 0, g[0] * y * (1 - y))};
+  }, false, true);
+  // d/dx relu x = [y > 0]
+  row(t, Op::Relu, [](const Ctx& c, const TensorList& g) -> TensorList {
+    Tensor y = c.output(0);
+    return {like_input(c, 0, g[0] * mask_of(y > 0, y))};
+  }, false, true);
+  // d/dx silu x = s (1 + x (1 - s)), s = sigmoid x
+  row(t, Op::Silu, [](const Ctx& c, const TensorList& g) -> TensorList {
+    Tensor x = c.input(0), s = sigmoid(x);
+    return {like_input(c, 0, g[0] * s * (1 + x * (1 - s)))};
+  }, true, false);
+  // d/dx erf x = 2/sqrt(pi) e^(-x^2)
+  row(t, Op::Erf, [](const Ctx& c, const TensorList& g) -> TensorList {
+    Tensor x = c.input(0);
+    return {like_input(c, 0, g[0] * exp(-(x * x)) * kTwoOverSqrtPi)};
+  }, true, false);
+  // gelu x = x Phi(x): d/dx = Phi(x) + x phi(x); tanh form: 0.5 (1 + t) + 0.5 x (1 - t^2) k (1 + 3 c x^2)
+  row(t, Op::Gelu, [](const Ctx& c, const TensorList& g) -> TensorList {
+    Tensor x = c.input(0);
+    if (std::get<GeluAttrs>(c.attrs()).tanh) {
+      const double k = 0.7978845608028654, cc = 0.044715;
+      Tensor th = tanh((x + x * x * x * cc) * k);
+      Tensor d = (1 + th) * 0.5 + x * 0.5 * (1 - th * th) * k * (1 + x * x * (3 * cc));
+      return {like_input(c, 0, g[0] * d)};
+    }
+    Tensor cdf = (1 + erf(x * kSqrt1_2)) * 0.5;
+    Tensor pdf = exp(x * x * -0.5) * kInvSqrt2Pi;
+    return {like_input(c, 0, g[0] * (cdf + x * pdf))};
+  }, true, false);
+  // d/dx sign x = 0 (almost everywhere), as PyTorch
+  row(t, Op::Sign, [](const Ctx& c, const TensorList& g) -> TensorList { return {like_input(c, 0, zeros_like(g[0]))}; }, false, false);
+  // d/dx clamp(x, lo, hi) = [lo <= x <= hi]
+  row(t, Op::Clamp, [](const Ctx& c, const TensorList& g) -> TensorList {
+    const auto& a = std::get<ClampAttrs>(c.attrs());
+    Tensor x = c.input(0);
+    Tensor m = ones_like(x, kBool);
+    if (a.min) m = m && (x >= *a.min);
+    if (a.max) m = m && (x <= *a.max);
+    return {like_input(c, 0, g[0] * mask_of(m, g[0]))};
+  }, true, false);
+  // d(a+b) = (1, 1), broadcasting undone
+  row(t, Op::Add, [](const Ctx& c, const TensorList& g) -> TensorList { return {like_input(c, 0, g[0]), like_input(c, 1, g[0])}; }, false, false);
+  // d(a-b) = (1, -1)
+  row(t, Op::Sub, [](const Ctx& c, const TensorList& g) -> TensorList {
+    return {like_input(c, 0, g[0]), c.needs_grad(1) ? like_input(c, 1, -g[0]) : Tensor()};
+  }, false, false);
+  // d(a*b) = (b, a)
+  row(t, Op::Mul, [](const Ctx& c, const TensorList& g) -> TensorList {
+    return {c.needs_grad(0) ? like_input(c, 0, g[0] * c.input(1)) : Tensor(),
+            c.needs_grad(1) ? like_input(c, 1, g[0] * c.input(0)) : Tensor()};
+  }, true, false);
+  // d(a/b) = (1/b, -a/b^2)
+  row(t, Op::Div, [](const Ctx& c, const TensorList& g) -> TensorList {
+    Tensor b = c.input(1);
+    return {c.needs_grad(0) ? like_input(c, 0, g[0] / b) : Tensor(),
+            c.needs_grad(1) ? like_input(c, 1, -g[0] * c.input(0) / (b * b)) : Tensor()};
+  }, true, false);
+  // d(a^e) = (e a^(e-1), a^e log a), the latter 0 where a = 0 and e >= 0
+  row(t, Op::Pow, [](const Ctx& c, const TensorList& g) -> TensorList {
+    Tensor a = c.input(0), e = c.input(1);
+    Tensor ga, ge;
+    if (c.needs_grad(0)) {
+      Tensor em1 = e - 1;
+      ga = like_input(c, 0, where(e == 0, zeros_like(g[0]), g[0] * e * pow(a, em1)));
+    }
+    if (c.needs_grad(1)) {
+      Tensor y = c.output(0);
+      ge = like_input(c, 1, where((a == 0) && (e >= 0), zeros_like(g[0]), g[0] * y * log(a)));
+    }
+    return {ga, ge};
+  }, true, true);
+  // d max(a, b) = ([a > b] + [a = b]/2, [b > a] + [a = b]/2)
+  row(t, Op::Maximum, [](const Ctx& c, const TensorList& g) -> TensorList {
+    Tensor a = c.input(0), b = c.input(1);
+    Tensor half = mask_of(a == b, g[0]) * 0.5;
+    return {like_input(c, 0, g[0] * (mask_of(a > b, g[0]) + half)),
+            like_input(c, 1, g[0] * (mask_of(b > a, g[0]) + half))};
+  }, true, false);
+  // d min(a, b) = ([a < b] + [a = b]/2, [b < a] + [a = b]/2)
+  row(t, Op::Minimum, [](const Ctx& c, const TensorList& g) -> TensorList {
+    Tensor a = c.input(0), b = c.input(1);
+    Tensor half = mask_of(a == b, g[0]) * 0.5;
+    return {like_input(c, 0, g[0] * (mask_of(a < b, g[0]) + half)),
+            like_input(c, 1, g[0] * (mask_of(b < a, g[0]) + half))};
+  }, true, false);
+  // d where(c, a, b) = (-, [c], [!c])
+  row(t, Op::Where, [](const Ctx& c, const TensorList& g) -> TensorList {
+    Tensor cond = c.input(0), z = zeros_like(g[0]);
+    return {Tensor(), like_input(c, 1, where(cond, g[0], z)), like_input(c, 2, where(cond, z, g[0]))};
+  }, true, false);
+  for (Op op : {Op::Eq, Op::Ne, Op::Lt, Op::Le, Op::Gt, Op::Ge, Op::LogicalAnd, Op::LogicalOr,
+                Op::LogicalNot, Op::Argmax, Op::Argmin})
+    nondiff(t, op);
+  // to(dtype): the gradient converted back
+  row(t, Op::ToDtype, [](const Ctx& c, const TensorList& g) -> TensorList { return {like_input(c, 0, g[0])}; }, false, false);
+  row(t, Op::Clone, [](const Ctx& c, const TensorList& g) -> TensorList { return {like_input(c, 0, g[0])}; }, false, false);
+  // dst.copy_(src): the old dst value is overwritten (no gradient), src gets g
+  row(t, Op::Copy_, [](const Ctx& c, const TensorList& g) -> TensorList { return {Tensor(), like_input(c, 1, g[0])}; }, false, false);
+  row(t, Op::Fill_, [](const Ctx&, const TensorList&) -> TensorList { return {Tensor(), Tensor()}; }, false, false);
+}
+
+void fill_reductions(Table& t) {
+  // d sum = 1 over the reduced elements
+  row(t, Op::Sum, [](const Ctx& c, const TensorList& g) -> TensorList { return {like_input(c, 0, expand_back(g[0], c))}; }, false, false);
+  // d mean = 1/N
+  row(t, Op::Mean, [](const Ctx& c, const TensorList& g) -> TensorList {
+    return {like_input(c, 0, expand_back(g[0], c) / static_cast<double>(reduced_count(c)))};
+  }, false, false);
+  // d prod = prod of the others: y/x without zeros; with one zero, that element gets the
+  // product of the rest; with two or more, all zero
+  row(t, Op::Prod, [](const Ctx& c, const TensorList& g) -> TensorList {
+    const auto& r = std::get<ReduceAttrs>(c.attrs());
+    Tensor x = c.input(0), y = unreduce(c.output(0), c), ge = unreduce(g[0], c);
+    Tensor is0 = x == 0;
+    Dims dims = r.dims;
+    if (dims.empty()) for (int64_t d = 0; d < x.dim(); ++d) dims.push_back(d);
+    Tensor zeros_n = x.dim() ? sum(is0, dims, true) : is0.to(kInt64);
+    Tensor prod_nz = x.dim() ? prod(where(is0, ones_like(x), x), dims, true) : ones_like(x);
+    Tensor safe = where(is0, ones_like(x), x);
+    Tensor d = where(zeros_n == 0, y / safe,
+                     where((zeros_n == 1) && is0, prod_nz, zeros_like(x)));
+    return {like_input(c, 0, ge * d)};
+  }, true, true);
+  // d amax = [x = max] / count of maxima (the gradient is shared among ties)
+  BackwardFn extreme = [](const Ctx& c, const TensorList& g) -> TensorList {
+    const auto& r = std::get<ReduceAttrs>(c.attrs());
+    Tensor x = c.input(0), y = unreduce(c.output(0), c);
+    Tensor m = mask_of(x == y, g[0]);
+    Dims dims = r.dims;
+    if (dims.empty()) for (int64_t d = 0; d < x.dim(); ++d) dims.push_back(d);
+    Tensor count = x.dim() ? sum(m, dims, true) : m;
+    return {like_input(c, 0, unreduce(g[0], c) * m / count)};
+  };
+  row(t, Op::Amax, extreme, true, true);
+  row(t, Op::Amin, extreme, true, true);
+  // d var = 2 (x - mean) / (N - correction)
+  row(t, Op::Var, [](const Ctx& c, const TensorList& g) -> TensorList {
+    const auto& r = std::get<ReduceAttrs>(c.attrs());
+    Tensor x = c.input(0);
+    Tensor mu = x.dim() ? mean(x, r.dims.empty() ? Dims{} : r.dims, true) : x;
+    if (r.dims.empty() && x.dim()) mu = mu.reshape(Dims(x.dim(), 1));
+    double n = static_cast<double>(reduced_count(c) - r.correction);
+    return {like_input(c, 0, unreduce(g[0], c) * (x - mu) * (2.0 / n))};
+  }, true, false);
+  // d std = (x - mean) / ((N - correction) std)
+  row(t, Op::Std, [](const Ctx& c, const TensorList& g) -> TensorList {
+    const auto& r = std::get<ReduceAttrs>(c.attrs());
+    Tensor x = c.input(0);
+    Tensor mu = x.dim() ? mean(x, r.dims.empty() ? Dims{} : r.dims, true) : x;
+    if (r.dims.empty() && x.dim()) mu = mu.reshape(Dims(x.dim(), 1));
+    double n = static_cast<double>(reduced_count(c) - r.correction);
+    return {like_input(c, 0, unreduce(g[0], c) * (x - mu) / (unreduce(c.output(0), c) * n))};
+  }, true, true);
+  // d logsumexp = softmax = e^(x - y)
+  row(t, Op::Logsumexp, [](const Ctx& c, const TensorList& g) -> TensorList {
+    return {like_input(c, 0, unreduce(g[0], c) * exp(c.input(0) - unreduce(c.output(0), c)))};
+  }, true, true);
+  // d max(x, dim) = g at the index of the maximum
+  BackwardFn dim_extreme = [](const Ctx& c, const TensorList& g) -> TensorList {
+    const auto& r = std::get<ReduceAttrs>(c.attrs());
+    if (!g[0].defined()) return {Tensor()};
+    Tensor idx = c.output(1), gv = g[0];
+    const Dims& in = c.input_sizes(0);
+    if (in.empty()) return {like_input(c, 0, gv)};
+    int64_t d = r.dims[0];
+    if (!r.keepdim) {
+      idx = idx.unsqueeze(d);
+      gv = gv.unsqueeze(d);
+    }
+    Tensor z = zeros(in, g[0].dtype());
+    return {like_input(c, 0, dispatch1(Op::ScatterAdd, {z, idx, gv}, DimAttrs{d}))};
+  };
+  row(t, Op::MaxDim, dim_extreme, false, true);
+  row(t, Op::MinDim, dim_extreme, false, true);
+  // softmax: dx = y (g - sum(g y))
+  row(t, Op::Softmax, [](const Ctx& c, const TensorList& g) -> TensorList {
+    int64_t d = std::get<DimAttrs>(c.attrs()).dim;
+    Tensor y = c.output(0);
+    if (y.dim() == 0) return {like_input(c, 0, zeros_like(g[0]))};
+    Tensor gy = g[0] * y;
+    return {like_input(c, 0, gy - y * sum(gy, {d}, true))};
+  }, false, true);
+  // log_softmax: dx = g - e^y sum(g)
+  row(t, Op::LogSoftmax, [](const Ctx& c, const TensorList& g) -> TensorList {
+    int64_t d = std::get<DimAttrs>(c.attrs()).dim;
+    Tensor y = c.output(0);
+    if (y.dim() == 0) return {like_input(c, 0, zeros_like(g[0]))};
+    return {like_input(c, 0, g[0] - exp(y) * sum(g[0], {d}, true))};
+  }, false, true);
+}
+
+void fill_movement(Table& t) {
+  // view: the gradient reshaped back
+  row(t, Op::View, [](const Ctx& c, const TensorList& g) -> TensorList { return {g[0].reshape(c.input_sizes(0))}; }, false, false);
+  // expand: summed over the expanded dims
+  row(t, Op::Expand, [](const Ctx& c, const TensorList& g) -> TensorList { return {like_input(c, 0, g[0])}; }, false, false);
+  // permute: the inverse permutation
+  row(t, Op::Permute, [](const Ctx& c, const TensorList& g) -> TensorList {
+    const Dims& p = std::get<ShapeAttrs>(c.attrs()).sizes;
+    Dims inv(p.size());
+    for (size_t i = 0; i < p.size(); ++i) inv[p[i]] = static_cast<int64_t>(i);
+    return {g[0].permute(inv)};
+  }, false, false);
+  // slice: the gradient placed at the sliced positions of zeros
+  row(t, Op::Slice, [](const Ctx& c, const TensorList& g) -> TensorList {
+    const auto& s = std::get<SliceAttrs>(c.attrs());
+    Tensor idx = arange(s.start, s.end, s.step);
+    return {index_add_into(c.input_sizes(0), g[0].dtype(), s.dim, idx, g[0])};
+  }, false, false);
+  // select: the gradient placed at the selected index of zeros
+  row(t, Op::Select, [](const Ctx& c, const TensorList& g) -> TensorList {
+    const auto& s = std::get<SelectAttrs>(c.attrs());
+    Tensor idx = tensor(std::vector<int64_t>{s.index});
+    return {index_add_into(c.input_sizes(0), g[0].dtype(), s.dim, idx, g[0].unsqueeze(s.dim))};
+  }, false, false);
+  // cat: each input gets its slice of the gradient
+  row(t, Op::Cat, [](const Ctx& c, const TensorList& g) -> TensorList {
+    int64_t d = std::get<DimAttrs>(c.attrs()).dim;
+    TensorList out;
+    int64_t at = 0;
+    for (size_t i = 0; i < c.num_inputs(); ++i) {
+      const Dims& s = c.input_sizes(i);
+      if (s.size() == 1 && s[0] == 0 && g[0].dim() > 1) {  // skipped legacy empty input
+        out.emplace_back();
+        continue;
+      }
+      int64_t n = s[d];
+      out.push_back(c.needs_grad(i) ? like_input(c, i, g[0].narrow(d, at, n)) : Tensor());
+      at += n;
+    }
+    return out;
+  }, false, false);
+  // index_select: rows added back at their indices
+  row(t, Op::IndexSelect, [](const Ctx& c, const TensorList& g) -> TensorList {
+    int64_t d = std::get<DimAttrs>(c.attrs()).dim;
+    return {index_add_into(c.input_sizes(0), g[0].dtype(), d, c.input(1), g[0]), Tensor()};
+  }, true, false);
+  // gather: values added back at their indices
+  row(t, Op::Gather, [](const Ctx& c, const TensorList& g) -> TensorList {
+    int64_t d = std::get<DimAttrs>(c.attrs()).dim;
+    Tensor z = zeros(c.input_sizes(0), g[0].dtype());
+    return {dispatch1(Op::ScatterAdd, {z, c.input(1), g[0]}, DimAttrs{d}), Tensor()};
+  }, true, false);
+  // scatter_add(self, index, src): self gets g, src gets g gathered at index
+  row(t, Op::ScatterAdd, [](const Ctx& c, const TensorList& g) -> TensorList {
+    int64_t d = std::get<DimAttrs>(c.attrs()).dim;
+    return {like_input(c, 0, g[0]), Tensor(),
+            c.needs_grad(2) ? gather(g[0], d, c.input(1)) : Tensor()};
+  }, true, false);
+  // index_add(self, index, source): self gets g, source gets the indexed rows of g
+  row(t, Op::IndexAdd, [](const Ctx& c, const TensorList& g) -> TensorList {
+    int64_t d = std::get<DimAttrs>(c.attrs()).dim;
+    return {like_input(c, 0, g[0]), Tensor(),
+            c.needs_grad(2) ? index_select(g[0], d, c.input(1)) : Tensor()};
+  }, true, false);
+}
+
+void fill_linalg(Table& t) {
+  // matmul: da = g b^T, db = a^T g, with 1-d operands promoted and batch dims summed back
+  row(t, Op::Matmul, [](const Ctx& c, const TensorList& g) -> TensorList {
+    Tensor a = c.input(0), b = c.input(1), gy = g[0];
+    if (a.dim() == 1 && b.dim() == 1)
+      return {c.needs_grad(0) ? like_input(c, 0, gy * b) : Tensor(),
+              c.needs_grad(1) ? like_input(c, 1, gy * a) : Tensor()};
+    bool a1 = a.dim() == 1, b1 = b.dim() == 1;
+    Tensor A = a1 ? a.unsqueeze(0) : a, B = b1 ? b.unsqueeze(-1) : b;
+    Tensor G = gy;
+    if (a1) G = G.unsqueeze(-2);
+    if (b1) G = G.unsqueeze(-1);
+    Tensor ga, gb;
+    if (c.needs_grad(0)) {
+      Tensor r = matmul(G, B.transpose(-1, -2));
+      if (a1) r = r.squeeze(-2);
+      ga = like_input(c, 0, r);
+    }
+    if (c.needs_grad(1)) {
+      Tensor r = matmul(A.transpose(-1, -2), G);
+      if (b1) r = r.squeeze(-1);
+      gb = like_input(c, 1, r);
+    }
+    return {ga, gb};
+  }, true, false);
+}
+
+Table build() {
+  Table t{};
+  fill_pointwise(t);
+  fill_reductions(t);
+  fill_movement(t);
+  fill_linalg(t);
+  detail_rows::fill_nn_rows(t);
+  return t;
+}
+
+}  // namespace
+
+const Derivative& derivative(Op op) {
+  static const Table table = build();
+  return table[static_cast<size_t>(op)];
+}
+
+}  // namespace ember::autograd

@@ -1,0 +1,102 @@
+#include "runtime/autograd/node.hpp"
+
+#include <atomic>
+
+#include "runtime/ops.hpp"
+
+namespace ember::autograd {
+namespace {
+std::atomic<uint64_t> g_sequence{0};
+std::atomic<bool> g_anomaly{false};
+}  // namespace
+
+uint64_t next_sequence_nr() { return g_sequence.fetch_add(1, std::memory_order_relaxed); }
+
+bool AnomalyMode::is_enabled() { return g_anomaly.load(std::memory_order_relaxed); }
+void AnomalyMode::set_enabled(bool on) { g_anomaly = on; }
+
+SavedTensor::SavedTensor(const Tensor& t, bool is_output) : defined_(t.defined()) {
+  if (!defined_) return;
+  is_output_ = is_output;
+  version_ = t.version();
+  requires_grad_ = t.requires_grad();
+  if (is_output) {
+    // Keep the data but not the grad_fn: the node saving its own output would own itself.
+    data_ = t.detach();
+    grad_fn_ = t.grad_fn();
+    output_nr_ = t.impl()->output_nr;
+  } else {
+    data_ = t;
+  }
+}
+
+Tensor SavedTensor::unpack(const Node* saved_for) const {
+  if (!defined_) return {};
+  EMBER_CHECK(!released_, Error,
+              "Trying to backward through the graph a second time (or directly access saved "
+              "tensors after they have already been freed). Saved intermediate values of the "
+              "graph are freed when you call backward() or autograd::grad(). Specify "
+              "retain_graph=true if you need to backward through the graph a second time or if "
+              "you need to access saved tensors after calling backward.");
+  uint32_t now = data_.version();
+  if (now != version_) {
+    std::string who = saved_for ? saved_for->name() : std::string("a backward node");
+    throw Error(detail::cat(
+        "one of the variables needed for gradient computation has been modified by an inplace "
+        "operation: [", dtype_name(data_.dtype()), " ", data_.sizes(), "], which is ",
+        is_output_ ? "output" : "input", " ", output_nr_, " of ", who, ", is at version ", now,
+        "; expected version ", version_, " instead."));
+  }
+  if (!is_output_) return data_;
+  auto fn = grad_fn_.lock();
+  if (!fn && !requires_grad_) return data_;
+  Tensor t = make_view(data_, data_.sizes(), data_.strides(), data_.storage_offset());
+  t.impl()->is_view = data_.impl()->is_view;
+  t.impl()->requires_grad = requires_grad_;
+  t.impl()->grad_fn = fn;
+  t.impl()->output_nr = output_nr_;
+  return t;
+}
+
+TensorList AccumulateGrad::apply(TensorList grads) {
+  Tensor g = grads.empty() ? Tensor() : grads[0];
+  if (!g.defined()) return {};
+  for (auto& h : hooks) {
+    Tensor r = h(g);
+    if (r.defined()) g = r;
+  }
+  Tensor& acc = variable->grad;
+  if (!acc.defined()) {
+    // Own the gradient: a later in-place accumulation must not write into someone else's tensor.
+    EMBER_ASSERT(g.sizes() == variable->sizes, "gradient of shape ", g.sizes(),
+                 " for a leaf of shape ", variable->sizes);
+    acc = GradMode::is_enabled() ? g : g.detach().clone();
+  } else if (GradMode::is_enabled()) {
+    acc = acc + g;  // create_graph: keep the graph of the accumulated gradient
+  } else {
+    acc.add_(g);
+  }
+  return {};
+}
+
+Edge gradient_edge(const Tensor& t) {
+  TensorImpl* impl = t.impl();
+  if (impl->grad_fn) return {impl->grad_fn, impl->output_nr};
+  if (!impl->requires_grad) return {};
+  if (!impl->autograd) impl->autograd = std::make_shared<AutogradMeta>();
+  auto acc = impl->autograd->grad_accumulator.lock();
+  if (!acc) {
+    acc = std::make_shared<AccumulateGrad>(t.impl_ptr());
+    impl->autograd->grad_accumulator = acc;
+  }
+  return {acc, 0};
+}
+
+void set_history(const Tensor& t, const std::shared_ptr<Node>& fn, uint32_t output_nr) {
+  TensorImpl* impl = t.impl();
+  impl->requires_grad = true;
+  impl->grad_fn = fn;
+  impl->output_nr = output_nr;
+}
+
+}  // namespace ember::autograd
