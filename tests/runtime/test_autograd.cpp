@@ -1,0 +1,151 @@
+// Autograd engine: leaves, accumulation, retain_graph, create_graph, hooks, errors, Function.
+#include "support/reference.hpp"
+
+using namespace ember;
+
+TEST_CASE("backward through pointwise ops matches hand derivatives", "[autograd]") {
+  Tensor x = tensor({0.5, -1.0, 2.0}, kFloat64).requires_grad_();
+  Tensor y = x * x * 3 + exp(x);  // dy/dx = 6x + e^x
+  y.backward(ones_like(y));
+  std::vector<double> expect;
+  for (double v : {0.5, -1.0, 2.0}) expect.push_back(6 * v + std::exp(v));
+  test::require_close(x.grad(), {3}, expect, "grad of 3x^2 + e^x", 1e-12, 1e-12);
+  CHECK(x.is_leaf());
+  CHECK_FALSE(y.is_leaf());
+  CHECK(y.grad_fn()->name() == "AddBackward0");
+}
+
+TEST_CASE("gradients accumulate across backward calls", "[autograd]") {
+  Tensor x = tensor({1.0, 2.0}, kFloat64).requires_grad_();
+  (x * 2).backward(ones_like(x));
+  (x * 3).backward(ones_like(x));
+  test::require_close(x.grad(), {2}, {5, 5}, "2 + 3");
+}
+
+TEST_CASE("a second backward without retain_graph fails clearly", "[autograd][error]") {
+  Tensor x = tensor({1.0, 2.0}, kFloat64).requires_grad_();
+  Tensor y = x * x;
+  y.backward(ones_like(y));
+  CHECK_THROWS_WITH(y.backward(ones_like(y)),
+                    Catch::Contains("Trying to backward through the graph a second time"));
+  Tensor z = x * x;
+  z.backward(ones_like(z), true);
+  z.backward(ones_like(z));  // retained: works
+  test::require_close(x.grad(), {2}, {2 + 2 + 2, 4 + 4 + 4}, "three backward passes");
+}
+
+TEST_CASE("a non-scalar root needs an explicit gradient", "[autograd][error]") {
+  Tensor x = tensor({1.0, 2.0}).requires_grad_();
+  CHECK_THROWS_WITH((x * 2).backward(),
+                    Catch::Contains("grad can be implicitly created only for scalar outputs"));
+}
+
+TEST_CASE("integer tensors cannot require grad", "[autograd][error]") {
+  Tensor i = arange(3);
+  CHECK_THROWS_WITH(i.requires_grad_(),
+                    Catch::Contains("only tensors of floating point dtype can require gradients"));
+}
+
+TEST_CASE("in-place edit of a saved tensor is caught with the op's name", "[autograd][error]") {
+  Tensor x = tensor({1.0, 2.0}, kFloat64).requires_grad_();
+  Tensor h = x * 1;
+  Tensor y = exp(h);  // saves its output
+  y.mul_(2);
+  CHECK_THROWS_WITH(y.backward(ones_like(y)),
+                    Catch::Contains("modified by an inplace operation") &&
+                        Catch::Contains("ExpBackward0") && Catch::Contains("is at version 1"));
+}
+
+TEST_CASE("in-place on a leaf that requires grad is refused", "[autograd][error]") {
+  Tensor x = tensor({1.0}).requires_grad_();
+  CHECK_THROWS_WITH(x.add_(1), Catch::Contains("a leaf Variable that requires grad"));
+  {
+    NoGradGuard g;
+    x.add_(1);  // fine: optimizer-style update
+  }
+  CHECK(x.item<float>() == 2.0f);
+}
+
+TEST_CASE("in-place on a non-leaf keeps the graph right", "[autograd]") {
+  Tensor x = tensor({1.0, 3.0}, kFloat64).requires_grad_();
+  Tensor h = x * 2;
+  h.mul_(3);
+  h.add_(x);  // h = 7x
+  h.backward(ones_like(h));
+  test::require_close(x.grad(), {2}, {7, 7}, "d 7x");
+}
+
+TEST_CASE("autograd::grad leaves .grad alone; create_graph gives second derivatives",
+          "[autograd]") {
+  Tensor x = tensor({0.3, -0.7}, kFloat64).requires_grad_();
+  Tensor y = x * x * x;  // dy = 3x^2, d2y = 6x
+  auto g = autograd::grad({y}, {x}, {ones_like(y)}, std::nullopt, true);
+  CHECK_FALSE(x.grad().defined());
+  test::require_close(g[0], {2}, {3 * 0.09, 3 * 0.49}, "3x^2", 1e-12, 1e-12);
+  REQUIRE(g[0].requires_grad());
+  g[0].backward(ones_like(g[0]));
+  test::require_close(x.grad(), {2}, {6 * 0.3, 6 * -0.7}, "6x", 1e-12, 1e-12);
+}
+
+TEST_CASE("control flow with a data-dependent trip count differentiates", "[autograd]") {
+  Tensor x = tensor({1.1}, kFloat64).requires_grad_();
+  Tensor y = x;
+  int steps = 0;
+  while (y.item<double>() < 10) {  // y = x^(2^k)
+    y = y * y;
+    ++steps;
+  }
+  y.backward(ones_like(y));
+  double p = std::pow(2.0, steps);
+  test::require_close(x.grad(), {1}, {p * std::pow(1.1, p - 1)}, "d x^(2^k)", 1e-9, 1e-9);
+}
+
+TEST_CASE("retain_grad and hooks see non-leaf gradients", "[autograd]") {
+  Tensor x = tensor({1.0, 2.0}, kFloat64).requires_grad_();
+  Tensor h = x * 3;
+  h.retain_grad();
+  Tensor seen;
+  h.register_hook([&](const Tensor& g) { seen = g.clone(); return g * 2; });
+  Tensor y = h * h;
+  y.backward(ones_like(y));
+  test::require_close(h.grad(), {2}, {6, 12}, "dy/dh = 2h");
+  test::require_close(seen, {2}, {6, 12}, "hook input");
+  test::require_close(x.grad(), {2}, {36, 72}, "hook doubled it, times 3");
+}
+
+TEST_CASE("detach and NoGradGuard stop recording", "[autograd]") {
+  Tensor x = tensor({1.0}).requires_grad_();
+  CHECK_FALSE(x.detach().requires_grad());
+  NoGradGuard g;
+  CHECK_FALSE((x * 2).requires_grad());
+}
+
+namespace {
+struct Cube : autograd::Function<Cube> {
+  static constexpr const char* name = "Cube";
+  static Tensor forward(autograd::Context& ctx, const Tensor& x) {
+    ctx.save_for_backward({x});
+    return x * x * x;
+  }
+  static TensorList backward(autograd::Context& ctx, const TensorList& g) {
+    Tensor x = ctx.saved()[0];
+    return {g[0] * 3 * x * x};
+  }
+};
+}  // namespace
+
+TEST_CASE("autograd::Function defines a custom op", "[autograd]") {
+  Tensor x = tensor({2.0, -1.0}, kFloat64).requires_grad_();
+  Tensor y = Cube::apply(x);
+  CHECK(y.grad_fn()->name() == "CubeBackward");
+  y.backward(ones_like(y));
+  test::require_close(x.grad(), {2}, {12, 3}, "3x^2");
+}
+
+TEST_CASE("to_dot names nodes and shapes", "[autograd]") {
+  Tensor x = randn({2, 3}).requires_grad_();
+  Tensor y = (x * 2).exp();
+  std::string dot = autograd::to_dot(y);
+  CHECK_THAT(dot, Catch::Contains("ExpBackward0") && Catch::Contains("MulBackward0") &&
+                      Catch::Contains("AccumulateGrad") && Catch::Contains("[2, 3]"));
+}
