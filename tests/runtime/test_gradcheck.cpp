@@ -79,7 +79,7 @@ std::vector<Case> cases() {
       {"max dim", {{3, 4}}, [](V x) { return max(x[0], 1).values; }},
       {"min dim keepdim", {{3, 4}}, [](V x) { return min(x[0], 0, true).values; }},
       {"var", {{3, 5}}, [](V x) { return var(x[0], {1}); }},
-      {"std", {{3, 5}}, [](V x) { return std(x[0], {0}, true); }},
+      {"std", {{3, 5}}, [](V x) { return x[0].std({0}, true); }},
       {"var all", {{3, 5}}, [](V x) { return var(x[0]); }},
       {"logsumexp", {{3, 5}}, [](V x) { return logsumexp(x[0], {1}); }},
       {"softmax", {{3, 5}}, [](V x) { return softmax(x[0], 1); }},
