@@ -31,7 +31,7 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias = {}
               const Conv2dOptions& o = {});
 
 struct MaxPool2dOptions {
-  std::optional<Pair> stride;  ///< defaults to the kernel size
+  std::optional<Pair> stride{};  ///< defaults to the kernel size
   Pair padding = 0, dilation = 1;
   bool ceil_mode = false;
 };
@@ -41,10 +41,10 @@ ValuesIndices max_pool2d_with_indices(const Tensor& input, Pair kernel_size,
                                       const MaxPool2dOptions& o = {});
 
 struct AvgPool2dOptions {
-  std::optional<Pair> stride;
+  std::optional<Pair> stride{};
   Pair padding = 0;
   bool ceil_mode = false, count_include_pad = true;
-  std::optional<int64_t> divisor_override;
+  std::optional<int64_t> divisor_override{};
 };
 Tensor avg_pool2d(const Tensor& input, Pair kernel_size, const AvgPool2dOptions& o = {});
 Tensor adaptive_avg_pool2d(const Tensor& input, Pair output_size);
@@ -80,7 +80,7 @@ Tensor sigmoid(const Tensor& input);
 Tensor tanh(const Tensor& input);
 
 struct CrossEntropyOptions {
-  Tensor weight;  ///< per-class weights, or undefined
+  Tensor weight{};  ///< per-class weights, or undefined
   int64_t ignore_index = -100;
   Reduction reduction = Reduction::Mean;
   double label_smoothing = 0.0;
@@ -90,7 +90,7 @@ struct CrossEntropyOptions {
 Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntropyOptions& o = {});
 
 struct NllLossOptions {
-  Tensor weight;
+  Tensor weight{};
   int64_t ignore_index = -100;
   Reduction reduction = Reduction::Mean;
 };
@@ -102,14 +102,14 @@ struct MseLossOptions {
 Tensor mse_loss(const Tensor& input, const Tensor& target, const MseLossOptions& o = {});
 
 struct BceWithLogitsOptions {
-  Tensor weight, pos_weight;
+  Tensor weight{}, pos_weight{};
   Reduction reduction = Reduction::Mean;
 };
 Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target,
                                         const BceWithLogitsOptions& o = {});
 
 struct EmbeddingOptions {
-  std::optional<int64_t> padding_idx;
+  std::optional<int64_t> padding_idx{};
 };
 /// Rows of weight [num, dim] picked by int64 indices of any shape: result indices.shape + [dim].
 Tensor embedding(const Tensor& indices, const Tensor& weight, const EmbeddingOptions& o = {});

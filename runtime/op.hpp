@@ -83,14 +83,14 @@ struct SliceAttrs { int64_t dim = 0, start = 0, end = 0, step = 1; };
 struct SelectAttrs { int64_t dim = 0, index = 0; };
 struct DimAttrs { int64_t dim = 0; };
 struct DTypeAttrs { DType dtype = kFloat32; };
-struct ClampAttrs { std::optional<double> min, max; };
+struct ClampAttrs { std::optional<double> min{}, max{}; };
 struct ConvAttrs {
   int64_t stride[2] = {1, 1}, padding[2] = {0, 0}, dilation[2] = {1, 1}, groups = 1;
 };
 struct PoolAttrs {
   int64_t kernel[2] = {1, 1}, stride[2] = {1, 1}, padding[2] = {0, 0}, dilation[2] = {1, 1};
   bool ceil_mode = false, count_include_pad = true;
-  std::optional<int64_t> divisor_override;
+  std::optional<int64_t> divisor_override{};
 };
 struct NormAttrs {
   Dims normalized_shape;  ///< layer_norm
@@ -104,7 +104,7 @@ struct LossAttrs {
   double label_smoothing = 0.0;
 };
 struct GeluAttrs { bool tanh = false; };  ///< approximate="tanh"
-struct EmbeddingAttrs { std::optional<int64_t> padding_idx; };
+struct EmbeddingAttrs { std::optional<int64_t> padding_idx{}; };
 
 using Attrs = std::variant<std::monostate, ReduceAttrs, ShapeAttrs, SliceAttrs, SelectAttrs,
                            DimAttrs, DTypeAttrs, ClampAttrs, ConvAttrs, PoolAttrs, NormAttrs,
