@@ -1,0 +1,250 @@
+// dsl expressions: pointwise formulas as types. A formula is written once, with placeholders
+// for its inputs, and the type it builds is evaluated as a fused loop, differentiated
+// symbolically (dsl/derivative.hpp) and described at run time for the JIT (dsl/describe.hpp).
+//
+//   auto e = x * sigmoid(x);        // x = Var<0>: the type Node<Fn::Mul, Var<0>, Node<...>>
+//   float y = eval<float>(e, 2.f);   // 2 * sigmoid(2)
+#pragma once
+
+#include <boost/hana/at.hpp>
+#include <boost/hana/tuple.hpp>
+#include <boost/hana/unpack.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <ratio>
+#include <type_traits>
+
+namespace ember::dsl {
+
+namespace hana = boost::hana;
+
+/// Every function a formula may use. One enum: the runtime description and the JIT speak it.
+enum class Fn : uint8_t {
+  // unary
+  Neg, Exp, Log, Log1p, Expm1, Sqrt, Rsqrt, Abs, Sign, Sin, Cos, Tanh, Sigmoid, Erf,
+  // binary
+  Add, Sub, Mul, Div, Pow, Min, Max, Lt, Le, Gt, Ge, Eq, Ne,
+  // ternary
+  Where,
+};
+/// "exp", "add", ...
+const char* fn_name(Fn f);
+
+/// Input number I of the formula.
+template <int I> struct Var {
+  static constexpr int index = I;
+};
+/// A compile-time rational constant N/D: folded and simplified away at compile time.
+template <std::intmax_t N, std::intmax_t D = 1> struct Const {
+  using ratio = typename std::ratio<N, D>::type;
+  static constexpr double value = static_cast<double>(ratio::num) / static_cast<double>(ratio::den);
+};
+/// A number known only at run time (a C++ double in the formula): kept as a value.
+struct Param {
+  double value;
+};
+/// Function F applied to its operands.
+template <Fn F, class... A> struct Node {
+  hana::tuple<A...> args;
+};
+
+/// dsl::c<2>, dsl::c<1, 2>: compile-time constants in formulas.
+template <std::intmax_t N, std::intmax_t D = 1> inline constexpr Const<N, D> c{};
+
+template <class T> struct is_expr : std::false_type {};
+template <int I> struct is_expr<Var<I>> : std::true_type {};
+template <std::intmax_t N, std::intmax_t D> struct is_expr<Const<N, D>> : std::true_type {};
+template <> struct is_expr<Param> : std::true_type {};
+template <Fn F, class... A> struct is_expr<Node<F, A...>> : std::true_type {};
+template <class T> inline constexpr bool is_expr_v = is_expr<std::decay_t<T>>::value;
+
+template <class T> struct is_const : std::false_type {};
+template <std::intmax_t N, std::intmax_t D> struct is_const<Const<N, D>> : std::true_type {};
+template <class T> inline constexpr bool is_zero_v = std::is_same_v<T, Const<0>>;
+template <class T> inline constexpr bool is_one_v = std::is_same_v<T, Const<1>>;
+
+/// Number of inputs a formula reads (1 + the largest Var index).
+template <class E> struct arity : std::integral_constant<int, 0> {};
+template <int I> struct arity<Var<I>> : std::integral_constant<int, I + 1> {};
+template <Fn F, class... A> struct arity<Node<F, A...>>
+    : std::integral_constant<int, std::max({0, arity<A>::value...})> {};
+
+/// Lifts a C++ number into a formula (a Param); formulas pass through.
+template <class T> constexpr auto lift(const T& v) {
+  if constexpr (is_expr_v<T>) return v;
+  else return Param{static_cast<double>(v)};
+}
+
+template <Fn F, class... A> constexpr Node<F, A...> make(const A&... a) {
+  return Node<F, A...>{hana::make_tuple(a...)};
+}
+
+// ---- constructors that simplify at compile time: x+0, x*1, x*0, --x, constant folding ----
+
+template <class A> constexpr auto neg(const A& a) {
+  if constexpr (is_const<A>::value) return Const<-A::ratio::num, A::ratio::den>{};
+  else if constexpr (requires { a.args; } && std::is_same_v<A, Node<Fn::Neg, std::decay_t<decltype(hana::at_c<0>(a.args))>>>)
+    return hana::at_c<0>(a.args);
+  else return make<Fn::Neg>(a);
+}
+
+template <class A, class B> constexpr auto add(const A& a, const B& b) {
+  if constexpr (is_zero_v<A>) return b;
+  else if constexpr (is_zero_v<B>) return a;
+  else if constexpr (is_const<A>::value && is_const<B>::value) {
+    using R = std::ratio_add<typename A::ratio, typename B::ratio>;
+    return Const<R::num, R::den>{};
+  } else return make<Fn::Add>(a, b);
+}
+
+template <class A, class B> constexpr auto sub(const A& a, const B& b) {
+  if constexpr (is_zero_v<B>) return a;
+  else if constexpr (is_zero_v<A>) return neg(b);
+  else if constexpr (is_const<A>::value && is_const<B>::value) {
+    using R = std::ratio_subtract<typename A::ratio, typename B::ratio>;
+    return Const<R::num, R::den>{};
+  } else return make<Fn::Sub>(a, b);
+}
+
+template <class A, class B> constexpr auto mul(const A& a, const B& b) {
+  if constexpr (is_zero_v<A> || is_zero_v<B>) return Const<0>{};
+  else if constexpr (is_one_v<A>) return b;
+  else if constexpr (is_one_v<B>) return a;
+  else if constexpr (std::is_same_v<A, Const<-1>>) return neg(b);
+  else if constexpr (std::is_same_v<B, Const<-1>>) return neg(a);
+  else if constexpr (is_const<A>::value && is_const<B>::value) {
+    using R = std::ratio_multiply<typename A::ratio, typename B::ratio>;
+    return Const<R::num, R::den>{};
+  } else return make<Fn::Mul>(a, b);
+}
+
+template <class A, class B> constexpr auto div(const A& a, const B& b) {
+  if constexpr (is_zero_v<A>) return Const<0>{};
+  else if constexpr (is_one_v<B>) return a;
+  else if constexpr (is_const<A>::value && is_const<B>::value) {
+    using R = std::ratio_divide<typename A::ratio, typename B::ratio>;
+    return Const<R::num, R::den>{};
+  } else return make<Fn::Div>(a, b);
+}
+
+template <class C, class A, class B> constexpr auto where(const C& cnd, const A& a, const B& b) {
+  if constexpr (std::is_same_v<A, B> && std::is_empty_v<A>) return a;  // both branches equal
+  else return make<Fn::Where>(lift(cnd), lift(a), lift(b));
+}
+
+// ---- the user vocabulary: operators and functions on formulas ----
+
+template <class A, class B>
+concept ExprOperands = (is_expr_v<A> || is_expr_v<B>) &&
+                       (is_expr_v<A> || std::is_arithmetic_v<A>) &&
+                       (is_expr_v<B> || std::is_arithmetic_v<B>);
+
+template <class A, class B> requires ExprOperands<A, B>
+constexpr auto operator+(const A& a, const B& b) { return add(lift(a), lift(b)); }
+template <class A, class B> requires ExprOperands<A, B>
+constexpr auto operator-(const A& a, const B& b) { return sub(lift(a), lift(b)); }
+template <class A, class B> requires ExprOperands<A, B>
+constexpr auto operator*(const A& a, const B& b) { return mul(lift(a), lift(b)); }
+template <class A, class B> requires ExprOperands<A, B>
+constexpr auto operator/(const A& a, const B& b) { return div(lift(a), lift(b)); }
+template <class A> requires is_expr_v<A>
+constexpr auto operator-(const A& a) { return neg(a); }
+
+#define EMBER_DSL_COMPARE(op, F)                                                 \
+  template <class A, class B> requires ExprOperands<A, B>                        \
+  constexpr auto op(const A& a, const B& b) { return make<Fn::F>(lift(a), lift(b)); }
+EMBER_DSL_COMPARE(operator<, Lt)
+EMBER_DSL_COMPARE(operator<=, Le)
+EMBER_DSL_COMPARE(operator>, Gt)
+EMBER_DSL_COMPARE(operator>=, Ge)
+EMBER_DSL_COMPARE(operator==, Eq)
+EMBER_DSL_COMPARE(operator!=, Ne)
+EMBER_DSL_COMPARE(min, Min)
+EMBER_DSL_COMPARE(max, Max)
+#undef EMBER_DSL_COMPARE
+
+#define EMBER_DSL_UNARY(name, F) \
+  template <class A> requires is_expr_v<A> constexpr auto name(const A& a) { return make<Fn::F>(a); }
+EMBER_DSL_UNARY(exp, Exp)
+EMBER_DSL_UNARY(log, Log)
+EMBER_DSL_UNARY(log1p, Log1p)
+EMBER_DSL_UNARY(expm1, Expm1)
+EMBER_DSL_UNARY(sqrt, Sqrt)
+EMBER_DSL_UNARY(rsqrt, Rsqrt)
+EMBER_DSL_UNARY(abs, Abs)
+EMBER_DSL_UNARY(sign, Sign)
+EMBER_DSL_UNARY(sin, Sin)
+EMBER_DSL_UNARY(cos, Cos)
+EMBER_DSL_UNARY(tanh, Tanh)
+EMBER_DSL_UNARY(sigmoid, Sigmoid)
+EMBER_DSL_UNARY(erf, Erf)
+#undef EMBER_DSL_UNARY
+
+/// a to the power e (e a constant, a runtime scalar, or another formula).
+template <class A, class E> requires ExprOperands<A, E>
+constexpr auto pow(const A& a, const E& e) {
+  if constexpr (is_one_v<E>) return lift(a);
+  else return make<Fn::Pow>(lift(a), lift(e));
+}
+
+// ---- evaluation: the formula as scalar code in T, inlined into the caller's loop ----
+
+template <Fn F, class T> inline T apply(T a) {
+  if constexpr (F == Fn::Neg) return -a;
+  else if constexpr (F == Fn::Exp) return std::exp(a);
+  else if constexpr (F == Fn::Log) return std::log(a);
+  else if constexpr (F == Fn::Log1p) return std::log1p(a);
+  else if constexpr (F == Fn::Expm1) return std::expm1(a);
+  else if constexpr (F == Fn::Sqrt) return std::sqrt(a);
+  else if constexpr (F == Fn::Rsqrt) return T(1) / std::sqrt(a);
+  else if constexpr (F == Fn::Abs) return std::abs(a);
+  else if constexpr (F == Fn::Sign) return T((T(0) < a) - (a < T(0)));
+  else if constexpr (F == Fn::Sin) return std::sin(a);
+  else if constexpr (F == Fn::Cos) return std::cos(a);
+  else if constexpr (F == Fn::Tanh) return std::tanh(a);
+  else if constexpr (F == Fn::Sigmoid) return T(1) / (T(1) + std::exp(-a));
+  else return std::erf(a);
+}
+
+template <Fn F, class T> inline T apply(T a, T b) {
+  if constexpr (F == Fn::Add) return a + b;
+  else if constexpr (F == Fn::Sub) return a - b;
+  else if constexpr (F == Fn::Mul) return a * b;
+  else if constexpr (F == Fn::Div) return a / b;
+  else if constexpr (F == Fn::Pow) return std::pow(a, b);
+  // NaN propagates through min/max, as PyTorch's minimum/maximum.
+  else if constexpr (F == Fn::Min) return a != a ? a : (b != b ? b : (a < b ? a : b));
+  else if constexpr (F == Fn::Max) return a != a ? a : (b != b ? b : (a > b ? a : b));
+  else if constexpr (F == Fn::Lt) return T(a < b);
+  else if constexpr (F == Fn::Le) return T(a <= b);
+  else if constexpr (F == Fn::Gt) return T(a > b);
+  else if constexpr (F == Fn::Ge) return T(a >= b);
+  else if constexpr (F == Fn::Eq) return T(a == b);
+  else return T(a != b);
+}
+
+/// The formula's value in T for inputs x... (Var<I> reads x_I).
+template <class T, int I, class... X> inline T eval(const Var<I>&, const X&... x) {
+  return static_cast<T>(std::get<I>(std::tuple<const X&...>(x...)));
+}
+template <class T, std::intmax_t N, std::intmax_t D, class... X>
+inline T eval(const Const<N, D>&, const X&...) {
+  return static_cast<T>(N) / static_cast<T>(D);
+}
+template <class T, class... X> inline T eval(const Param& p, const X&...) {
+  return static_cast<T>(p.value);
+}
+template <class T, Fn F, class... A, class... X>
+inline T eval(const Node<F, A...>& n, const X&... x) {
+  return hana::unpack(n.args, [&](const auto&... a) -> T {
+    if constexpr (F == Fn::Where) {
+      auto vals = std::tuple<T, T, T>(eval<T>(a, x...)...);
+      return std::get<0>(vals) != T(0) ? std::get<1>(vals) : std::get<2>(vals);
+    } else {
+      return apply<F, T>(eval<T>(a, x...)...);
+    }
+  });
+}
+
+}  // namespace ember::dsl
