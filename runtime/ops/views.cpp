@@ -34,6 +34,8 @@ TensorList expand_kernel(std::span<const Tensor> in, const Attrs& attrs) {
       continue;
     }
     int64_t have = a.sizes()[i - off], want = sizes[i] == -1 ? have : sizes[i];
+    EMBER_CHECK(want >= 0, ValueError, "expand: invalid size ", sizes[i], " at dimension ", i,
+                ".  Target sizes: ", sizes, ".  Tensor sizes: ", a.sizes());
     EMBER_CHECK(have == want || have == 1, ShapeError, "expand: the expanded size of the tensor (",
                 want, ") must match the existing size (", have, ") at non-singleton dimension ", i,
                 ".  Target sizes: ", sizes, ".  Tensor sizes: ", a.sizes());
@@ -149,8 +151,8 @@ Tensor permute(const Tensor& a, const Dims& perm) {
 }
 
 Tensor transpose(const Tensor& a, int64_t d0, int64_t d1) {
-  if (a.dim() == 0) return dispatch1(Op::View, {a}, ShapeAttrs{{}});
   int64_t x = wrap_dim(d0, a.dim(), "transpose"), y = wrap_dim(d1, a.dim(), "transpose");
+  if (a.dim() == 0) return dispatch1(Op::View, {a}, ShapeAttrs{{}});
   Dims p;
   for (int64_t i = 0; i < a.dim(); ++i) p.push_back(i);
   std::swap(p[x], p[y]);
