@@ -80,7 +80,7 @@ Tensor sigmoid(const Tensor& input);
 Tensor tanh(const Tensor& input);
 
 struct CrossEntropyOptions {
-  Tensor weight;  ///< per-class weights, or undefined
+  Tensor weight{};  ///< per-class weights, or undefined
   int64_t ignore_index = -100;
   Reduction reduction = Reduction::Mean;
   double label_smoothing = 0.0;
@@ -90,7 +90,7 @@ struct CrossEntropyOptions {
 Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntropyOptions& o = {});
 
 struct NllLossOptions {
-  Tensor weight;
+  Tensor weight{};
   int64_t ignore_index = -100;
   Reduction reduction = Reduction::Mean;
 };
@@ -102,7 +102,7 @@ struct MseLossOptions {
 Tensor mse_loss(const Tensor& input, const Tensor& target, const MseLossOptions& o = {});
 
 struct BceWithLogitsOptions {
-  Tensor weight, pos_weight;
+  Tensor weight{}, pos_weight{};
   Reduction reduction = Reduction::Mean;
 };
 Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target,
