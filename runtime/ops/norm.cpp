@@ -1,11 +1,319 @@
-// PLACEHOLDER: replaced by the normalisation and dropout implementation (not part of any release).
-#include "runtime/dispatch.hpp"
-#include "runtime/ops.hpp"
+// Normalisation and dropout kernels: batch_norm (with running-stat updates), layer_norm, dropout.
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "runtime/ops/loops.hpp"
+#include "runtime/random.hpp"
+#include "runtime/shape.hpp"
 
 namespace ember {
-#define EMBER_TODO(name) throw Error(std::string(name) + ": not implemented yet")
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// Sums in double over eight independent lanes: accurate for float data, and the fixed lane
+// pattern lets g++ vectorise without reassociating (no -ffast-math needed).
+template <class T>
+double sum_double(const T* __restrict p, int64_t n) {
+  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int k = 0; k < 8; ++k) acc[k] += static_cast<double>(p[i + k]);
+  for (; i < n; ++i) acc[i & 7] += static_cast<double>(p[i]);
+  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+// Sum of (p[i] - mean)^2 in double (the two-pass variance: no cancellation).
+template <class T>
+double sum_sq_dev(const T* __restrict p, int64_t n, double mean) {
+  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int k = 0; k < 8; ++k) {
+      double d = static_cast<double>(p[i + k]) - mean;
+      acc[k] += d * d;
+    }
+  for (; i < n; ++i) {
+    double d = static_cast<double>(p[i]) - mean;
+    acc[i & 7] += d * d;
+  }
+  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+// Grain (in rows) so that one task covers about kGrainSize elements.
+int64_t row_grain(int64_t row_len) {
+  return std::max<int64_t>(1, kGrainSize / std::max<int64_t>(row_len, 1));
+}
+
+// Offset in elements of flat (row-major) element i of t, honouring its strides.
+int64_t strided_offset(const Tensor& t, int64_t i) {
+  int64_t off = 0;
+  for (int64_t d = t.dim() - 1; d >= 0; --d) {
+    off += (i % t.size(d)) * t.stride(d);
+    i /= t.size(d);
+  }
+  return off;
+}
+
+// Writes v[c] into the (any-strided, floating) tensor t in place and bumps its version.
+void write_values(const Tensor& t, const std::vector<double>& v) {
+  visit_dtype(t.dtype(), [&](auto x) {
+    using T = decltype(x);
+    T* p = reinterpret_cast<T*>(t.raw_data());
+    for (size_t c = 0; c < v.size(); ++c)
+      p[strided_offset(t, static_cast<int64_t>(c))] = static_cast<T>(v[c]);
+  });
+  t.bump_version();
+}
+
+std::vector<double> doubles_or(const Tensor& t, int64_t n, double fill) {
+  return t.defined() ? t.to_vector<double>() : std::vector<double>(static_cast<size_t>(n), fill);
+}
+
+void check_float_input(const Tensor& t, const char* op) {
+  EMBER_CHECK(t.defined(), Error, op, ": the input tensor is undefined");
+  EMBER_CHECK(is_floating(t.dtype()), DTypeError, op, ": expected a floating point input, got ",
+              dtype_name(t.dtype()));
+}
+
+void check_per_channel(const Tensor& t, int64_t C, const char* what) {
+  if (!t.defined()) return;
+  EMBER_CHECK(t.numel() == C, ShapeError, "batch_norm: ", what, " should contain ", C,
+              " elements not ", t.numel());
+  EMBER_CHECK(is_floating(t.dtype()), DTypeError, "batch_norm: expected ", what,
+              " of a floating dtype, got ", dtype_name(t.dtype()));
+}
+
+// ---- batch_norm ----
+
+TensorList batch_norm_kernel(std::span<const Tensor> in, const Attrs& attrs) {
+  NoGradGuard no_grad;  // casts and copies below are internal, not graph edges
+  const auto& a = std::get<NormAttrs>(attrs);
+  check_float_input(in[0], "batch_norm");
+  const Tensor& weight = in.size() > 1 ? in[1] : Tensor();
+  const Tensor& bias = in.size() > 2 ? in[2] : Tensor();
+  const Tensor& running_mean = in.size() > 3 ? in[3] : Tensor();
+  const Tensor& running_var = in.size() > 4 ? in[4] : Tensor();
+  EMBER_CHECK(in[0].dim() >= 2, ShapeError,
+              "batch_norm: expected an input of shape [N, C, ...] with at least 2 dims, got ",
+              in[0].sizes());
+  Tensor x = in[0].contiguous();
+  const int64_t N = x.size(0), C = x.size(1);
+  int64_t inner = 1;
+  for (int64_t d = 2; d < x.dim(); ++d) inner *= x.size(d);
+  const int64_t count = N * inner;  // values per channel
+  check_per_channel(weight, C, "weight");
+  check_per_channel(bias, C, "bias");
+  check_per_channel(running_mean, C, "running_mean");
+  check_per_channel(running_var, C, "running_var");
+  EMBER_CHECK(running_mean.defined() == running_var.defined(), ValueError,
+              "batch_norm: running_mean and running_var must both be given or both be omitted");
+  EMBER_CHECK(a.training || running_mean.defined(), ValueError,
+              "batch_norm: running_mean must be defined in evaluation mode");
+  EMBER_CHECK(!a.training || count != 1, ValueError,
+              "batch_norm: Expected more than 1 value per channel when training, got input size ",
+              in[0].sizes());
+
+  std::vector<double> mean(C), invstd(C);
+  if (a.training && count > 0) {
+    // Per-(n, c) plane partial sums in parallel, combined per channel in a fixed order, so the
+    // statistics do not depend on the thread count.
+    std::vector<double> part(static_cast<size_t>(N * C));
+    std::vector<double> var(C);
+    visit_dtype(x.dtype(), [&](auto z) {
+      using T = decltype(z);
+      if constexpr (std::is_floating_point_v<T>) {
+        const T* px = x.data_ptr<T>();
+        parallel_for(0, N * C, row_grain(inner), [&](int64_t b, int64_t e) {
+          for (int64_t p = b; p < e; ++p) part[p] = sum_double(px + p * inner, inner);
+        });
+        for (int64_t c = 0; c < C; ++c) {
+          double s = 0;
+          for (int64_t n = 0; n < N; ++n) s += part[n * C + c];
+          mean[c] = s / static_cast<double>(count);
+        }
+        parallel_for(0, N * C, row_grain(inner), [&](int64_t b, int64_t e) {
+          for (int64_t p = b; p < e; ++p) part[p] = sum_sq_dev(px + p * inner, inner, mean[p % C]);
+        });
+      }
+    });
+    for (int64_t c = 0; c < C; ++c) {
+      double s = 0;
+      for (int64_t n = 0; n < N; ++n) s += part[n * C + c];
+      var[c] = s / static_cast<double>(count);
+      invstd[c] = 1.0 / std::sqrt(var[c] + a.eps);
+    }
+    if (running_mean.defined()) {
+      std::vector<double> rm = running_mean.to_vector<double>();
+      std::vector<double> rv = running_var.to_vector<double>();
+      double unbias = static_cast<double>(count) / static_cast<double>(count - 1);
+      for (int64_t c = 0; c < C; ++c) {
+        rm[c] = (1 - a.momentum) * rm[c] + a.momentum * mean[c];
+        rv[c] = (1 - a.momentum) * rv[c] + a.momentum * var[c] * unbias;
+      }
+      write_values(running_mean, rm);
+      write_values(running_var, rv);
+    }
+  } else if (a.training) {
+    // An empty batch has no statistics; the running ones are left alone, as PyTorch does.
+    std::fill(mean.begin(), mean.end(), kNaN);
+    std::fill(invstd.begin(), invstd.end(), kNaN);
+  } else {
+    mean = running_mean.to_vector<double>();
+    std::vector<double> rv = running_var.to_vector<double>();
+    for (int64_t c = 0; c < C; ++c) invstd[c] = 1.0 / std::sqrt(rv[c] + a.eps);
+  }
+
+  // out = (x - mean) * (w * invstd) + b, in double: no cancellation even for data far from 0.
+  std::vector<double> w = doubles_or(weight, C, 1.0), bi = doubles_or(bias, C, 0.0);
+  std::vector<double> scale(C);
+  for (int64_t c = 0; c < C; ++c) scale[c] = w[c] * invstd[c];
+  Tensor out = make_tensor(x.sizes(), x.dtype());
+  Tensor mean_t = make_tensor({C}, x.dtype()), invstd_t = make_tensor({C}, x.dtype());
+  visit_dtype(x.dtype(), [&](auto z) {
+    using T = decltype(z);
+    if constexpr (std::is_floating_point_v<T>) {
+      for (int64_t c = 0; c < C; ++c) {
+        mean_t.data_ptr<T>()[c] = static_cast<T>(mean[c]);
+        invstd_t.data_ptr<T>()[c] = static_cast<T>(invstd[c]);
+      }
+      const T* px = x.data_ptr<T>();
+      T* po = out.data_ptr<T>();
+      parallel_for(0, N * C, row_grain(inner), [&](int64_t b, int64_t e) {
+        for (int64_t p = b; p < e; ++p) {
+          const double m = mean[p % C], sc = scale[p % C], sh = bi[p % C];
+          const T* __restrict src = px + p * inner;
+          T* __restrict dst = po + p * inner;
+          for (int64_t i = 0; i < inner; ++i)
+            dst[i] = static_cast<T>((static_cast<double>(src[i]) - m) * sc + sh);
+        }
+      });
+    }
+  });
+  return {out, mean_t, invstd_t};
+}
+
+// ---- layer_norm ----
+
+TensorList layer_norm_kernel(std::span<const Tensor> in, const Attrs& attrs) {
+  NoGradGuard no_grad;  // casts and copies below are internal, not graph edges
+  const auto& a = std::get<NormAttrs>(attrs);
+  check_float_input(in[0], "layer_norm");
+  const Dims& shape = a.normalized_shape;
+  const Tensor& weight = in.size() > 1 ? in[1] : Tensor();
+  const Tensor& bias = in.size() > 2 ? in[2] : Tensor();
+  const int64_t nd = static_cast<int64_t>(shape.size()), dim = in[0].dim();
+  EMBER_CHECK(nd >= 1, ValueError, "layer_norm: normalized_shape must not be empty");
+  bool fits = dim >= nd;
+  for (int64_t i = 0; fits && i < nd; ++i) fits = in[0].size(dim - nd + i) == shape[i];
+  if (!fits) {
+    std::string expected = "[*";
+    for (int64_t s : shape) expected += ", " + std::to_string(s);
+    EMBER_CHECK(false, ShapeError, "layer_norm: Given normalized_shape=", shape,
+                ", expected input with shape ", expected, "], but got input of size",
+                in[0].sizes());
+  }
+  for (const auto* p : {&weight, &bias}) {
+    if (!p->defined()) continue;
+    const char* what = p == &weight ? "weight" : "bias";
+    EMBER_CHECK(p->sizes() == shape, ShapeError, "layer_norm: Expected ", what,
+                " to be of same shape as normalized_shape, but got ", what, " of shape ",
+                p->sizes(), " and normalized_shape = ", shape);
+  }
+  Tensor x = in[0].contiguous();
+  DType dt = x.dtype();
+  Tensor w = weight.defined() ? cast(weight, dt).contiguous() : Tensor();
+  Tensor b = bias.defined() ? cast(bias, dt).contiguous() : Tensor();
+  const int64_t cols = product(shape);
+  int64_t rows = 1;
+  for (int64_t d = 0; d < dim - nd; ++d) rows *= x.size(d);
+  Dims stat_shape = x.sizes();
+  for (int64_t i = dim - nd; i < dim; ++i) stat_shape[i] = 1;
+  Tensor out = make_tensor(x.sizes(), dt);
+  Tensor mean_t = make_tensor(stat_shape, dt), rstd_t = make_tensor(stat_shape, dt);
+  visit_dtype(dt, [&](auto z) {
+    using T = decltype(z);
+    if constexpr (std::is_floating_point_v<T>) {
+      const T* px = x.data_ptr<T>();
+      const T* pw = w.defined() ? w.data_ptr<T>() : nullptr;
+      const T* pb = b.defined() ? b.data_ptr<T>() : nullptr;
+      T* po = out.data_ptr<T>();
+      T* pm = mean_t.data_ptr<T>();
+      T* pr = rstd_t.data_ptr<T>();
+      parallel_for(0, rows, row_grain(cols), [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) {
+          const T* __restrict src = px + r * cols;
+          T* __restrict dst = po + r * cols;
+          double mean = cols ? sum_double(src, cols) / static_cast<double>(cols) : kNaN;
+          double var = cols ? sum_sq_dev(src, cols, mean) / static_cast<double>(cols) : kNaN;
+          double rstd = 1.0 / std::sqrt(var + a.eps);
+          pm[r] = static_cast<T>(mean);
+          pr[r] = static_cast<T>(rstd);
+          // Centre in double: (x - mean) keeps its digits even far from 0.
+          auto norm = [&](int64_t j) { return (static_cast<double>(src[j]) - mean) * rstd; };
+          if (pw && pb)
+            for (int64_t j = 0; j < cols; ++j) dst[j] = static_cast<T>(norm(j) * pw[j] + pb[j]);
+          else if (pw)
+            for (int64_t j = 0; j < cols; ++j) dst[j] = static_cast<T>(norm(j) * pw[j]);
+          else if (pb)
+            for (int64_t j = 0; j < cols; ++j) dst[j] = static_cast<T>(norm(j) + pb[j]);
+          else
+            for (int64_t j = 0; j < cols; ++j) dst[j] = static_cast<T>(norm(j));
+        }
+      });
+    }
+  });
+  return {out, mean_t, rstd_t};
+}
+
+// ---- dropout ----
+
+TensorList dropout_kernel(std::span<const Tensor> in, const Attrs& attrs) {
+  NoGradGuard no_grad;  // casts and copies below are internal, not graph edges
+  const auto& a = std::get<DropoutAttrs>(attrs);
+  check_float_input(in[0], "dropout");
+  EMBER_CHECK(a.p >= 0 && a.p <= 1, ValueError,
+              "dropout: dropout probability has to be between 0 and 1, but got ", a.p);
+  Tensor x = in[0].contiguous();
+  Tensor out = make_tensor(x.sizes(), x.dtype()), mask = make_tensor(x.sizes(), x.dtype());
+  const int64_t n = x.numel();
+  // Element i keeps its value when uniform(i) >= p: the mask depends only on (seed, offset, i).
+  const random::Stream s{a.seed, a.offset};
+  visit_dtype(x.dtype(), [&](auto z) {
+    using T = decltype(z);
+    if constexpr (std::is_floating_point_v<T>) {
+      const T* px = x.data_ptr<T>();
+      T* po = out.data_ptr<T>();
+      T* pm = mask.data_ptr<T>();
+      const T scale = a.p < 1 ? static_cast<T>(1.0 / (1.0 - a.p)) : T(0);
+      if (a.training && a.p >= 1) {  // everything dropped: exact zeros, even for inf/NaN input
+        std::fill(po, po + n, T(0));
+        std::fill(pm, pm + n, T(0));
+        return;
+      }
+      parallel_for(0, n, 4096, [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) {
+          T m = !a.training                                          ? T(1)
+                : s.uniform<double>(static_cast<uint64_t>(i)) >= a.p ? scale
+                                                                     : T(0);
+          pm[i] = m;
+          po[i] = px[i] * m;
+        }
+      });
+    }
+  });
+  return {out, mask};
+}
+
+}  // namespace
+
 namespace detail {
-void register_norm_kernels() {}
+void register_norm_kernels() {
+  register_kernel(Op::BatchNorm, batch_norm_kernel);
+  register_kernel(Op::LayerNorm, layer_norm_kernel);
+  register_kernel(Op::Dropout, dropout_kernel);
+}
 }  // namespace detail
 
 }  // namespace ember
