@@ -10,9 +10,11 @@
 #include <boost/hana/tuple.hpp>
 #include <boost/hana/unpack.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <ratio>
+#include <tuple>
 #include <type_traits>
 
 namespace ember::dsl {
@@ -82,10 +84,12 @@ template <Fn F, class... A> constexpr Node<F, A...> make(const A&... a) {
 
 // ---- constructors that simplify at compile time: x+0, x*1, x*0, --x, constant folding ----
 
+template <class T> struct is_neg : std::false_type {};
+template <class A> struct is_neg<Node<Fn::Neg, A>> : std::true_type {};
+
 template <class A> constexpr auto neg(const A& a) {
   if constexpr (is_const<A>::value) return Const<-A::ratio::num, A::ratio::den>{};
-  else if constexpr (requires { a.args; } && std::is_same_v<A, Node<Fn::Neg, std::decay_t<decltype(hana::at_c<0>(a.args))>>>)
-    return hana::at_c<0>(a.args);
+  else if constexpr (is_neg<A>::value) return hana::at_c<0>(a.args);  // --a = a
   else return make<Fn::Neg>(a);
 }
 
