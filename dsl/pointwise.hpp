@@ -121,35 +121,65 @@ void dispatch_mask(unsigned mask, const E& e, const std::vector<Tensor>& grads, 
 
 /// Gradients of e with respect to each input that `needs` marks: fused in one pass, or, while
 /// grad mode is on (create_graph), as recorded dsl calls so they can be differentiated again.
+/// Bit j set when d e / d x_j is a compile-time constant (x + y, 3 x): no kernel needed.
+template <class E, size_t... I> constexpr unsigned constant_mask(std::index_sequence<I...>) {
+  return ((is_const<decltype(diff<static_cast<int>(I)>(std::declval<const E&>()))>::value
+               ? 1u << I
+               : 0u) |
+          ... | 0u);
+}
+
+/// True when some input's derivative needs the inputs' values (so they must be saved).
+template <class E> constexpr bool needs_inputs() {
+  constexpr size_t n = static_cast<size_t>(arity<E>::value);
+  return constant_mask<E>(std::make_index_sequence<n>{}) != (1u << n) - 1;
+}
+
+/// Gradients of e with respect to each input that `needs` marks: fused in one pass, or, while
+/// grad mode is on (create_graph), as recorded dsl calls so they can be differentiated again.
 template <int Depth, class E>
 std::vector<Tensor> gradients(const E& e, const std::vector<Tensor>& in, const Tensor& g,
                               const std::vector<bool>& needs, const char* name) {
   constexpr size_t n = static_cast<size_t>(arity<E>::value);
+  constexpr unsigned constant = constant_mask<E>(std::make_index_sequence<n>{});
   std::vector<Tensor> out(in.size());
   if (!g.defined()) return out;
+  unsigned mask = 0;
+  [&]<size_t... I>(std::index_sequence<I...>) {
+    auto one = [&](auto j) {
+      constexpr int J = decltype(j)::value;
+      if (!needs[J]) return;
+      if constexpr (constant >> J & 1u) {
+        constexpr double k = decltype(diff<J>(e))::value;
+        out[J] = k == 1 ? g : k == -1 ? -g : g * k;
+      } else {
+        mask |= 1u << J;
+      }
+    };
+    (one(std::integral_constant<int, static_cast<int>(I)>{}), ...);
+  }(std::make_index_sequence<n>{});
+  if (mask == 0) return out;
   if (GradMode::is_enabled()) {
     if constexpr (Depth == 0) {
       throw Error(std::string(name) +
-                  ": differentiating a dsl kernel more than twice is not supported");
+                  ": differentiating a dsl kernel more than twice (third derivatives) is not supported");
     } else {
       [&]<size_t... I>(std::index_sequence<I...>) {
         auto one = [&](auto j) {
           constexpr int J = decltype(j)::value;
-          if (!needs[J]) return;
-          auto de = mul(Var<static_cast<int>(n)>{}, diff<J>(e));
-          std::vector<Tensor> args(in.begin(), in.end());
-          args.push_back(g);
-          out[J] = run<Depth - 1>(de, std::move(args), name);
+          if constexpr (!(constant >> J & 1u)) {
+            if (!(mask >> J & 1u)) return;
+            auto de = mul(Var<static_cast<int>(n)>{}, diff<J>(e));
+            std::vector<Tensor> args(in.begin(), in.end());
+            args.push_back(g);
+            out[J] = run<Depth - 1>(de, std::move(args), name);
+          }
         };
         (one(std::integral_constant<int, static_cast<int>(I)>{}), ...);
       }(std::make_index_sequence<n>{});
     }
     return out;
   }
-  unsigned mask = 0;
-  for (size_t j = 0; j < n; ++j)
-    if (needs[j]) mask |= 1u << j;
-  if (mask == 0) return out;
   DType d = g.dtype();
   std::vector<Tensor> grads(n);
   for (size_t j = 0; j < n; ++j)
@@ -159,7 +189,9 @@ std::vector<Tensor> gradients(const E& e, const std::vector<Tensor>& in, const T
     if constexpr (std::is_floating_point_v<T>)
       dispatch_mask<E, T>(mask, e, grads, g, in, std::make_index_sequence<n>{});
   });
-  return grads;
+  for (size_t j = 0; j < n; ++j)
+    if (mask >> j & 1u) out[j] = grads[j];
+  return out;
 }
 
 template <class E, int Depth> TensorList DslNode<E, Depth>::apply(TensorList grads) {
@@ -250,7 +282,7 @@ template <class F> class Pointwise {
   template <class... A>
   Tensor operator()(const A&... args) const {
     static_assert(sizeof...(A) == arity, "dsl::pointwise: wrong number of arguments");
-    return detail::run<2>(expr(), {detail::to_tensor(args)...}, name_);
+    return detail::run<1>(expr(), {detail::to_tensor(args)...}, name_);
   }
 
  private:

@@ -1,6 +1,6 @@
 // The derivative table, part 1: pointwise, reductions, movement, linear algebra. Each row's math
 // is in its comment; g is the output gradient, x/a/b the inputs, y the output.
-#include "runtime/autograd/derivatives.hpp"
+#include "runtime/autograd/rows.hpp"
 
 #include <array>
 #include <cmath>
@@ -21,25 +21,12 @@ Tensor sum_to(const Tensor& g, const Dims& sizes) {
   return r.reshape(sizes);
 }
 
-namespace detail_rows {
-void fill_nn_rows(std::array<Derivative, static_cast<size_t>(Op::NumOps)>& t);
-}
+
 
 namespace {
 
-using Ctx = BackwardContext;
-constexpr double kSqrt1_2 = 0.70710678118654752440;
-constexpr double kTwoOverSqrtPi = 1.12837916709551257390;
-constexpr double kInvSqrt2Pi = 0.39894228040143267794;
+using namespace rows;
 
-// The gradient for input i: broadcasting undone and cast back to the input's dtype.
-Tensor like_input(const Ctx& c, size_t i, const Tensor& g) {
-  if (!c.needs_grad(i) || !g.defined()) return {};
-  Tensor r = sum_to(g, c.input_sizes(i));
-  return r.dtype() == c.input_dtype(i) ? r : r.to(c.input_dtype(i));
-}
-
-Tensor mask_of(const Tensor& cond, const Tensor& like) { return cond.to(like.dtype()); }
 
 // Re-inserts reduced dims (as size 1) so a reduced gradient broadcasts against the input.
 Tensor unreduce(const Tensor& g, const Ctx& c) {
@@ -67,147 +54,6 @@ Tensor expand_back(const Tensor& g, const Ctx& c) { return unreduce(g, c).expand
 Tensor index_add_into(const Dims& sizes, DType d, int64_t dim, const Tensor& index,
                       const Tensor& src) {
   return dispatch1(Op::IndexAdd, {zeros(sizes, d), index, src}, DimAttrs{dim});
-}
-
-using Table = std::array<Derivative, static_cast<size_t>(Op::NumOps)>;
-
-void row(Table& t, Op op, BackwardFn fn, bool in, bool out) {
-  t[static_cast<size_t>(op)] = Derivative{fn, in, out, true};
-}
-void nondiff(Table& t, Op op) { t[static_cast<size_t>(op)] = Derivative{nullptr, false, false, false}; }
-
-void fill_pointwise(Table& t) {
-  // d/dx (-x) = -1
-  row(t, Op::Neg, [](const Ctx& c, const TensorList& g) -> TensorList { return {like_input(c, 0, -g[0])}; }, false, false);
-  // d/dx |x| = sign(x)
-  row(t, Op::Abs, [](const Ctx& c, const TensorList& g) -> TensorList { return {like_input(c, 0, g[0] * sign(c.input(0)))}; }, true, false);
-  // d/dx e^x = e^x = y
-  row(t, Op::Exp, [](const Ctx& c, const TensorList& g) -> TensorList { return {like_input(c, 0, g[0] * c.output(0))}; }, false, true);
-  // d/dx log x = 1/x
-  row(t, Op::Log, [](const Ctx& c, const TensorList& g) -> TensorList { return {like_input(c, 0, g[0] / c.input(0))}; }, true, false);
-  // d/dx log(1+x) = 1/(1+x)
-  row(t, Op::Log1p, [](const Ctx& c, const TensorList& g) -> TensorList { return {like_input(c, 0, g[0] / (c.input(0) + 1))}; }, true, false);
-  // d/dx (e^x - 1) = e^x = y + 1
-  row(t, Op::Expm1, [](const Ctx& c, const TensorList& g) -> TensorList { return {like_input(c, 0, g[0] * (c.output(0) + 1))}; }, false, true);
-  // d/dx sqrt x = 1/(2 y)
-  row(t, Op::Sqrt, [](const Ctx& c, const TensorList& g) -> TensorList { return {like_input(c, 0, g[0] / (c.output(0) * 2))}; }, false, true);
-  // d/dx x^-1/2 = -1/2 x^-3/2 = -y^3/2
-  row(t, Op::Rsqrt, [](const Ctx& c, const TensorList& g) -> TensorList {
-    Tensor y = c.output(0);
-    return {like_input(c, 0, g[0] * y * y * y * -0.5)};
-  }, false, true);
-  // d/dx sin x = cos x
-  row(t, Op::Sin, [](const Ctx& c, const TensorList& g) -> TensorList { return {like_input(c, 0, g[0] * cos(c.input(0)))}; }, true, false);
-  // d/dx cos x = -sin x
-  row(t, Op::Cos, [](const Ctx& c, const TensorList& g) -> TensorList { return {like_input(c, 0, -g[0] * sin(c.input(0)))}; }, true, false);
-  // d/dx tanh x = 1 - y^2
-  row(t, Op::Tanh, [](const Ctx& c, const TensorList& g) -> TensorList {
-    Tensor y = c.output(0);
-    return {like_input(c, 0, g[0] * (1 - y * y))};
-  }, false, true);
-  // d/dx sigmoid x = y (1 - y)
-  row(t, Op::Sigmoid, [](const Ctx& c, const TensorList& g) -> TensorList {
-    Tensor y = c.output(0);
-    return {like_input(c, 0, g[0] * y * (1 - y))};
-  }, false, true);
-  // d/dx relu x = [y > 0]
-  row(t, Op::Relu, [](const Ctx& c, const TensorList& g) -> TensorList {
-    Tensor y = c.output(0);
-    return {like_input(c, 0, g[0] * mask_of(y > 0, y))};
-  }, false, true);
-  // d/dx silu x = s (1 + x (1 - s)), s = sigmoid x
-  row(t, Op::Silu, [](const Ctx& c, const TensorList& g) -> TensorList {
-    Tensor x = c.input(0), s = sigmoid(x);
-    return {like_input(c, 0, g[0] * s * (1 + x * (1 - s)))};
-  }, true, false);
-  // d/dx erf x = 2/sqrt(pi) e^(-x^2)
-  row(t, Op::Erf, [](const Ctx& c, const TensorList& g) -> TensorList {
-    Tensor x = c.input(0);
-    return {like_input(c, 0, g[0] * exp(-(x * x)) * kTwoOverSqrtPi)};
-  }, true, false);
-  // gelu x = x Phi(x): d/dx = Phi(x) + x phi(x); tanh form: 0.5 (1 + t) + 0.5 x (1 - t^2) k (1 + 3 c x^2)
-  row(t, Op::Gelu, [](const Ctx& c, const TensorList& g) -> TensorList {
-    Tensor x = c.input(0);
-    if (std::get<GeluAttrs>(c.attrs()).tanh) {
-      const double k = 0.7978845608028654, cc = 0.044715;
-      Tensor th = tanh((x + x * x * x * cc) * k);
-      Tensor d = (1 + th) * 0.5 + x * 0.5 * (1 - th * th) * k * (1 + x * x * (3 * cc));
-      return {like_input(c, 0, g[0] * d)};
-    }
-    Tensor cdf = (1 + erf(x * kSqrt1_2)) * 0.5;
-    Tensor pdf = exp(x * x * -0.5) * kInvSqrt2Pi;
-    return {like_input(c, 0, g[0] * (cdf + x * pdf))};
-  }, true, false);
-  // d/dx sign x = 0 (almost everywhere), as PyTorch
-  row(t, Op::Sign, [](const Ctx& c, const TensorList& g) -> TensorList { return {like_input(c, 0, zeros_like(g[0]))}; }, false, false);
-  // d/dx clamp(x, lo, hi) = [lo <= x <= hi]
-  row(t, Op::Clamp, [](const Ctx& c, const TensorList& g) -> TensorList {
-    const auto& a = std::get<ClampAttrs>(c.attrs());
-    Tensor x = c.input(0);
-    Tensor m = ones_like(x, kBool);
-    if (a.min) m = m && (x >= *a.min);
-    if (a.max) m = m && (x <= *a.max);
-    return {like_input(c, 0, g[0] * mask_of(m, g[0]))};
-  }, true, false);
-  // d(a+b) = (1, 1), broadcasting undone
-  row(t, Op::Add, [](const Ctx& c, const TensorList& g) -> TensorList { return {like_input(c, 0, g[0]), like_input(c, 1, g[0])}; }, false, false);
-  // d(a-b) = (1, -1)
-  row(t, Op::Sub, [](const Ctx& c, const TensorList& g) -> TensorList {
-    return {like_input(c, 0, g[0]), c.needs_grad(1) ? like_input(c, 1, -g[0]) : Tensor()};
-  }, false, false);
-  // d(a*b) = (b, a)
-  row(t, Op::Mul, [](const Ctx& c, const TensorList& g) -> TensorList {
-    return {c.needs_grad(0) ? like_input(c, 0, g[0] * c.input(1)) : Tensor(),
-            c.needs_grad(1) ? like_input(c, 1, g[0] * c.input(0)) : Tensor()};
-  }, true, false);
-  // d(a/b) = (1/b, -a/b^2)
-  row(t, Op::Div, [](const Ctx& c, const TensorList& g) -> TensorList {
-    Tensor b = c.input(1);
-    return {c.needs_grad(0) ? like_input(c, 0, g[0] / b) : Tensor(),
-            c.needs_grad(1) ? like_input(c, 1, -g[0] * c.input(0) / (b * b)) : Tensor()};
-  }, true, false);
-  // d(a^e) = (e a^(e-1), a^e log a), the latter 0 where a = 0 and e >= 0
-  row(t, Op::Pow, [](const Ctx& c, const TensorList& g) -> TensorList {
-    Tensor a = c.input(0), e = c.input(1);
-    Tensor ga, ge;
-    if (c.needs_grad(0)) {
-      Tensor em1 = e - 1;
-      ga = like_input(c, 0, where(e == 0, zeros_like(g[0]), g[0] * e * pow(a, em1)));
-    }
-    if (c.needs_grad(1)) {
-      Tensor y = c.output(0);
-      ge = like_input(c, 1, where((a == 0) && (e >= 0), zeros_like(g[0]), g[0] * y * log(a)));
-    }
-    return {ga, ge};
-  }, true, true);
-  // d max(a, b) = ([a > b] + [a = b]/2, [b > a] + [a = b]/2)
-  row(t, Op::Maximum, [](const Ctx& c, const TensorList& g) -> TensorList {
-    Tensor a = c.input(0), b = c.input(1);
-    Tensor half = mask_of(a == b, g[0]) * 0.5;
-    return {like_input(c, 0, g[0] * (mask_of(a > b, g[0]) + half)),
-            like_input(c, 1, g[0] * (mask_of(b > a, g[0]) + half))};
-  }, true, false);
-  // d min(a, b) = ([a < b] + [a = b]/2, [b < a] + [a = b]/2)
-  row(t, Op::Minimum, [](const Ctx& c, const TensorList& g) -> TensorList {
-    Tensor a = c.input(0), b = c.input(1);
-    Tensor half = mask_of(a == b, g[0]) * 0.5;
-    return {like_input(c, 0, g[0] * (mask_of(a < b, g[0]) + half)),
-            like_input(c, 1, g[0] * (mask_of(b < a, g[0]) + half))};
-  }, true, false);
-  // d where(c, a, b) = (-, [c], [!c])
-  row(t, Op::Where, [](const Ctx& c, const TensorList& g) -> TensorList {
-    Tensor cond = c.input(0), z = zeros_like(g[0]);
-    return {Tensor(), like_input(c, 1, where(cond, g[0], z)), like_input(c, 2, where(cond, z, g[0]))};
-  }, true, false);
-  for (Op op : {Op::Eq, Op::Ne, Op::Lt, Op::Le, Op::Gt, Op::Ge, Op::LogicalAnd, Op::LogicalOr,
-                Op::LogicalNot, Op::Argmax, Op::Argmin})
-    nondiff(t, op);
-  // to(dtype): the gradient converted back
-  row(t, Op::ToDtype, [](const Ctx& c, const TensorList& g) -> TensorList { return {like_input(c, 0, g[0])}; }, false, false);
-  row(t, Op::Clone, [](const Ctx& c, const TensorList& g) -> TensorList { return {like_input(c, 0, g[0])}; }, false, false);
-  // dst.copy_(src): the old dst value is overwritten (no gradient), src gets g
-  row(t, Op::Copy_, [](const Ctx& c, const TensorList& g) -> TensorList { return {Tensor(), like_input(c, 1, g[0])}; }, false, false);
-  row(t, Op::Fill_, [](const Ctx&, const TensorList&) -> TensorList { return {Tensor(), Tensor()}; }, false, false);
 }
 
 void fill_reductions(Table& t) {
@@ -395,11 +241,11 @@ void fill_linalg(Table& t) {
 
 Table build() {
   Table t{};
-  fill_pointwise(t);
+  rows::fill_pointwise(t);
   fill_reductions(t);
   fill_movement(t);
   fill_linalg(t);
-  detail_rows::fill_nn_rows(t);
+  rows::fill_nn(t);
   return t;
 }
 

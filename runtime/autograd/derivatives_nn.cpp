@@ -2,18 +2,15 @@
 // (convolution, pooling, nll_loss) call the *Backward ops; the rest are written on Tensors.
 #include <array>
 
-#include "runtime/autograd/derivatives.hpp"
+#include "runtime/autograd/rows.hpp"
 #include "runtime/ops.hpp"
 
 namespace ember::autograd {
 namespace {
 
-using Ctx = BackwardContext;
-using Table = std::array<Derivative, static_cast<size_t>(Op::NumOps)>;
-
-void row(Table& t, Op op, BackwardFn fn, bool in, bool out) {
-  t[static_cast<size_t>(op)] = Derivative{fn, in, out, true};
-}
+using rows::Ctx;
+using rows::Table;
+using rows::row;
 
 Tensor in_dtype(const Ctx& c, size_t i, const Tensor& g) {
   if (!c.needs_grad(i) || !g.defined()) return {};
@@ -46,9 +43,9 @@ void not_differentiable_input(const Ctx& c, size_t i, const char* op, const char
 
 }  // namespace
 
-namespace detail_rows {
+namespace rows {
 
-void fill_nn_rows(Table& t) {
+void fill_nn(Table& t) {
   // conv2d: (grad_input, grad_weight, grad_bias) from the dedicated kernel
   row(t, Op::Conv2d, [](const Ctx& c, const TensorList& g) -> TensorList {
     TensorList r = dispatch(Op::Conv2dBackward, {g[0], c.input(0), c.input(1)}, c.attrs());
@@ -186,5 +183,5 @@ void fill_nn_rows(Table& t) {
   }, true, false);
 }
 
-}  // namespace detail_rows
+}  // namespace rows
 }  // namespace ember::autograd

@@ -2,6 +2,7 @@
 #include <cmath>
 
 #include "runtime/ops/loops.hpp"
+#include "runtime/ops/pointwise_defs.hpp"
 #include "runtime/ops/vecmath.hpp"
 #include "runtime/shape.hpp"
 
@@ -14,41 +15,20 @@ constexpr bool float_only(Op op) {
          op != Op::LogicalNot && op != Op::Clamp;
 }
 
-template <Op op, class T>
+// The scalar function of op in T: the op's dsl definition, evaluated (bool and clamp aside).
+template <Op op, class T, class Def = dsl_def_t<op>>
 auto unary_fn(const Attrs& attrs) {
-  if constexpr (op == Op::Neg) return [](T x) -> T { return -x; };
-  else if constexpr (op == Op::Abs && std::is_same_v<T, bool>) return [](T x) -> T { return x; };
-  else if constexpr (op == Op::Abs) return [](T x) -> T { return x < 0 ? -x : x; };
-  else if constexpr (op == Op::Exp) return [](T x) -> T { return std::exp(x); };
-  else if constexpr (op == Op::Log) return [](T x) -> T { return std::log(x); };
-  else if constexpr (op == Op::Log1p) return [](T x) -> T { return std::log1p(x); };
-  else if constexpr (op == Op::Expm1) return [](T x) -> T { return std::expm1(x); };
-  else if constexpr (op == Op::Sqrt) return [](T x) -> T { return std::sqrt(x); };
-  else if constexpr (op == Op::Rsqrt) return [](T x) -> T { return T(1) / std::sqrt(x); };
-  else if constexpr (op == Op::Sin) return [](T x) -> T { return std::sin(x); };
-  else if constexpr (op == Op::Cos) return [](T x) -> T { return std::cos(x); };
-  else if constexpr (op == Op::Tanh) return [](T x) -> T { return std::tanh(x); };
-  else if constexpr (op == Op::Sigmoid) return [](T x) -> T { return T(1) / (T(1) + std::exp(-x)); };
-  else if constexpr (op == Op::Relu) return [](T x) -> T { return x > T(0) ? x : (x != x ? x : T(0)); };
-  else if constexpr (op == Op::Silu) return [](T x) -> T { return x / (T(1) + std::exp(-x)); };
-  else if constexpr (op == Op::Erf) return [](T x) -> T { return std::erf(x); };
-  else if constexpr (op == Op::Sign && std::is_same_v<T, bool>) return [](T x) -> T { return x; };
-  else if constexpr (op == Op::Sign) return [](T x) -> T { return T((T(0) < x) - (x < T(0))); };
+  if constexpr (std::is_same_v<T, bool> && op != Op::LogicalNot && op != Op::Clamp)
+    return [](T x) -> T { return x; };  // abs, sign and relu of a bool are the bool itself
   else if constexpr (op == Op::LogicalNot) return [](T x) -> bool { return !x; };
-  else if constexpr (op == Op::Gelu) {
-    bool tanh_form = std::get<GeluAttrs>(attrs).tanh;
-    return [tanh_form](T x) -> T {
-      if (tanh_form) {
-        constexpr T k = T(0.7978845608028654), c = T(0.044715);  // sqrt(2/pi)
-        return T(0.5) * x * (T(1) + std::tanh(k * (x + c * x * x * x)));
-      }
-      return T(0.5) * x * (T(1) + std::erf(x * T(0.7071067811865476)));
-    };
-  } else {  // Clamp: NaN stays NaN, as PyTorch
+  else if constexpr (op == Op::Clamp) {  // NaN stays NaN, as PyTorch
     const auto& c = std::get<ClampAttrs>(attrs);
     T lo = c.min ? static_cast<T>(*c.min) : std::numeric_limits<T>::lowest();
     T hi = c.max ? static_cast<T>(*c.max) : std::numeric_limits<T>::max();
     return [lo, hi](T x) -> T { return x < lo ? lo : (x > hi ? hi : x); };
+  } else {
+    (void)attrs;
+    return [](T x) -> T { return dsl::eval<T>(Def::expr, x); };
   }
 }
 
@@ -85,6 +65,11 @@ TensorList unary_kernel(std::span<const Tensor> in, const Attrs& attrs) {
       EMBER_ASSERT(false, name, " on bool");
     } else if constexpr (op == Op::LogicalNot) {
       loops::for_each<bool, T>(out, {&a}, unary_fn<op, T>(attrs), kGrainSize);
+    } else if constexpr (op == Op::Gelu) {
+      if (std::get<GeluAttrs>(attrs).tanh)
+        loops::for_each<T, T>(out, {&a}, unary_fn<op, T, dsl::builtin::gelu_tanh>(attrs), 4096);
+      else
+        loops::for_each<T, T>(out, {&a}, unary_fn<op, T>(attrs), 4096);
     } else {
       loops::for_each<T, T>(out, {&a}, unary_fn<op, T>(attrs), cheap ? kGrainSize : 4096);
     }

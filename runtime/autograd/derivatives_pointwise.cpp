@@ -1,0 +1,97 @@
+// The derivative table, pointwise rows: every op with a dsl definition (dsl/builtins.hpp) gets
+// its row by differentiating that definition at compile time; clamp, where and the copies are
+// written here.
+#include "dsl/pointwise.hpp"
+#include "runtime/autograd/rows.hpp"
+#include "runtime/ops/pointwise_defs.hpp"
+#include "runtime/shape.hpp"
+
+namespace ember::autograd::rows {
+namespace {
+
+// A row from the op's dsl definition: d op / d x_j differentiated at compile time and run as
+// one fused pass over all inputs that need a gradient (dsl/pointwise.hpp).
+template <class Def, size_t N>
+TensorList dsl_row(const Ctx& c, const TensorList& g, const char* name) {
+  if (!g[0].defined()) return TensorList(N);
+  DType d = g[0].dtype();
+  std::vector<Tensor> in;
+  std::vector<bool> needs;
+  for (size_t i = 0; i < N; ++i) {
+    in.push_back(dsl::detail::needs_inputs<std::decay_t<decltype(Def::expr)>>() ? cast(c.input(i), d)
+                                                                              : Tensor());
+    needs.push_back(c.needs_grad(i));
+  }
+  auto r = dsl::detail::gradients<1>(Def::expr, in, g[0], needs, name);
+  TensorList out(N);
+  for (size_t i = 0; i < N; ++i) out[i] = like_input(c, i, r[i]);
+  return out;
+}
+
+template <Op op, size_t N> void dsl_rows(Table& t) {
+  using Def = dsl_def_t<op>;
+  constexpr bool save = dsl::detail::needs_inputs<std::decay_t<decltype(Def::expr)>>();
+  row(t, op, [](const Ctx& c, const TensorList& g) -> TensorList {
+    return dsl_row<Def, N>(c, g, op_name(op));
+  }, save, false);
+}
+
+}  // namespace
+
+void fill_pointwise(Table& t) {
+  // Every op with a dsl definition gets its row from that definition.
+  dsl_rows<Op::Neg, 1>(t);
+  dsl_rows<Op::Abs, 1>(t);
+  dsl_rows<Op::Exp, 1>(t);
+  dsl_rows<Op::Log, 1>(t);
+  dsl_rows<Op::Log1p, 1>(t);
+  dsl_rows<Op::Expm1, 1>(t);
+  dsl_rows<Op::Sqrt, 1>(t);
+  dsl_rows<Op::Rsqrt, 1>(t);
+  dsl_rows<Op::Sin, 1>(t);
+  dsl_rows<Op::Cos, 1>(t);
+  dsl_rows<Op::Tanh, 1>(t);
+  dsl_rows<Op::Sigmoid, 1>(t);
+  dsl_rows<Op::Relu, 1>(t);
+  dsl_rows<Op::Silu, 1>(t);
+  dsl_rows<Op::Erf, 1>(t);
+  dsl_rows<Op::Sign, 1>(t);
+  dsl_rows<Op::Add, 2>(t);
+  dsl_rows<Op::Sub, 2>(t);
+  dsl_rows<Op::Mul, 2>(t);
+  dsl_rows<Op::Div, 2>(t);
+  dsl_rows<Op::Pow, 2>(t);
+  dsl_rows<Op::Maximum, 2>(t);
+  dsl_rows<Op::Minimum, 2>(t);
+  // gelu: the erf or the tanh definition, as the call chose
+  row(t, Op::Gelu, [](const Ctx& c, const TensorList& g) -> TensorList {
+    if (std::get<GeluAttrs>(c.attrs()).tanh) return dsl_row<dsl::builtin::gelu_tanh, 1>(c, g, "gelu");
+    return dsl_row<dsl::builtin::gelu, 1>(c, g, "gelu");
+  }, true, false);
+  // d/dx clamp(x, lo, hi) = [lo <= x <= hi]
+  row(t, Op::Clamp, [](const Ctx& c, const TensorList& g) -> TensorList {
+    const auto& a = std::get<ClampAttrs>(c.attrs());
+    Tensor x = c.input(0);
+    Tensor m = ones_like(x, kBool);
+    if (a.min) m = m && (x >= *a.min);
+    if (a.max) m = m && (x <= *a.max);
+    return {like_input(c, 0, g[0] * mask_of(m, g[0]))};
+  }, true, false);
+  // d where(c, a, b) = (-, [c], [!c])
+  row(t, Op::Where, [](const Ctx& c, const TensorList& g) -> TensorList {
+    Tensor cond = c.input(0), z = zeros_like(g[0]);
+    return {Tensor(), like_input(c, 1, where(cond, g[0], z)), like_input(c, 2, where(cond, z, g[0]))};
+  }, true, false);
+  for (Op op : {Op::Eq, Op::Ne, Op::Lt, Op::Le, Op::Gt, Op::Ge, Op::LogicalAnd, Op::LogicalOr,
+                Op::LogicalNot, Op::Argmax, Op::Argmin})
+    nondiff(t, op);
+  // to(dtype): the gradient converted back
+  row(t, Op::ToDtype, [](const Ctx& c, const TensorList& g) -> TensorList { return {like_input(c, 0, g[0])}; }, false, false);
+  row(t, Op::Clone, [](const Ctx& c, const TensorList& g) -> TensorList { return {like_input(c, 0, g[0])}; }, false, false);
+  // dst.copy_(src): the old dst value is overwritten (no gradient), src gets g
+  row(t, Op::Copy_, [](const Ctx& c, const TensorList& g) -> TensorList { return {Tensor(), like_input(c, 1, g[0])}; }, false, false);
+  row(t, Op::Fill_, [](const Ctx&, const TensorList&) -> TensorList { return {Tensor(), Tensor()}; }, false, false);
+}
+
+
+}  // namespace ember::autograd::rows
