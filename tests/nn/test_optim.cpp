@@ -1,0 +1,479 @@
+// Optimizers and LR schedulers against double-precision references of PyTorch's formulas.
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <numbers>
+
+#include "nn/optim/optim.hpp"
+#include "support/reference.hpp"
+
+using namespace ember;
+
+namespace {
+
+using Vec = std::vector<double>;
+constexpr int kSteps = 3;
+const Dims kShape = {2, 3};
+
+// ---- references: one step of each optimizer on flat doubles, PyTorch's single-tensor code ----
+
+struct SGDRef {
+  optim::SGDOptions o;
+  Vec buf;
+  void step(Vec& p, const Vec& g) {
+    const bool first = buf.empty();
+    if (first) buf.assign(p.size(), 0);
+    for (size_t i = 0; i < p.size(); ++i) {
+      double d = o.maximize ? -g[i] : g[i];
+      if (o.weight_decay != 0) d += o.weight_decay * p[i];
+      if (o.momentum != 0) {
+        if (first)
+          buf[i] = d;  // the buffer starts as the first gradient
+        else
+          buf[i] = o.momentum * buf[i] + (1 - o.dampening) * d;
+        d = o.nesterov ? d + o.momentum * buf[i] : buf[i];
+      }
+      p[i] -= o.lr * d;
+    }
+  }
+};
+
+struct AdamRef {
+  optim::AdamOptions o;
+  bool decoupled = false;
+  Vec m{}, v{}, vmax{};
+  int t = 0;
+  void step(Vec& p, const Vec& g) {
+    if (m.empty()) m.assign(p.size(), 0), v.assign(p.size(), 0), vmax.assign(p.size(), 0);
+    ++t;
+    auto [b1, b2] = o.betas;
+    for (size_t i = 0; i < p.size(); ++i) {
+      double d = o.maximize ? -g[i] : g[i];
+      if (decoupled)
+        p[i] *= 1 - o.lr * o.weight_decay;
+      else
+        d += o.weight_decay * p[i];
+      m[i] = b1 * m[i] + (1 - b1) * d;
+      v[i] = b2 * v[i] + (1 - b2) * d * d;
+      vmax[i] = std::max(vmax[i], v[i]);
+      double second = o.amsgrad ? vmax[i] : v[i];
+      double denom = std::sqrt(second) / std::sqrt(1 - std::pow(b2, t)) + o.eps;
+      p[i] -= o.lr / (1 - std::pow(b1, t)) * m[i] / denom;
+    }
+  }
+};
+
+struct RMSpropRef {
+  optim::RMSpropOptions o;
+  Vec sq, ga, buf;
+  void step(Vec& p, const Vec& g) {
+    if (sq.empty()) sq.assign(p.size(), 0), ga.assign(p.size(), 0), buf.assign(p.size(), 0);
+    for (size_t i = 0; i < p.size(); ++i) {
+      double d = o.maximize ? -g[i] : g[i];
+      d += o.weight_decay * p[i];
+      sq[i] = o.alpha * sq[i] + (1 - o.alpha) * d * d;
+      double avg;
+      if (o.centered) {
+        ga[i] = o.alpha * ga[i] + (1 - o.alpha) * d;
+        avg = std::sqrt(sq[i] - ga[i] * ga[i]) + o.eps;
+      } else {
+        avg = std::sqrt(sq[i]) + o.eps;
+      }
+      if (o.momentum > 0) {
+        buf[i] = o.momentum * buf[i] + d / avg;
+        p[i] -= o.lr * buf[i];
+      } else {
+        p[i] -= o.lr * d / avg;
+      }
+    }
+  }
+};
+
+// Runs kSteps steps of `opt` on p with seeded gradients and of `ref` on a double copy,
+// comparing after every step.
+template <class Ref>
+void check_steps(optim::Optimizer& opt, const Tensor& p, Ref ref, const std::string& what,
+                 uint64_t seed, bool noncontig_grad = false) {
+  Vec expected = test::values(p);
+  const double tol = p.dtype() == kFloat64 ? 1e-12 : 2e-5;
+  for (int s = 0; s < kSteps; ++s) {
+    Tensor g = test::seeded_randn(p.sizes(), seed * 10 + s, p.dtype());
+    p.set_grad(noncontig_grad ? test::noncontiguous(g) : g);
+    opt.step();
+    ref.step(expected, test::values(g));
+    test::require_close(p, p.sizes(), expected, what + " step " + std::to_string(s + 1), tol, tol);
+  }
+}
+
+Tensor param(uint64_t seed, DType d = kFloat64) {
+  Tensor p = test::seeded_randn(kShape, seed, d);
+  p.requires_grad_();
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("SGD matches PyTorch's update over three steps", "[optim]") {
+  std::vector<std::pair<std::string, optim::SGDOptions>> cases = {
+      {"plain", {.lr = 0.1}},
+      {"momentum", {.lr = 0.1, .momentum = 0.9}},
+      {"dampening", {.lr = 0.05, .momentum = 0.8, .dampening = 0.3}},
+      {"nesterov", {.lr = 0.1, .momentum = 0.9, .nesterov = true}},
+      {"weight_decay", {.lr = 0.1, .momentum = 0.5, .weight_decay = 0.01}},
+      {"maximize", {.lr = 0.1, .momentum = 0.9, .weight_decay = 0.1, .maximize = true}},
+  };
+  uint64_t seed = 1;
+  for (const auto& [name, o] : cases) {
+    for (DType d : {kFloat64, kFloat32}) {
+      Tensor p = param(seed, d);
+      optim::SGD opt({p}, o);
+      check_steps(opt, p, SGDRef{o, {}}, "SGD " + name + " " + dtype_name(d), seed,
+                  name == "momentum");
+      ++seed;
+    }
+  }
+}
+
+TEST_CASE("Adam and AdamW match PyTorch's update over three steps", "[optim]") {
+  std::vector<std::pair<std::string, optim::AdamOptions>> cases = {
+      {"default", {.lr = 0.01}},
+      {"betas", {.lr = 0.02, .betas = {0.8, 0.9}, .eps = 1e-6}},
+      {"weight_decay", {.lr = 0.01, .weight_decay = 0.1}},
+      {"amsgrad", {.lr = 0.01, .amsgrad = true}},
+      {"maximize", {.lr = 0.01, .weight_decay = 0.05, .maximize = true}},
+  };
+  uint64_t seed = 100;
+  for (const auto& [name, o] : cases) {
+    for (DType d : {kFloat64, kFloat32}) {
+      Tensor p = param(seed, d);
+      optim::Adam opt({p}, o);
+      check_steps(opt, p, AdamRef{o, false}, "Adam " + name + " " + dtype_name(d), seed);
+      ++seed;
+      Tensor q = param(seed, d);
+      optim::AdamW optw({q}, {.lr = o.lr,
+                              .betas = o.betas,
+                              .eps = o.eps,
+                              .weight_decay = o.weight_decay == 0 ? 0.01 : o.weight_decay,
+                              .amsgrad = o.amsgrad,
+                              .maximize = o.maximize});
+      optim::AdamOptions wo = o;
+      wo.weight_decay = o.weight_decay == 0 ? 0.01 : o.weight_decay;
+      check_steps(optw, q, AdamRef{wo, true}, "AdamW " + name + " " + dtype_name(d), seed);
+      ++seed;
+    }
+  }
+  // AdamW's default decay is PyTorch's 1e-2.
+  Tensor p = param(7);
+  optim::AdamW w({p});
+  CHECK(w.param_groups()[0].get("weight_decay") == 0.01);
+  CHECK(w.name() == "AdamW");
+}
+
+TEST_CASE("RMSprop matches PyTorch's update over three steps", "[optim]") {
+  std::vector<std::pair<std::string, optim::RMSpropOptions>> cases = {
+      {"default", {}},
+      {"alpha_eps", {.lr = 0.01, .alpha = 0.9, .eps = 1e-4}},
+      {"momentum", {.lr = 0.01, .momentum = 0.9}},
+      {"centered", {.lr = 0.01, .centered = true}},
+      {"centered_momentum", {.lr = 0.01, .momentum = 0.5, .centered = true}},
+      {"weight_decay", {.lr = 0.01, .weight_decay = 0.1}},
+      {"maximize", {.lr = 0.01, .momentum = 0.3, .maximize = true}},
+  };
+  uint64_t seed = 200;
+  for (const auto& [name, o] : cases) {
+    for (DType d : {kFloat64, kFloat32}) {
+      Tensor p = param(seed, d);
+      optim::RMSprop opt({p}, o);
+      check_steps(opt, p, RMSpropRef{o, {}, {}, {}}, "RMSprop " + name + " " + dtype_name(d), seed);
+      ++seed;
+    }
+  }
+}
+
+TEST_CASE("parameter groups use their own hyper-parameters", "[optim]") {
+  Tensor a = param(1), b = param(2), c = param(3);
+  optim::SGD opt({{{a, b}}, {{c}, {{"lr", 0.01}, {"momentum", 0.5}}}},
+                 {.lr = 0.1, .momentum = 0.9});
+  REQUIRE(opt.param_groups().size() == 2);
+  CHECK(opt.param_groups()[0].lr() == 0.1);
+  CHECK(opt.param_groups()[1].lr() == 0.01);
+  CHECK(opt.param_groups()[1].get("momentum") == 0.5);
+  CHECK(opt.param_groups()[1].get("dampening") == 0);  // filled from the defaults
+  SGDRef ra{{.lr = 0.1, .momentum = 0.9}, {}}, rb = ra, rc{{.lr = 0.01, .momentum = 0.5}, {}};
+  Vec ea = test::values(a), eb = test::values(b), ec = test::values(c);
+  for (int s = 0; s < kSteps; ++s) {
+    Tensor ga = test::seeded_randn(kShape, 40 + s, kFloat64);
+    Tensor gb = test::seeded_randn(kShape, 50 + s, kFloat64);
+    Tensor gc = test::seeded_randn(kShape, 60 + s, kFloat64);
+    a.set_grad(ga), b.set_grad(gb), c.set_grad(gc);
+    opt.step();
+    ra.step(ea, test::values(ga)), rb.step(eb, test::values(gb)), rc.step(ec, test::values(gc));
+    test::require_close(a, kShape, ea, "group 0 param a", 1e-12, 1e-12);
+    test::require_close(b, kShape, eb, "group 0 param b", 1e-12, 1e-12);
+    test::require_close(c, kShape, ec, "group 1 param c", 1e-12, 1e-12);
+  }
+  // add_param_group later, and a changed lr takes effect on the next step.
+  Tensor d = param(4);
+  opt.add_param_group({{d}, {{"lr", 1.0}}});
+  opt.param_groups()[2].options["lr"] = 0.5;
+  Vec before = test::values(d);
+  Tensor gd = test::seeded_randn(kShape, 70, kFloat64);
+  a.set_grad({}), b.set_grad({}), c.set_grad({});
+  d.set_grad(gd);
+  opt.step();
+  SGDRef rd{{.lr = 0.5, .momentum = 0.9}, {}};
+  rd.step(before, test::values(gd));
+  test::require_close(d, kShape, before, "added group", 1e-12, 1e-12);
+}
+
+TEST_CASE("parameters without a gradient are skipped; zero_grad clears", "[optim]") {
+  Tensor a = param(1), b = param(2);
+  optim::Adam opt({a, b}, {.lr = 0.1});
+  Vec b0 = test::values(b);
+  a.set_grad(ones_like(a));
+  opt.step();
+  test::require_close(b, kShape, b0, "param without grad", 0, 0);
+  CHECK(test::values(a) != test::values(param(1)));
+  auto sd = opt.state_dict();
+  CHECK(sd.state.count("0.exp_avg") == 1);
+  CHECK(sd.state.count("1.exp_avg") == 0);  // no state for the skipped parameter
+
+  opt.zero_grad(/*set_to_none=*/false);
+  REQUIRE(a.grad().defined());
+  test::require_close(a.grad(), kShape, Vec(6, 0.0), "zero_grad(false)", 0, 0);
+  CHECK_FALSE(b.grad().defined());
+  opt.zero_grad();
+  CHECK_FALSE(a.grad().defined());
+}
+
+TEST_CASE("an optimizer drives a loss down through autograd", "[optim]") {
+  // loss_i = (p_i - t_i)^2, so the gradient 2 (p - t) comes from the autograd engine.
+  Tensor target = tensor({1.0, -2.0, 0.5, 3.0});
+  for (int which = 0; which < 3; ++which) {
+    Tensor p = zeros({4}).requires_grad_();
+    std::unique_ptr<optim::Optimizer> opt;
+    if (which == 0)
+      opt = std::make_unique<optim::SGD>(std::vector<Tensor>{p},
+                                         optim::SGDOptions{.lr = 0.1, .momentum = 0.5});
+    if (which == 1)
+      opt = std::make_unique<optim::Adam>(std::vector<Tensor>{p}, optim::AdamOptions{.lr = 0.1});
+    if (which == 2)
+      opt = std::make_unique<optim::RMSprop>(std::vector<Tensor>{p},
+                                             optim::RMSpropOptions{.lr = 0.03});
+    for (int it = 0; it < 300; ++it) {
+      opt->zero_grad();
+      Tensor diff = p - target;
+      Tensor loss = diff * diff;
+      loss.backward(ones_like(loss));
+      opt->step();
+    }
+    INFO(opt->name());
+    CHECK(p.is_leaf());
+    CHECK(p.requires_grad());
+    test::require_close(p, {4}, {1.0, -2.0, 0.5, 3.0}, opt->name() + " fit", 0, 0.05);
+  }
+}
+
+TEST_CASE("step with a closure returns its loss", "[optim]") {
+  Tensor p = param(3);
+  optim::SGD opt({p}, {.lr = 0.1});
+  int calls = 0;
+  Tensor loss = opt.step([&] {
+    ++calls;
+    p.set_grad(ones_like(p));
+    return full({}, 2.5);
+  });
+  CHECK(calls == 1);
+  CHECK(loss.item<double>() == 2.5);
+}
+
+TEST_CASE("optimizer state_dict round-trips", "[optim]") {
+  Tensor a = param(11), b = param(12);
+  optim::Adam first({{{a}}, {{b}, {{"lr", 0.02}}}}, {.lr = 0.01, .amsgrad = true});
+  for (int s = 0; s < 2; ++s) {
+    a.set_grad(test::seeded_randn(kShape, 80 + s, kFloat64));
+    b.set_grad(test::seeded_randn(kShape, 90 + s, kFloat64));
+    first.step();
+  }
+  first.param_groups()[1].options["lr"] = 0.03;
+  optim::OptimizerStateDict sd = first.state_dict();
+  REQUIRE(sd.param_groups.size() == 2);
+  CHECK(sd.param_groups[1].params == std::vector<int64_t>{1});
+  CHECK(sd.param_groups[1].options.at("lr") == 0.03);
+  REQUIRE(sd.state.count("1.max_exp_avg_sq") == 1);
+  CHECK(sd.state.at("0.step").item<double>() == 2);
+
+  Tensor a2 = param(13), b2 = param(14);
+  optim::Adam second({{{a2}, {}}, {{b2}, {}}}, {.lr = 0.5});
+  second.load_state_dict(sd);
+  CHECK(second.param_groups()[1].lr() == 0.03);
+  {
+    NoGradGuard g;
+    a2.copy_(a), b2.copy_(b);
+  }
+  Tensor ga = test::seeded_randn(kShape, 99, kFloat64),
+         gb = test::seeded_randn(kShape, 98, kFloat64);
+  a.set_grad(ga), b.set_grad(gb), a2.set_grad(ga), b2.set_grad(gb);
+  first.step();
+  second.step();
+  CHECK(a2.to_vector<double>() == a.to_vector<double>());
+  CHECK(b2.to_vector<double>() == b.to_vector<double>());
+  // The loaded state is a copy: stepping `second` did not move `first`'s buffers twice.
+  CHECK(second.state_dict().state.at("0.step").item<double>() == 3);
+  CHECK(first.state_dict().state.at("0.step").item<double>() == 3);
+
+  optim::Adam one_group({a2, b2});
+  CHECK_THROWS_WITH(one_group.load_state_dict(sd),
+                    Catch::Contains("loaded state dict has 2 parameter groups but the optimizer "
+                                    "has 1"));
+  Tensor wrong = zeros({5}, kFloat64).requires_grad_();
+  optim::Adam shaped({{{a2}, {}}, {{wrong}, {}}});
+  CHECK_THROWS_WITH(shaped.load_state_dict(sd),
+                    Catch::Contains("state '1.exp_avg' has shape [2, 3] but its parameter has "
+                                    "shape [5]"));
+}
+
+TEST_CASE("optimizer errors name the problem", "[optim][error]") {
+  Tensor p = param(1);
+  CHECK_THROWS_WITH(optim::SGD({p}, {.lr = -1}), Catch::Contains("Invalid learning rate: -1"));
+  CHECK_THROWS_WITH(optim::SGD({p}, {.lr = 0.1, .nesterov = true}),
+                    Catch::Contains("Nesterov momentum requires a momentum and zero dampening"));
+  CHECK_THROWS_WITH(optim::Adam({p}, {.betas = {1.0, 0.9}}),
+                    Catch::Contains("Invalid beta parameter at index 0: 1"));
+  CHECK_THROWS_WITH(optim::RMSprop({p}, {.alpha = -0.5}), Catch::Contains("Invalid alpha value"));
+  CHECK_THROWS_WITH(optim::SGD(std::vector<Tensor>{}), Catch::Contains("empty parameter list"));
+  CHECK_THROWS_WITH(optim::SGD({p, p}), Catch::Contains("more than one parameter group"));
+  Tensor nonleaf = p * 2;
+  CHECK_THROWS_WITH(optim::SGD({nonleaf}), Catch::Contains("can't optimize a non-leaf Tensor"));
+  CHECK_THROWS_WITH(optim::SGD({{{p}, {{"lrr", 0.1}}}}),
+                    Catch::Contains("unknown hyper-parameter 'lrr' in parameter group 0"));
+  CHECK_THROWS_WITH(optim::SGD({{{p}, {{"lr", -0.1}}}}),
+                    Catch::Contains("Invalid learning rate: -0.1"));
+}
+
+// ---- schedulers ----
+
+namespace {
+std::vector<double> lrs_of(const optim::Optimizer& opt) {
+  std::vector<double> out;
+  for (const auto& g : opt.param_groups()) out.push_back(g.lr());
+  return out;
+}
+}  // namespace
+
+TEST_CASE("StepLR and MultiStepLR follow the closed forms", "[optim][sched]") {
+  Tensor a = param(1), b = param(2);
+  {
+    optim::SGD opt({{{a}}, {{b}, {{"lr", 0.5}}}}, {.lr = 0.1});
+    optim::StepLR sched(opt, 3, 0.5);
+    for (int e = 0; e <= 10; ++e) {
+      if (e > 0) sched.step();
+      INFO("epoch " << e);
+      CHECK(sched.last_epoch() == e);
+      std::vector<double> expect = {0.1 * std::pow(0.5, e / 3), 0.5 * std::pow(0.5, e / 3)};
+      REQUIRE(sched.get_last_lr().size() == 2);
+      for (int g = 0; g < 2; ++g) {
+        CHECK(sched.get_last_lr()[g] == Approx(expect[g]).epsilon(1e-13));
+        CHECK(lrs_of(opt)[g] == sched.get_last_lr()[g]);
+      }
+    }
+  }
+  {
+    optim::SGD opt({a}, {.lr = 0.2});
+    std::vector<int64_t> milestones = {5, 2, 8, 5};  // unsorted, 5 twice: two decays at 5
+    optim::MultiStepLR sched(opt, milestones, 0.1);
+    std::sort(milestones.begin(), milestones.end());
+    for (int e = 0; e <= 10; ++e) {
+      if (e > 0) sched.step();
+      auto passed = std::upper_bound(milestones.begin(), milestones.end(), e) - milestones.begin();
+      INFO("epoch " << e);
+      CHECK(sched.get_last_lr()[0] == Approx(0.2 * std::pow(0.1, passed)).epsilon(1e-13));
+    }
+  }
+  CHECK_THROWS_WITH(optim::StepLR(*std::make_unique<optim::SGD>(std::vector<Tensor>{a}), 0),
+                    Catch::Contains("step_size must be positive"));
+}
+
+TEST_CASE("CosineAnnealingLR follows the closed form, periodically", "[optim][sched]") {
+  Tensor a = param(1);
+  optim::SGD opt({a}, {.lr = 0.1});
+  const double eta_min = 0.001;
+  const int T = 4;
+  optim::CosineAnnealingLR sched(opt, T, eta_min);
+  CHECK(opt.param_groups()[0].get("initial_lr") == 0.1);
+  for (int e = 0; e <= 3 * T + 1; ++e) {
+    if (e > 0) sched.step();
+    double expect = eta_min + (0.1 - eta_min) * (1 + std::cos(std::numbers::pi * e / T)) / 2;
+    INFO("epoch " << e);
+    CHECK(sched.get_last_lr()[0] == Approx(expect).epsilon(1e-12));
+  }
+}
+
+namespace {
+// PyTorch's OneCycleLR in closed form for one group: {lr, momentum} at step s.
+std::pair<double, double> one_cycle(int s, int total, double max_lr, bool three_phase, bool linear,
+                                    double pct_start = 0.3) {
+  const double initial = max_lr / 25, min_lr = initial / 1e4, base_m = 0.85, max_m = 0.95;
+  auto anneal = [&](double a, double b, double pct) {
+    return linear ? (b - a) * pct + a : b + (a - b) / 2 * (std::cos(std::numbers::pi * pct) + 1);
+  };
+  struct Ph {
+    double end, lr0, lr1, m0, m1;
+  };
+  std::vector<Ph> phases;
+  if (three_phase)
+    phases = {{pct_start * total - 1, initial, max_lr, max_m, base_m},
+              {2 * pct_start * total - 2, max_lr, initial, base_m, max_m},
+              {total - 1.0, initial, min_lr, max_m, max_m}};
+  else
+    phases = {{pct_start * total - 1, initial, max_lr, max_m, base_m},
+              {total - 1.0, max_lr, min_lr, base_m, max_m}};
+  double start = 0;
+  for (size_t i = 0; i < phases.size(); ++i) {
+    if (s <= phases[i].end || i + 1 == phases.size()) {
+      double pct = (s - start) / (phases[i].end - start);
+      return {anneal(phases[i].lr0, phases[i].lr1, pct), anneal(phases[i].m0, phases[i].m1, pct)};
+    }
+    start = phases[i].end;
+  }
+  return {0, 0};
+}
+}  // namespace
+
+TEST_CASE("OneCycleLR follows PyTorch's phases and cycles momentum", "[optim][sched]") {
+  const int total = 20;
+  for (bool three_phase : {false, true}) {
+    for (bool linear : {false, true}) {
+      Tensor a = param(1);
+      optim::SGD opt({a}, {.lr = 0.1, .momentum = 0.9});
+      optim::OneCycleLR sched(opt, 0.1,
+                              {.total_steps = total,
+                               .anneal_strategy = linear ? "linear" : "cos",
+                               .three_phase = three_phase});
+      for (int s = 0; s < total; ++s) {
+        if (s > 0) sched.step();
+        auto [lr, m] = one_cycle(s, total, 0.1, three_phase, linear);
+        INFO("step " << s << " three_phase " << three_phase << " linear " << linear);
+        CHECK(sched.get_last_lr()[0] == Approx(lr).epsilon(1e-12));
+        CHECK(opt.param_groups()[0].get("momentum") == Approx(m).epsilon(1e-12));
+      }
+    }
+  }
+  // Adam cycles beta1; epochs * steps_per_epoch gives the total.
+  Tensor a = param(2);
+  optim::Adam adam({a}, {.lr = 0.1});
+  optim::OneCycleLR sched(adam, 0.05, {.epochs = 2, .steps_per_epoch = 5});
+  CHECK(sched.total_steps() == 10);
+  for (int s = 1; s <= 10; ++s) {
+    sched.step();
+    auto [lr, m] = one_cycle(s, 10, 0.05, false, false);
+    CHECK(sched.get_last_lr()[0] == Approx(lr).epsilon(1e-12));
+    CHECK(adam.param_groups()[0].get("beta1") == Approx(m).epsilon(1e-12));
+  }
+  CHECK_THROWS_WITH(sched.step(),
+                    Catch::Contains("Tried to step 12 times. The specified number of total steps "
+                                    "is 10"));
+  CHECK_THROWS_WITH(optim::OneCycleLR(adam, 0.1, {}),
+                    Catch::Contains("You must define either total_steps OR (epochs AND "
+                                    "steps_per_epoch)"));
+}
