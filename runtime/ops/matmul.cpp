@@ -231,6 +231,7 @@ void matmul_float(const Tensor& a, const Tensor& b, const Tensor& out) {
   T* c = out.data_ptr<T>();
   if (matmul_blas<T>(plan_matmul(a, b), a.data_ptr<T>(), b.data_ptr<T>(), c)) return;
   // A matrix BLAS cannot describe (expanded, or strided along both dims): copy that operand.
+  NoGradGuard no_grad;
   Tensor ac = a, bc = b;
   MatmulPlan p = plan_matmul(a, b);
   if (!blas_layout(p.n, p.k, p.ars, p.acs).ok || (p.n == 1 && p.k > 1 && p.acs == 0))
@@ -246,6 +247,7 @@ void matmul_float(const Tensor& a, const Tensor& b, const Tensor& out) {
 }
 
 void matmul_int64(const Tensor& a0, const Tensor& b0, const Tensor& out) {
+  NoGradGuard no_grad;
   Tensor a = a0.contiguous(), b = b0.contiguous();
   MatmulPlan p = plan_matmul(a, b);
   const int64_t* ap = a.data_ptr<int64_t>();
