@@ -31,7 +31,7 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias = {}
               const Conv2dOptions& o = {});
 
 struct MaxPool2dOptions {
-  std::optional<Pair> stride;  ///< defaults to the kernel size
+  std::optional<Pair> stride = std::nullopt;  ///< defaults to the kernel size
   Pair padding = 0, dilation = 1;
   bool ceil_mode = false;
 };
@@ -41,10 +41,10 @@ ValuesIndices max_pool2d_with_indices(const Tensor& input, Pair kernel_size,
                                       const MaxPool2dOptions& o = {});
 
 struct AvgPool2dOptions {
-  std::optional<Pair> stride;
+  std::optional<Pair> stride = std::nullopt;
   Pair padding = 0;
   bool ceil_mode = false, count_include_pad = true;
-  std::optional<int64_t> divisor_override;
+  std::optional<int64_t> divisor_override = std::nullopt;
 };
 Tensor avg_pool2d(const Tensor& input, Pair kernel_size, const AvgPool2dOptions& o = {});
 Tensor adaptive_avg_pool2d(const Tensor& input, Pair output_size);
