@@ -91,11 +91,28 @@ void backward_loop(const E& e, const std::vector<Tensor>& grads, const Tensor& g
       2048);
 }
 
-template <int Depth, class E>
-Tensor run(const E& e, std::vector<Tensor> args, const char* name);
+/// The formula evaluated with eager Tensor ops (each recorded by autograd): how gradients are
+/// built under create_graph, so that they can be differentiated again.
+Tensor tensor_fn(Fn f, const std::vector<Tensor>& a);
+Tensor tensor_const(double v);
+
+template <int I> Tensor eval_tensor(const Var<I>&, const std::vector<Tensor>& x) { return x[I]; }
+template <std::intmax_t N, std::intmax_t D>
+Tensor eval_tensor(const Const<N, D>&, const std::vector<Tensor>&) {
+  return tensor_const(Const<N, D>::value);
+}
+inline Tensor eval_tensor(const Param& p, const std::vector<Tensor>&) {
+  return tensor_const(p.value);
+}
+template <Fn F, class... A>
+Tensor eval_tensor(const Node<F, A...>& n, const std::vector<Tensor>& x) {
+  return hana::unpack(n.args, [&](const auto&... a) {
+    return tensor_fn(F, std::vector<Tensor>{eval_tensor(a, x)...});
+  });
+}
 
 /// The autograd node of one dsl call.
-template <class E, int Depth> struct DslNode final : autograd::Node {
+template <class E> struct DslNode final : autograd::Node {
   E e;
   const char* fn_name;
   std::vector<autograd::SavedTensor> saved;
@@ -137,9 +154,9 @@ template <class E> constexpr bool needs_inputs() {
 
 /// Gradients of e with respect to each input that `needs` marks: fused in one pass, or, while
 /// grad mode is on (create_graph), as recorded dsl calls so they can be differentiated again.
-template <int Depth, class E>
+template <class E>
 std::vector<Tensor> gradients(const E& e, const std::vector<Tensor>& in, const Tensor& g,
-                              const std::vector<bool>& needs, const char* name) {
+                              const std::vector<bool>& needs, const char* /*name*/) {
   constexpr size_t n = static_cast<size_t>(arity<E>::value);
   constexpr unsigned constant = constant_mask<E>(std::make_index_sequence<n>{});
   std::vector<Tensor> out(in.size());
@@ -160,24 +177,15 @@ std::vector<Tensor> gradients(const E& e, const std::vector<Tensor>& in, const T
   }(std::make_index_sequence<n>{});
   if (mask == 0) return out;
   if (GradMode::is_enabled()) {
-    if constexpr (Depth == 0) {
-      throw Error(std::string(name) +
-                  ": differentiating a dsl kernel more than twice (third derivatives) is not supported");
-    } else {
-      [&]<size_t... I>(std::index_sequence<I...>) {
-        auto one = [&](auto j) {
-          constexpr int J = decltype(j)::value;
-          if constexpr (!(constant >> J & 1u)) {
-            if (!(mask >> J & 1u)) return;
-            auto de = mul(Var<static_cast<int>(n)>{}, diff<J>(e));
-            std::vector<Tensor> args(in.begin(), in.end());
-            args.push_back(g);
-            out[J] = run<Depth - 1>(de, std::move(args), name);
-          }
-        };
-        (one(std::integral_constant<int, static_cast<int>(I)>{}), ...);
-      }(std::make_index_sequence<n>{});
-    }
+    // create_graph: g * d e / d x_j as recorded eager ops, differentiable to any order.
+    [&]<size_t... I>(std::index_sequence<I...>) {
+      auto one = [&](auto j) {
+        constexpr int J = decltype(j)::value;
+        if constexpr (!(constant >> J & 1u))
+          if (mask >> J & 1u) out[J] = g * eval_tensor(diff<J>(e), in);
+      };
+      (one(std::integral_constant<int, static_cast<int>(I)>{}), ...);
+    }(std::make_index_sequence<n>{});
     return out;
   }
   DType d = g.dtype();
@@ -194,7 +202,7 @@ std::vector<Tensor> gradients(const E& e, const std::vector<Tensor>& in, const T
   return out;
 }
 
-template <class E, int Depth> TensorList DslNode<E, Depth>::apply(TensorList grads) {
+template <class E> TensorList DslNode<E>::apply(TensorList grads) {
   std::vector<Tensor> in;
   for (const auto& s : saved) in.push_back(s.unpack(this));
   std::vector<bool> needs;
@@ -202,7 +210,7 @@ template <class E, int Depth> TensorList DslNode<E, Depth>::apply(TensorList gra
   Tensor g = grads.empty() ? Tensor() : grads[0];
   if (!g.defined()) return TensorList(in.size());
   if (g.dtype() != in[0].dtype()) g = g.to(in[0].dtype());
-  std::vector<Tensor> r = gradients<Depth>(e, in, g, needs, fn_name);
+  std::vector<Tensor> r = gradients(e, in, g, needs, fn_name);
   TensorList out(in.size());
   for (size_t j = 0; j < in.size(); ++j)
     if (r[j].defined()) out[j] = reduce_to(r[j], sizes[j], dtypes[j]);
@@ -210,7 +218,7 @@ template <class E, int Depth> TensorList DslNode<E, Depth>::apply(TensorList gra
 }
 
 /// Runs formula e on the tensors (autograd-recorded when an input requires grad).
-template <int Depth, class E>
+template <class E>
 Tensor run(const E& e, std::vector<Tensor> args, const char* name) {
   constexpr size_t n = static_cast<size_t>(arity<E>::value);
   EMBER_CHECK(args.size() == n, ValueError, name, ": the formula takes ", n,
@@ -225,7 +233,7 @@ Tensor run(const E& e, std::vector<Tensor> args, const char* name) {
   bool record = false;
   for (const Tensor& t : p.inputs) record = record || t.requires_grad();
   if (record && GradMode::is_enabled()) {
-    auto node = std::make_shared<DslNode<E, Depth>>(e, name);
+    auto node = std::make_shared<DslNode<E>>(e, name);
     node->sequence_nr = autograd::next_sequence_nr();
     for (const Tensor& t : p.inputs) {
       node->next_edges.push_back(t.requires_grad() ? autograd::gradient_edge(t)
@@ -282,7 +290,7 @@ template <class F> class Pointwise {
   template <class... A>
   Tensor operator()(const A&... args) const {
     static_assert(sizeof...(A) == arity, "dsl::pointwise: wrong number of arguments");
-    return detail::run<1>(expr(), {detail::to_tensor(args)...}, name_);
+    return detail::run(expr(), {detail::to_tensor(args)...}, name_);
   }
 
  private:

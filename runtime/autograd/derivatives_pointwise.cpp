@@ -22,7 +22,7 @@ TensorList dsl_row(const Ctx& c, const TensorList& g, const char* name) {
                                                                               : Tensor());
     needs.push_back(c.needs_grad(i));
   }
-  auto r = dsl::detail::gradients<1>(Def::expr, in, g[0], needs, name);
+  auto r = dsl::detail::gradients(Def::expr, in, g[0], needs, name);
   TensorList out(N);
   for (size_t i = 0; i < N; ++i) out[i] = like_input(c, i, r[i]);
   return out;
