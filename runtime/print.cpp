@@ -77,7 +77,7 @@ class Formatter {
     }
     sci_mode_ = hi / lo > 1000.0 || hi > 1.0e8 || (!int_mode_ && lo < 1.0e-4);
     for (double v : vals) {
-      size_t w = sci_mode_ ? format_double(v, 'e', kPrecision).size()
+      size_t w = sci_mode_   ? format_double(v, 'e', kPrecision).size()
                  : int_mode_ ? format_double(v, 'f', 0).size() + 1  // room for the "."
                              : format_double(v, 'f', kPrecision).size();
       max_width_ = std::max(max_width_, w);
@@ -128,8 +128,7 @@ std::vector<int64_t> shown(int64_t size, bool summarize, bool* elided) {
 }
 
 // Offsets of the shown elements, in order (PyTorch's get_summarized_data).
-void collect(const Elements& e, size_t d, int64_t off, bool summarize,
-             std::vector<int64_t>& out) {
+void collect(const Elements& e, size_t d, int64_t off, bool summarize, std::vector<int64_t>& out) {
   if (d == e.sizes.size()) {
     out.push_back(off);
     return;
@@ -154,15 +153,17 @@ std::string vector_str(const Elements& e, const Formatter& f, int64_t off, int64
   }
   std::string s = "[";
   for (size_t k = 0; k < items.size(); ++k) {
-    if (k > 0 && k % per_line == 0) s.append(",\n").append(static_cast<size_t>(indent + 1), ' ');
-    else if (k > 0) s.append(", ");
+    if (k > 0 && k % per_line == 0)
+      s.append(",\n").append(static_cast<size_t>(indent + 1), ' ');
+    else if (k > 0)
+      s.append(", ");
     s += items[k];
   }
   return s + "]";
 }
 
-std::string tensor_str(const Elements& e, const Formatter& f, size_t d, int64_t off,
-                       int64_t indent, bool summarize) {
+std::string tensor_str(const Elements& e, const Formatter& f, size_t d, int64_t off, int64_t indent,
+                       bool summarize) {
   const size_t ndim = e.sizes.size();
   if (ndim == 0) return f.format(off);
   if (d + 1 == ndim) return vector_str(e, f, off, indent, summarize);

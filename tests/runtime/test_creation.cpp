@@ -1,8 +1,8 @@
 // Creation functions: zeros/ones/full, arange, linspace, eye, *_like, from_blob, tensor(...).
-#include "support/reference.hpp"
-
 #include <cmath>
 #include <vector>
+
+#include "support/reference.hpp"
 
 using namespace ember;
 
@@ -73,11 +73,11 @@ TEST_CASE("arange matches start + i * step for every sign and dtype", "[runtime]
     Scalar start, end, step;
     DType dtype;
   };
-  std::vector<Case> cases = {
-      {0, 5, 1, kInt64},      {5, 0, -1, kInt64},        {0, 10, 3, kInt64},
-      {-3, 4, 2, kInt64},     {2, 2, 1, kInt64},         {0.0, 1.0, 0.1, kFloat32},
-      {1.0, -1.0, -0.5, kFloat32}, {-1.0, 1.0, 0.3, kFloat32}, {0, 5, 1.5, kFloat32},
-      {10.0, 0.0, -2.5, kFloat32}};
+  std::vector<Case> cases = {{0, 5, 1, kInt64},           {5, 0, -1, kInt64},
+                             {0, 10, 3, kInt64},          {-3, 4, 2, kInt64},
+                             {2, 2, 1, kInt64},           {0.0, 1.0, 0.1, kFloat32},
+                             {1.0, -1.0, -0.5, kFloat32}, {-1.0, 1.0, 0.3, kFloat32},
+                             {0, 5, 1.5, kFloat32},       {10.0, 0.0, -2.5, kFloat32}};
   for (const Case& c : cases) {
     double s = c.start.to_double(), e = c.end.to_double(), st = c.step.to_double();
     INFO("arange(" << s << ", " << e << ", " << st << ")");
@@ -89,8 +89,7 @@ TEST_CASE("arange matches start + i * step for every sign and dtype", "[runtime]
       expected.push_back(x);
     }
     CHECK(t.dtype() == c.dtype);
-    test::require_close(t, {static_cast<int64_t>(expected.size())}, expected, "arange", 1e-6,
-                        1e-6);
+    test::require_close(t, {static_cast<int64_t>(expected.size())}, expected, "arange", 1e-6, 1e-6);
   }
   CHECK(arange(4).dtype() == kInt64);
   CHECK(arange(4.0).dtype() == kFloat32);

@@ -1,13 +1,13 @@
 // Unary and binary pointwise ops against double-precision references written here: seeded
 // random shapes, broadcasting both ways, strided and transposed inputs, 0-d and zero-size
 // tensors; NaN handling, in-place ops, error messages, and libmvec accuracy in float32.
-#include "support/reference.hpp"
-
 #include <cmath>
 #include <functional>
 #include <limits>
 #include <random>
 #include <sstream>
+
+#include "support/reference.hpp"
 
 using namespace ember;
 
@@ -83,9 +83,9 @@ std::vector<double> reference(const std::vector<Tensor>& ins, const Dims& out, F
 // Shape pairs: equal, 0-d either side, zero-size, and seeded random pairs broadcasting a -> b,
 // b -> a and both ways at once.
 std::vector<std::pair<Dims, Dims>> shape_pairs(uint64_t seed) {
-  std::vector<std::pair<Dims, Dims>> p = {
-      {{}, {}}, {{}, {3, 2}}, {{3, 2}, {}}, {{0, 3}, {3}}, {{4, 0}, {4, 1}},
-      {{2, 1, 3}, {4, 1}}, {{5}, {5}}, {{300, 257}, {257}}};
+  std::vector<std::pair<Dims, Dims>> p = {{{}, {}},      {{}, {3, 2}},       {{3, 2}, {}},
+                                          {{0, 3}, {3}}, {{4, 0}, {4, 1}},   {{2, 1, 3}, {4, 1}},
+                                          {{5}, {5}},    {{300, 257}, {257}}};
   std::mt19937 g(static_cast<uint32_t>(seed));
   for (int r = 0; r < 3; ++r) {
     Dims s = random_shape(g), t;
@@ -233,35 +233,40 @@ struct BinaryCase {
 };
 
 std::vector<BinaryCase> binary_cases() {
-  auto nan_max = [](double a, double b) { return std::isnan(a) || std::isnan(b) ? kNaN : std::max(a, b); };
-  auto nan_min = [](double a, double b) { return std::isnan(a) || std::isnan(b) ? kNaN : std::min(a, b); };
+  auto nan_max = [](double a, double b) {
+    return std::isnan(a) || std::isnan(b) ? kNaN : std::max(a, b);
+  };
+  auto nan_min = [](double a, double b) {
+    return std::isnan(a) || std::isnan(b) ? kNaN : std::min(a, b);
+  };
   return {
       {"add", [](auto& a, auto& b) { return add(a, b); }, [](double a, double b) { return a + b; }},
       {"add_alpha", [](auto& a, auto& b) { return add(a, b, 2.5); },
        [](double a, double b) { return a + 2.5 * b; }},
-      {"operator+", [](auto& a, auto& b) { return a + b; }, [](double a, double b) { return a + b; }},
+      {"operator+", [](auto& a, auto& b) { return a + b; },
+       [](double a, double b) { return a + b; }},
       {"sub", [](auto& a, auto& b) { return sub(a, b); }, [](double a, double b) { return a - b; }},
       {"sub_alpha", [](auto& a, auto& b) { return sub(a, b, -0.5); },
        [](double a, double b) { return a + 0.5 * b; }},
       {"mul", [](auto& a, auto& b) { return a * b; }, [](double a, double b) { return a * b; }},
       {"div", [](auto& a, auto& b) { return div(a, b); }, [](double a, double b) { return a / b; },
        -3, 3, 0.5, 3},
-      {"operator/", [](auto& a, auto& b) { return a / b; }, [](double a, double b) { return a / b; },
-       -3, 3, -3, -0.5},
+      {"operator/", [](auto& a, auto& b) { return a / b; },
+       [](double a, double b) { return a / b; }, -3, 3, -3, -0.5},
       {"pow", [](auto& a, auto& b) { return pow(a, b); },
        [](double a, double b) { return std::pow(a, b); }, 0.1, 3, -2, 2},
       {"maximum", [](auto& a, auto& b) { return maximum(a, b); }, nan_max},
       {"minimum", [](auto& a, auto& b) { return minimum(a, b); }, nan_min},
       {"eq", [](auto& a, auto& b) { return eq(a, b); }, [](double a, double b) { return a == b; },
        -1, 1, -1, 1, 0.5, true},
-      {"ne", [](auto& a, auto& b) { return a != b; }, [](double a, double b) { return a != b; },
-       -1, 1, -1, 1, 0.5, true},
+      {"ne", [](auto& a, auto& b) { return a != b; }, [](double a, double b) { return a != b; }, -1,
+       1, -1, 1, 0.5, true},
       {"lt", [](auto& a, auto& b) { return lt(a, b); }, [](double a, double b) { return a < b; },
        -1, 1, -1, 1, 0.5, true},
-      {"le", [](auto& a, auto& b) { return a <= b; }, [](double a, double b) { return a <= b; },
-       -1, 1, -1, 1, 0.5, true},
-      {"gt", [](auto& a, auto& b) { return a > b; }, [](double a, double b) { return a > b; },
-       -1, 1, -1, 1, 0.5, true},
+      {"le", [](auto& a, auto& b) { return a <= b; }, [](double a, double b) { return a <= b; }, -1,
+       1, -1, 1, 0.5, true},
+      {"gt", [](auto& a, auto& b) { return a > b; }, [](double a, double b) { return a > b; }, -1,
+       1, -1, 1, 0.5, true},
       {"ge", [](auto& a, auto& b) { return ge(a, b); }, [](double a, double b) { return a >= b; },
        -1, 1, -1, 1, 0.5, true},
       {"logical_and", [](auto& a, auto& b) { return a && b; },
@@ -285,12 +290,12 @@ TEST_CASE("binary ops match double references with broadcasting", "[runtime][poi
         std::vector<double> expected =
             reference({a, b}, out, [&](const std::vector<double>& x) { return c.ref(x[0], x[1]); });
         auto la = layouts(a), lb = layouts(b);
-        std::pair<size_t, size_t> combos[] = {{0, 0}, {la.size() - 1, 0}, {0, lb.size() - 1},
-                                              {la.size() - 1, lb.size() - 1}};
+        std::pair<size_t, size_t> combos[] = {
+            {0, 0}, {la.size() - 1, 0}, {0, lb.size() - 1}, {la.size() - 1, lb.size() - 1}};
         for (auto [i, j] : combos) {
           Tensor r = c.op(la[i].t, lb[j].t);
-          std::string what = describe(c.name, d, sa, sb, la[i].label.c_str(),
-                                      lb[j].label.c_str(), seed);
+          std::string what =
+              describe(c.name, d, sa, sb, la[i].label.c_str(), lb[j].label.c_str(), seed);
           test::require_close(r, out, expected, what, rtol, atol);
           CHECK(r.dtype() == (c.to_bool ? kBool : d));
         }
@@ -355,7 +360,10 @@ TEST_CASE("scalar operators and pow with scalars", "[runtime][pointwise]") {
   test::require_close(2 / x, s, map(v, [](double e) { return 2 / e; }), "2 / x");
   test::require_close(q == 0.5, s, map(w, [](double e) { return e == 0.5; }), "q == 0.5");
   test::require_close(q != 0, s, map(w, [](double e) { return e != 0; }), "q != 0");
-  test::require_close(q < 0.5, s, map(w, [](double e) { return e < 0.5; }), "q < 0.5");
+  test::require_close(q < 0.5, s,
+                      map(
+                          w, [](double e) { return e < 0.5; }),
+                      "q < 0.5");
   test::require_close(q <= -1, s, map(w, [](double e) { return e <= -1; }), "q <= -1");
   test::require_close(q > 1, s, map(w, [](double e) { return e > 1; }), "q > 1");
   test::require_close(q >= 0, s, map(w, [](double e) { return e >= 0; }), "q >= 0");
@@ -379,30 +387,32 @@ TEST_CASE("scalar operators and pow with scalars", "[runtime][pointwise]") {
   test::require_close(i * 2, {7}, map(iv, [](double e) { return 2 * e; }), "i * 2", 0, 0);
   test::require_close(7 - i, {7}, map(iv, [](double e) { return 7 - e; }), "7 - i", 0, 0);
   test::require_close(i / 2, {7}, map(iv, [](double e) { return e / 2; }), "i / 2");
-  test::require_close(pow(i, 3), {7}, map(iv, [](double e) { return e * e * e; }), "pow(i, 3)",
-                      0, 0);
+  test::require_close(pow(i, 3), {7}, map(iv, [](double e) { return e * e * e; }), "pow(i, 3)", 0,
+                      0);
   test::require_close(pow(2, arange(5)), {5}, {1, 2, 4, 8, 16}, "pow(2, arange)", 0, 0);
   test::require_close(pow(i, 0.5), {7}, map(iv, [](double e) { return std::sqrt(e); }),
                       "pow(i, 0.5)");
 }
 
 TEST_CASE("where broadcasts condition and both branches", "[runtime][pointwise]") {
-  std::vector<std::tuple<Dims, Dims, Dims>> shapes = {
-      {{3, 4}, {3, 4}, {3, 4}}, {{3, 1}, {1, 4}, {4}}, {{}, {2, 3}, {}}, {{4}, {}, {2, 1, 4}},
-      {{0, 2}, {2}, {1}}};
+  std::vector<std::tuple<Dims, Dims, Dims>> shapes = {{{3, 4}, {3, 4}, {3, 4}},
+                                                      {{3, 1}, {1, 4}, {4}},
+                                                      {{}, {2, 3}, {}},
+                                                      {{4}, {}, {2, 1, 4}},
+                                                      {{0, 2}, {2}, {1}}};
   uint64_t seed = 900;
   for (const auto& [sc, sa, sb] : shapes) {
     Tensor c = uniform_input(sc, kFloat64, ++seed, 0, 1, 1).to(kBool);
     Tensor a = uniform_input(sa, kFloat32, ++seed, -3, 3);
     Tensor b = uniform_input(sb, kInt64, ++seed, -9, 9, 1);
     Dims out = broadcast_ref(broadcast_ref(sc, sa), sb);
-    auto expected = reference({c, a, b}, out,
-                              [](const std::vector<double>& x) { return x[0] ? x[1] : x[2]; });
+    auto expected =
+        reference({c, a, b}, out, [](const std::vector<double>& x) { return x[0] ? x[1] : x[2]; });
     for (const Layout& l : layouts(a)) {
       Tensor r = where(test::noncontiguous(c), l.t, b);
       CHECK(r.dtype() == kFloat32);
-      test::require_close(r, out, expected, describe("where", kFloat32, sa, sb, l.label.c_str(),
-                                                     "", seed));
+      test::require_close(r, out, expected,
+                          describe("where", kFloat32, sa, sb, l.label.c_str(), "", seed));
     }
   }
 }
@@ -426,11 +436,15 @@ TEST_CASE("NaN propagates through maximum, minimum, relu and clamp", "[runtime][
       test::require_close(r, {n}, e, what);
     };
     auto nan_or = [](double x, double y) { return std::isnan(x) ? x : y; };
-    check(maximum(big, one), [&](double x) { return nan_or(x, std::max(x, 1.0)); }, "max big");
-    check(minimum(one, big), [&](double x) { return nan_or(x, std::min(x, 1.0)); }, "min big");
-    check(relu(big), [&](double x) { return nan_or(x, std::max(x, 0.0)); }, "relu big");
-    check(clamp(big, -1, 1), [&](double x) { return nan_or(x, std::clamp(x, -1.0, 1.0)); },
-          "clamp big");
+    check(
+        maximum(big, one), [&](double x) { return nan_or(x, std::max(x, 1.0)); }, "max big");
+    check(
+        minimum(one, big), [&](double x) { return nan_or(x, std::min(x, 1.0)); }, "min big");
+    check(
+        relu(big), [&](double x) { return nan_or(x, std::max(x, 0.0)); }, "relu big");
+    check(
+        clamp(big, -1, 1), [&](double x) { return nan_or(x, std::clamp(x, -1.0, 1.0)); },
+        "clamp big");
   }
 }
 
@@ -475,7 +489,9 @@ TEST_CASE("in-place ops write through views and bump the version", "[runtime][po
   bumps("copy_ broadcast", [&] { x.copy_(row); });
   for (size_t k = 0; k < v.size(); ++k) v[k] = r[k % 4];
   expect("copy_ broadcasting a row");
-  bumps("copy_ from f64 column", [&] { x.copy_(tensor(std::vector<double>{1.25, -2.5, 1e-3}, {3, 1})); });
+  bumps("copy_ from f64 column", [&] {
+    x.copy_(tensor(std::vector<double>{1.25, -2.5, 1e-3}, {3, 1}));
+  });
   for (size_t k = 0; k < v.size(); ++k) v[k] = std::vector<double>{1.25, -2.5, 1e-3}[k / 4];
   expect("copy_ from a float64 column");
 }
@@ -578,21 +594,28 @@ std::vector<float> spread(double lo, double hi, int n) {
 
 TEST_CASE("float32 exp, tanh, erf, log are within a few ulp", "[runtime][pointwise]") {
   constexpr double kBound = 4e-7;  // about 3.4 ulp at the worst point of a binade
-  check_ulp("exp", [](auto& x) { return exp(x); }, [](double x) { return std::exp(x); },
-            spread(-87, 88, 100001), kBound);
-  check_ulp("tanh", [](auto& x) { return tanh(x); }, [](double x) { return std::tanh(x); },
-            spread(-10, 10, 100001), kBound);
+  check_ulp(
+      "exp", [](auto& x) { return exp(x); }, [](double x) { return std::exp(x); },
+      spread(-87, 88, 100001), kBound);
+  check_ulp(
+      "tanh", [](auto& x) { return tanh(x); }, [](double x) { return std::tanh(x); },
+      spread(-10, 10, 100001), kBound);
   std::vector<float> tiny = spread(-1e-3, 1e-3, 2001);
-  check_ulp("tanh near 0", [](auto& x) { return tanh(x); }, [](double x) { return std::tanh(x); },
-            tiny, kBound);
-  check_ulp("erf", [](auto& x) { return erf(x); }, [](double x) { return std::erf(x); },
-            spread(-5, 5, 100001), kBound);
-  check_ulp("erf near 0", [](auto& x) { return erf(x); }, [](double x) { return std::erf(x); },
-            tiny, kBound);
+  check_ulp(
+      "tanh near 0", [](auto& x) { return tanh(x); }, [](double x) { return std::tanh(x); }, tiny,
+      kBound);
+  check_ulp(
+      "erf", [](auto& x) { return erf(x); }, [](double x) { return std::erf(x); },
+      spread(-5, 5, 100001), kBound);
+  check_ulp(
+      "erf near 0", [](auto& x) { return erf(x); }, [](double x) { return std::erf(x); }, tiny,
+      kBound);
   std::vector<float> pos;
-  for (int k = 0; k <= 60000; ++k) pos.push_back(static_cast<float>(std::pow(10.0, -30 + k * 1e-3)));
-  check_ulp("log", [](auto& x) { return log(x); }, [](double x) { return std::log(x); }, pos,
-            kBound);
-  check_ulp("log near 1", [](auto& x) { return log(x); }, [](double x) { return std::log(x); },
-            spread(0.5, 2, 100001), kBound);
+  for (int k = 0; k <= 60000; ++k)
+    pos.push_back(static_cast<float>(std::pow(10.0, -30 + k * 1e-3)));
+  check_ulp(
+      "log", [](auto& x) { return log(x); }, [](double x) { return std::log(x); }, pos, kBound);
+  check_ulp(
+      "log near 1", [](auto& x) { return log(x); }, [](double x) { return std::log(x); },
+      spread(0.5, 2, 100001), kBound);
 }
