@@ -17,7 +17,10 @@ constexpr bool float_only(Op op) {
 template <Op op, class T>
 auto unary_fn(const Attrs& attrs) {
   if constexpr (op == Op::Neg) return [](T x) -> T { return -x; };
-  else if constexpr (op == Op::Abs) return [](T x) -> T { return x < 0 ? -x : x; };
+  else if constexpr (op == Op::Abs) return [](T x) -> T {
+    if constexpr (std::is_same_v<T, bool>) return x;
+    else return x < 0 ? -x : x;
+  };
   else if constexpr (op == Op::Exp) return [](T x) -> T { return std::exp(x); };
   else if constexpr (op == Op::Log) return [](T x) -> T { return std::log(x); };
   else if constexpr (op == Op::Log1p) return [](T x) -> T { return std::log1p(x); };
@@ -46,7 +49,11 @@ auto unary_fn(const Attrs& attrs) {
     const auto& c = std::get<ClampAttrs>(attrs);
     T lo = c.min ? static_cast<T>(*c.min) : std::numeric_limits<T>::lowest();
     T hi = c.max ? static_cast<T>(*c.max) : std::numeric_limits<T>::max();
-    return [lo, hi](T x) -> T { return x < lo ? lo : (x > hi ? hi : x); };
+    // min(max(x, lo), hi): when lo > hi every element becomes hi, as in PyTorch.
+    return [lo, hi](T x) -> T {
+      T y = x < lo ? lo : x;
+      return y > hi ? hi : y;
+    };
   }
 }
 

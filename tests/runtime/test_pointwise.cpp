@@ -338,6 +338,11 @@ TEST_CASE("binary ops on mixed and integer dtypes", "[runtime][pointwise]") {
   test::require_close(big + tensor(std::vector<int64_t>{1, 1}), {2},
                       {static_cast<double>((int64_t{1} << 60) + 1), 4}, "int64 stays exact", 0, 0);
   CHECK((big + 1).to_vector<int64_t>()[0] == (int64_t{1} << 60) + 1);
+  // Integer pow wraps modulo 2^64 like PyTorch's: 2^63 and 3^100.
+  CHECK(pow(tensor(std::vector<int64_t>{2, 3}), tensor(std::vector<int64_t>{63, 100}))
+            .to_vector<int64_t>() ==
+        std::vector<int64_t>{std::numeric_limits<int64_t>::min(), -2984622845537545263});
+  test::require_close(clamp(arange(5), 3, 1), {5}, {1, 1, 1, 1, 1}, "int clamp, min > max", 0, 0);
 }
 
 TEST_CASE("scalar operators and pow with scalars", "[runtime][pointwise]") {
@@ -425,6 +430,8 @@ TEST_CASE("NaN propagates through maximum, minimum, relu and clamp", "[runtime][
     test::require_close(minimum(a, b), {5}, {kNaN, kNaN, kNaN, -1, -2}, "minimum");
     test::require_close(relu(a), {5}, {1, kNaN, kNaN, 3, 0}, "relu");
     test::require_close(clamp(b, -1.5, 1.5), {5}, {kNaN, 1.5, kNaN, -1, -1.5}, "clamp");
+    // min > max: everything becomes max, NaN stays NaN (torch.clamp).
+    test::require_close(clamp(b, 2, 1), {5}, {kNaN, 1, kNaN, 1, 1}, "clamp with min > max");
     // The vectorised contiguous path: NaN every 7th element of a long tensor.
     int64_t n = 70001;
     std::vector<double> v(static_cast<size_t>(n)), ones(v.size(), 1.0);
