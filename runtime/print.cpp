@@ -43,9 +43,11 @@ struct Elements {
 std::string format_double(double v, char conv, int precision) {
   if (std::isnan(v)) return "nan";
   if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
-  char fmt[8] = {'%', '.', '*', conv, '\0'};
-  char buf[512];
-  std::snprintf(buf, sizeof buf, fmt, precision, v);
+  char buf[512];  // enough for any double in %f
+  if (conv == 'e')
+    std::snprintf(buf, sizeof buf, "%.*e", precision, v);
+  else
+    std::snprintf(buf, sizeof buf, "%.*f", precision, v);
   return buf;
 }
 
@@ -233,7 +235,8 @@ std::string to_string(const Tensor& t) {
     Formatter f(e, offsets);
     body = tensor_str(e, f, 0, 0, indent, summarize);
   }
-  // TODO(autograd): a tensor with a grad_fn prints grad_fn=<Name> here instead, as PyTorch.
+  // PyTorch shows grad_fn=<Name> instead for a tensor with a grad_fn; that waits for autograd
+  // to give its nodes names.
   if (t.requires_grad()) suffixes.push_back("requires_grad=True");
   return add_suffixes(prefix + body, suffixes, indent);
 }
