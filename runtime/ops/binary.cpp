@@ -38,8 +38,9 @@ auto binary_fn() {
     if constexpr (std::is_floating_point_v<T>) return [](T a, T b) -> T { return std::pow(a, b); };
     else if constexpr (std::is_same_v<T, bool>) return [](T a, T b) -> T { return b ? a : true; };
     else return [](T a, T b) -> T {
-      T r = 1;
-      for (T e = b; e > 0; --e) r *= a;
+      T r = 1;  // square-and-multiply: O(log b), wrapping like PyTorch's int64 pow
+      for (auto e = static_cast<uint64_t>(b), p = static_cast<uint64_t>(a); e; e >>= 1, p *= p)
+        if (e & 1) r = static_cast<T>(static_cast<uint64_t>(r) * p);
       return r;
     };
   } else if constexpr (op == Op::Maximum)
@@ -79,9 +80,8 @@ TensorList binary_kernel(std::span<const Tensor> in, const Attrs&) {
                 "sub: subtraction with two bool tensors is not supported; use logical_xor");
   if constexpr (op == Op::Pow) {
     if (!is_floating(compute)) {
-      Tensor e = in[1];
-      EMBER_CHECK(e.numel() == 0 || e.to(kInt64).amin().item<int64_t>() >= 0, ValueError,
-                  "pow: integers to negative integer powers are not allowed");
+      for (int64_t e : in[1].to_vector<int64_t>())
+        EMBER_CHECK(e >= 0, ValueError, "pow: integers to negative integer powers are not allowed");
     }
   }
   Dims shape = broadcast_shapes(in[0].sizes(), in[1].sizes(), name);
@@ -214,13 +214,29 @@ bool equal(const Tensor& a, const Tensor& b) {
 
 // ---- in-place arithmetic: compute, then copy_ into self (one version bump, autograd-safe) ----
 
-const Tensor& Tensor::add_(const Tensor& o, Scalar alpha) const { return copy_(add(*this, o, alpha)); }
-const Tensor& Tensor::sub_(const Tensor& o, Scalar alpha) const { return copy_(sub(*this, o, alpha)); }
-const Tensor& Tensor::mul_(const Tensor& o) const { return copy_(mul(*this, o)); }
-const Tensor& Tensor::div_(const Tensor& o) const { return copy_(div(*this, o)); }
-const Tensor& Tensor::add_(Scalar o) const { return copy_(*this + o); }
-const Tensor& Tensor::sub_(Scalar o) const { return copy_(*this - o); }
-const Tensor& Tensor::mul_(Scalar o) const { return copy_(*this * o); }
-const Tensor& Tensor::div_(Scalar o) const { return copy_(*this / o); }
+namespace {
+// The result must keep self's shape and fit its dtype category, as PyTorch requires.
+const Tensor& assign(const char* op, const Tensor& self, const Tensor& result) {
+  EMBER_CHECK(result.sizes() == self.sizes(), ShapeError, op, ": output with shape ",
+              self.sizes(), " doesn't match the broadcast shape ", result.sizes());
+  EMBER_CHECK(category(result.dtype()) <= category(self.dtype()), DTypeError, op,
+              ": result type ", dtype_name(result.dtype()),
+              " can't be cast to the desired output type ", dtype_name(self.dtype()));
+  return self.copy_(result);
+}
+}  // namespace
+
+const Tensor& Tensor::add_(const Tensor& o, Scalar alpha) const {
+  return assign("add_", *this, add(*this, o, alpha));
+}
+const Tensor& Tensor::sub_(const Tensor& o, Scalar alpha) const {
+  return assign("sub_", *this, sub(*this, o, alpha));
+}
+const Tensor& Tensor::mul_(const Tensor& o) const { return assign("mul_", *this, mul(*this, o)); }
+const Tensor& Tensor::div_(const Tensor& o) const { return assign("div_", *this, div(*this, o)); }
+const Tensor& Tensor::add_(Scalar o) const { return assign("add_", *this, *this + o); }
+const Tensor& Tensor::sub_(Scalar o) const { return assign("sub_", *this, *this - o); }
+const Tensor& Tensor::mul_(Scalar o) const { return assign("mul_", *this, *this * o); }
+const Tensor& Tensor::div_(Scalar o) const { return assign("div_", *this, *this / o); }
 
 }  // namespace ember

@@ -228,7 +228,8 @@ Tensor linspace(double start, double end, int64_t steps, TensorOptions o) {
     D* p = t.data_ptr<D>();
     // Symmetric fill from both ends, as PyTorch, so the last value is exactly `end`.
     int64_t half = steps / 2;
-    for (int64_t i = 0; i < steps; ++i)
+    if (steps == 1) p[0] = static_cast<D>(start);  // a single step is start, as PyTorch
+    for (int64_t i = steps == 1 ? 1 : 0; i < steps; ++i)
       p[i] = static_cast<D>(i < half ? start + step * static_cast<double>(i)
                                      : end - step * static_cast<double>(steps - i - 1));
   });

@@ -25,7 +25,11 @@ auto unary_fn(const Attrs& attrs) {
     const auto& c = std::get<ClampAttrs>(attrs);
     T lo = c.min ? static_cast<T>(*c.min) : std::numeric_limits<T>::lowest();
     T hi = c.max ? static_cast<T>(*c.max) : std::numeric_limits<T>::max();
-    return [lo, hi](T x) -> T { return x < lo ? lo : (x > hi ? hi : x); };
+    // min(max(x, lo), hi): when lo > hi every element becomes hi, as in PyTorch.
+    return [lo, hi](T x) -> T {
+      T y = x < lo ? lo : x;
+      return y > hi ? hi : y;
+    };
   } else {
     (void)attrs;
     return [](T x) -> T { return dsl::eval<T>(Def::expr, x); };
