@@ -43,7 +43,8 @@ double calculate_gain(const std::string& nonlinearity, std::optional<double> par
 std::pair<int64_t, int64_t> calculate_fan_in_and_fan_out(const Tensor& t) {
   EMBER_CHECK(t.defined() && t.dim() >= 2, ValueError,
               "Fan in and fan out can not be computed for tensor with fewer than 2 dimensions "
-              "(got ", t.defined() ? t.sizes() : Dims{}, ")");
+              "(got ",
+              t.defined() ? t.sizes() : Dims{}, ")");
   int64_t receptive = 1;
   for (int64_t d = 2; d < t.dim(); ++d) receptive *= t.size(d);
   return {t.size(1) * receptive, t.size(0) * receptive};
@@ -95,8 +96,8 @@ const Tensor& kaiming_uniform_(const Tensor& t, double a, const std::string& mod
   check_floating(t, "kaiming_uniform_");
   if (t.numel() == 0) return t;  // PyTorch: initializing zero-element tensors is a no-op
   int64_t fan = correct_fan(t, mode, "kaiming_uniform_");
-  double bound = std::sqrt(3.0) * calculate_gain(nonlinearity, a) /
-                 std::sqrt(static_cast<double>(fan));
+  double bound =
+      std::sqrt(3.0) * calculate_gain(nonlinearity, a) / std::sqrt(static_cast<double>(fan));
   return uniform_(t, -bound, bound);
 }
 

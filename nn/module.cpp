@@ -42,8 +42,7 @@ std::string join_name(const std::string& prefix, const std::string& name) {
 
 // Own parameters or buffers (defined ones), then each child's, depth first; each tensor once.
 void collect_tensors(const ModuleBase& m, const std::string& prefix, bool buffers, bool recurse,
-                     bool dedupe, std::unordered_set<const TensorImpl*>& seen,
-                     NamedTensors& out) {
+                     bool dedupe, std::unordered_set<const TensorImpl*>& seen, NamedTensors& out) {
   ModuleMembers mem = m.members();
   for (const auto& [name, t] : buffers ? mem.buffers : mem.parameters) {
     if (!t->defined()) continue;
@@ -308,8 +307,10 @@ std::string ModuleBase::type_name() const {
   int depth = 0;
   size_t start = 0;
   for (size_t i = 0; i < full.size(); ++i) {
-    if (full[i] == '<') ++depth;
-    else if (full[i] == '>') --depth;
+    if (full[i] == '<')
+      ++depth;
+    else if (full[i] == '>')
+      --depth;
     else if (depth == 0 && full[i] == ':' && i + 1 < full.size() && full[i + 1] == ':')
       start = i + 2;
   }

@@ -29,7 +29,6 @@
 #include <boost/hana/for_each.hpp>
 #include <boost/hana/second.hpp>
 #include <boost/hana/string.hpp>
-
 #include <functional>
 #include <iosfwd>
 #include <memory>
@@ -133,16 +132,16 @@ class ModuleBase {
   /// Adds a buffer and returns it.
   Tensor register_buffer(std::string name, const Tensor& t);
   /// Adds a shared sub-module and returns it.
-  template <class M> std::shared_ptr<M> register_module(std::string name, std::shared_ptr<M> m) {
+  template <class M>
+  std::shared_ptr<M> register_module(std::string name, std::shared_ptr<M> m) {
     static_assert(std::is_base_of_v<ModuleBase, M>, "register_module: M must be a module");
     add_registered_module(std::move(name), m);
     return m;
   }
   /// Moves a module in as a sub-module and returns a handle to it.
   template <class M>
-    requires(std::is_base_of_v<ModuleBase, std::remove_cvref_t<M>> &&
-             !std::is_lvalue_reference_v<M>)
-  std::shared_ptr<std::remove_cvref_t<M>> register_module(std::string name, M&& m) {
+  requires(std::is_base_of_v<ModuleBase, std::remove_cvref_t<M>> && !std::is_lvalue_reference_v<M>)
+      std::shared_ptr<std::remove_cvref_t<M>> register_module(std::string name, M&& m) {
     return register_module(std::move(name),
                            std::make_shared<std::remove_cvref_t<M>>(std::forward<M>(m)));
   }
@@ -173,10 +172,13 @@ std::string to_string(const ModuleBase& m);
 
 namespace detail {
 
-template <class T> struct is_std_vector : std::false_type {};
-template <class T, class A> struct is_std_vector<std::vector<T, A>> : std::true_type {};
+template <class T>
+struct is_std_vector : std::false_type {};
+template <class T, class A>
+struct is_std_vector<std::vector<T, A>> : std::true_type {};
 
-template <class T> void add_member(const std::string& name, T& member, ModuleMembers& out) {
+template <class T>
+void add_member(const std::string& name, T& member, ModuleMembers& out) {
   if constexpr (std::is_same_v<T, Parameter>) {
     out.parameters.emplace_back(name, &member);
   } else if constexpr (std::is_same_v<T, Buffer>) {
@@ -191,7 +193,8 @@ template <class T> void add_member(const std::string& name, T& member, ModuleMem
 }
 
 /// The members of an EMBER_MODULE-adapted object, in the order the macro lists them.
-template <class T> void reflect(T& obj, ModuleMembers& out) {
+template <class T>
+void reflect(T& obj, ModuleMembers& out) {
   namespace hana = boost::hana;
   if constexpr (hana::Struct<T>::value) {
     hana::for_each(hana::accessors<T>(), [&](auto pair) {
@@ -203,11 +206,12 @@ template <class T> void reflect(T& obj, ModuleMembers& out) {
 }  // namespace detail
 
 /// The CRTP base of a module type: `struct Net : nn::Module<Net> { Tensor forward(...); }`.
-template <class Derived> class Module : public ModuleBase {
+template <class Derived>
+class Module : public ModuleBase {
  public:
   /// Calls Derived::forward with the arguments.
   template <class... A>
-    requires requires(Derived& d, A&&... a) { d.forward(std::forward<A>(a)...); }
+  requires requires(Derived& d, A&&... a) { d.forward(std::forward<A>(a)...); }
   decltype(auto) operator()(A&&... args) {
     return static_cast<Derived&>(*this).forward(std::forward<A>(args)...);
   }
@@ -222,8 +226,9 @@ template <class Derived> class Module : public ModuleBase {
 
 /// Lists a module type's members that hold state (sub-modules, nn::Parameter, nn::Buffer);
 /// their names become state_dict keys. Write it once, at global scope, after the type.
-#define EMBER_MODULE(Type, ...)                                                          \
-  static_assert(std::is_base_of_v<::ember::nn::ModuleBase, Type>,                       \
-                "EMBER_MODULE(" #Type ", ...): the type must derive from "              \
-                "ember::nn::Module<" #Type ">");                                        \
+#define EMBER_MODULE(Type, ...)                                   \
+  static_assert(std::is_base_of_v<::ember::nn::ModuleBase, Type>, \
+                "EMBER_MODULE(" #Type                             \
+                ", ...): the type must derive from "              \
+                "ember::nn::Module<" #Type ">");                  \
   BOOST_HANA_ADAPT_STRUCT(Type, __VA_ARGS__)

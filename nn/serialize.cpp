@@ -68,25 +68,35 @@ using ordered_json = nlohmann::ordered_json;
 
 const char* dtype_code(DType d) {
   switch (d) {
-    case DType::Float32: return "F32";
-    case DType::Float64: return "F64";
-    case DType::Int64: return "I64";
-    case DType::Bool: return "BOOL";
+    case DType::Float32:
+      return "F32";
+    case DType::Float64:
+      return "F64";
+    case DType::Int64:
+      return "I64";
+    case DType::Bool:
+      return "BOOL";
   }
   return "?";
 }
 
 bool dtype_from_code(const std::string& s, DType& out) {
-  if (s == "F32") out = kFloat32;
-  else if (s == "F64") out = kFloat64;
-  else if (s == "I64") out = kInt64;
-  else if (s == "BOOL") out = kBool;
-  else return false;
+  if (s == "F32")
+    out = kFloat32;
+  else if (s == "F64")
+    out = kFloat64;
+  else if (s == "I64")
+    out = kInt64;
+  else if (s == "BOOL")
+    out = kBool;
+  else
+    return false;
   return true;
 }
 
 // Every failure names the source, so a user with several checkpoints knows which is broken.
-template <class... A> [[noreturn]] void fail(std::string_view source, const A&... a) {
+template <class... A>
+[[noreturn]] void fail(std::string_view source, const A&... a) {
   throw Error(detail::cat("load_safetensors: '", source, "': ", a...));
 }
 
@@ -119,8 +129,7 @@ Entry parse_entry(std::string_view source, const std::string& name, const json& 
   for (const auto& s : *sh) {
     if (!s.is_number_unsigned() ||
         s.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
-      fail(source, "tensor '", name, "': shape ", sh->dump(),
-           " must hold non-negative integers");
+      fail(source, "tensor '", name, "': shape ", sh->dump(), " must hold non-negative integers");
     uint64_t v = s.get<uint64_t>();
     if (v != 0 && numel > std::numeric_limits<uint64_t>::max() / v)
       fail(source, "tensor '", name, "': shape ", sh->dump(), " has too many elements");
@@ -130,8 +139,9 @@ Entry parse_entry(std::string_view source, const std::string& name, const json& 
   auto off = e.find("data_offsets");
   if (off == e.end() || !off->is_array() || off->size() != 2 || !(*off)[0].is_number_unsigned() ||
       !(*off)[1].is_number_unsigned())
-    fail(source, "tensor '", name, "': \"data_offsets\" must be [begin, end] with non-negative "
-                 "integers");
+    fail(source, "tensor '", name,
+         "': \"data_offsets\" must be [begin, end] with non-negative "
+         "integers");
   out.begin = (*off)[0].get<uint64_t>();
   out.end = (*off)[1].get<uint64_t>();
   if (out.begin > out.end)
@@ -201,7 +211,8 @@ StateDict deserialize_safetensors(std::string_view bytes, std::string_view sourc
   } catch (const json::exception& e) {
     fail(source, "the header is not valid JSON (", e.what(), ")");
   }
-  if (!header.is_object()) fail(source, "the header must be a JSON object, got ", header.type_name());
+  if (!header.is_object())
+    fail(source, "the header must be a JSON object, got ", header.type_name());
 
   std::vector<Entry> entries;
   for (auto it = header.begin(); it != header.end(); ++it) {
@@ -256,16 +267,15 @@ StateDict deserialize_safetensors(std::string_view bytes, std::string_view sourc
   return out;
 }
 
-void save_safetensors(const std::string& path, const StateDict& tensors,
-                      const Metadata& metadata) {
+void save_safetensors(const std::string& path, const StateDict& tensors, const Metadata& metadata) {
   std::string bytes = serialize_safetensors(tensors, metadata);
   std::ofstream f(path, std::ios::binary | std::ios::trunc);
   EMBER_CHECK(f.good(), Error, "save_safetensors: cannot open '", path,
               "' for writing: ", std::strerror(errno));
   f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   f.close();
-  EMBER_CHECK(!f.fail(), Error, "save_safetensors: writing '", path, "' failed: ",
-              std::strerror(errno));
+  EMBER_CHECK(!f.fail(), Error, "save_safetensors: writing '", path,
+              "' failed: ", std::strerror(errno));
 }
 
 StateDict load_safetensors(const std::string& path, Metadata* metadata) {

@@ -59,8 +59,8 @@ std::shared_ptr<ModuleBase> ModuleDict::ptr(const std::string& key) const {
     if (item.first == key) return item.second;
   std::string present;
   for (const auto& item : items_) present += (present.empty() ? "'" : ", '") + item.first + "'";
-  throw IndexError("ModuleDict: no module '" + key + "' (keys: " +
-                   (present.empty() ? "none" : present) + ")");
+  throw IndexError("ModuleDict: no module '" + key +
+                   "' (keys: " + (present.empty() ? "none" : present) + ")");
 }
 
 std::vector<std::string> ModuleDict::keys() const {

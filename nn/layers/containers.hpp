@@ -19,10 +19,12 @@ namespace ember::nn {
 
 namespace detail {
 
-template <class T> struct shared_module {
+template <class T>
+struct shared_module {
   using type = void;
 };
-template <class M> struct shared_module<std::shared_ptr<M>> {
+template <class M>
+struct shared_module<std::shared_ptr<M>> {
   using type = M;
 };
 
@@ -37,7 +39,8 @@ template <class A>
 concept ModuleArg = std::is_base_of_v<ModuleBase, module_of_t<A>>;
 
 /// Moves a module into a shared_ptr, or passes a shared_ptr through.
-template <class A> std::shared_ptr<module_of_t<A>> to_shared(A&& a) {
+template <class A>
+std::shared_ptr<module_of_t<A>> to_shared(A&& a) {
   using M = module_of_t<A>;
   if constexpr (std::is_same_v<std::remove_cvref_t<A>, std::shared_ptr<M>>) {
     EMBER_CHECK(a != nullptr, ValueError, "container: a null module was passed");
@@ -51,7 +54,8 @@ template <class A> std::shared_ptr<module_of_t<A>> to_shared(A&& a) {
 }
 
 /// Indexing shared by the containers: dynamic_cast with an error naming both types.
-template <class M> M& checked_cast(ModuleBase& m, const std::string& where) {
+template <class M>
+M& checked_cast(ModuleBase& m, const std::string& where) {
   auto* p = dynamic_cast<M*>(&m);
   EMBER_CHECK(p != nullptr, ValueError, where, " is a ", m.type_name(), ", not the requested type");
   return *p;
@@ -64,14 +68,14 @@ struct Sequential : Module<Sequential> {
   Sequential() = default;
   /// Sequential(nn::Linear(4, 8), nn::ReLU(), shared_block, ...).
   template <detail::ModuleArg... A>
-    requires(sizeof...(A) > 0)
-  explicit Sequential(A&&... modules) {
+  requires(sizeof...(A) > 0) explicit Sequential(A&&... modules) {
     (push_back(std::forward<A>(modules)), ...);
   }
 
   /// Appends a module (moved in, or shared through a shared_ptr); it must take and return a
   /// Tensor.
-  template <detail::ModuleArg A> Sequential& push_back(A&& module) {
+  template <detail::ModuleArg A>
+  Sequential& push_back(A&& module) {
     using M = detail::module_of_t<A>;
     static_assert(std::is_invocable_r_v<Tensor, M&, const Tensor&>,
                   "Sequential holds modules whose forward takes a Tensor and returns a Tensor");
@@ -89,7 +93,8 @@ struct Sequential : Module<Sequential> {
   ModuleBase& operator[](size_t i) const;
   std::shared_ptr<ModuleBase> ptr(size_t i) const;
   /// The i-th module as its own type: net.at<nn::Linear>(1).
-  template <class M> M& at(size_t i) const {
+  template <class M>
+  M& at(size_t i) const {
     return detail::checked_cast<M>((*this)[i], "Sequential: module " + std::to_string(i));
   }
   auto begin() const { return items_.begin(); }
@@ -105,12 +110,12 @@ struct Sequential : Module<Sequential> {
 struct ModuleList : Module<ModuleList> {
   ModuleList() = default;
   template <detail::ModuleArg... A>
-    requires(sizeof...(A) > 0)
-  explicit ModuleList(A&&... modules) {
+  requires(sizeof...(A) > 0) explicit ModuleList(A&&... modules) {
     (push_back(std::forward<A>(modules)), ...);
   }
   /// Appends a module and returns it as its own type.
-  template <detail::ModuleArg A> std::shared_ptr<detail::module_of_t<A>> push_back(A&& module) {
+  template <detail::ModuleArg A>
+  std::shared_ptr<detail::module_of_t<A>> push_back(A&& module) {
     auto m = detail::to_shared(std::forward<A>(module));
     append(m);
     return m;
@@ -120,7 +125,8 @@ struct ModuleList : Module<ModuleList> {
   bool empty() const { return items_.empty(); }
   ModuleBase& operator[](size_t i) const;
   std::shared_ptr<ModuleBase> ptr(size_t i) const;
-  template <class M> M& at(size_t i) const {
+  template <class M>
+  M& at(size_t i) const {
     return detail::checked_cast<M>((*this)[i], "ModuleList: module " + std::to_string(i));
   }
   auto begin() const { return items_.begin(); }
@@ -148,7 +154,8 @@ struct ModuleDict : Module<ModuleDict> {
   /// The module under key (IndexError naming the key and the keys present when absent).
   ModuleBase& operator[](const std::string& key) const;
   std::shared_ptr<ModuleBase> ptr(const std::string& key) const;
-  template <class M> M& at(const std::string& key) const {
+  template <class M>
+  M& at(const std::string& key) const {
     return detail::checked_cast<M>((*this)[key], "ModuleDict: module '" + key + "'");
   }
   std::vector<std::string> keys() const;

@@ -27,7 +27,7 @@ Tensor Linear::forward(const Tensor& input) { return functional::linear(input, w
 
 std::string Linear::extra_repr() const {
   return ember::detail::cat("in_features=", in_features, ", out_features=", out_features,
-                     ", bias=", bias.defined() ? "true" : "false");
+                            ", bias=", bias.defined() ? "true" : "false");
 }
 
 }  // namespace ember::nn

@@ -6,9 +6,12 @@ namespace {
 
 const char* reduction_name(Reduction r) {
   switch (r) {
-    case Reduction::None: return "none";
-    case Reduction::Mean: return "mean";
-    case Reduction::Sum: return "sum";
+    case Reduction::None:
+      return "none";
+    case Reduction::Mean:
+      return "mean";
+    case Reduction::Sum:
+      return "sum";
   }
   return "?";
 }
@@ -32,7 +35,8 @@ CrossEntropyLoss::CrossEntropyLoss(CrossEntropyLossOptions o) : weight(o.weight)
 
 Tensor CrossEntropyLoss::forward(const Tensor& input, const Tensor& target) {
   return functional::cross_entropy(input, target,
-                                   {.weight = weight, .ignore_index = options.ignore_index,
+                                   {.weight = weight,
+                                    .ignore_index = options.ignore_index,
                                     .reduction = options.reduction,
                                     .label_smoothing = options.label_smoothing});
 }
@@ -41,7 +45,8 @@ std::string CrossEntropyLoss::extra_repr() const {
   std::string s = std::string("reduction=") + reduction_name(options.reduction);
   if (options.label_smoothing != 0.0)
     s += ember::detail::cat(", label_smoothing=", options.label_smoothing);
-  if (options.ignore_index != -100) s += ember::detail::cat(", ignore_index=", options.ignore_index);
+  if (options.ignore_index != -100)
+    s += ember::detail::cat(", ignore_index=", options.ignore_index);
   if (weight.defined()) s += ember::detail::cat(", weight=", weight.sizes());
   return s;
 }
@@ -52,14 +57,15 @@ NLLLoss::NLLLoss(NLLLossOptions o) : weight(o.weight), options(o) {
 }
 
 Tensor NLLLoss::forward(const Tensor& input, const Tensor& target) {
-  return functional::nll_loss(input, target,
-                              {.weight = weight, .ignore_index = options.ignore_index,
-                               .reduction = options.reduction});
+  return functional::nll_loss(
+      input, target,
+      {.weight = weight, .ignore_index = options.ignore_index, .reduction = options.reduction});
 }
 
 std::string NLLLoss::extra_repr() const {
   std::string s = std::string("reduction=") + reduction_name(options.reduction);
-  if (options.ignore_index != -100) s += ember::detail::cat(", ignore_index=", options.ignore_index);
+  if (options.ignore_index != -100)
+    s += ember::detail::cat(", ignore_index=", options.ignore_index);
   if (weight.defined()) s += ember::detail::cat(", weight=", weight.sizes());
   return s;
 }

@@ -51,22 +51,22 @@ Tensor BatchNormBase::run(const char* name, const Tensor& input, bool training) 
       NoGradGuard guard;
       num_batches_tracked.add_(1);
     }
-    if (!options.momentum)
-      factor = 1.0 / static_cast<double>(num_batches_tracked.item<int64_t>());
+    if (!options.momentum) factor = 1.0 / static_cast<double>(num_batches_tracked.item<int64_t>());
   }
   bool use_batch_stats = training || !running_mean.defined();
   bool pass_running = !training || options.track_running_stats;
-  return functional::batch_norm(input, pass_running ? running_mean : Tensor(),
-                                pass_running ? running_var : Tensor(), weight, bias,
-                                {.training = use_batch_stats, .momentum = factor,
-                                 .eps = options.eps});
+  return functional::batch_norm(
+      input, pass_running ? running_mean : Tensor(), pass_running ? running_var : Tensor(), weight,
+      bias, {.training = use_batch_stats, .momentum = factor, .eps = options.eps});
 }
 
 std::string BatchNormBase::repr() const {
   std::ostringstream os;
   os << num_features << ", eps=" << options.eps << ", momentum=";
-  if (options.momentum) os << *options.momentum;
-  else os << "None";
+  if (options.momentum)
+    os << *options.momentum;
+  else
+    os << "None";
   os << ", affine=" << (options.affine ? "true" : "false")
      << ", track_running_stats=" << (options.track_running_stats ? "true" : "false");
   return os.str();

@@ -71,8 +71,6 @@ struct LayerNorm : Module<LayerNorm> {
 
 }  // namespace ember::nn
 
-EMBER_MODULE(ember::nn::BatchNorm1d, weight, bias, running_mean, running_var,
-             num_batches_tracked);
-EMBER_MODULE(ember::nn::BatchNorm2d, weight, bias, running_mean, running_var,
-             num_batches_tracked);
+EMBER_MODULE(ember::nn::BatchNorm1d, weight, bias, running_mean, running_var, num_batches_tracked);
+EMBER_MODULE(ember::nn::BatchNorm2d, weight, bias, running_mean, running_var, num_batches_tracked);
 EMBER_MODULE(ember::nn::LayerNorm, weight, bias);

@@ -61,8 +61,6 @@ Tensor AdaptiveAvgPool2d::forward(const Tensor& input) {
   return functional::adaptive_avg_pool2d(input, output_size);
 }
 
-std::string AdaptiveAvgPool2d::extra_repr() const {
-  return "output_size=" + pair_str(output_size);
-}
+std::string AdaptiveAvgPool2d::extra_repr() const { return "output_size=" + pair_str(output_size); }
 
 }  // namespace ember::nn

@@ -135,8 +135,7 @@ TEST_CASE("nn::init errors", "[module][init][error]") {
                     Catch::Contains("fewer than 2 dimensions (got [5])"));
   CHECK_THROWS_WITH(nn::init::kaiming_uniform_(empty({2, 2}), 0, "fan_avg"),
                     Catch::Contains("mode must be \"fan_in\" or \"fan_out\", got \"fan_avg\""));
-  CHECK_THROWS_WITH(nn::init::uniform_(empty({2}), 1.0, 0.0),
-                    Catch::Contains("from=1 > to=0"));
+  CHECK_THROWS_WITH(nn::init::uniform_(empty({2}), 1.0, 0.0), Catch::Contains("from=1 > to=0"));
   CHECK_THROWS_WITH(nn::init::normal_(zeros({2}, kInt64)),
                     Catch::Contains("expected a floating point tensor, got int64"));
 }
@@ -210,16 +209,20 @@ TEST_CASE("activation layers match references", "[module][layers]") {
   Tensor x = test::seeded_randn({3, 5}, 11) * 3.0;
   Tensor nc = test::noncontiguous(x);
   for (const Tensor& in : {x, nc}) {
-    test::require_close(nn::ReLU()(in), {3, 5}, map_values(in, [](double v) {
-                          return v > 0 ? v : 0.0;
-                        }), "ReLU");
-    test::require_close(nn::GELU()(in), {3, 5}, map_values(in, [](double v) {
-                          return 0.5 * v * (1 + std::erf(v / std::sqrt(2.0)));
-                        }), "GELU");
-    test::require_close(nn::GELU("tanh")(in), {3, 5}, map_values(in, [](double v) {
-                          double k = std::sqrt(2.0 / M_PI);
-                          return 0.5 * v * (1 + std::tanh(k * (v + 0.044715 * v * v * v)));
-                        }), "GELU tanh", 1e-5, 1e-5);
+    test::require_close(nn::ReLU()(in), {3, 5},
+                        map_values(in, [](double v) { return v > 0 ? v : 0.0; }), "ReLU");
+    test::require_close(
+        nn::GELU()(in), {3, 5},
+        map_values(in, [](double v) { return 0.5 * v * (1 + std::erf(v / std::sqrt(2.0))); }),
+        "GELU");
+    test::require_close(nn::GELU("tanh")(in), {3, 5},
+                        map_values(in,
+                                   [](double v) {
+                                     double k = std::sqrt(2.0 / M_PI);
+                                     return 0.5 * v *
+                                            (1 + std::tanh(k * (v + 0.044715 * v * v * v)));
+                                   }),
+                        "GELU tanh", 1e-5, 1e-5);
     test::require_close(nn::SiLU()(in), {3, 5},
                         map_values(in, [](double v) { return v * sigmoid_ref(v); }), "SiLU");
     test::require_close(nn::Sigmoid()(in), {3, 5}, map_values(in, sigmoid_ref), "Sigmoid");
@@ -271,8 +274,8 @@ TEST_CASE("Linear forward matches x W^T + b", "[module][layers][needs-merge]") {
 
 TEST_CASE("Conv2d forward matches a direct convolution", "[module][layers][needs-merge]") {
   manual_seed(31);
-  nn::Conv2d conv(4, 6, {3, 2}, {.stride = {2, 1}, .padding = {1, 0}, .dilation = {1, 2},
-                                 .groups = 2});
+  nn::Conv2d conv(4, 6, {3, 2},
+                  {.stride = {2, 1}, .padding = {1, 0}, .dilation = {1, 2}, .groups = 2});
   Tensor x = test::seeded_randn({2, 4, 7, 6}, 32);
   int64_t oh = (7 + 2 - 1 * (3 - 1) - 1) / 2 + 1, ow = (6 - 2 * (2 - 1) - 1) / 1 + 1;
   Dims out_sizes{2, 6, oh, ow};
@@ -307,7 +310,8 @@ TEST_CASE("BatchNorm2d normalises with batch stats and tracks running ones",
   Tensor x = test::seeded_randn({3, 2, 2, 2}, 41) * 2.0 + 1.0;
   int64_t per = 3 * 2 * 2;
   std::vector<double> mean(2), var(2);
-  for (int64_t i = 0; i < x.numel(); ++i) mean[test::unravel(i, x.sizes())[1]] += test::values(x)[i];
+  for (int64_t i = 0; i < x.numel(); ++i)
+    mean[test::unravel(i, x.sizes())[1]] += test::values(x)[i];
   for (auto& m : mean) m /= per;
   for (int64_t i = 0; i < x.numel(); ++i) {
     int64_t c = test::unravel(i, x.sizes())[1];

@@ -1,8 +1,9 @@
 // nn::Module: reflection, registration, modes, conversion, state_dict, printing, containers.
+#include <unistd.h>
+
 #include <cstring>
 #include <filesystem>
 #include <type_traits>
-#include <unistd.h>
 
 #include "support/reference.hpp"
 
@@ -33,9 +34,7 @@ struct Net : nn::Module<Net> {
   nn::Sequential body;
   nn::Linear head;
   int count = 0;
-  Net()
-      : stem(1, 2, 3, {.padding = 1}), body(Block(2), nn::ReLU(), Block(2)),
-        head(8, 3) {}
+  Net() : stem(1, 2, 3, {.padding = 1}), body(Block(2), nn::ReLU(), Block(2)), head(8, 3) {}
   Tensor forward(const Tensor& x) { return head(body(stem(x)).flatten(1)); }
 };
 EMBER_MODULE(Net, stem, scale, plain, body, head, count);
@@ -135,12 +134,12 @@ TEST_CASE("reflection finds exactly the right dotted names", "[module]") {
 
   std::vector<std::string> modules;
   for (const auto& [name, m] : net.named_modules()) modules.push_back(name + ":" + m->type_name());
-  CHECK(modules == std::vector<std::string>{
-                       ":Net", "stem:Conv2d", "body:Sequential", "body.0:Block",
-                       "body.0.conv1:Conv2d", "body.0.bn1:BatchNorm2d", "body.0.conv2:Conv2d",
-                       "body.0.bn2:BatchNorm2d", "body.1:ReLU", "body.2:Block",
-                       "body.2.conv1:Conv2d", "body.2.bn1:BatchNorm2d", "body.2.conv2:Conv2d",
-                       "body.2.bn2:BatchNorm2d", "head:Linear"});
+  CHECK(modules ==
+        std::vector<std::string>{":Net", "stem:Conv2d", "body:Sequential", "body.0:Block",
+                                 "body.0.conv1:Conv2d", "body.0.bn1:BatchNorm2d",
+                                 "body.0.conv2:Conv2d", "body.0.bn2:BatchNorm2d", "body.1:ReLU",
+                                 "body.2:Block", "body.2.conv1:Conv2d", "body.2.bn1:BatchNorm2d",
+                                 "body.2.conv2:Conv2d", "body.2.bn2:BatchNorm2d", "head:Linear"});
   CHECK(net.children().size() == 3);
   CHECK(net.modules().size() == 15);
   CHECK(net.named_parameters(false).empty());  // Net holds no parameter itself
@@ -388,8 +387,8 @@ TEST_CASE("apply visits every module, children first", "[module]") {
   Block blk(2);
   std::vector<std::string> seen;
   blk.apply([&](nn::ModuleBase& m) { seen.push_back(m.type_name()); });
-  CHECK(seen == std::vector<std::string>{"Conv2d", "BatchNorm2d", "Conv2d", "BatchNorm2d",
-                                         "Block"});
+  CHECK(seen ==
+        std::vector<std::string>{"Conv2d", "BatchNorm2d", "Conv2d", "BatchNorm2d", "Block"});
   blk.apply([](nn::ModuleBase& m) {
     if (auto* conv = dynamic_cast<nn::Conv2d*>(&m)) nn::init::zeros_(conv->bias);
   });

@@ -1,9 +1,10 @@
 // .safetensors: files built byte by byte from the spec load; ember's files follow the spec; every
 // kind of corrupt file is a clear ember::Error naming the file, never a crash.
+#include <unistd.h>
+
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <unistd.h>
 
 #include "support/reference.hpp"
 
@@ -33,7 +34,8 @@ std::string le64(uint64_t v) {
   for (int i = 0; i < 8; ++i) s[i] = static_cast<char>((v >> (8 * i)) & 0xff);
   return s;
 }
-template <class T> std::string raw(std::initializer_list<T> values) {
+template <class T>
+std::string raw(std::initializer_list<T> values) {
   std::string s;
   for (T v : values) s.append(reinterpret_cast<const char*>(&v), sizeof(T));
   return s;
@@ -67,13 +69,12 @@ std::string load_error(const std::string& bytes) {
 }  // namespace
 
 TEST_CASE("a file built from the spec loads with every dtype", "[module][safetensors]") {
-  std::string header =
-      R"({"__metadata__":{"format":"pt"},)"
-      R"("a":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]},)"
-      R"("b":{"dtype":"F64","shape":[3],"data_offsets":[16,40]},)"
-      R"("c":{"dtype":"I64","shape":[],"data_offsets":[40,48]},)"
-      R"("d":{"dtype":"BOOL","shape":[3],"data_offsets":[48,51]},)"
-      R"("e":{"dtype":"F32","shape":[0,4],"data_offsets":[51,51]}})";
+  std::string header = R"({"__metadata__":{"format":"pt"},)"
+                       R"("a":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]},)"
+                       R"("b":{"dtype":"F64","shape":[3],"data_offsets":[16,40]},)"
+                       R"("c":{"dtype":"I64","shape":[],"data_offsets":[40,48]},)"
+                       R"("d":{"dtype":"BOOL","shape":[3],"data_offsets":[48,51]},)"
+                       R"("e":{"dtype":"F32","shape":[0,4],"data_offsets":[51,51]}})";
   std::string data = raw<float>({1.f, 2.f, 3.f, -4.5f}) + raw<double>({0.1, 1e300, -0.0}) +
                      raw<int64_t>({-7}) + std::string("\x01\x00\x01", 3);
   TempFile f("spec.safetensors");
@@ -121,9 +122,8 @@ TEST_CASE("ember writes the layout of the spec", "[module][safetensors]") {
 
 TEST_CASE("weights written by PyTorch's layout load into a Linear", "[module][safetensors]") {
   // PyTorch's nn.Linear(3, 2).state_dict() keys, written as safetensors.save_file does.
-  std::string header =
-      R"({"bias":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
-      R"("weight":{"dtype":"F32","shape":[2,3],"data_offsets":[8,32]}}  )";
+  std::string header = R"({"bias":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+                       R"("weight":{"dtype":"F32","shape":[2,3],"data_offsets":[8,32]}}  )";
   TempFile f("torch_linear.safetensors");
   f.write(file_bytes(header, raw<float>({0.5f, -0.5f, 1, 2, 3, 4, 5, 6})));
   nn::Linear lin(3, 2);
@@ -181,10 +181,9 @@ TEST_CASE("corrupt files are clear errors", "[module][safetensors][error]") {
              Catch::Contains("end before they begin"));
   CHECK_THAT(load_error(entry(R"({"a":{"dtype":"F64","shape":[2],"data_offsets":[0,16]}})")),
              Catch::Contains("data_offsets [0, 16] lie outside the 8-byte data section"));
-  CHECK_THAT(
-      load_error(entry(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
-                       R"("b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})")),
-      Catch::Contains("tensor 'b': data_offsets [4, 8] overlap tensor 'a'"));
+  CHECK_THAT(load_error(entry(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+                              R"("b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})")),
+             Catch::Contains("tensor 'b': data_offsets [4, 8] overlap tensor 'a'"));
   CHECK_THAT(load_error(entry(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})")),
              Catch::Contains("bytes 0..4 of the data section belong to no tensor"));
   CHECK_THAT(load_error(entry(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})")),
