@@ -2,6 +2,7 @@
 #pragma once
 
 #include "nn/functional.hpp"
+#include "nn/nn.hpp"
 #include "runtime/allocator.hpp"
 #include "runtime/dispatch.hpp"
 #include "runtime/ops.hpp"
