@@ -72,6 +72,12 @@ template <int I> struct arity<Var<I>> : std::integral_constant<int, I + 1> {};
 template <Fn F, class... A> struct arity<Node<F, A...>>
     : std::integral_constant<int, std::max({0, arity<A>::value...})> {};
 
+/// Bit I set when the formula reads input I.
+template <class E> struct vars_used : std::integral_constant<unsigned, 0u> {};
+template <int I> struct vars_used<Var<I>> : std::integral_constant<unsigned, 1u << I> {};
+template <Fn F, class... A> struct vars_used<Node<F, A...>>
+    : std::integral_constant<unsigned, (vars_used<A>::value | ... | 0u)> {};
+
 /// Lifts a C++ number into a formula (a Param); formulas pass through.
 template <class T> constexpr auto lift(const T& v) {
   if constexpr (is_expr_v<T>) return v;

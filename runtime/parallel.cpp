@@ -30,7 +30,7 @@ class Pool {
     stop();
     nthreads_ = std::max(1, n);
     quit_ = false;
-    // New workers start from the current generation: a stale one would rerun the last job.
+    // New workers must wait for the next job, not replay the last one (its fn_ is gone).
     uint64_t gen = generation_;
     for (int i = 1; i < nthreads_; ++i) workers_.emplace_back([this, i, gen] { loop(i, gen); });
   }
@@ -46,7 +46,9 @@ class Pool {
       return;
     }
     int64_t n = end - begin;
-    int parts = static_cast<int>(std::min<int64_t>(nthreads_, (n + grain - 1) / grain));
+    // At most n / grain parts, so every chunk holds at least `grain` items (parallel.hpp).
+    int parts =
+        static_cast<int>(std::clamp<int64_t>(n / std::max<int64_t>(grain, 1), 1, nthreads_));
     {
       std::lock_guard lk(mu_);
       begin_ = begin;

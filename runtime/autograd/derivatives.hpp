@@ -32,6 +32,9 @@ struct Derivative {
   bool save_inputs = false;
   bool save_outputs = false;
   bool differentiable = true;  ///< false: outputs never require grad (comparisons, argmax)
+  /// With save_inputs: which inputs to save (bit i) given which need a gradient (bit i); all
+  /// when null. Saving less keeps in-place updates like x.mul_(2) legal, as in PyTorch.
+  unsigned (*inputs_for)(unsigned needs) = nullptr;
 };
 
 /// The row for op (rows with backward == nullptr are differentiable ops whose backward is not

@@ -11,6 +11,20 @@ namespace {
 
 // A row from the op's dsl definition: d op / d x_j differentiated at compile time and run as
 // one fused pass over all inputs that need a gradient (dsl/pointwise.hpp).
+template <class Def> using ExprOf = std::decay_t<decltype(Def::expr)>;
+
+// Inputs the gradients named by `needs` read: the variables of their derivative formulas.
+template <class Def, size_t N> unsigned inputs_for(unsigned needs) {
+  unsigned used = 0;
+  [&]<size_t... J>(std::index_sequence<J...>) {
+    ((needs >> J & 1u ? void(used |= dsl::vars_used<decltype(dsl::diff<static_cast<int>(J)>(
+                                          Def::expr))>::value)
+                      : void()),
+     ...);
+  }(std::make_index_sequence<N>{});
+  return used;
+}
+
 template <class Def, size_t N>
 TensorList dsl_row(const Ctx& c, const TensorList& g, const char* name) {
   if (!g[0].defined()) return TensorList(N);
@@ -18,8 +32,9 @@ TensorList dsl_row(const Ctx& c, const TensorList& g, const char* name) {
   std::vector<Tensor> in;
   std::vector<bool> needs;
   for (size_t i = 0; i < N; ++i) {
-    in.push_back(dsl::detail::needs_inputs<std::decay_t<decltype(Def::expr)>>() ? cast(c.input(i), d)
-                                                                              : Tensor());
+    // An input no needed gradient reads was not saved; its slot is never read, so g stands in.
+    Tensor x = dsl::detail::needs_inputs<ExprOf<Def>>() ? c.input(i) : Tensor();
+    in.push_back(x.defined() ? cast(x, d) : g[0]);
     needs.push_back(c.needs_grad(i));
   }
   auto r = dsl::detail::gradients(Def::expr, in, g[0], needs, name);
@@ -30,10 +45,11 @@ TensorList dsl_row(const Ctx& c, const TensorList& g, const char* name) {
 
 template <Op op, size_t N> void dsl_rows(Table& t) {
   using Def = dsl_def_t<op>;
-  constexpr bool save = dsl::detail::needs_inputs<std::decay_t<decltype(Def::expr)>>();
+  constexpr bool save = dsl::detail::needs_inputs<ExprOf<Def>>();
   row(t, op, [](const Ctx& c, const TensorList& g) -> TensorList {
     return dsl_row<Def, N>(c, g, op_name(op));
   }, save, false);
+  t[static_cast<size_t>(op)].inputs_for = inputs_for<Def, N>;
 }
 
 }  // namespace

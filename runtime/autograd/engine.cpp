@@ -58,11 +58,19 @@ class OpNode final : public Node, public BackwardContext {
   OpNode(Op op, const Attrs& attrs, std::span<const Tensor> inputs, const TensorList& outputs)
       : op_(op), attrs_(attrs), row_(derivative(op)) {
     sequence_nr = next_sequence_nr();
-    for (const Tensor& t : inputs) {
-      next_edges.push_back(t.defined() && t.requires_grad() ? gradient_edge(t) : Edge{});
+    unsigned needs = 0;
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      const Tensor& t = inputs[i];
+      bool grad = t.defined() && t.requires_grad();
+      next_edges.push_back(grad ? gradient_edge(t) : Edge{});
+      if (grad && i < 32) needs |= 1u << i;
       sizes_.push_back(t.defined() ? t.sizes() : Dims{});
       dtypes_.push_back(t.defined() ? t.dtype() : kFloat32);
-      if (row_.save_inputs) inputs_.emplace_back(t, false);
+    }
+    if (row_.save_inputs) {
+      unsigned keep = row_.inputs_for ? row_.inputs_for(needs) : ~0u;
+      for (size_t i = 0; i < inputs.size(); ++i)
+        inputs_.emplace_back((i >= 32 || keep >> i & 1u) ? inputs[i] : Tensor(), false);
     }
     num_outputs_ = outputs.size();
     (void)outputs;

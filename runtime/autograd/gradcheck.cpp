@@ -68,14 +68,12 @@ GradcheckResult gradcheck(const std::function<Tensor(const std::vector<Tensor>&)
       double* p = flat_view.data_ptr<double>() + off;
       double orig = *p;
       std::vector<double> plus, minus;
-      {
-        NoGradGuard g;
-        *p = orig + o.eps;
-        plus = fn(inputs).to_vector<double>();
-        *p = orig - o.eps;
-        minus = fn(inputs).to_vector<double>();
-        *p = orig;
-      }
+      // Grad mode stays as it is: fn may itself take gradients (checking a second derivative).
+      *p = orig + o.eps;
+      plus = fn(inputs).to_vector<double>();
+      *p = orig - o.eps;
+      minus = fn(inputs).to_vector<double>();
+      *p = orig;
       for (int64_t k = 0; k < n_out; ++k) {
         double num = (plus[k] - minus[k]) / (2 * o.eps);
         double ana = analytic[k][j][static_cast<size_t>(e)];

@@ -121,6 +121,11 @@ inline void inner_loop(const std::array<char*, sizeof...(In) + 1>& p,
       using B = std::tuple_element_t<1, std::tuple<In...>>;
       const A* __restrict a = reinterpret_cast<const A*>(p[1]);
       const B* __restrict b = reinterpret_cast<const B*>(p[2]);
+      if (s[1] == 0 && s[2] == 0) {  // both broadcast along this row
+        Out v = static_cast<Out>(f(*a, *b));
+        for (int64_t i = 0; i < n; ++i) o[i] = v;
+        return;
+      }
       if (s[1] == 0) {
         A av = *a;
         for (int64_t i = 0; i < n; ++i) o[i] = static_cast<Out>(f(av, b[i]));
