@@ -30,7 +30,9 @@ class Pool {
     stop();
     nthreads_ = std::max(1, n);
     quit_ = false;
-    for (int i = 1; i < nthreads_; ++i) workers_.emplace_back([this, i] { loop(i); });
+    // New workers start at the current generation: an earlier job is not theirs to run.
+    for (int i = 1; i < nthreads_; ++i)
+      workers_.emplace_back([this, i, gen = generation_] { loop(i, gen); });
   }
 
   void run(int64_t begin, int64_t end, int64_t grain, RangeFn fn) {
@@ -78,8 +80,7 @@ class Pool {
     t_in_parallel = was;
   }
 
-  void loop(int id) {
-    uint64_t seen = 0;
+  void loop(int id, uint64_t seen) {
     for (;;) {
       {
         std::unique_lock lk(mu_);

@@ -5,6 +5,7 @@
 #
 #   scripts/bench.sh [build-dir]           (default: build-bench next to this checkout's sources)
 #   REPS=9 MIN_TIME=0.5 scripts/bench.sh   (more repetitions on a noisy machine)
+#   RESULTS=/tmp/ember-bench.XXXX scripts/bench.sh   (reprint the table of an earlier run)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -13,39 +14,45 @@ reps=${REPS:-5}
 min_time=${MIN_TIME:-0.3}
 warm_heap='glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736'
 
-if [[ ! -f $build/build.ninja ]]; then
-  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DEMBER_BUILD_BENCH=ON \
-    -DEMBER_BUILD_TESTS=OFF -DEMBER_BUILD_EXAMPLES=OFF >/dev/null
-fi
-targets=(bench_pointwise bench_matmul bench_overhead)
-have_peer=0
-if ninja -C "$build" -t targets all 2>/dev/null | grep -q '^peer_compare:'; then
-  targets+=(peer_compare)
-  have_peer=1
-fi
-ninja -C "$build" "${targets[@]}" >/dev/null
+if [[ -n ${RESULTS:-} ]]; then
+  out=$RESULTS
+  load_before=? load_after=?
+else
+  if [[ ! -f $build/build.ninja ]]; then
+    cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DEMBER_BUILD_BENCH=ON \
+      -DEMBER_BUILD_TESTS=OFF -DEMBER_BUILD_EXAMPLES=OFF >/dev/null
+  fi
+  targets=(bench_pointwise bench_matmul bench_overhead)
+  have_peer=0
+  if ninja -C "$build" -t targets all 2>/dev/null | grep -q '^peer_compare:'; then
+    targets+=(peer_compare)
+    have_peer=1
+  fi
+  ninja -C "$build" "${targets[@]}" >/dev/null
 
-out=$(mktemp -d /tmp/ember-bench.XXXXXX)
-load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+  out=$(mktemp -d /tmp/ember-bench.XXXXXX)
+  load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
-# run NAME BINARY [env...]: console output to NAME.txt, results to NAME.json.
-run() {
-  local name=$1 bin=$2
-  shift 2
-  echo "running $name ..." >&2
-  env "$@" "$build/$bin" --benchmark_min_time="$min_time" --benchmark_repetitions="$reps" \
-    --benchmark_report_aggregates_only=true --benchmark_out="$out/$name.json" \
-    --benchmark_out_format=json >"$out/$name.txt" 2>&1
-}
+  # run NAME BINARY [env...]: console output to NAME.txt, results to NAME.json.
+  run() {
+    local name=$1 bin=$2
+    shift 2
+    echo "running $name ..." >&2
+    env "$@" "$build/$bin" --benchmark_min_time="$min_time" --benchmark_repetitions="$reps" \
+      --benchmark_report_aggregates_only=true --benchmark_out="$out/$name.json" \
+      --benchmark_out_format=json >"$out/$name.txt" 2>&1 ||
+      echo "  $name failed (exit $?): see $out/$name.txt" >&2
+  }
 
-run pointwise bench/bench_pointwise
-run matmul bench/bench_matmul
-run overhead bench/bench_overhead
-if ((have_peer)); then
-  run peer_default bench/peer/peer_compare
-  run peer_warm bench/peer/peer_compare GLIBC_TUNABLES="$warm_heap"
+  run pointwise bench/bench_pointwise
+  run matmul bench/bench_matmul
+  run overhead bench/bench_overhead
+  if ((have_peer)); then
+    run peer_default bench/peer/peer_compare
+    run peer_warm bench/peer/peer_compare GLIBC_TUNABLES="$warm_heap"
+  fi
+  load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 fi
-load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 python3 - "$out" "$reps" "$load_before" "$load_after" <<'PY'
 import json, os, sys
@@ -61,6 +68,7 @@ def load(name):
         return res
     for b in json.load(open(path))["benchmarks"]:
         run = b.get("run_name", b["name"])
+        run = run.replace("/process_time", "").replace("/real_time", "")
         if b.get("error_occurred"):
             res[run] = b.get("error_message", "error")
             continue
@@ -92,6 +100,7 @@ rows = []
 worst_cv = 0.0
 def ratio(label, file, num, den, target, higher_better=True):
     """ratio = time(num) / time(den), by wall time and by CPU time."""
+    short = lambda n: n.split("/")[0].removeprefix("BM_")
     global worst_cv
     a, ea = get(file, num)
     b, eb = get(file, den)
@@ -104,25 +113,25 @@ def ratio(label, file, num, den, target, higher_better=True):
     ok = r >= target if higher_better else r <= target
     op = ">=" if higher_better else "<="
     rows.append((label, f"{r:.2f}", f"{rc:.2f}", f"{op} {target}", "yes" if ok else "NO",
-                 f"{fmt_time(a['real'])} / {fmt_time(b['real'])}"))
+                 f"{short(num)} {fmt_time(a['real'])}, {short(den)} {fmt_time(b['real'])}"))
 
 for op in ("add", "exp"):
     for t in (1, 2):
         ratio(f"{op} 16M, {t} thr: ember speed / plain loop", "pointwise",
-              f"BM_{op}_plain/threads:{t}/real_time", f"BM_{op}_ember/threads:{t}/real_time", 0.8)
+              f"BM_{op}_plain/threads:{t}", f"BM_{op}_ember/threads:{t}", 0.8)
 ratio("chain 16M: libtorch time / ember, default heap", "peer_default",
-      "BM_chain_torch/real_time", "BM_chain_ember/real_time", 10)
+      "BM_chain_torch", "BM_chain_ember", 10)
 ratio("chain 16M: libtorch time / ember, warm heap", "peer_warm",
-      "BM_chain_torch/real_time", "BM_chain_ember/real_time", 1.0)
+      "BM_chain_torch", "BM_chain_ember", 1.0)
 for t in (1, 2):
     ratio(f"matmul 1024^3, {t} thr: ember speed / cblas", "matmul",
-          f"BM_matmul_cblas/threads:{t}/real_time", f"BM_matmul_ember/threads:{t}/real_time", 0.9)
+          f"BM_matmul_cblas/threads:{t}", f"BM_matmul_ember/threads:{t}", 0.9)
 ratio("add 8 elems: ember time / libtorch", "peer_default",
-      "BM_add8_ember/real_time", "BM_add8_torch/real_time", 0.5, higher_better=False)
+      "BM_add8_ember", "BM_add8_torch", 0.5, higher_better=False)
 ratio("add 8, requires_grad: ember time / libtorch", "peer_default",
-      "BM_add8_grad_ember/real_time", "BM_add8_grad_torch/real_time", 0.5, higher_better=False)
+      "BM_add8_grad_ember", "BM_add8_grad_torch", 0.5, higher_better=False)
 
-head = ("measure", "wall", "cpu", "target", "met", "wall times (medians)")
+head = ("measure", "wall", "cpu", "target", "met", "median wall times")
 w = [max(len(str(r[i])) for r in rows + [head]) for i in range(5)]
 print()
 for r in [head] + rows:
@@ -131,10 +140,13 @@ print("(wall: ratio of wall times, what the targets mean; cpu: the same from pro
       " steadier when other jobs share the cores)")
 
 print("\ncontext (medians):")
-for file, bench in (("peer_default", "BM_add16M_torch/real_time"),
-                    ("peer_default", "BM_add16M_ember/real_time"),
-                    ("peer_warm", "BM_add16M_torch/real_time"),
-                    ("peer_default", "BM_add8_torch_inference_mode/real_time"),
+for file, bench in (("peer_default", "BM_add16M_torch"),
+                    ("peer_default", "BM_add16M_ember"),
+                    ("peer_warm", "BM_add16M_torch"),
+                    ("peer_default", "BM_add8_torch_inference_mode"),
+                    ("peer_default", "BM_add8_grad_torch"),
+                    ("matmul", "BM_matmul_cblas/threads:1"),
+                    ("matmul", "BM_matmul_cblas/threads:2"),
                     ("overhead", "BM_add8_ember"), ("overhead", "BM_mul_scalar8_ember"),
                     ("overhead", "BM_exp8_ember"), ("overhead", "BM_add_broadcast32_ember"),
                     ("overhead", "BM_empty8_ember")):
