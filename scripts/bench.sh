@@ -24,13 +24,17 @@ else
   fi
   targets=(bench_pointwise bench_matmul bench_overhead)
   have_peer=0
-  if ninja -C "$build" -t targets all 2>/dev/null | grep -q '^peer_compare:'; then
+  # (no grep -q: with pipefail, ninja dying of SIGPIPE would read as "no peer")
+  if ninja -C "$build" -t targets all 2>/dev/null | grep '^peer_compare:' >/dev/null; then
     targets+=(peer_compare)
     have_peer=1
   fi
-  ninja -C "$build" "${targets[@]}" >/dev/null
-
   out=$(mktemp -d /tmp/ember-bench.XXXXXX)
+  echo "building ${targets[*]} in $build ..." >&2
+  if ! ninja -C "$build" "${targets[@]}" >"$out/build.log" 2>&1; then
+    cat "$out/build.log" >&2
+    exit 1
+  fi
   load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
   # run NAME BINARY [env...]: console output to NAME.txt, results to NAME.json.
