@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# Builds ember's benchmarks (Release) if needed, runs them and the libtorch peer (with glibc's
+# default heap and with a pre-warmed one) and prints the ratios against the targets, from the
+# medians over repetitions. Takes about 2-3 minutes on 2 cores.
+#
+#   scripts/bench.sh [build-dir]           (default: build-bench next to this checkout's sources)
+#   REPS=9 MIN_TIME=0.5 scripts/bench.sh   (more repetitions on a noisy machine)
+#   RESULTS=/tmp/ember-bench.XXXX scripts/bench.sh   (reprint the table of an earlier run)
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-$root/build-bench}
+reps=${REPS:-5}
+min_time=${MIN_TIME:-0.3}
+warm_heap='glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736'
+
+if [[ -n ${RESULTS:-} ]]; then
+  out=$RESULTS
+  load_before=? load_after=?
+else
+  if [[ ! -f $build/build.ninja ]]; then
+    cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DEMBER_BUILD_BENCH=ON \
+      -DEMBER_BUILD_TESTS=OFF -DEMBER_BUILD_EXAMPLES=OFF >/dev/null
+  fi
+  targets=(bench_pointwise bench_matmul bench_overhead)
+  have_peer=0
+  # (no grep -q: with pipefail, ninja dying of SIGPIPE would read as "no peer")
+  if ninja -C "$build" -t targets all 2>/dev/null | grep '^peer_compare:' >/dev/null; then
+    targets+=(peer_compare)
+    have_peer=1
+  fi
+  out=$(mktemp -d /tmp/ember-bench.XXXXXX)
+  echo "building ${targets[*]} in $build ..." >&2
+  if ! ninja -C "$build" "${targets[@]}" >"$out/build.log" 2>&1; then
+    cat "$out/build.log" >&2
+    exit 1
+  fi
+  load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+
+  # run NAME BINARY [env...]: console output to NAME.txt, results to NAME.json.
+  run() {
+    local name=$1 bin=$2
+    shift 2
+    echo "running $name ..." >&2
+    env "$@" "$build/$bin" --benchmark_min_time="$min_time" --benchmark_repetitions="$reps" \
+      --benchmark_report_aggregates_only=true --benchmark_out="$out/$name.json" \
+      --benchmark_out_format=json >"$out/$name.txt" 2>&1 ||
+      echo "  $name failed (exit $?): see $out/$name.txt" >&2
+  }
+
+  run pointwise bench/bench_pointwise
+  run matmul bench/bench_matmul
+  run overhead bench/bench_overhead
+  if ((have_peer)); then
+    run peer_default bench/peer/peer_compare
+    run peer_warm bench/peer/peer_compare GLIBC_TUNABLES="$warm_heap"
+  fi
+  load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+fi
+
+python3 - "$out" "$reps" "$load_before" "$load_after" <<'PY'
+import json, os, sys
+
+out, reps, load_before, load_after = sys.argv[1:]
+scale = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
+
+def load(name):
+    """{benchmark: {"real": median ns, "cpu": median ns, "cv": cv of real}} or an error text."""
+    path = os.path.join(out, name + ".json")
+    res = {}
+    if not os.path.exists(path):
+        return res
+    for b in json.load(open(path))["benchmarks"]:
+        run = b.get("run_name", b["name"])
+        run = run.replace("/process_time", "").replace("/real_time", "")
+        if b.get("error_occurred"):
+            res[run] = b.get("error_message", "error")
+            continue
+        agg = b.get("aggregate_name")
+        f = scale[b.get("time_unit", "ns")]
+        if agg == "median":
+            res.setdefault(run, {}).update(real=b["real_time"] * f, cpu=b["cpu_time"] * f)
+        elif agg == "cv":
+            res.setdefault(run, {})["cv"] = b["real_time"]  # a fraction
+    return res
+
+data = {n: load(n) for n in ("pointwise", "matmul", "overhead", "peer_default", "peer_warm")}
+
+def get(file, bench):
+    v = data[file].get(bench)
+    if v is None:
+        return None, "missing"
+    if isinstance(v, str):
+        return None, v
+    return v, None
+
+def fmt_time(ns):
+    for unit, f in (("s", 1e9), ("ms", 1e6), ("us", 1e3)):
+        if ns >= f:
+            return f"{ns / f:.3g} {unit}"
+    return f"{ns:.3g} ns"
+
+rows = []
+worst_cv = 0.0
+def ratio(label, file, num, den, target, higher_better=True):
+    """ratio = time(num) / time(den), by wall time and by CPU time."""
+    short = lambda n: n.split("/")[0].removeprefix("BM_")
+    global worst_cv
+    a, ea = get(file, num)
+    b, eb = get(file, den)
+    if ea or eb:
+        rows.append((label, "n/a", "", target, "-", (ea or eb)[:64]))
+        return
+    r = a["real"] / b["real"]
+    rc = a["cpu"] / b["cpu"]
+    worst_cv = max(worst_cv, a.get("cv", 0), b.get("cv", 0))
+    ok = r >= target if higher_better else r <= target
+    op = ">=" if higher_better else "<="
+    rows.append((label, f"{r:.2f}", f"{rc:.2f}", f"{op} {target}", "yes" if ok else "NO",
+                 f"{short(num)} {fmt_time(a['real'])}, {short(den)} {fmt_time(b['real'])}"))
+
+for op in ("add", "exp"):
+    for t in (1, 2):
+        ratio(f"{op} 16M, {t} thr: ember speed / plain loop", "pointwise",
+              f"BM_{op}_plain/threads:{t}", f"BM_{op}_ember/threads:{t}", 0.8)
+ratio("chain 16M: libtorch time / ember, default heap", "peer_default",
+      "BM_chain_torch", "BM_chain_ember", 10)
+ratio("chain 16M: libtorch time / ember, warm heap", "peer_warm",
+      "BM_chain_torch", "BM_chain_ember", 1.0)
+for t in (1, 2):
+    ratio(f"matmul 1024^3, {t} thr: ember speed / cblas", "matmul",
+          f"BM_matmul_cblas/threads:{t}", f"BM_matmul_ember/threads:{t}", 0.9)
+ratio("add 8 elems: ember time / libtorch", "peer_default",
+      "BM_add8_ember", "BM_add8_torch", 0.5, higher_better=False)
+ratio("add 8, requires_grad: ember time / libtorch", "peer_default",
+      "BM_add8_grad_ember", "BM_add8_grad_torch", 0.5, higher_better=False)
+
+head = ("measure", "wall", "cpu", "target", "met", "median wall times")
+w = [max(len(str(r[i])) for r in rows + [head]) for i in range(5)]
+print()
+for r in [head] + rows:
+    print(f"{r[0]:<{w[0]}}  {r[1]:>{w[1]}}  {r[2]:>{w[2]}}  {r[3]:<{w[3]}}  {r[4]:<{w[4]}}  {r[5]}")
+print("(wall: ratio of wall times, what the targets mean; cpu: the same from process CPU time,"
+      " steadier when other jobs share the cores)")
+
+print("\ncontext (medians):")
+for file, bench in (("peer_default", "BM_add16M_torch"),
+                    ("peer_default", "BM_add16M_ember"),
+                    ("peer_warm", "BM_add16M_torch"),
+                    ("peer_default", "BM_add8_torch_inference_mode"),
+                    ("peer_default", "BM_add8_grad_torch"),
+                    ("matmul", "BM_matmul_cblas/threads:1"),
+                    ("matmul", "BM_matmul_cblas/threads:2"),
+                    ("overhead", "BM_add8_ember"), ("overhead", "BM_mul_scalar8_ember"),
+                    ("overhead", "BM_exp8_ember"), ("overhead", "BM_add_broadcast32_ember"),
+                    ("overhead", "BM_empty8_ember")):
+    v, e = get(file, bench)
+    print(f"  {file:<12} {bench:<42} {fmt_time(v['real']) if v else e}")
+print(f"\n{reps} repetitions each; worst coefficient of variation among the ratio inputs: "
+      f"{worst_cv:.1%} (wall);\nload average before {load_before}, after {load_after}")
+print(f"raw results: {out}")
+PY
