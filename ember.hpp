@@ -2,7 +2,9 @@
 #pragma once
 
 #include "nn/functional.hpp"
+#include "nn/data/data.hpp"
 #include "nn/nn.hpp"
+#include "nn/optim/optim.hpp"
 #include "runtime/allocator.hpp"
 #include "runtime/dispatch.hpp"
 #include "runtime/ops.hpp"
