@@ -1,6 +1,7 @@
 // ember: the umbrella header.
 #pragma once
 
+#include "dsl/pointwise.hpp"
 #include "nn/functional.hpp"
 #include "nn/data/data.hpp"
 #include "nn/nn.hpp"
