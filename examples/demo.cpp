@@ -1,6 +1,7 @@
 // ember demo: tensors, broadcasting, reductions, matmul, and eager speed against a plain loop.
 // Usage: demo [--smoke]   (--smoke: small sizes, as run by the test suite)
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <iostream>
 #include <vector>

@@ -18,8 +18,9 @@ Tensor full(const Dims& sizes, Scalar value, TensorOptions o = {});
 Tensor scalar_tensor(Scalar v, TensorOptions o = {});
 /// The 0-d "wrapped number" a C++ scalar becomes in `t + 2`: it does not promote t's dtype.
 Tensor wrapped_scalar(Scalar v);
-/// 1-d tensor of the values, as torch.tensor([...]).
-Tensor tensor(std::initializer_list<double> values, TensorOptions o = {});
+/// 1-d tensor of the values, as torch.tensor([...]) (the default float dtype unless given).
+Tensor tensor(std::initializer_list<Scalar> values, TensorOptions o = {});
+/// 2-d tensor of the rows: tensor({{1, 2}, {3, 4}}), tensor({{1}, {2}}).
 Tensor tensor(std::initializer_list<std::initializer_list<double>> values, TensorOptions o = {});
 Tensor tensor(const std::vector<float>& values, const Dims& sizes = {});
 Tensor tensor(const std::vector<double>& values, const Dims& sizes = {});

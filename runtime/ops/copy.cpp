@@ -167,8 +167,10 @@ Tensor from_values(const T* values, int64_t n, const Dims& sizes, DType d) {
 }
 }  // namespace
 
-Tensor tensor(std::initializer_list<double> values, TensorOptions o) {
-  Tensor t = from_values(values.begin(), static_cast<int64_t>(values.size()), {}, o.dtype());
+Tensor tensor(std::initializer_list<Scalar> values, TensorOptions o) {
+  std::vector<double> v;
+  for (const Scalar& x : values) v.push_back(x.to_double());
+  Tensor t = from_values(v.data(), static_cast<int64_t>(v.size()), {}, o.dtype());
   if (o.requires_grad()) t.requires_grad_();
   return t;
 }

@@ -46,7 +46,7 @@ TEST_CASE("scalar_tensor and tensor(...) build values and shapes", "[runtime][cr
   CHECK(m.dtype() == kInt64);
   test::require_close(m, {2, 3}, {1, 2, 3, 4, 5, 6}, "nested list", 0, 0);
   CHECK(m[1][2].item<int64_t>() == 6);
-  test::require_close(tensor(std::initializer_list<double>{}), {0}, {}, "empty list");
+  test::require_close(tensor(std::initializer_list<Scalar>{}), {0}, {}, "empty list");
   CHECK(tensor({1.0}, TensorOptions(kFloat64).requires_grad(true)).requires_grad());
 
   // std::vector overloads take their dtype from the element type and an optional shape.
