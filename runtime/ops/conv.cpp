@@ -5,9 +5,8 @@
 #include "runtime/allocator.hpp"
 #include "runtime/dispatch.hpp"
 #include "runtime/ops.hpp"
+#include "runtime/ops/conv_im2col.hpp"
 #include "runtime/parallel.hpp"
-
-extern "C" void openblas_set_num_threads(int);
 
 namespace ember {
 namespace detail {
@@ -41,48 +40,7 @@ void gemm_nn(int64_t n, int64_t m, int64_t k, const T* a, int64_t lda, const T* 
   }
 }
 
-struct ConvGeom {
-  int64_t n, c, h, w;       // input
-  int64_t o, cg, kh, kw;    // weight: out channels, in channels per group, kernel
-  int64_t oh, ow, groups;
-  int64_t sh, sw, ph, pw, dh, dw;
-  bool direct() const {  // 1x1, stride 1, no padding: the input plane already is the column matrix
-    return kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0;
-  }
-};
-
-// col[(c*kh + i)*kw + j][oh*OW + ow] = x[c][oh*sh - ph + i*dh][ow*sw - pw + j*dw] (0 off the edge)
-// for the cg channels of one group of one image (contiguous planes).
-template <class T>
-void im2col(const ConvGeom& g, const T* x, T* col) {
-  int64_t L = g.oh * g.ow;
-  for (int64_t c = 0; c < g.cg; ++c)
-    for (int64_t i = 0; i < g.kh; ++i)
-      for (int64_t j = 0; j < g.kw; ++j) {
-        T* row = col + ((c * g.kh + i) * g.kw + j) * L;
-        const T* plane = x + c * g.h * g.w;
-        // Output columns whose input column lies inside [0, W).
-        int64_t off = j * g.dw - g.pw;
-        int64_t lo = off >= 0 ? 0 : (-off + g.sw - 1) / g.sw;
-        int64_t hi = g.w - off <= 0 ? 0 : (g.w - off - 1) / g.sw + 1;
-        lo = std::min(lo, g.ow);
-        hi = std::clamp(hi, lo, g.ow);
-        for (int64_t y = 0; y < g.oh; ++y) {
-          T* dst = row + y * g.ow;
-          int64_t ih = y * g.sh - g.ph + i * g.dh;
-          if (ih < 0 || ih >= g.h) {
-            std::fill(dst, dst + g.ow, T(0));
-            continue;
-          }
-          const T* src = plane + ih * g.w + off;
-          std::fill(dst, dst + lo, T(0));
-          if (g.sw == 1) std::copy(src + lo, src + hi, dst + lo);
-          else
-            for (int64_t x2 = lo; x2 < hi; ++x2) dst[x2] = src[x2 * g.sw];
-          std::fill(dst + hi, dst + g.ow, T(0));
-        }
-      }
-}
+using detail::ConvGeom;
 
 // One image: every group's GEMM into out [O, OH*OW] (already holding the bias if has_bias).
 template <class T>
@@ -92,7 +50,7 @@ void conv_image(const ConvGeom& g, const T* x, const T* w, bool has_bias, T* out
     const T* xg = x + gi * g.cg * g.h * g.w;
     const T* cm = xg;
     if (!g.direct()) {
-      im2col(g, xg, col);
+      detail::im2col(g, xg, col);
       cm = col;
     }
     gemm_nn(og, L, K, w + gi * og * K, K, cm, L, has_bias, out + gi * og * L, L);
@@ -135,15 +93,8 @@ void conv_forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const Ten
   // whenever there are two or more; a single image lets BLAS thread its GEMMs.
   int threads = get_num_threads();
   if (g.n >= 2 && threads > 1 && !in_parallel_region()) {
-    // BLAS threads would nest inside ours; its thread count is global, so restore it after.
-    openblas_set_num_threads(1);
-    try {
-      parallel_for(0, g.n, 1, run_images);
-    } catch (...) {
-      openblas_set_num_threads(threads);
-      throw;
-    }
-    openblas_set_num_threads(threads);
+    detail::SingleThreadedBlas one(threads);
+    parallel_for(0, g.n, 1, run_images);
     return;
   }
   run_images(0, g.n);

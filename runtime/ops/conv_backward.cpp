@@ -1,111 +1,119 @@
-// conv2d backward: grad_input, grad_weight, grad_bias by im2col/col2im and two large GEMMs
-// over the whole batch (OpenBLAS threads them).
-#include <cblas.h>
+// conv2d backward: grad_input, grad_weight, grad_bias, image by image. Each image's column
+// matrix (im2col) and column gradient fit in cache; grad_weight is summed over a fixed split of
+// the batch, so the result does not depend on the thread count.
+#include <algorithm>
+#include <memory>
 
-#include <vector>
-
+#include "runtime/allocator.hpp"
+#include "runtime/ops/conv_im2col.hpp"
 #include "runtime/ops/loops.hpp"
 #include "runtime/shape.hpp"
 
 namespace ember {
+namespace detail {
+// Row-major C = op(A) op(B) + beta C through BLAS; defined in ops/matmul.cpp.
+void gemm_rowmajor(bool trans_a, bool trans_b, int64_t n, int64_t m, int64_t k, const float* a,
+                   int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
+void gemm_rowmajor(bool trans_a, bool trans_b, int64_t n, int64_t m, int64_t k, const double* a,
+                   int64_t lda, const double* b, int64_t ldb, double beta, double* c,
+                   int64_t ldc);
+}  // namespace detail
+
 namespace {
 
-template <class T>
-void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b,
-          int64_t ldb, T beta, T* c, int64_t ldc) {
-  auto A = ta ? CblasTrans : CblasNoTrans, B = tb ? CblasTrans : CblasNoTrans;
-  if constexpr (std::is_same_v<T, float>)
-    cblas_sgemm(CblasRowMajor, A, B, m, n, k, 1.f, a, lda, b, ldb, beta, c, ldc);
-  else
-    cblas_dgemm(CblasRowMajor, A, B, m, n, k, 1.0, a, lda, b, ldb, beta, c, ldc);
-}
+using detail::ConvGeom;
 
-struct Geometry {
-  int64_t n, c, h, w, o, kh, kw, oh, ow, groups;
-  ConvAttrs a;
+// Partial grad_weight sums: at most this many, over consecutive runs of images.
+constexpr int64_t kMaxParts = 8;
+
+// Scratch from the caching allocator (no page faults per call); contents are undefined.
+template <class T>
+struct Scratch {
+  size_t bytes;
+  T* p;
+  explicit Scratch(int64_t n)
+      : bytes(std::max<size_t>(1, static_cast<size_t>(n) * sizeof(T))),
+        p(static_cast<T*>(memory::allocate(bytes))) {}
+  ~Scratch() { memory::deallocate(p, bytes); }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
 };
 
-// cols[(ci*kh + i)*kw + j][img*oh*ow + y*ow + x] = input[img][c0 + ci][y*sh - ph + i*dh][...]
+// gy [N, O, L], x [N, C, H, W], w [O, cg, kh, kw], all contiguous.
 template <class T>
-void im2col(const T* in, T* cols, const Geometry& g, int64_t c0, int64_t cg) {
-  int64_t plane = g.oh * g.ow, width = g.n * plane;
-  parallel_for(0, cg * g.kh * g.kw, 1, [&](int64_t rb, int64_t re) {
-    for (int64_t r = rb; r < re; ++r) {
-      int64_t ci = r / (g.kh * g.kw), i = r / g.kw % g.kh, j = r % g.kw;
-      T* dst = cols + r * width;
-      for (int64_t img = 0; img < g.n; ++img) {
-        const T* src = in + (img * g.c + c0 + ci) * g.h * g.w;
-        for (int64_t y = 0; y < g.oh; ++y) {
-          int64_t iy = y * g.a.stride[0] - g.a.padding[0] + i * g.a.dilation[0];
-          T* row = dst + img * plane + y * g.ow;
-          if (iy < 0 || iy >= g.h) {
-            for (int64_t x = 0; x < g.ow; ++x) row[x] = T(0);
-            continue;
+TensorList conv_backward(const Tensor& gy, const Tensor& x, const Tensor& w, const ConvGeom& g) {
+  const int64_t L = g.l(), K = g.k(), og = g.o / g.groups;
+  const int64_t in_img = g.c * g.h * g.w, out_img = g.o * L, wsize = g.o * K;
+  Tensor gin = make_tensor({g.n, g.c, g.h, g.w}, x.dtype());
+  Tensor gw = make_tensor({g.o, g.cg, g.kh, g.kw}, x.dtype());
+  const T* px = x.data_ptr<T>();
+  const T* pw = w.data_ptr<T>();
+  const T* pgy = gy.data_ptr<T>();
+  T* pgin = gin.data_ptr<T>();
+  const int64_t parts = std::clamp<int64_t>(g.n, 1, kMaxParts);
+  Scratch<T> partial(parts * wsize);
+  const bool empty = g.n == 0 || L == 0 || K == 0;
+  if (empty) {  // nothing flows back: zero gradients
+    std::fill(pgin, pgin + g.n * in_img, T(0));
+    std::fill(partial.p, partial.p + parts * wsize, T(0));
+  }
+  auto run_parts = [&](int64_t p0, int64_t p1) {
+    if (empty) return;
+    Scratch<T> cols(g.direct() ? 0 : K * L), gcols(g.direct() ? 0 : K * L);
+    for (int64_t part = p0; part < p1; ++part) {
+      T* gwp = partial.p + part * wsize;
+      const int64_t first = part * g.n / parts, last = (part + 1) * g.n / parts;
+      for (int64_t img = first; img < last; ++img) {
+        T* gimg = pgin + img * in_img;
+        if (!g.direct()) std::fill(gimg, gimg + in_img, T(0));
+        for (int64_t gi = 0; gi < g.groups; ++gi) {
+          const T* xg = px + img * in_img + gi * g.cg * g.h * g.w;
+          const T* gyg = pgy + img * out_img + gi * og * L;
+          const T* wg = pw + gi * og * K;
+          T* ging = gimg + gi * g.cg * g.h * g.w;
+          const T* cm = xg;
+          if (!g.direct()) {
+            detail::im2col(g, xg, cols.p);
+            cm = cols.p;
           }
-          for (int64_t x = 0; x < g.ow; ++x) {
-            int64_t ix = x * g.a.stride[1] - g.a.padding[1] + j * g.a.dilation[1];
-            row[x] = (ix >= 0 && ix < g.w) ? src[iy * g.w + ix] : T(0);
+          // grad_weight[group] (+)= grad_out [og, L] x cols^T [L, K]
+          detail::gemm_rowmajor(false, true, og, K, L, gyg, L, cm, L, img == first ? T(0) : T(1),
+                                gwp + gi * og * K, K);
+          // grad_cols = weight[group]^T [K, og] x grad_out [og, L], added back by col2im (a 1x1
+          // stride-1 unpadded conv's column matrix is the input itself).
+          if (g.direct()) {
+            detail::gemm_rowmajor(true, false, K, L, og, wg, K, gyg, L, T(0), ging, L);
+          } else {
+            detail::gemm_rowmajor(true, false, K, L, og, wg, K, gyg, L, T(0), gcols.p, L);
+            detail::col2im(g, gcols.p, ging);
           }
         }
       }
     }
-  });
-}
-
-// The adjoint of im2col: adds every column entry back into its input position.
-template <class T>
-void col2im(const T* cols, T* gin, const Geometry& g, int64_t c0, int64_t cg) {
-  int64_t plane = g.oh * g.ow, width = g.n * plane;
-  // Parallel over (image, channel) planes: each input plane is written by one thread only.
-  parallel_for(0, g.n * cg, 1, [&](int64_t pb, int64_t pe) {
-    for (int64_t p = pb; p < pe; ++p) {
-      int64_t img = p / cg, ci = p % cg;
-      T* dst = gin + (img * g.c + c0 + ci) * g.h * g.w;
-      for (int64_t i = 0; i < g.kh; ++i)
-        for (int64_t j = 0; j < g.kw; ++j) {
-          const T* src = cols + ((ci * g.kh + i) * g.kw + j) * width + img * plane;
-          for (int64_t y = 0; y < g.oh; ++y) {
-            int64_t iy = y * g.a.stride[0] - g.a.padding[0] + i * g.a.dilation[0];
-            if (iy < 0 || iy >= g.h) continue;
-            for (int64_t x = 0; x < g.ow; ++x) {
-              int64_t ix = x * g.a.stride[1] - g.a.padding[1] + j * g.a.dilation[1];
-              if (ix >= 0 && ix < g.w) dst[iy * g.w + ix] += src[y * g.ow + x];
-            }
-          }
-        }
+  };
+  int threads = get_num_threads();
+  if (parts >= 2 && threads > 1 && !in_parallel_region()) {
+    detail::SingleThreadedBlas one(threads);
+    parallel_for(0, parts, 1, run_parts);
+  } else {
+    run_parts(0, parts);
+  }
+  // grad_weight = the parts' sum, in a fixed order.
+  T* pgw = gw.data_ptr<T>();
+  parallel_for(0, wsize, 4096, [&](int64_t b, int64_t e) {
+    std::copy(partial.p + b, partial.p + e, pgw + b);
+    for (int64_t part = 1; part < parts; ++part) {
+      const T* __restrict src = partial.p + part * wsize;
+      for (int64_t i = b; i < e; ++i) pgw[i] += src[i];
     }
   });
-}
-
-template <class T>
-TensorList conv_backward(const Tensor& grad_out, const Tensor& input, const Tensor& weight,
-                         const Geometry& g) {
-  int64_t cg = g.c / g.groups, og = g.o / g.groups, k = cg * g.kh * g.kw;
-  int64_t plane = g.oh * g.ow, width = g.n * plane;
-  // grad_out as [O, N*oh*ow] so each group's rows are one contiguous GEMM operand.
-  Tensor go = grad_out.reshape({g.n, g.o, plane}).permute({1, 0, 2}).contiguous();
-  Tensor gin = zeros({g.n, g.c, g.h, g.w}, input.dtype());
-  Tensor gw = make_tensor({g.o, cg, g.kh, g.kw}, input.dtype());
-  std::vector<T> cols(static_cast<size_t>(k * width));
-  std::vector<T> gcols(static_cast<size_t>(k * width));
-  const T* in = input.data_ptr<T>();
-  const T* w = weight.data_ptr<T>();
-  for (int64_t grp = 0; grp < g.groups; ++grp) {
-    const T* gop = go.data_ptr<T>() + grp * og * width;
-    im2col(in, cols.data(), g, grp * cg, cg);
-    // grad_weight[grp] = grad_out[grp] [og, width] x cols^T [width, k]
-    gemm<T>(false, true, og, k, width, gop, width, cols.data(), width, T(0),
-            gw.data_ptr<T>() + grp * og * k, k);
-    // grad_cols = weight[grp]^T [k, og] x grad_out[grp] [og, width]
-    gemm<T>(true, false, k, width, og, w + grp * og * k, k, gop, width, T(0), gcols.data(), width);
-    col2im(gcols.data(), gin.data_ptr<T>(), g, grp * cg, cg);
-  }
-  Tensor gb = sum(go, {1}).sum({1});
+  Tensor gb = sum(gy.view({g.n, g.o, L}), {0, 2});
   return {gin, gw, gb};
 }
 
 // (grad_out, input, weight) -> (grad_input, grad_weight, grad_bias).
 TensorList conv2d_backward_kernel(std::span<const Tensor> in, const Attrs& attrs) {
+  NoGradGuard no_grad;  // the copies and the bias sum are internal, not graph nodes
   const auto& a = std::get<ConvAttrs>(attrs);
   bool batched = in[1].dim() == 4;
   Tensor x = (batched ? in[1] : in[1].unsqueeze(0)).contiguous();
@@ -113,9 +121,13 @@ TensorList conv2d_backward_kernel(std::span<const Tensor> in, const Attrs& attrs
   EMBER_CHECK(is_floating(x.dtype()), DTypeError, "conv2d_backward: expected a floating input, got ",
               dtype_name(x.dtype()));
   Tensor w = cast(in[2], x.dtype()).contiguous();
-  gy = cast(gy, x.dtype());
-  Geometry g{x.size(0), x.size(1), x.size(2), x.size(3), w.size(0), w.size(2), w.size(3),
-             gy.size(2), gy.size(3), a.groups, a};
+  gy = cast(gy, x.dtype()).contiguous();
+  ConvGeom g{};
+  g.n = x.size(0); g.c = x.size(1); g.h = x.size(2); g.w = x.size(3);
+  g.o = w.size(0); g.cg = w.size(1); g.kh = w.size(2); g.kw = w.size(3);
+  g.oh = gy.size(2); g.ow = gy.size(3); g.groups = a.groups;
+  g.sh = a.stride[0]; g.sw = a.stride[1]; g.ph = a.padding[0]; g.pw = a.padding[1];
+  g.dh = a.dilation[0]; g.dw = a.dilation[1];
   TensorList r = visit_dtype(x.dtype(), [&](auto v) -> TensorList {
     using T = decltype(v);
     if constexpr (std::is_floating_point_v<T>) return conv_backward<T>(gy, x, w, g);

@@ -1,0 +1,243 @@
+// libtorch twin of examples/resnet_fashion.cpp: the same network (stem conv 3x3 + BN, stages
+// of two residual blocks at widths 16, 32, 64 with stride-2 downsampling and 1x1 projection
+// skips, global average pool, linear; PyTorch's default init), SGD with Nesterov momentum 0.9
+// and weight decay 5e-4 under a one-cycle schedule (PyTorch's OneCycleLR formulas, stepped per
+// batch: libtorch 1.13 has no OneCycleLR), batch 128 reshuffled every epoch (last batch kept),
+// random horizontal flips, Normalize(0.2860, 0.3530), 2 threads, reading the same IDX .gz files
+// with zlib. Prints the same lines as the ember trainer, for scripts/train_compare.sh.
+//
+//   peer_resnet_fashion [--epochs 3] [--batch-size 128] [--lr 0.1] [--threads 2] [--smoke]
+#include <torch/torch.h>
+#include <zlib.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace {
+
+std::string data_root() {
+  const char* env = std::getenv("EMBER_FASHION_MNIST");
+  return env && *env ? env : "/usr/share/datasets/fashion-mnist";
+}
+
+// The whole decompressed file.
+std::vector<unsigned char> read_gz(const std::string& path) {
+  gzFile f = gzopen(path.c_str(), "rb");
+  if (!f) throw std::runtime_error("cannot open " + path + " (apt-get install dataset-fashion-mnist)");
+  std::vector<unsigned char> out;
+  unsigned char buf[1 << 16];
+  int n;
+  while ((n = gzread(f, buf, sizeof buf)) > 0) out.insert(out.end(), buf, buf + n);
+  bool bad = n < 0;
+  gzclose(f);
+  if (bad) throw std::runtime_error("corrupt gzip data in " + path);
+  return out;
+}
+
+uint32_t be32(const unsigned char* p) {
+  return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | uint32_t(p[3]);
+}
+
+// images [N, 1, 28, 28] float32 in [0, 1], labels [N] int64.
+std::pair<torch::Tensor, torch::Tensor> load(const std::string& prefix) {
+  auto img = read_gz(data_root() + "/" + prefix + "-images-idx3-ubyte.gz");
+  auto lab = read_gz(data_root() + "/" + prefix + "-labels-idx1-ubyte.gz");
+  if (img.size() < 16 || be32(img.data()) != 2051 || lab.size() < 8 || be32(lab.data()) != 2049)
+    throw std::runtime_error("bad IDX header in " + prefix);
+  int64_t n = be32(img.data() + 4), h = be32(img.data() + 8), w = be32(img.data() + 12);
+  if (int64_t(img.size()) != 16 + n * h * w || int64_t(lab.size()) != 8 + n)
+    throw std::runtime_error("truncated IDX file in " + prefix);
+  auto images = torch::from_blob(img.data() + 16, {n, 1, h, w}, torch::kUInt8)
+                    .to(torch::kFloat32)
+                    .div_(255);
+  auto labels = torch::from_blob(lab.data() + 8, {n}, torch::kUInt8).to(torch::kInt64);
+  return {images, labels};
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+namespace {
+
+namespace nn = torch::nn;
+
+nn::Conv2dOptions conv(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t pad) {
+  return nn::Conv2dOptions(in, out, k).stride(stride).padding(pad).bias(false);
+}
+
+struct BlockImpl : nn::Module {
+  nn::Conv2d conv1{nullptr}, conv2{nullptr};
+  nn::BatchNorm2d bn1{nullptr}, bn2{nullptr};
+  nn::Sequential shortcut;
+
+  BlockImpl(int64_t in, int64_t out, int64_t stride)
+      : conv1(register_module("conv1", nn::Conv2d(conv(in, out, 3, stride, 1)))),
+        conv2(register_module("conv2", nn::Conv2d(conv(out, out, 3, 1, 1)))),
+        bn1(register_module("bn1", nn::BatchNorm2d(out))),
+        bn2(register_module("bn2", nn::BatchNorm2d(out))) {
+    if (stride != 1 || in != out) {
+      shortcut->push_back(nn::Conv2d(conv(in, out, 1, stride, 0)));
+      shortcut->push_back(nn::BatchNorm2d(out));
+    }
+    register_module("shortcut", shortcut);
+  }
+  torch::Tensor forward(const torch::Tensor& x) {
+    torch::Tensor skip = shortcut->is_empty() ? x : shortcut->forward(x);
+    return torch::relu(bn2(conv2(torch::relu(bn1(conv1(x))))) + skip);
+  }
+};
+TORCH_MODULE(Block);
+
+struct ResNetImpl : nn::Module {
+  nn::Conv2d stem{nullptr};
+  nn::BatchNorm2d stem_bn{nullptr};
+  nn::Sequential stages;
+  nn::Linear fc{nullptr};
+
+  ResNetImpl(const std::vector<int64_t>& widths, int64_t depth, int64_t classes)
+      : stem(register_module("stem", nn::Conv2d(conv(1, widths.front(), 3, 1, 1)))),
+        stem_bn(register_module("stem_bn", nn::BatchNorm2d(widths.front()))),
+        fc(register_module("fc", nn::Linear(widths.back(), classes))) {
+    int64_t in = widths.front();
+    for (size_t s = 0; s < widths.size(); ++s) {
+      for (int64_t b = 0; b < depth; ++b) stages->push_back(Block(b ? widths[s] : in, widths[s],
+                                                                 b == 0 && s > 0 ? 2 : 1));
+      in = widths[s];
+    }
+    register_module("stages", stages);
+  }
+  torch::Tensor forward(const torch::Tensor& images) {
+    torch::Tensor x = torch::relu(stem_bn(stem(images)));
+    x = stages->forward(x);
+    return fc(torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1));
+  }
+};
+TORCH_MODULE(ResNet);
+
+// PyTorch's OneCycleLR (cos annealing, two phases, cycling momentum), stepped per batch.
+struct OneCycle {
+  double max_lr, initial_lr, min_lr, total;
+  double lr = 0, momentum = 0;
+  OneCycle(double max_lr, int64_t total_steps)
+      : max_lr(max_lr), initial_lr(max_lr / 25), min_lr(max_lr / 25 / 1e4),
+        total(double(total_steps)) {}
+  static double anneal(double start, double end, double pct) {
+    return end + (start - end) / 2.0 * (std::cos(M_PI * pct) + 1);
+  }
+  void at(int64_t step_num) {
+    double s = double(step_num), end1 = 0.3 * total - 1;
+    if (s <= end1) {
+      lr = anneal(initial_lr, max_lr, s / end1);
+      momentum = anneal(0.95, 0.85, s / end1);
+    } else {
+      double pct = (s - end1) / (total - 1 - end1);
+      lr = anneal(max_lr, min_lr, pct);
+      momentum = anneal(0.85, 0.95, pct);
+    }
+  }
+  void apply(torch::optim::SGD& opt) const {
+    for (auto& g : opt.param_groups()) {
+      auto& o = static_cast<torch::optim::SGDOptions&>(g.options());
+      o.lr(lr);
+      o.momentum(momentum);
+    }
+  }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int64_t epochs = 3, batch = 128;
+  int threads = 2;
+  double lr = 0.1;
+  bool smoke = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string o = argv[i];
+    auto next = [&] {
+      if (i + 1 >= argc) throw std::runtime_error(o + " needs a value");
+      return std::string(argv[++i]);
+    };
+    if (o == "--epochs") epochs = std::stoll(next());
+    else if (o == "--batch-size") batch = std::stoll(next());
+    else if (o == "--threads") threads = std::stoi(next());
+    else if (o == "--lr") lr = std::stod(next());
+    else if (o == "--smoke") smoke = true;
+    else {
+      std::cerr << "usage: " << argv[0]
+                << " [--epochs N] [--batch-size N] [--lr X] [--threads N] [--smoke]\n";
+      return 2;
+    }
+  }
+  if (smoke) epochs = 1;
+  torch::set_num_threads(threads);
+  torch::manual_seed(0);
+
+  auto [train_x, train_y] = load("train");
+  auto [test_x, test_y] = load("t10k");
+  if (smoke) {
+    train_x = train_x.narrow(0, 0, 3 * batch), train_y = train_y.narrow(0, 0, 3 * batch);
+    test_x = test_x.narrow(0, 0, 2 * batch), test_y = test_y.narrow(0, 0, 2 * batch);
+  }
+  train_x = (train_x - 0.2860) / 0.3530;
+  test_x = (test_x - 0.2860) / 0.3530;
+  int64_t n = train_x.size(0), steps = (n + batch - 1) / batch;
+
+  ResNet net(std::vector<int64_t>{16, 32, 64}, 2, 10);
+  torch::optim::SGD opt(net->parameters(), torch::optim::SGDOptions(lr).momentum(0.9)
+                                               .weight_decay(5e-4).nesterov(true));
+  OneCycle schedule(lr, epochs * steps);
+  int64_t step_num = 0;
+  schedule.at(step_num);
+  schedule.apply(opt);
+  std::cout << "libtorch " << TORCH_VERSION << ", " << threads << " threads, training on " << n
+            << " images, batch " << batch << "\n";
+
+  double train_seconds = 0, acc = 0;
+  for (int64_t epoch = 1; epoch <= epochs; ++epoch) {
+    auto t0 = std::chrono::steady_clock::now();
+    torch::Tensor perm = torch::randperm(n, torch::kInt64);
+    double loss_sum = 0;
+    for (int64_t b = 0; b < n; b += batch) {
+      torch::Tensor idx = perm.narrow(0, b, std::min(batch, n - b));
+      torch::Tensor x = train_x.index_select(0, idx), y = train_y.index_select(0, idx);
+      torch::Tensor flip = torch::rand({idx.size(0), 1, 1, 1}) < 0.5;
+      x = torch::where(flip, x.flip({3}), x);
+      torch::Tensor loss = torch::nn::functional::cross_entropy(net->forward(x), y);
+      opt.zero_grad();
+      loss.backward();
+      opt.step();
+      schedule.at(++step_num);
+      schedule.apply(opt);
+      loss_sum += loss.item<float>() * double(idx.size(0));
+    }
+    double s = seconds_since(t0);
+    train_seconds += s;
+    {
+      torch::NoGradGuard no_grad;
+      net->eval();
+      int64_t correct = 0;
+      for (int64_t b = 0; b < test_x.size(0); b += 500) {
+        int64_t m = std::min<int64_t>(500, test_x.size(0) - b);
+        torch::Tensor pred = net->forward(test_x.narrow(0, b, m)).argmax(1);
+        correct += (pred == test_y.narrow(0, b, m)).sum().item<int64_t>();
+      }
+      net->train();
+      acc = double(correct) / double(test_x.size(0));
+    }
+    std::printf("epoch %lld: train loss %.4f, test accuracy %.4f, %.1f s\n",
+                static_cast<long long>(epoch), loss_sum / double(n), acc, s);
+  }
+  std::printf("test accuracy %.4f, time per epoch %.1f s (%.0f images/s)\n", acc,
+              train_seconds / double(epochs), double(n) * double(epochs) / train_seconds);
+  return 0;
+}

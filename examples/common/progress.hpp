@@ -1,0 +1,225 @@
+// Shared by the Fashion-MNIST trainers (mlp_fashion, resnet_fashion): command-line options, a
+// subset of a dataset for --smoke runs, a progress bar on a terminal (plain lines in a log),
+// timing and test accuracy. Header-only: every examples/*.cpp is a program of its own.
+#pragma once
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <utility>
+
+#include <ember.hpp>
+
+namespace examples {
+
+/// What a trainer's command line sets; a trainer fills in its defaults before parsing.
+struct TrainArgs {
+  int64_t epochs = 3;
+  int64_t batch_size = 128;
+  int threads = 2;
+  int64_t workers = 2;  ///< DataLoader worker threads
+  double lr = 0.05;
+  uint64_t seed = 0;
+  bool smoke = false;  ///< a few batches of one epoch, as the test suite runs it
+  std::string save{};  ///< write the trained weights to this .safetensors file
+};
+
+[[noreturn]] inline void usage(const char* prog, const TrainArgs& d, int code) {
+  std::ostream& os = code == 0 ? std::cout : std::cerr;
+  os << "usage: " << prog << " [options]\n"
+     << "  --epochs N        training epochs (default " << d.epochs << ")\n"
+     << "  --batch-size N    images per batch (default " << d.batch_size << ")\n"
+     << "  --lr X            learning rate (default " << d.lr << ")\n"
+     << "  --threads N       compute threads (default " << d.threads << ")\n"
+     << "  --workers N       data loader worker threads (default " << d.workers << ")\n"
+     << "  --seed N          seed of weights, shuffling and augmentation (default " << d.seed
+     << ")\n"
+     << "  --save PATH       save the trained weights as .safetensors\n"
+     << "  --smoke           a few batches of one epoch on a small subset (a quick test)\n"
+     << "Data: $EMBER_FASHION_MNIST or /usr/share/datasets/fashion-mnist "
+        "(apt-get install dataset-fashion-mnist).\n";
+  std::exit(code);
+}
+
+/// Parses the options above over the defaults d; a bad option prints the usage and exits 2.
+inline TrainArgs parse_args(int argc, char** argv, TrainArgs d) {
+  TrainArgs a = d;
+  auto number = [&](int& i, const char* name) -> std::string {
+    if (i + 1 >= argc) {
+      std::cerr << argv[0] << ": " << name << " needs a value\n";
+      usage(argv[0], d, 2);
+    }
+    return argv[++i];
+  };
+  auto to_int = [&](const std::string& s, const char* name, int64_t min) -> int64_t {
+    char* end = nullptr;
+    long long v = std::strtoll(s.c_str(), &end, 10);
+    if (s.empty() || *end != '\0' || v < min) {
+      std::cerr << argv[0] << ": " << name << " expects an integer >= " << min << ", got '" << s
+                << "'\n";
+      usage(argv[0], d, 2);
+    }
+    return v;
+  };
+  for (int i = 1; i < argc; ++i) {
+    std::string o = argv[i];
+    if (o == "--epochs") a.epochs = to_int(number(i, "--epochs"), "--epochs", 1);
+    else if (o == "--batch-size") a.batch_size = to_int(number(i, "--batch-size"), "--batch-size", 1);
+    else if (o == "--threads") a.threads = static_cast<int>(to_int(number(i, "--threads"), "--threads", 1));
+    else if (o == "--workers") a.workers = to_int(number(i, "--workers"), "--workers", 0);
+    else if (o == "--seed") a.seed = static_cast<uint64_t>(to_int(number(i, "--seed"), "--seed", 0));
+    else if (o == "--save") a.save = number(i, "--save");
+    else if (o == "--smoke") a.smoke = true;
+    else if (o == "--lr") {
+      std::string s = number(i, "--lr");
+      char* end = nullptr;
+      a.lr = std::strtod(s.c_str(), &end);
+      if (s.empty() || *end != '\0' || !(a.lr > 0)) {
+        std::cerr << argv[0] << ": --lr expects a positive number, got '" << s << "'\n";
+        usage(argv[0], d, 2);
+      }
+    } else if (o == "--help" || o == "-h") {
+      usage(argv[0], d, 0);
+    } else {
+      std::cerr << argv[0] << ": unknown option '" << o << "'\n";
+      usage(argv[0], d, 2);
+    }
+  }
+  if (a.smoke) a.epochs = 1;
+  return a;
+}
+
+/// The first n examples of a dataset (held by reference: keep it alive).
+template <class D>
+class Subset {
+ public:
+  Subset(D& base, size_t n) : base_(base), n_(std::min(n, static_cast<size_t>(base.size()))) {}
+  ember::data::Example get(size_t i) { return base_.get(i); }
+  size_t size() const { return n_; }
+
+ private:
+  D& base_;
+  size_t n_;
+};
+
+/// "1:02:03", "4:05" or "6.7s".
+inline std::string format_seconds(double s) {
+  if (!std::isfinite(s) || s < 0) return "?";
+  if (s < 60) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1fs", s);
+    return buf;
+  }
+  auto t = static_cast<int64_t>(s + 0.5);
+  char buf[32];
+  if (t >= 3600)
+    std::snprintf(buf, sizeof buf, "%lld:%02lld:%02lld", static_cast<long long>(t / 3600),
+                  static_cast<long long>(t / 60 % 60), static_cast<long long>(t % 60));
+  else
+    std::snprintf(buf, sizeof buf, "%lld:%02lld", static_cast<long long>(t / 60),
+                  static_cast<long long>(t % 60));
+  return buf;
+}
+
+/// Wall-clock seconds since construction (or the last reset).
+class Timer {
+ public:
+  Timer() : start_(std::chrono::steady_clock::now()) {}
+  void reset() { start_ = std::chrono::steady_clock::now(); }
+  double seconds() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  }
+
+ private:
+  std::chrono::steady_clock::time_point start_;
+};
+
+/// Progress of one epoch: a redrawn bar on a terminal, a line every tenth of the epoch
+/// otherwise. Shows epoch, batch/total, mean loss so far, images/s and ETA.
+class Progress {
+ public:
+  Progress(int64_t epoch, int64_t epochs, int64_t total_batches)
+      : epoch_(epoch), epochs_(epochs), total_(total_batches), tty_(isatty(STDOUT_FILENO) != 0) {}
+
+  /// Records one finished batch of `images` images with mean loss `loss`.
+  void step(int64_t images, double loss) {
+    ++done_;
+    images_ += images;
+    loss_sum_ += loss * static_cast<double>(images);
+    double now = timer_.seconds();
+    if (tty_) {
+      if (done_ == total_ || now - last_draw_ >= 0.1) {
+        last_draw_ = now;
+        std::cout << '\r' << line(now, true) << "\033[K" << std::flush;
+      }
+    } else {
+      int64_t every = std::max<int64_t>(1, (total_ + 9) / 10);
+      if (done_ % every == 0 || done_ == total_) std::cout << line(now, false) << std::endl;
+    }
+  }
+
+  /// Ends the bar's line; returns the epoch's seconds.
+  double finish() {
+    double s = timer_.seconds();
+    if (tty_) std::cout << '\n';
+    return s;
+  }
+  /// Mean training loss over the epoch so far.
+  double mean_loss() const { return images_ ? loss_sum_ / static_cast<double>(images_) : NAN; }
+  int64_t images() const { return images_; }
+
+ private:
+  std::string line(double now, bool bar) const {
+    std::ostringstream os;
+    os << "epoch " << epoch_ << "/" << epochs_ << " ";
+    if (bar) {
+      constexpr int kWidth = 28;
+      auto filled = total_ ? static_cast<int>(kWidth * done_ / total_) : kWidth;
+      os << '[' << std::string(filled, '#') << std::string(kWidth - filled, '.') << "] ";
+    }
+    double rate = now > 0 ? static_cast<double>(images_) / now : 0;
+    double eta = done_ ? now / static_cast<double>(done_) * static_cast<double>(total_ - done_)
+                       : NAN;
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "%*lld/%lld  loss %.4f  %.0f img/s  %s %s",
+                  static_cast<int>(std::to_string(total_).size()),
+                  static_cast<long long>(done_), static_cast<long long>(total_), mean_loss(),
+                  rate, done_ == total_ ? "took" : "ETA",
+                  format_seconds(done_ == total_ ? now : eta).c_str());
+    os << buf;
+    return os.str();
+  }
+
+  int64_t epoch_, epochs_, total_;
+  bool tty_;
+  int64_t done_ = 0, images_ = 0;
+  double loss_sum_ = 0, last_draw_ = -1;
+  Timer timer_;
+};
+
+/// Fraction of correctly classified examples (the model in eval mode, no autograd); leaves
+/// the model in training mode.
+template <class Model>
+double accuracy(Model& model, ember::data::DataLoader& loader) {
+  ember::NoGradGuard no_grad;
+  model.eval();
+  int64_t correct = 0, total = 0;
+  for (auto [images, labels] : loader) {
+    ember::Tensor pred = model(images).argmax(1);
+    correct += (pred == labels).sum().template item<int64_t>();
+    total += labels.size(0);
+  }
+  model.train();
+  return total ? static_cast<double>(correct) / static_cast<double>(total) : 0.0;
+}
+
+}  // namespace examples
