@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds ember's benchmarks (Release) if needed, runs them and the libtorch peer (with glibc's
 # default heap and with a pre-warmed one) and prints the ratios against the targets, from the
-# medians over repetitions. Takes about 2-3 minutes on 2 cores.
+# medians over repetitions. Takes about 3-4 minutes on 2 cores.
 #
 #   scripts/bench.sh [build-dir]           (default: build-bench next to this checkout's sources)
 #   REPS=9 MIN_TIME=0.5 scripts/bench.sh   (more repetitions on a noisy machine)
@@ -22,11 +22,11 @@ else
     cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DEMBER_BUILD_BENCH=ON \
       -DEMBER_BUILD_TESTS=OFF -DEMBER_BUILD_EXAMPLES=OFF >/dev/null
   fi
-  targets=(bench_pointwise bench_matmul bench_overhead)
+  targets=(bench_pointwise bench_matmul bench_overhead bench_autograd)
   have_peer=0
   # (no grep -q: with pipefail, ninja dying of SIGPIPE would read as "no peer")
   if ninja -C "$build" -t targets all 2>/dev/null | grep '^peer_compare:' >/dev/null; then
-    targets+=(peer_compare)
+    targets+=(peer_compare peer_autograd)
     have_peer=1
   fi
   out=$(mktemp -d /tmp/ember-bench.XXXXXX)
@@ -51,9 +51,14 @@ else
   run pointwise bench/bench_pointwise
   run matmul bench/bench_matmul
   run overhead bench/bench_overhead
+  run autograd bench/bench_autograd
   if ((have_peer)); then
     run peer_default bench/peer/peer_compare
     run peer_warm bench/peer/peer_compare GLIBC_TUNABLES="$warm_heap"
+    # libtorch's OpenMP threads spin-wait by default, which on a busy machine costs it dearly
+    # (its MLP step slows ~20x); OMP_WAIT_POLICY=passive is its best setting here.
+    run peer_autograd bench/peer/peer_autograd
+    run peer_autograd_passive bench/peer/peer_autograd OMP_WAIT_POLICY=passive
   fi
   load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 fi
@@ -84,7 +89,8 @@ def load(name):
             res.setdefault(run, {})["cv"] = b["real_time"]  # a fraction
     return res
 
-data = {n: load(n) for n in ("pointwise", "matmul", "overhead", "peer_default", "peer_warm")}
+data = {n: load(n) for n in ("pointwise", "matmul", "overhead", "autograd", "peer_default",
+                             "peer_warm", "peer_autograd", "peer_autograd_passive")}
 
 def get(file, bench):
     v = data[file].get(bench)
@@ -134,6 +140,14 @@ ratio("add 8 elems: ember time / libtorch", "peer_default",
       "BM_add8_ember", "BM_add8_torch", 0.5, higher_better=False)
 ratio("add 8, requires_grad: ember time / libtorch", "peer_default",
       "BM_add8_grad_ember", "BM_add8_grad_torch", 0.5, higher_better=False)
+# The autograd issue's three targets (bench/peer/peer_autograd.cpp).
+for file, omp in (("peer_autograd", "OMP default"), ("peer_autograd_passive", "OMP passive")):
+    ratio(f"autograd: add 8 grad, ember / libtorch ({omp})", file,
+          "BM_add8_grad_ember", "BM_add8_grad_torch", 0.5, higher_better=False)
+    ratio(f"autograd: 10-op chain fwd+bwd, ember / libtorch ({omp})", file,
+          "BM_chain10_ember", "BM_chain10_torch", 0.5, higher_better=False)
+    ratio(f"autograd: MLP step 2 thr, ember / libtorch ({omp})", file,
+          "BM_mlp_ember", "BM_mlp_torch", 1.0, higher_better=False)
 
 head = ("measure", "wall", "cpu", "target", "met", "median wall times")
 w = [max(len(str(r[i])) for r in rows + [head]) for i in range(5)]
@@ -153,9 +167,14 @@ for file, bench in (("peer_default", "BM_add16M_torch"),
                     ("matmul", "BM_matmul_cblas/threads:2"),
                     ("overhead", "BM_add8_ember"), ("overhead", "BM_mul_scalar8_ember"),
                     ("overhead", "BM_exp8_ember"), ("overhead", "BM_add_broadcast32_ember"),
-                    ("overhead", "BM_empty8_ember")):
+                    ("overhead", "BM_empty8_ember"),
+                    ("autograd", "BM_add8_grad"), ("autograd", "BM_add8_nograd"),
+                    ("autograd", "BM_mul8_grad"), ("autograd", "BM_add8_backward"),
+                    ("autograd", "BM_chain10_forward"), ("autograd", "BM_chain10_forward_backward"),
+                    ("autograd", "BM_deep100_backward"),
+                    ("peer_autograd", "BM_mlp_torch"), ("peer_autograd_passive", "BM_mlp_torch")):
     v, e = get(file, bench)
-    print(f"  {file:<12} {bench:<42} {fmt_time(v['real']) if v else e}")
+    print(f"  {file:<21} {bench:<42} {fmt_time(v['real']) if v else e}")
 print(f"\n{reps} repetitions each; worst coefficient of variation among the ratio inputs: "
       f"{worst_cv:.1%} (wall);\nload average before {load_before}, after {load_after}")
 print(f"raw results: {out}")

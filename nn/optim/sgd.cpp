@@ -47,8 +47,7 @@ void SGD::step_group(ParamGroup& group) {
         // The buffer starts as the first gradient; a temporary d can be kept as it is.
         it = st.emplace("momentum_buffer", d.is_same(grad) ? d.clone() : d).first;
       } else {
-        Tensor& buf = it->second;
-        buf.copy_(dampening == 0 ? buf * momentum + d : add(buf * momentum, d, 1 - dampening));
+        it->second.mul_(momentum).add_(d, 1 - dampening);  // in place, as torch.optim.SGD
       }
       d = nesterov ? add(d, it->second, momentum) : it->second;
     }

@@ -212,6 +212,12 @@ void fill_movement(Table& t) {
   }, true, false);
 }
 
+// A matrix (batch of matrices) whose columns are contiguous, as the transpose of a row-major one.
+bool column_major(const Tensor& t) {
+  return t.dim() >= 2 && t.size(-2) > 1 && t.size(-1) > 1 && t.stride(-2) == 1 &&
+         t.stride(-1) >= t.size(-2);
+}
+
 void fill_linalg(Table& t) {
   // matmul: da = g b^T, db = a^T g, with 1-d operands promoted and batch dims summed back
   row(t, Op::Matmul, [](const Ctx& c, const TensorList& g) -> TensorList {
@@ -225,13 +231,17 @@ void fill_linalg(Table& t) {
     if (a1) G = G.unsqueeze(-2);
     if (b1) G = G.unsqueeze(-1);
     Tensor ga, gb;
+    // An operand stored transposed (w.t() in linear) gets its gradient in that layout, computed
+    // as (B G^T)^T or (G^T A)^T, as PyTorch's mm_mat1/mat2_backward do: the gradient flowing
+    // back through the transpose is then contiguous, and the leaf keeps it without a copy.
+    auto tr = [](const Tensor& t) { return t.transpose(-1, -2); };
     if (c.needs_grad(0)) {
-      Tensor r = matmul(G, B.transpose(-1, -2));
+      Tensor r = column_major(A) ? tr(matmul(B, tr(G))) : matmul(G, tr(B));
       if (a1) r = r.squeeze(-2);
       ga = like_input(c, 0, r);
     }
     if (c.needs_grad(1)) {
-      Tensor r = matmul(A.transpose(-1, -2), G);
+      Tensor r = column_major(B) ? tr(matmul(tr(G), A)) : matmul(tr(A), G);
       if (b1) r = r.squeeze(-1);
       gb = like_input(c, 1, r);
     }

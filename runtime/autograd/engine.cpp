@@ -7,7 +7,6 @@
 #include <queue>
 #include <sstream>
 #include <unordered_map>
-#include <unordered_set>
 
 #include "runtime/autograd/derivatives.hpp"
 #include "runtime/ops.hpp"
@@ -59,16 +58,18 @@ class OpNode final : public Node, public BackwardContext {
       : op_(op), attrs_(attrs), row_(derivative(op)) {
     sequence_nr = next_sequence_nr();
     unsigned needs = 0;
+    next_edges.reserve(inputs.size());
+    meta_.reserve(inputs.size());
     for (size_t i = 0; i < inputs.size(); ++i) {
       const Tensor& t = inputs[i];
       bool grad = t.defined() && t.requires_grad();
       next_edges.push_back(grad ? gradient_edge(t) : Edge{});
       if (grad && i < 32) needs |= 1u << i;
-      sizes_.push_back(t.defined() ? t.sizes() : Dims{});
-      dtypes_.push_back(t.defined() ? t.dtype() : kFloat32);
+      meta_.push_back(t.defined() ? InputMeta{t.sizes(), t.dtype()} : InputMeta{});
     }
     if (row_.save_inputs) {
       unsigned keep = row_.inputs_for ? row_.inputs_for(needs) : ~0u;
+      inputs_.reserve(inputs.size());
       for (size_t i = 0; i < inputs.size(); ++i)
         inputs_.emplace_back((i >= 32 || keep >> i & 1u) ? inputs[i] : Tensor(), false);
     }
@@ -105,8 +106,8 @@ class OpNode final : public Node, public BackwardContext {
     EMBER_ASSERT(i < outputs_.size(), name(), " reads output ", i, " it did not save");
     return outputs_[i].unpack(this);
   }
-  const Dims& input_sizes(size_t i) const override { return sizes_[i]; }
-  DType input_dtype(size_t i) const override { return dtypes_[i]; }
+  const Dims& input_sizes(size_t i) const override { return meta_[i].sizes; }
+  DType input_dtype(size_t i) const override { return meta_[i].dtype; }
   size_t num_inputs() const override { return next_edges.size(); }
   bool needs_grad(size_t i) const override { return next_edges[i].valid(); }
 
@@ -114,9 +115,12 @@ class OpNode final : public Node, public BackwardContext {
   Op op_;
   Attrs attrs_;
   const Derivative& row_;
+  struct InputMeta {
+    Dims sizes;
+    DType dtype = kFloat32;
+  };
   std::vector<SavedTensor> inputs_, outputs_;
-  std::vector<Dims> sizes_;
-  std::vector<DType> dtypes_;
+  std::vector<InputMeta> meta_;
   size_t num_outputs_ = 1;
 };
 
@@ -161,45 +165,98 @@ Tensor add_grads(const Tensor& a, const Tensor& b) {
   return a + b;
 }
 
+// Node* -> dense index 0, 1, ... in first-seen order, open addressing in one array: a backward
+// looks every node up a few times, and std::unordered_map's allocation per element was most of
+// the engine's cost on small graphs.
+class NodeIndex {
+ public:
+  static constexpr uint32_t kNone = UINT32_MAX;
+
+  NodeIndex() : slots_(64) {}
+  /// The node's index; a new node gets the next one (fresh = true).
+  std::pair<uint32_t, bool> insert(Node* n) {
+    if (2 * (count_ + 1) > slots_.size()) grow();
+    Slot& s = slots_[probe(slots_, n)];
+    if (s.node) return {s.index, false};
+    s = {n, count_};
+    return {count_++, true};
+  }
+  uint32_t find(Node* n) const {
+    const Slot& s = slots_[probe(slots_, n)];
+    return s.node ? s.index : kNone;
+  }
+
+ private:
+  struct Slot {
+    Node* node = nullptr;
+    uint32_t index = 0;
+  };
+  // The slot holding n, or the empty slot where it goes (the table is never full).
+  static size_t probe(const std::vector<Slot>& slots, Node* n) {
+    size_t mask = slots.size() - 1;
+    size_t i = ((reinterpret_cast<uintptr_t>(n) >> 4) * 0x9E3779B97F4A7C15ull >> 20) & mask;
+    while (slots[i].node && slots[i].node != n) i = (i + 1) & mask;
+    return i;
+  }
+  void grow() {
+    std::vector<Slot> bigger(slots_.size() * 2);
+    for (const Slot& s : slots_)
+      if (s.node) bigger[probe(bigger, s.node)] = s;
+    slots_.swap(bigger);
+  }
+  std::vector<Slot> slots_;
+  uint32_t count_ = 0;
+};
+
 // Runs the graph from `roots` (with their gradients). With `captures`, the gradients arriving at
 // those slots are returned and leaves' .grad are left alone.
 TensorList run(const std::vector<Edge>& roots, const TensorList& root_grads, bool keep_graph,
                bool create_graph, const std::vector<CaptureSlot>* captures) {
-  // Count, for every node reachable from the roots, how many edges lead into it.
-  std::unordered_map<Node*, int> deps;
+  // Index every node reachable from the roots and count how many edges lead into it.
+  NodeIndex index;
+  std::vector<int> deps;
   std::vector<Node*> stack;
-  std::unordered_set<Node*> seen;
+  auto visit = [&](Node* n) {
+    auto [i, fresh] = index.insert(n);
+    if (fresh) {
+      deps.push_back(0);
+      stack.push_back(n);
+    }
+    return i;
+  };
   for (const Edge& e : roots)
-    if (e.fn && seen.insert(e.fn.get()).second) stack.push_back(e.fn.get());
+    if (e.fn) visit(e.fn.get());
   while (!stack.empty()) {
     Node* n = stack.back();
     stack.pop_back();
-    for (const Edge& e : n->next_edges) {
-      if (!e.fn) continue;
-      ++deps[e.fn.get()];
-      if (seen.insert(e.fn.get()).second) stack.push_back(e.fn.get());
-    }
+    for (const Edge& e : n->next_edges)
+      if (e.fn) ++deps[visit(e.fn.get())];
   }
 
-  std::unordered_map<Node*, TensorList> buffers;
-  std::unordered_map<Node*, std::shared_ptr<Node>> owners;  // keep nodes alive while queued
+  const size_t count = deps.size();
+  std::vector<TensorList> buffers(count);
+  std::vector<char> has_buffer(count, 0);
+  std::vector<std::shared_ptr<Node>> owners(count);  // keep nodes alive while queued
   auto cmp = [](Node* a, Node* b) { return a->sequence_nr < b->sequence_nr; };
   std::priority_queue<Node*, std::vector<Node*>, decltype(cmp)> ready(cmp);
-  auto deliver = [&](const Edge& e, const Tensor& g) {
-    auto& buf = buffers[e.fn.get()];
-    if (buf.size() < e.fn->num_outputs()) buf.resize(std::max<size_t>(e.fn->num_outputs(), e.input_nr + 1));
+  auto deliver = [&](const Edge& e, uint32_t i, const Tensor& g) {
+    auto& buf = buffers[i];
+    if (buf.size() < e.fn->num_outputs())
+      buf.resize(std::max<size_t>(e.fn->num_outputs(), e.input_nr + 1));
     buf[e.input_nr] = add_grads(buf[e.input_nr], g);
-    owners.emplace(e.fn.get(), e.fn);
+    has_buffer[i] = 1;
+    if (!owners[i]) owners[i] = e.fn;
   };
-  for (size_t i = 0; i < roots.size(); ++i) {
-    if (!roots[i].fn) continue;
-    deliver(roots[i], root_grads[i]);
-  }
-  for (const Edge& e : roots)
-    if (e.fn && deps[e.fn.get()] == 0) {
-      deps[e.fn.get()] = -1;  // queued
+  for (size_t r = 0; r < roots.size(); ++r)
+    if (roots[r].fn) deliver(roots[r], index.find(roots[r].fn.get()), root_grads[r]);
+  for (const Edge& e : roots) {
+    if (!e.fn) continue;
+    uint32_t i = index.find(e.fn.get());
+    if (deps[i] == 0) {
+      deps[i] = -1;  // queued
       ready.push(e.fn.get());
     }
+  }
 
   TensorList captured(captures ? captures->size() : 0);
   std::optional<NoGradGuard> no_grad;
@@ -210,8 +267,9 @@ TensorList run(const std::vector<Edge>& roots, const TensorList& root_grads, boo
   while (!ready.empty()) {
     Node* n = ready.top();
     ready.pop();
-    TensorList grads = std::move(buffers[n]);
-    buffers.erase(n);
+    const uint32_t ni = index.find(n);
+    TensorList grads = std::move(buffers[ni]);
+    has_buffer[ni] = 0;
     grads.resize(n->num_outputs());
     for (auto& [slot, hook] : n->pre_hooks) {
       if (slot < grads.size() && grads[slot].defined()) {
@@ -219,29 +277,29 @@ TensorList run(const std::vector<Edge>& roots, const TensorList& root_grads, boo
         if (r.defined()) grads[slot] = r;
       }
     }
-    bool is_leaf_acc = dynamic_cast<AccumulateGrad*>(n) != nullptr;
     if (captures) {
       for (const CaptureSlot& c : *captures)
         if (c.fn == n && c.input_nr < grads.size())
           captured[c.index] = add_grads(captured[c.index], grads[c.input_nr]);
-      if (is_leaf_acc) {
-        owners.erase(n);
+      if (dynamic_cast<AccumulateGrad*>(n) != nullptr) {
+        owners[ni].reset();
         continue;
       }
     }
     TensorList out = n->apply(std::move(grads));
     if (AnomalyMode::is_enabled()) check_finite(*n, out);
     if (!keep_graph) n->release_saved();
-    for (size_t i = 0; i < n->next_edges.size(); ++i) {
-      const Edge& e = n->next_edges[i];
+    for (size_t k = 0; k < n->next_edges.size(); ++k) {
+      const Edge& e = n->next_edges[k];
       if (!e.fn) continue;
-      if (i < out.size() && out[i].defined()) deliver(e, out[i]);
-      if (--deps[e.fn.get()] == 0) {
-        if (buffers.count(e.fn.get())) ready.push(e.fn.get());
-        else owners.erase(e.fn.get());
+      uint32_t i = index.find(e.fn.get());
+      if (k < out.size() && out[k].defined()) deliver(e, i, out[k]);
+      if (--deps[i] == 0) {
+        if (has_buffer[i]) ready.push(e.fn.get());
+        else owners[i].reset();
       }
     }
-    owners.erase(n);
+    owners[ni].reset();
   }
   return captured;
 }

@@ -59,7 +59,7 @@ Tensor SavedTensor::unpack(const Node* saved_for) const {
 }
 
 TensorList AccumulateGrad::apply(TensorList grads) {
-  Tensor g = grads.empty() ? Tensor() : grads[0];
+  Tensor g = grads.empty() ? Tensor() : std::move(grads[0]);
   if (!g.defined()) return {};
   for (auto& h : hooks) {
     Tensor r = h(g);
@@ -70,7 +70,14 @@ TensorList AccumulateGrad::apply(TensorList grads) {
     // Own the gradient: a later in-place accumulation must not write into someone else's tensor.
     EMBER_ASSERT(g.sizes() == variable->sizes, "gradient of shape ", g.sizes(),
                  " for a leaf of shape ", variable->sizes);
-    acc = GradMode::is_enabled() ? g : g.detach().clone();
+    if (GradMode::is_enabled()) {
+      acc = g;
+    } else if (!g.requires_grad() && g.is_contiguous() && g.impl_ptr().use_count() == 1 &&
+               g.storage().use_count() == 1) {
+      acc = std::move(g);  // nothing else sees this tensor or its data: keep it, as PyTorch does
+    } else {
+      acc = g.detach().clone();
+    }
   } else if (GradMode::is_enabled()) {
     acc = acc + g;  // create_graph: keep the graph of the accumulated gradient
   } else {

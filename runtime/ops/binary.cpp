@@ -87,7 +87,12 @@ TensorList binary_kernel(std::span<const Tensor> in, const Attrs&) {
   Dims shape = broadcast_shapes(in[0].sizes(), in[1].sizes(), name);
   Tensor a = as_dtype(in[0], compute), b = as_dtype(in[1], compute);
   DType out_dtype = (compare || logic) ? kBool : compute;
-  Tensor out = make_tensor(shape, out_dtype);
+  // A third input is the output, written in place (the fast path of add_ and friends, which
+  // checks shape, dtype and aliasing before it passes one).
+  if (in.size() > 2)
+    EMBER_ASSERT(in[2].sizes() == shape && in[2].dtype() == out_dtype && in[2].is_contiguous(),
+                 name, ": bad output tensor for an in-place call");
+  Tensor out = in.size() > 2 ? in[2] : make_tensor(shape, out_dtype);
   int64_t grain = op == Op::Pow ? 4096 : kGrainSize;
   visit_dtype(compute, [&](auto x) { run_binary<op, decltype(x)>(out, a, b, grain); });
   return {out};
@@ -224,19 +229,46 @@ const Tensor& assign(const char* op, const Tensor& self, const Tensor& result) {
               " can't be cast to the desired output type ", dtype_name(self.dtype()));
   return self.copy_(result);
 }
+
+// self op= o computed straight into self, when autograd has nothing to record, the result keeps
+// self's shape and dtype, self is contiguous (no element written twice) and o does not overlap
+// self except as the very same elements. Otherwise false: compute, then copy_ (above).
+bool try_direct(Op op, const Tensor& self, const Tensor& o) {
+  if (!self.defined() || !o.defined()) return false;
+  if (GradMode::is_enabled() && (self.requires_grad() || o.requires_grad())) return false;
+  if (!self.is_contiguous() || self.dtype() == kBool) return false;
+  DType r = result_type(self, o);
+  if (op == Op::Div && !is_floating(r)) r = default_dtype();
+  if (r != self.dtype()) return false;
+  if (o.storage() == self.storage() &&
+      !(o.storage_offset() == self.storage_offset() && o.sizes() == self.sizes() &&
+        o.strides() == self.strides()))
+    return false;
+  if (!(broadcast_shapes(self.sizes(), o.sizes(), op_name(op)) == self.sizes())) return false;
+  dispatch(op, {self, o, self});
+  self.bump_version();
+  return true;
+}
+
+const Tensor& inplace(Op op, const char* name, const Tensor& self, const Tensor& o) {
+  if (try_direct(op, self, o)) return self;
+  return assign(name, self, binary(op, self, o));
+}
 }  // namespace
 
 const Tensor& Tensor::add_(const Tensor& o, Scalar alpha) const {
-  return assign("add_", *this, add(*this, o, alpha));
+  if (alpha.to_double() != 1) return add_(binary(Op::Mul, o, wrapped_scalar(alpha)));
+  return inplace(Op::Add, "add_", *this, o);
 }
 const Tensor& Tensor::sub_(const Tensor& o, Scalar alpha) const {
-  return assign("sub_", *this, sub(*this, o, alpha));
+  if (alpha.to_double() != 1) return sub_(binary(Op::Mul, o, wrapped_scalar(alpha)));
+  return inplace(Op::Sub, "sub_", *this, o);
 }
-const Tensor& Tensor::mul_(const Tensor& o) const { return assign("mul_", *this, mul(*this, o)); }
-const Tensor& Tensor::div_(const Tensor& o) const { return assign("div_", *this, div(*this, o)); }
-const Tensor& Tensor::add_(Scalar o) const { return assign("add_", *this, *this + o); }
-const Tensor& Tensor::sub_(Scalar o) const { return assign("sub_", *this, *this - o); }
-const Tensor& Tensor::mul_(Scalar o) const { return assign("mul_", *this, *this * o); }
-const Tensor& Tensor::div_(Scalar o) const { return assign("div_", *this, *this / o); }
+const Tensor& Tensor::mul_(const Tensor& o) const { return inplace(Op::Mul, "mul_", *this, o); }
+const Tensor& Tensor::div_(const Tensor& o) const { return inplace(Op::Div, "div_", *this, o); }
+const Tensor& Tensor::add_(Scalar o) const { return add_(wrapped_scalar(o)); }
+const Tensor& Tensor::sub_(Scalar o) const { return sub_(wrapped_scalar(o)); }
+const Tensor& Tensor::mul_(Scalar o) const { return mul_(wrapped_scalar(o)); }
+const Tensor& Tensor::div_(Scalar o) const { return div_(wrapped_scalar(o)); }
 
 }  // namespace ember
