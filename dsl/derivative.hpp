@@ -14,6 +14,7 @@ template <int I, std::intmax_t N, std::intmax_t D> constexpr auto diff(const Con
   return Const<0>{};
 }
 template <int I> constexpr auto diff(const Param&) { return Const<0>{}; }
+template <int I, int K> constexpr auto diff(const PRef<K>&) { return Const<0>{}; }
 
 template <int I, Fn F, class... A> constexpr auto diff(const Node<F, A...>& e) {
   constexpr double two_over_sqrt_pi = 1.1283791670955126;

@@ -11,11 +11,16 @@
 #include <boost/hana/unpack.hpp>
 
 #include <algorithm>
+#include <array>
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <ratio>
 #include <tuple>
 #include <type_traits>
+#include <utility>
+
+#include "dsl/math.hpp"
 
 namespace ember::dsl {
 
@@ -198,63 +203,141 @@ constexpr auto pow(const A& a, const E& e) {
   else return make<Fn::Pow>(lift(a), lift(e));
 }
 
-// ---- evaluation: the formula as scalar code in T, inlined into the caller's loop ----
+// ---- runtime scalars, numbered: a kernel evaluates number_params(e), whose K-th runtime
+// scalar is PRef<K>, its value read from one array. The copies of a scalar that derivative
+// formulas make then stay one value to the compiler, which computes the sub-expressions the
+// formulas share (t = x a + b, erf(t), sigmoid(x)) once per element. ----
 
-template <Fn F, class T> inline T apply(T a) {
+/// The K-th runtime scalar of a numbered formula.
+template <int K> struct PRef {};
+template <int K> struct is_expr<PRef<K>> : std::true_type {};
+
+/// Number of runtime scalars (Params) in a formula.
+template <class E> struct param_count : std::integral_constant<int, 0> {};
+template <> struct param_count<Param> : std::integral_constant<int, 1> {};
+template <Fn F, class... A> struct param_count<Node<F, A...>>
+    : std::integral_constant<int, (0 + ... + param_count<A>::value)> {};
+
+/// Params in the operands before operand J.
+template <size_t J, class... A> constexpr int params_before() {
+  constexpr int count[] = {0, param_count<A>::value...};
+  int s = 0;
+  for (size_t k = 1; k <= J; ++k) s += count[k];
+  return s;
+}
+
+/// The formula with its Params, depth-first, replaced by PRef<Base>, PRef<Base + 1>, ...
+template <int Base, class E> constexpr E number_params(const E& e) { return e; }
+template <int Base> constexpr PRef<Base> number_params(const Param&) { return {}; }
+template <int Base, Fn F, class... A> constexpr auto number_params(const Node<F, A...>& n) {
+  return [&]<size_t... J>(std::index_sequence<J...>) {
+    return make<F>(number_params<Base + params_before<J, A...>()>(hana::at_c<J>(n.args))...);
+  }(std::index_sequence_for<A...>{});
+}
+
+/// The values of the Params of e in T, in number_params order.
+template <class T, class E> std::array<T, param_count<E>::value> param_values(const E& e) {
+  std::array<T, param_count<E>::value> out{};
+  T* p = out.data();
+  auto walk = [&p](const auto& self, const auto& x) -> void {
+    using X = std::decay_t<decltype(x)>;
+    if constexpr (std::is_same_v<X, Param>) *p++ = static_cast<T>(x.value);
+    else if constexpr (param_count<X>::value > 0)
+      hana::unpack(x.args, [&](const auto&... a) { (self(self, a), ...); });
+  };
+  walk(walk, e);
+  return out;
+}
+
+// ---- evaluation: the formula as scalar code in T, inlined into the caller's loop ----
+// Forced inline: a deep formula otherwise exceeds g++'s inlining limits, and one call left in
+// the loop body keeps it from vectorising.
+#define EMBER_DSL_INLINE [[gnu::always_inline]] inline
+
+/// c ? a : b without a branch for floating T. Written as `c ? a : b` (or as T(a < b)), g++
+/// may sink each branch's arithmetic under the condition, and then, as floating-point ops may
+/// trap (-ftrapping-math, the default), it will not if-convert it back: the loop stays scalar.
+template <class T> EMBER_DSL_INLINE T select(bool c, T a, T b) {
+  if constexpr (std::is_floating_point_v<T>) {
+    using U = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
+    U ua = std::bit_cast<U>(a), ub = std::bit_cast<U>(b);
+    return std::bit_cast<T>(ub ^ ((ua ^ ub) & (U(0) - U(c))));
+  } else {
+    return c ? a : b;
+  }
+}
+
+template <Fn F, class T> EMBER_DSL_INLINE T apply(T a) {
   if constexpr (F == Fn::Neg) return -a;
-  else if constexpr (F == Fn::Exp) return std::exp(a);
-  else if constexpr (F == Fn::Log) return std::log(a);
-  else if constexpr (F == Fn::Log1p) return std::log1p(a);
-  else if constexpr (F == Fn::Expm1) return std::expm1(a);
+  else if constexpr (F == Fn::Exp) return math::exp(a);
+  else if constexpr (F == Fn::Log) return math::log(a);
+  else if constexpr (F == Fn::Log1p) return math::log1p(a);
+  else if constexpr (F == Fn::Expm1) return math::expm1(a);
   else if constexpr (F == Fn::Sqrt) return std::sqrt(a);
   else if constexpr (F == Fn::Rsqrt) return T(1) / std::sqrt(a);
   else if constexpr (F == Fn::Abs) return std::abs(a);
   else if constexpr (F == Fn::Sign) return T((T(0) < a) - (a < T(0)));
-  else if constexpr (F == Fn::Sin) return std::sin(a);
-  else if constexpr (F == Fn::Cos) return std::cos(a);
-  else if constexpr (F == Fn::Tanh) return std::tanh(a);
-  else if constexpr (F == Fn::Sigmoid) return T(1) / (T(1) + std::exp(-a));
-  else return std::erf(a);
+  else if constexpr (F == Fn::Sin) return math::sin(a);
+  else if constexpr (F == Fn::Cos) return math::cos(a);
+  else if constexpr (F == Fn::Tanh) return math::tanh(a);
+  else if constexpr (F == Fn::Sigmoid) return T(1) / (T(1) + math::exp(-a));
+  else return math::erf(a);
 }
 
-template <Fn F, class T> inline T apply(T a, T b) {
+template <Fn F, class T> EMBER_DSL_INLINE T apply(T a, T b) {
   if constexpr (F == Fn::Add) return a + b;
   else if constexpr (F == Fn::Sub) return a - b;
   else if constexpr (F == Fn::Mul) return a * b;
   else if constexpr (F == Fn::Div) return a / b;
-  else if constexpr (F == Fn::Pow) return std::pow(a, b);
+  else if constexpr (F == Fn::Pow) return math::pow(a, b);
   // NaN propagates through min/max, as PyTorch's minimum/maximum.
-  else if constexpr (F == Fn::Min) return a != a ? a : (b != b ? b : (a < b ? a : b));
-  else if constexpr (F == Fn::Max) return a != a ? a : (b != b ? b : (a > b ? a : b));
-  else if constexpr (F == Fn::Lt) return T(a < b);
-  else if constexpr (F == Fn::Le) return T(a <= b);
-  else if constexpr (F == Fn::Gt) return T(a > b);
-  else if constexpr (F == Fn::Ge) return T(a >= b);
-  else if constexpr (F == Fn::Eq) return T(a == b);
-  else return T(a != b);
+  else if constexpr (F == Fn::Min)
+    return select(a != a, a, select(b != b, b, select(a < b, a, b)));
+  else if constexpr (F == Fn::Max)
+    return select(a != a, a, select(b != b, b, select(a > b, a, b)));
+  else if constexpr (F == Fn::Lt) return select(a < b, T(1), T(0));
+  else if constexpr (F == Fn::Le) return select(a <= b, T(1), T(0));
+  else if constexpr (F == Fn::Gt) return select(a > b, T(1), T(0));
+  else if constexpr (F == Fn::Ge) return select(a >= b, T(1), T(0));
+  else if constexpr (F == Fn::Eq) return select(a == b, T(1), T(0));
+  else return select(a != b, T(1), T(0));
 }
 
-/// The formula's value in T for inputs x... (Var<I> reads x_I).
-template <class T, int I, class... X> inline T eval(const Var<I>&, const X&... x) {
+/// The formula's value in T for inputs x... (Var<I> reads x_I, PRef<K> reads pv[K]).
+template <class T, class PV, int I, class... X>
+EMBER_DSL_INLINE T eval_with(const Var<I>&, const PV&, const X&... x) {
   return static_cast<T>(std::get<I>(std::tuple<const X&...>(x...)));
 }
-template <class T, std::intmax_t N, std::intmax_t D, class... X>
-inline T eval(const Const<N, D>&, const X&...) {
+template <class T, class PV, std::intmax_t N, std::intmax_t D, class... X>
+EMBER_DSL_INLINE T eval_with(const Const<N, D>&, const PV&, const X&...) {
   return static_cast<T>(N) / static_cast<T>(D);
 }
-template <class T, class... X> inline T eval(const Param& p, const X&...) {
+template <class T, class PV, class... X>
+EMBER_DSL_INLINE T eval_with(const Param& p, const PV&, const X&...) {
   return static_cast<T>(p.value);
 }
-template <class T, Fn F, class... A, class... X>
-inline T eval(const Node<F, A...>& n, const X&... x) {
-  return hana::unpack(n.args, [&](const auto&... a) -> T {
+template <class T, class PV, int K, class... X>
+EMBER_DSL_INLINE T eval_with(const PRef<K>&, const PV& pv, const X&...) {
+  static_assert(K < static_cast<int>(std::tuple_size_v<PV>), "dsl: PRef<K> without its value");
+  return pv[K];
+}
+template <class T, class PV, Fn F, class... A, class... X>
+EMBER_DSL_INLINE T eval_with(const Node<F, A...>& n, const PV& pv, const X&... x) {
+  return hana::unpack(n.args, [&](const auto&... a) [[gnu::always_inline]] -> T {
     if constexpr (F == Fn::Where) {
-      auto vals = std::tuple<T, T, T>(eval<T>(a, x...)...);
-      return std::get<0>(vals) != T(0) ? std::get<1>(vals) : std::get<2>(vals);
+      auto vals = std::tuple<T, T, T>(eval_with<T>(a, pv, x...)...);
+      return select(std::get<0>(vals) != T(0), std::get<1>(vals), std::get<2>(vals));
     } else {
-      return apply<F, T>(eval<T>(a, x...)...);
+      return apply<F, T>(eval_with<T>(a, pv, x...)...);
     }
   });
 }
+
+/// The formula's value in T for inputs x... (Var<I> reads x_I).
+template <class T, class E, class... X> EMBER_DSL_INLINE T eval(const E& e, const X&... x) {
+  return eval_with<T>(e, std::array<T, 0>{}, x...);
+}
+
+#undef EMBER_DSL_INLINE
 
 }  // namespace ember::dsl

@@ -34,13 +34,36 @@ Tensor reduce_to(const Tensor& g, const Dims& sizes, DType d);
 
 template <size_t I, class T> using Same = T;
 
+/// e with its runtime scalars numbered (see number_params): an empty type.
+template <class E> using Numbered = decltype(number_params<0>(std::declval<const E&>()));
+
 /// out = e(in...) elementwise: one vectorisable loop.
 template <class T, class E, size_t... I>
 void forward_loop(const E& e, const Tensor& out, const std::vector<Tensor>& in,
                   std::index_sequence<I...>) {
+  static constexpr Numbered<E> ne{};
   loops::for_each<T, Same<I, T>...>(
-      out, {&in[I]...}, [e](Same<I, T>... v) -> T { return eval<T>(e, v...); }, 4096);
+      out, {&in[I]...},
+      [pv = param_values<T>(e)](Same<I, T>... v) -> T { return eval_with<T>(ne, pv, v...); },
+      4096);
 }
+
+/// grad_j[i] = g[i] * (d e / d x_j)(x[i]...) for each j in Mask, over one contiguous row. The
+/// pointers are restrict (the gradients are fresh tensors): without that, g++ needs run-time
+/// alias checks between every output and every input, which it caps, and gives up vectorising.
+template <class T, unsigned Mask, size_t... I> struct BackwardRow {
+  template <class DE, class PV>
+  static void run(const DE& de, const PV& params, int64_t cnt, const T* __restrict g,
+                  Same<I, T* __restrict>... out, Same<I, const T* __restrict>... x) {
+    const PV pv = params;  // a local copy: the outputs' stores cannot alias it
+    for (int64_t i = 0; i < cnt; ++i) {
+      T gv = g[i];
+      ((Mask >> I & 1u ? void(out[i] = gv * eval_with<T>(std::get<I>(de), pv, x[i]...))
+                       : void()),
+       ...);
+    }
+  }
+};
 
 /// For every input j in Mask: grad_j = g * d e / d x_j, all in one pass over the output shape.
 template <class T, unsigned Mask, class E, size_t... I>
@@ -54,38 +77,27 @@ void backward_loop(const E& e, const std::vector<Tensor>& grads, const Tensor& g
   for (size_t j = 0; j < n; ++j) ops[n + 1 + j] = &in[j];
   loops::Plan<N> plan(ops, g.sizes());
   if (plan.numel == 0) return;
-  auto body = [&e](T gv, Same<I, T>... x, T* const* outs, int64_t i, const int64_t* os) {
-    ((Mask >> I & 1u
-          ? void(*reinterpret_cast<T*>(reinterpret_cast<char*>(outs[I]) + i * os[I]) =
-                     gv * eval<T>(diff<static_cast<int>(I)>(e), x...))
-          : void()),
-     ...);
-  };
+  // The derivative formulas of the numbered e: compile-time constants, built once (built per
+  // element they would block vectorising wherever g++ does not inline all of diff).
+  static constexpr Numbered<E> ne{};
+  static constexpr std::tuple<decltype(diff<static_cast<int>(I)>(ne))...> de{
+      diff<static_cast<int>(I)>(ne)...};
+  const auto pv = param_values<T>(e);
   plan.run(
       [&](const std::array<char*, N>& p, const std::array<int64_t, N>& s, int64_t cnt) {
-        T* outs[n > 0 ? n : 1];
-        int64_t os[n > 0 ? n : 1];
-        for (size_t j = 0; j < n; ++j) {
-          outs[j] = reinterpret_cast<T*>(p[j]);
-          os[j] = s[j];
-        }
+        auto at = [&](size_t k, int64_t i) { return reinterpret_cast<T*>(p[k] + i * s[k]); };
         bool contiguous = true;
         for (size_t k = 0; k < N; ++k) contiguous = contiguous && s[k] == sizeof(T);
         if (contiguous) {
-          const T* __restrict gp = reinterpret_cast<const T*>(p[n]);
-          std::array<const T*, n> xp{reinterpret_cast<const T*>(p[n + 1 + I])...};
-          for (int64_t i = 0; i < cnt; ++i) {
-            T gv = gp[i];
-            ((Mask >> I & 1u ? void(outs[I][i] = gv * eval<T>(diff<static_cast<int>(I)>(e),
-                                                              xp[I][i]...))
-                             : void()),
-             ...);
-          }
+          BackwardRow<T, Mask, I...>::run(de, pv, cnt, at(n, 0), at(I, 0)..., at(n + 1 + I, 0)...);
           return;
         }
         for (int64_t i = 0; i < cnt; ++i) {
-          T gv = *reinterpret_cast<const T*>(p[n] + i * s[n]);
-          body(gv, *reinterpret_cast<const T*>(p[n + 1 + I] + i * s[n + 1 + I])..., outs, i, os);
+          T gv = *at(n, i);
+          ((Mask >> I & 1u
+                ? void(*at(I, i) = gv * eval_with<T>(std::get<I>(de), pv, *at(n + 1 + I, i)...))
+                : void()),
+           ...);
         }
       },
       2048);
