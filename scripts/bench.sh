@@ -147,7 +147,9 @@ for file, omp in (("peer_autograd", "OMP default"), ("peer_autograd_passive", "O
     ratio(f"autograd: 10-op chain fwd+bwd, ember / libtorch ({omp})", file,
           "BM_chain10_ember", "BM_chain10_torch", 0.5, higher_better=False)
     ratio(f"autograd: MLP step 2 thr, ember / libtorch ({omp})", file,
-          "BM_mlp_ember", "BM_mlp_torch", 1.0, higher_better=False)
+          "BM_mlp_ember/2", "BM_mlp_torch/2", 1.0, higher_better=False)
+    ratio(f"autograd: MLP step 1 thr (context), ember / libtorch ({omp})", file,
+          "BM_mlp_ember/1", "BM_mlp_torch/1", 1.0, higher_better=False)
 
 head = ("measure", "wall", "cpu", "target", "met", "median wall times")
 w = [max(len(str(r[i])) for r in rows + [head]) for i in range(5)]
@@ -172,7 +174,7 @@ for file, bench in (("peer_default", "BM_add16M_torch"),
                     ("autograd", "BM_mul8_grad"), ("autograd", "BM_add8_backward"),
                     ("autograd", "BM_chain10_forward"), ("autograd", "BM_chain10_forward_backward"),
                     ("autograd", "BM_deep100_backward"),
-                    ("peer_autograd", "BM_mlp_torch"), ("peer_autograd_passive", "BM_mlp_torch")):
+                    ("peer_autograd", "BM_mlp_torch/2"), ("peer_autograd_passive", "BM_mlp_torch/2")):
     v, e = get(file, bench)
     print(f"  {file:<21} {bench:<42} {fmt_time(v['real']) if v else e}")
 print(f"\n{reps} repetitions each; worst coefficient of variation among the ratio inputs: "

@@ -6,6 +6,7 @@
 //   - mlp: 784-256-256-10 (Linear, ReLU, Linear, ReLU, Linear), batch 64, cross_entropy,
 //     zero_grad (gradients set to none in both), backward and an SGD step (lr 0.01, momentum
 //     0.9): one training step, dominated by the matmuls and the pointwise/reduction passes.
+//     Run on 2 threads (the target) and on 1 (context: steadier when other jobs share the cores).
 // The leaves' gradients are reset (to none) every iteration in both libraries, as a training
 // loop's zero_grad does, so every backward takes the same path.
 //
@@ -19,9 +20,9 @@ namespace {
 
 constexpr int kThreads = 2;
 
-void threads() {
-  ember::set_num_threads(kThreads);
-  torch::set_num_threads(kThreads);
+void threads(int n = kThreads) {
+  ember::set_num_threads(n);
+  torch::set_num_threads(n);
 }
 
 // ---- c = a + b, requires_grad ----
@@ -91,8 +92,9 @@ void BM_chain10_torch(benchmark::State& state) {
 constexpr int64_t kBatch = 64, kIn = 784, kHidden = 256, kClasses = 10;
 constexpr double kLr = 0.01, kMomentum = 0.9;
 
+// state.range(0): threads (2 for the target; 1 for context, steadier on a shared machine).
 void BM_mlp_ember(benchmark::State& state) {
-  threads();
+  threads(static_cast<int>(state.range(0)));
   ember::manual_seed(0);
   namespace nn = ember::nn;
   auto net = nn::Sequential(nn::Linear(kIn, kHidden), nn::ReLU(), nn::Linear(kHidden, kHidden),
@@ -113,7 +115,7 @@ void BM_mlp_ember(benchmark::State& state) {
 }
 
 void BM_mlp_torch(benchmark::State& state) {
-  threads();
+  threads(static_cast<int>(state.range(0)));
   torch::manual_seed(0);
   namespace nn = torch::nn;
   nn::Sequential net(nn::Linear(kIn, kHidden), nn::ReLU(), nn::Linear(kHidden, kHidden),
@@ -140,7 +142,9 @@ BENCHMARK(BM_add8_grad_ember)->UseRealTime();
 BENCHMARK(BM_add8_grad_torch)->UseRealTime();
 BENCHMARK(BM_chain10_ember)->UseRealTime();
 BENCHMARK(BM_chain10_torch)->UseRealTime();
-BENCHMARK(BM_mlp_ember)->MeasureProcessCPUTime()->UseRealTime()->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_mlp_torch)->MeasureProcessCPUTime()->UseRealTime()->Unit(benchmark::kMicrosecond);
+#define EMBER_MLP(fn) \
+  BENCHMARK(fn)->Arg(2)->Arg(1)->MeasureProcessCPUTime()->UseRealTime()->Unit(benchmark::kMicrosecond)
+EMBER_MLP(BM_mlp_ember);
+EMBER_MLP(BM_mlp_torch);
 
 }  // namespace
