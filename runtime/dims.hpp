@@ -92,7 +92,7 @@ class Dims {
   void assign(const int64_t* p, size_t n) {
     size_ = 0;
     reserve(n);
-    std::memmove(data(), p, n * sizeof(int64_t));
+    if (n != 0) std::memmove(data(), p, n * sizeof(int64_t));
     size_ = n;
   }
   void steal(Dims& o) {
