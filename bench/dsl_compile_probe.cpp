@@ -20,20 +20,20 @@ constexpr double kA = 0.75, kB = 0.25;
 
 // one input
 constexpr auto swish = dsl::pointwise([](auto x) { return x * dsl::sigmoid(x); }, "swish");
-constexpr auto mish = dsl::pointwise(
-    [](auto x) { return x * dsl::tanh(dsl::log1p(dsl::exp(x))); }, "mish");
+constexpr auto mish =
+    dsl::pointwise([](auto x) { return x * dsl::tanh(dsl::log1p(dsl::exp(x))); }, "mish");
 constexpr auto chain = dsl::pointwise(
     [](auto x) { return dsl::builtin::gelu_fn{}(x * kA + kB) * dsl::sigmoid(x); }, "chain");
 constexpr auto softplus = dsl::pointwise(
     [](auto x) { return dsl::where(x > 20, x, dsl::log1p(dsl::exp(x))); }, "softplus");
-constexpr auto elu = dsl::pointwise(
-    [](auto x) { return dsl::where(x > 0, x, dsl::expm1(x)); }, "elu");
+constexpr auto elu =
+    dsl::pointwise([](auto x) { return dsl::where(x > 0, x, dsl::expm1(x)); }, "elu");
 constexpr auto hardswish = dsl::pointwise(
     [](auto x) { return x * dsl::min(dsl::max(x + 3, dsl::c<0>), dsl::c<6>) / 6; }, "hardswish");
 constexpr auto poly = dsl::pointwise(
     [](auto x) { return dsl::c<1, 2> * x * x * x - dsl::c<3> * x + dsl::sin(x); }, "poly");
-constexpr auto rsq = dsl::pointwise(
-    [](auto x) { return dsl::rsqrt(x * x + dsl::c<1>) * dsl::cos(x); }, "rsq");
+constexpr auto rsq =
+    dsl::pointwise([](auto x) { return dsl::rsqrt(x * x + dsl::c<1>) * dsl::cos(x); }, "rsq");
 // two inputs
 constexpr auto huber = dsl::pointwise(
     [](auto p, auto t) {
@@ -42,11 +42,13 @@ constexpr auto huber = dsl::pointwise(
     },
     "huber");
 constexpr auto bce = dsl::pointwise(
-    [](auto z, auto y) { return dsl::max(z, dsl::c<0>) - z * y + dsl::log1p(dsl::exp(-dsl::abs(z))); },
+    [](auto z, auto y) {
+      return dsl::max(z, dsl::c<0>) - z * y + dsl::log1p(dsl::exp(-dsl::abs(z)));
+    },
     "bce");
 constexpr auto glu = dsl::pointwise([](auto a, auto b) { return a * dsl::sigmoid(b); }, "glu");
-constexpr auto geglu = dsl::pointwise(
-    [](auto a, auto b) { return a * dsl::builtin::gelu_tanh_fn{}(b); }, "geglu");
+constexpr auto geglu =
+    dsl::pointwise([](auto a, auto b) { return a * dsl::builtin::gelu_tanh_fn{}(b); }, "geglu");
 constexpr auto powmix = dsl::pointwise(
     [](auto a, auto b) { return dsl::pow(dsl::abs(a) + 1, 1.5) * dsl::exp(-b * b); }, "powmix");
 constexpr auto ratio = dsl::pointwise(
@@ -57,7 +59,8 @@ constexpr auto clampmix = dsl::pointwise(
     [](auto a, auto b) { return dsl::where(a >= b, dsl::erf(a - b), dsl::tanh(b - a) * 2); },
     "clampmix");
 // three inputs
-constexpr auto lerp = dsl::pointwise([](auto a, auto b, auto w) { return a + w * (b - a); }, "lerp");
+constexpr auto lerp =
+    dsl::pointwise([](auto a, auto b, auto w) { return a + w * (b - a); }, "lerp");
 constexpr auto fma3 = dsl::pointwise(
     [](auto a, auto b, auto c) { return dsl::tanh(a * b + c) * dsl::sigmoid(c); }, "fma3");
 constexpr auto select3 = dsl::pointwise(
@@ -67,8 +70,8 @@ constexpr auto select3 = dsl::pointwise(
     "select3");
 constexpr auto adamish = dsl::pointwise(
     [](auto m, auto v, auto g) {
-      return (m * dsl::c<9, 10> + g / 10) / (dsl::sqrt(v * dsl::c<999, 1000> + g * g / 1000) +
-                                             dsl::c<1, 100000000>);
+      return (m * dsl::c<9, 10> + g / 10) /
+             (dsl::sqrt(v * dsl::c<999, 1000> + g * g / 1000) + dsl::c<1, 100000000>);
     },
     "adamish");
 

@@ -1,7 +1,6 @@
 // dsl: compile-time simplification, evaluation, pointwise kernels on Tensors, their gradients.
-#include "support/reference.hpp"
-
 #include "dsl/pointwise.hpp"
+#include "support/reference.hpp"
 
 using namespace ember;
 namespace d = ember::dsl;
@@ -12,8 +11,9 @@ constexpr d::Var<1> y{};
 }  // namespace
 
 // ---- compile-time checks: derivative types simplify ----
-static_assert(std::is_same_v<decltype(d::diff<0>(x * x)), d::Node<d::Fn::Add, d::Var<0>, d::Var<0>>>,
-              "d/dx x*x simplifies to x + x");
+static_assert(
+    std::is_same_v<decltype(d::diff<0>(x * x)), d::Node<d::Fn::Add, d::Var<0>, d::Var<0>>>,
+    "d/dx x*x simplifies to x + x");
 static_assert(std::is_same_v<decltype(d::diff<0>(d::c<3>)), d::Const<0>>, "d/dx 3 = 0");
 static_assert(std::is_same_v<decltype(d::diff<1>(x * d::exp(x))), d::Const<0>>,
               "d/dy of a formula in x alone is zero");
@@ -40,8 +40,8 @@ TEST_CASE("dsl formulas evaluate and differentiate", "[dsl]") {
 
 namespace {
 constexpr auto swish = d::pointwise([](auto v) { return v * d::sigmoid(v); }, "swish");
-constexpr auto pick = d::pointwise(
-    [](auto a, auto b) { return d::where(a > b, a * b, d::exp(b) - a); }, "pick");
+constexpr auto pick =
+    d::pointwise([](auto a, auto b) { return d::where(a > b, a * b, d::exp(b) - a); }, "pick");
 }  // namespace
 
 TEST_CASE("a dsl kernel equals the same formula of eager ops", "[dsl]") {
@@ -52,7 +52,8 @@ TEST_CASE("a dsl kernel equals the same formula of eager ops", "[dsl]") {
   test::require_close(pick(a, b), {4, 5}, test::values(ref_pick), "pick broadcast", 1e-6, 1e-6);
   test::require_close(pick(test::noncontiguous(a), b), {4, 5}, test::values(ref_pick),
                       "pick non-contiguous", 1e-6, 1e-6);
-  test::require_close(pick(a, 0.25), {4, 5}, test::values(where(a > 0.25, a * 0.25, exp(tensor({0.25})) - a)),
+  test::require_close(pick(a, 0.25), {4, 5},
+                      test::values(where(a > 0.25, a * 0.25, exp(tensor({0.25})) - a)),
                       "pick with a scalar", 1e-6, 1e-6);
   CHECK(swish(a.to(kFloat64)).dtype() == kFloat64);
   CHECK(swish(arange(3)).dtype() == kFloat32);
@@ -167,20 +168,24 @@ TEST_CASE("dsl kernels capture runtime scalars", "[dsl]") {
     double b = 0.25 - a, s = 3.0;
     auto k = d::pointwise(
         [a, b, s](auto u, auto v) { return u * a + d::sigmoid(v * b) * s - a * b; }, "scalars");
-    test::require_close(k(x, y), {5, 3}, reference({x, y}, {5, 3}, [&](V v) {
-                          return v[0] * a + s / (1 + std::exp(-v[1] * b)) - a * b;
-                        }),
-                        "scalars a = " + std::to_string(a), 1e-12, 1e-12);
+    test::require_close(
+        k(x, y), {5, 3},
+        reference({x, y}, {5, 3},
+                  [&](V v) { return v[0] * a + s / (1 + std::exp(-v[1] * b)) - a * b; }),
+        "scalars a = " + std::to_string(a), 1e-12, 1e-12);
     check_gradcheck([&](const std::vector<Tensor>& in) { return k(in[0], in[1]); }, {x, y},
                     "scalars");
     // A scalar used several times, in the formula and in its derivative, keeps its value.
     auto w = d::pointwise([a, b](auto u) { return d::sin(u * a) * d::exp(u * b); }, "wave");
     Tensor xg = x.detach().requires_grad_();
     Tensor g = autograd::grad({w(xg).sum()}, {xg})[0];
-    test::require_close(g, {5, 3}, reference({x}, {5, 3}, [&](V v) {
-                          double u = v[0];
-                          return (a * std::cos(a * u) + b * std::sin(a * u)) * std::exp(b * u);
-                        }),
+    test::require_close(g, {5, 3},
+                        reference({x}, {5, 3},
+                                  [&](V v) {
+                                    double u = v[0];
+                                    return (a * std::cos(a * u) + b * std::sin(a * u)) *
+                                           std::exp(b * u);
+                                  }),
                         "wave gradient", 1e-12, 1e-12);
   }
 }
@@ -211,13 +216,12 @@ TEST_CASE("dsl compile-time constants fold and differentiate", "[dsl]") {
 
 TEST_CASE("dsl pow with a scalar exponent", "[dsl]") {
   double e = 2.5;
-  auto k = d::pointwise(
-      [e](auto u) { return d::pow(u, e) + d::pow(u, d::c<3>) - d::pow(u, -0.5); }, "pows");
+  auto k = d::pointwise([e](auto u) { return d::pow(u, e) + d::pow(u, d::c<3>) - d::pow(u, -0.5); },
+                        "pows");
   Tensor u = test::seeded_randn({4, 3}, 40, kFloat64).abs() + 0.5;
   auto f = [e](V v) { return std::pow(v[0], e) + std::pow(v[0], 3) - std::pow(v[0], -0.5); };
   test::require_close(k(u), {4, 3}, reference({u}, {4, 3}, f), "pows", 1e-12, 1e-12);
-  test::require_close(k(u.to(kFloat32)), {4, 3}, reference({u}, {4, 3}, f), "pows f32", 1e-5,
-                      1e-5);
+  test::require_close(k(u.to(kFloat32)), {4, 3}, reference({u}, {4, 3}, f), "pows f32", 1e-5, 1e-5);
   check_gradcheck([&](const std::vector<Tensor>& in) { return k(in[0]); }, {u}, "pows");
   // Negative bases: NaN, as eager pow.
   constexpr auto sq = d::pointwise([](auto v) { return d::pow(v, 0.5); });
@@ -277,10 +281,10 @@ TEST_CASE("dsl kernels: dtypes, 0-d and zero-size inputs", "[dsl]") {
   Tensor s = scalar_tensor(0.5), r = tensor({-1.0, 0.25, 2.0});
   CHECK(swish(s).dim() == 0);
   test::require_close(swish(s), {}, {0.5 / (1 + std::exp(-0.5))}, "swish 0-d");
-  test::require_close(pick(s, r), {3}, reference({s, r}, {3}, [](V v) {
-                        return v[0] > v[1] ? v[0] * v[1] : std::exp(v[1]) - v[0];
-                      }),
-                      "pick 0-d with [3]");
+  test::require_close(
+      pick(s, r), {3},
+      reference({s, r}, {3}, [](V v) { return v[0] > v[1] ? v[0] * v[1] : std::exp(v[1]) - v[0]; }),
+      "pick 0-d with [3]");
   Tensor sg = scalar_tensor(0.5, kFloat64).requires_grad_();
   Tensor sgrad = autograd::grad({pick(sg, r).sum()}, {sg})[0];
   CHECK(sgrad.dim() == 0);
