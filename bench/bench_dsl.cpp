@@ -116,9 +116,9 @@ void BM_chain_backward_eager(benchmark::State& state) { backward(state, chain_ea
 
 // The pool's threads do the work: wall time is the measure; the CPU column is the whole
 // process's, which is steadier than wall time when other jobs share the cores.
-#define EMBER_DSL_BENCH(fn)                                                                 \
-  BENCHMARK(fn)->ArgName("threads")->Arg(1)->Arg(2)->MeasureProcessCPUTime()->UseRealTime() \
-      ->Unit(benchmark::kMillisecond)
+#define EMBER_DSL_BENCH(fn)                                                                        \
+  BENCHMARK(fn)->ArgName("threads")->Arg(1)->Arg(2)->MeasureProcessCPUTime()->UseRealTime()->Unit( \
+      benchmark::kMillisecond)
 
 EMBER_DSL_BENCH(BM_chain_dsl);
 EMBER_DSL_BENCH(BM_chain_eager);

@@ -5,11 +5,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <ember.hpp>
 #include <iomanip>
 #include <iostream>
 #include <vector>
-
-#include <ember.hpp>
 
 #include "dsl/pointwise.hpp"
 
@@ -106,8 +105,12 @@ int main(int argc, char** argv) {
       median_ms(reps, [&] { out = autograd::grad({swish(xg)}, {xg}, {ones_n})[0]; }),
       median_ms(reps, [&] { out = autograd::grad({swish_eager(xg)}, {xg}, {ones_n})[0]; }));
   row("huber forward+backward",
-      median_ms(reps, [&] { out = autograd::grad({huber(pg, tg)}, {pg, tg}, {ones_n})[0]; }),
       median_ms(reps,
-                [&] { out = autograd::grad({huber_eager(pg, tg)}, {pg, tg}, {ones_n})[0]; }));
+                [&] {
+                  out = autograd::grad({huber(pg, tg)}, {pg, tg}, {ones_n})[0];
+                }),
+      median_ms(reps, [&] {
+        out = autograd::grad({huber_eager(pg, tg)}, {pg, tg}, {ones_n})[0];
+      }));
   return 0;
 }

@@ -22,7 +22,7 @@ else
     cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DEMBER_BUILD_BENCH=ON \
       -DEMBER_BUILD_TESTS=OFF -DEMBER_BUILD_EXAMPLES=OFF >/dev/null
   fi
-  targets=(bench_pointwise bench_matmul bench_overhead bench_autograd)
+  targets=(bench_pointwise bench_matmul bench_overhead bench_autograd bench_dsl)
   have_peer=0
   # (no grep -q: with pipefail, ninja dying of SIGPIPE would read as "no peer")
   if ninja -C "$build" -t targets all 2>/dev/null | grep '^peer_compare:' >/dev/null; then
@@ -52,6 +52,7 @@ else
   run matmul bench/bench_matmul
   run overhead bench/bench_overhead
   run autograd bench/bench_autograd
+  run dsl bench/bench_dsl
   if ((have_peer)); then
     run peer_default bench/peer/peer_compare
     run peer_warm bench/peer/peer_compare GLIBC_TUNABLES="$warm_heap"
@@ -89,7 +90,7 @@ def load(name):
             res.setdefault(run, {})["cv"] = b["real_time"]  # a fraction
     return res
 
-data = {n: load(n) for n in ("pointwise", "matmul", "overhead", "autograd", "peer_default",
+data = {n: load(n) for n in ("pointwise", "matmul", "overhead", "autograd", "dsl", "peer_default",
                              "peer_warm", "peer_autograd", "peer_autograd_passive")}
 
 def get(file, bench):
@@ -136,6 +137,13 @@ ratio("chain 16M: libtorch time / ember, warm heap", "peer_warm",
 for t in (1, 2):
     ratio(f"matmul 1024^3, {t} thr: ember speed / cblas", "matmul",
           f"BM_matmul_cblas/threads:{t}", f"BM_matmul_ember/threads:{t}", 0.9)
+for t in (1, 2):
+    ratio(f"dsl chain 16M, {t} thr: eager time / dsl", "dsl",
+          f"BM_chain_eager/threads:{t}", f"BM_chain_dsl/threads:{t}", 3)
+    ratio(f"dsl chain 16M, {t} thr: dsl time / hand loop", "dsl",
+          f"BM_chain_dsl/threads:{t}", f"BM_chain_plain/threads:{t}", 1.2, higher_better=False)
+    ratio(f"dsl chain backward, {t} thr: eager time / dsl", "dsl",
+          f"BM_chain_backward_eager/threads:{t}", f"BM_chain_backward_dsl/threads:{t}", 3)
 ratio("add 8 elems: ember time / libtorch", "peer_default",
       "BM_add8_ember", "BM_add8_torch", 0.5, higher_better=False)
 ratio("add 8, requires_grad: ember time / libtorch", "peer_default",
