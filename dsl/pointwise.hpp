@@ -9,6 +9,7 @@
 #pragma once
 
 #include <array>
+#include <bit>
 #include <memory>
 #include <utility>
 #include <vector>
@@ -74,6 +75,18 @@ void backward_loop(const E& e, const std::vector<Tensor>& grads, const Tensor& g
         if (contiguous) {
           const T* __restrict gp = reinterpret_cast<const T*>(p[n]);
           std::array<const T*, n> xp{reinterpret_cast<const T*>(p[n + 1 + I])...};
+          if constexpr (std::has_single_bit(Mask)) {
+            // One gradient (the usual case), written so that g++ vectorises it: a __restrict
+            // output, and the derivative computed before g is read (g++ 12 otherwise sinks the
+            // product into the branches of a where, as in relu's, and gives up).
+            constexpr int J = std::countr_zero(Mask);
+            T* __restrict o = outs[J];
+            for (int64_t i = 0; i < cnt; ++i) {
+              const T d = eval<T>(diff<J>(e), xp[I][i]...);
+              o[i] = gp[i] * d;
+            }
+            return;
+          }
           for (int64_t i = 0; i < cnt; ++i) {
             T gv = gp[i];
             ((Mask >> I & 1u ? void(outs[I][i] = gv * eval<T>(diff<static_cast<int>(I)>(e),
