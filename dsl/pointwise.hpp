@@ -9,6 +9,7 @@
 #pragma once
 
 #include <array>
+#include <bit>
 #include <memory>
 #include <utility>
 #include <vector>

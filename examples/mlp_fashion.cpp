@@ -2,7 +2,8 @@
 // trained with SGD (momentum 0.9, learning rate 0.05 annealed to 0 along a half cosine), on
 // batches of 128 read by two DataLoader workers.
 //
-//   mlp_fashion [--epochs 3] [--batch-size 128] [--lr 0.05] [--threads 2] [--save mlp.safetensors]
+//   mlp_fashion [--epochs 3] [--batch-size 128] [--lr 0.05] [--threads 2]
+//               [--save mlp.safetensors]
 //   mlp_fashion --smoke          (a few batches: what the test suite runs)
 //
 // Reaches about 0.88 test accuracy in 3 epochs. bench/peer/peer_mlp_fashion.cpp is the libtorch

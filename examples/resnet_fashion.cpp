@@ -6,7 +6,8 @@
 // Trained with SGD (Nesterov momentum 0.9, weight decay 5e-4) under a one-cycle learning-rate
 // schedule, on batches of 128 read by two DataLoader workers with random horizontal flips.
 //
-//   resnet_fashion [--epochs 3] [--batch-size 128] [--lr 0.1] [--threads 2] [--save net.safetensors]
+//   resnet_fashion [--epochs 3] [--batch-size 128] [--lr 0.1] [--threads 2]
+//                  [--save resnet.safetensors]
 //   resnet_fashion --smoke       (a few batches: what the test suite runs)
 //
 // bench/peer/peer_resnet_fashion.cpp is the libtorch twin; scripts/train_compare.sh runs both.

@@ -84,6 +84,7 @@ const char* op_name(Op op) {
     case Op::AvgPool2dBackward: return "avg_pool2d_backward";
     case Op::AdaptiveAvgPool2dBackward: return "adaptive_avg_pool2d_backward";
     case Op::NllLossBackward: return "nll_loss_backward";
+    case Op::BatchNormBackward: return "batch_norm_backward";
     case Op::NumOps: break;
   }
   return "?";

@@ -65,6 +65,8 @@ enum class Op : uint16_t {
   AvgPool2dBackward,   // (grad_out, input), PoolAttrs
   AdaptiveAvgPool2dBackward,  // (grad_out, input)
   NllLossBackward,     // (grad_out, log_probs, target[, weight]), LossAttrs
+  BatchNormBackward,   // (grad_out, input, weight?, mean, invstd), NormAttrs; outputs
+                       // (grad_input, grad_weight, grad_bias)
   NumOps
 };
 

@@ -30,7 +30,8 @@ std::string data_root() {
 // The whole decompressed file.
 std::vector<unsigned char> read_gz(const std::string& path) {
   gzFile f = gzopen(path.c_str(), "rb");
-  if (!f) throw std::runtime_error("cannot open " + path + " (apt-get install dataset-fashion-mnist)");
+  if (!f)
+    throw std::runtime_error("cannot open " + path + " (apt-get install dataset-fashion-mnist)");
   std::vector<unsigned char> out;
   unsigned char buf[1 << 16];
   int n;

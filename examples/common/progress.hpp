@@ -53,14 +53,17 @@ struct TrainArgs {
 /// Parses the options above over the defaults d; a bad option prints the usage and exits 2.
 inline TrainArgs parse_args(int argc, char** argv, TrainArgs d) {
   TrainArgs a = d;
-  auto number = [&](int& i, const char* name) -> std::string {
+  auto value = [&](int& i) -> std::string {
     if (i + 1 >= argc) {
-      std::cerr << argv[0] << ": " << name << " needs a value\n";
+      std::cerr << argv[0] << ": " << argv[i] << " needs a value\n";
       usage(argv[0], d, 2);
     }
     return argv[++i];
   };
-  auto to_int = [&](const std::string& s, const char* name, int64_t min) -> int64_t {
+  // The integer after option i, at least min.
+  auto integer = [&](int& i, int64_t min) -> int64_t {
+    const char* name = argv[i];
+    std::string s = value(i);
     char* end = nullptr;
     long long v = std::strtoll(s.c_str(), &end, 10);
     if (s.empty() || *end != '\0' || v < min) {
@@ -72,15 +75,15 @@ inline TrainArgs parse_args(int argc, char** argv, TrainArgs d) {
   };
   for (int i = 1; i < argc; ++i) {
     std::string o = argv[i];
-    if (o == "--epochs") a.epochs = to_int(number(i, "--epochs"), "--epochs", 1);
-    else if (o == "--batch-size") a.batch_size = to_int(number(i, "--batch-size"), "--batch-size", 1);
-    else if (o == "--threads") a.threads = static_cast<int>(to_int(number(i, "--threads"), "--threads", 1));
-    else if (o == "--workers") a.workers = to_int(number(i, "--workers"), "--workers", 0);
-    else if (o == "--seed") a.seed = static_cast<uint64_t>(to_int(number(i, "--seed"), "--seed", 0));
-    else if (o == "--save") a.save = number(i, "--save");
+    if (o == "--epochs") a.epochs = integer(i, 1);
+    else if (o == "--batch-size") a.batch_size = integer(i, 1);
+    else if (o == "--threads") a.threads = static_cast<int>(integer(i, 1));
+    else if (o == "--workers") a.workers = integer(i, 0);
+    else if (o == "--seed") a.seed = static_cast<uint64_t>(integer(i, 0));
+    else if (o == "--save") a.save = value(i);
     else if (o == "--smoke") a.smoke = true;
     else if (o == "--lr") {
-      std::string s = number(i, "--lr");
+      std::string s = value(i);
       char* end = nullptr;
       a.lr = std::strtod(s.c_str(), &end);
       if (s.empty() || *end != '\0' || !(a.lr > 0)) {

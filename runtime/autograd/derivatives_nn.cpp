@@ -71,6 +71,12 @@ void fill_nn(Table& t) {
     not_differentiable_input(c, 3, "batch_norm", "running_mean");
     not_differentiable_input(c, 4, "batch_norm", "running_var");
     Tensor x = c.input(0), w = c.input(1), gy = g[0];
+    if (!GradMode::is_enabled()) {  // not recording the backward: the fused kernel
+      TensorList r = dispatch(Op::BatchNormBackward, {gy, x, w, c.output(1), c.output(2)},
+                              c.attrs());
+      return {in_dtype(c, 0, r[0]), in_dtype(c, 1, r[1]),
+              c.num_inputs() > 2 ? in_dtype(c, 2, r[2]) : Tensor(), Tensor(), Tensor()};
+    }
     Dims cs = channel_shape(x.sizes()), red = all_but_channel(x.dim());
     Tensor mean = c.output(1).reshape(cs), invstd = c.output(2).reshape(cs);
     Tensor xh = (x - mean) * invstd;

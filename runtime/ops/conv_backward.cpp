@@ -57,15 +57,38 @@ TensorList conv_backward(const Tensor& gy, const Tensor& x, const Tensor& w, con
     std::fill(pgin, pgin + g.n * in_img, T(0));
     std::fill(partial.p, partial.p + parts * wsize, T(0));
   }
+  // grad_input of a stride-1 conv is the convolution of grad_out with the flipped, transposed
+  // kernel (padding d (k - 1) - p): one im2col of grad_out and a GEMM that writes grad_input
+  // directly, instead of a column gradient as large as the column matrix scattered back by
+  // col2im. Used when it has no more columns to build (og <= cg).
+  ConvGeom t{};
+  const bool transposed = !g.direct() && g.sh == 1 && g.sw == 1 && og <= g.cg &&
+                          g.dh * (g.kh - 1) >= g.ph && g.dw * (g.kw - 1) >= g.pw;
+  Scratch<T> wt(transposed ? wsize : 0);
+  if (transposed) {
+    t = ConvGeom{.n = g.n, .c = og, .h = g.oh, .w = g.ow, .o = g.cg, .cg = og, .kh = g.kh,
+                 .kw = g.kw, .oh = g.h, .ow = g.w, .groups = 1, .sh = 1, .sw = 1,
+                 .ph = g.dh * (g.kh - 1) - g.ph, .pw = g.dw * (g.kw - 1) - g.pw, .dh = g.dh,
+                 .dw = g.dw};
+    // wt[group][c][o][i][j] = w[group * og + o][c][kh - 1 - i][kw - 1 - j]
+    const int64_t kk = g.kh * g.kw;
+    for (int64_t gi = 0; gi < g.groups; ++gi)
+      for (int64_t c = 0; c < g.cg; ++c)
+        for (int64_t o = 0; o < og; ++o)
+          for (int64_t q = 0; q < kk; ++q)
+            wt.p[((gi * g.cg + c) * og + o) * kk + q] =
+                pw[((gi * og + o) * g.cg + c) * kk + kk - 1 - q];
+  }
   auto run_parts = [&](int64_t p0, int64_t p1) {
     if (empty) return;
-    Scratch<T> cols(g.direct() ? 0 : K * L), gcols(g.direct() ? 0 : K * L);
+    Scratch<T> cols(g.direct() ? 0 : K * L);
+    Scratch<T> gcols(g.direct() ? 0 : transposed ? t.k() * t.l() : K * L);
     for (int64_t part = p0; part < p1; ++part) {
       T* gwp = partial.p + part * wsize;
       const int64_t first = part * g.n / parts, last = (part + 1) * g.n / parts;
       for (int64_t img = first; img < last; ++img) {
         T* gimg = pgin + img * in_img;
-        if (!g.direct()) std::fill(gimg, gimg + in_img, T(0));
+        if (!g.direct() && !transposed) std::fill(gimg, gimg + in_img, T(0));
         for (int64_t gi = 0; gi < g.groups; ++gi) {
           const T* xg = px + img * in_img + gi * g.cg * g.h * g.w;
           const T* gyg = pgy + img * out_img + gi * og * L;
@@ -83,6 +106,11 @@ TensorList conv_backward(const Tensor& gy, const Tensor& x, const Tensor& w, con
           // stride-1 unpadded conv's column matrix is the input itself).
           if (g.direct()) {
             detail::gemm_rowmajor(true, false, K, L, og, wg, K, gyg, L, T(0), ging, L);
+          } else if (transposed) {
+            // grad_input[group] = wt[group] [cg, og*kh*kw] x im2col(grad_out[group])
+            detail::im2col(t, gyg, gcols.p);
+            detail::gemm_rowmajor(false, false, g.cg, t.l(), t.k(), wt.p + gi * og * K, t.k(),
+                                  gcols.p, t.l(), T(0), ging, t.l());
           } else {
             detail::gemm_rowmajor(true, false, K, L, og, wg, K, gyg, L, T(0), gcols.p, L);
             detail::col2im(g, gcols.p, ging);

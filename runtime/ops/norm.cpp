@@ -194,6 +194,100 @@ TensorList batch_norm_kernel(std::span<const Tensor> in, const Attrs& attrs) {
   return {out, mean_t, invstd_t};
 }
 
+// (grad_out, input, weight?, mean, invstd) -> (grad_input, grad_weight, grad_bias), with
+// xh = (x - mean) invstd and n values per channel:
+//   training: dx = w invstd (g - sum g / n - xh sum(g xh) / n);  eval: dx = w invstd g;
+//   dw = sum(g xh), db = sum g.
+// Two passes over x and g (per-channel sums, then dx), where the same formula on Tensors takes
+// a dozen; the row of the derivative table uses it unless the backward is being recorded.
+TensorList batch_norm_backward_kernel(std::span<const Tensor> in, const Attrs& attrs) {
+  NoGradGuard no_grad;
+  const auto& a = std::get<NormAttrs>(attrs);
+  check_float_input(in[1], "batch_norm_backward");
+  Tensor x = in[1].contiguous();
+  Tensor gy = cast(in[0], x.dtype()).contiguous();
+  EMBER_CHECK(gy.sizes() == x.sizes(), ShapeError, "batch_norm_backward: grad_output of shape ",
+              in[0].sizes(), " does not match the input's shape ", x.sizes());
+  const int64_t N = x.size(0), C = x.size(1);
+  int64_t inner = 1;
+  for (int64_t d = 2; d < x.dim(); ++d) inner *= x.size(d);
+  const Tensor& weight = in[2];
+  check_per_channel(weight, C, "weight");
+  check_per_channel(in[3], C, "mean");
+  check_per_channel(in[4], C, "invstd");
+  std::vector<double> w = doubles_or(weight, C, 1.0);
+  std::vector<double> mean = in[3].to_vector<double>(), invstd = in[4].to_vector<double>();
+  std::vector<double> part_g(static_cast<size_t>(N * C)), part_gx(static_cast<size_t>(N * C));
+  std::vector<double> sg(C, 0.0), sgxh(C, 0.0);
+  Tensor gx = make_tensor(x.sizes(), x.dtype());
+  Tensor gw = make_tensor({C}, x.dtype()), gb = make_tensor({C}, x.dtype());
+  visit_dtype(x.dtype(), [&](auto z) {
+    using T = decltype(z);
+    if constexpr (std::is_floating_point_v<T>) {
+      const T* px = x.data_ptr<T>();
+      const T* pg = gy.data_ptr<T>();
+      // Per-(n, c) plane partial sums in parallel, combined per channel in a fixed order.
+      parallel_for(0, N * C, row_grain(2 * inner), [&](int64_t b, int64_t e) {
+        for (int64_t p = b; p < e; ++p) {
+          const T* __restrict xs = px + p * inner;
+          const T* __restrict gs = pg + p * inner;
+          const double m = mean[p % C];
+          double acc_g[8] = {0, 0, 0, 0, 0, 0, 0, 0}, acc_x[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+          int64_t i = 0;
+          for (; i + 8 <= inner; i += 8)
+            for (int k = 0; k < 8; ++k) {
+              const double gv = static_cast<double>(gs[i + k]);
+              acc_g[k] += gv;
+              acc_x[k] += gv * (static_cast<double>(xs[i + k]) - m);
+            }
+          for (; i < inner; ++i) {
+            const double gv = static_cast<double>(gs[i]);
+            acc_g[i & 7] += gv;
+            acc_x[i & 7] += gv * (static_cast<double>(xs[i]) - m);
+          }
+          double sum_g = 0, sum_x = 0;
+          for (int k = 0; k < 8; ++k) sum_g += acc_g[k], sum_x += acc_x[k];
+          part_g[p] = sum_g;
+          part_gx[p] = sum_x;
+        }
+      });
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t c = 0; c < C; ++c) {
+          sg[c] += part_g[n * C + c];
+          sgxh[c] += part_gx[n * C + c];
+        }
+      for (int64_t c = 0; c < C; ++c) {
+        sgxh[c] *= invstd[c];
+        gw.data_ptr<T>()[c] = static_cast<T>(sgxh[c]);
+        gb.data_ptr<T>()[c] = static_cast<T>(sg[c]);
+      }
+      const double count = static_cast<double>(N * inner);
+      T* po = gx.data_ptr<T>();
+      parallel_for(0, N * C, row_grain(inner), [&](int64_t b, int64_t e) {
+        for (int64_t p = b; p < e; ++p) {
+          const int64_t c = p % C;
+          const double scale = w[c] * invstd[c];
+          const T* __restrict xs = px + p * inner;
+          const T* __restrict gs = pg + p * inner;
+          T* __restrict dst = po + p * inner;
+          if (!a.training) {
+            for (int64_t i = 0; i < inner; ++i)
+              dst[i] = static_cast<T>(static_cast<double>(gs[i]) * scale);
+            continue;
+          }
+          // dx = scale (g - sg / n - (x - mean) invstd sgxh / n)
+          const double m = mean[c], shift = sg[c] / count, k = invstd[c] * sgxh[c] / count;
+          for (int64_t i = 0; i < inner; ++i) {
+            const double xc = static_cast<double>(xs[i]) - m;
+            dst[i] = static_cast<T>(scale * (static_cast<double>(gs[i]) - shift - xc * k));
+          }
+        }
+      });
+    }
+  });
+  return {gx, gw, gb};
+}
+
 // ---- layer_norm ----
 
 TensorList layer_norm_kernel(std::span<const Tensor> in, const Attrs& attrs) {
@@ -311,6 +405,7 @@ TensorList dropout_kernel(std::span<const Tensor> in, const Attrs& attrs) {
 namespace detail {
 void register_norm_kernels() {
   register_kernel(Op::BatchNorm, batch_norm_kernel);
+  register_kernel(Op::BatchNormBackward, batch_norm_backward_kernel);
   register_kernel(Op::LayerNorm, layer_norm_kernel);
   register_kernel(Op::Dropout, dropout_kernel);
 }
