@@ -1,0 +1,63 @@
+// The one LLJIT of the process (internal: includes LLVM headers; never include it from a public
+// header). It turns an LLVM module into machine code for the host CPU: the new-PM O3 pipeline
+// with glibc's libmvec as the vector library, an in-memory symbol table, and an on-disk object
+// cache (EMBER_JIT_CACHE) keyed by the module's IR, the CPU, its features, LLVM's and ember's
+// versions, so that a second process compiles nothing.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <llvm/IR/DataLayout.h>
+#include <llvm/IR/Function.h>
+#include <llvm/IR/LLVMContext.h>
+#include <llvm/IR/Module.h>
+
+namespace ember::jit {
+
+/// What compiling one module cost.
+struct CompileInfo {
+  double total_ms = 0;   ///< the whole compile() call
+  double opt_ms = 0;     ///< the O3 pipeline (0 on a disk-cache hit)
+  double codegen_ms = 0; ///< machine code (0 on a disk-cache hit)
+  bool disk_hit = false; ///< the object came from EMBER_JIT_CACHE
+};
+
+class Engine {
+ public:
+  /// The process's engine, made on first use (initialises LLVM's native target). Throws
+  /// ember::Error if LLVM cannot be set up.
+  static Engine& instance();
+
+  /// For codegen: a fresh module with the host's data layout and triple.
+  std::unique_ptr<llvm::Module> new_module(const std::string& name, llvm::LLVMContext& ctx) const;
+  /// Sets "target-cpu"/"target-features" (and the other attributes kernels need) on f.
+  void add_target_attributes(llvm::Function& f) const;
+  const llvm::DataLayout& data_layout() const;
+  /// The host CPU's name and features, as detectHost() found them ("znver5", "+avx512f,...").
+  const std::string& cpu() const;
+  const std::string& features() const;
+  /// The native vector width in bytes (64 with AVX-512).
+  unsigned vector_bytes() const;
+
+  /// Optimises (O3) and compiles `m` and returns the address of its function `symbol`. Throws
+  /// ember::Error with LLVM's message on failure (the caller falls back to eager). Each module
+  /// must define distinct symbol names. EMBER_JIT_DUMP=llvm prints the IR before and after O3,
+  /// EMBER_JIT_DUMP=asm the machine code, to stderr.
+  void* compile(std::unique_ptr<llvm::LLVMContext> ctx, std::unique_ptr<llvm::Module> m,
+                const std::string& symbol, CompileInfo* info = nullptr);
+
+  /// The disk cache directory: EMBER_JIT_CACHE if set ("" or "0" disables it), else
+  /// $XDG_CACHE_HOME/ember/jit or ~/.cache/ember/jit. Empty when disabled.
+  const std::string& cache_dir() const;
+  void set_cache_dir(std::string dir);
+
+  ~Engine();
+
+ private:
+  Engine();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ember::jit
