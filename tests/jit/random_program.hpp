@@ -1,0 +1,320 @@
+// Random programs of ember ops for the JIT's differential tester (tests/jit/test_differential.cpp).
+// A program is data: its input specs (shape, dtype, memory layout) and a list of op records over
+// numbered values (v0.. are the inputs). It is generated from a seed, printed readably
+// (`v4 = sum(v3, dims=[1], keepdim=0)  # f32[3,5]`) and run by one interpreter over ember's
+// ordinary API, eagerly or inside a jit::Region (where the JIT traces the same calls).
+//
+// The generator keeps programs valid (broadcast-compatible operands, legal dims) and numerically
+// tame, so that two correct implementations agree within float rounding: exp/expm1/sin/cos get
+// bounded arguments, log/sqrt/rsqrt/division/negative or fractional powers get abs(x) + eps, and
+// values stay below ~1e5. Guards are ordinary ops in the program, printed like the rest.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "ember.hpp"
+#include "support/reference.hpp"
+
+namespace ember::test::fuzz {
+
+enum class Kind {
+  // tensor-tensor with broadcasting; Add..Div also tensor-scalar when b < 0
+  Add, Sub, Mul, Div, Maximum, Minimum,
+  // unary
+  Neg, Abs, Exp, Log, Sqrt, Rsqrt, Log1p, Expm1, Tanh, Sigmoid, Relu, Gelu, Silu, Erf, Sin, Cos,
+  PowScalar, Clamp,
+  // comparisons (tensor-tensor or tensor-scalar) and where
+  Cmp, Where,
+  // reductions and normalisations
+  Sum, Mean, Amax, Softmax, LogSoftmax,
+  kCount
+};
+
+inline const char* kind_name(Kind k) {
+  static const char* names[] = {"add",  "sub",   "mul",   "div",   "maximum", "minimum", "neg",
+                                "abs",  "exp",   "log",   "sqrt",  "rsqrt",   "log1p",   "expm1",
+                                "tanh", "sigmoid", "relu", "gelu", "silu",    "erf",     "sin",
+                                "cos",  "pow",   "clamp", "cmp",   "where",   "sum",     "mean",
+                                "amax", "softmax", "log_softmax"};
+  static_assert(sizeof(names) / sizeof(names[0]) == size_t(Kind::kCount));
+  return names[int(k)];
+}
+
+inline const char* cmp_name(int c) {
+  static const char* names[] = {"lt", "le", "gt", "ge", "eq", "ne"};
+  return names[c];
+}
+
+struct Instr {
+  Kind kind;
+  int a = -1, b = -1, c = -1;  ///< operand values; b < 0 with a binary kind: the scalar s
+  double s = 0;                ///< scalar operand, pow exponent, clamp min
+  double s2 = 0;               ///< clamp max
+  bool scalar_first = false;   ///< `s - a` instead of `a - s`
+  bool has_min = false, has_max = false;  ///< clamp bounds present
+  int cmp = 0;                            ///< lt le gt ge eq ne
+  std::vector<int64_t> dims{};            ///< reduction dims (empty = all); softmax: {dim}
+  bool keepdim = false;
+};
+
+enum class Layout { Contiguous, Transposed, Sliced, Strided, Expanded };
+
+inline const char* layout_name(Layout l) {
+  static const char* names[] = {"contiguous", "transposed", "sliced", "strided", "expanded"};
+  return names[int(l)];
+}
+
+struct InputSpec {
+  std::vector<int64_t> shape;
+  DType dtype = kFloat32;
+  Layout layout = Layout::Contiguous;
+  int d0 = 0, d1 = 0;    ///< transposed dims; sliced/expanded dim
+  int64_t nan_at = -1;  ///< index into the backing buffer set to NaN, or -1
+};
+
+/// Shape and dtype of a value, as the generator tracks them.
+struct ValueInfo {
+  std::vector<int64_t> shape;
+  DType dtype = kFloat32;
+  double bound = 5;  ///< |value| stays below this (heuristic: inputs are randn)
+  double lo = -5;    ///< value stays above this
+  bool exact = true;  ///< computed without rounding from the inputs (ties are real ties)
+};
+
+struct Program {
+  uint64_t seed = 0;
+  std::vector<InputSpec> inputs;
+  std::vector<Instr> ops;  ///< ops[i] defines value inputs.size() + i
+  std::vector<int> outputs;
+  std::vector<ValueInfo> info;  ///< per value
+  int value_count() const { return int(inputs.size() + ops.size()); }
+  const Instr& def(int v) const { return ops[v - inputs.size()]; }
+  bool is_input(int v) const { return v < int(inputs.size()); }
+};
+
+// ---- shapes ----
+
+inline int64_t numel(const std::vector<int64_t>& s) {
+  int64_t n = 1;
+  for (int64_t d : s) n *= d;
+  return n;
+}
+
+inline bool broadcastable(const std::vector<int64_t>& a, const std::vector<int64_t>& b) {
+  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) {
+    int64_t x = a[a.size() - 1 - i], y = b[b.size() - 1 - i];
+    if (x != y && x != 1 && y != 1) return false;
+  }
+  return true;
+}
+
+inline std::vector<int64_t> broadcast(const std::vector<int64_t>& a,
+                                      const std::vector<int64_t>& b) {
+  std::vector<int64_t> r(std::max(a.size(), b.size()));
+  for (size_t i = 0; i < r.size(); ++i) {
+    int64_t x = i < a.size() ? a[a.size() - 1 - i] : 1, y = i < b.size() ? b[b.size() - 1 - i] : 1;
+    r[r.size() - 1 - i] = x == 1 ? y : x;
+  }
+  return r;
+}
+
+inline DType promoted(DType a, DType b) { return a == kFloat64 || b == kFloat64 ? kFloat64 : a; }
+
+inline std::string shape_str(const std::vector<int64_t>& s) {
+  std::ostringstream os;
+  os << '[';
+  for (size_t i = 0; i < s.size(); ++i) os << (i ? "," : "") << s[i];
+  os << ']';
+  return os.str();
+}
+
+inline std::string type_str(const ValueInfo& v) {
+  const char* d = v.dtype == kFloat64 ? "f64" : v.dtype == kBool ? "bool" : "f32";
+  return d + shape_str(v.shape);
+}
+
+// ---- printing ----
+
+inline std::string scalar_str(double s) {
+  std::ostringstream os;
+  os << s;
+  return os.str();
+}
+
+inline std::string instr_str(const Instr& in) {
+  std::ostringstream os;
+  auto v = [](int i) {
+    std::string s = std::to_string(i);
+    s.insert(s.begin(), 'v');  // not "v" + ...: g++ 12 warns falsely (-Wrestrict) on that
+    return s;
+  };
+  switch (in.kind) {
+    case Kind::Add: case Kind::Sub: case Kind::Mul: case Kind::Div:
+    case Kind::Maximum: case Kind::Minimum:
+      if (in.b >= 0) os << kind_name(in.kind) << '(' << v(in.a) << ", " << v(in.b) << ')';
+      else if (in.scalar_first) os << kind_name(in.kind) << '(' << in.s << ", " << v(in.a) << ')';
+      else os << kind_name(in.kind) << '(' << v(in.a) << ", " << in.s << ')';
+      break;
+    case Kind::PowScalar: os << "pow(" << v(in.a) << ", " << in.s << ')'; break;
+    case Kind::Clamp:
+      os << "clamp(" << v(in.a) << ", min=" << (in.has_min ? scalar_str(in.s) : "none")
+         << ", max=" << (in.has_max ? scalar_str(in.s2) : "none") << ')';
+      break;
+    case Kind::Cmp:
+      os << cmp_name(in.cmp) << '(' << v(in.a) << ", " << (in.b >= 0 ? v(in.b) : scalar_str(in.s))
+         << ')';
+      break;
+    case Kind::Where: os << "where(" << v(in.c) << ", " << v(in.a) << ", " << v(in.b) << ')'; break;
+    case Kind::Sum: case Kind::Mean: case Kind::Amax:
+      os << kind_name(in.kind) << '(' << v(in.a) << ", dims=" << shape_str(in.dims)
+         << ", keepdim=" << in.keepdim << ')';
+      break;
+    case Kind::Softmax: case Kind::LogSoftmax:
+      os << kind_name(in.kind) << '(' << v(in.a) << ", dim=" << in.dims[0] << ')';
+      break;
+    default: os << kind_name(in.kind) << '(' << v(in.a) << ')';
+  }
+  return os.str();
+}
+
+/// The whole program, one line per value, with each value's dtype and shape.
+inline std::string to_string(const Program& p) {
+  std::ostringstream os;
+  os << "program seed " << p.seed << ":\n";
+  for (size_t i = 0; i < p.inputs.size(); ++i) {
+    const InputSpec& in = p.inputs[i];
+    os << "  v" << i << " = input " << type_str(p.info[i]) << ' ' << layout_name(in.layout);
+    if (in.layout == Layout::Transposed) os << '(' << in.d0 << ',' << in.d1 << ')';
+    if (in.layout == Layout::Sliced || in.layout == Layout::Expanded) os << "(dim " << in.d0 << ')';
+    if (in.nan_at >= 0) os << ", NaN at buffer[" << in.nan_at << ']';
+    os << '\n';
+  }
+  for (size_t i = 0; i < p.ops.size(); ++i) {
+    int id = int(p.inputs.size() + i);
+    os << "  v" << id << " = " << instr_str(p.ops[i]) << "  # " << type_str(p.info[id]) << '\n';
+  }
+  os << "  outputs:";
+  for (int o : p.outputs) os << " v" << o;
+  os << '\n';
+  return os.str();
+}
+
+// ---- inputs ----
+
+/// The tensor for an input spec, filled with seeded standard normal values (NaN where asked),
+/// laid out as the spec says.
+inline Tensor make_input(const InputSpec& in, uint64_t seed) {
+  std::vector<int64_t> buf_shape = in.shape;
+  if (in.layout == Layout::Transposed) std::swap(buf_shape[in.d0], buf_shape[in.d1]);
+  if (in.layout == Layout::Sliced) buf_shape[in.d0] = 2 * in.shape[in.d0] + 1;
+  if (in.layout == Layout::Expanded) buf_shape[in.d0] = 1;
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> normal;
+  std::vector<double> vals(numel(buf_shape));
+  for (double& x : vals) x = normal(rng);
+  if (in.nan_at >= 0 && in.nan_at < int64_t(vals.size())) vals[in.nan_at] = NAN;
+  Tensor t = tensor(vals, Dims(buf_shape));
+  if (buf_shape.empty()) t = t.reshape(Dims{});  // tensor(vals, {}) is 1-d
+  if (in.dtype == kFloat32) t = t.to(kFloat32);
+  switch (in.layout) {
+    case Layout::Contiguous: return t;
+    case Layout::Transposed: return t.transpose(in.d0, in.d1);
+    case Layout::Sliced: return t.slice(in.d0, 1, buf_shape[in.d0], 2);
+    case Layout::Strided: return test::noncontiguous(t);
+    case Layout::Expanded: return t.expand(Dims(in.shape));
+  }
+  return t;
+}
+
+// ---- the interpreter ----
+
+/// Every value of the program (inputs first), computed with ember's ordinary API.
+inline std::vector<Tensor> evaluate(const Program& p, const std::vector<Tensor>& inputs) {
+  std::vector<Tensor> v(inputs);
+  for (const Instr& in : p.ops) {
+    const Tensor& a = v[in.a];
+    Tensor r;
+    switch (in.kind) {
+      case Kind::Add: r = in.b >= 0 ? a + v[in.b] : in.scalar_first ? in.s + a : a + in.s; break;
+      case Kind::Sub: r = in.b >= 0 ? a - v[in.b] : in.scalar_first ? in.s - a : a - in.s; break;
+      case Kind::Mul: r = in.b >= 0 ? a * v[in.b] : in.scalar_first ? in.s * a : a * in.s; break;
+      case Kind::Div: r = in.b >= 0 ? a / v[in.b] : in.scalar_first ? in.s / a : a / in.s; break;
+      case Kind::Maximum: r = maximum(a, v[in.b]); break;
+      case Kind::Minimum: r = minimum(a, v[in.b]); break;
+      case Kind::Neg: r = -a; break;
+      case Kind::Abs: r = abs(a); break;
+      case Kind::Exp: r = exp(a); break;
+      case Kind::Log: r = log(a); break;
+      case Kind::Sqrt: r = sqrt(a); break;
+      case Kind::Rsqrt: r = rsqrt(a); break;
+      case Kind::Log1p: r = log1p(a); break;
+      case Kind::Expm1: r = expm1(a); break;
+      case Kind::Tanh: r = tanh(a); break;
+      case Kind::Sigmoid: r = sigmoid(a); break;
+      case Kind::Relu: r = relu(a); break;
+      case Kind::Gelu: r = gelu(a); break;
+      case Kind::Silu: r = silu(a); break;
+      case Kind::Erf: r = erf(a); break;
+      case Kind::Sin: r = sin(a); break;
+      case Kind::Cos: r = cos(a); break;
+      case Kind::PowScalar: r = pow(a, in.s); break;
+      case Kind::Clamp:
+        r = clamp(a, in.has_min ? std::optional<double>(in.s) : std::nullopt,
+                  in.has_max ? std::optional<double>(in.s2) : std::nullopt);
+        break;
+      case Kind::Cmp: {
+        if (in.b >= 0) {
+          const Tensor& b = v[in.b];
+          Tensor (*f[])(const Tensor&, const Tensor&) = {lt, le, gt, ge, eq, ne};
+          r = f[in.cmp](a, b);
+        } else {
+          switch (in.cmp) {
+            case 0: r = a < in.s; break;
+            case 1: r = a <= in.s; break;
+            case 2: r = a > in.s; break;
+            case 3: r = a >= in.s; break;
+            case 4: r = a == in.s; break;
+            default: r = a != in.s; break;
+          }
+        }
+        break;
+      }
+      case Kind::Where: r = where(v[in.c], a, v[in.b]); break;
+      case Kind::Sum: r = sum(a, Dims(in.dims), in.keepdim); break;
+      case Kind::Mean: r = mean(a, Dims(in.dims), in.keepdim); break;
+      case Kind::Amax: r = amax(a, Dims(in.dims), in.keepdim); break;
+      case Kind::Softmax: r = softmax(a, in.dims[0]); break;
+      case Kind::LogSoftmax: r = log_softmax(a, in.dims[0]); break;
+      case Kind::kCount: break;
+    }
+    v.push_back(std::move(r));
+  }
+  return v;
+}
+
+/// Only the program's outputs: every intermediate handle is gone when this returns, so inside
+/// a Region the JIT is free to fuse them away.
+inline std::vector<Tensor> run(const Program& p, const std::vector<Tensor>& inputs) {
+  std::vector<Tensor> out;
+  {
+    std::vector<Tensor> all = evaluate(p, inputs);
+    for (int o : p.outputs) out.push_back(all[o]);
+  }
+  return out;
+}
+
+/// Fresh input tensors for the program; `salt` varies the values, never the layout.
+inline std::vector<Tensor> make_inputs(const Program& p, uint64_t salt = 0) {
+  std::vector<Tensor> r;
+  for (size_t i = 0; i < p.inputs.size(); ++i)
+    r.push_back(make_input(p.inputs[i], p.seed * 1000003 + i * 7919 + salt * 104729));
+  return r;
+}
+
+}  // namespace ember::test::fuzz

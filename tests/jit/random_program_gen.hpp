@@ -1,0 +1,415 @@
+// The seeded generator of random programs (see random_program.hpp for what a program is).
+// Each op picks operands among earlier values, biased towards the latest one so chains grow long
+// enough to fuse; shapes stay broadcast-compatible, and guards keep the math well conditioned.
+#pragma once
+
+#include "random_program.hpp"
+
+namespace ember::test::fuzz {
+
+namespace detail {
+
+class Generator {
+ public:
+  explicit Generator(uint64_t seed) : rng_(seed) { p_.seed = seed; }
+
+  Program generate() {
+    make_inputs();
+    int target = uniform(2, 12);
+    int attempts = 0;
+    while (int(p_.ops.size()) < target && attempts++ < 200) emit_random();
+    int last = p_.value_count() - 1;
+    p_.outputs.push_back(last);
+    if (chance(0.4)) {
+      // A second output: preferably a value nothing else uses (a side result of the graph).
+      std::vector<bool> used(last + 1, false);
+      for (const Instr& in : p_.ops)
+        for (int o : {in.a, in.b, in.c})
+          if (o >= 0) used[o] = true;
+      std::vector<int> dead;
+      for (int v = int(p_.inputs.size()); v < last; ++v)
+        if (!used[v]) dead.push_back(v);
+      p_.outputs.push_back(!dead.empty() && chance(0.7) ? dead[uniform(0, int(dead.size()) - 1)]
+                                                         : uniform(0, last - 1));
+    }
+    return std::move(p_);
+  }
+
+ private:
+  static constexpr double kMaxBound = 1e5;
+  std::mt19937_64 rng_;
+  Program p_;
+
+  int uniform(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng_); }
+  bool chance(double pr) { return std::uniform_real_distribution<double>(0, 1)(rng_) < pr; }
+  template <class T, size_t N> T one_of(const T (&xs)[N]) { return xs[uniform(0, int(N) - 1)]; }
+  const ValueInfo& info(int v) const { return p_.info[v]; }
+  int rank(int v) const { return int(info(v).shape.size()); }
+
+  void make_inputs() {
+    int r = uniform(0, 4);
+    std::vector<int64_t> base(r);
+    for (auto& d : base) d = uniform(1, 9);
+    while (numel(base) > 512) {
+      auto& d = base[uniform(0, r - 1)];
+      d = std::max<int64_t>(1, d / 2);
+    }
+    int n = uniform(1, 3);
+    for (int i = 0; i < n; ++i) {
+      InputSpec s;
+      int drop = chance(0.3) ? uniform(0, r) : 0;  // missing leading dims broadcast
+      s.shape.assign(base.begin() + drop, base.end());
+      for (auto& d : s.shape)
+        if (chance(0.2)) d = 1;  // size-1 dims broadcast
+      s.dtype = chance(0.15) ? kFloat64 : kFloat32;
+      int sr = int(s.shape.size());
+      std::vector<Layout> layouts{Layout::Contiguous};
+      if (sr >= 2) layouts.push_back(Layout::Transposed);
+      if (sr >= 1) {
+        layouts.push_back(Layout::Sliced);
+        layouts.push_back(Layout::Strided);
+      }
+      std::vector<int> wide;  // dims an expanded input can broadcast along
+      for (int d = 0; d < sr; ++d)
+        if (s.shape[d] > 1) wide.push_back(d);
+      if (!wide.empty()) layouts.push_back(Layout::Expanded);
+      s.layout = chance(0.45) ? Layout::Contiguous : layouts[uniform(0, int(layouts.size()) - 1)];
+      std::vector<int64_t> buf = s.shape;
+      if (s.layout == Layout::Transposed) {
+        s.d0 = uniform(0, sr - 1);
+        s.d1 = (s.d0 + uniform(1, sr - 1)) % sr;
+      } else if (s.layout == Layout::Sliced) {
+        s.d0 = uniform(0, sr - 1);
+        buf[s.d0] = 2 * buf[s.d0] + 1;
+      } else if (s.layout == Layout::Expanded) {
+        s.d0 = wide[uniform(0, int(wide.size()) - 1)];
+        buf[s.d0] = 1;
+      }
+      if (chance(0.06)) s.nan_at = uniform(0, int(numel(buf)) - 1);
+      p_.inputs.push_back(s);
+      p_.info.push_back(ValueInfo{s.shape, s.dtype, 5, -5, true});
+    }
+  }
+
+  int emit(const Instr& in, ValueInfo vi) {
+    vi.bound = std::min(vi.bound, 1e300);
+    p_.ops.push_back(in);
+    p_.info.push_back(std::move(vi));
+    return p_.value_count() - 1;
+  }
+
+  // A float operand: usually the latest float value (chains to fuse), else any float value.
+  int pick() {
+    std::vector<int> fl;
+    for (int v = 0; v < p_.value_count(); ++v)
+      if (info(v).dtype != kBool) fl.push_back(v);
+    if (chance(0.6)) return fl.back();
+    return fl[uniform(0, int(fl.size()) - 1)];
+  }
+
+  // A value (bool or float, as asked) whose shape broadcasts with `shape`, or -1.
+  int pick_compatible(const std::vector<int64_t>& shape, bool want_bool) {
+    std::vector<int> ok;
+    for (int v = 0; v < p_.value_count(); ++v)
+      if ((info(v).dtype == kBool) == want_bool && broadcastable(info(v).shape, shape))
+        ok.push_back(v);
+    if (ok.empty()) return -1;
+    if (chance(0.4)) return ok.back();
+    return ok[uniform(0, int(ok.size()) - 1)];
+  }
+
+  // v itself when it is known to be >= 0.25, else abs(v) + eps: a safe log/sqrt/divisor input.
+  int positive(int v) {
+    if (info(v).lo >= 0.25) return v;
+    ValueInfo vi = info(v);
+    vi.lo = 0;
+    vi.bound = info(v).bound;
+    int a = emit(Instr{.kind = Kind::Abs, .a = v}, vi);
+    double eps = chance(0.5) ? 0.5 : 1.0;
+    vi.lo = eps;
+    vi.bound += eps;
+    vi.exact = false;
+    return emit(Instr{.kind = Kind::Add, .a = a, .s = eps}, vi);
+  }
+
+  // v itself when |v| <= bound already, else clamp(v, -bound, bound).
+  int bounded(int v, double bound) {
+    if (info(v).bound <= bound) return v;
+    ValueInfo vi = info(v);
+    vi.bound = bound;
+    vi.lo = std::max(vi.lo, -bound);
+    return emit(Instr{.kind = Kind::Clamp, .a = v, .s = -bound, .s2 = bound, .has_min = true,
+                      .has_max = true},
+                vi);
+  }
+
+  bool emit_binary(Kind k) {
+    int a = pick();
+    const ValueInfo A = info(a);  // a copy: guards below append to p_.info
+    bool scalar = (k == Kind::Add || k == Kind::Sub || k == Kind::Mul || k == Kind::Div) &&
+                  chance(0.4);
+    ValueInfo vi = A;
+    vi.exact = false;
+    if (scalar) {
+      static const double ss[] = {0.5, 2, -1.5, 3, 0.25, 1, -0.75, 1.25, -2, 0.1};
+      Instr in{.kind = k, .a = a, .s = one_of(ss), .scalar_first = chance(0.3)};
+      double s = in.s, as = std::abs(s);
+      if (k == Kind::Div && in.scalar_first) {
+        in.a = positive(a);
+        const ValueInfo P = info(in.a);
+        vi.bound = as / P.lo;
+        vi.lo = s > 0 ? s / P.bound : -vi.bound;
+      } else if (k == Kind::Add) {
+        vi.bound = A.bound + as;
+        vi.lo = A.lo + s;
+      } else if (k == Kind::Sub) {
+        vi.bound = A.bound + as;
+        vi.lo = in.scalar_first ? s - A.bound : A.lo - s;
+      } else if (k == Kind::Mul) {
+        vi.bound = A.bound * as;
+        vi.lo = s > 0 && A.lo >= 0 ? A.lo * s : -vi.bound;
+      } else {  // a / s
+        vi.bound = A.bound / as;
+        vi.lo = s > 0 && A.lo >= 0 ? A.lo / s : -vi.bound;
+      }
+      if (vi.bound > kMaxBound) return false;
+      emit(in, vi);
+      return true;
+    }
+    int b = pick_compatible(A.shape, false);
+    if (k == Kind::Div) b = positive(b);
+    const ValueInfo B = info(b);
+    vi.shape = broadcast(A.shape, B.shape);
+    vi.dtype = promoted(A.dtype, B.dtype);
+    switch (k) {
+      case Kind::Add: vi.bound = A.bound + B.bound; vi.lo = A.lo + B.lo; break;
+      case Kind::Sub: vi.bound = A.bound + B.bound; vi.lo = A.lo - B.bound; break;
+      case Kind::Mul:
+        vi.bound = A.bound * B.bound;
+        vi.lo = A.lo >= 0 && B.lo >= 0 ? A.lo * B.lo : -vi.bound;
+        break;
+      case Kind::Div:
+        vi.bound = A.bound / B.lo;
+        vi.lo = A.lo >= 0 ? A.lo / B.bound : -vi.bound;
+        break;
+      case Kind::Maximum:
+      case Kind::Minimum:
+        vi.bound = std::max(A.bound, B.bound);
+        vi.lo = k == Kind::Maximum ? std::max(A.lo, B.lo) : std::min(A.lo, B.lo);
+        vi.exact = A.exact && B.exact;
+        break;
+      default: break;
+    }
+    if (vi.bound > kMaxBound) return false;
+    emit(Instr{.kind = k, .a = a, .b = b}, vi);
+    return true;
+  }
+
+  bool emit_unary(Kind k) {
+    int a = pick();
+    switch (k) {
+      case Kind::Exp: case Kind::Expm1: a = bounded(a, 4); break;
+      case Kind::Sin: case Kind::Cos: a = bounded(a, 8); break;
+      case Kind::Log: case Kind::Sqrt: case Kind::Rsqrt: a = positive(a); break;
+      case Kind::Log1p:
+        if (info(a).lo < 0) {
+          ValueInfo vi = info(a);
+          vi.lo = 0;
+          a = emit(Instr{.kind = Kind::Abs, .a = a}, vi);
+        }
+        break;
+      default: break;
+    }
+    const ValueInfo& A = info(a);
+    ValueInfo vi = A;
+    vi.exact = false;
+    double b = A.bound;
+    switch (k) {
+      case Kind::Neg: vi.lo = -b; vi.exact = A.exact; break;
+      case Kind::Abs: case Kind::Relu: vi.lo = 0; vi.exact = A.exact; break;
+      case Kind::Exp: vi.bound = std::exp(b); vi.lo = std::exp(-b); break;
+      case Kind::Expm1: vi.bound = std::exp(b); vi.lo = -1; break;
+      case Kind::Log:
+        vi.bound = std::max(std::abs(std::log(A.lo)), std::log(b)) + 1;
+        vi.lo = std::log(A.lo);
+        break;
+      case Kind::Sqrt: vi.bound = std::sqrt(b); vi.lo = std::sqrt(A.lo); break;
+      case Kind::Rsqrt: vi.bound = 1 / std::sqrt(A.lo); vi.lo = 1 / std::sqrt(b); break;
+      case Kind::Log1p: vi.bound = std::log1p(b); vi.lo = 0; break;
+      case Kind::Sigmoid: vi.bound = 1; vi.lo = 1 / (1 + std::exp(b)); break;
+      case Kind::Gelu: vi.lo = -0.2; break;
+      case Kind::Silu: vi.lo = -0.3; break;
+      default: vi.bound = 1; vi.lo = -1; break;  // tanh erf sin cos
+    }
+    if (vi.bound > kMaxBound) return false;
+    emit(Instr{.kind = k, .a = a}, vi);
+    return true;
+  }
+
+  bool emit_pow() {
+    static const double es[] = {2, 3, 0.5, -1, 1.5, -0.5, 0, 1, 2.5};
+    double e = one_of(es);
+    int a = pick();
+    bool integral = e == 0 || e == 1 || e == 2 || e == 3;
+    if (integral) a = bounded(a, 10);
+    else a = positive(a);
+    const ValueInfo& A = info(a);
+    ValueInfo vi = A;
+    vi.exact = e == 1 && A.exact;
+    vi.bound = e >= 0 ? std::pow(A.bound, e) + 1 : std::pow(A.lo, e);
+    vi.lo = integral ? (e == 2 || e == 0 ? 0 : -vi.bound) : std::pow(e > 0 ? A.lo : A.bound, e);
+    emit(Instr{.kind = Kind::PowScalar, .a = a, .s = e}, vi);
+    return true;
+  }
+
+  bool emit_clamp() {
+    static const double mins[] = {-2, -1, -0.5, 0, 0.25};
+    static const double widths[] = {0.5, 1, 2, 3};
+    int a = pick();
+    const ValueInfo& A = info(a);
+    Instr in{.kind = Kind::Clamp, .a = a, .s = one_of(mins)};
+    in.s2 = in.s + one_of(widths);
+    int which = uniform(0, 2);  // both, min only, max only
+    in.has_min = which != 2;
+    in.has_max = which != 1;
+    ValueInfo vi = A;
+    if (in.has_min) vi.lo = std::max(A.lo, in.s);
+    if (in.has_max) vi.bound = std::max(std::abs(vi.lo), std::min(A.bound, std::abs(in.s2)));
+    if (in.has_max && in.has_min) vi.bound = std::max(std::abs(in.s), std::abs(in.s2));
+    emit(in, vi);
+    return true;
+  }
+
+  int emit_cmp() {
+    int a = pick();
+    const ValueInfo& A = info(a);
+    Instr in{.kind = Kind::Cmp, .a = a, .cmp = uniform(0, 3)};
+    bool exact = A.exact;
+    ValueInfo vi{A.shape, kBool, 1, 0, true};
+    if (chance(0.4)) {
+      static const double ss[] = {-1, -0.5, 0, 0.25, 0.5, 1};
+      in.s = one_of(ss);
+    } else {
+      in.b = pick_compatible(A.shape, false);
+      exact = exact && info(in.b).exact;
+      vi.shape = broadcast(A.shape, info(in.b).shape);
+    }
+    if (exact && chance(0.3)) in.cmp = uniform(4, 5);  // eq/ne only where ties are real
+    return emit(in, vi);
+  }
+
+  bool emit_where() {
+    std::vector<int> conds;
+    for (int v = 0; v < p_.value_count(); ++v)
+      if (info(v).dtype == kBool) conds.push_back(v);
+    int c = conds.empty() || chance(0.3) ? emit_cmp() : conds[uniform(0, int(conds.size()) - 1)];
+    int a = pick_compatible(info(c).shape, false);
+    if (a < 0) return false;
+    std::vector<int64_t> ca = broadcast(info(c).shape, info(a).shape);
+    int b = pick_compatible(ca, false);
+    const ValueInfo &A = info(a), &B = info(b);
+    ValueInfo vi{broadcast(ca, B.shape), promoted(A.dtype, B.dtype), std::max(A.bound, B.bound),
+                 std::min(A.lo, B.lo), A.exact && B.exact};
+    emit(Instr{.kind = Kind::Where, .a = a, .b = b, .c = c}, vi);
+    return true;
+  }
+
+  bool emit_reduce(Kind k) {
+    int a = pick();
+    const ValueInfo& A = info(a);
+    int r = rank(a);
+    Instr in{.kind = k, .a = a, .keepdim = chance(0.5)};
+    std::vector<bool> reduced(r, r == 0 || chance(0.15));  // empty dims = all
+    if (!reduced.empty() && !reduced[0]) {
+      while (std::find(reduced.begin(), reduced.end(), true) == reduced.end())
+        for (int d = 0; d < r; ++d) reduced[d] = chance(0.4);
+      for (int d = 0; d < r; ++d)
+        if (reduced[d]) in.dims.push_back(chance(0.3) ? d - r : d);
+      std::shuffle(in.dims.begin(), in.dims.end(), rng_);
+    }
+    ValueInfo vi = A;
+    vi.shape.clear();
+    int64_t n = 1;
+    for (int d = 0; d < r; ++d) {
+      if (!reduced[d] && !(in.dims.empty())) {
+        vi.shape.push_back(A.shape[d]);
+      } else {
+        n *= A.shape[d];
+        if (in.keepdim) vi.shape.push_back(1);
+      }
+    }
+    if (k == Kind::Sum) {
+      vi.bound = A.bound * double(n);
+      vi.lo = A.lo >= 0 ? A.lo * double(n) : -vi.bound;
+      vi.exact = false;
+    } else if (k == Kind::Mean) {
+      vi.exact = false;
+    }
+    if (vi.bound > kMaxBound) return false;
+    emit(in, vi);
+    return true;
+  }
+
+  bool emit_softmax(Kind k) {
+    int a = pick();
+    int r = rank(a);
+    int dim = r == 0 ? uniform(-1, 0) : uniform(-r, r - 1);
+    int64_t n = r == 0 ? 1 : info(a).shape[dim < 0 ? dim + r : dim];
+    ValueInfo vi = info(a);
+    vi.exact = false;
+    if (k == Kind::Softmax) {
+      vi.bound = 1;
+      vi.lo = 0;
+    } else {
+      vi.bound = 2 * vi.bound + std::log(double(n)) + 1;
+      vi.lo = -vi.bound;
+    }
+    emit(Instr{.kind = k, .a = a, .dims = {dim}}, vi);
+    return true;
+  }
+
+  void emit_random() {
+    struct W {
+      Kind k;
+      int w;
+    };
+    static const W table[] = {
+        {Kind::Add, 4},     {Kind::Sub, 3},      {Kind::Mul, 4},     {Kind::Div, 2},
+        {Kind::Maximum, 1}, {Kind::Minimum, 1},  {Kind::Neg, 1},     {Kind::Abs, 1},
+        {Kind::Exp, 2},     {Kind::Log, 1},      {Kind::Sqrt, 1},    {Kind::Rsqrt, 1},
+        {Kind::Log1p, 1},   {Kind::Expm1, 1},    {Kind::Tanh, 1},    {Kind::Sigmoid, 1},
+        {Kind::Relu, 1},    {Kind::Gelu, 1},     {Kind::Silu, 1},    {Kind::Erf, 1},
+        {Kind::Sin, 1},     {Kind::Cos, 1},      {Kind::PowScalar, 2}, {Kind::Clamp, 1},
+        {Kind::Cmp, 2},     {Kind::Where, 2},    {Kind::Sum, 2},     {Kind::Mean, 1},
+        {Kind::Amax, 1},    {Kind::Softmax, 1},  {Kind::LogSoftmax, 1}};
+    int total = 0;
+    for (const W& w : table) total += w.w;
+    int x = uniform(0, total - 1);
+    Kind k = table[0].k;
+    for (const W& w : table) {
+      if (x < w.w) {
+        k = w.k;
+        break;
+      }
+      x -= w.w;
+    }
+    switch (k) {
+      case Kind::Add: case Kind::Sub: case Kind::Mul: case Kind::Div:
+      case Kind::Maximum: case Kind::Minimum: emit_binary(k); break;
+      case Kind::PowScalar: emit_pow(); break;
+      case Kind::Clamp: emit_clamp(); break;
+      case Kind::Cmp: emit_cmp(); break;
+      case Kind::Where: emit_where(); break;
+      case Kind::Sum: case Kind::Mean: case Kind::Amax: emit_reduce(k); break;
+      case Kind::Softmax: case Kind::LogSoftmax: emit_softmax(k); break;
+      default: emit_unary(k); break;
+    }
+  }
+};
+
+}  // namespace detail
+
+/// The random program for a seed (the same seed always gives the same program).
+inline Program generate(uint64_t seed) { return detail::Generator(seed).generate(); }
+
+}  // namespace ember::test::fuzz
