@@ -1,0 +1,334 @@
+// The semantics of jit.hpp's user API: reading values mid-region, printing lazy tensors, C++
+// control flow on read values, graph breaks on ops the JIT does not fuse, re-specialisation on
+// new shapes, the off switch, autograd through regions, stats(), nesting, jit::compile, and
+// errors thrown inside a region. Every result is checked against the same code run eagerly.
+#include <sstream>
+
+#include "jit/jit_support.hpp"
+#include "support/reference.hpp"
+
+using namespace ember;
+
+namespace {
+
+// REQUIREs that `got` (computed in a region) equals `want` (eager) within float rounding.
+void require_same(const Tensor& got, const Tensor& want, const std::string& what) {
+  INFO(what);
+  REQUIRE(got.defined());
+  REQUIRE(got.sizes() == want.sizes());
+  REQUIRE(got.dtype() == want.dtype());
+  std::vector<double> g = test::values(got), w = test::values(want);
+  for (size_t i = 0; i < w.size(); ++i) {
+    INFO("element " << i << ": got " << g[i] << ", want " << w[i]);
+    if (std::isnan(w[i])) REQUIRE(std::isnan(g[i]));
+    else REQUIRE(std::abs(g[i] - w[i]) <= 1e-5 * (1 + std::abs(w[i])));
+  }
+}
+
+Tensor chain(const Tensor& x) { return gelu(x * 0.75 + 0.25) * sigmoid(x); }
+
+jit::Stats delta(const jit::Stats& a, const jit::Stats& b) {
+  return {b.graphs - a.graphs,
+          b.eager_graphs - a.eager_graphs,
+          b.fused_graphs - a.fused_graphs,
+          b.kernels_compiled - a.kernels_compiled,
+          b.disk_cache_hits - a.disk_cache_hits,
+          b.graph_breaks - a.graph_breaks,
+          b.fallbacks - a.fallbacks,
+          b.compile_ms - a.compile_ms};
+}
+
+}  // namespace
+
+TEST_CASE("item() inside a region returns the value and the region goes on", "[jit][api]") {
+  test::HotThreshold hot(1);
+  Tensor x = test::seeded_randn({5, 7}, 1);
+  float want = (x * 2 + 1).sum().item<float>();
+  for (int it = 0; it < 3; ++it) {
+    Tensor z;
+    float v;
+    {
+      jit::Region r("api_item");
+      Tensor s = (x * 2 + 1).sum();
+      v = s.item<float>();
+      std::vector<float> row = (x[0] * 2).to_vector<float>();  // data access: also runs the graph
+      REQUIRE(row.size() == 7);
+      REQUIRE(row[3] == Approx(x[0][3].item<float>() * 2));
+      z = tanh(x) * v + s;  // uses both the read number and the lazy tensor
+    }
+    REQUIRE(v == Approx(want).epsilon(1e-5));
+    require_same(z, tanh(x) * want + (x * 2 + 1).sum(), "ops after item()");
+  }
+}
+
+TEST_CASE("jit::sync runs the graph recorded so far", "[jit][api]") {
+  test::HotThreshold hot(1);
+  Tensor x = test::seeded_randn({16}, 2);
+  jit::Stats s0 = jit::stats();
+  Tensor y;
+  {
+    jit::Region r("api_sync");
+    y = exp(x) * 3;
+    jit::sync();
+    REQUIRE(delta(s0, jit::stats()).graphs == 1);
+    y = y + 1;
+  }
+  REQUIRE(delta(s0, jit::stats()).graphs == 2);
+  require_same(y, exp(x) * 3 + 1, "after sync");
+}
+
+TEST_CASE("printing a lazy tensor prints its values", "[jit][api]") {
+  test::HotThreshold hot(1);
+  Tensor x = test::seeded_randn({2, 3}, 3);
+  std::string want = to_string(sigmoid(x) - 0.5);
+  for (int it = 0; it < 3; ++it) {
+    std::ostringstream os;
+    jit::Region r("api_print");
+    Tensor y = sigmoid(x) - 0.5;
+    os << y;
+    REQUIRE(os.str() == want);
+    REQUIRE(to_string(y) == want);
+  }
+}
+
+TEST_CASE("C++ control flow on a value read mid-region", "[jit][api]") {
+  test::HotThreshold hot(1);
+  for (int it = 0; it < 6; ++it) {
+    Tensor x = test::seeded_randn({4, 6}, 10 + it) + (it % 2 ? 3.0 : -3.0);
+    Tensor y;
+    int steps = 0;
+    {
+      jit::Region r("api_control");
+      Tensor m = x.mean();
+      if (m.item<float>() > 0) y = relu(x) * 2;
+      else y = -x + 1;
+      while ((y.abs().amax()).item<float>() > 1) {  // a data-dependent loop
+        y = y * 0.5;
+        ++steps;
+      }
+    }
+    Tensor want = x.mean().item<float>() > 0 ? relu(x) * 2 : -x + 1;
+    for (int s = 0; s < steps; ++s) want = want * 0.5;
+    REQUIRE(want.abs().amax().item<float>() <= 1);
+    require_same(y, want, "branch " + std::to_string(it % 2));
+  }
+}
+
+TEST_CASE("ops the JIT does not fuse still give the eager result", "[jit][api]") {
+  test::HotThreshold hot(1);
+  Tensor a = test::seeded_randn({6, 5}, 20), b = test::seeded_randn({5, 4}, 21);
+  Tensor idx = tensor(std::vector<int64_t>{3, 0, 5, 3});
+  Tensor img = test::seeded_randn({2, 3, 6, 6}, 22), w = test::seeded_randn({4, 3, 3, 3}, 23);
+  Tensor want1 = index_select(relu(matmul(a * 2, b) + 1), 0, idx) * 3;
+  Tensor want2 = sigmoid(nn::functional::conv2d(img + 1, w, {}, {.padding = 1})) - 0.5;
+  for (int it = 0; it < 3; ++it) {
+    Tensor got1, got2;
+    {
+      jit::Region r("api_breaks");
+      got1 = index_select(relu(matmul(a * 2, b) + 1), 0, idx) * 3;
+      got2 = sigmoid(nn::functional::conv2d(img + 1, w, {}, {.padding = 1})) - 0.5;
+    }
+    require_same(got1, want1, "matmul + index_select");
+    require_same(got2, want2, "conv2d");
+  }
+}
+
+TEST_CASE("a new shape or layout gets a new specialisation with right results", "[jit][api]") {
+  test::HotThreshold hot(1);
+  auto body = [](const Tensor& x, const Tensor& b) { return tanh(x * 1.5 - b) + x; };
+  std::vector<std::pair<Tensor, Tensor>> cases = {
+      {test::seeded_randn({4, 5}, 30), test::seeded_randn({5}, 31)},
+      {test::seeded_randn({3, 7}, 32), test::seeded_randn({7}, 33)},
+      {test::seeded_randn({4, 5}, 34), test::seeded_randn({4, 1}, 35)},
+      {test::seeded_randn({5, 4}, 36).t(), test::seeded_randn({1}, 37)},
+      {test::seeded_randn({2, 4, 5}, 38), test::seeded_randn({5}, 39).to(kFloat64)},
+      {test::seeded_randn({4, 5}, 40), test::seeded_randn({5}, 41)},  // the first signature again
+  };
+  for (int rep = 0; rep < 2; ++rep) {
+    for (size_t i = 0; i < cases.size(); ++i) {
+      const auto& [x, b] = cases[i];
+      Tensor y;
+      {
+        jit::Region r("api_shapes");
+        y = body(x, b);
+      }
+      require_same(y, body(x, b), "case " + std::to_string(i));
+    }
+  }
+}
+
+TEST_CASE("set_enabled(false) runs regions eagerly", "[jit][api]") {
+  test::HotThreshold hot(1);
+  test::JitEnabled off(false);
+  REQUIRE_FALSE(jit::enabled());
+  Tensor x = test::seeded_randn({8, 8}, 50);
+  jit::Stats s0 = jit::stats();
+  for (int it = 0; it < 3; ++it) {
+    Tensor y;
+    {
+      jit::Region r("api_off");
+      y = chain(x);
+    }
+    require_same(y, chain(x), "JIT off");
+  }
+  jit::Stats d = delta(s0, jit::stats());
+  REQUIRE(d.graphs == 0);
+  REQUIRE(d.fused_graphs == 0);
+  REQUIRE(d.kernels_compiled == 0);
+}
+
+TEST_CASE("tensors requiring grad in a region get eager gradients", "[jit][api]") {
+  test::HotThreshold hot(1);
+  Tensor x = test::seeded_randn({6, 4}, 60);
+  Tensor w0 = test::seeded_randn({4}, 61);
+  auto loss_of = [&](const Tensor& w) { return (sigmoid(x * w + 0.5) * tanh(w)).sum(); };
+  Tensor we = w0.clone().requires_grad_();
+  loss_of(we).backward();
+  Tensor want = we.grad();
+  for (int it = 0; it < 3; ++it) {
+    Tensor w = w0.clone().requires_grad_();
+    Tensor loss;
+    {
+      jit::Region r("api_grad_forward");
+      loss = loss_of(w);
+    }
+    loss.backward();  // after the region
+    require_same(w.grad(), want, "backward after the region");
+    Tensor w2 = w0.clone().requires_grad_();
+    {
+      jit::Region r("api_grad_step");
+      loss_of(w2).backward();  // inside the region
+    }
+    require_same(w2.grad(), want, "backward inside the region");
+  }
+}
+
+TEST_CASE("stats() counts eager, fused and compiled graphs", "[jit][api]") {
+  Tensor x = test::seeded_randn({13, 3}, 70);
+  // Constants no other test uses: a signature the caches cannot already hold.
+  auto body = [](const Tensor& t) { return exp(t * 0.123457) - 0.987654; };
+  jit::clear_cache();
+  SECTION("threshold 2: the first run is eager, a later one fused") {
+    test::HotThreshold hot(2);
+    jit::Stats s0 = jit::stats();
+    Tensor y;
+    {
+      jit::Region r("api_stats2");
+      y = body(x);
+    }
+    jit::Stats d = delta(s0, jit::stats());
+    REQUIRE(d.graphs == 1);
+    REQUIRE(d.eager_graphs == 1);
+    REQUIRE(d.fused_graphs == 0);
+    require_same(y, body(x), "eager run");
+    for (int it = 0; it < 2; ++it) {
+      jit::Region r("api_stats2");
+      y = body(x);
+    }
+    d = delta(s0, jit::stats());
+    REQUIRE(d.graphs == 3);
+    REQUIRE(d.fused_graphs >= 1);
+    REQUIRE(d.kernels_compiled + d.disk_cache_hits >= 1);
+    require_same(y, body(x), "fused run");
+  }
+  SECTION("threshold 1: the first run compiles, the second hits the in-memory cache") {
+    test::HotThreshold hot(1);
+    jit::Stats s0 = jit::stats();
+    {
+      jit::Region r("api_stats1");
+      Tensor y = body(x) * 2;
+    }
+    jit::Stats d1 = delta(s0, jit::stats());
+    REQUIRE(d1.fused_graphs == 1);
+    REQUIRE(d1.eager_graphs == 0);
+    REQUIRE(d1.kernels_compiled + d1.disk_cache_hits >= 1);
+    REQUIRE(d1.fallbacks == 0);
+    {
+      jit::Region r("api_stats1");
+      Tensor y = body(x) * 2;
+    }
+    jit::Stats d2 = delta(s0, jit::stats());
+    REQUIRE(d2.fused_graphs == 2);
+    REQUIRE(d2.kernels_compiled == d1.kernels_compiled);
+    REQUIRE(d2.disk_cache_hits == d1.disk_cache_hits);
+    jit::reset_stats();
+    jit::Stats z = jit::stats();
+    REQUIRE(z.graphs == 0);
+    REQUIRE(z.fused_graphs == 0);
+    REQUIRE(z.compile_ms == 0);
+  }
+}
+
+TEST_CASE("nested regions: the outermost one owns the graph", "[jit][api]") {
+  test::HotThreshold hot(1);
+  Tensor x = test::seeded_randn({3, 5}, 80);
+  auto f = jit::compile([](const Tensor& t) { return t * t + 1; }, "api_nested_fn");
+  for (int it = 0; it < 3; ++it) {
+    jit::Stats s0 = jit::stats();
+    Tensor y;
+    {
+      jit::Region outer("api_nested_outer");
+      Tensor a = x * 2;
+      {
+        jit::Region inner("api_nested_inner");
+        a = sigmoid(a) + 1;
+      }
+      y = f(a) - x;  // a compiled function called inside a region nests too
+    }
+    REQUIRE(delta(s0, jit::stats()).graphs == 1);
+    Tensor a = sigmoid(x * 2) + 1;
+    require_same(y, a * a + 1 - x, "nested");
+  }
+}
+
+TEST_CASE("jit::compile returns computed tensors usable after the call", "[jit][api]") {
+  test::HotThreshold hot(1);
+  auto soft = jit::compile([](const Tensor& x) { return softmax(x * 2, -1); });
+  auto two = jit::compile([](const Tensor& x, const Tensor& y) {
+    return std::make_pair(x + y, (x * y).sum({0}));
+  }, "api_compile_pair");
+  Tensor x = test::seeded_randn({4, 9}, 90), y = test::seeded_randn({9}, 91);
+  for (int it = 0; it < 3; ++it) {
+    Tensor s = soft(x);
+    require_same(s, softmax(x * 2, -1), "softmax");
+    require_same(s.sum({-1}), ones({4}), "rows sum to 1, used outside");
+    auto [p, q] = two(x, y);
+    require_same(p, x + y, "first of a pair");
+    require_same(q, (x * y).sum({0}), "second of a pair");
+    REQUIRE(q.numel() == 9);
+    REQUIRE(q.to_vector<float>().size() == size_t(9));
+  }
+}
+
+TEST_CASE("an error inside a region propagates as the eager error", "[jit][api]") {
+  test::HotThreshold hot(1);
+  Tensor a = test::seeded_randn({3, 4}, 100), b = test::seeded_randn({5}, 101);
+  std::string eager;
+  try {
+    (void)(a + b);
+  } catch (const ShapeError& e) {
+    eager = e.what();
+  }
+  REQUIRE_THAT(eager, Catch::Contains("must match the size"));
+  for (int it = 0; it < 2; ++it) {
+    std::string in_region;
+    try {
+      jit::Region r("api_error");
+      Tensor t = exp(a) * 2;  // pending work when the error unwinds the region
+      Tensor bad = t + b;
+      FAIL("no error for mismatched shapes");
+    } catch (const ShapeError& e) {
+      in_region = e.what();
+    }
+    REQUIRE(in_region == eager);
+  }
+  // The JIT still works afterwards, under the same region name.
+  jit::Stats s0 = jit::stats();
+  Tensor y;
+  {
+    jit::Region r("api_error");
+    y = exp(a) * 2 + 1;
+  }
+  require_same(y, exp(a) * 2 + 1, "after the error");
+  REQUIRE(delta(s0, jit::stats()).fused_graphs == 1);
+}
