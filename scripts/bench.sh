@@ -22,7 +22,7 @@ else
     cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DEMBER_BUILD_BENCH=ON \
       -DEMBER_BUILD_TESTS=OFF -DEMBER_BUILD_EXAMPLES=OFF >/dev/null
   fi
-  targets=(bench_pointwise bench_matmul bench_overhead bench_autograd bench_dsl)
+  targets=(bench_pointwise bench_matmul bench_overhead bench_autograd bench_dsl bench_jit)
   have_peer=0
   # (no grep -q: with pipefail, ninja dying of SIGPIPE would read as "no peer")
   if ninja -C "$build" -t targets all 2>/dev/null | grep '^peer_compare:' >/dev/null; then
@@ -53,6 +53,7 @@ else
   run overhead bench/bench_overhead
   run autograd bench/bench_autograd
   run dsl bench/bench_dsl
+  run jit bench/bench_jit
   if ((have_peer)); then
     run peer_default bench/peer/peer_compare
     run peer_warm bench/peer/peer_compare GLIBC_TUNABLES="$warm_heap"
@@ -86,11 +87,15 @@ def load(name):
         f = scale[b.get("time_unit", "ns")]
         if agg == "median":
             res.setdefault(run, {}).update(real=b["real_time"] * f, cpu=b["cpu_time"] * f)
+            for c in ("compile_ms_median", "disk_hits", "fused", "kernels"):
+                if c in b:
+                    res[run][c] = b[c]
         elif agg == "cv":
             res.setdefault(run, {})["cv"] = b["real_time"]  # a fraction
     return res
 
-data = {n: load(n) for n in ("pointwise", "matmul", "overhead", "autograd", "dsl", "peer_default",
+data = {n: load(n) for n in ("pointwise", "matmul", "overhead", "autograd", "dsl", "jit",
+                             "peer_default",
                              "peer_warm", "peer_autograd", "peer_autograd_passive")}
 
 def get(file, bench):
@@ -144,6 +149,36 @@ for t in (1, 2):
           f"BM_chain_dsl/threads:{t}", f"BM_chain_plain/threads:{t}", 1.2, higher_better=False)
     ratio(f"dsl chain backward, {t} thr: eager time / dsl", "dsl",
           f"BM_chain_backward_eager/threads:{t}", f"BM_chain_backward_dsl/threads:{t}", 3)
+def limit(label, file, bench, value, shown, target, extra, counter):
+    """An absolute target: value(median results) <= target, counted only when the JIT did the
+    work (the benchmark's counter, per iteration, is ~1)."""
+    v, e = get(file, bench)
+    if e:
+        rows.append((label, "n/a", "", f"<= {target}", "-", e[:64]))
+        return
+    x = value(v)
+    ok = x <= target and v.get(counter, 0) >= 0.99
+    rows.append((label, shown(x), "", f"<= {target}", "yes" if ok else "NO", extra(v)))
+
+fused = lambda v: f"fused/iter {v.get('fused', 0):.2g}"
+for t in (1, 2):
+    ratio(f"jit chain 16M, {t} thr: eager time / fused", "jit",
+          f"BM_chain_eager/threads:{t}", f"BM_chain_fused/threads:{t}", 3)
+    ratio(f"jit chain 16M, {t} thr: fused time / hand loop", "jit",
+          f"BM_chain_fused/threads:{t}", f"BM_chain_plain/threads:{t}", 1.2, higher_better=False)
+    ratio(f"jit softmax 4096^2, {t} thr: eager time / fused", "jit",
+          f"BM_softmax_eager/threads:{t}", f"BM_softmax_fused/threads:{t}", 2)
+limit("jit compile latency per kernel, median (ms)", "jit", "BM_compile_fresh/iterations:30",
+      lambda v: v.get("compile_ms_median", float("nan")), lambda x: f"{x:.3g}", 10,
+      lambda v: f"kernels/iter {v.get('kernels', 0):.2g}, region {fmt_time(v['real'])}",
+      "kernels")
+limit("jit disk-cache hit latency (ms)", "jit", "BM_disk_cache_hit",
+      lambda v: v["real"] / 1e6, lambda x: f"{x:.3g}", 1,
+      lambda v: f"disk hits/iter {v.get('disk_hits', 0):.2g}", "disk_hits")
+limit("jit hot region overhead, 8 floats (us)", "jit", "BM_overhead_fused",
+      lambda v: v["real"] / 1e3, lambda x: f"{x:.3g}", 20,
+      lambda v: f"{fused(v)}; eager ops "
+                f"{fmt_time(data['jit'].get('BM_overhead_eager', {}).get('real', 0))}", "fused")
 ratio("add 8 elems: ember time / libtorch", "peer_default",
       "BM_add8_ember", "BM_add8_torch", 0.5, higher_better=False)
 ratio("add 8, requires_grad: ember time / libtorch", "peer_default",
@@ -185,6 +220,11 @@ for file, bench in (("peer_default", "BM_add16M_torch"),
                     ("peer_autograd", "BM_mlp_torch/2"), ("peer_autograd_passive", "BM_mlp_torch/2")):
     v, e = get(file, bench)
     print(f"  {file:<21} {bench:<42} {fmt_time(v['real']) if v else e}")
+for bench in ("BM_chain_fused/threads:1", "BM_chain_fused/threads:2", "BM_softmax_fused/threads:1",
+              "BM_softmax_fused/threads:2", "BM_overhead_fused"):
+    v, e = get("jit", bench)
+    print(f"  {'jit':<21} {bench:<42} " + (f"fused graphs per iteration {v.get('fused', 0):.2g}"
+                                           " (1: compiled kernels ran)" if v else e))
 print(f"\n{reps} repetitions each; worst coefficient of variation among the ratio inputs: "
       f"{worst_cv:.1%} (wall);\nload average before {load_before}, after {load_after}")
 print(f"raw results: {out}")

@@ -1,0 +1,269 @@
+// The JIT (jit::Region) against eager ember and a hand-written loop:
+//   - y = gelu(x*a + b) * sigmoid(x) on 16M float32 (a, b scalars): fused in a Region (compiled
+//     during warm-up, before timing), the same eager ops, a one-pass vectorised loop (libmvec);
+//     Arg = thread count;
+//   - softmax over the rows of a 4096x4096 float32 matrix: fused vs eager; Arg = thread count;
+//   - compile latency: every iteration compiles a kernel never seen before (a fresh constant);
+//     counter compile_ms_median = the median of jit::stats().compile_ms per kernel;
+//   - disk-cache hit latency: every iteration empties the in-memory cache and runs a region whose
+//     kernel is on disk (EMBER_JIT_CACHE); counter disk_hits = hits per iteration (should be 1);
+//   - steady-state overhead of a hot region (trace, hash, lookup, launch) on 8 floats, next to
+//     the same ops run eagerly.
+// Fused benchmarks report fused = fused graphs per iteration (1 when the JIT did its job).
+// Unless EMBER_JIT_CACHE is set, the disk cache is a fresh temporary directory.
+//
+//   ./bench_jit --benchmark_min_time=0.3 --benchmark_repetitions=5
+#include <benchmark/benchmark.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <climits>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "ember.hpp"
+#include "jit/jit.hpp"
+#include "runtime/ops/vecmath.hpp"  // libmvec declarations: the hand loop vectorises
+
+namespace {
+
+namespace jit = ember::jit;
+
+constexpr int64_t kN = int64_t{1} << 24;  // 16M elements, 64 MiB per tensor
+constexpr int64_t kRows = 4096;
+constexpr double kA = 0.75, kB = 0.25;
+
+// A private disk cache, made before the JIT first reads EMBER_JIT_CACHE.
+const bool kCacheSet = [] {
+  if (std::getenv("EMBER_JIT_CACHE")) return false;
+  static std::string dir =
+      (std::filesystem::temp_directory_path() / "ember-bench-jit-XXXXXX").string();
+  if (!::mkdtemp(dir.data())) return false;
+  ::setenv("EMBER_JIT_CACHE", dir.c_str(), 0);
+  std::atexit([] {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  });
+  return true;
+}();
+
+ember::Tensor chain(const ember::Tensor& x) { return ember::gelu(x * kA + kB) * ember::sigmoid(x); }
+
+struct Data {
+  ember::Tensor x, out, m, tiny;
+  Data() {
+    ember::manual_seed(0);
+    x = ember::randn({kN});
+    out = ember::empty({kN});  // the hand loop's output, warmed once
+    out.zero_();
+    m = ember::randn({kRows, kRows});
+    tiny = ember::randn({8});
+  }
+};
+
+const Data& data() {
+  static Data d;
+  return d;
+}
+
+void setup_threads(benchmark::State& state) { ember::set_num_threads(int(state.range(0))); }
+
+// Runs `body` inside a Region named `name` until its signature is hot and compiled.
+template <class F>
+void warm(const char* name, F&& body) {
+  for (int i = 0; i < jit::hot_threshold() + 1; ++i) {
+    jit::Region r(name);
+    (void)body();
+  }
+}
+
+// fused = fused graphs per iteration since `before`.
+void report_fused(benchmark::State& state, const jit::Stats& before) {
+  jit::Stats after = jit::stats();
+  state.counters["fused"] = double(after.fused_graphs - before.fused_graphs) /
+                            double(std::max<int64_t>(1, state.iterations()));
+}
+
+void BM_chain_fused(benchmark::State& state) {
+  setup_threads(state);
+  const Data& d = data();
+  warm("bench_chain", [&] { return chain(d.x); });
+  jit::Stats before = jit::stats();
+  for (auto _ : state) {
+    ember::Tensor y;
+    {
+      jit::Region r("bench_chain");
+      y = chain(d.x);
+    }
+    benchmark::DoNotOptimize(y.raw_data());
+  }
+  report_fused(state, before);
+  state.SetItemsProcessed(state.iterations() * kN);
+}
+
+void BM_chain_eager(benchmark::State& state) {
+  setup_threads(state);
+  const Data& d = data();
+  (void)chain(d.x);  // the first call maps the result blocks; later ones reuse them
+  for (auto _ : state) {
+    ember::Tensor y = chain(d.x);
+    benchmark::DoNotOptimize(y.raw_data());
+  }
+  state.SetItemsProcessed(state.iterations() * kN);
+}
+
+void BM_chain_plain(benchmark::State& state) {
+  setup_threads(state);
+  const Data& d = data();
+  const float* x = d.x.data_ptr<float>();
+  float* y = d.out.data_ptr<float>();
+  const float a = kA, b = kB;
+  for (auto _ : state) {
+    ember::parallel_for(0, kN, 4096, [=](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i) {
+        float v = x[i], t = v * a + b;
+        y[i] = 0.5f * t * (1.f + std::erf(t * 0.70710678f)) * (1.f / (1.f + std::exp(-v)));
+      }
+    });
+    benchmark::DoNotOptimize(y);
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * kN);
+}
+
+void BM_softmax_fused(benchmark::State& state) {
+  setup_threads(state);
+  const Data& d = data();
+  warm("bench_softmax", [&] { return ember::softmax(d.m, -1); });
+  jit::Stats before = jit::stats();
+  for (auto _ : state) {
+    ember::Tensor y;
+    {
+      jit::Region r("bench_softmax");
+      y = ember::softmax(d.m, -1);
+    }
+    benchmark::DoNotOptimize(y.raw_data());
+  }
+  report_fused(state, before);
+  state.SetItemsProcessed(state.iterations() * kRows * kRows);
+}
+
+void BM_softmax_eager(benchmark::State& state) {
+  setup_threads(state);
+  const Data& d = data();
+  (void)ember::softmax(d.m, -1);
+  for (auto _ : state) {
+    ember::Tensor y = ember::softmax(d.m, -1);
+    benchmark::DoNotOptimize(y.raw_data());
+  }
+  state.SetItemsProcessed(state.iterations() * kRows * kRows);
+}
+
+// A small pointwise chain whose constant makes each kernel new.
+ember::Tensor compile_body(const ember::Tensor& x, double c) {
+  return ember::tanh(x * c + 1) * ember::exp(-x) - c;
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+void BM_compile_fresh(benchmark::State& state) {
+  ember::set_num_threads(1);
+  jit::set_hot_threshold(1);
+  jit::set_max_specializations(INT_MAX);
+  ember::Tensor x = ember::randn({1024});
+  // Salted per process: a second run with the same EMBER_JIT_CACHE must still compile.
+  static uint64_t counter = std::random_device{}() % 1000000 * 1000;
+  std::vector<double> ms;
+  int64_t compiled = 0;
+  for (auto _ : state) {
+    double c = 1.0 + double(++counter) * 1e-9;
+    jit::Stats s0 = jit::stats();
+    ember::Tensor y;
+    {
+      jit::Region r("bench_compile");
+      y = compile_body(x, c);
+    }
+    benchmark::DoNotOptimize(y.raw_data());
+    jit::Stats s1 = jit::stats();
+    ms.push_back(s1.compile_ms - s0.compile_ms);
+    compiled += s1.kernels_compiled - s0.kernels_compiled;
+  }
+  state.counters["compile_ms_median"] = median(ms);
+  state.counters["kernels"] = double(compiled) / double(std::max<int64_t>(1, state.iterations()));
+}
+
+void BM_disk_cache_hit(benchmark::State& state) {
+  ember::set_num_threads(1);
+  jit::set_hot_threshold(1);
+  ember::Tensor x = ember::randn({1024});
+  auto once = [&] {
+    jit::Region r("bench_disk");
+    return compile_body(x, 0.4242);
+  };
+  (void)once();  // compiled and written to the disk cache (or already there)
+  int64_t hits = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    jit::clear_cache();
+    jit::Stats s0 = jit::stats();
+    state.ResumeTiming();
+    ember::Tensor y = once();
+    benchmark::DoNotOptimize(y.raw_data());
+    state.PauseTiming();
+    hits += jit::stats().disk_cache_hits - s0.disk_cache_hits;
+    state.ResumeTiming();
+  }
+  state.counters["disk_hits"] = double(hits) / double(std::max<int64_t>(1, state.iterations()));
+}
+
+// The same region, hot and cached: per-call cost of tracing 2 ops, hashing, lookup and launch.
+void BM_overhead_fused(benchmark::State& state) {
+  ember::set_num_threads(1);
+  const Data& d = data();
+  warm("bench_tiny", [&] { return d.tiny * 2 + 1; });
+  jit::Stats before = jit::stats();
+  for (auto _ : state) {
+    ember::Tensor y;
+    {
+      jit::Region r("bench_tiny");
+      y = d.tiny * 2 + 1;
+    }
+    benchmark::DoNotOptimize(y.raw_data());
+  }
+  report_fused(state, before);
+}
+
+void BM_overhead_eager(benchmark::State& state) {
+  ember::set_num_threads(1);
+  const Data& d = data();
+  for (auto _ : state) {
+    ember::Tensor y = d.tiny * 2 + 1;
+    benchmark::DoNotOptimize(y.raw_data());
+  }
+}
+
+// The pool's threads do the work: wall time is the measure; the CPU column is the whole
+// process's, which is steadier than wall time when other jobs share the cores.
+#define EMBER_JIT_BENCH(fn)                                                                        \
+  BENCHMARK(fn)->ArgName("threads")->Arg(1)->Arg(2)->MeasureProcessCPUTime()->UseRealTime()->Unit( \
+      benchmark::kMillisecond)
+
+EMBER_JIT_BENCH(BM_chain_fused);
+EMBER_JIT_BENCH(BM_chain_eager);
+EMBER_JIT_BENCH(BM_chain_plain);
+EMBER_JIT_BENCH(BM_softmax_fused);
+EMBER_JIT_BENCH(BM_softmax_eager);
+BENCHMARK(BM_compile_fresh)->Unit(benchmark::kMillisecond)->Iterations(30);
+BENCHMARK(BM_disk_cache_hit)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_overhead_fused)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_overhead_eager)->Unit(benchmark::kMicrosecond);
+
+}  // namespace
