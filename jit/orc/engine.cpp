@@ -382,7 +382,8 @@ void* Engine::compile(std::unique_ptr<llvm::LLVMContext> ctx_arg,
 
   std::string problems;
   llvm::raw_string_ostream ps(problems);
-  if (llvm::verifyModule(*m, &ps)) throw Error("jit: invalid LLVM module '" + name + "': " + problems);
+  if (llvm::verifyModule(*m, &ps))
+    throw Error("jit: invalid LLVM module '" + name + "': " + problems);
   const llvm::Function* fn = m->getFunction(symbol);
   EMBER_CHECK(fn && !fn->isDeclaration(), Error, "jit: module '", name,
               "' defines no function '", symbol, "'");
