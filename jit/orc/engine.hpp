@@ -42,8 +42,9 @@ class Engine {
 
   /// Optimises (O3) and compiles `m` and returns the address of its function `symbol`. Throws
   /// ember::Error with LLVM's message on failure (the caller falls back to eager). Each module
-  /// must define distinct symbol names. EMBER_JIT_DUMP=llvm prints the IR before and after O3,
-  /// EMBER_JIT_DUMP=asm the machine code, to stderr.
+  /// is linked into a JITDylib of its own, so names may repeat across calls. EMBER_JIT_DUMP=llvm
+  /// prints the IR before and after O3, EMBER_JIT_DUMP=asm the machine code, to stderr (both
+  /// bypass reading the disk cache). Thread-safe: calls are serialised.
   void* compile(std::unique_ptr<llvm::LLVMContext> ctx, std::unique_ptr<llvm::Module> m,
                 const std::string& symbol, CompileInfo* info = nullptr);
 
@@ -51,6 +52,11 @@ class Engine {
   /// $XDG_CACHE_HOME/ember/jit or ~/.cache/ember/jit. Empty when disabled.
   const std::string& cache_dir() const;
   void set_cache_dir(std::string dir);
+
+  /// For tests and tools: while on, compile() keeps the IR after O3 of each module it compiles
+  /// (reading no disk-cache entry, so that there is one); last_optimized_ir() returns it.
+  void set_keep_ir(bool on);
+  std::string last_optimized_ir() const;
 
   ~Engine();
 

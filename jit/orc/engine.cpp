@@ -1,0 +1,451 @@
+// The process's one LLJIT. compile() is a straight pipeline: verify, hash the IR, read the disk
+// cache, else O3 (our own new-PM pipeline, with libmvec as the vector library) and codegen,
+// write the cache, then link the object into a JITDylib of its own and look the symbol up.
+// Doing O3 and codegen here, not in LLJIT's IRCompileLayer, lets a cache hit skip both.
+#include "jit/orc/engine.hpp"
+
+#include <llvm/ADT/SmallString.h>
+#include <llvm/ADT/StringExtras.h>
+#include <llvm/Analysis/TargetLibraryInfo.h>
+#include <llvm/Config/llvm-config.h>
+#include <llvm/ExecutionEngine/Orc/CompileUtils.h>
+#include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
+#include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
+#include <llvm/ExecutionEngine/Orc/LLJIT.h>
+#include <llvm/IR/LegacyPassManager.h>
+#include <llvm/IR/Verifier.h>
+#include <llvm/Passes/PassBuilder.h>
+#include <llvm/Support/CodeGen.h>
+#include <llvm/Support/MemoryBuffer.h>
+#include <llvm/Support/SHA256.h>
+#include <llvm/Support/TargetSelect.h>
+#include <llvm/Support/raw_ostream.h>
+#include <llvm/Support/xxhash.h>
+#include <llvm/Target/TargetMachine.h>
+#include <llvm/Transforms/Utils/Cloning.h>
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <string_view>
+#include <type_traits>
+
+#include "runtime/error.hpp"
+
+namespace ember::jit {
+namespace {
+
+constexpr const char* kEmberVersion = "0.1.0";
+// Bump when the pipeline or the vector-function table changes what a key compiles to.
+constexpr const char* kPipelineVersion = "o3-libmvec-1";
+// Cache files end with an xxh3 of the object and this tag: a torn or corrupt file is detected
+// and recompiled, never linked.
+constexpr char kCacheTag[8] = {'E', 'M', 'B', 'J', 'I', 'T', 'O', '1'};
+
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+[[noreturn]] void fail(const std::string& what, llvm::Error e) {
+  throw Error("jit: " + what + ": " + llvm::toString(std::move(e)));
+}
+
+template <class T> T unwrap(llvm::Expected<T> v, const std::string& what) {
+  if (!v) fail(what, v.takeError());
+  if constexpr (std::is_reference_v<T>) return *v;
+  else return std::move(*v);
+}
+
+/// True when EMBER_JIT_DUMP (comma-separated words) contains `word`.
+bool dump_enabled(std::string_view word) {
+  const char* env = std::getenv("EMBER_JIT_DUMP");
+  if (!env) return false;
+  std::string_view s(env);
+  while (true) {
+    size_t comma = s.find(',');
+    std::string_view w = s.substr(0, comma);
+    while (!w.empty() && w.front() == ' ') w.remove_prefix(1);
+    while (!w.empty() && w.back() == ' ') w.remove_suffix(1);
+    if (w == word) return true;
+    if (comma == std::string_view::npos) return false;
+    s.remove_prefix(comma + 1);
+  }
+}
+
+/// True when the comma-separated feature list has "+name".
+bool has_feature(std::string_view features, std::string_view name) {
+  while (true) {
+    size_t comma = features.find(',');
+    std::string_view f = features.substr(0, comma);
+    if (f.size() == name.size() + 1 && f[0] == '+' && f.substr(1) == name) return true;
+    if (comma == std::string_view::npos) return false;
+    features.remove_prefix(comma + 1);
+  }
+}
+
+std::string default_cache_dir() {
+  if (const char* e = std::getenv("EMBER_JIT_CACHE")) {
+    std::string s = e;
+    return s == "0" ? std::string() : s;
+  }
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return std::string(x) + "/ember/jit";
+  if (const char* h = std::getenv("HOME"); h && *h) return std::string(h) + "/.cache/ember/jit";
+  return {};
+}
+
+// ---- vector variants of libm that LLVM 19's LIBMVEC_X86 table lacks (glibc 2.35+ exports
+// them all: check `nm -D libmvec.so.1`). ISA letters of the x86 vector ABI: b = SSE4, d = AVX2,
+// e = AVX-512. String literals, so the VecDescs' StringRefs outlive the JIT. ----
+
+struct VecFunc {
+  const char* scalar;  // a libm name or an LLVM intrinsic
+  const char* vector;  // libmvec's symbol
+  unsigned lanes;
+  char isa;
+  const char* abi;  // LLVM's VFABI prefix for the mapping
+};
+
+#define EMBER_VF(S, F, I, N) {S, "_ZGV" #I "N" #N "v_" #F, N, #I[0], "_ZGV_LLVM_N" #N "v"}
+#define EMBER_VF2(S, F, I, N) {S, "_ZGV" #I "N" #N "vv_" #F, N, #I[0], "_ZGV_LLVM_N" #N "vv"}
+// Every width of a function LLVM does not map at all.
+#define EMBER_VF_ALL(F)                                                                   \
+  EMBER_VF(#F "f", F##f, b, 4), EMBER_VF(#F "f", F##f, d, 8), EMBER_VF(#F "f", F##f, e, 16), \
+      EMBER_VF(#F, F, b, 2), EMBER_VF(#F, F, d, 4), EMBER_VF(#F, F, e, 8)
+// The AVX-512 widths of a function LLVM maps for SSE and AVX2 only (libm name and intrinsic).
+#define EMBER_VF_AVX512(F)                                                        \
+  EMBER_VF(#F "f", F##f, e, 16), EMBER_VF("llvm." #F ".f32", F##f, e, 16),        \
+      EMBER_VF(#F, F, e, 8), EMBER_VF("llvm." #F ".f64", F, e, 8)
+
+constexpr VecFunc kExtraVecFuncs[] = {
+    EMBER_VF_ALL(tanh), EMBER_VF_ALL(erf), EMBER_VF_ALL(log1p), EMBER_VF_ALL(expm1),
+    // llvm.tanh exists since LLVM 19; map it too in case a pass forms it from tanhf.
+    EMBER_VF("llvm.tanh.f32", tanhf, b, 4), EMBER_VF("llvm.tanh.f32", tanhf, d, 8),
+    EMBER_VF("llvm.tanh.f32", tanhf, e, 16), EMBER_VF("llvm.tanh.f64", tanh, b, 2),
+    EMBER_VF("llvm.tanh.f64", tanh, d, 4), EMBER_VF("llvm.tanh.f64", tanh, e, 8),
+    EMBER_VF_AVX512(exp), EMBER_VF_AVX512(log), EMBER_VF_AVX512(sin), EMBER_VF_AVX512(cos),
+    EMBER_VF2("powf", powf, e, 16), EMBER_VF2("llvm.pow.f32", powf, e, 16),
+    EMBER_VF2("pow", pow, e, 8), EMBER_VF2("llvm.pow.f64", pow, e, 8),
+};
+
+#undef EMBER_VF
+#undef EMBER_VF2
+#undef EMBER_VF_ALL
+#undef EMBER_VF_AVX512
+
+/// The cache entry at `path` as an object buffer, or null when absent, torn or corrupt.
+std::unique_ptr<llvm::MemoryBuffer> read_cache_file(const std::string& path) {
+  auto file = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
+                                          /*RequiresNullTerminator=*/false);
+  if (!file) return nullptr;
+  llvm::StringRef data = (*file)->getBuffer();
+  if (data.size() <= 16 || std::memcmp(data.end() - 8, kCacheTag, 8) != 0) return nullptr;
+  llvm::StringRef object = data.drop_back(16);
+  uint64_t sum;
+  std::memcpy(&sum, data.end() - 16, 8);
+  if (llvm::xxh3_64bits(object) != sum) return nullptr;
+  return llvm::MemoryBuffer::getMemBufferCopy(object, path);
+}
+
+/// Writes the entry to a temporary file and renames it into place, so that a concurrent
+/// reader sees the old entry, no entry or the whole new one. Returns "" or the failure.
+std::string write_cache_file(const std::string& dir, const std::string& path,
+                             llvm::StringRef object) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return "cannot create " + dir + ": " + ec.message();
+  static uint64_t counter = 0;  // under the engine's mutex
+  std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    uint64_t sum = llvm::xxh3_64bits(object);
+    out.write(object.data(), static_cast<std::streamsize>(object.size()));
+    out.write(reinterpret_cast<const char*>(&sum), sizeof sum);
+    out.write(kCacheTag, sizeof kCacheTag);
+    out.close();
+    if (!out) {
+      fs::remove(tmp, ec);
+      return "cannot write " + tmp;
+    }
+  }
+  fs::rename(tmp, path, ec);
+  if (ec) {
+    std::string msg = "cannot rename " + tmp + ": " + ec.message();
+    fs::remove(tmp, ec);
+    return msg;
+  }
+  return {};
+}
+
+}  // namespace
+
+struct Engine::Impl {
+  std::unique_ptr<llvm::TargetMachine> tm;  // for O3's cost models and for codegen
+  std::unique_ptr<llvm::orc::LLJIT> jit;
+  llvm::Triple triple;
+  std::string cpu, features;
+  unsigned vector_bytes = 16;
+  std::unique_ptr<llvm::TargetLibraryInfoImpl> tlii;  // with the libmvec mappings
+  std::string vector_library;                         // "libmvec" or "none", for the key
+
+  mutable std::mutex mu;  // guards everything below and serialises compile()
+  std::string cache_dir;
+  bool keep_ir = false;
+  std::string last_ir;
+  uint64_t dylibs = 0;
+  bool warned_cache = false;
+
+  // What the ExecutionSession reports on its side while linking ("Symbols not found: ...");
+  // lookup() itself only returns "Failed to materialize symbols".
+  std::mutex report_mu;
+  std::string reported;
+
+  std::string cache_key(const std::string& ir) const;
+  void optimize(llvm::Module& m) const;
+  std::string assembly(const llvm::Module& m) const;
+};
+
+std::string Engine::Impl::cache_key(const std::string& ir) const {
+  llvm::SHA256 h;
+  for (llvm::StringRef part : {llvm::StringRef(kEmberVersion), llvm::StringRef(kPipelineVersion),
+                               llvm::StringRef(LLVM_VERSION_STRING), llvm::StringRef(cpu),
+                               llvm::StringRef(features), llvm::StringRef(vector_library),
+                               llvm::StringRef(ir)}) {
+    h.update(part);
+    h.update(llvm::StringRef("\0", 1));  // so that parts cannot run into each other
+  }
+  return llvm::toHex(h.final(), /*LowerCase=*/true);
+}
+
+void Engine::Impl::optimize(llvm::Module& m) const {
+  // Declared in this order so that they are destroyed in reverse (MAM first).
+  llvm::LoopAnalysisManager lam;
+  llvm::FunctionAnalysisManager fam;
+  llvm::CGSCCAnalysisManager cgam;
+  llvm::ModuleAnalysisManager mam;
+  llvm::PipelineTuningOptions pto;
+  pto.LoopVectorization = true;
+  pto.SLPVectorization = true;
+  pto.LoopInterleaving = true;
+  pto.LoopUnrolling = true;
+  llvm::PassBuilder pb(tm.get(), pto);
+  // Before registerFunctionAnalyses: the first registration of an analysis wins, and the
+  // default TargetLibraryAnalysis knows no vector library.
+  fam.registerPass([this] { return llvm::TargetLibraryAnalysis(*tlii); });
+  pb.registerModuleAnalyses(mam);
+  pb.registerCGSCCAnalyses(cgam);
+  pb.registerFunctionAnalyses(fam);
+  pb.registerLoopAnalyses(lam);
+  pb.crossRegisterProxies(lam, fam, cgam, mam);
+  llvm::ModulePassManager mpm = pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3);
+  mpm.run(m, mam);
+}
+
+std::string Engine::Impl::assembly(const llvm::Module& m) const {
+  // Codegen rewrites the IR it runs on: print a copy, keep `m` for the object.
+  std::unique_ptr<llvm::Module> copy = llvm::CloneModule(m);
+  llvm::SmallString<0> text;
+  llvm::raw_svector_ostream os(text);
+  llvm::legacy::PassManager pm;
+  if (tm->addPassesToEmitFile(pm, os, nullptr, llvm::CodeGenFileType::AssemblyFile))
+    throw Error("jit: the target machine cannot emit assembly");
+  pm.run(*copy);
+  return std::string(text);
+}
+
+Engine::Engine() : impl_(std::make_unique<Impl>()) {
+  // These return true on failure.
+  if (llvm::InitializeNativeTarget() || llvm::InitializeNativeTargetAsmPrinter() ||
+      llvm::InitializeNativeTargetAsmParser())
+    throw Error("jit: LLVM has no native target for this CPU");
+  Impl& d = *impl_;
+  auto jtmb = unwrap(llvm::orc::JITTargetMachineBuilder::detectHost(), "cannot detect the host");
+  jtmb.setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
+  // What JITLink wants on x86-64 ELF; set before both the codegen TM and the LLJIT are made.
+  jtmb.setRelocationModel(llvm::Reloc::PIC_);
+  jtmb.setCodeModel(llvm::CodeModel::Small);
+  d.triple = jtmb.getTargetTriple();
+  d.cpu = jtmb.getCPU();
+  d.features = jtmb.getFeatures().getString();
+  if (has_feature(d.features, "avx512f")) d.vector_bytes = 64;
+  else if (has_feature(d.features, "avx")) d.vector_bytes = 32;
+  d.tm = unwrap(jtmb.createTargetMachine(), "cannot create a target machine for " + d.cpu);
+  d.jit = unwrap(llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(jtmb).create(),
+                 "cannot create the LLJIT");
+  d.jit->getExecutionSession().setErrorReporter([impl = impl_.get()](llvm::Error e) {
+    std::lock_guard lock(impl->report_mu);
+    impl->reported += (impl->reported.empty() ? "" : "; ") + llvm::toString(std::move(e));
+  });
+
+  // libm's scalar functions come from the process (LLJIT's ProcessSymbols dylib, linked by
+  // default); the vector variants from libmvec, searched from the main dylib. Without libmvec
+  // (not glibc) the vectoriser gets no mappings and loops call libm lane by lane.
+  d.tlii = std::make_unique<llvm::TargetLibraryInfoImpl>(d.triple);
+  char prefix = d.jit->getDataLayout().getGlobalPrefix();
+  auto mvec = llvm::orc::DynamicLibrarySearchGenerator::Load("libmvec.so.1", prefix);
+  if (mvec && d.triple.getArch() == llvm::Triple::x86_64) {
+    d.jit->getMainJITDylib().addGenerator(std::move(*mvec));
+    d.tlii->addVectorizableFunctionsFromVecLib(llvm::TargetLibraryInfoImpl::LIBMVEC_X86,
+                                               d.triple);
+    std::vector<llvm::VecDesc> extra;
+    for (const VecFunc& f : kExtraVecFuncs) {
+      // Never map to a variant this CPU cannot run.
+      if ((f.isa == 'd' && !has_feature(d.features, "avx2")) ||
+          (f.isa == 'e' && !has_feature(d.features, "avx512f")))
+        continue;
+      extra.emplace_back(f.scalar, f.vector, llvm::ElementCount::getFixed(f.lanes),
+                         /*Masked=*/false, f.abi);
+    }
+    d.tlii->addVectorizableFunctions(extra);
+    d.vector_library = "libmvec";
+  } else {
+    if (!mvec) llvm::consumeError(mvec.takeError());
+    d.vector_library = "none";
+  }
+  d.cache_dir = default_cache_dir();
+}
+
+Engine::~Engine() = default;
+
+Engine& Engine::instance() {
+  // Never destroyed: kernels may still run on pool threads while static destructors run. A
+  // throwing constructor leaves it unset, and the next call tries again.
+  static Engine* engine = new Engine();
+  return *engine;
+}
+
+std::unique_ptr<llvm::Module> Engine::new_module(const std::string& name,
+                                                 llvm::LLVMContext& ctx) const {
+  auto m = std::make_unique<llvm::Module>(name, ctx);
+  m->setDataLayout(impl_->jit->getDataLayout());
+  m->setTargetTriple(impl_->triple.str());
+  return m;
+}
+
+void Engine::add_target_attributes(llvm::Function& f) const {
+  f.addFnAttr("target-cpu", impl_->cpu);
+  f.addFnAttr("target-features", impl_->features);
+  // The width vector_bytes() reports is the one the vectoriser and codegen use.
+  f.addFnAttr("prefer-vector-width", std::to_string(impl_->vector_bytes * 8));
+  f.addFnAttr("no-trapping-math", "true");
+  f.addFnAttr(llvm::Attribute::NoUnwind);
+}
+
+const llvm::DataLayout& Engine::data_layout() const { return impl_->jit->getDataLayout(); }
+const std::string& Engine::cpu() const { return impl_->cpu; }
+const std::string& Engine::features() const { return impl_->features; }
+unsigned Engine::vector_bytes() const { return impl_->vector_bytes; }
+
+const std::string& Engine::cache_dir() const { return impl_->cache_dir; }
+
+void Engine::set_cache_dir(std::string dir) {
+  std::lock_guard lock(impl_->mu);
+  impl_->cache_dir = dir == "0" ? std::string() : std::move(dir);
+  impl_->warned_cache = false;
+}
+
+void Engine::set_keep_ir(bool on) {
+  std::lock_guard lock(impl_->mu);
+  impl_->keep_ir = on;
+  if (!on) impl_->last_ir.clear();
+}
+
+std::string Engine::last_optimized_ir() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->last_ir;
+}
+
+void* Engine::compile(std::unique_ptr<llvm::LLVMContext> ctx_arg,
+                      std::unique_ptr<llvm::Module> m_arg, const std::string& symbol,
+                      CompileInfo* info) {
+  const auto t0 = Clock::now();
+  // Locals, so that the module dies before its context on every path, a throw included (the
+  // order in which parameters are destroyed is up to the compiler).
+  std::unique_ptr<llvm::LLVMContext> ctx = std::move(ctx_arg);
+  std::unique_ptr<llvm::Module> m = std::move(m_arg);
+  EMBER_CHECK(ctx && m, Error, "jit: compile() needs a module and its context");
+  std::lock_guard lock(impl_->mu);
+  Impl& d = *impl_;
+  CompileInfo local;
+  CompileInfo& ci = info ? *info : local;
+  ci = CompileInfo{};
+  const std::string name = m->getModuleIdentifier();
+  const bool dump_llvm = dump_enabled("llvm"), dump_asm = dump_enabled("asm");
+
+  std::string problems;
+  llvm::raw_string_ostream ps(problems);
+  if (llvm::verifyModule(*m, &ps))
+    throw Error("jit: invalid LLVM module '" + name + "': " + problems);
+  const llvm::Function* fn = m->getFunction(symbol);
+  EMBER_CHECK(fn && !fn->isDeclaration(), Error, "jit: module '", name,
+              "' defines no function '", symbol, "'");
+
+  std::string ir;
+  llvm::raw_string_ostream(ir) << *m;
+  if (dump_llvm) llvm::errs() << "; ---- " << symbol << ": LLVM IR before O3 ----\n" << ir;
+
+  // A dump or kept IR needs the pipeline to run, so those skip reading the cache.
+  const std::string path = d.cache_dir.empty() ? "" : d.cache_dir + "/" + d.cache_key(ir) + ".o";
+  std::unique_ptr<llvm::MemoryBuffer> object;
+  if (!path.empty() && !dump_llvm && !dump_asm && !d.keep_ir) object = read_cache_file(path);
+  ci.disk_hit = object != nullptr;
+
+  if (!object) {
+    auto t1 = Clock::now();
+    d.optimize(*m);
+    ci.opt_ms = ms_since(t1);
+    if (dump_llvm || d.keep_ir) {
+      std::string opt;
+      llvm::raw_string_ostream(opt) << *m;
+      if (dump_llvm) llvm::errs() << "; ---- " << symbol << ": LLVM IR after O3 ----\n" << opt;
+      if (d.keep_ir) d.last_ir = std::move(opt);
+    }
+    if (dump_asm) llvm::errs() << "# ---- " << symbol << ": assembly ----\n" << d.assembly(*m);
+    auto t2 = Clock::now();
+    llvm::orc::SimpleCompiler codegen(*d.tm);
+    object = unwrap(codegen(*m), "codegen of '" + symbol + "' failed");
+    ci.codegen_ms = ms_since(t2);
+    if (!path.empty()) {
+      std::string why = write_cache_file(d.cache_dir, path, object->getBuffer());
+      if (!why.empty() && !d.warned_cache) {  // the cache is an optimisation: warn once, go on
+        std::fprintf(stderr, "ember: warning: JIT disk cache disabled for now: %s\n",
+                     why.c_str());
+        d.warned_cache = true;
+      }
+    }
+  }
+  m.reset();  // the module before its context
+  ctx.reset();
+
+  // A dylib per module: kernels never clash by name, and the same IR may be compiled again.
+  llvm::orc::JITDylib& jd = unwrap(
+      d.jit->createJITDylib("ember.kernel." + std::to_string(d.dylibs++)), "cannot add a dylib");
+  jd.addToLinkOrder(d.jit->getMainJITDylib());
+  {
+    std::lock_guard report_lock(d.report_mu);
+    d.reported.clear();
+  }
+  llvm::Expected<llvm::orc::ExecutorAddr> addr = [&]() -> llvm::Expected<llvm::orc::ExecutorAddr> {
+    if (llvm::Error e = d.jit->addObjectFile(jd, std::move(object))) return e;
+    return d.jit->lookup(jd, symbol);
+  }();
+  if (!addr) {
+    llvm::consumeError(d.jit->getExecutionSession().removeJITDylib(jd));
+    std::string why = llvm::toString(addr.takeError());
+    std::lock_guard report_lock(d.report_mu);
+    if (!d.reported.empty()) why = d.reported + " (" + why + ")";
+    throw Error("jit: cannot link '" + symbol + "': " + why);
+  }
+  ci.total_ms = ms_since(t0);
+  return addr->toPtr<void*>();
+}
+
+}  // namespace ember::jit

@@ -1,0 +1,485 @@
+// jit/orc/engine.cpp and jit/codegen/math.cpp: kernels built with IRBuilder, compiled by the
+// engine and checked against the dsl's eager evaluation; vectorisation through libmvec; the
+// disk cache (hits, corrupt entries), error paths, dumps and compile latency.
+#include <catch2/catch.hpp>
+
+#include <llvm/IR/IRBuilder.h>
+#include <llvm/IR/LLVMContext.h>
+#include <llvm/IR/Module.h>
+
+#include <unistd.h>
+
+#include <bit>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <random>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "dsl/expr.hpp"
+#include "jit/codegen/math.hpp"
+#include "jit/orc/engine.hpp"
+#include "runtime/error.hpp"
+
+using namespace ember;
+using dsl::Fn;
+using jit::CompileInfo;
+using jit::Engine;
+namespace fs = std::filesystem;
+
+namespace {
+
+int arity(Fn f) { return f <= Fn::Erf ? 1 : f <= Fn::Ne ? 2 : 3; }
+
+/// Sets the engine's disk cache directory for a scope and restores the previous one.
+struct CacheDirGuard {
+  std::string saved = Engine::instance().cache_dir();
+  explicit CacheDirGuard(const std::string& dir) { Engine::instance().set_cache_dir(dir); }
+  ~CacheDirGuard() { Engine::instance().set_cache_dir(saved); }
+};
+
+/// A fresh, empty directory under the temp dir, removed at scope end.
+struct TempDir {
+  fs::path path;
+  explicit TempDir(const std::string& tag) {
+    path = fs::temp_directory_path() /
+           ("ember_orc_" + tag + "_" + std::to_string(::getpid()));
+    fs::remove_all(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+/// The module of `void symbol(const T* noalias x0, ..., T* noalias y, i64 n)` computing
+/// y[i] = fn(x0[i], ...) for i < n.
+std::pair<std::unique_ptr<llvm::LLVMContext>, std::unique_ptr<llvm::Module>> kernel_module(
+    Fn fn, bool f64, const std::string& symbol) {
+  Engine& e = Engine::instance();
+  auto ctx = std::make_unique<llvm::LLVMContext>();
+  auto m = e.new_module(symbol, *ctx);
+  llvm::Type* t = f64 ? llvm::Type::getDoubleTy(*ctx) : llvm::Type::getFloatTy(*ctx);
+  llvm::Type* ptr = llvm::PointerType::getUnqual(*ctx);
+  llvm::Type* i64 = llvm::Type::getInt64Ty(*ctx);
+  const int k = arity(fn);
+  std::vector<llvm::Type*> params(k + 1, ptr);
+  params.push_back(i64);
+  auto* f = llvm::Function::Create(llvm::FunctionType::get(llvm::Type::getVoidTy(*ctx), params,
+                                                           false),
+                                   llvm::Function::ExternalLinkage, symbol, m.get());
+  e.add_target_attributes(*f);
+  for (int j = 0; j <= k; ++j) f->addParamAttr(j, llvm::Attribute::NoAlias);
+  llvm::Value* n = f->getArg(k + 1);
+
+  auto* entry = llvm::BasicBlock::Create(*ctx, "entry", f);
+  auto* loop = llvm::BasicBlock::Create(*ctx, "loop", f);
+  auto* exit = llvm::BasicBlock::Create(*ctx, "exit", f);
+  llvm::IRBuilder<> b(entry);
+  b.CreateCondBr(b.CreateICmpSGT(n, b.getInt64(0)), loop, exit);
+  b.SetInsertPoint(loop);
+  llvm::PHINode* i = b.CreatePHI(i64, 2, "i");
+  i->addIncoming(b.getInt64(0), entry);
+  std::vector<llvm::Value*> xs;
+  for (int j = 0; j < k; ++j)
+    xs.push_back(b.CreateLoad(t, b.CreateInBoundsGEP(t, f->getArg(j), i)));
+  b.CreateStore(jit::emit_fn(b, fn, xs), b.CreateInBoundsGEP(t, f->getArg(k), i));
+  llvm::Value* next = b.CreateAdd(i, b.getInt64(1), "next", /*HasNUW=*/true, /*HasNSW=*/true);
+  i->addIncoming(next, loop);
+  b.CreateCondBr(b.CreateICmpEQ(next, n), exit, loop);
+  b.SetInsertPoint(exit);
+  b.CreateRetVoid();
+  return {std::move(ctx), std::move(m)};
+}
+
+void* compile_kernel(Fn fn, bool f64, const std::string& symbol, CompileInfo* info = nullptr) {
+  auto [ctx, m] = kernel_module(fn, f64, symbol);
+  return Engine::instance().compile(std::move(ctx), std::move(m), symbol, info);
+}
+
+/// Runs a compiled kernel of arity k over inputs xs (each of n values).
+template <class T>
+std::vector<T> run(void* fn, const std::vector<std::vector<T>>& xs) {
+  const int64_t n = static_cast<int64_t>(xs[0].size());
+  std::vector<T> y(n, T(-12345));
+  switch (xs.size()) {
+    case 1:
+      reinterpret_cast<void (*)(const T*, T*, int64_t)>(fn)(xs[0].data(), y.data(), n);
+      break;
+    case 2:
+      reinterpret_cast<void (*)(const T*, const T*, T*, int64_t)>(fn)(xs[0].data(),
+                                                                      xs[1].data(), y.data(), n);
+      break;
+    default:
+      reinterpret_cast<void (*)(const T*, const T*, const T*, T*, int64_t)>(fn)(
+          xs[0].data(), xs[1].data(), xs[2].data(), y.data(), n);
+  }
+  return y;
+}
+
+/// The dsl's eager value of fn (dsl/expr.hpp's apply and Where).
+template <class T> T reference(Fn fn, const std::vector<T>& a) {
+#define EMBER_REF1(F) \
+  case Fn::F: return dsl::apply<Fn::F, T>(a[0]);
+#define EMBER_REF2(F) \
+  case Fn::F: return dsl::apply<Fn::F, T>(a[0], a[1]);
+  switch (fn) {
+    EMBER_REF1(Neg) EMBER_REF1(Exp) EMBER_REF1(Log) EMBER_REF1(Log1p) EMBER_REF1(Expm1)
+    EMBER_REF1(Sqrt) EMBER_REF1(Rsqrt) EMBER_REF1(Abs) EMBER_REF1(Sign) EMBER_REF1(Sin)
+    EMBER_REF1(Cos) EMBER_REF1(Tanh) EMBER_REF1(Sigmoid) EMBER_REF1(Erf)
+    EMBER_REF2(Add) EMBER_REF2(Sub) EMBER_REF2(Mul) EMBER_REF2(Div) EMBER_REF2(Pow)
+    EMBER_REF2(Min) EMBER_REF2(Max) EMBER_REF2(Lt) EMBER_REF2(Le) EMBER_REF2(Gt)
+    EMBER_REF2(Ge) EMBER_REF2(Eq) EMBER_REF2(Ne)
+    case Fn::Where: return dsl::select(a[0] != T(0), a[1], a[2]);
+  }
+#undef EMBER_REF1
+#undef EMBER_REF2
+  return T(0);
+}
+
+/// Distance in units in the last place (±0 are one point; saturates for far-apart values).
+template <class T> double ulps(T a, T b) {
+  using I = std::conditional_t<sizeof(T) == 4, int32_t, int64_t>;
+  auto key = [](T v) -> __int128 {
+    I i = std::bit_cast<I>(v);
+    return i < 0 ? -static_cast<__int128>(i & std::numeric_limits<I>::max()) : i;
+  };
+  __int128 d = key(a) - key(b);
+  return static_cast<double>(d < 0 ? -d : d);
+}
+
+/// Edge values, then random ones of every magnitude and in the range where functions bend.
+template <class T> std::vector<T> test_values(size_t n, uint32_t seed) {
+  const T inf = std::numeric_limits<T>::infinity();
+  std::vector<T> v = {T(0), -T(0), inf, -inf, std::numeric_limits<T>::quiet_NaN(), T(1), T(-1),
+                      T(0.5), T(-0.5), T(2), T(-2), T(1e-30), T(-1e-30), T(30), T(-30), T(88.5),
+                      T(-88.5), T(89), T(-104), T(710), T(-746), T(1e30), T(-1e30),
+                      std::numeric_limits<T>::max(), std::numeric_limits<T>::lowest(),
+                      std::numeric_limits<T>::min(), std::numeric_limits<T>::denorm_min(),
+                      T(-0.9999), T(-1.0001), T(3.14159265), T(1e5), T(-1e5)};
+  std::mt19937 gen(seed);
+  std::uniform_real_distribution<double> small(-6, 6), exponent(-20, 20);
+  while (v.size() < n) {
+    v.push_back(static_cast<T>(small(gen)));
+    double s = gen() % 2 ? 1 : -1;
+    v.push_back(static_cast<T>(s * std::pow(10.0, exponent(gen))));
+  }
+  v.resize(n);
+  return v;
+}
+
+bool exact_fn(Fn f) {
+  switch (f) {
+    case Fn::Exp: case Fn::Log: case Fn::Log1p: case Fn::Expm1: case Fn::Sin: case Fn::Cos:
+    case Fn::Tanh: case Fn::Sigmoid: case Fn::Erf: case Fn::Pow:
+      return false;
+    default:
+      return true;
+  }
+}
+
+template <class T> void check_fn(Fn fn) {
+  const bool f64 = std::is_same_v<T, double>;
+  const std::string name = std::string(dsl::fn_name(fn)) + (f64 ? "_f64" : "_f32");
+  const int k = arity(fn);
+  std::vector<std::vector<T>> xs;
+  const size_t n = 3001;  // not a multiple of any vector width: the remainder loop runs too
+  for (int j = 0; j < k; ++j) xs.push_back(test_values<T>(n, 17 + j));
+  if (k >= 2) {  // every pair of edge values
+    const std::vector<T> edge = test_values<T>(32, 1);
+    for (size_t p = 0; p < edge.size() * edge.size() && p < n; ++p) {
+      xs[0][p] = edge[p / edge.size()];
+      xs[1][p] = edge[p % edge.size()];
+    }
+  }
+  if (fn == Fn::Where)
+    for (size_t p = 0; p < n; p += 3) xs[0][p] = T(0);  // both branches taken often
+
+  void* f = compile_kernel(fn, f64, "orc_" + name);
+  const std::vector<T> y = run<T>(f, xs);
+  using U = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
+  double worst = 0;
+  for (size_t p = 0; p < n; ++p) {
+    std::vector<T> a;
+    for (int j = 0; j < k; ++j) a.push_back(xs[j][p]);
+    const T ref = reference<T>(fn, a);
+    bool ok;
+    if (std::isnan(ref)) {
+      ok = std::isnan(y[p]);
+    } else if (exact_fn(fn)) {
+      ok = std::bit_cast<U>(y[p]) == std::bit_cast<U>(ref);
+    } else {
+      worst = std::max(worst, ulps(y[p], ref));
+      ok = ulps(y[p], ref) <= 4;
+    }
+    if (!ok) {
+      std::ostringstream what;
+      what.precision(std::numeric_limits<T>::max_digits10);
+      what << name << " at";
+      for (T v : a) what << ' ' << v;
+      what << ": jit " << y[p] << ", eager " << ref << " (" << ulps(y[p], ref) << " ulp)";
+      FAIL(what.str());
+    }
+  }
+  INFO(name << ": worst " << worst << " ulp over " << n << " values");
+  CHECK(worst <= (exact_fn(fn) ? 0 : 4));
+}
+
+/// The lane count of the libmvec call for `fname` in optimised IR, or 0 if there is none.
+int libmvec_lanes(const std::string& ir, const std::string& fname) {
+  std::smatch m;
+  if (std::regex_search(ir, m, std::regex("call [^\\n]*@_ZGV[bcde]N([0-9]+)v_" + fname + "\\(")))
+    return std::stoi(m[1]);
+  return 0;
+}
+
+/// Captures what is written to stderr (fd 2) while it lives.
+struct StderrCapture {
+  fs::path file = fs::temp_directory_path() / ("ember_orc_err_" + std::to_string(::getpid()));
+  int saved = -1;
+  StderrCapture() {
+    std::fflush(stderr);
+    saved = ::dup(2);
+    std::FILE* f = std::fopen(file.c_str(), "w");
+    ::dup2(::fileno(f), 2);
+    std::fclose(f);
+  }
+  std::string finish() {
+    std::fflush(stderr);
+    ::dup2(saved, 2);
+    ::close(saved);
+    std::ifstream in(file);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    fs::remove(file);
+    return ss.str();
+  }
+};
+
+/// The message of the ember::Error f throws ("" if it throws none).
+template <class F> std::string error_of(F f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+std::vector<fs::path> files_in(const fs::path& dir) {
+  std::vector<fs::path> out;
+  if (fs::exists(dir))
+    for (const auto& e : fs::directory_iterator(dir)) out.push_back(e.path());
+  return out;
+}
+
+}  // namespace
+
+// First in the file, so that "[orc]" alone measures the first kernel of the process.
+TEST_CASE("orc: compile latency (reported, not asserted)", "[jit][orc]") {
+  using Clock = std::chrono::steady_clock;
+  auto t0 = Clock::now();
+  Engine& e = Engine::instance();
+  double create_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  TempDir dir("latency");
+  CacheDirGuard guard(dir.path.string());
+  CompileInfo first, second, third, hit;
+  REQUIRE(compile_kernel(Fn::Sigmoid, false, "orc_latency_a", &first));
+  REQUIRE(compile_kernel(Fn::Tanh, false, "orc_latency_b", &second));
+  REQUIRE(compile_kernel(Fn::Exp, true, "orc_latency_c", &third));
+  REQUIRE(compile_kernel(Fn::Sigmoid, false, "orc_latency_a", &hit));
+  CHECK_FALSE(first.disk_hit);
+  CHECK(hit.disk_hit);
+  auto show = [](const CompileInfo& c) {
+    std::ostringstream os;
+    os.precision(3);
+    os << c.total_ms << " ms (O3 " << c.opt_ms << ", codegen " << c.codegen_ms << ")";
+    return os.str();
+  };
+  WARN("JIT on " << e.cpu() << ", " << e.vector_bytes() << "-byte vectors; engine created in "
+                 << create_ms << " ms; first kernel " << show(first) << "; later "
+                 << show(second) << ", " << show(third) << "; disk hit " << hit.total_ms
+                 << " ms");
+}
+
+TEST_CASE("orc: every dsl function matches eager, f32 and f64", "[jit][orc]") {
+  CacheDirGuard guard("");
+  for (int i = 0; i <= static_cast<int>(Fn::Where); ++i) {
+    const Fn fn = static_cast<Fn>(i);
+    SECTION(std::string(dsl::fn_name(fn))) {
+      check_fn<float>(fn);
+      check_fn<double>(fn);
+    }
+  }
+}
+
+TEST_CASE("orc: transcendental loops vectorise through libmvec", "[jit][orc]") {
+  CacheDirGuard guard("");
+  Engine& e = Engine::instance();
+  e.set_keep_ir(true);
+  struct Case {
+    Fn fn;
+    const char* callee;
+  };
+  const unsigned lanes = e.vector_bytes() / 4;
+  for (Case c : {Case{Fn::Exp, "expf"}, Case{Fn::Tanh, "tanhf"}, Case{Fn::Erf, "erff"},
+                 Case{Fn::Sigmoid, "expf"}, Case{Fn::Log1p, "log1pf"}}) {
+    compile_kernel(c.fn, false, std::string("orc_vec_") + dsl::fn_name(c.fn));
+    const std::string ir = e.last_optimized_ir();
+    INFO(dsl::fn_name(c.fn) << " after O3:\n" << ir);
+    REQUIRE(!ir.empty());
+    // The widest variant the CPU runs: 16 lanes with AVX-512, 8 with AVX2.
+    CHECK(libmvec_lanes(ir, c.callee) == static_cast<int>(lanes));
+  }
+  compile_kernel(Fn::Exp, true, "orc_vec_exp_f64");
+  {
+    const std::string ir = e.last_optimized_ir();
+    INFO(ir);
+    CHECK(libmvec_lanes(ir, "exp") == static_cast<int>(lanes / 2));
+  }
+  e.set_keep_ir(false);
+  CHECK(e.last_optimized_ir().empty());
+}
+
+TEST_CASE("orc: the disk cache hits, and ignores corrupt entries", "[jit][orc]") {
+  TempDir dir("cache");
+  CacheDirGuard guard(dir.path.string());
+  const std::vector<std::vector<float>> xs = {test_values<float>(100, 3)};
+  std::vector<float> want;
+  for (float v : xs[0]) want.push_back(dsl::apply<Fn::Tanh, float>(v));
+  auto check_values = [&](void* f) {
+    std::vector<float> y = run<float>(f, xs);
+    for (size_t i = 0; i < y.size(); ++i)
+      if (!std::isnan(want[i])) REQUIRE(ulps(y[i], want[i]) <= 4);
+  };
+
+  CompileInfo info;
+  check_values(compile_kernel(Fn::Tanh, false, "orc_cached", &info));
+  CHECK_FALSE(info.disk_hit);
+  CHECK(info.opt_ms > 0);
+  std::vector<fs::path> files = files_in(dir.path);
+  REQUIRE(files.size() == 1);  // one entry, no temporary left behind
+  const fs::path entry = files[0];
+  CHECK(entry.extension() == ".o");
+
+  // The same IR again (the symbol lives in another dylib): loaded, no O3, no codegen.
+  check_values(compile_kernel(Fn::Tanh, false, "orc_cached", &info));
+  CHECK(info.disk_hit);
+  CHECK(info.opt_ms == 0);
+  CHECK(info.codegen_ms == 0);
+
+  // Different IR, different key.
+  compile_kernel(Fn::Tanh, true, "orc_cached", &info);
+  CHECK_FALSE(info.disk_hit);
+  CHECK(files_in(dir.path).size() == 2);
+
+  SECTION("a truncated entry is recompiled and rewritten") {
+    fs::resize_file(entry, fs::file_size(entry) / 2);
+  }
+  SECTION("an entry with a flipped byte is recompiled and rewritten") {
+    std::fstream f(entry, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(64);
+    char c = 0;
+    f.read(&c, 1);
+    f.seekp(64);
+    c = static_cast<char>(c ^ 0x5a);
+    f.write(&c, 1);
+  }
+  SECTION("garbage is recompiled and rewritten") {
+    std::ofstream(entry, std::ios::binary | std::ios::trunc) << "not an object file";
+  }
+  check_values(compile_kernel(Fn::Tanh, false, "orc_cached", &info));
+  CHECK_FALSE(info.disk_hit);
+  check_values(compile_kernel(Fn::Tanh, false, "orc_cached", &info));
+  CHECK(info.disk_hit);
+}
+
+TEST_CASE("orc: bad modules throw ember::Error", "[jit][orc]") {
+  CacheDirGuard guard("");
+  Engine& e = Engine::instance();
+
+  SECTION("verifier failure") {
+    auto ctx = std::make_unique<llvm::LLVMContext>();
+    auto m = e.new_module("broken", *ctx);
+    auto* f = llvm::Function::Create(llvm::FunctionType::get(llvm::Type::getVoidTy(*ctx), false),
+                                     llvm::Function::ExternalLinkage, "orc_broken", m.get());
+    llvm::BasicBlock::Create(*ctx, "entry", f);  // no terminator
+    CHECK_THAT(error_of([&] { e.compile(std::move(ctx), std::move(m), "orc_broken"); }),
+               Catch::Contains("invalid LLVM module 'broken'"));
+  }
+  SECTION("missing symbol") {
+    auto [ctx, m] = kernel_module(Fn::Exp, false, "orc_present");
+    CHECK_THAT(error_of([&] { e.compile(std::move(ctx), std::move(m), "orc_absent"); }),
+               Catch::Contains("defines no function 'orc_absent'"));
+  }
+  SECTION("unresolved external") {
+    auto ctx = std::make_unique<llvm::LLVMContext>();
+    auto m = e.new_module("unresolved", *ctx);
+    auto* fty = llvm::FunctionType::get(llvm::Type::getVoidTy(*ctx), false);
+    auto* f = llvm::Function::Create(fty, llvm::Function::ExternalLinkage, "orc_caller", m.get());
+    llvm::IRBuilder<> b(llvm::BasicBlock::Create(*ctx, "entry", f));
+    b.CreateCall(m->getOrInsertFunction("ember_orc_no_such_function", fty));
+    b.CreateRetVoid();
+    std::string msg = error_of([&] { e.compile(std::move(ctx), std::move(m), "orc_caller"); });
+    CHECK_THAT(msg, Catch::Contains("cannot link 'orc_caller'") &&
+                        Catch::Contains("ember_orc_no_such_function"));
+  }
+  SECTION("null module") {
+    REQUIRE_THROWS_AS(e.compile(nullptr, nullptr, "x"), Error);
+  }
+}
+
+TEST_CASE("orc: EMBER_JIT_DUMP=llvm,asm prints IR and machine code", "[jit][orc]") {
+  CacheDirGuard guard("");
+  const char* old = std::getenv("EMBER_JIT_DUMP");
+  std::string saved = old ? old : "";
+  ::setenv("EMBER_JIT_DUMP", "graph, llvm,asm", 1);
+  StderrCapture capture;
+  void* f = nullptr;
+  try {
+    f = compile_kernel(Fn::Neg, false, "orc_dumped");
+  } catch (...) {
+  }
+  std::string text = capture.finish();
+  if (old) ::setenv("EMBER_JIT_DUMP", saved.c_str(), 1);
+  else ::unsetenv("EMBER_JIT_DUMP");
+  REQUIRE(f);
+  CHECK_THAT(text, Catch::Contains("orc_dumped: LLVM IR before O3"));
+  CHECK_THAT(text, Catch::Contains("orc_dumped: LLVM IR after O3"));
+  CHECK_THAT(text, Catch::Contains("orc_dumped: assembly"));
+  CHECK_THAT(text, Catch::Contains("define void @orc_dumped("));
+  CHECK_THAT(text, Catch::Contains("orc_dumped:\n"));  // the asm label
+}
+
+TEST_CASE("orc: concurrent compiles from two threads", "[jit][orc]") {
+  CacheDirGuard guard("");
+  std::vector<void*> got(4, nullptr);
+  std::vector<std::string> errors(2);
+  auto work = [&](int t) {
+    try {
+      for (int j = 0; j < 2; ++j)
+        got[t * 2 + j] = compile_kernel(j ? Fn::Mul : Fn::Add, t != 0,
+                                        "orc_thread_" + std::to_string(t * 2 + j));
+    } catch (const std::exception& ex) {
+      errors[t] = ex.what();
+    }
+  };
+  std::thread a(work, 0), b(work, 1);
+  a.join();
+  b.join();
+  CHECK(errors[0].empty());
+  CHECK(errors[1].empty());
+  for (void* p : got) REQUIRE(p);
+  auto y = run<float>(got[1], {{1.5f, 2.f}, {2.f, -3.f}});
+  CHECK(y == std::vector<float>{3.f, -6.f});
+  auto z = run<double>(got[2], {{1.5, 2}, {2, -3}});
+  CHECK(z == std::vector<double>{3.5, -1});
+}
