@@ -2,6 +2,7 @@
 #pragma once
 
 #include "dsl/pointwise.hpp"
+#include "jit/jit.hpp"
 #include "nn/functional.hpp"
 #include "nn/data/data.hpp"
 #include "nn/nn.hpp"

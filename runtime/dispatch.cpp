@@ -54,9 +54,27 @@ void GradMode::set_enabled(bool on) { t_grad_enabled = on; }
 void set_autograd_hook(AutogradHook h) { g_autograd_hook = h; }
 void set_trace_hook(TraceHook h) { g_trace_hook = h; }
 
+namespace {
+// Ops a kernel dispatches are part of its implementation: the tracer sees only the outermost.
+thread_local int t_kernel_depth = 0;
+struct KernelScope {
+  KernelScope() { ++t_kernel_depth; }
+  ~KernelScope() { --t_kernel_depth; }
+};
+}  // namespace
+
 TensorList dispatch(Op op, std::span<const Tensor> inputs, const Attrs& attrs) {
   TensorList out;
-  if (g_trace_hook && g_trace_hook(op, inputs, attrs, out)) return out;
+  if (g_trace_hook) [[unlikely]] {
+    if (t_kernel_depth == 0 && g_trace_hook(op, inputs, attrs, out)) return out;
+    KernelScope scope;
+    return run_kernel(op, inputs, attrs);
+  }
+  return run_kernel(op, inputs, attrs);
+}
+
+TensorList run_kernel(Op op, std::span<const Tensor> inputs, const Attrs& attrs) {
+  TensorList out;
   const OpInfo& info = op_info(op);
   EMBER_ASSERT(info.kernel, "no CPU kernel registered for ", info.name);
   out = info.kernel(inputs, attrs);

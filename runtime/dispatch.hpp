@@ -29,6 +29,8 @@ TensorList dispatch(Op op, std::span<const Tensor> inputs, const Attrs& attrs = 
 inline TensorList dispatch(Op op, std::initializer_list<Tensor> inputs, const Attrs& attrs = {}) {
   return dispatch(op, std::span<const Tensor>(inputs.begin(), inputs.size()), attrs);
 }
+/// The kernel and the autograd hook, without the tracer: what dispatch runs when nothing traces.
+TensorList run_kernel(Op op, std::span<const Tensor> inputs, const Attrs& attrs);
 /// dispatch for ops with one output (the first output of multi-output ops).
 Tensor dispatch1(Op op, std::initializer_list<Tensor> inputs, const Attrs& attrs = {});
 

@@ -48,6 +48,14 @@ void internal_failure(const char* file, int line, const char* cond, const std::s
 
 // ---- storage ----
 
+namespace {
+PendingHook g_pending_hook = nullptr;
+}
+void set_pending_hook(PendingHook h) { g_pending_hook = h; }
+void detail::resolve_pending(Storage& s) {
+  if (g_pending_hook) g_pending_hook(s);
+}
+
 Storage::~Storage() {
   if (deleter) deleter(data);
   else memory::deallocate(data, nbytes);

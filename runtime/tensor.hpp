@@ -202,7 +202,10 @@ struct TensorImpl {
 
   /// Recomputes numel and the contiguity flag after sizes/strides change.
   void refresh();
-  char* data() const { return static_cast<char*>(storage->data) + offset * element_size(dtype); }
+  char* data() const {
+    if (storage->pending) [[unlikely]] detail::resolve_pending(*storage);
+    return static_cast<char*>(storage->data) + offset * element_size(dtype);
+  }
 };
 
 /// A fresh contiguous tensor of the given sizes, uninitialised.

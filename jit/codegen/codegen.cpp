@@ -1,0 +1,564 @@
+#include "jit/codegen/codegen.hpp"
+
+#include <array>
+#include <limits>
+#include <map>
+#include <optional>
+
+#include <llvm/IR/IRBuilder.h>
+#include <llvm/IR/Intrinsics.h>
+
+#include "dsl/describe.hpp"
+#include "jit/codegen/math.hpp"
+#include "jit/orc/engine.hpp"
+#include "runtime/error.hpp"
+#include "runtime/ops/pointwise_defs.hpp"
+#include "runtime/parallel.hpp"
+#include "runtime/tensor.hpp"
+
+namespace ember::jit {
+namespace {
+
+using llvm::Value;
+
+// ---- the dsl definitions of the built-in pointwise ops, as run-time trees ----
+
+using TreeTable = std::array<std::optional<dsl::ExprTree>, static_cast<size_t>(Op::NumOps)>;
+
+template <Op op> void put_tree(TreeTable& t) {
+  if constexpr (!std::is_void_v<dsl_def_t<op>>)
+    t[static_cast<size_t>(op)] = dsl::describe(dsl_def_t<op>::expr);
+}
+
+const TreeTable& trees() {
+  static const TreeTable table = [] {
+    TreeTable t;
+    put_tree<Op::Neg>(t), put_tree<Op::Abs>(t), put_tree<Op::Exp>(t), put_tree<Op::Log>(t);
+    put_tree<Op::Log1p>(t), put_tree<Op::Expm1>(t), put_tree<Op::Sqrt>(t);
+    put_tree<Op::Rsqrt>(t), put_tree<Op::Sin>(t), put_tree<Op::Cos>(t), put_tree<Op::Tanh>(t);
+    put_tree<Op::Sigmoid>(t), put_tree<Op::Erf>(t), put_tree<Op::Sign>(t);
+    put_tree<Op::Relu>(t), put_tree<Op::Silu>(t), put_tree<Op::Gelu>(t), put_tree<Op::Add>(t);
+    put_tree<Op::Sub>(t), put_tree<Op::Mul>(t), put_tree<Op::Div>(t), put_tree<Op::Pow>(t);
+    put_tree<Op::Maximum>(t), put_tree<Op::Minimum>(t);
+    return t;
+  }();
+  return table;
+}
+
+const dsl::ExprTree& tree_of(const Node& n) {
+  if (n.op == Op::Gelu && std::get<GeluAttrs>(n.attrs).tanh) {
+    static const dsl::ExprTree gelu_tanh = dsl::describe(dsl::builtin::gelu_tanh::expr);
+    return gelu_tanh;
+  }
+  const auto& t = trees()[static_cast<size_t>(n.op)];
+  EMBER_CHECK(t.has_value(), Error, "jit: no dsl definition for ", op_name(n.op));
+  return *t;
+}
+
+// ---- the iteration space ----
+
+// The dims a step walks, outermost first, each kept (an item of the range) or reduced (walked
+// inside an item), with every buffer's stride along it, in elements.
+struct Space {
+  std::vector<int64_t> size;
+  std::vector<bool> reduced;
+  std::vector<std::vector<int64_t>> stride;  // [buffer][dim]
+
+  // Drops size-1 dims and merges neighbours of the same kind that every buffer walks as one.
+  void simplify() {
+    Space s;
+    s.stride.resize(stride.size());
+    for (size_t d = 0; d < size.size(); ++d) {
+      if (size[d] == 1) continue;
+      bool merge = !s.size.empty() && s.reduced.back() == reduced[d];
+      for (size_t b = 0; merge && b < stride.size(); ++b)
+        merge = s.stride[b].back() == stride[b][d] * size[d];
+      if (merge) {
+        s.size.back() *= size[d];
+        for (size_t b = 0; b < stride.size(); ++b) s.stride[b].back() = stride[b][d];
+        continue;
+      }
+      s.size.push_back(size[d]);
+      s.reduced.push_back(reduced[d]);
+      for (size_t b = 0; b < stride.size(); ++b) s.stride[b].push_back(stride[b][d]);
+    }
+    *this = std::move(s);
+  }
+  std::vector<size_t> dims(bool red) const {
+    std::vector<size_t> r;
+    for (size_t d = 0; d < size.size(); ++d)
+      if (reduced[d] == red) r.push_back(d);
+    return r;
+  }
+  int64_t count(bool red) const {
+    int64_t n = 1;
+    for (size_t d : dims(red)) n *= size[d];
+    return n;
+  }
+};
+
+// Strides of node `id`'s buffer read over `space` (dims it broadcasts along read stride 0).
+std::vector<int64_t> read_strides(const Graph& g, int32_t id, const Dims& space) {
+  const Node& n = g[id];
+  Dims st = n.kind == Kind::Input ? n.strides : contiguous_strides(n.sizes);
+  std::vector<int64_t> out(space.size(), 0);
+  size_t off = space.size() - n.sizes.size();
+  for (size_t d = 0; d < n.sizes.size(); ++d)
+    if (n.sizes[d] != 1) out[off + d] = st[d];
+  return out;
+}
+
+llvm::Type* scalar_type(llvm::LLVMContext& c, DType d) {
+  switch (d) {
+    case kFloat32: return llvm::Type::getFloatTy(c);
+    case kFloat64: return llvm::Type::getDoubleTy(c);
+    case kBool: return llvm::Type::getInt1Ty(c);
+    default: break;
+  }
+  EMBER_CHECK(false, Error, "jit: no kernels for ", dtype_name(d), " values");
+  return nullptr;
+}
+llvm::Type* memory_type(llvm::LLVMContext& c, DType d) {
+  return d == kBool ? llvm::Type::getInt8Ty(c) : scalar_type(c, d);
+}
+
+// ---- the emitter ----
+
+class Emitter {
+ public:
+  Emitter(const Graph& g, const Group& step, const std::vector<bool>& mat, llvm::Module& m)
+      : g_(g), step_(step), mat_(mat), ctx_(m.getContext()), b_(ctx_), i64_(b_.getInt64Ty()) {
+    for (int32_t r : step.roots) roots_.push_back(r);
+    // The buffers: what the step reads (found by walking its expressions), then its roots.
+    for (int32_t r : step.roots) {
+      const Node& n = g[r];
+      if (step.kind == Group::Kind::Pointwise) {
+        for (int32_t a : n.args) collect(a);
+      } else {
+        collect(n.args[0]);
+      }
+      slot_[r] = static_cast<int>(buffers.size());
+      buffers.push_back(r);
+    }
+    build_space();
+
+    // The kernel body takes each buffer as its own noalias argument; the entry point unpacks
+    // the buffer array and calls it (inlined by O3, keeping the aliasing facts).
+    std::vector<llvm::Type*> params(buffers.size(), b_.getPtrTy());
+    params.push_back(i64_);
+    params.push_back(i64_);
+    body_ = llvm::Function::Create(llvm::FunctionType::get(b_.getVoidTy(), params, false),
+                                   llvm::Function::InternalLinkage, "body", m);
+    for (size_t i = 0; i < buffers.size(); ++i) body_->addParamAttr(i, llvm::Attribute::NoAlias);
+    body_->addFnAttr(llvm::Attribute::AlwaysInline);
+    body_->addFnAttr(llvm::Attribute::NoUnwind);
+    Engine::instance().add_target_attributes(*body_);
+  }
+
+  std::vector<int32_t> buffers;
+  Space space;
+
+  // Emits the body and the entry point `symbol`.
+  void emit(llvm::Module& m, const std::string& symbol) {
+    auto* entry_bb = llvm::BasicBlock::Create(ctx_, "entry", body_);
+    b_.SetInsertPoint(entry_bb);
+    for (size_t i = 0; i < buffers.size(); ++i) ptr_.push_back(body_->getArg(i));
+    Value* begin = body_->getArg(buffers.size());
+    Value* end = body_->getArg(buffers.size() + 1);
+    switch (step_.kind) {
+      case Group::Kind::Pointwise: emit_pointwise(begin, end); break;
+      case Group::Kind::Reduce: emit_reduce(begin, end); break;
+      case Group::Kind::Row: emit_row(begin, end); break;
+      case Group::Kind::Library: EMBER_CHECK(false, Error, "jit: library steps have no kernel");
+    }
+    b_.CreateRetVoid();
+
+    auto* ft = llvm::FunctionType::get(b_.getVoidTy(), {b_.getPtrTy(), i64_, i64_}, false);
+    auto* f = llvm::Function::Create(ft, llvm::Function::ExternalLinkage, symbol, m);
+    f->addFnAttr(llvm::Attribute::NoUnwind);
+    Engine::instance().add_target_attributes(*f);
+    b_.SetInsertPoint(llvm::BasicBlock::Create(ctx_, "entry", f));
+    std::vector<Value*> args;
+    for (size_t i = 0; i < buffers.size(); ++i)
+      args.push_back(b_.CreateLoad(b_.getPtrTy(),
+                                   b_.CreateConstInBoundsGEP1_64(b_.getPtrTy(), f->getArg(0), i)));
+    args.push_back(f->getArg(1));
+    args.push_back(f->getArg(2));
+    b_.CreateCall(body_, args);
+    b_.CreateRetVoid();
+  }
+
+  // The range of items and the smallest chunk worth a thread.
+  int64_t range() const {
+    return step_.kind == Group::Kind::Pointwise ? space.count(false) : space.count(false);
+  }
+  int64_t grain() const {
+    if (step_.kind == Group::Kind::Pointwise) return kGrainSize;
+    return std::max<int64_t>(1, kGrainSize / std::max<int64_t>(1, space.count(true)));
+  }
+
+ private:
+  void collect(int32_t id) {
+    if (slot_.count(id)) return;
+    const Node& n = g_[id];
+    if (n.kind == Kind::Const) return;
+    if (mat_[static_cast<size_t>(id)]) {
+      slot_[id] = static_cast<int>(buffers.size());
+      buffers.push_back(id);
+      return;
+    }
+    EMBER_CHECK(n.kind == Kind::Apply && is_pointwise(n.op), Error,
+                "jit: node %", id, " cannot be inlined");
+    slot_[id] = -1;  // visited, computed in registers
+    for (int32_t a : n.args) collect(a);
+  }
+
+  void build_space() {
+    const Dims& sp = step_.space;
+    space.size.assign(sp.begin(), sp.end());
+    space.reduced.assign(sp.size(), false);
+    std::vector<int64_t> out_strides;
+    if (step_.kind == Group::Kind::Reduce) {
+      const auto& ra = std::get<ReduceAttrs>(g_[step_.roots[0]].attrs);
+      for (size_t d = 0; d < sp.size(); ++d)
+        space.reduced[d] = ra.dims.empty() ||
+                           std::find(ra.dims.begin(), ra.dims.end(), int64_t(d)) != ra.dims.end();
+      // The output is contiguous over the kept dims.
+      out_strides.assign(sp.size(), 0);
+      int64_t s = 1;
+      for (size_t d = sp.size(); d-- > 0;)
+        if (!space.reduced[d]) out_strides[d] = s, s *= sp[d];
+    } else if (step_.kind == Group::Kind::Row) {
+      int64_t dim = std::get<DimAttrs>(g_[step_.roots[0]].attrs).dim;
+      if (!sp.empty()) space.reduced[static_cast<size_t>(dim)] = true;
+    }
+    for (int32_t id : buffers) {
+      bool is_root = std::find(roots_.begin(), roots_.end(), id) != roots_.end();
+      space.stride.push_back(is_root && step_.kind == Group::Kind::Reduce
+                                 ? out_strides
+                                 : read_strides(g_, id, sp));
+    }
+    space.simplify();
+    // Keep at least one dim of each kind the loops need.
+    auto add_unit = [&](bool red) {
+      space.size.push_back(1);
+      space.reduced.push_back(red);
+      for (auto& s : space.stride) s.push_back(0);
+    };
+    if (space.dims(false).empty()) add_unit(false);
+    if (step_.kind != Group::Kind::Pointwise && space.dims(true).empty()) add_unit(true);
+    if (step_.kind == Group::Kind::Row)
+      EMBER_CHECK(space.dims(true).size() == 1, Error, "jit: a row op walks one dim");
+  }
+
+  Value* c64(int64_t v) { return b_.getInt64(static_cast<uint64_t>(v)); }
+  llvm::AllocaInst* var(llvm::Type* t) {
+    llvm::IRBuilder<> eb(&body_->getEntryBlock(), body_->getEntryBlock().begin());
+    return eb.CreateAlloca(t);
+  }
+  llvm::BasicBlock* block(const char* name) {
+    return llvm::BasicBlock::Create(ctx_, name, body_);
+  }
+
+  // for (i = lo; i < hi; ++i) body(i)
+  template <class F> void loop(Value* lo, Value* hi, F&& body) {
+    auto* iv = var(i64_);
+    b_.CreateStore(lo, iv);
+    auto *cond = block("cond"), *bb = block("loop"), *exit = block("done");
+    b_.CreateBr(cond);
+    b_.SetInsertPoint(cond);
+    Value* i = b_.CreateLoad(i64_, iv);
+    b_.CreateCondBr(b_.CreateICmpSLT(i, hi), bb, exit);
+    b_.SetInsertPoint(bb);
+    body(i);
+    b_.CreateStore(b_.CreateNSWAdd(i, c64(1)), iv);
+    b_.CreateBr(cond);
+    b_.SetInsertPoint(exit);
+  }
+
+  // Each buffer's offset at linear index idx over `dims` (outermost first).
+  std::vector<Value*> offsets(Value* idx, const std::vector<size_t>& dims) {
+    std::vector<Value*> off(buffers.size(), c64(0));
+    Value* rem = idx;
+    for (size_t k = dims.size(); k-- > 0;) {
+      size_t d = dims[k];
+      Value* coord = k == 0 ? rem : b_.CreateURem(rem, c64(space.size[d]));
+      if (k != 0) rem = b_.CreateUDiv(rem, c64(space.size[d]));
+      for (size_t s = 0; s < buffers.size(); ++s)
+        if (space.stride[s][d] != 0)
+          off[s] = b_.CreateNSWAdd(off[s], b_.CreateNSWMul(coord, c64(space.stride[s][d])));
+    }
+    return off;
+  }
+  std::vector<Value*> advance(const std::vector<Value*>& base, Value* j, size_t d) {
+    std::vector<Value*> off = base;
+    for (size_t s = 0; s < buffers.size(); ++s)
+      if (space.stride[s][d] != 0)
+        off[s] = b_.CreateNSWAdd(off[s], b_.CreateNSWMul(j, c64(space.stride[s][d])));
+    return off;
+  }
+
+  Value* address(int32_t id, const std::vector<Value*>& off) {
+    int s = slot_.at(id);
+    return b_.CreateInBoundsGEP(memory_type(ctx_, g_[id].dtype), ptr_[static_cast<size_t>(s)],
+                                off[static_cast<size_t>(s)]);
+  }
+  Value* load(int32_t id, const std::vector<Value*>& off) {
+    Value* v = b_.CreateLoad(memory_type(ctx_, g_[id].dtype), address(id, off));
+    return g_[id].dtype == kBool ? b_.CreateICmpNE(v, b_.getInt8(0)) : v;
+  }
+  void store(int32_t id, Value* v, const std::vector<Value*>& off) {
+    if (g_[id].dtype == kBool) v = b_.CreateZExt(v, b_.getInt8Ty());
+    b_.CreateStore(v, address(id, off));
+  }
+
+  Value* convert(Value* v, DType from, DType to) {
+    if (from == to) return v;
+    llvm::Type* t = scalar_type(ctx_, to);
+    if (from == kBool) return b_.CreateUIToFP(v, t);
+    if (to == kBool) return b_.CreateFCmpUNE(v, llvm::ConstantFP::get(v->getType(), 0.0));
+    return to == kFloat64 ? b_.CreateFPExt(v, t) : b_.CreateFPTrunc(v, t);
+  }
+
+  // Node id's value at the current element, as its own dtype, converted to `as`.
+  Value* value(int32_t id, DType as, const std::vector<Value*>& off) {
+    const Node& n = g_[id];
+    if (n.kind == Kind::Const) {
+      if (as == kBool) return b_.getInt1(n.value != 0);
+      return llvm::ConstantFP::get(scalar_type(ctx_, as), n.value);
+    }
+    return convert(value(id, off), n.dtype, as);
+  }
+  Value* value(int32_t id, const std::vector<Value*>& off) {
+    if (auto it = memo_.find(id); it != memo_.end()) return it->second;
+    const Node& n = g_[id];
+    Value* v = slot_.at(id) >= 0 ? load(id, off) : apply(n, off);
+    memo_[id] = v;
+    return v;
+  }
+
+  Value* lower_tree(const dsl::ExprTree& t, const std::vector<Value*>& x, llvm::Type* ty) {
+    switch (t.kind) {
+      case dsl::ExprTree::Kind::Var: return x[static_cast<size_t>(t.var)];
+      case dsl::ExprTree::Kind::Const: return llvm::ConstantFP::get(ty, t.value);
+      case dsl::ExprTree::Kind::Apply: {
+        std::vector<Value*> a;
+        for (const auto& s : t.args) a.push_back(lower_tree(s, x, ty));
+        return emit_fn(b_, t.fn, a);
+      }
+    }
+    return nullptr;
+  }
+
+  Value* apply(const Node& n, const std::vector<Value*>& off) {
+    auto arg = [&](size_t i, DType as) { return value(n.args[i], as, off); };
+    llvm::Type* ty = scalar_type(ctx_, n.compute);
+    switch (n.op) {
+      case Op::Eq: case Op::Ne: case Op::Lt: case Op::Le: case Op::Gt: case Op::Ge: {
+        Value *a = arg(0, n.compute), *c = arg(1, n.compute);
+        switch (n.op) {
+          case Op::Eq: return b_.CreateFCmpOEQ(a, c);
+          case Op::Ne: return b_.CreateFCmpUNE(a, c);
+          case Op::Lt: return b_.CreateFCmpOLT(a, c);
+          case Op::Le: return b_.CreateFCmpOLE(a, c);
+          case Op::Gt: return b_.CreateFCmpOGT(a, c);
+          default: return b_.CreateFCmpOGE(a, c);
+        }
+      }
+      case Op::Where:
+        return b_.CreateSelect(arg(0, kBool), arg(1, n.compute), arg(2, n.compute));
+      case Op::ToDtype: return arg(0, n.dtype);
+      case Op::Clamp: {
+        // y = x < lo ? lo : x; y > hi ? hi : y (NaN stays NaN), as the eager kernel.
+        const auto& c = std::get<ClampAttrs>(n.attrs);
+        Value* y = arg(0, n.compute);
+        if (c.min) {
+          Value* lo = llvm::ConstantFP::get(ty, *c.min);
+          y = b_.CreateSelect(b_.CreateFCmpOLT(y, lo), lo, y);
+        }
+        if (c.max) {
+          Value* hi = llvm::ConstantFP::get(ty, *c.max);
+          y = b_.CreateSelect(b_.CreateFCmpOGT(y, hi), hi, y);
+        }
+        return y;
+      }
+      default: {
+        std::vector<Value*> x;
+        for (size_t i = 0; i < n.args.size(); ++i) x.push_back(arg(i, n.compute));
+        return lower_tree(tree_of(n), x, ty);
+      }
+    }
+  }
+
+  // a + b, free to reassociate: a reduction the vectoriser may split into lanes.
+  Value* reassoc_add(Value* a, Value* b) {
+    llvm::IRBuilder<>::FastMathFlagGuard guard(b_);
+    llvm::FastMathFlags fm;
+    fm.setAllowReassoc();
+    fm.setAllowContract();
+    b_.setFastMathFlags(fm);
+    return b_.CreateFAdd(a, b);
+  }
+
+  // ---- the three loop nests ----
+
+  void emit_pointwise(Value* begin, Value* end) {
+    std::vector<size_t> dims = space.dims(false);
+    size_t inner = dims.back();
+    dims.pop_back();
+    Value* n_inner = c64(space.size[inner]);
+    // Walk [begin, end) row by row: a row is a run of the innermost dim, the loop LLVM
+    // vectorises.
+    auto* iv = var(i64_);
+    b_.CreateStore(begin, iv);
+    auto *cond = block("rows"), *bb = block("row"), *exit = block("rows.done");
+    b_.CreateBr(cond);
+    b_.SetInsertPoint(cond);
+    Value* i = b_.CreateLoad(i64_, iv);
+    b_.CreateCondBr(b_.CreateICmpSLT(i, end), bb, exit);
+    b_.SetInsertPoint(bb);
+    Value* row = b_.CreateUDiv(i, n_inner);
+    Value* j0 = b_.CreateURem(i, n_inner);
+    Value* j1 = b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, n_inner,
+                                         b_.CreateNSWAdd(j0, b_.CreateNSWSub(end, i)));
+    std::vector<Value*> base = offsets(row, dims);
+    loop(j0, j1, [&](Value* j) {
+      std::vector<Value*> off = advance(base, j, inner);
+      memo_.clear();
+      for (int32_t r : step_.roots) {
+        const Node& n = g_[r];
+        Value* v = apply(n, off);
+        memo_[r] = v;  // later roots of this kernel read it from registers
+        store(r, v, off);
+      }
+    });
+    b_.CreateStore(b_.CreateNSWAdd(i, b_.CreateNSWSub(j1, j0)), iv);
+    b_.CreateBr(cond);
+    b_.SetInsertPoint(exit);
+  }
+
+  // Walks every element of the reduced dims of one item: f(offsets).
+  template <class F> void walk_reduced(const std::vector<Value*>& base, F&& f) {
+    std::vector<size_t> dims = space.dims(true);
+    size_t inner = dims.back();
+    dims.pop_back();
+    int64_t rows = 1;
+    for (size_t d : dims) rows *= space.size[d];
+    auto inner_loop = [&](const std::vector<Value*>& b0) {
+      loop(c64(0), c64(space.size[inner]), [&](Value* j) {
+        memo_.clear();
+        f(advance(b0, j, inner));
+      });
+    };
+    if (rows == 1) return inner_loop(base);
+    loop(c64(0), c64(rows), [&](Value* r) {
+      std::vector<Value*> o = offsets(r, dims);
+      for (size_t s = 0; s < o.size(); ++s) o[s] = b_.CreateNSWAdd(o[s], base[s]);
+      inner_loop(o);
+    });
+  }
+
+  void emit_reduce(Value* begin, Value* end) {
+    int32_t root = step_.roots[0];
+    const Node& n = g_[root];
+    const bool is_sum = n.op == Op::Sum || n.op == Op::Mean;
+    // Sums accumulate in double: accurate for long float rows, and cheap next to the loads.
+    llvm::Type* acc_ty = is_sum ? b_.getDoubleTy() : scalar_type(ctx_, n.compute);
+    DType acc_dt = is_sum ? kFloat64 : n.compute;
+    loop(begin, end, [&](Value* item) {
+      std::vector<Value*> base = offsets(item, space.dims(false));
+      auto* acc = var(acc_ty);
+      double init = is_sum ? 0.0
+                    : n.op == Op::Amax ? -std::numeric_limits<double>::infinity()
+                                       : std::numeric_limits<double>::infinity();
+      b_.CreateStore(llvm::ConstantFP::get(acc_ty, init), acc);
+      walk_reduced(base, [&](const std::vector<Value*>& off) {
+        Value* x = value(n.args[0], acc_dt, off);
+        Value* a = b_.CreateLoad(acc_ty, acc);
+        Value* r;
+        if (is_sum) {
+          r = reassoc_add(a, x);
+        } else {
+          r = n.op == Op::Amax ? b_.CreateMaximum(a, x) : b_.CreateMinimum(a, x);
+        }
+        b_.CreateStore(r, acc);
+      });
+      Value* r = b_.CreateLoad(acc_ty, acc);
+      if (n.op == Op::Mean)
+        r = b_.CreateFDiv(r, llvm::ConstantFP::get(acc_ty, double(space.count(true))));
+      store(root, convert(r, acc_dt, n.dtype), base);
+    });
+  }
+
+  void emit_row(Value* begin, Value* end) {
+    int32_t root = step_.roots[0];
+    const Node& n = g_[root];
+    llvm::Type* ty = scalar_type(ctx_, n.dtype);
+    loop(begin, end, [&](Value* item) {
+      std::vector<Value*> base = offsets(item, space.dims(false));
+      auto* mx = var(ty);
+      auto* sum = var(ty);
+      b_.CreateStore(llvm::ConstantFP::get(ty, -std::numeric_limits<double>::infinity()), mx);
+      b_.CreateStore(llvm::ConstantFP::get(ty, 0.0), sum);
+      // 1: the operand into the output, and its max
+      walk_reduced(base, [&](const std::vector<Value*>& off) {
+        Value* x = value(n.args[0], n.dtype, off);
+        store(root, x, off);
+        b_.CreateStore(b_.CreateMaximum(b_.CreateLoad(ty, mx), x), mx);
+      });
+      Value* m = b_.CreateLoad(ty, mx);
+      // 2: exp(x - max) and its sum
+      walk_reduced(base, [&](const std::vector<Value*>& off) {
+        Value* x = b_.CreateLoad(ty, address(root, off));
+        Value* e = emit_fn(b_, dsl::Fn::Exp, std::array<Value*, 1>{b_.CreateFSub(x, m)});
+        if (n.op == Op::Softmax) b_.CreateStore(e, address(root, off));
+        b_.CreateStore(reassoc_add(b_.CreateLoad(ty, sum), e), sum);
+      });
+      Value* s = b_.CreateLoad(ty, sum);
+      // 3: normalise
+      Value* log_s = n.op == Op::LogSoftmax
+                         ? emit_fn(b_, dsl::Fn::Log, std::array<Value*, 1>{s})
+                         : nullptr;
+      walk_reduced(base, [&](const std::vector<Value*>& off) {
+        Value* p = address(root, off);
+        Value* x = b_.CreateLoad(ty, p);
+        b_.CreateStore(log_s ? b_.CreateFSub(b_.CreateFSub(x, m), log_s) : b_.CreateFDiv(x, s),
+                       p);
+      });
+    });
+  }
+
+  const Graph& g_;
+  const Group& step_;
+  const std::vector<bool>& mat_;
+  llvm::LLVMContext& ctx_;
+  llvm::IRBuilder<> b_;
+  llvm::Type* i64_;
+  llvm::Function* body_ = nullptr;
+  std::vector<int32_t> roots_;
+  std::map<int32_t, int> slot_;  // node -> buffer slot, or -1 for values kept in registers
+  std::vector<Value*> ptr_;
+  std::map<int32_t, Value*> memo_;  // values of the current element
+};
+
+}  // namespace
+
+CompiledStep compile_step(const Graph& g, const Group& step, const std::vector<bool>& mat,
+                          const std::string& symbol) {
+  Engine& engine = Engine::instance();
+  auto ctx = std::make_unique<llvm::LLVMContext>();
+  auto m = engine.new_module(symbol, *ctx);
+  Emitter e(g, step, mat, *m);
+  e.emit(*m, symbol);
+  CompiledStep out;
+  out.buffers = e.buffers;
+  out.range = e.range();
+  out.grain = e.grain();
+  CompileInfo info;
+  out.fn = reinterpret_cast<KernelFn>(engine.compile(std::move(ctx), std::move(m), symbol, &info));
+  out.compile_ms = info.total_ms;
+  out.disk_hit = info.disk_hit;
+  return out;
+}
+
+}  // namespace ember::jit

@@ -1,0 +1,284 @@
+#include "jit/executor.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <mutex>
+#include <sstream>
+#include <unordered_map>
+
+#include "jit/codegen/codegen.hpp"
+#include "jit/jit.hpp"
+#include "jit/passes/passes.hpp"
+#include "runtime/allocator.hpp"
+#include "runtime/dispatch.hpp"
+#include "runtime/error.hpp"
+#include "runtime/ops.hpp"
+#include "runtime/parallel.hpp"
+
+namespace ember::jit {
+namespace {
+
+// ---- settings ----
+
+int env_int(const char* name, int fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::atoi(v) : fallback;
+}
+std::atomic<bool> g_enabled{env_int("EMBER_JIT", 1) != 0};
+std::atomic<int> g_hot{std::max(1, env_int("EMBER_JIT_HOT", 2))};
+std::atomic<int> g_max_specs{8};
+
+// ---- the signature cache ----
+
+// A graph compiled: the optimised graph and one step per fused kernel or library call.
+struct Plan {
+  Graph graph;
+  std::vector<Group> steps;
+  std::vector<CompiledStep> kernels;  // per step; fn is null for library steps
+};
+
+struct Entry {
+  int seen = 0;
+  std::shared_ptr<const Plan> plan;
+  bool failed = false;  // compiling failed once: stays eager
+};
+
+struct Cache {
+  std::mutex mu;
+  std::unordered_map<std::string, Entry> entries;
+  std::unordered_map<std::string, int> specializations;  // per region name
+  std::unordered_map<std::string, bool> warned;          // per region name
+  Stats stats;
+};
+Cache& cache() {
+  static Cache c;
+  return c;
+}
+
+void warn(const std::string& msg) { std::cerr << "ember: warning: jit: " << msg << '\n'; }
+
+uint64_t fnv1a(const std::string& s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+// ---- running values into the lazy tensors' storages ----
+
+// Moves (or copies) the value v into the pending storage dst.
+void adopt(Storage& dst, const Tensor& v) {
+  TensorImpl* vi = v.impl();
+  auto& src = vi->storage;
+  if (vi->contiguous && vi->offset == 0 && src.use_count() == 1 && src->nbytes == dst.nbytes &&
+      !src->deleter) {
+    std::swap(dst.data, src->data);
+    return;
+  }
+  dst.data = memory::allocate(dst.nbytes);
+  Tensor c = v.contiguous();
+  std::memcpy(dst.data, c.impl()->data(), dst.nbytes);
+}
+
+void store_outputs(const Graph& g, std::vector<Tensor>& vals,
+                   const std::vector<std::shared_ptr<Storage>>& outs) {
+  std::unordered_map<int32_t, const Storage*> done;  // a node two tensors hold: copied
+  for (size_t i = 0; i < outs.size(); ++i) {
+    int32_t node = g.outputs[i];
+    if (auto it = done.find(node); it != done.end()) {
+      outs[i]->data = memory::allocate(outs[i]->nbytes);
+      std::memcpy(outs[i]->data, it->second->data, outs[i]->nbytes);
+      continue;
+    }
+    adopt(*outs[i], vals[static_cast<size_t>(node)]);
+    done.emplace(node, outs[i].get());
+  }
+}
+
+Tensor constant(const Node& n) {
+  switch (n.dtype) {
+    case kBool: return wrapped_scalar(Scalar(n.value != 0));
+    case kInt64: return wrapped_scalar(Scalar(static_cast<int64_t>(n.value)));
+    default: return wrapped_scalar(Scalar(n.value));
+  }
+}
+
+Tensor run_library(const Graph& g, const Node& n, std::vector<Tensor>& vals) {
+  std::vector<Tensor> args;
+  for (int32_t a : n.args) args.push_back(g[a].kind == Kind::Const ? constant(g[a]) : vals[a]);
+  return op_info(n.op).kernel(args, n.attrs)[0];
+}
+
+// The graph op by op with the eager kernels.
+void run_eager(const Graph& g, const std::vector<Tensor>& inputs,
+               const std::vector<std::shared_ptr<Storage>>& outs) {
+  std::vector<Tensor> vals(g.size());
+  for (size_t i = 0; i < g.size(); ++i) {
+    const Node& n = g[static_cast<int32_t>(i)];
+    switch (n.kind) {
+      case Kind::Input: vals[i] = inputs[static_cast<size_t>(n.input)]; break;
+      case Kind::Const: vals[i] = constant(n); break;
+      case Kind::Apply: vals[i] = run_library(g, n, vals); break;
+    }
+  }
+  store_outputs(g, vals, outs);
+}
+
+void run_plan(const Plan& p, const std::vector<Tensor>& inputs,
+              const std::vector<std::shared_ptr<Storage>>& outs) {
+  const Graph& g = p.graph;
+  std::vector<Tensor> vals(g.size());
+  for (size_t i = 0; i < g.size(); ++i)
+    if (g[static_cast<int32_t>(i)].kind == Kind::Input)
+      vals[i] = inputs[static_cast<size_t>(g[static_cast<int32_t>(i)].input)];
+  std::vector<char*> bufs;
+  for (size_t s = 0; s < p.steps.size(); ++s) {
+    const Group& step = p.steps[s];
+    if (step.kind == Group::Kind::Library) {
+      int32_t r = step.roots[0];
+      vals[static_cast<size_t>(r)] = run_library(g, g[r], vals);
+      continue;
+    }
+    for (int32_t r : step.roots) vals[static_cast<size_t>(r)] = make_tensor(g[r].sizes, g[r].dtype);
+    const CompiledStep& k = p.kernels[s];
+    bufs.clear();
+    for (int32_t b : k.buffers) bufs.push_back(vals[static_cast<size_t>(b)].impl()->data());
+    KernelFn fn = k.fn;
+    char* const* ptrs = bufs.data();
+    parallel_for(0, k.range, k.grain, [fn, ptrs](int64_t b, int64_t e) { fn(ptrs, b, e); });
+  }
+  store_outputs(g, vals, outs);
+}
+
+std::shared_ptr<const Plan> compile_plan(const std::string& region, const Graph& traced,
+                                         const std::string& signature, Stats& st) {
+  auto plan = std::make_shared<Plan>();
+  plan->graph = optimize(traced);
+  plan->graph.verify();
+  plan->steps = fuse(plan->graph);
+  std::vector<bool> mat = materialized(plan->graph);
+  if (dump_enabled("graph")) {
+    std::ostringstream os;
+    os << "ember: jit: region '" << region << "', traced graph:\n" << traced.to_string()
+       << "after fold, cse, dce:\n" << plan->graph.to_string() << "steps:\n";
+    for (size_t s = 0; s < plan->steps.size(); ++s) {
+      const Group& gp = plan->steps[s];
+      static const char* kinds[] = {"fused pointwise", "fused reduction", "fused row op",
+                                    "library call"};
+      os << "  " << s << ": " << kinds[static_cast<int>(gp.kind)] << " computing";
+      for (int32_t r : gp.roots) os << " %" << r;
+      os << " over " << gp.space << '\n';
+    }
+    std::cerr << os.str();
+  }
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(fnv1a(signature)));
+  plan->kernels.resize(plan->steps.size());
+  for (size_t s = 0; s < plan->steps.size(); ++s) {
+    if (plan->steps[s].kind == Group::Kind::Library) continue;
+    std::string symbol = "ember_" + std::string(hex) + "_" + std::to_string(s);
+    CompiledStep k = compile_step(plan->graph, plan->steps[s], mat, symbol);
+    st.compile_ms += k.compile_ms;
+    (k.disk_hit ? st.disk_cache_hits : st.kernels_compiled) += 1;
+    plan->kernels[s] = std::move(k);
+  }
+  return plan;
+}
+
+}  // namespace
+
+bool dump_enabled(const char* what) {
+  static const std::string dump = [] {
+    const char* v = std::getenv("EMBER_JIT_DUMP");
+    return std::string(",") + (v ? v : "") + ",";
+  }();
+  return dump.find(std::string(",") + what + ",") != std::string::npos;
+}
+
+void count_graph_break() {
+  Cache& c = cache();
+  std::lock_guard lk(c.mu);
+  ++c.stats.graph_breaks;
+}
+
+void execute(const std::string& region, const Graph& g, const std::vector<Tensor>& inputs,
+             const std::vector<std::shared_ptr<Storage>>& outs) {
+  Cache& c = cache();
+  std::string sig = g.signature();
+  std::shared_ptr<const Plan> plan;
+  bool compile = false;
+  {
+    std::lock_guard lk(c.mu);
+    ++c.stats.graphs;
+    Entry& e = c.entries[sig];
+    ++e.seen;
+    plan = e.plan;
+    if (!plan && !e.failed && e.seen >= g_hot.load()) {
+      int& n = c.specializations[region];
+      if (n < g_max_specs.load()) {
+        ++n;
+        compile = true;
+      } else if (!c.warned[region]) {
+        c.warned[region] = true;
+        warn("region '" + region + "' has more than " + std::to_string(g_max_specs.load()) +
+             " specialisations (shapes, dtypes or constants keep changing); its new ones run "
+             "eagerly");
+      }
+    }
+  }
+  if (compile) {
+    Stats st;
+    try {
+      plan = compile_plan(region, g, sig, st);
+    } catch (const std::exception& ex) {
+      warn("compiling region '" + region + "' failed, running it eagerly: " + ex.what());
+      std::lock_guard lk(c.mu);
+      c.entries[sig].failed = true;
+      ++c.stats.fallbacks;
+    }
+    std::lock_guard lk(c.mu);
+    c.stats.compile_ms += st.compile_ms;
+    c.stats.kernels_compiled += st.kernels_compiled;
+    c.stats.disk_cache_hits += st.disk_cache_hits;
+    if (plan) c.entries[sig].plan = plan;
+  }
+  if (plan) {
+    run_plan(*plan, inputs, outs);
+    std::lock_guard lk(c.mu);
+    ++c.stats.fused_graphs;
+  } else {
+    run_eager(g, inputs, outs);
+    std::lock_guard lk(c.mu);
+    ++c.stats.eager_graphs;
+  }
+}
+
+// ---- the public settings and counters ----
+
+bool enabled() { return g_enabled.load(); }
+void set_enabled(bool on) { g_enabled = on; }
+int hot_threshold() { return g_hot.load(); }
+void set_hot_threshold(int n) { g_hot = std::max(1, n); }
+void set_max_specializations(int n) { g_max_specs = std::max(0, n); }
+
+Stats stats() {
+  Cache& c = cache();
+  std::lock_guard lk(c.mu);
+  return c.stats;
+}
+void reset_stats() {
+  Cache& c = cache();
+  std::lock_guard lk(c.mu);
+  c.stats = Stats{};
+}
+void clear_cache() {
+  Cache& c = cache();
+  std::lock_guard lk(c.mu);
+  c.entries.clear();
+  c.specializations.clear();
+  c.warned.clear();
+}
+
+}  // namespace ember::jit

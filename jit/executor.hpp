@@ -1,0 +1,24 @@
+// Running a traced graph (internal): the signature cache, hot detection, compilation into a
+// plan of fused kernels and library calls, and eager replay.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "jit/ir/graph.hpp"
+#include "runtime/tensor.hpp"
+
+namespace ember::jit {
+
+/// Computes g's outputs (g.outputs[i] into outs[i], each a pending storage of the right size)
+/// from `inputs`: eagerly until the signature is hot, then with compiled kernels.
+void execute(const std::string& region, const Graph& g, const std::vector<Tensor>& inputs,
+             const std::vector<std::shared_ptr<Storage>>& outs);
+
+void count_graph_break();
+
+/// Whether EMBER_JIT_DUMP names `what` ("graph", "llvm", "asm").
+bool dump_enabled(const char* what);
+
+}  // namespace ember::jit

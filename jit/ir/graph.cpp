@@ -1,0 +1,160 @@
+#include "jit/ir/graph.hpp"
+
+#include <sstream>
+
+#include "runtime/error.hpp"
+
+namespace ember::jit {
+namespace {
+
+void put_dims(std::ostringstream& os, const Dims& d) {
+  os << '[';
+  for (size_t i = 0; i < d.size(); ++i) os << (i ? "," : "") << d[i];
+  os << ']';
+}
+
+const char* short_dtype(DType d) {
+  switch (d) {
+    case kFloat32: return "f32";
+    case kFloat64: return "f64";
+    case kInt64: return "i64";
+    case kBool: return "bool";
+  }
+  return "?";
+}
+
+}  // namespace
+
+std::string attrs_to_string(const Attrs& a) {
+  std::ostringstream os;
+  std::visit(
+      [&](const auto& v) {
+        using A = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<A, ReduceAttrs>) {
+          os << "{dims=";
+          put_dims(os, v.dims);
+          os << ",keepdim=" << v.keepdim << ",correction=" << v.correction << '}';
+        } else if constexpr (std::is_same_v<A, DimAttrs>) {
+          os << "{dim=" << v.dim << '}';
+        } else if constexpr (std::is_same_v<A, DTypeAttrs>) {
+          os << "{dtype=" << short_dtype(v.dtype) << '}';
+        } else if constexpr (std::is_same_v<A, ClampAttrs>) {
+          os << "{min=";
+          if (v.min) os << *v.min; else os << "none";
+          os << ",max=";
+          if (v.max) os << *v.max; else os << "none";
+          os << '}';
+        } else if constexpr (std::is_same_v<A, GeluAttrs>) {
+          os << (v.tanh ? "{approximate=tanh}" : "");
+        } else if constexpr (std::is_same_v<A, ShapeAttrs>) {
+          os << "{sizes=";
+          put_dims(os, v.sizes);
+          os << '}';
+        } else if constexpr (!std::is_same_v<A, std::monostate>) {
+          // Other attributes never reach the tracer (their ops are graph breaks).
+          os << "{?}";
+        }
+      },
+      a);
+  return os.str();
+}
+
+std::string Node::key() const {
+  std::ostringstream os;
+  os.precision(17);
+  switch (kind) {
+    case Kind::Input:
+      os << "in" << input << short_dtype(dtype);
+      put_dims(os, sizes);
+      put_dims(os, strides);
+      break;
+    case Kind::Const:
+      os << "c" << short_dtype(dtype) << value;
+      break;
+    case Kind::Apply:
+      os << op_name(op) << '(';
+      for (size_t i = 0; i < args.size(); ++i) os << (i ? "," : "") << args[i];
+      os << ')' << attrs_to_string(attrs) << short_dtype(compute) << short_dtype(dtype);
+      put_dims(os, sizes);
+      break;
+  }
+  return os.str();
+}
+
+int32_t Graph::add(Node n) {
+  std::string k = n.key();
+  if (auto it = interned_.find(k); it != interned_.end()) return it->second;
+  auto id = static_cast<int32_t>(nodes_.size());
+  if (n.kind == Kind::Input) num_inputs_ = std::max(num_inputs_, n.input + 1);
+  nodes_.push_back(std::move(n));
+  interned_.emplace(std::move(k), id);
+  return id;
+}
+
+std::string Graph::signature() const {
+  std::string s;
+  s.reserve(nodes_.size() * 32);
+  for (const Node& n : nodes_) {
+    s += n.key();
+    s += ';';
+  }
+  s += "->";
+  for (int32_t o : outputs) {
+    s += std::to_string(o);
+    s += ',';
+  }
+  return s;
+}
+
+std::string Graph::to_string() const {
+  std::ostringstream os;
+  os.precision(9);
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    const Node& n = nodes_[i];
+    os << "  %" << i << " = ";
+    switch (n.kind) {
+      case Kind::Input:
+        os << "input[" << n.input << "] " << short_dtype(n.dtype);
+        put_dims(os, n.sizes);
+        os << " strides ";
+        put_dims(os, n.strides);
+        break;
+      case Kind::Const:
+        os << "const " << short_dtype(n.dtype) << ' ' << n.value;
+        break;
+      case Kind::Apply:
+        os << op_name(n.op);
+        for (size_t a = 0; a < n.args.size(); ++a) os << (a ? ", %" : " %") << n.args[a];
+        if (std::string at = attrs_to_string(n.attrs); !at.empty()) os << ' ' << at;
+        os << " : " << short_dtype(n.dtype);
+        put_dims(os, n.sizes);
+        break;
+    }
+    os << '\n';
+  }
+  os << "  outputs";
+  for (int32_t o : outputs) os << " %" << o;
+  os << '\n';
+  return os.str();
+}
+
+void Graph::verify() const {
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    const Node& n = nodes_[i];
+    if (n.kind == Kind::Input) {
+      EMBER_CHECK(n.input >= 0 && n.input < num_inputs_, Error, "jit: node %", i,
+                  " reads input ", n.input, " of ", num_inputs_);
+      EMBER_CHECK(n.strides.size() == n.sizes.size(), Error, "jit: input node %", i,
+                  " has sizes ", n.sizes, " but strides ", n.strides);
+    } else if (n.kind == Kind::Apply) {
+      for (int32_t a : n.args)
+        EMBER_CHECK(a >= 0 && static_cast<size_t>(a) < i, Error, "jit: node %", i, " (",
+                    op_name(n.op), ") uses %", a, ", which does not precede it");
+    }
+  }
+  for (int32_t o : outputs)
+    EMBER_CHECK(o >= 0 && static_cast<size_t>(o) < nodes_.size(), Error, "jit: output %", o,
+                " is not a node of a graph of ", nodes_.size());
+}
+
+}  // namespace ember::jit

@@ -1,0 +1,73 @@
+// The JIT's IR: one small node type in a hash-consed graph. A node is a graph input (a concrete
+// tensor, described by its sizes, strides and dtype), a scalar constant, or an ember Op applied
+// to earlier nodes with the same attributes the dispatcher carries. Adding a node equal to one
+// already in the graph returns the existing one, so the graph never holds duplicates.
+//
+//   %0 = input[0] f32[4096, 4096] strides [4096, 1]
+//   %1 = const f64 2
+//   %2 = mul %0, %1 : f32[4096, 4096]
+//   %3 = softmax %2 {dim=1} : f32[4096, 4096]
+//   outputs %3
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "runtime/dims.hpp"
+#include "runtime/dtype.hpp"
+#include "runtime/op.hpp"
+
+namespace ember::jit {
+
+enum class Kind : uint8_t { Input, Const, Apply };
+
+struct Node {
+  Kind kind = Kind::Apply;
+  Op op = Op::Add;           ///< for Apply
+  DType dtype = kFloat32;    ///< the result's dtype
+  DType compute = kFloat32;  ///< Apply: the dtype the op computes in (result_type of operands)
+  Dims sizes;                ///< the result's sizes
+  Dims strides;              ///< Input: its strides, in elements
+  std::vector<int32_t> args; ///< Apply: operand node ids (always smaller than this node's)
+  Attrs attrs;               ///< Apply: as the dispatcher received them
+  double value = 0;          ///< Const: the scalar (a wrapped number of dtype `dtype`)
+  int32_t input = -1;        ///< Input: index into the graph's inputs
+
+  /// The exact text this node hashes and compares by ("mul(%0,%1)f32[4,4]" and so on).
+  std::string key() const;
+};
+
+class Graph {
+ public:
+  /// Adds n, or returns the id of an equal node already present.
+  int32_t add(Node n);
+  const Node& operator[](int32_t id) const { return nodes_[static_cast<size_t>(id)]; }
+  Node& mutable_node(int32_t id) { return nodes_[static_cast<size_t>(id)]; }
+  const std::vector<Node>& nodes() const { return nodes_; }
+  size_t size() const { return nodes_.size(); }
+  int32_t num_inputs() const { return num_inputs_; }
+
+  /// Node ids whose values leave the graph, in the order their tensors asked for them.
+  std::vector<int32_t> outputs;
+
+  /// The guard: the whole graph as text (node keys and outputs). Two graphs with equal
+  /// signatures compute the same function of inputs with the same layouts.
+  std::string signature() const;
+  /// Printed as in the header comment above.
+  std::string to_string() const;
+  /// Throws ember::Error naming the node when the graph is malformed (operands out of order,
+  /// input indices out of range, outputs out of range).
+  void verify() const;
+
+ private:
+  std::vector<Node> nodes_;
+  std::unordered_map<std::string, int32_t> interned_;
+  int32_t num_inputs_ = 0;
+};
+
+/// "sum {dims=[1], keepdim=0}" style text for an op's attributes ("" for none).
+std::string attrs_to_string(const Attrs& a);
+
+}  // namespace ember::jit

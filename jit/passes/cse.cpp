@@ -1,0 +1,21 @@
+#include "jit/passes/passes.hpp"
+
+namespace ember::jit {
+
+Graph cse(const Graph& g) {
+  // Graph::add returns the existing node for an equal one; rebuilding with operands remapped to
+  // their representatives merges every pair of equal sub-expressions, bottom up.
+  Graph out;
+  std::vector<int32_t> remap(g.size());
+  for (size_t i = 0; i < g.size(); ++i) {
+    Node n = g[static_cast<int32_t>(i)];
+    for (int32_t& a : n.args) a = remap[static_cast<size_t>(a)];
+    remap[i] = out.add(std::move(n));
+  }
+  for (int32_t o : g.outputs) out.outputs.push_back(remap[static_cast<size_t>(o)]);
+  return out;
+}
+
+Graph optimize(const Graph& g) { return dce(cse(fold(g))); }
+
+}  // namespace ember::jit

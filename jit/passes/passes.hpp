@@ -1,0 +1,48 @@
+// Graph passes, one per file, run as a straight script by optimize(): fold, cse, dce; then
+// fuse() cuts the graph into fused kernels and library calls.
+#pragma once
+
+#include <vector>
+
+#include "jit/ir/graph.hpp"
+
+namespace ember::jit {
+
+/// Constant folding: ops whose operands are all constants become constants; x*1, x/1, x+0,
+/// x-0 become x when that changes neither dtype nor shape. Outputs are never folded away.
+Graph fold(const Graph& g);
+/// Common-subexpression elimination: rebuilds through the hash-consing Graph::add, so nodes
+/// that became equal (after folding) merge.
+Graph cse(const Graph& g);
+/// Dead-code elimination: drops nodes no output depends on.
+Graph dce(const Graph& g);
+/// fold, cse, dce.
+Graph optimize(const Graph& g);
+
+/// True for ops the fused kernels compute elementwise (with broadcasting).
+bool is_pointwise(Op op);
+/// True for ops fused as a reduction (sum, mean, amax, amin) or a row op (softmax,
+/// log_softmax) with their pointwise producers inlined.
+bool is_reduction(Op op);
+bool is_row_op(Op op);
+/// True for ops that stay library calls inside a compiled graph (matmul).
+bool is_library(Op op);
+
+/// One step of a compiled graph.
+struct Group {
+  enum class Kind : uint8_t { Pointwise, Reduce, Row, Library } kind = Kind::Pointwise;
+  /// The nodes this step computes and stores, in order (one for Reduce, Row and Library).
+  std::vector<int32_t> roots;
+  /// The iteration space: the roots' sizes (Pointwise), or the reduced operand's (Reduce, Row).
+  Dims space;
+};
+
+/// Fusion: every node whose value must exist in memory (outputs, reductions, row ops, library
+/// calls and their operands) becomes a root; pointwise nodes that are not roots are inlined
+/// into every root that reads them. Consecutive pointwise roots of the same shape share one
+/// kernel. Returns the steps in execution order.
+std::vector<Group> fuse(const Graph& g);
+/// Which nodes fuse() made roots (materialised in memory), by node id.
+std::vector<bool> materialized(const Graph& g);
+
+}  // namespace ember::jit

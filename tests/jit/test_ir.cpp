@@ -1,0 +1,181 @@
+// The JIT's IR and passes, on graphs built by hand: hash-consing, the printer, the verifier,
+// constant folding, CSE, DCE and the fusion plan.
+#include <catch2/catch.hpp>
+
+#include "jit/ir/graph.hpp"
+#include "jit/passes/passes.hpp"
+#include "runtime/error.hpp"
+#include "runtime/tensor.hpp"
+
+using namespace ember;
+using namespace ember::jit;
+
+namespace {
+
+int32_t input(Graph& g, int32_t index, Dims sizes) {
+  Node n;
+  n.kind = Kind::Input;
+  n.input = index;
+  n.sizes = sizes;
+  n.strides = contiguous_strides(sizes);
+  return g.add(std::move(n));
+}
+int32_t constant(Graph& g, double v) {
+  Node n;
+  n.kind = Kind::Const;
+  n.dtype = kFloat64;
+  n.value = v;
+  return g.add(std::move(n));
+}
+int32_t apply(Graph& g, Op op, std::vector<int32_t> args, Dims sizes, Attrs attrs = {}) {
+  Node n;
+  n.op = op;
+  n.args = std::move(args);
+  n.sizes = sizes;
+  n.attrs = std::move(attrs);
+  return g.add(std::move(n));
+}
+
+}  // namespace
+
+TEST_CASE("graph nodes are hash-consed", "[jit][ir]") {
+  Graph g;
+  int32_t x = input(g, 0, {4, 8});
+  int32_t two = constant(g, 2);
+  int32_t a = apply(g, Op::Mul, {x, two}, {4, 8});
+  int32_t b = apply(g, Op::Mul, {x, two}, {4, 8});
+  REQUIRE(a == b);
+  REQUIRE(constant(g, 2) == two);
+  REQUIRE(constant(g, 3) != two);
+  REQUIRE(apply(g, Op::Mul, {two, x}, {4, 8}) != a);  // operand order matters
+  REQUIRE(input(g, 1, {4, 8}) != x);                  // a second input is a new node
+  REQUIRE(g.size() == 6);
+}
+
+TEST_CASE("the printer and the signature", "[jit][ir]") {
+  Graph g;
+  int32_t x = input(g, 0, {4, 8});
+  int32_t y = apply(g, Op::Exp, {x}, {4, 8});
+  int32_t s = apply(g, Op::Sum, {y}, {4}, ReduceAttrs{{1}, false});
+  g.outputs = {s};
+  std::string text = g.to_string();
+  CHECK(text.find("%0 = input[0] f32[4,8] strides [8,1]") != std::string::npos);
+  CHECK(text.find("%1 = exp %0 : f32[4,8]") != std::string::npos);
+  CHECK(text.find("%2 = sum %1 {dims=[1],keepdim=0,correction=1} : f32[4]") != std::string::npos);
+  CHECK(text.find("outputs %2") != std::string::npos);
+
+  Graph h;  // the same graph on a transposed input has another signature
+  Node in;
+  in.kind = Kind::Input;
+  in.input = 0;
+  in.sizes = {4, 8};
+  in.strides = {1, 4};
+  int32_t hx = h.add(in);
+  int32_t hy = apply(h, Op::Exp, {hx}, {4, 8});
+  h.outputs = {apply(h, Op::Sum, {hy}, {4}, ReduceAttrs{{1}, false})};
+  CHECK(h.signature() != g.signature());
+  h.mutable_node(hx).strides = {8, 1};
+  // (mutating a node bypasses interning, but the signature is recomputed from the nodes)
+  CHECK(h.signature() == g.signature());
+}
+
+TEST_CASE("the verifier rejects malformed graphs", "[jit][ir]") {
+  Graph g;
+  int32_t x = input(g, 0, {3});
+  apply(g, Op::Neg, {x}, {3});
+  g.outputs = {1};
+  REQUIRE_NOTHROW(g.verify());
+  g.mutable_node(1).args = {1};
+  REQUIRE_THROWS_WITH(g.verify(), Catch::Contains("uses %1, which does not precede it"));
+  g.mutable_node(1).args = {x};
+  g.outputs = {7};
+  REQUIRE_THROWS_WITH(g.verify(), Catch::Contains("output %7"));
+}
+
+TEST_CASE("fold, cse and dce", "[jit][passes]") {
+  Graph g;
+  int32_t x = input(g, 0, {16});
+  int32_t one = constant(g, 1);
+  int32_t zero = constant(g, 0);
+  int32_t x1 = apply(g, Op::Mul, {x, one}, {16});   // x * 1 -> x
+  int32_t e1 = apply(g, Op::Exp, {x1}, {16});
+  int32_t e2 = apply(g, Op::Exp, {x}, {16});        // equal to e1 once x*1 is folded
+  int32_t s = apply(g, Op::Add, {e1, e2}, {16});
+  int32_t s0 = apply(g, Op::Add, {s, zero}, {16});  // + 0 -> s
+  int32_t c = apply(g, Op::Mul, {constant(g, 3), constant(g, 4)}, {});  // 3 * 4 -> 12
+  int32_t r = apply(g, Op::Mul, {s0, c}, {16});
+  apply(g, Op::Tanh, {x}, {16});  // dead
+  g.outputs = {r};
+
+  Graph o = optimize(g);
+  REQUIRE_NOTHROW(o.verify());
+  std::string text = o.to_string();
+  INFO(text);
+  // left: the input, exp once, add, the constant 12, the product
+  CHECK(o.size() == 5);
+  CHECK(text.find("tanh") == std::string::npos);
+  CHECK(text.find("const f32 12") != std::string::npos);  // the product node was f32
+  const Node& out = o[o.outputs[0]];
+  CHECK(out.op == Op::Mul);
+  CHECK(o[out.args[0]].op == Op::Add);
+  CHECK(o[o[out.args[0]].args[0]].op == Op::Exp);
+  CHECK(o[out.args[0]].args[0] == o[out.args[0]].args[1]);
+}
+
+TEST_CASE("folding keeps outputs and changes of shape", "[jit][passes]") {
+  Graph g;
+  int32_t x = input(g, 0, {4});
+  int32_t one = constant(g, 1);
+  int32_t kept = apply(g, Op::Mul, {x, one}, {4});   // an output: stays
+  int32_t y = input(g, 1, {1});
+  int32_t wide = apply(g, Op::Add, {y, constant(g, 0)}, {1});
+  int32_t b = apply(g, Op::Mul, {wide, x}, {4});
+  g.outputs = {kept, b};
+  Graph o = optimize(g);
+  CHECK(o[o.outputs[0]].op == Op::Mul);
+  CHECK(o[o.outputs[0]].kind == Kind::Apply);
+}
+
+TEST_CASE("fusion: pointwise chains, reductions as epilogues, library calls", "[jit][passes]") {
+  Graph g;
+  int32_t x = input(g, 0, {64, 32});
+  int32_t w = input(g, 1, {32, 16});
+  int32_t a = apply(g, Op::Exp, {x}, {64, 32});
+  int32_t b = apply(g, Op::Mul, {a, constant(g, 2)}, {64, 32});  // inlined
+  int32_t m = apply(g, Op::Matmul, {b, w}, {64, 16});           // b must be in memory
+  int32_t t = apply(g, Op::Tanh, {m}, {64, 16});
+  int32_t s = apply(g, Op::Softmax, {t}, {64, 16}, DimAttrs{1});
+  int32_t sum = apply(g, Op::Sum, {s}, {64}, ReduceAttrs{{1}, false});
+  int32_t u = apply(g, Op::Neg, {s}, {64, 16});
+  g.outputs = {sum, u};
+
+  std::vector<bool> mat = materialized(g);
+  CHECK(mat[static_cast<size_t>(b)]);
+  CHECK_FALSE(mat[static_cast<size_t>(a)]);
+  CHECK_FALSE(mat[static_cast<size_t>(t)]);
+  std::vector<Group> steps = fuse(g);
+  REQUIRE(steps.size() == 5);
+  CHECK(steps[0].kind == Group::Kind::Pointwise);  // exp(x) * 2
+  CHECK(steps[0].roots == std::vector<int32_t>{b});
+  CHECK(steps[1].kind == Group::Kind::Library);
+  CHECK(steps[2].kind == Group::Kind::Row);        // softmax(tanh(m)): tanh inlined
+  CHECK(steps[2].roots == std::vector<int32_t>{s});
+  CHECK(steps[3].kind == Group::Kind::Reduce);
+  CHECK(steps[4].kind == Group::Kind::Pointwise);
+  CHECK(steps[4].roots == std::vector<int32_t>{u});
+}
+
+TEST_CASE("fusion: pointwise outputs of one shape share a kernel", "[jit][passes]") {
+  Graph g;
+  int32_t x = input(g, 0, {8, 8});
+  int32_t a = apply(g, Op::Sigmoid, {x}, {8, 8});
+  int32_t b = apply(g, Op::Mul, {a, x}, {8, 8});
+  int32_t c = apply(g, Op::Sum, {b}, {8}, ReduceAttrs{{0}, false});
+  int32_t d = apply(g, Op::Add, {b, constant(g, 1)}, {8, 8});
+  g.outputs = {a, b, c, d};
+  std::vector<Group> steps = fuse(g);
+  REQUIRE(steps.size() == 3);
+  CHECK(steps[0].roots == std::vector<int32_t>{a, b});
+  CHECK(steps[1].kind == Group::Kind::Reduce);
+  CHECK(steps[2].roots == std::vector<int32_t>{d});  // after the reduction: its own kernel
+}
