@@ -1,5 +1,6 @@
 #include "jit/ir/graph.hpp"
 
+#include <charconv>
 #include <sstream>
 
 #include "runtime/error.hpp"
@@ -59,26 +60,59 @@ std::string attrs_to_string(const Attrs& a) {
   return os.str();
 }
 
+namespace {
+// Appends with to_chars: keys are built for every traced op, so no streams here.
+void put(std::string& s, int64_t v) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  s.append(buf, r.ptr);
+}
+void put(std::string& s, double v) {
+  char buf[32];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);  // shortest round-trip form
+  s.append(buf, r.ptr);
+}
+void put(std::string& s, const Dims& d) {
+  s += '[';
+  for (size_t i = 0; i < d.size(); ++i) {
+    if (i) s += ',';
+    put(s, d[i]);
+  }
+  s += ']';
+}
+}  // namespace
+
 std::string Node::key() const {
-  std::ostringstream os;
-  os.precision(17);
+  std::string s;
+  s.reserve(48);
   switch (kind) {
     case Kind::Input:
-      os << "in" << input << short_dtype(dtype);
-      put_dims(os, sizes);
-      put_dims(os, strides);
+      s += "in";
+      put(s, int64_t{input});
+      s += short_dtype(dtype);
+      put(s, sizes);
+      put(s, strides);
       break;
     case Kind::Const:
-      os << "c" << short_dtype(dtype) << value;
+      s += 'c';
+      s += short_dtype(dtype);
+      put(s, value);
       break;
     case Kind::Apply:
-      os << op_name(op) << '(';
-      for (size_t i = 0; i < args.size(); ++i) os << (i ? "," : "") << args[i];
-      os << ')' << attrs_to_string(attrs) << short_dtype(compute) << short_dtype(dtype);
-      put_dims(os, sizes);
+      s += op_name(op);
+      s += '(';
+      for (size_t i = 0; i < args.size(); ++i) {
+        if (i) s += ',';
+        put(s, int64_t{args[i]});
+      }
+      s += ')';
+      if (!std::holds_alternative<std::monostate>(attrs)) s += attrs_to_string(attrs);
+      s += short_dtype(compute);
+      s += short_dtype(dtype);
+      put(s, sizes);
       break;
   }
-  return os.str();
+  return s;
 }
 
 int32_t Graph::add(Node n) {
@@ -87,15 +121,16 @@ int32_t Graph::add(Node n) {
   auto id = static_cast<int32_t>(nodes_.size());
   if (n.kind == Kind::Input) num_inputs_ = std::max(num_inputs_, n.input + 1);
   nodes_.push_back(std::move(n));
+  keys_.push_back(k);
   interned_.emplace(std::move(k), id);
   return id;
 }
 
 std::string Graph::signature() const {
   std::string s;
-  s.reserve(nodes_.size() * 32);
-  for (const Node& n : nodes_) {
-    s += n.key();
+  s.reserve(nodes_.size() * 40);
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    s += dirty_ ? nodes_[i].key() : keys_[i];
     s += ';';
   }
   s += "->";

@@ -44,7 +44,11 @@ class Graph {
   /// Adds n, or returns the id of an equal node already present.
   int32_t add(Node n);
   const Node& operator[](int32_t id) const { return nodes_[static_cast<size_t>(id)]; }
-  Node& mutable_node(int32_t id) { return nodes_[static_cast<size_t>(id)]; }
+  /// For passes and tests that edit a node in place (it is not re-interned).
+  Node& mutable_node(int32_t id) {
+    dirty_ = true;
+    return nodes_[static_cast<size_t>(id)];
+  }
   const std::vector<Node>& nodes() const { return nodes_; }
   size_t size() const { return nodes_.size(); }
   int32_t num_inputs() const { return num_inputs_; }
@@ -63,6 +67,8 @@ class Graph {
 
  private:
   std::vector<Node> nodes_;
+  std::vector<std::string> keys_;  // nodes_[i].key(), kept for signature()
+  bool dirty_ = false;             // a node was edited: keys_ may be stale
   std::unordered_map<std::string, int32_t> interned_;
   int32_t num_inputs_ = 0;
 };
