@@ -10,6 +10,8 @@
 #include <iostream>
 #include <vector>
 
+#include "common/timing.hpp"
+
 #include "dsl/pointwise.hpp"
 
 using namespace ember;
@@ -34,19 +36,7 @@ Tensor huber_eager(const Tensor& p, const Tensor& t) {
   return where(abs(d) < 1, 0.5 * d * d, abs(d) - 0.5);
 }
 
-// Median wall time of f over reps runs, in ms.
-template <class F>
-double median_ms(int reps, F&& f) {
-  std::vector<double> t;
-  for (int r = 0; r < reps; ++r) {
-    auto t0 = std::chrono::steady_clock::now();
-    f();
-    auto t1 = std::chrono::steady_clock::now();
-    t.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
-  }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
-}
+using examples::median_ms;
 
 double max_diff(const Tensor& a, const Tensor& b) { return amax(abs(a - b)).item<double>(); }
 

@@ -190,7 +190,7 @@ class Emitter {
 
   // The range of items and the smallest chunk worth a thread.
   int64_t range() const {
-    return step_.kind == Group::Kind::Pointwise ? space.count(false) : space.count(false);
+    return space.count(false);
   }
   int64_t grain() const {
     if (step_.kind == Group::Kind::Pointwise) return kGrainSize;
@@ -260,8 +260,8 @@ class Emitter {
     return llvm::BasicBlock::Create(ctx_, name, body_);
   }
 
-  // for (i = lo; i < hi; ++i) body(i)
-  template <class F> void loop(Value* lo, Value* hi, F&& body) {
+  // for (i = lo; i < hi; i = body(i)): body returns the next i.
+  template <class F> void loop_step(Value* lo, Value* hi, F&& body) {
     auto* iv = var(i64_);
     b_.CreateStore(lo, iv);
     auto *cond = block("cond"), *bb = block("loop"), *exit = block("done");
@@ -270,10 +270,16 @@ class Emitter {
     Value* i = b_.CreateLoad(i64_, iv);
     b_.CreateCondBr(b_.CreateICmpSLT(i, hi), bb, exit);
     b_.SetInsertPoint(bb);
-    body(i);
-    b_.CreateStore(b_.CreateNSWAdd(i, c64(1)), iv);
+    b_.CreateStore(body(i), iv);
     b_.CreateBr(cond);
     b_.SetInsertPoint(exit);
+  }
+  // for (i = lo; i < hi; ++i) body(i)
+  template <class F> void loop(Value* lo, Value* hi, F&& body) {
+    loop_step(lo, hi, [&](Value* i) {
+      body(i);
+      return b_.CreateNSWAdd(i, c64(1));
+    });
   }
 
   // Each buffer's offset at linear index idx over `dims` (outermost first).
@@ -409,32 +415,23 @@ class Emitter {
     Value* n_inner = c64(space.size[inner]);
     // Walk [begin, end) row by row: a row is a run of the innermost dim, the loop LLVM
     // vectorises.
-    auto* iv = var(i64_);
-    b_.CreateStore(begin, iv);
-    auto *cond = block("rows"), *bb = block("row"), *exit = block("rows.done");
-    b_.CreateBr(cond);
-    b_.SetInsertPoint(cond);
-    Value* i = b_.CreateLoad(i64_, iv);
-    b_.CreateCondBr(b_.CreateICmpSLT(i, end), bb, exit);
-    b_.SetInsertPoint(bb);
-    Value* row = b_.CreateUDiv(i, n_inner);
-    Value* j0 = b_.CreateURem(i, n_inner);
-    Value* j1 = b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, n_inner,
-                                         b_.CreateNSWAdd(j0, b_.CreateNSWSub(end, i)));
-    std::vector<Value*> base = offsets(row, dims);
-    loop(j0, j1, [&](Value* j) {
-      std::vector<Value*> off = advance(base, j, inner);
-      memo_.clear();
-      for (int32_t r : step_.roots) {
-        const Node& n = g_[r];
-        Value* v = apply(n, off);
-        memo_[r] = v;  // later roots of this kernel read it from registers
-        store(r, v, off);
-      }
+    loop_step(begin, end, [&](Value* i) {
+      Value* row = b_.CreateUDiv(i, n_inner);
+      Value* j0 = b_.CreateURem(i, n_inner);
+      Value* j1 = b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, n_inner,
+                                           b_.CreateNSWAdd(j0, b_.CreateNSWSub(end, i)));
+      std::vector<Value*> base = offsets(row, dims);
+      loop(j0, j1, [&](Value* j) {
+        std::vector<Value*> off = advance(base, j, inner);
+        memo_.clear();
+        for (int32_t r : step_.roots) {
+          Value* v = apply(g_[r], off);
+          memo_[r] = v;  // later roots of this kernel read it from registers
+          store(r, v, off);
+        }
+      });
+      return b_.CreateNSWAdd(i, b_.CreateNSWSub(j1, j0));
     });
-    b_.CreateStore(b_.CreateNSWAdd(i, b_.CreateNSWSub(j1, j0)), iv);
-    b_.CreateBr(cond);
-    b_.SetInsertPoint(exit);
   }
 
   // Walks every element of the reduced dims of one item: f(offsets).

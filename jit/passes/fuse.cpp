@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "jit/passes/passes.hpp"
 
 namespace ember::jit {
@@ -34,29 +36,59 @@ std::vector<bool> materialized(const Graph& g) {
   return m;
 }
 
+namespace {
+
+// The roots (materialised nodes) node id's value reads, through the pointwise nodes inlined
+// into it.
+void roots_read(const Graph& g, const std::vector<bool>& mat, int32_t id,
+                std::vector<bool>& seen, std::vector<int32_t>& out) {
+  for (int32_t a : g[id].args) {
+    if (g[a].kind != Kind::Apply || seen[static_cast<size_t>(a)]) continue;
+    seen[static_cast<size_t>(a)] = true;
+    if (mat[static_cast<size_t>(a)]) out.push_back(a);
+    else roots_read(g, mat, a, seen, out);
+  }
+}
+
+}  // namespace
+
 std::vector<Group> fuse(const Graph& g) {
   std::vector<bool> mat = materialized(g);
   std::vector<Group> steps;
+  std::vector<int> step_of(g.size(), -1);  // root -> the step computing it
   for (size_t i = 0; i < g.size(); ++i) {
     const Node& n = g[static_cast<int32_t>(i)];
     if (n.kind != Kind::Apply || !mat[i]) continue;
     auto id = static_cast<int32_t>(i);
     if (is_pointwise(n.op)) {
-      // A pointwise root joins the step just before it when that one is a pointwise kernel of
-      // the same shape: whatever it reads was computed before that step or inside it.
-      if (!steps.empty() && steps.back().kind == Group::Kind::Pointwise &&
-          steps.back().space == n.sizes) {
-        steps.back().roots.push_back(id);
+      // A pointwise root joins the latest pointwise kernel of the same shape when nothing it
+      // reads is computed after that kernel: it then reads its operands from memory computed
+      // before, or from registers of the same kernel.
+      std::vector<int32_t> reads;
+      std::vector<bool> seen(g.size(), false);
+      roots_read(g, mat, id, seen, reads);
+      int latest_dep = -1;
+      for (int32_t r : reads) latest_dep = std::max(latest_dep, step_of[static_cast<size_t>(r)]);
+      int join = -1;
+      for (int s = static_cast<int>(steps.size()) - 1; s >= 0 && s >= latest_dep; --s)
+        if (steps[static_cast<size_t>(s)].kind == Group::Kind::Pointwise &&
+            steps[static_cast<size_t>(s)].space == n.sizes) {
+          join = s;
+          break;
+        }
+      if (join >= 0) {
+        steps[static_cast<size_t>(join)].roots.push_back(id);
+        step_of[i] = join;
         continue;
       }
+      step_of[i] = static_cast<int>(steps.size());
       steps.push_back({Group::Kind::Pointwise, {id}, n.sizes});
-    } else if (is_reduction(n.op)) {
-      steps.push_back({Group::Kind::Reduce, {id}, g[n.args[0]].sizes});
-    } else if (is_row_op(n.op)) {
-      steps.push_back({Group::Kind::Row, {id}, g[n.args[0]].sizes});
-    } else {
-      steps.push_back({Group::Kind::Library, {id}, n.sizes});
+      continue;
     }
+    step_of[i] = static_cast<int>(steps.size());
+    if (is_reduction(n.op)) steps.push_back({Group::Kind::Reduce, {id}, g[n.args[0]].sizes});
+    else if (is_row_op(n.op)) steps.push_back({Group::Kind::Row, {id}, g[n.args[0]].sizes});
+    else steps.push_back({Group::Kind::Library, {id}, n.sizes});
   }
   return steps;
 }

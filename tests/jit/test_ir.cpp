@@ -172,10 +172,12 @@ TEST_CASE("fusion: pointwise outputs of one shape share a kernel", "[jit][passes
   int32_t b = apply(g, Op::Mul, {a, x}, {8, 8});
   int32_t c = apply(g, Op::Sum, {b}, {8}, ReduceAttrs{{0}, false});
   int32_t d = apply(g, Op::Add, {b, constant(g, 1)}, {8, 8});
-  g.outputs = {a, b, c, d};
+  int32_t e = apply(g, Op::Sub, {b, c}, {8, 8});  // reads the reduction: after it
+  g.outputs = {a, b, c, d, e};
   std::vector<Group> steps = fuse(g);
   REQUIRE(steps.size() == 3);
-  CHECK(steps[0].roots == std::vector<int32_t>{a, b});
+  // d does not read the reduction: it joins the first kernel, past the reduction
+  CHECK(steps[0].roots == std::vector<int32_t>{a, b, d});
   CHECK(steps[1].kind == Group::Kind::Reduce);
-  CHECK(steps[2].roots == std::vector<int32_t>{d});  // after the reduction: its own kernel
+  CHECK(steps[2].roots == std::vector<int32_t>{e});
 }

@@ -1,0 +1,23 @@
+// The hand-written baseline of the dsl and JIT benchmarks: y = gelu(x*a+b) * sigmoid(x) in one
+// pass, vectorised by g++ with libmvec's erf and exp (runtime/ops/vecmath.hpp), split over
+// ember's thread pool.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include "runtime/ops/vecmath.hpp"
+#include "runtime/parallel.hpp"
+
+namespace ember::bench {
+
+inline void chain_plain(const float* x, float* y, int64_t n, float a, float b) {
+  ember::parallel_for(0, n, 4096, [=](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) {
+      float v = x[i], t = v * a + b;
+      y[i] = 0.5f * t * (1.f + std::erf(t * 0.70710678f)) * (1.f / (1.f + std::exp(-v)));
+    }
+  });
+}
+
+}  // namespace ember::bench
