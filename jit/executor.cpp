@@ -38,6 +38,7 @@ struct Plan {
   Graph graph;
   std::vector<Group> steps;
   std::vector<CompiledStep> kernels;  // per step; fn is null for library steps
+  std::vector<int32_t> views;         // the View nodes
 };
 
 struct Entry {
@@ -105,6 +106,11 @@ Tensor constant(const Node& n) {
   }
 }
 
+// A View node's tensor: its operand's value (contiguous, as the trace saw it) viewed.
+Tensor view_of(const Node& n, const Tensor& operand) {
+  return make_view(operand.contiguous(), n.sizes, n.strides, static_cast<int64_t>(n.value));
+}
+
 Tensor run_library(const Graph& g, const Node& n, std::vector<Tensor>& vals) {
   std::vector<Tensor> args;
   for (int32_t a : n.args) args.push_back(g[a].kind == Kind::Const ? constant(g[a]) : vals[a]);
@@ -120,7 +126,10 @@ void run_eager(const Graph& g, const std::vector<Tensor>& inputs,
     switch (n.kind) {
       case Kind::Input: vals[i] = inputs[static_cast<size_t>(n.input)]; break;
       case Kind::Const: vals[i] = constant(n); break;
-      case Kind::Apply: vals[i] = run_library(g, n, vals); break;
+      case Kind::Apply:
+        vals[i] = is_view(n.op) ? view_of(n, vals[static_cast<size_t>(n.args[0])])
+                                   : run_library(g, n, vals);
+        break;
     }
   }
   store_outputs(g, vals, outs);
@@ -135,6 +144,11 @@ void run_plan(const Plan& p, const std::vector<Tensor>& inputs,
       vals[i] = inputs[static_cast<size_t>(g[static_cast<int32_t>(i)].input)];
   std::vector<char*> bufs;
   for (size_t s = 0; s < p.steps.size(); ++s) {
+    for (int32_t v : p.views) {  // views, once their operand's step has run
+      auto vi = static_cast<size_t>(v);
+      const Tensor& operand = vals[static_cast<size_t>(g[v].args[0])];
+      if (!vals[vi].defined() && operand.defined()) vals[vi] = view_of(g[v], operand);
+    }
     const Group& step = p.steps[s];
     if (step.kind == Group::Kind::Library) {
       int32_t r = step.roots[0];
@@ -158,6 +172,10 @@ std::shared_ptr<const Plan> compile_plan(const std::string& region, const Graph&
   plan->graph = optimize(traced);
   plan->graph.verify();
   plan->steps = fuse(plan->graph);
+  for (size_t i = 0; i < plan->graph.size(); ++i)
+    if (plan->graph[static_cast<int32_t>(i)].kind == Kind::Apply &&
+        is_view(plan->graph[static_cast<int32_t>(i)].op))
+      plan->views.push_back(static_cast<int32_t>(i));
   std::vector<bool> mat = materialized(plan->graph);
   if (dump_enabled("graph")) {
     std::ostringstream os;

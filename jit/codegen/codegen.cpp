@@ -100,7 +100,8 @@ struct Space {
 // Strides of node `id`'s buffer read over `space` (dims it broadcasts along read stride 0).
 std::vector<int64_t> read_strides(const Graph& g, int32_t id, const Dims& space) {
   const Node& n = g[id];
-  Dims st = n.kind == Kind::Input ? n.strides : contiguous_strides(n.sizes);
+  bool strided = n.kind == Kind::Input || (n.kind == Kind::Apply && is_view(n.op));
+  Dims st = strided ? n.strides : contiguous_strides(n.sizes);
   std::vector<int64_t> out(space.size(), 0);
   size_t off = space.size() - n.sizes.size();
   for (size_t d = 0; d < n.sizes.size(); ++d)
@@ -202,8 +203,8 @@ class Emitter {
     if (slot_.count(id)) return;
     const Node& n = g_[id];
     if (n.kind == Kind::Const) return;
-    if (mat_[static_cast<size_t>(id)]) {
-      slot_[id] = static_cast<int>(buffers.size());
+    if (mat_[static_cast<size_t>(id)] || (n.kind == Kind::Apply && is_view(n.op))) {
+      slot_[id] = static_cast<int>(buffers.size());  // read from memory
       buffers.push_back(id);
       return;
     }

@@ -21,6 +21,7 @@ bool is_reduction(Op op) {
 }
 bool is_row_op(Op op) { return op == Op::Softmax || op == Op::LogSoftmax; }
 bool is_library(Op op) { return op == Op::Matmul; }
+bool is_view(Op op) { return op == Op::View; }
 
 std::vector<bool> materialized(const Graph& g) {
   std::vector<bool> m(g.size(), false);
@@ -29,6 +30,10 @@ std::vector<bool> materialized(const Graph& g) {
     const Node& n = g[static_cast<int32_t>(i)];
     if (n.kind == Kind::Input) m[i] = true;
     if (n.kind != Kind::Apply || is_pointwise(n.op)) continue;
+    if (is_view(n.op)) {  // a view reads its operand's buffer
+      m[static_cast<size_t>(n.args[0])] = true;
+      continue;
+    }
     m[i] = true;  // reductions, row ops and library calls write memory
     if (is_library(n.op))
       for (int32_t a : n.args) m[static_cast<size_t>(a)] = g[a].kind != Kind::Const;
@@ -46,7 +51,7 @@ void roots_read(const Graph& g, const std::vector<bool>& mat, int32_t id,
     if (g[a].kind != Kind::Apply || seen[static_cast<size_t>(a)]) continue;
     seen[static_cast<size_t>(a)] = true;
     if (mat[static_cast<size_t>(a)]) out.push_back(a);
-    else roots_read(g, mat, a, seen, out);
+    else roots_read(g, mat, a, seen, out);  // inlined pointwise, or a view of a root
   }
 }
 
@@ -58,7 +63,7 @@ std::vector<Group> fuse(const Graph& g) {
   std::vector<int> step_of(g.size(), -1);  // root -> the step computing it
   for (size_t i = 0; i < g.size(); ++i) {
     const Node& n = g[static_cast<int32_t>(i)];
-    if (n.kind != Kind::Apply || !mat[i]) continue;
+    if (n.kind != Kind::Apply || !mat[i] || is_view(n.op)) continue;
     auto id = static_cast<int32_t>(i);
     if (is_pointwise(n.op)) {
       // A pointwise root joins the latest pointwise kernel of the same shape when nothing it

@@ -69,9 +69,9 @@ void resolve(Storage&) {
 
 // ---- recording ----
 
-// The node for operand t: a constant for a wrapped number, the lazy node for a lazy tensor,
-// else a graph input. -1 when t views a lazy result in another layout (the trace must run
-// first).
+// The node for operand t: a constant for a wrapped number, the lazy node for a lazy tensor (or
+// a View node reading it in another layout), else a graph input. -1 for a lazy tensor this
+// trace does not know (the trace must run first).
 int32_t operand(Trace& tr, const Tensor& t) {
   TensorImpl* impl = t.impl();
   if (impl->wrapped_number) {
@@ -87,8 +87,17 @@ int32_t operand(Trace& tr, const Tensor& t) {
       const Trace::Lazy& l = tr.lazies[it->second];
       if (l.storage.lock().get() == s) {
         const Node& n = tr.graph[l.node];
-        bool same_layout = impl->offset == 0 && impl->contiguous && impl->sizes == n.sizes;
-        return same_layout ? l.node : -1;
+        if (impl->offset == 0 && impl->contiguous && impl->sizes == n.sizes) return l.node;
+        // A view of the lazy value (made by a view op, which ran eagerly on the metadata):
+        // the value goes to memory and fused code reads it with the view's strides.
+        Node v;
+        v.op = Op::View;
+        v.args = {l.node};
+        v.dtype = v.compute = n.dtype;
+        v.sizes = impl->sizes;
+        v.strides = impl->strides;
+        v.value = static_cast<double>(impl->offset);
+        return tr.graph.add(std::move(v));
       }
     }
   }
@@ -222,7 +231,7 @@ bool trace_op(Op op, std::span<const Tensor> in, const Attrs& attrs, TensorList&
     }
   }
   if (traceable) {
-    // Operands viewing a lazy result in another layout need its value in memory first.
+    // Operands this trace cannot name need the trace run first.
     for (const Tensor& t : in)
       if (operand(tr, t) < 0) {
         flush(tr);

@@ -181,3 +181,28 @@ TEST_CASE("fusion: pointwise outputs of one shape share a kernel", "[jit][passes
   CHECK(steps[1].kind == Group::Kind::Reduce);
   CHECK(steps[2].roots == std::vector<int32_t>{e});
 }
+
+TEST_CASE("fusion: a view of a computed value is read in place", "[jit][passes]") {
+  Graph g;
+  int32_t x = input(g, 0, {4, 6});
+  int32_t e = apply(g, Op::Exp, {x}, {4, 6});
+  Node v;  // e.t()
+  v.op = Op::View;
+  v.args = {e};
+  v.sizes = {6, 4};
+  v.strides = {1, 6};
+  int32_t t = g.add(v);
+  int32_t y = input(g, 1, {6, 4});
+  int32_t s = apply(g, Op::Add, {t, y}, {6, 4});
+  g.outputs = {s};
+  CHECK(g.to_string().find("view %1 strides [1,6] offset 0 : f32[6,4]") != std::string::npos);
+  v.strides = {1, 5};
+  CHECK(g.add(v) != t);  // other strides, another node
+  std::vector<bool> mat = materialized(g);
+  CHECK(mat[static_cast<size_t>(e)]);   // the viewed value goes to memory
+  CHECK_FALSE(mat[static_cast<size_t>(t)]);
+  std::vector<Group> steps = fuse(g);
+  REQUIRE(steps.size() == 2);
+  CHECK(steps[0].roots == std::vector<int32_t>{e});
+  CHECK(steps[1].roots == std::vector<int32_t>{s});
+}

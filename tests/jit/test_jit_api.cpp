@@ -133,6 +133,35 @@ TEST_CASE("ops the JIT does not fuse still give the eager result", "[jit][api]")
   }
 }
 
+TEST_CASE("views of lazy values are read in place by fused code", "[jit][api]") {
+  test::HotThreshold hot(1);
+  Tensor x = test::seeded_randn({6, 8}, 30), y = test::seeded_randn({8, 6}, 31);
+  auto body = [&] {
+    Tensor e = exp(x * 0.5);
+    return std::vector<Tensor>{
+        e.t() + y,                             // a transpose of a lazy value
+        e.narrow(1, 2, 4) * 2,                 // a slice with an offset
+        softmax(e.view({8, 6}) - 1, -1),       // a reshape feeding a row op
+        e.select(0, 3).sum() + e.amax({1}),    // a row of it, reduced
+        matmul(e.t(), y.t()),                  // a library call on a view
+    };
+  };
+  std::vector<Tensor> want = body();
+  for (int it = 0; it < 3; ++it) {
+    jit::Stats s0 = jit::stats();
+    std::vector<Tensor> got;
+    {
+      jit::Region r("api_views");
+      got = body();
+    }
+    jit::Stats d = delta(s0, jit::stats());
+    CHECK(d.graphs == 1);  // one graph: views need no early run
+    CHECK(d.fused_graphs == 1);
+    for (size_t i = 0; i < want.size(); ++i)
+      require_same(got[i], want[i], "view case " + std::to_string(i));
+  }
+}
+
 TEST_CASE("a new shape or layout gets a new specialisation with right results", "[jit][api]") {
   test::HotThreshold hot(1);
   auto body = [](const Tensor& x, const Tensor& b) { return tanh(x * 1.5 - b) + x; };
