@@ -1,0 +1,436 @@
+// conv2d at resnet_fashion's shapes (batch 128, 28x28 Fashion-MNIST, widths 16/32/64), 2
+// threads: ember (im2col + OpenBLAS sgemm) against oneDNN (libdnnl, when built with
+// EMBER_HAVE_DNNL) in the same binary, on the same data.
+//
+// Per shape (named by channels, kernel, stride, input size; counter `per_step` = how many convs
+// of that shape one training step runs):
+//   fwd/<shape>/ember         nn::functional::conv2d
+//   bwd/<shape>/ember         Op::Conv2dBackward, what autograd runs: grad_input, grad_weight,
+//                             grad_bias (also for the stem, whose grad_input nobody needs)
+//   fwd/<shape>/dnnl          convolution_forward (algorithm auto) on tensors already in the
+//                             primitive's preferred (blocked) layouts, converted once outside the
+//                             loop
+//   fwd/<shape>/dnnl_reorder  the same from and to NCHW/OIHW each call: input and weight
+//                             reorders, the convolution, the output reordered back to NCHW
+//   bwd/<shape>/dnnl          backward data + backward weights on blocked tensors (backward
+//                             weights only for the stem, as libtorch skips the image's gradient)
+//   bwd/<shape>/dnnl_reorder  the same from NCHW grad_out, input and OIHW weight to NCHW
+//                             grad_input and OIHW grad_weight, every reorder in the loop
+//   fwd|bwd/<shape>/dnnl_nchw activations kept NCHW (oneDNN's implementation for plain layouts,
+//                             no activation reorders), weights reordered each call
+// The label names oneDNN's implementations; `rel_err` = max |oneDNN - ember| / max |ember|.
+// step/ember and step/dnnl* run every convolution of one training step (forward
+// in network order, then backward in reverse): the time per iteration is the step's total,
+// counters `fwd_ms` and `bwd_ms` split it.
+//
+//   ./bench_conv --benchmark_min_time=0.2
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <exception>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ember.hpp"
+
+#ifdef EMBER_HAVE_DNNL
+#include <omp.h>
+
+#include <dnnl.hpp>
+#endif
+
+namespace {
+
+constexpr int64_t kBatch = 128;
+constexpr int kThreads = 2;
+
+struct Shape {
+  const char* name;
+  int64_t c, o, k, stride, pad, h;  // square images and kernels
+  int per_step;                     // convs of this shape in one forward pass
+  bool grad_input;                  // whether training needs the input's gradient
+  int64_t oh() const { return (h + 2 * pad - k) / stride + 1; }
+};
+
+// Stem 1->16; stage 1: two blocks of two 16->16 convs; stages 2 and 3: a first block with a
+// stride-2 3x3 conv, a stride-2 1x1 projection and a stride-1 3x3 conv, then a block of two.
+constexpr Shape kShapes[] = {
+    {"stem_1to16_3x3_28", 1, 16, 3, 1, 1, 28, 1, false},
+    {"16to16_3x3_28", 16, 16, 3, 1, 1, 28, 4, true},
+    {"16to32_3x3_s2_28", 16, 32, 3, 2, 1, 28, 1, true},
+    {"16to32_1x1_s2_28", 16, 32, 1, 2, 0, 28, 1, true},
+    {"32to32_3x3_14", 32, 32, 3, 1, 1, 14, 3, true},
+    {"32to64_3x3_s2_14", 32, 64, 3, 2, 1, 14, 1, true},
+    {"32to64_1x1_s2_14", 32, 64, 1, 2, 0, 14, 1, true},
+    {"64to64_3x3_7", 64, 64, 3, 1, 1, 7, 3, true},
+};
+constexpr int kNumShapes = int(std::size(kShapes));
+
+// Network order of the forward pass (indices into kShapes); backward runs it in reverse.
+constexpr int kStepOrder[] = {0, 1, 1, 1, 1, 2, 4, 3, 4, 4, 5, 7, 6, 7, 7};
+
+ember::ConvAttrs attrs(const Shape& s) {
+  ember::ConvAttrs a;
+  a.stride[0] = a.stride[1] = s.stride;
+  a.padding[0] = a.padding[1] = s.pad;
+  return a;
+}
+
+// Input, weight and grad_out of one shape, with ember's results as the reference.
+struct Data {
+  ember::Tensor x, w, gy, y, gx, gw;
+  explicit Data(const Shape& s) {
+    ember::manual_seed(uint64_t(s.c * 1000 + s.o * 10 + s.k + s.stride));
+    x = ember::randn({kBatch, s.c, s.h, s.h});
+    w = ember::randn({s.o, s.c, s.k, s.k}) * (1.0 / std::sqrt(double(s.c * s.k * s.k)));
+    gy = ember::randn({kBatch, s.o, s.oh(), s.oh()});
+  }
+};
+
+Data& data(int i) {
+  static std::vector<std::unique_ptr<Data>> all(kNumShapes);
+  if (!all[i]) all[i] = std::make_unique<Data>(kShapes[i]);
+  return *all[i];
+}
+
+ember::Tensor ember_fwd(const Shape& s, const Data& d) {
+  return ember::nn::functional::conv2d(d.x, d.w, {},
+                                       {.stride = s.stride, .padding = s.pad});
+}
+
+ember::TensorList ember_bwd(const Shape& s, const Data& d) {
+  return ember::dispatch(ember::Op::Conv2dBackward, {d.gy, d.x, d.w}, attrs(s));
+}
+
+void set_counters(benchmark::State& state, const Shape& s) {
+  state.counters["per_step"] = s.per_step;
+}
+
+void BM_ember_fwd(benchmark::State& state, int i) {
+  ember::set_num_threads(kThreads);
+  const Shape& s = kShapes[i];
+  Data& d = data(i);
+  try {
+    d.y = ember_fwd(s, d);
+  } catch (const std::exception& e) {
+    state.SkipWithError(e.what());
+    return;
+  }
+  for (auto _ : state) {
+    ember::Tensor y = ember_fwd(s, d);
+    benchmark::DoNotOptimize(y.raw_data());
+  }
+  set_counters(state, s);
+}
+
+void BM_ember_bwd(benchmark::State& state, int i) {
+  ember::set_num_threads(kThreads);
+  const Shape& s = kShapes[i];
+  Data& d = data(i);
+  try {
+    ember::TensorList r = ember_bwd(s, d);
+    d.gx = r[0];
+    d.gw = r[1];
+  } catch (const std::exception& e) {
+    state.SkipWithError(e.what());
+    return;
+  }
+  for (auto _ : state) {
+    ember::TensorList r = ember_bwd(s, d);
+    benchmark::DoNotOptimize(r[0].raw_data());
+  }
+  set_counters(state, s);
+}
+
+double elapsed_ms(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+void BM_step_ember(benchmark::State& state) {
+  ember::set_num_threads(kThreads);
+  double fwd = 0, bwd = 0;
+  for (auto _ : state) {
+    auto t0 = std::chrono::steady_clock::now();
+    for (int i : kStepOrder) {
+      ember::Tensor y = ember_fwd(kShapes[i], data(i));
+      benchmark::DoNotOptimize(y.raw_data());
+    }
+    fwd += elapsed_ms(t0);
+    t0 = std::chrono::steady_clock::now();
+    for (int j = int(std::size(kStepOrder)) - 1; j >= 0; --j) {
+      int i = kStepOrder[j];
+      ember::TensorList r = ember_bwd(kShapes[i], data(i));
+      benchmark::DoNotOptimize(r[0].raw_data());
+    }
+    bwd += elapsed_ms(t0);
+  }
+  state.counters["fwd_ms"] = fwd / double(state.iterations());
+  state.counters["bwd_ms"] = bwd / double(state.iterations());
+}
+
+
+#ifdef EMBER_HAVE_DNNL
+
+using dnnl::memory;
+using tag = memory::format_tag;
+using dt = memory::data_type;
+
+dnnl::engine& engine() {
+  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
+  return e;
+}
+
+dnnl::stream& stream() {
+  static dnnl::stream s(engine());
+  return s;
+}
+
+// A tensor held in a user layout (NCHW/OIHW, ember's memory) and in a primitive's layout; when
+// the two agree, they are the same memory and no reorder runs.
+struct Layouts {
+  memory user, prim;
+  dnnl::reorder to_prim, to_user;
+  bool same = true;
+  Layouts() = default;
+  Layouts(const memory& u, const memory::desc& want, bool input) : user(u) {
+    same = want == u.get_desc();
+    prim = same ? u : memory(want, engine());
+    if (!same) {
+      if (input) to_prim = dnnl::reorder(user, prim);
+      else to_user = dnnl::reorder(prim, user);
+    }
+  }
+  void in() {
+    if (!same) to_prim.execute(stream(), user, prim);
+  }
+  void out() {
+    if (!same) to_user.execute(stream(), prim, user);
+  }
+};
+
+// One shape's three primitives, with their tensors in both layouts. The user memories of x, w
+// and gy wrap ember's tensors; y, gx and gw are ember tensors written by oneDNN.
+struct Conv {
+  const Shape& s;
+  ember::Tensor y, gx, gw;
+  dnnl::convolution_forward fwd;
+  dnnl::convolution_backward_data bwd_data;
+  dnnl::convolution_backward_weights bwd_weights;
+  std::string impl;
+  Layouts f_x, f_w, f_y;    // forward
+  Layouts d_gy, d_w, d_gx;  // backward data
+  Layouts w_x, w_gy, w_gw;  // backward weights
+
+  static memory wrap(const ember::Tensor& t, const memory::dims& dims, tag layout) {
+    return memory({dims, dt::f32, layout}, engine(), t.data_ptr<float>());
+  }
+
+  // plain: the activations stay NCHW (oneDNN picks an implementation for that layout), only the
+  // weights may take a blocked layout.
+  Conv(const Shape& sh, const Data& d, bool plain) : s(sh) {
+    const int64_t oh = s.oh();
+    y = ember::empty({kBatch, s.o, oh, oh});
+    gx = ember::empty({kBatch, s.c, s.h, s.h});
+    gw = ember::empty({s.o, s.c, s.k, s.k});
+    memory::dims xd{kBatch, s.c, s.h, s.h}, wd{s.o, s.c, s.k, s.k}, yd{kBatch, s.o, oh, oh};
+    memory::dims strides{s.stride, s.stride}, pad{s.pad, s.pad};
+    const tag act = plain ? tag::nchw : tag::any;
+    memory::desc xa(xd, dt::f32, act), wa(wd, dt::f32, tag::any), ya(yd, dt::f32, act);
+    const auto alg = dnnl::algorithm::convolution_auto;
+    dnnl::convolution_forward::primitive_desc fpd(
+        {dnnl::prop_kind::forward_training, alg, xa, wa, ya, strides, pad, pad}, engine());
+    dnnl::convolution_backward_data::primitive_desc dpd({alg, xa, wa, ya, strides, pad, pad},
+                                                        engine(), fpd);
+    dnnl::convolution_backward_weights::primitive_desc wpd({alg, xa, wa, ya, strides, pad, pad},
+                                                           engine(), fpd);
+    fwd = dnnl::convolution_forward(fpd);
+    bwd_data = dnnl::convolution_backward_data(dpd);
+    bwd_weights = dnnl::convolution_backward_weights(wpd);
+    impl = std::string("fwd ") + fpd.impl_info_str() + ", bwd_d " + dpd.impl_info_str() +
+           ", bwd_w " + wpd.impl_info_str();
+    memory ux = wrap(d.x, xd, tag::nchw), uw = wrap(d.w, wd, tag::oihw);
+    memory ugy = wrap(d.gy, yd, tag::nchw);
+    f_x = Layouts(ux, fpd.src_desc(), true);
+    f_w = Layouts(uw, fpd.weights_desc(), true);
+    f_y = Layouts(wrap(y, yd, tag::nchw), fpd.dst_desc(), false);
+    d_gy = Layouts(ugy, dpd.diff_dst_desc(), true);
+    d_w = Layouts(uw, dpd.weights_desc(), true);
+    d_gx = Layouts(wrap(gx, xd, tag::nchw), dpd.diff_src_desc(), false);
+    w_x = Layouts(ux, wpd.src_desc(), true);
+    w_gy = Layouts(ugy, wpd.diff_dst_desc(), true);
+    w_gw = Layouts(wrap(gw, wd, tag::oihw), wpd.diff_weights_desc(), false);
+  }
+
+  void forward() {
+    fwd.execute(stream(), {{DNNL_ARG_SRC, f_x.prim}, {DNNL_ARG_WEIGHTS, f_w.prim},
+                           {DNNL_ARG_DST, f_y.prim}});
+  }
+  void backward() {
+    if (s.grad_input)
+      bwd_data.execute(stream(), {{DNNL_ARG_DIFF_DST, d_gy.prim}, {DNNL_ARG_WEIGHTS, d_w.prim},
+                                  {DNNL_ARG_DIFF_SRC, d_gx.prim}});
+    bwd_weights.execute(stream(), {{DNNL_ARG_SRC, w_x.prim}, {DNNL_ARG_DIFF_DST, w_gy.prim},
+                                   {DNNL_ARG_DIFF_WEIGHTS, w_gw.prim}});
+  }
+  void forward_reorder() {
+    f_x.in();
+    f_w.in();
+    forward();
+    f_y.out();
+  }
+  void backward_reorder() {
+    if (s.grad_input) {
+      d_gy.in();
+      d_w.in();
+    }
+    w_x.in();
+    w_gy.in();
+    backward();
+    if (s.grad_input) d_gx.out();
+    w_gw.out();
+  }
+  void wait() { stream().wait(); }
+};
+
+enum Variant : int { kBlocked = 0, kReorder = 1, kPlain = 2 };
+
+// Blocked and reorder runs share one primitive set; plain runs have their own.
+Conv& conv(int i, Variant v) {
+  static std::vector<std::unique_ptr<Conv>> all(2 * kNumShapes);
+  const bool plain = v == kPlain;
+  auto& c = all[plain * kNumShapes + i];
+  if (!c) c = std::make_unique<Conv>(kShapes[i], data(i), plain);
+  return *c;
+}
+
+// max |a - ref| / max |ref|
+float rel_diff(const ember::Tensor& a, const ember::Tensor& ref) {
+  const float* p = a.data_ptr<float>();
+  const float* q = ref.data_ptr<float>();
+  float m = 0, scale = 0;
+  for (int64_t i = 0; i < a.numel(); ++i) {
+    m = std::max(m, std::fabs(p[i] - q[i]));
+    scale = std::max(scale, std::fabs(q[i]));
+  }
+  return scale > 0 ? m / scale : m;
+}
+
+// Runs ember's and oneDNN's version once and returns the largest difference of the results.
+float check_forward(int i, Variant v) {
+  Data& d = data(i);
+  d.y = ember_fwd(kShapes[i], d);
+  Conv& c = conv(i, v);
+  c.forward_reorder();
+  c.wait();
+  return rel_diff(c.y, d.y);
+}
+
+float check_backward(int i, Variant v) {
+  Data& d = data(i);
+  ember::TensorList r = ember_bwd(kShapes[i], d);
+  Conv& c = conv(i, v);
+  c.backward_reorder();
+  c.wait();
+  float err = rel_diff(c.gw, r[1]);
+  if (kShapes[i].grad_input) err = std::max(err, rel_diff(c.gx, r[0]));
+  return err;
+}
+
+// Shape i's forward or backward with oneDNN on kThreads OpenMP threads, in the timed loop.
+void BM_dnnl(benchmark::State& state, int i, bool backward, Variant v) {
+  ember::set_num_threads(kThreads);
+  omp_set_num_threads(kThreads);
+  float err = 0;
+  try {
+    err = backward ? check_backward(i, v) : check_forward(i, v);
+  } catch (const std::exception& e) {
+    state.SkipWithError(e.what());
+    return;
+  }
+  Conv& c = conv(i, v);
+  // The blocked-layout runs start from tensors converted once, here.
+  c.f_x.in(), c.f_w.in(), c.d_gy.in(), c.d_w.in(), c.w_x.in(), c.w_gy.in();
+  c.wait();
+  for (auto _ : state) {
+    if (v == kBlocked) backward ? c.backward() : c.forward();
+    else backward ? c.backward_reorder() : c.forward_reorder();
+    c.wait();
+  }
+  set_counters(state, kShapes[i]);
+  state.counters["rel_err"] = err;
+  state.SetLabel(c.impl);
+}
+
+void BM_step_dnnl(benchmark::State& state, Variant v) {
+  ember::set_num_threads(kThreads);
+  omp_set_num_threads(kThreads);
+  try {
+    for (int i = 0; i < kNumShapes; ++i) {
+      Conv& c = conv(i, v);
+      c.f_x.in(), c.f_w.in(), c.d_gy.in(), c.d_w.in(), c.w_x.in(), c.w_gy.in();
+    }
+    stream().wait();
+  } catch (const std::exception& e) {
+    state.SkipWithError(e.what());
+    return;
+  }
+  double fwd = 0, bwd = 0;
+  for (auto _ : state) {
+    auto t0 = std::chrono::steady_clock::now();
+    for (int i : kStepOrder) v == kBlocked ? conv(i, v).forward() : conv(i, v).forward_reorder();
+    stream().wait();
+    fwd += elapsed_ms(t0);
+    t0 = std::chrono::steady_clock::now();
+    for (int j = int(std::size(kStepOrder)) - 1; j >= 0; --j) {
+      int i = kStepOrder[j];
+      v == kBlocked ? conv(i, v).backward() : conv(i, v).backward_reorder();
+    }
+    stream().wait();
+    bwd += elapsed_ms(t0);
+  }
+  state.counters["fwd_ms"] = fwd / double(state.iterations());
+  state.counters["bwd_ms"] = bwd / double(state.iterations());
+}
+
+#endif  // EMBER_HAVE_DNNL
+
+// Grouped by shape: "fwd/<shape>/ember", "fwd/<shape>/dnnl", ..., then the whole step.
+template <class Fn>
+void add(const std::string& name, Fn fn) {
+  benchmark::RegisterBenchmark(name.c_str(), fn)
+      ->MeasureProcessCPUTime()
+      ->UseRealTime()
+      ->Unit(benchmark::kMillisecond);
+}
+
+int register_all() {
+  using benchmark::State;
+  for (int i = 0; i < kNumShapes; ++i) {
+    const std::string shape = kShapes[i].name;
+    for (bool bwd : {false, true}) {
+      const std::string pre = (bwd ? "bwd/" : "fwd/") + shape;
+      add(pre + "/ember", [i, bwd](State& st) {
+        bwd ? BM_ember_bwd(st, i) : BM_ember_fwd(st, i);
+      });
+#ifdef EMBER_HAVE_DNNL
+      add(pre + "/dnnl", [i, bwd](State& st) { BM_dnnl(st, i, bwd, kBlocked); });
+      add(pre + "/dnnl_reorder", [i, bwd](State& st) { BM_dnnl(st, i, bwd, kReorder); });
+      add(pre + "/dnnl_nchw", [i, bwd](State& st) { BM_dnnl(st, i, bwd, kPlain); });
+#endif
+    }
+  }
+  add("step/ember", BM_step_ember);
+#ifdef EMBER_HAVE_DNNL
+  add("step/dnnl", [](State& st) { BM_step_dnnl(st, kBlocked); });
+  add("step/dnnl_reorder", [](State& st) { BM_step_dnnl(st, kReorder); });
+  add("step/dnnl_nchw", [](State& st) { BM_step_dnnl(st, kPlain); });
+#endif
+  return 0;
+}
+
+const int registered = register_all();
+
+}  // namespace
