@@ -262,7 +262,7 @@ class Emitter {
   }
 
   // for (i = lo; i < hi; i = body(i)): body returns the next i.
-  template <class F> void loop_step(Value* lo, Value* hi, F&& body) {
+  template <class F> void loop_step(Value* lo, Value* hi, F&& body, bool interleave = true) {
     auto* iv = var(i64_);
     b_.CreateStore(lo, iv);
     auto *cond = block("cond"), *bb = block("loop"), *exit = block("done");
@@ -272,15 +272,28 @@ class Emitter {
     b_.CreateCondBr(b_.CreateICmpSLT(i, hi), bb, exit);
     b_.SetInsertPoint(bb);
     b_.CreateStore(body(i), iv);
-    b_.CreateBr(cond);
+    auto* latch = b_.CreateBr(cond);
+    if (!interleave) {
+      // One vector body, not four: elementwise loops gain little from interleaving, and the
+      // copies make codegen (the larger half of compile time) slower.
+      llvm::Metadata* count[] = {
+          llvm::MDString::get(ctx_, "llvm.loop.interleave.count"),
+          llvm::ConstantAsMetadata::get(b_.getInt32(1))};
+      auto* self = llvm::MDNode::getDistinct(ctx_, {nullptr, llvm::MDNode::get(ctx_, count)});
+      self->replaceOperandWith(0, self);
+      latch->setMetadata(llvm::LLVMContext::MD_loop, self);
+    }
     b_.SetInsertPoint(exit);
   }
   // for (i = lo; i < hi; ++i) body(i)
-  template <class F> void loop(Value* lo, Value* hi, F&& body) {
-    loop_step(lo, hi, [&](Value* i) {
-      body(i);
-      return b_.CreateNSWAdd(i, c64(1));
-    });
+  template <class F> void loop(Value* lo, Value* hi, F&& body, bool interleave = true) {
+    loop_step(
+        lo, hi,
+        [&](Value* i) {
+          body(i);
+          return b_.CreateNSWAdd(i, c64(1));
+        },
+        interleave);
   }
 
   // Each buffer's offset at linear index idx over `dims` (outermost first).
@@ -430,7 +443,7 @@ class Emitter {
           memo_[r] = v;  // later roots of this kernel read it from registers
           store(r, v, off);
         }
-      });
+      }, /*interleave=*/false);
       return b_.CreateNSWAdd(i, b_.CreateNSWSub(j1, j0));
     });
   }
