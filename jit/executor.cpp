@@ -47,6 +47,8 @@ struct Entry {
   bool failed = false;  // compiling failed once: stays eager
 };
 
+constexpr size_t kMaxEntries = 4096;
+
 struct Cache {
   std::mutex mu;
   std::unordered_map<std::string, Entry> entries;
@@ -230,6 +232,11 @@ void execute(const std::string& region, const Graph& g, const std::vector<Tensor
   {
     std::lock_guard lk(c.mu);
     ++c.stats.graphs;
+    if (c.entries.size() >= kMaxEntries && !c.entries.count(sig)) {
+      // Signatures that keep changing (a scalar that differs every step) must not grow the
+      // cache without bound: forget the counts of those never compiled.
+      std::erase_if(c.entries, [](const auto& kv) { return !kv.second.plan; });
+    }
     Entry& e = c.entries[sig];
     ++e.seen;
     plan = e.plan;
