@@ -109,6 +109,21 @@ void BM_chain_backward_dsl(benchmark::State& state) {
 
 void BM_chain_backward_eager(benchmark::State& state) { backward(state, chain_eager); }
 
+// The same gradient from a hand-written one-pass loop: the bound for the fused backward.
+void BM_chain_backward_plain(benchmark::State& state) {
+  setup_threads(state);
+  const Data& d = data();
+  const float* x = d.x.data_ptr<float>();
+  const float* g = d.g.data_ptr<float>();
+  float* gx = d.out.data_ptr<float>();
+  for (auto _ : state) {
+    ember::bench::chain_backward_plain(x, g, gx, kN, float(kA), float(kB));
+    benchmark::DoNotOptimize(gx);
+    benchmark::ClobberMemory();
+  }
+  report(state);
+}
+
 // The pool's threads do the work: wall time is the measure; the CPU column is the whole
 // process's, which is steadier than wall time when other jobs share the cores.
 #define EMBER_DSL_BENCH(fn)                                                                        \
@@ -120,5 +135,6 @@ EMBER_DSL_BENCH(BM_chain_eager);
 EMBER_DSL_BENCH(BM_chain_plain);
 EMBER_DSL_BENCH(BM_chain_backward_dsl);
 EMBER_DSL_BENCH(BM_chain_backward_eager);
+EMBER_DSL_BENCH(BM_chain_backward_plain);
 
 }  // namespace

@@ -149,6 +149,9 @@ for t in (1, 2):
           f"BM_chain_dsl/threads:{t}", f"BM_chain_plain/threads:{t}", 1.2, higher_better=False)
     ratio(f"dsl chain backward, {t} thr: eager time / dsl", "dsl",
           f"BM_chain_backward_eager/threads:{t}", f"BM_chain_backward_dsl/threads:{t}", 3)
+    ratio(f"dsl chain backward, {t} thr: dsl time / hand loop (context)", "dsl",
+          f"BM_chain_backward_dsl/threads:{t}", f"BM_chain_backward_plain/threads:{t}", 1.2,
+          higher_better=False)
 def limit(label, file, bench, value, shown, target, extra, counter):
     """An absolute target: value(median results) <= target, counted only when the JIT did the
     work (the benchmark's counter, per iteration, is ~1)."""
