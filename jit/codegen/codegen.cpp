@@ -129,7 +129,6 @@ class Emitter {
  public:
   Emitter(const Graph& g, const Group& step, const std::vector<bool>& mat, llvm::Module& m)
       : g_(g), step_(step), mat_(mat), ctx_(m.getContext()), b_(ctx_), i64_(b_.getInt64Ty()) {
-    for (int32_t r : step.roots) roots_.push_back(r);
     // The buffers: what the step reads (found by walking its expressions), then its roots.
     for (int32_t r : step.roots) {
       const Node& n = g[r];
@@ -234,7 +233,7 @@ class Emitter {
       if (!sp.empty()) space.reduced[static_cast<size_t>(dim)] = true;
     }
     for (int32_t id : buffers) {
-      bool is_root = std::find(roots_.begin(), roots_.end(), id) != roots_.end();
+      bool is_root = std::find(step_.roots.begin(), step_.roots.end(), id) != step_.roots.end();
       space.stride.push_back(is_root && step_.kind == Group::Kind::Reduce
                                  ? out_strides
                                  : read_strides(g_, id, sp));
@@ -547,7 +546,6 @@ class Emitter {
   llvm::IRBuilder<> b_;
   llvm::Type* i64_;
   llvm::Function* body_ = nullptr;
-  std::vector<int32_t> roots_;
   std::map<int32_t, int> slot_;  // node -> buffer slot, or -1 for values kept in registers
   std::vector<Value*> ptr_;
   std::map<int32_t, Value*> memo_;  // values of the current element

@@ -231,15 +231,16 @@ bool trace_op(Op op, std::span<const Tensor> in, const Attrs& attrs, TensorList&
     }
   }
   if (traceable) {
-    // Operands this trace cannot name need the trace run first.
-    for (const Tensor& t : in)
-      if (operand(tr, t) < 0) {
-        flush(tr);
-        break;
-      }
-    for (const Tensor& t : in) n.args.push_back(operand(tr, t));
-    EMBER_ASSERT(std::none_of(n.args.begin(), n.args.end(), [](int32_t a) { return a < 0; }),
-                 "jit: operand still lazy after running the trace");
+    auto operands = [&] {
+      n.args.clear();
+      for (const Tensor& t : in) n.args.push_back(operand(tr, t));
+      return std::none_of(n.args.begin(), n.args.end(), [](int32_t a) { return a < 0; });
+    };
+    // An operand this trace cannot name needs the trace run first.
+    if (!operands()) {
+      flush(tr);
+      EMBER_ASSERT(operands(), "jit: operand still lazy after running the trace");
+    }
     out.clear();
     out.push_back(lazy_tensor(tr, tr.graph.add(std::move(n))));
     return true;
