@@ -36,7 +36,7 @@ Tensor huber_eager(const Tensor& p, const Tensor& t) {
   return where(abs(d) < 1, 0.5 * d * d, abs(d) - 0.5);
 }
 
-using examples::median_ms;
+using ::examples::median_ms;
 
 double max_diff(const Tensor& a, const Tensor& b) { return amax(abs(a - b)).item<double>(); }
 

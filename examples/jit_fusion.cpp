@@ -16,7 +16,7 @@ using namespace ember;
 
 namespace {
 
-using examples::median_ms;
+using ::examples::median_ms;
 
 void row(const char* what, double fused_ms, double eager_ms, double diff) {
   std::cout << "  " << std::left << std::setw(30) << what << std::right << std::fixed

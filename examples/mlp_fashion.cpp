@@ -42,32 +42,5 @@ int main(int argc, char** argv) {
   auto steps = static_cast<int64_t>(train_loader.size());
   optim::CosineAnnealingLR schedule(opt, args.epochs * steps);
 
-  std::cout << "training on " << train_n << " images, testing on " << test_n << ", batch "
-            << args.batch_size << ", " << args.threads << " threads, " << args.workers
-            << " loader workers\n";
-  double train_seconds = 0, acc = 0;
-  for (int64_t epoch = 1; epoch <= args.epochs; ++epoch) {
-    examples::Progress progress(epoch, args.epochs, steps);
-    for (auto [images, labels] : train_loader) {
-      Tensor loss = nn::functional::cross_entropy(net(images), labels);
-      opt.zero_grad();
-      loss.backward();
-      opt.step();
-      schedule.step();
-      progress.step(images.size(0), loss.item<float>());
-    }
-    double seconds = progress.finish();
-    train_seconds += seconds;
-    acc = examples::accuracy(net, test_loader);
-    std::printf("epoch %lld: train loss %.4f, test accuracy %.4f, %.1f s\n",
-                static_cast<long long>(epoch), progress.mean_loss(), acc, seconds);
-  }
-  std::printf("test accuracy %.4f, time per epoch %.1f s (%.0f images/s)\n", acc,
-              train_seconds / static_cast<double>(args.epochs),
-              static_cast<double>(train_n) * static_cast<double>(args.epochs) / train_seconds);
-  if (!args.save.empty()) {
-    net.save(args.save);
-    std::cout << "saved " << net.state_dict().size() << " tensors to " << args.save << "\n";
-  }
-  return 0;
+  return examples::train(net, opt, schedule, train_loader, test_loader, args, train_n, test_n);
 }

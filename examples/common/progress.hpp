@@ -1,6 +1,6 @@
 // Shared by the Fashion-MNIST trainers (mlp_fashion, resnet_fashion): command-line options, a
 // subset of a dataset for --smoke runs, a progress bar on a terminal (plain lines in a log),
-// timing and test accuracy. Header-only: every examples/*.cpp is a program of its own.
+// timing, test accuracy and the training loop. Header-only: every examples/*.cpp is a program of its own.
 #pragma once
 
 #include <unistd.h>
@@ -223,6 +223,44 @@ double accuracy(Model& model, ember::data::DataLoader& loader) {
   }
   model.train();
   return total ? static_cast<double>(correct) / static_cast<double>(total) : 0.0;
+}
+
+/// The trainers' loop: each epoch, cross-entropy steps (with the learning-rate schedule stepped
+/// per batch) under a progress bar, then test accuracy; then the summary line that
+/// scripts/train_compare.sh reads, and --save.
+template <class Model, class Schedule>
+int train(Model& net, ember::optim::Optimizer& opt, Schedule& schedule,
+          ember::data::DataLoader& train_loader, ember::data::DataLoader& test_loader,
+          const TrainArgs& args, size_t train_n, size_t test_n) {
+  auto steps = static_cast<int64_t>(train_loader.size());
+  std::cout << "training on " << train_n << " images, testing on " << test_n << ", batch "
+            << args.batch_size << ", " << args.threads << " threads, " << args.workers
+            << " loader workers\n";
+  double train_seconds = 0, acc = 0;
+  for (int64_t epoch = 1; epoch <= args.epochs; ++epoch) {
+    Progress progress(epoch, args.epochs, steps);
+    for (auto [images, labels] : train_loader) {
+      ember::Tensor loss = ember::nn::functional::cross_entropy(net(images), labels);
+      opt.zero_grad();
+      loss.backward();
+      opt.step();
+      schedule.step();
+      progress.step(images.size(0), loss.template item<float>());
+    }
+    double seconds = progress.finish();
+    train_seconds += seconds;
+    acc = accuracy(net, test_loader);
+    std::printf("epoch %lld: train loss %.4f, test accuracy %.4f, %.1f s\n",
+                static_cast<long long>(epoch), progress.mean_loss(), acc, seconds);
+  }
+  std::printf("test accuracy %.4f, time per epoch %.1f s (%.0f images/s)\n", acc,
+              train_seconds / static_cast<double>(args.epochs),
+              static_cast<double>(train_n) * static_cast<double>(args.epochs) / train_seconds);
+  if (!args.save.empty()) {
+    net.save(args.save);
+    std::cout << "saved " << net.state_dict().size() << " tensors to " << args.save << "\n";
+  }
+  return 0;
 }
 
 }  // namespace examples

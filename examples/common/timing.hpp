@@ -5,7 +5,7 @@
 #include <chrono>
 #include <vector>
 
-namespace ember::examples {
+namespace examples {
 
 /// Median wall time of f over reps runs, in ms.
 template <class F>
@@ -21,4 +21,4 @@ double median_ms(int reps, F&& f) {
   return t[t.size() / 2];
 }
 
-}  // namespace ember::examples
+}  // namespace examples
