@@ -468,35 +468,89 @@ class Emitter {
     });
   }
 
+  // What a reduction accumulates in, starts from, and how it adds an element and finishes.
+  struct Accumulator {
+    llvm::Type* ty;
+    DType dtype;
+    double init;
+  };
+  Accumulator accumulator(const Node& n) {
+    // Sums accumulate in double: accurate for long float rows, and cheap next to the loads.
+    if (n.op == Op::Sum || n.op == Op::Mean) return {b_.getDoubleTy(), kFloat64, 0.0};
+    double inf = std::numeric_limits<double>::infinity();
+    return {scalar_type(ctx_, n.compute), n.compute, n.op == Op::Amax ? -inf : inf};
+  }
+  Value* accumulate(const Node& n, Value* acc, Value* x) {
+    if (n.op == Op::Sum || n.op == Op::Mean) return reassoc_add(acc, x);
+    return n.op == Op::Amax ? b_.CreateMaximum(acc, x) : b_.CreateMinimum(acc, x);
+  }
+  Value* finish(const Node& n, const Accumulator& a, Value* acc) {
+    if (n.op == Op::Mean)
+      acc = b_.CreateFDiv(acc, llvm::ConstantFP::get(a.ty, double(space.count(true))));
+    return convert(acc, a.dtype, n.dtype);
+  }
+
   void emit_reduce(Value* begin, Value* end) {
+    if (!space.reduced.back()) return emit_reduce_outer(begin, end);
     int32_t root = step_.roots[0];
     const Node& n = g_[root];
-    const bool is_sum = n.op == Op::Sum || n.op == Op::Mean;
-    // Sums accumulate in double: accurate for long float rows, and cheap next to the loads.
-    llvm::Type* acc_ty = is_sum ? b_.getDoubleTy() : scalar_type(ctx_, n.compute);
-    DType acc_dt = is_sum ? kFloat64 : n.compute;
+    const Accumulator a = accumulator(n);
     loop(begin, end, [&](Value* item) {
       std::vector<Value*> base = offsets(item, space.dims(false));
-      auto* acc = var(acc_ty);
-      double init = is_sum ? 0.0
-                    : n.op == Op::Amax ? -std::numeric_limits<double>::infinity()
-                                       : std::numeric_limits<double>::infinity();
-      b_.CreateStore(llvm::ConstantFP::get(acc_ty, init), acc);
+      auto* acc = var(a.ty);
+      b_.CreateStore(llvm::ConstantFP::get(a.ty, a.init), acc);
       walk_reduced(base, [&](const std::vector<Value*>& off) {
-        Value* x = value(n.args[0], acc_dt, off);
-        Value* a = b_.CreateLoad(acc_ty, acc);
-        Value* r;
-        if (is_sum) {
-          r = reassoc_add(a, x);
-        } else {
-          r = n.op == Op::Amax ? b_.CreateMaximum(a, x) : b_.CreateMinimum(a, x);
-        }
-        b_.CreateStore(r, acc);
+        Value* x = value(n.args[0], a.dtype, off);
+        b_.CreateStore(accumulate(n, b_.CreateLoad(a.ty, acc), x), acc);
       });
-      Value* r = b_.CreateLoad(acc_ty, acc);
-      if (n.op == Op::Mean)
-        r = b_.CreateFDiv(r, llvm::ConstantFP::get(acc_ty, double(space.count(true))));
-      store(root, convert(r, acc_dt, n.dtype), base);
+      store(root, finish(n, a, b_.CreateLoad(a.ty, acc)), base);
+    });
+  }
+
+  // A reduction over outer dims (sum over dim 0 of a matrix, say): walking one output item's
+  // column at a time would stride through memory. Instead a block of up to kBlock neighbouring
+  // items along the innermost (contiguous) dim is reduced together: for each reduced element,
+  // one vectorised pass adds a row segment into a block of accumulators.
+  void emit_reduce_outer(Value* begin, Value* end) {
+    constexpr int64_t kBlock = 512;
+    int32_t root = step_.roots[0];
+    const Node& n = g_[root];
+    const Accumulator a = accumulator(n);
+    std::vector<size_t> kept = space.dims(false), red = space.dims(true);
+    size_t inner = kept.back();
+    kept.pop_back();
+    Value* n_inner = c64(space.size[inner]);
+    llvm::AllocaInst* acc;
+    {
+      llvm::IRBuilder<> eb(&body_->getEntryBlock(), body_->getEntryBlock().begin());
+      acc = eb.CreateAlloca(llvm::ArrayType::get(a.ty, kBlock));
+    }
+    auto slot = [&](Value* k) { return b_.CreateInBoundsGEP(a.ty, acc, k); };
+    loop_step(begin, end, [&](Value* i) {
+      Value* row = b_.CreateUDiv(i, n_inner);
+      Value* j0 = b_.CreateURem(i, n_inner);
+      Value* j1 = b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, n_inner,
+                                           b_.CreateNSWAdd(j0, b_.CreateNSWSub(end, i)));
+      j1 = b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, j1, b_.CreateNSWAdd(j0, c64(kBlock)));
+      Value* count = b_.CreateNSWSub(j1, j0);
+      std::vector<Value*> base = offsets(row, kept);
+      loop(c64(0), count, [&](Value* k) {
+        b_.CreateStore(llvm::ConstantFP::get(a.ty, a.init), slot(k));
+      }, /*interleave=*/false);
+      loop(c64(0), c64(space.count(true)), [&](Value* r) {
+        std::vector<Value*> o = offsets(r, red);
+        for (size_t s = 0; s < o.size(); ++s) o[s] = b_.CreateNSWAdd(o[s], base[s]);
+        loop(c64(0), count, [&](Value* k) {
+          memo_.clear();
+          Value* x = value(n.args[0], a.dtype, advance(o, b_.CreateNSWAdd(j0, k), inner));
+          b_.CreateStore(accumulate(n, b_.CreateLoad(a.ty, slot(k)), x), slot(k));
+        }, /*interleave=*/false);
+      });
+      loop(c64(0), count, [&](Value* k) {
+        store(root, finish(n, a, b_.CreateLoad(a.ty, slot(k))),
+              advance(base, b_.CreateNSWAdd(j0, k), inner));
+      }, /*interleave=*/false);
+      return b_.CreateNSWAdd(i, count);
     });
   }
 

@@ -162,6 +162,37 @@ TEST_CASE("views of lazy values are read in place by fused code", "[jit][api]") 
   }
 }
 
+TEST_CASE("reductions over outer dims: blocks of columns, any thread split", "[jit][api]") {
+  // Reducing outer dims walks blocks of up to 512 neighbouring outputs: these shapes span
+  // several blocks, a partial last block, and output rows the thread split cuts in the middle.
+  test::HotThreshold hot(1);
+  Tensor a = test::seeded_randn({40, 2000}, 50), b = test::seeded_randn({3, 4, 700}, 51);
+  Tensor c = test::seeded_randn({5, 2, 3, 600}, 52), d = test::seeded_randn({2000}, 53);
+  auto body = [&] {
+    return std::vector<Tensor>{
+        (a * 2 - d).sum({0}),
+        exp(a * 0.1).mean({0}, /*keepdim=*/true),
+        b.amax({0, 1}),
+        (b + 1).sum({1}),         // kept dims on both sides of the reduced one
+        amin(c, {0, 2}),          // reduced dims that are not neighbours
+        (a.t() * 3).sum({1}),     // a transposed operand: the inner dim is reduced instead
+    };
+  };
+  const int old_threads = get_num_threads();
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    std::vector<Tensor> want = body(), got;
+    for (int it = 0; it < 2; ++it) {
+      jit::Region r("api_outer_reduce");
+      got = body();
+    }
+    for (size_t i = 0; i < want.size(); ++i)
+      require_same(got[i], want[i], "case " + std::to_string(i) + ", threads " +
+                                        std::to_string(threads));
+  }
+  set_num_threads(old_threads);
+}
+
 TEST_CASE("a new shape or layout gets a new specialisation with right results", "[jit][api]") {
   test::HotThreshold hot(1);
   auto body = [](const Tensor& x, const Tensor& b) { return tanh(x * 1.5 - b) + x; };
