@@ -88,6 +88,16 @@ struct Epoch {
     const int64_t begin = b * batch_size;
     const int64_t end = std::min<int64_t>(begin + batch_size, static_cast<int64_t>(order.size()));
     std::string who = worker < 0 ? "DataLoader" : "DataLoader worker " + std::to_string(worker);
+    if (!collate) {
+      // The whole batch at once when the dataset can. On any failure, read it again sample by
+      // sample below: that names the sample that fails.
+      try {
+        std::span<const int64_t> indices(order.data() + begin, static_cast<size_t>(end - begin));
+        if (std::optional<Example> e = source->get_batch(indices))
+          return {std::move(e->data), std::move(e->target)};
+      } catch (...) {
+      }
+    }
     std::vector<Example> examples;
     examples.reserve(static_cast<size_t>(end - begin));
     for (int64_t k = begin; k < end; ++k) {

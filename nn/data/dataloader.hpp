@@ -53,6 +53,8 @@ namespace detail {
 struct Source {
   virtual ~Source() = default;
   virtual Example get(size_t i) = 0;
+  /// The stacked examples, or nullopt when the dataset reads sample by sample.
+  virtual std::optional<Example> get_batch(std::span<const int64_t> indices) = 0;
   virtual size_t size() = 0;
 };
 template <class D>
@@ -60,6 +62,10 @@ struct SourceOf final : Source {
   template <class U>
   explicit SourceOf(U&& d) : dataset(std::forward<U>(d)) {}
   Example get(size_t i) override { return dataset.get(i); }
+  std::optional<Example> get_batch(std::span<const int64_t> indices) override {
+    if constexpr (BatchDataset<std::remove_reference_t<D>>) return dataset.get_batch(indices);
+    else return std::nullopt;
+  }
   size_t size() override { return static_cast<size_t>(dataset.size()); }
   D dataset;  // a reference for an lvalue dataset, a value for a temporary
 };

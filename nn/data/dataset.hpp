@@ -8,11 +8,19 @@
 //
 // A DataLoader with workers calls get() from several threads at once: get must be safe to call
 // concurrently (reading tensors is; ember's ops are).
+//
+// A dataset may also read a whole batch at once, `std::optional<Example> get_batch(indices)`
+// returning the stacked examples (or nullopt to decline): one index_select instead of a get()
+// per sample and a stack. The DataLoader uses it when there and no custom collate is set; the
+// batch must equal stacking get(i) for each index.
 #pragma once
 
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
 
 #include "runtime/ops.hpp"
 #include "runtime/tensor.hpp"
@@ -31,6 +39,21 @@ concept Dataset = requires(D& d, size_t i) {
   { d.get(i) } -> std::convertible_to<Example>;
   { d.size() } -> std::convertible_to<size_t>;
 };
+
+/// A dataset that can also read a batch of samples at once.
+template <class D>
+concept BatchDataset = Dataset<D> && requires(D& d, std::span<const int64_t> indices) {
+  { d.get_batch(indices) } -> std::convertible_to<std::optional<Example>>;
+};
+
+/// Rows `indices` of the sample dim of `t`, for get_batch. IndexError naming `who`, the index
+/// and the dataset size when one is out of range (as get(i) reports it).
+inline Tensor select_rows(const Tensor& t, std::span<const int64_t> indices, const char* who) {
+  for (int64_t i : indices)
+    EMBER_CHECK(i >= 0 && i < t.size(0), IndexError, who, ": index ", i,
+                " is out of range for a dataset of size ", t.size(0));
+  return t.index_select(0, tensor(std::vector<int64_t>(indices.begin(), indices.end())));
+}
 
 /// The seed and epoch a DataLoader is reading for, seen by random transforms inside get()
 /// (thread-local; {0, 0} outside a loader).
@@ -77,6 +100,11 @@ class TensorDataset {
                 " is out of range for a dataset of size ", size());
     auto k = static_cast<int64_t>(i);
     return {data_.select(0, k), target_.select(0, k)};
+  }
+  /// {data[indices], target[indices]}.
+  std::optional<Example> get_batch(std::span<const int64_t> indices) const {
+    return Example{select_rows(data_, indices, "TensorDataset"),
+                   select_rows(target_, indices, "TensorDataset")};
   }
   size_t size() const { return static_cast<size_t>(data_.size(0)); }
   const Tensor& data() const { return data_; }

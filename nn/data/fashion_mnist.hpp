@@ -30,6 +30,11 @@ class FashionMNIST {
 
   /// {image [1, 28, 28] float32 (a view), label 0-d int64}.
   Example get(size_t i) const;
+  /// {images [B, 1, 28, 28], labels [B]} of `indices`, one index_select each.
+  std::optional<Example> get_batch(std::span<const int64_t> indices) const {
+    return Example{select_rows(images_, indices, "FashionMNIST"),
+                   select_rows(targets_, indices, "FashionMNIST")};
+  }
   size_t size() const { return static_cast<size_t>(images_.size(0)); }
   /// All images, [N, 1, 28, 28] float32 in [0, 1].
   const Tensor& images() const { return images_; }

@@ -33,13 +33,36 @@ class SampleRng {
   uint64_t key_;
 };
 
-/// A transform: new data from an example's data and its random numbers.
-using Transform = std::function<Tensor(const Tensor& data, const SampleRng& rng)>;
+/// A transform: new data from an example's data and its random numbers. Any callable
+/// Tensor(const Tensor&, const SampleRng&) converts to one. A callable type that declares
+/// `static constexpr bool per_sample = false` (Normalize) is the same on a stacked batch as on
+/// each sample and draws no random numbers: Transformed then applies it to whole batches.
+class Transform {
+ public:
+  using Fn = std::function<Tensor(const Tensor& data, const SampleRng& rng)>;
+  template <class F>
+  requires std::is_invocable_r_v<Tensor, const F&, const Tensor&, const SampleRng&> &&
+           (!std::is_same_v<std::remove_cvref_t<F>, Transform>)
+  Transform(F f) : fn_(std::move(f)), per_sample_(per_sample_of<F>()) {}  // NOLINT: implicit
+
+  Tensor operator()(const Tensor& data, const SampleRng& rng) const { return fn_(data, rng); }
+  /// False when the transform may be applied to a stacked batch at once.
+  bool per_sample() const { return per_sample_; }
+
+ private:
+  template <class F> static constexpr bool per_sample_of() {
+    if constexpr (requires { F::per_sample; }) return F::per_sample;
+    else return true;
+  }
+  Fn fn_;
+  bool per_sample_;
+};
 
 /// (x - mean[c]) / std[c] per channel c of dim -3 ([C, H, W] or [..., C, H, W]); one value
 /// applies to every channel.
 class Normalize {
  public:
+  static constexpr bool per_sample = false;  // the same on a stacked batch
   Normalize(std::vector<double> mean, std::vector<double> std);
   Tensor operator()(const Tensor& x, const SampleRng& rng = SampleRng()) const;
 
@@ -89,6 +112,20 @@ class Transformed {
       e.data = transforms_[k](e.data, rng);
     }
     return e;
+  }
+  /// The stacked examples of `indices` read at once, when the base dataset can and no
+  /// transform works per sample; nullopt otherwise (the DataLoader then reads sample by sample).
+  std::optional<Example> get_batch(std::span<const int64_t> indices) {
+    if constexpr (BatchDataset<std::remove_reference_t<D>>) {
+      for (const Transform& t : transforms_)
+        if (t.per_sample()) return std::nullopt;
+      std::optional<Example> e = base_.get_batch(indices);
+      if (e)
+        for (const Transform& t : transforms_) e->data = t(e->data, SampleRng());
+      return e;
+    } else {
+      return std::nullopt;
+    }
   }
   size_t size() { return static_cast<size_t>(base_.size()); }
   /// The wrapped dataset.

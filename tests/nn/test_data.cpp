@@ -31,6 +31,35 @@ static_assert(data::Dataset<Counting>);
 static_assert(data::Dataset<data::TensorDataset>);
 static_assert(data::Dataset<data::FashionMNIST>);
 static_assert(!data::Dataset<int>);
+static_assert(data::BatchDataset<data::TensorDataset>);
+static_assert(data::BatchDataset<data::FashionMNIST>);
+static_assert(!data::BatchDataset<Counting>);
+
+// A dataset reading one sample at a time (no get_batch): the reference for batched reads.
+struct OneByOne {
+  const data::TensorDataset* base;
+  data::Example get(size_t i) const { return base->get(i); }
+  size_t size() const { return base->size(); }
+};
+static_assert(!data::BatchDataset<OneByOne>);
+
+// A batch dataset that counts its get_batch calls and throws on one index, as get does.
+struct CountingBatches {
+  size_t bad = 1000;
+  std::atomic<int>* calls;
+  data::Example get(size_t i) const {
+    if (i == bad) throw ValueError("corrupt record");
+    return Counting{40}.get(i);
+  }
+  std::optional<data::Example> get_batch(std::span<const int64_t> indices) const {
+    ++*calls;
+    std::vector<data::Example> e;
+    for (int64_t i : indices) e.push_back(get(static_cast<size_t>(i)));
+    data::Batch b = data::default_collate(e);
+    return data::Example{b.data, b.target};
+  }
+  size_t size() const { return 40; }
+};
 
 // A dataset that throws on one index.
 struct Failing {
@@ -273,6 +302,49 @@ TEST_CASE("DataLoader: the same batches for any num_workers", "[data][needs-merg
   // A different seed gives different batches.
   data::DataLoader other(ds, {.batch_size = 5, .shuffle = true, .num_workers = 2, .seed = 99});
   CHECK(read_epoch(other) != Values(runs[0].begin(), runs[0].begin() + 16));
+}
+
+TEST_CASE("DataLoader reads whole batches from datasets that can", "[data][needs-merge]") {
+  data::TensorDataset base(test::seeded_randn({37, 2, 3, 3}, 12), arange(37));
+  // Batched (index_select) and sample-by-sample reads give the same batches, with a batch-wide
+  // transform, and for any num_workers.
+  data::Transformed batched(base, {data::Normalize({0.1, -0.2}, {0.9, 1.5})});
+  data::Transformed single(OneByOne{&base}, {data::Normalize({0.1, -0.2}, {0.9, 1.5})});
+  static_assert(data::BatchDataset<decltype(batched)>);
+  CHECK(batched.get_batch(std::vector<int64_t>{3, 1}).has_value());
+  CHECK_FALSE(single.get_batch(std::vector<int64_t>{3, 1}).has_value());
+  for (int64_t workers : {0, 2}) {
+    INFO("num_workers " << workers);
+    data::DataLoaderOptions o{.batch_size = 5, .shuffle = true, .num_workers = workers,
+                              .seed = 7};
+    data::DataLoader a(batched, o), b(single, o);
+    CHECK(read_epoch(a) == read_epoch(b));
+  }
+  // A transform with per-sample randomness makes Transformed decline batches.
+  data::Transformed flipped(base, {data::RandomHorizontalFlip(), data::Normalize({0.1}, {0.9})});
+  CHECK_FALSE(flipped.get_batch(std::vector<int64_t>{0, 1}).has_value());
+  // An index out of range is an IndexError naming it.
+  CHECK_THROWS_WITH(base.get_batch(std::vector<int64_t>{0, 37}),
+                    Catch::Contains("TensorDataset: index 37 is out of range for a dataset of "
+                                    "size 37"));
+
+  // The loader calls get_batch once per batch; when it fails, the batch is read again sample by
+  // sample, and the error names the failing sample.
+  std::atomic<int> calls = 0;
+  data::DataLoader ok(CountingBatches{1000, &calls}, {.batch_size = 8, .num_workers = 2});
+  CHECK(targets_of_epoch(ok).size() == 40);
+  CHECK(calls == 5);
+  data::DataLoader failing(CountingBatches{13, &calls}, {.batch_size = 4, .num_workers = 1});
+  CHECK_THROWS_WITH(targets_of_epoch(failing),
+                    Catch::Contains("reading sample index 13 (batch 3) failed: corrupt record"));
+  // A custom collate sees examples: get_batch is not used.
+  calls = 0;
+  data::DataLoader custom(CountingBatches{1000, &calls},
+                          {.batch_size = 8, .collate = [](const std::vector<data::Example>& e) {
+                             return data::default_collate(e);
+                           }});
+  CHECK(targets_of_epoch(custom).size() == 40);
+  CHECK(calls == 0);
 }
 
 TEST_CASE("DataLoader shuffles differently each epoch", "[data][needs-merge]") {
