@@ -74,7 +74,7 @@ struct Stats {
   int64_t disk_cache_hits = 0;  ///< kernels loaded from EMBER_JIT_CACHE instead of compiled
   int64_t graph_breaks = 0;    ///< ops run eagerly inside a region
   int64_t fallbacks = 0;       ///< compile failures that fell back to eager
-  double compile_ms = 0;       ///< total time spent compiling (codegen + O3 + machine code)
+  double compile_ms = 0;       ///< total time spent compiling (IR, optimisation, machine code)
 };
 Stats stats();
 void reset_stats();

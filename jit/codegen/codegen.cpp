@@ -490,13 +490,63 @@ class Emitter {
     return convert(acc, a.dtype, n.dtype);
   }
 
+  // The max or min of a loop's values, in a form the vectoriser splits into lanes: maxnum with
+  // no-NaN flags over the values with NaN replaced (a reduction LLVM vectorises; llvm.maximum
+  // is not), and on the side an or of "this value is NaN", so that a NaN anywhere still makes
+  // the result NaN, as in eager amax.
+  class MinMax {
+   public:
+    MinMax(Emitter& e, llvm::Type* ty, bool is_max) : e_(e), ty_(ty), is_max_(is_max) {
+      acc_ = e.var(ty);
+      nan_ = e.var(e.b_.getInt1Ty());
+      double inf = std::numeric_limits<double>::infinity();
+      e.b_.CreateStore(llvm::ConstantFP::get(ty, is_max ? -inf : inf), acc_);
+      e.b_.CreateStore(e.b_.getInt1(false), nan_);
+    }
+    void add(Value* x) {
+      auto& b = e_.b_;
+      Value* is_nan = b.CreateFCmpUNO(x, x);
+      double inf = std::numeric_limits<double>::infinity();
+      // NaN replaced by the identity, so that the flags below hold (they are promises).
+      Value* clean = b.CreateSelect(is_nan, llvm::ConstantFP::get(ty_, is_max_ ? -inf : inf), x);
+      b.CreateStore(b.CreateOr(b.CreateLoad(b.getInt1Ty(), nan_), is_nan), nan_);
+      llvm::IRBuilder<>::FastMathFlagGuard guard(b);
+      llvm::FastMathFlags fm;
+      fm.setNoNaNs();
+      fm.setNoSignedZeros();
+      b.setFastMathFlags(fm);
+      Value* a = b.CreateLoad(ty_, acc_);
+      b.CreateStore(is_max_ ? b.CreateMaxNum(a, clean) : b.CreateMinNum(a, clean), acc_);
+    }
+    Value* result() {
+      auto& b = e_.b_;
+      return b.CreateSelect(b.CreateLoad(b.getInt1Ty(), nan_),
+                            llvm::ConstantFP::getNaN(ty_), b.CreateLoad(ty_, acc_));
+    }
+
+   private:
+    Emitter& e_;
+    llvm::Type* ty_;
+    bool is_max_;
+    llvm::AllocaInst *acc_, *nan_;
+  };
+
   void emit_reduce(Value* begin, Value* end) {
     if (!space.reduced.back()) return emit_reduce_outer(begin, end);
     int32_t root = step_.roots[0];
     const Node& n = g_[root];
     const Accumulator a = accumulator(n);
+    const bool is_sum = n.op == Op::Sum || n.op == Op::Mean;
     loop(begin, end, [&](Value* item) {
       std::vector<Value*> base = offsets(item, space.dims(false));
+      if (!is_sum) {
+        MinMax mm(*this, a.ty, n.op == Op::Amax);
+        walk_reduced(base, [&](const std::vector<Value*>& off) {
+          mm.add(value(n.args[0], a.dtype, off));
+        });
+        store(root, finish(n, a, mm.result()), base);
+        return;
+      }
       auto* acc = var(a.ty);
       b_.CreateStore(llvm::ConstantFP::get(a.ty, a.init), acc);
       walk_reduced(base, [&](const std::vector<Value*>& off) {
@@ -560,17 +610,16 @@ class Emitter {
     llvm::Type* ty = scalar_type(ctx_, n.dtype);
     loop(begin, end, [&](Value* item) {
       std::vector<Value*> base = offsets(item, space.dims(false));
-      auto* mx = var(ty);
+      MinMax mx(*this, ty, /*is_max=*/true);
       auto* sum = var(ty);
-      b_.CreateStore(llvm::ConstantFP::get(ty, -std::numeric_limits<double>::infinity()), mx);
       b_.CreateStore(llvm::ConstantFP::get(ty, 0.0), sum);
       // 1: the operand into the output, and its max
       walk_reduced(base, [&](const std::vector<Value*>& off) {
         Value* x = value(n.args[0], n.dtype, off);
         store(root, x, off);
-        b_.CreateStore(b_.CreateMaximum(b_.CreateLoad(ty, mx), x), mx);
+        mx.add(x);
       });
-      Value* m = b_.CreateLoad(ty, mx);
+      Value* m = mx.result();
       // 2: exp(x - max) and its sum
       walk_reduced(base, [&](const std::vector<Value*>& off) {
         Value* x = b_.CreateLoad(ty, address(root, off));

@@ -1,8 +1,9 @@
 // The one LLJIT of the process (internal: includes LLVM headers; never include it from a public
-// header). It turns an LLVM module into machine code for the host CPU: the new-PM O3 pipeline
-// with glibc's libmvec as the vector library, an in-memory symbol table, and an on-disk object
-// cache (EMBER_JIT_CACHE) keyed by the module's IR, the CPU, its features, LLVM's and ember's
-// versions, so that a second process compiles nothing.
+// header). It turns an LLVM module into machine code for the host CPU: a new-PM kernel pipeline
+// (the passes of O3 that matter for kernels) with glibc's libmvec as the vector library, an
+// in-memory symbol table, and an on-disk object cache (EMBER_JIT_CACHE) keyed by the module's
+// IR, the CPU, its features, LLVM's and ember's versions, so that a second process compiles
+// nothing.
 #pragma once
 
 #include <memory>
@@ -18,7 +19,7 @@ namespace ember::jit {
 /// What compiling one module cost.
 struct CompileInfo {
   double total_ms = 0;   ///< the whole compile() call
-  double opt_ms = 0;     ///< the O3 pipeline (0 on a disk-cache hit)
+  double opt_ms = 0;     ///< the optimisation pipeline (0 on a disk-cache hit)
   double codegen_ms = 0; ///< machine code (0 on a disk-cache hit)
   bool disk_hit = false; ///< the object came from EMBER_JIT_CACHE
 };
@@ -40,10 +41,10 @@ class Engine {
   /// The native vector width in bytes (64 with AVX-512).
   unsigned vector_bytes() const;
 
-  /// Optimises (O3) and compiles `m` and returns the address of its function `symbol`. Throws
+  /// Optimises and compiles `m` and returns the address of its function `symbol`. Throws
   /// ember::Error with LLVM's message on failure (the caller falls back to eager). Each module
   /// is linked into a JITDylib of its own, so names may repeat across calls. EMBER_JIT_DUMP=llvm
-  /// prints the IR before and after O3, EMBER_JIT_DUMP=asm the machine code, to stderr (both
+  /// prints the IR before and after optimisation, EMBER_JIT_DUMP=asm the machine code, to stderr (both
   /// bypass reading the disk cache). Thread-safe: calls are serialised.
   void* compile(std::unique_ptr<llvm::LLVMContext> ctx, std::unique_ptr<llvm::Module> m,
                 const std::string& symbol, CompileInfo* info = nullptr);
@@ -53,7 +54,7 @@ class Engine {
   const std::string& cache_dir() const;
   void set_cache_dir(std::string dir);
 
-  /// For tests and tools: while on, compile() keeps the IR after O3 of each module it compiles
+  /// For tests and tools: while on, compile() keeps the optimised IR of each module it compiles
   /// (reading no disk-cache entry, so that there is one); last_optimized_ir() returns it.
   void set_keep_ir(bool on);
   std::string last_optimized_ir() const;

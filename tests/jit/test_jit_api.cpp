@@ -193,6 +193,39 @@ TEST_CASE("reductions over outer dims: blocks of columns, any thread split", "[j
   set_num_threads(old_threads);
 }
 
+TEST_CASE("NaN and infinities pass through fused max/min reductions and softmax", "[jit][api]") {
+  // Fused max/min are vectorised reductions that track NaN on the side: a NaN anywhere in a
+  // row still makes its max, min, softmax and log_softmax NaN, as eagerly.
+  test::HotThreshold hot(1);
+  Tensor m = test::seeded_randn({6, 300}, 60);
+  float* p = m.data_ptr<float>();
+  p[1 * 300 + 17] = NAN;                    // row 1: one NaN in the middle
+  p[2 * 300 + 299] = NAN;                   // row 2: NaN in the last (scalar tail) element
+  p[3 * 300 + 5] = INFINITY;                // row 3: +inf
+  p[4 * 300 + 0] = -INFINITY;               // row 4: -inf
+  for (int k = 0; k < 300; ++k) p[5 * 300 + k] = -INFINITY;  // row 5: all -inf
+  auto body = [&] {
+    return std::vector<Tensor>{m.amax({1}), amin(m, {1}), softmax(m, -1), log_softmax(m, -1),
+                               (m * 2).amax({0})};
+  };
+  std::vector<Tensor> want = body(), got;
+  for (int it = 0; it < 2; ++it) {
+    jit::Region r("api_nan_reduce");
+    got = body();
+  }
+  for (size_t i = 0; i < want.size(); ++i) {
+    INFO("case " << i);
+    std::vector<double> g = test::values(got[i]), w = test::values(want[i]);
+    REQUIRE(g.size() == w.size());
+    for (size_t k = 0; k < w.size(); ++k) {
+      INFO("element " << k << ": got " << g[k] << ", want " << w[k]);
+      if (std::isnan(w[k])) REQUIRE(std::isnan(g[k]));
+      else if (std::isinf(w[k])) REQUIRE(g[k] == w[k]);
+      else REQUIRE(std::abs(g[k] - w[k]) <= 1e-5 * (1 + std::abs(w[k])));
+    }
+  }
+}
+
 TEST_CASE("a new shape or layout gets a new specialisation with right results", "[jit][api]") {
   test::HotThreshold hot(1);
   auto body = [](const Tensor& x, const Tensor& b) { return tanh(x * 1.5 - b) + x; };

@@ -301,7 +301,7 @@ TEST_CASE("orc: compile latency (reported, not asserted)", "[jit][orc]") {
   auto show = [](const CompileInfo& c) {
     std::ostringstream os;
     os.precision(3);
-    os << c.total_ms << " ms (O3 " << c.opt_ms << ", codegen " << c.codegen_ms << ")";
+    os << c.total_ms << " ms (optimiser " << c.opt_ms << ", codegen " << c.codegen_ms << ")";
     return os.str();
   };
   WARN("JIT on " << e.cpu() << ", " << e.vector_bytes() << "-byte vectors; engine created in "
@@ -334,7 +334,7 @@ TEST_CASE("orc: transcendental loops vectorise through libmvec", "[jit][orc]") {
                  Case{Fn::Sigmoid, "expf"}, Case{Fn::Log1p, "log1pf"}}) {
     compile_kernel(c.fn, false, std::string("orc_vec_") + dsl::fn_name(c.fn));
     const std::string ir = e.last_optimized_ir();
-    INFO(dsl::fn_name(c.fn) << " after O3:\n" << ir);
+    INFO(dsl::fn_name(c.fn) << " after optimisation:\n" << ir);
     REQUIRE(!ir.empty());
     // The widest variant the CPU runs: 16 lanes with AVX-512, 8 with AVX2.
     CHECK(libmvec_lanes(ir, c.callee) == static_cast<int>(lanes));
@@ -370,7 +370,7 @@ TEST_CASE("orc: the disk cache hits, and ignores corrupt entries", "[jit][orc]")
   const fs::path entry = files[0];
   CHECK(entry.extension() == ".o");
 
-  // The same IR again (the symbol lives in another dylib): loaded, no O3, no codegen.
+  // The same IR again (the symbol lives in another dylib): loaded, no optimisation, no codegen.
   check_values(compile_kernel(Fn::Tanh, false, "orc_cached", &info));
   CHECK(info.disk_hit);
   CHECK(info.opt_ms == 0);
@@ -452,8 +452,8 @@ TEST_CASE("orc: EMBER_JIT_DUMP=llvm,asm prints IR and machine code", "[jit][orc]
   if (old) ::setenv("EMBER_JIT_DUMP", saved.c_str(), 1);
   else ::unsetenv("EMBER_JIT_DUMP");
   REQUIRE(f);
-  CHECK_THAT(text, Catch::Contains("orc_dumped: LLVM IR before O3"));
-  CHECK_THAT(text, Catch::Contains("orc_dumped: LLVM IR after O3"));
+  CHECK_THAT(text, Catch::Contains("orc_dumped: LLVM IR before optimisation"));
+  CHECK_THAT(text, Catch::Contains("orc_dumped: LLVM IR after optimisation"));
   CHECK_THAT(text, Catch::Contains("orc_dumped: assembly"));
   CHECK_THAT(text, Catch::Contains("define void @orc_dumped("));
   CHECK_THAT(text, Catch::Contains("orc_dumped:\n"));  // the asm label
