@@ -186,7 +186,7 @@ std::shared_ptr<const Plan> compile_plan(const std::string& region, const Graph&
     for (size_t s = 0; s < plan->steps.size(); ++s) {
       const Group& gp = plan->steps[s];
       static const char* kinds[] = {"fused pointwise", "fused reduction", "fused row op",
-                                    "library call"};
+                                    "library call", "fused rows (reductions, then pointwise)"};
       os << "  " << s << ": " << kinds[static_cast<int>(gp.kind)] << " computing";
       for (int32_t r : gp.roots) os << " %" << r;
       os << " over " << gp.space << '\n';

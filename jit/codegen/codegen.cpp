@@ -3,7 +3,9 @@
 #include <array>
 #include <limits>
 #include <map>
+
 #include <optional>
+#include <set>
 
 #include <llvm/IR/IRBuilder.h>
 #include <llvm/IR/Intrinsics.h>
@@ -132,7 +134,7 @@ class Emitter {
     // The buffers: what the step reads (found by walking its expressions), then its roots.
     for (int32_t r : step.roots) {
       const Node& n = g[r];
-      if (step.kind == Group::Kind::Pointwise) {
+      if (step.kind == Group::Kind::Pointwise || is_pointwise(n.op)) {
         for (int32_t a : n.args) collect(a);
       } else {
         collect(n.args[0]);
@@ -169,6 +171,7 @@ class Emitter {
       case Group::Kind::Pointwise: emit_pointwise(begin, end); break;
       case Group::Kind::Reduce: emit_reduce(begin, end); break;
       case Group::Kind::Row: emit_row(begin, end); break;
+      case Group::Kind::Rows: emit_rows(begin, end); break;
       case Group::Kind::Library: EMBER_CHECK(false, Error, "jit: library steps have no kernel");
     }
     b_.CreateRetVoid();
@@ -231,6 +234,8 @@ class Emitter {
     } else if (step_.kind == Group::Kind::Row) {
       int64_t dim = std::get<DimAttrs>(g_[step_.roots[0]].attrs).dim;
       if (!sp.empty()) space.reduced[static_cast<size_t>(dim)] = true;
+    } else if (step_.kind == Group::Kind::Rows) {
+      space.reduced.back() = true;  // fuse() made it: sp has at least one dim
     }
     for (int32_t id : buffers) {
       bool is_root = std::find(step_.roots.begin(), step_.roots.end(), id) != step_.roots.end();
@@ -247,7 +252,7 @@ class Emitter {
     };
     if (space.dims(false).empty()) add_unit(false);
     if (step_.kind != Group::Kind::Pointwise && space.dims(true).empty()) add_unit(true);
-    if (step_.kind == Group::Kind::Row)
+    if (step_.kind == Group::Kind::Row || step_.kind == Group::Kind::Rows)
       EMBER_CHECK(space.dims(true).size() == 1, Error, "jit: a row op walks one dim");
   }
 
@@ -350,8 +355,26 @@ class Emitter {
   }
   Value* value(int32_t id, const std::vector<Value*>& off) {
     if (auto it = memo_.find(id); it != memo_.end()) return it->second;
+    if (auto it = row_.find(id); it != row_.end()) return it->second;
     const Node& n = g_[id];
-    Value* v = slot_.at(id) >= 0 ? load(id, off) : apply(n, off);
+    Value* v;
+    if (auto it = row_cache_.find(id); it != row_cache_.end()) {
+      RowCache& c = it->second;
+      if (c.filled) {
+        v = b_.CreateLoad(c.ty, b_.CreateInBoundsGEP(c.ty, c.array, elem_));
+      } else {
+        v = apply(n, off);
+        if (!c.array) {
+          c.ty = v->getType();
+          llvm::IRBuilder<> eb(&body_->getEntryBlock(), body_->getEntryBlock().begin());
+          c.array = eb.CreateAlloca(llvm::ArrayType::get(c.ty, uint64_t(row_length())));
+        }
+        b_.CreateStore(v, b_.CreateInBoundsGEP(c.ty, c.array, elem_));
+        c.stored = true;
+      }
+    } else {
+      v = slot_.at(id) >= 0 ? load(id, off) : apply(n, off);
+    }
     memo_[id] = v;
     return v;
   }
@@ -457,6 +480,7 @@ class Emitter {
     auto inner_loop = [&](const std::vector<Value*>& b0) {
       loop(c64(0), c64(space.size[inner]), [&](Value* j) {
         memo_.clear();
+        elem_ = j;
         f(advance(b0, j, inner));
       });
     };
@@ -535,26 +559,29 @@ class Emitter {
     if (!space.reduced.back()) return emit_reduce_outer(begin, end);
     int32_t root = step_.roots[0];
     const Node& n = g_[root];
-    const Accumulator a = accumulator(n);
-    const bool is_sum = n.op == Op::Sum || n.op == Op::Mean;
     loop(begin, end, [&](Value* item) {
       std::vector<Value*> base = offsets(item, space.dims(false));
-      if (!is_sum) {
-        MinMax mm(*this, a.ty, n.op == Op::Amax);
-        walk_reduced(base, [&](const std::vector<Value*>& off) {
-          mm.add(value(n.args[0], a.dtype, off));
-        });
-        store(root, finish(n, a, mm.result()), base);
-        return;
-      }
-      auto* acc = var(a.ty);
-      b_.CreateStore(llvm::ConstantFP::get(a.ty, a.init), acc);
-      walk_reduced(base, [&](const std::vector<Value*>& off) {
-        Value* x = value(n.args[0], a.dtype, off);
-        b_.CreateStore(accumulate(n, b_.CreateLoad(a.ty, acc), x), acc);
-      });
-      store(root, finish(n, a, b_.CreateLoad(a.ty, acc)), base);
+      store(root, reduce_item(n, base), base);
     });
+  }
+
+  // Reduction n's value over the reduced dims of the item at `base`, as n's dtype.
+  Value* reduce_item(const Node& n, const std::vector<Value*>& base) {
+    const Accumulator a = accumulator(n);
+    if (n.op == Op::Amax || n.op == Op::Amin) {
+      MinMax mm(*this, a.ty, n.op == Op::Amax);
+      walk_reduced(base, [&](const std::vector<Value*>& off) {
+        mm.add(value(n.args[0], a.dtype, off));
+      });
+      return finish(n, a, mm.result());
+    }
+    auto* acc = var(a.ty);
+    b_.CreateStore(llvm::ConstantFP::get(a.ty, a.init), acc);
+    walk_reduced(base, [&](const std::vector<Value*>& off) {
+      Value* x = value(n.args[0], a.dtype, off);
+      b_.CreateStore(accumulate(n, b_.CreateLoad(a.ty, acc), x), acc);
+    });
+    return finish(n, a, b_.CreateLoad(a.ty, acc));
   }
 
   // A reduction over outer dims (sum over dim 0 of a matrix, say): walking one output item's
@@ -642,6 +669,80 @@ class Emitter {
     });
   }
 
+  // A Rows step: per row, each reduction in its own pass over the row (reading the earlier
+  // ones' values from registers), then one pass computing and storing the pointwise roots.
+  void emit_rows(Value* begin, Value* end) {
+    plan_row_cache();
+    loop(begin, end, [&](Value* item) {
+      std::vector<Value*> base = offsets(item, space.dims(false));
+      row_.clear();
+      std::vector<int32_t> pointwise;
+      for (int32_t r : step_.roots) {
+        const Node& n = g_[r];
+        if (is_pointwise(n.op)) {
+          pointwise.push_back(r);
+          continue;
+        }
+        Value* v = reduce_item(n, base);
+        store(r, v, base);
+        row_[r] = v;
+        for (auto& [id, c] : row_cache_) c.filled = c.filled || c.stored;
+      }
+      if (pointwise.empty()) return;
+      walk_reduced(base, [&](const std::vector<Value*>& off) {
+        for (int32_t r : pointwise) {
+          Value* v = apply(g_[r], off);
+          memo_[r] = v;
+          store(r, v, off);
+        }
+      });
+    });
+  }
+
+  // The length of a Rows step's rows (its one reduced dim).
+  int64_t row_length() const { return space.size[space.dims(true).back()]; }
+
+  // The inlined pointwise nodes node id's value computes (not the ones read from memory or
+  // from the row's reduced values).
+  void inlined(int32_t id, std::set<int32_t>& out) {
+    for (int32_t a : g_[id].args) {
+      const Node& n = g_[a];
+      if (n.kind != Kind::Apply || slot_.at(a) >= 0 || out.count(a)) continue;
+      out.insert(a);
+      inlined(a, out);
+    }
+  }
+  // Transcendental values that more than one pass of a Rows step computes (exp(x - max) in
+  // softmax written out: the sum's pass and the output's) are computed once per row: the first
+  // pass stores them in a row-long array on the stack, later passes read it (rows up to 16 KiB
+  // per value; longer ones recompute).
+  void plan_row_cache() {
+    std::vector<std::set<int32_t>> passes;
+    std::set<int32_t> last;
+    for (int32_t r : step_.roots) {
+      if (is_pointwise(g_[r].op)) {
+        inlined(r, last);
+      } else {
+        passes.emplace_back();
+        inlined(r, passes.back());
+      }
+    }
+    passes.push_back(last);
+    std::map<int32_t, int> count;
+    for (const auto& p : passes)
+      for (int32_t id : p) ++count[id];
+    for (auto [id, k] : count) {
+      const Node& n = g_[id];
+      bool costly = n.op == Op::Exp || n.op == Op::Log || n.op == Op::Log1p ||
+                    n.op == Op::Expm1 || n.op == Op::Tanh || n.op == Op::Sigmoid ||
+                    n.op == Op::Erf || n.op == Op::Gelu || n.op == Op::Silu || n.op == Op::Pow ||
+                    n.op == Op::Sin || n.op == Op::Cos;
+      if (k >= 2 && costly && n.dtype != kBool &&
+          row_length() * int64_t(element_size(n.dtype)) <= 16384)
+        row_cache_[id] = RowCache{};
+    }
+  }
+
   const Graph& g_;
   const Group& step_;
   const std::vector<bool>& mat_;
@@ -652,6 +753,15 @@ class Emitter {
   std::map<int32_t, int> slot_;  // node -> buffer slot, or -1 for values kept in registers
   std::vector<Value*> ptr_;
   std::map<int32_t, Value*> memo_;  // values of the current element
+  std::map<int32_t, Value*> row_;   // a Rows step's reductions of the current row
+  struct RowCache {
+    llvm::Type* ty = nullptr;
+    llvm::AllocaInst* array = nullptr;  // the row's values
+    bool stored = false;                // a pass so far computes and stores them
+    bool filled = false;                // a finished pass did: later passes load
+  };
+  std::map<int32_t, RowCache> row_cache_;  // a Rows step's values computed once per row
+  Value* elem_ = nullptr;                  // the position along the reduced dim
 };
 
 }  // namespace

@@ -55,6 +55,43 @@ void roots_read(const Graph& g, const std::vector<bool>& mat, int32_t id,
   }
 }
 
+// True for a reduction over the last dim only, keeping it (sizes: its operand's, last one 1).
+bool row_reduction(const Graph& g, int32_t id) {
+  const Node& n = g[id];
+  if (n.kind != Kind::Apply || !is_reduction(n.op)) return false;
+  const auto& ra = std::get<ReduceAttrs>(n.attrs);
+  const Dims& in = g[n.args[0]].sizes;
+  return !in.empty() && ra.keepdim && ra.dims.size() == 1 &&
+         ra.dims[0] == static_cast<int64_t>(in.size()) - 1 && in.back() > 1;
+}
+
+// True when node id (of space `space`, a Rows step's) can be computed in that step's last
+// phases: everything it reads through inlined pointwise nodes is either computed by an earlier
+// step (before the Rows step `rows`) or a reduction of the Rows step, read directly (no view)
+// as a per-row value.
+bool reads_fit_rows(const Graph& g, const std::vector<bool>& mat, const std::vector<int>& step_of,
+                    int rows, const Group& step, int32_t id, std::vector<bool>& seen) {
+  for (int32_t a : g[id].args) {
+    const Node& n = g[a];
+    if (n.kind != Kind::Apply || seen[static_cast<size_t>(a)]) continue;
+    seen[static_cast<size_t>(a)] = true;
+    if (is_view(n.op)) {  // reads its operand's memory: that must be complete
+      int32_t src = n.args[0];
+      if (g[src].kind == Kind::Apply && step_of[static_cast<size_t>(src)] >= rows) return false;
+      continue;
+    }
+    if (mat[static_cast<size_t>(a)]) {
+      int s = step_of[static_cast<size_t>(a)];
+      if (s < rows) continue;
+      if (s > rows || !is_reduction(n.op)) return false;
+      if (std::find(step.roots.begin(), step.roots.end(), a) == step.roots.end()) return false;
+      continue;  // a reduction of this Rows step: its sizes are the space's with the last 1
+    }
+    if (!reads_fit_rows(g, mat, step_of, rows, step, a, seen)) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 std::vector<Group> fuse(const Graph& g) {
@@ -65,6 +102,36 @@ std::vector<Group> fuse(const Graph& g) {
     const Node& n = g[static_cast<int32_t>(i)];
     if (n.kind != Kind::Apply || !mat[i] || is_view(n.op)) continue;
     auto id = static_cast<int32_t>(i);
+    // A row reduction, or a pointwise root over the same space, joins the latest reduction
+    // step over the last dim of that space when it reads nothing computed after that step
+    // except the step's own reductions, row by row. (Reductions join only before the step
+    // has pointwise roots.)
+    if (!steps.empty() && (row_reduction(g, id) || is_pointwise(n.op))) {
+      const Dims& space = is_pointwise(n.op) ? n.sizes : g[n.args[0]].sizes;
+      for (int s = static_cast<int>(steps.size()) - 1; s >= 0; --s) {
+        Group& st = steps[static_cast<size_t>(s)];
+        bool chain = (st.kind == Group::Kind::Rows ||
+                      (st.kind == Group::Kind::Reduce && row_reduction(g, st.roots[0]))) &&
+                     st.space == space;
+        if (!chain) continue;
+        bool open = !is_pointwise(n.op) ? is_reduction(g[st.roots.back()].op) : true;
+        std::vector<bool> seen(g.size(), false);
+        if (open && reads_fit_rows(g, mat, step_of, s, st, id, seen)) {
+          bool reads_step = false;  // worth joining only when it reads the step's reductions
+          std::vector<int32_t> reads;
+          std::vector<bool> seen2(g.size(), false);
+          roots_read(g, mat, id, seen2, reads);
+          for (int32_t r : reads) reads_step = reads_step || step_of[static_cast<size_t>(r)] == s;
+          if (reads_step) {
+            st.kind = Group::Kind::Rows;
+            st.roots.push_back(id);
+            step_of[i] = s;
+          }
+        }
+        break;  // only the latest such step
+      }
+      if (step_of[i] >= 0) continue;
+    }
     if (is_pointwise(n.op)) {
       // A pointwise root joins the latest pointwise kernel of the same shape when nothing it
       // reads is computed after that kernel: it then reads its operands from memory computed

@@ -320,7 +320,15 @@ class Generator {
     int r = rank(a);
     Instr in{.kind = k, .a = a, .keepdim = chance(0.5)};
     std::vector<bool> reduced(r, r == 0 || chance(0.15));  // empty dims = all
-    if (!reduced.empty() && !reduced[0]) {
+    // Often a row reduction (the last dim, kept), read back by its rows below: the shape of
+    // softmax and the norms, fused as one Rows kernel.
+    const bool row = r >= 1 && A.shape.back() > 1 && chance(0.3);
+    if (row) {
+      reduced.assign(r, false);
+      reduced.back() = true;
+      in.dims = {chance(0.5) ? -1 : r - 1};
+      in.keepdim = true;
+    } else if (!reduced.empty() && !reduced[0]) {
       while (std::find(reduced.begin(), reduced.end(), true) == reduced.end())
         for (int d = 0; d < r; ++d) reduced[d] = chance(0.4);
       for (int d = 0; d < r; ++d)
@@ -346,7 +354,22 @@ class Generator {
       vi.exact = false;
     }
     if (vi.bound > kMaxBound) return false;
-    emit(in, vi);
+    const ValueInfo operand = A;  // a copy: emit appends to p_.info
+    int red = emit(in, vi);
+    if (row && chance(0.7)) {
+      static const Kind kinds[] = {Kind::Sub, Kind::Add, Kind::Mul};
+      Kind bk = one_of(kinds);
+      ValueInfo w = operand;
+      w.exact = false;
+      switch (bk) {
+        case Kind::Sub: w.bound = operand.bound + vi.bound; w.lo = operand.lo - vi.bound; break;
+        case Kind::Add: w.bound = operand.bound + vi.bound; w.lo = operand.lo + vi.lo; break;
+        default:
+          w.bound = operand.bound * vi.bound;
+          w.lo = operand.lo >= 0 && vi.lo >= 0 ? operand.lo * vi.lo : -w.bound;
+      }
+      if (w.bound <= kMaxBound) emit(Instr{.kind = bk, .a = a, .b = red}, w);
+    }
     return true;
   }
 

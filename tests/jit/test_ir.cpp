@@ -206,3 +206,73 @@ TEST_CASE("fusion: a view of a computed value is read in place", "[jit][passes]"
   CHECK(steps[0].roots == std::vector<int32_t>{e});
   CHECK(steps[1].roots == std::vector<int32_t>{s});
 }
+
+TEST_CASE("fusion: reductions over the last dim and their pointwise readers share rows",
+          "[jit][passes]") {
+  auto keep_last = ReduceAttrs{{1}, true};
+  {  // softmax written out: amax, sum of exp(x - max), exp(x - max) / sum: one Rows step
+    Graph g;
+    int32_t x = input(g, 0, {4, 6});
+    int32_t mx = apply(g, Op::Amax, {x}, {4, 1}, keep_last);
+    int32_t e = apply(g, Op::Exp, {apply(g, Op::Sub, {x, mx}, {4, 6})}, {4, 6});
+    int32_t s = apply(g, Op::Sum, {e}, {4, 1}, keep_last);
+    int32_t y = apply(g, Op::Div, {e, s}, {4, 6});
+    g.outputs = {y};
+    std::vector<Group> steps = fuse(g);
+    REQUIRE(steps.size() == 1);
+    CHECK(steps[0].kind == Group::Kind::Rows);
+    CHECK(steps[0].roots == std::vector<int32_t>{mx, s, y});
+    CHECK(steps[0].space == Dims{4, 6});
+  }
+  {  // not per row: a reduction without keepdim broadcasts along the other dim
+    Graph g;
+    int32_t x = input(g, 0, {6, 6});
+    int32_t s = apply(g, Op::Sum, {x}, {6}, ReduceAttrs{{1}, false});
+    int32_t y = apply(g, Op::Sub, {x, s}, {6, 6});
+    g.outputs = {y};
+    std::vector<Group> steps = fuse(g);
+    REQUIRE(steps.size() == 2);
+    CHECK(steps[0].kind == Group::Kind::Reduce);
+    CHECK(steps[1].kind == Group::Kind::Pointwise);
+  }
+  {  // not per row: a reduction over the first dim
+    Graph g;
+    int32_t x = input(g, 0, {4, 6});
+    int32_t s = apply(g, Op::Sum, {x}, {1, 6}, ReduceAttrs{{0}, true});
+    int32_t y = apply(g, Op::Sub, {x, s}, {4, 6});
+    g.outputs = {y};
+    std::vector<Group> steps = fuse(g);
+    REQUIRE(steps.size() == 2);
+    CHECK(steps[0].kind == Group::Kind::Reduce);
+  }
+  {  // a reduction read through a view needs all of it in memory: its own step
+    Graph g;
+    int32_t x = input(g, 0, {4, 4});
+    int32_t s = apply(g, Op::Sum, {x}, {4, 1}, keep_last);
+    Node v;  // s seen as [1, 4], broadcast down the columns
+    v.op = Op::View;
+    v.args = {s};
+    v.sizes = {1, 4};
+    v.strides = {4, 1};
+    int32_t t = g.add(v);
+    int32_t y = apply(g, Op::Sub, {x, t}, {4, 4});
+    g.outputs = {y};
+    std::vector<Group> steps = fuse(g);
+    REQUIRE(steps.size() == 2);
+    CHECK(steps[0].kind == Group::Kind::Reduce);
+    CHECK(steps[1].kind == Group::Kind::Pointwise);
+  }
+  {  // a reduction of a Rows step's pointwise result comes after the step
+    Graph g;
+    int32_t x = input(g, 0, {4, 6});
+    int32_t m = apply(g, Op::Mean, {x}, {4, 1}, keep_last);
+    int32_t d = apply(g, Op::Sub, {x, m}, {4, 6});
+    int32_t s = apply(g, Op::Sum, {d}, {4, 1}, keep_last);
+    g.outputs = {d, s};
+    std::vector<Group> steps = fuse(g);
+    REQUIRE(steps.size() == 2);
+    CHECK(steps[0].kind == Group::Kind::Rows);
+    CHECK(steps[0].roots == std::vector<int32_t>{m, d});
+    CHECK(steps[1].kind == Group::Kind::Reduce);
+  }
+}

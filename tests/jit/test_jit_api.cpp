@@ -226,6 +226,51 @@ TEST_CASE("NaN and infinities pass through fused max/min reductions and softmax"
   }
 }
 
+TEST_CASE("row-wise formulas written as ops fuse into one kernel per row", "[jit][api]") {
+  // softmax, log_softmax, layer norm and RMS norm written out: reductions over the last dim
+  // and the pointwise work reading them run as one Rows kernel, row by row.
+  test::HotThreshold hot(1);
+  Tensor a = test::seeded_randn({7, 300}, 70), b = test::seeded_randn({2, 3, 129}, 71);
+  Tensor w = test::seeded_randn({129}, 72), bias = test::seeded_randn({129}, 73);
+  Tensor c = test::seeded_randn({300, 256}, 74);  // enough rows to split over two threads
+  auto softmax_ops = [](const Tensor& x) {
+    Tensor e = exp(x - x.amax({-1}, true));
+    return e / e.sum({-1}, true);
+  };
+  auto log_softmax_ops = [](const Tensor& x) {
+    Tensor d = x - x.amax({-1}, true);
+    return d - log(exp(d).sum({-1}, true));
+  };
+  auto layer_norm_ops = [&](const Tensor& x) {
+    Tensor d = x - x.mean({-1}, true);
+    return d / sqrt((d * d).mean({-1}, true) + 1e-5) * w + bias;
+  };
+  auto rms_norm_ops = [&](const Tensor& x) {
+    return x * rsqrt((x * x).mean({-1}, true) + 1e-6) * w;
+  };
+  auto body = [&] {
+    return std::vector<Tensor>{softmax_ops(a), log_softmax_ops(a), softmax_ops(b),
+                               layer_norm_ops(b), rms_norm_ops(b),
+                               layer_norm_ops(b.transpose(0, 1)),  // non-contiguous input
+                               softmax_ops(c)};
+  };
+  const int old_threads = get_num_threads();
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    std::vector<Tensor> want = body(), got;
+    jit::Stats s0 = jit::stats();
+    for (int it = 0; it < 2; ++it) {
+      jit::Region r("api_rows");
+      got = body();
+    }
+    CHECK(delta(s0, jit::stats()).fused_graphs >= 1);
+    for (size_t i = 0; i < want.size(); ++i)
+      require_same(got[i], want[i], "case " + std::to_string(i) + ", threads " +
+                                        std::to_string(threads));
+  }
+  set_num_threads(old_threads);
+}
+
 TEST_CASE("a new shape or layout gets a new specialisation with right results", "[jit][api]") {
   test::HotThreshold hot(1);
   auto body = [](const Tensor& x, const Tensor& b) { return tanh(x * 1.5 - b) + x; };
