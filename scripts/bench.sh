@@ -171,6 +171,10 @@ for t in (1, 2):
           f"BM_chain_fused/threads:{t}", f"BM_chain_plain/threads:{t}", 1.2, higher_better=False)
     ratio(f"jit softmax 4096^2, {t} thr: eager time / fused", "jit",
           f"BM_softmax_eager/threads:{t}", f"BM_softmax_fused/threads:{t}", 2)
+    ratio(f"jit softmax as ops (exp(x-max)/sum), {t} thr: eager time / fused", "jit",
+          f"BM_softmax_composed_eager/threads:{t}", f"BM_softmax_composed_fused/threads:{t}", 2)
+    ratio(f"jit column sum (m*m).sum(0), {t} thr: eager time / fused (context)", "jit",
+          f"BM_column_sum_eager/threads:{t}", f"BM_column_sum_fused/threads:{t}", 1)
 limit("jit compile latency per kernel, median (ms)", "jit", "BM_compile_fresh/iterations:30",
       lambda v: v.get("compile_ms_median", float("nan")), lambda x: f"{x:.3g}", 10,
       lambda v: f"kernels/iter {v.get('kernels', 0):.2g}, region {fmt_time(v['real'])}",
@@ -224,7 +228,9 @@ for file, bench in (("peer_default", "BM_add16M_torch"),
     v, e = get(file, bench)
     print(f"  {file:<21} {bench:<42} {fmt_time(v['real']) if v else e}")
 for bench in ("BM_chain_fused/threads:1", "BM_chain_fused/threads:2", "BM_softmax_fused/threads:1",
-              "BM_softmax_fused/threads:2", "BM_overhead_fused"):
+              "BM_softmax_fused/threads:2", "BM_softmax_composed_fused/threads:1",
+              "BM_softmax_composed_fused/threads:2", "BM_column_sum_fused/threads:1",
+              "BM_column_sum_fused/threads:2", "BM_overhead_fused"):
     v, e = get("jit", bench)
     print(f"  {'jit':<21} {bench:<42} " + (f"fused graphs per iteration {v.get('fused', 0):.2g}"
                                            " (1: compiled kernels ran)" if v else e))
