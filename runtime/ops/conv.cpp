@@ -170,8 +170,8 @@ TensorList conv2d_kernel(std::span<const Tensor> in, const Attrs& attrs) {
     NoGradGuard no_grad;  // the contiguous copies are internal, not graph nodes
     Tensor x = input.contiguous(), w = weight.contiguous();
     if (bias.defined()) bias = bias.contiguous();
-    const bool dnnl =
-        detail::conv_uses_dnnl(input.dtype(), g) && detail::dnnl_conv2d_forward(g, x, w, bias, out);
+    const bool dnnl = detail::conv_uses_dnnl(input.dtype(), g, false) &&
+                      detail::dnnl_conv2d_forward(g, x, w, bias, out);
     if (!dnnl)
       visit_dtype(input.dtype(), [&](auto v) {
         using T = decltype(v);

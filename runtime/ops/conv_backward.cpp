@@ -166,7 +166,7 @@ TensorList conv2d_backward_kernel(std::span<const Tensor> in, const Attrs& attrs
   g.sh = a.stride[0]; g.sw = a.stride[1]; g.ph = a.padding[0]; g.pw = a.padding[1];
   g.dh = a.dilation[0]; g.dw = a.dilation[1];
   std::optional<TensorList> dnnl;
-  if (detail::conv_uses_dnnl(x.dtype(), g))
+  if (detail::conv_uses_dnnl(x.dtype(), g, true))
     dnnl = detail::dnnl_conv2d_backward(g, gy, x, w, a.output_mask);
   TensorList r = dnnl ? std::move(*dnnl) : visit_dtype(x.dtype(), [&](auto v) -> TensorList {
     using T = decltype(v);

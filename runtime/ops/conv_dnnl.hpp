@@ -18,8 +18,9 @@ bool dnnl_available();
 ConvBackend conv_backend();
 /// Overrides conv_backend() for the whole process (tests, A/B runs); dnnl needs a oneDNN build.
 void set_conv_backend(ConvBackend b);
-/// True when a conv2d of this dtype and geometry goes to oneDNN (float32, nothing empty).
-bool conv_uses_dnnl(DType dtype, const ConvGeom& g);
+/// True when a conv2d (its forward, or its backward) of this dtype and geometry goes to oneDNN:
+/// float32, nothing empty, and not the backward of a few-channel ungrouped conv (see the .cpp).
+bool conv_uses_dnnl(DType dtype, const ConvGeom& g, bool backward);
 /// Forward and backward calls oneDNN has run so far (tests check which path ran).
 uint64_t dnnl_conv_calls();
 
