@@ -198,7 +198,7 @@ struct BackwardData {
   dnnl::convolution_backward_data prim;
   Arg diff_dst, weights, diff_src;
   size_t scratch = 0;
-  bool reference = false;
+  bool usable = false;
 };
 
 struct BackwardWeights {
@@ -206,48 +206,56 @@ struct BackwardWeights {
   Arg src, diff_dst, diff_weights;
   Desc diff_bias;
   size_t scratch = 0;
-  bool reference = false;
+  bool usable = false;
 };
 
 // One geometry's primitives: the forward at once (its descriptor is the backward's hint), the
-// backward ones on first use.
+// backward ones on first use. A primitive oneDNN cannot make, or only as its reference loops
+// (slower than im2col), leaves its part unusable: im2col runs it.
 class Entry {
  public:
   Entry(const ConvGeom& g, bool with_bias) : p_(g, with_bias) {
-    const auto alg = dnnl::algorithm::convolution_auto;
-    pd_ = dnnl::convolution_forward::primitive_desc(
-        {dnnl::prop_kind::forward_training, alg, Problem::any(p_.src), Problem::any(p_.weights),
-         p_.bias, Problem::any(p_.dst), p_.strides, p_.dilates, p_.pad_l, p_.pad_r},
-        user_scratchpad(), engine());
-    reference_ = is_reference(pd_);
-    if (reference_) return;  // im2col is faster than oneDNN's reference loops
-    fwd_.prim = dnnl::convolution_forward(pd_);
-    fwd_.src = Arg(p_.src, pd_.src_desc(), true);
-    fwd_.weights = Arg(p_.weights, pd_.weights_desc(), true);
-    fwd_.dst = Arg(p_.dst, pd_.dst_desc(), false);
-    fwd_.bias = p_.bias;
-    fwd_.scratch = pd_.scratchpad_desc().get_size();
+    try {
+      pd_ = dnnl::convolution_forward::primitive_desc(
+          {dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_auto,
+           Problem::any(p_.src), Problem::any(p_.weights), p_.bias, Problem::any(p_.dst),
+           p_.strides, p_.dilates, p_.pad_l, p_.pad_r},
+          user_scratchpad(), engine());
+      if (is_reference(pd_)) return;
+      fwd_.prim = dnnl::convolution_forward(pd_);
+      fwd_.src = Arg(p_.src, pd_.src_desc(), true);
+      fwd_.weights = Arg(p_.weights, pd_.weights_desc(), true);
+      fwd_.dst = Arg(p_.dst, pd_.dst_desc(), false);
+      fwd_.bias = p_.bias;
+      fwd_.scratch = pd_.scratchpad_desc().get_size();
+      usable_ = true;
+    } catch (const dnnl::error&) {
+      usable_ = false;  // no implementation for this geometry
+    }
   }
 
-  /// False when oneDNN would run its reference implementation for the forward.
-  bool usable() const { return !reference_; }
-  const Problem& problem() const { return p_; }
+  /// False when the forward has no optimised oneDNN implementation (then nothing is used).
+  bool usable() const { return usable_; }
   const Forward& forward() const { return fwd_; }
 
   const BackwardData& backward_data() {
     std::call_once(data_once_, [&] {
       auto d = std::make_unique<BackwardData>();
-      dnnl::convolution_backward_data::primitive_desc pd(
-          {dnnl::algorithm::convolution_auto, Problem::any(p_.src), Problem::any(p_.weights),
-           Problem::any(p_.dst), p_.strides, p_.dilates, p_.pad_l, p_.pad_r},
-          user_scratchpad(), engine(), pd_);
-      d->reference = is_reference(pd);
-      if (!d->reference) {
-        d->prim = dnnl::convolution_backward_data(pd);
-        d->diff_dst = Arg(p_.dst, pd.diff_dst_desc(), true);
-        d->weights = Arg(p_.weights, pd.weights_desc(), true);
-        d->diff_src = Arg(p_.src, pd.diff_src_desc(), false);
-        d->scratch = pd.scratchpad_desc().get_size();
+      try {
+        dnnl::convolution_backward_data::primitive_desc pd(
+            {dnnl::algorithm::convolution_auto, Problem::any(p_.src), Problem::any(p_.weights),
+             Problem::any(p_.dst), p_.strides, p_.dilates, p_.pad_l, p_.pad_r},
+            user_scratchpad(), engine(), pd_);
+        if (!is_reference(pd)) {
+          d->prim = dnnl::convolution_backward_data(pd);
+          d->diff_dst = Arg(p_.dst, pd.diff_dst_desc(), true);
+          d->weights = Arg(p_.weights, pd.weights_desc(), true);
+          d->diff_src = Arg(p_.src, pd.diff_src_desc(), false);
+          d->scratch = pd.scratchpad_desc().get_size();
+          d->usable = true;
+        }
+      } catch (const dnnl::error&) {
+        d->usable = false;
       }
       data_ = std::move(d);
     });
@@ -257,18 +265,22 @@ class Entry {
   const BackwardWeights& backward_weights() {
     std::call_once(weights_once_, [&] {
       auto w = std::make_unique<BackwardWeights>();
-      dnnl::convolution_backward_weights::primitive_desc pd(
-          {dnnl::algorithm::convolution_auto, Problem::any(p_.src), Problem::any(p_.weights),
-           p_.bias, Problem::any(p_.dst), p_.strides, p_.dilates, p_.pad_l, p_.pad_r},
-          user_scratchpad(), engine(), pd_);
-      w->reference = is_reference(pd);
-      if (!w->reference) {
-        w->prim = dnnl::convolution_backward_weights(pd);
-        w->src = Arg(p_.src, pd.src_desc(), true);
-        w->diff_dst = Arg(p_.dst, pd.diff_dst_desc(), true);
-        w->diff_weights = Arg(p_.weights, pd.diff_weights_desc(), false);
-        w->diff_bias = p_.bias;
-        w->scratch = pd.scratchpad_desc().get_size();
+      try {
+        dnnl::convolution_backward_weights::primitive_desc pd(
+            {dnnl::algorithm::convolution_auto, Problem::any(p_.src), Problem::any(p_.weights),
+             p_.bias, Problem::any(p_.dst), p_.strides, p_.dilates, p_.pad_l, p_.pad_r},
+            user_scratchpad(), engine(), pd_);
+        if (!is_reference(pd)) {
+          w->prim = dnnl::convolution_backward_weights(pd);
+          w->src = Arg(p_.src, pd.src_desc(), true);
+          w->diff_dst = Arg(p_.dst, pd.diff_dst_desc(), true);
+          w->diff_weights = Arg(p_.weights, pd.diff_weights_desc(), false);
+          w->diff_bias = p_.bias;
+          w->scratch = pd.scratchpad_desc().get_size();
+          w->usable = true;
+        }
+      } catch (const dnnl::error&) {
+        w->usable = false;
       }
       weights_ = std::move(w);
     });
@@ -278,7 +290,7 @@ class Entry {
  private:
   Problem p_;
   dnnl::convolution_forward::primitive_desc pd_;
-  bool reference_ = false;
+  bool usable_ = false;
   Forward fwd_;
   std::once_flag data_once_, weights_once_;
   std::unique_ptr<BackwardData> data_;
@@ -427,7 +439,7 @@ std::optional<TensorList> dnnl_conv2d_backward(const ConvGeom& g, const Tensor& 
   if (!e->usable()) return std::nullopt;
   const BackwardData* bd = need_in ? &e->backward_data() : nullptr;
   const BackwardWeights* bw = need_wb ? &e->backward_weights() : nullptr;
-  if ((bd && bd->reference) || (bw && bw->reference)) return std::nullopt;
+  if ((bd && !bd->usable) || (bw && !bw->usable)) return std::nullopt;
   TensorList r(3);
   Call call;
   const float* pgy = gy.data_ptr<float>();
