@@ -1,12 +1,15 @@
 // conv2d at resnet_fashion's shapes (batch 128, 28x28 Fashion-MNIST, widths 16/32/64), 2
-// threads: ember (im2col + OpenBLAS sgemm) against oneDNN (libdnnl, when built with
-// EMBER_HAVE_DNNL) in the same binary, on the same data.
+// threads: ember's conv2d (on oneDNN when ember is built with it, else im2col + OpenBLAS sgemm),
+// ember forced onto im2col, and raw oneDNN (libdnnl, when found) in the same binary, on the same
+// data.
 //
 // Per shape (named by channels, kernel, stride, input size; counter `per_step` = how many convs
 // of that shape one training step runs):
 //   fwd/<shape>/ember         nn::functional::conv2d
-//   bwd/<shape>/ember         Op::Conv2dBackward, what autograd runs: grad_input, grad_weight,
-//                             grad_bias (also for the stem, whose grad_input nobody needs)
+//   bwd/<shape>/ember         Op::Conv2dBackward with the output mask autograd passes: grad_weight,
+//                             and grad_input except for the stem (the convs have no bias)
+//   fwd|bwd/<shape>/ember_im2col  the same on ember's im2col path (EMBER_CONV=im2col), when
+//                             ember has oneDNN
 //   fwd/<shape>/dnnl          convolution_forward (algorithm auto) on tensors already in the
 //                             primitive's preferred (blocked) layouts, converted once outside the
 //                             loop
@@ -18,10 +21,10 @@
 //                             grad_input and OIHW grad_weight, every reorder in the loop
 //   fwd|bwd/<shape>/dnnl_nchw activations kept NCHW (oneDNN's implementation for plain layouts,
 //                             no activation reorders), weights reordered each call
-// The label names oneDNN's implementations; `rel_err` = max |oneDNN - ember| / max |ember|.
-// step/ember and step/dnnl* run every convolution of one training step (forward
-// in network order, then backward in reverse): the time per iteration is the step's total,
-// counters `fwd_ms` and `bwd_ms` split it.
+// The label names oneDNN's implementations; `rel_err` = max |result - im2col| / max |im2col|.
+// step/ember, step/ember_im2col and step/dnnl* run every convolution of one training step
+// (forward in network order, then backward in reverse): the time per iteration is the step's
+// total, counters `fwd_ms` and `bwd_ms` split it.
 //
 //   ./bench_conv --benchmark_min_time=0.2
 #include <benchmark/benchmark.h>
@@ -31,10 +34,12 @@
 #include <cmath>
 #include <exception>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "ember.hpp"
+#include "runtime/ops/conv_dnnl.hpp"
 
 #ifdef EMBER_HAVE_DNNL
 #include <omp.h>
@@ -72,14 +77,35 @@ constexpr int kNumShapes = int(std::size(kShapes));
 // Network order of the forward pass (indices into kShapes); backward runs it in reverse.
 constexpr int kStepOrder[] = {0, 1, 1, 1, 1, 2, 4, 3, 4, 4, 5, 7, 6, 7, 7};
 
+// What autograd asks of Conv2dBackward in resnet_fashion: no bias, no image gradient.
 ember::ConvAttrs attrs(const Shape& s) {
   ember::ConvAttrs a;
   a.stride[0] = a.stride[1] = s.stride;
   a.padding[0] = a.padding[1] = s.pad;
+  a.output_mask[0] = s.grad_input;
+  a.output_mask[2] = false;
   return a;
 }
 
-// Input, weight and grad_out of one shape, with ember's results as the reference.
+using ember::detail::ConvBackend;
+
+// Runs a scope on one of ember's conv2d backends.
+struct BackendScope {
+  ConvBackend prev = ember::detail::conv_backend();
+  explicit BackendScope(ConvBackend b) { ember::detail::set_conv_backend(b); }
+  ~BackendScope() { ember::detail::set_conv_backend(prev); }
+};
+
+ember::Tensor ember_fwd(const Shape& s, const ember::Tensor& x, const ember::Tensor& w) {
+  return ember::nn::functional::conv2d(x, w, {}, {.stride = s.stride, .padding = s.pad});
+}
+
+ember::TensorList ember_bwd(const Shape& s, const ember::Tensor& gy, const ember::Tensor& x,
+                            const ember::Tensor& w) {
+  return ember::dispatch(ember::Op::Conv2dBackward, {gy, x, w}, attrs(s));
+}
+
+// Input, weight and grad_out of one shape, with the im2col path's results as the reference.
 struct Data {
   ember::Tensor x, w, gy, y, gx, gw;
   explicit Data(const Shape& s) {
@@ -87,6 +113,11 @@ struct Data {
     x = ember::randn({kBatch, s.c, s.h, s.h});
     w = ember::randn({s.o, s.c, s.k, s.k}) * (1.0 / std::sqrt(double(s.c * s.k * s.k)));
     gy = ember::randn({kBatch, s.o, s.oh(), s.oh()});
+    BackendScope im2col(ConvBackend::im2col);
+    y = ember_fwd(s, x, w);
+    ember::TensorList r = ember_bwd(s, gy, x, w);
+    gx = r[0];
+    gw = r[1];
   }
 };
 
@@ -96,53 +127,57 @@ Data& data(int i) {
   return *all[i];
 }
 
-ember::Tensor ember_fwd(const Shape& s, const Data& d) {
-  return ember::nn::functional::conv2d(d.x, d.w, {},
-                                       {.stride = s.stride, .padding = s.pad});
-}
-
-ember::TensorList ember_bwd(const Shape& s, const Data& d) {
-  return ember::dispatch(ember::Op::Conv2dBackward, {d.gy, d.x, d.w}, attrs(s));
-}
+ember::Tensor ember_fwd(const Shape& s, const Data& d) { return ember_fwd(s, d.x, d.w); }
+ember::TensorList ember_bwd(const Shape& s, const Data& d) { return ember_bwd(s, d.gy, d.x, d.w); }
 
 void set_counters(benchmark::State& state, const Shape& s) {
   state.counters["per_step"] = s.per_step;
 }
 
-void BM_ember_fwd(benchmark::State& state, int i) {
-  ember::set_num_threads(kThreads);
-  const Shape& s = kShapes[i];
-  Data& d = data(i);
-  try {
-    d.y = ember_fwd(s, d);
-  } catch (const std::exception& e) {
-    state.SkipWithError(e.what());
-    return;
+// max |a - ref| / max |ref|
+float rel_diff(const ember::Tensor& a, const ember::Tensor& ref) {
+  const float* p = a.data_ptr<float>();
+  const float* q = ref.data_ptr<float>();
+  float m = 0, scale = 0;
+  for (int64_t i = 0; i < a.numel(); ++i) {
+    m = std::max(m, std::fabs(p[i] - q[i]));
+    scale = std::max(scale, std::fabs(q[i]));
   }
-  for (auto _ : state) {
-    ember::Tensor y = ember_fwd(s, d);
-    benchmark::DoNotOptimize(y.raw_data());
-  }
-  set_counters(state, s);
+  return scale > 0 ? m / scale : m;
 }
 
-void BM_ember_bwd(benchmark::State& state, int i) {
+// ember's conv2d forward or backward (on `backend`, or as configured when nullopt).
+void BM_ember(benchmark::State& state, int i, bool backward, std::optional<ConvBackend> backend) {
   ember::set_num_threads(kThreads);
+  std::optional<BackendScope> scope;
+  if (backend) scope.emplace(*backend);
   const Shape& s = kShapes[i];
-  Data& d = data(i);
+  float err = 0;
   try {
-    ember::TensorList r = ember_bwd(s, d);
-    d.gx = r[0];
-    d.gw = r[1];
+    Data& d = data(i);
+    if (backward) {
+      ember::TensorList r = ember_bwd(s, d);
+      err = rel_diff(r[1], d.gw);
+      if (s.grad_input) err = std::max(err, rel_diff(r[0], d.gx));
+    } else {
+      err = rel_diff(ember_fwd(s, d), d.y);
+    }
   } catch (const std::exception& e) {
     state.SkipWithError(e.what());
     return;
   }
+  const Data& d = data(i);
   for (auto _ : state) {
-    ember::TensorList r = ember_bwd(s, d);
-    benchmark::DoNotOptimize(r[0].raw_data());
+    if (backward) {
+      ember::TensorList r = ember_bwd(s, d);
+      benchmark::DoNotOptimize(r[1].raw_data());
+    } else {
+      ember::Tensor y = ember_fwd(s, d);
+      benchmark::DoNotOptimize(y.raw_data());
+    }
   }
   set_counters(state, s);
+  state.counters["rel_err"] = err;
 }
 
 double elapsed_ms(std::chrono::steady_clock::time_point t0) {
@@ -161,13 +196,15 @@ void ember_step(double& fwd, double& bwd) {
   for (int j = int(std::size(kStepOrder)) - 1; j >= 0; --j) {
     int i = kStepOrder[j];
     ember::TensorList r = ember_bwd(kShapes[i], data(i));
-    benchmark::DoNotOptimize(r[0].raw_data());
+    benchmark::DoNotOptimize(r[1].raw_data());
   }
   bwd += elapsed_ms(t0);
 }
 
-void BM_step_ember(benchmark::State& state) {
+void BM_step_ember(benchmark::State& state, std::optional<ConvBackend> backend) {
   ember::set_num_threads(kThreads);
+  std::optional<BackendScope> scope;
+  if (backend) scope.emplace(*backend);
   double fwd = 0, bwd = 0;
   try {
     ember_step(fwd, bwd);  // warm-up: creates the data, fills the allocator's cache
@@ -316,36 +353,20 @@ Conv& conv(int i, Variant v) {
   return *c;
 }
 
-// max |a - ref| / max |ref|
-float rel_diff(const ember::Tensor& a, const ember::Tensor& ref) {
-  const float* p = a.data_ptr<float>();
-  const float* q = ref.data_ptr<float>();
-  float m = 0, scale = 0;
-  for (int64_t i = 0; i < a.numel(); ++i) {
-    m = std::max(m, std::fabs(p[i] - q[i]));
-    scale = std::max(scale, std::fabs(q[i]));
-  }
-  return scale > 0 ? m / scale : m;
-}
-
-// Runs ember's and oneDNN's version once and returns the largest difference of the results.
+// Runs oneDNN's version once and returns its largest difference from the im2col results.
 float check_forward(int i, Variant v) {
-  Data& d = data(i);
-  d.y = ember_fwd(kShapes[i], d);
   Conv& c = conv(i, v);
   c.forward_reorder();
   c.wait();
-  return rel_diff(c.y, d.y);
+  return rel_diff(c.y, data(i).y);
 }
 
 float check_backward(int i, Variant v) {
-  Data& d = data(i);
-  ember::TensorList r = ember_bwd(kShapes[i], d);
   Conv& c = conv(i, v);
   c.backward_reorder();
   c.wait();
-  float err = rel_diff(c.gw, r[1]);
-  if (kShapes[i].grad_input) err = std::max(err, rel_diff(c.gx, r[0]));
+  float err = rel_diff(c.gw, data(i).gw);
+  if (kShapes[i].grad_input) err = std::max(err, rel_diff(c.gx, data(i).gx));
   return err;
 }
 
@@ -425,9 +446,10 @@ int register_all() {
     const std::string shape = kShapes[i].name;
     for (bool bwd : {false, true}) {
       const std::string pre = (bwd ? "bwd/" : "fwd/") + shape;
-      add(pre + "/ember", [i, bwd](State& st) {
-        bwd ? BM_ember_bwd(st, i) : BM_ember_fwd(st, i);
-      });
+      add(pre + "/ember", [i, bwd](State& st) { BM_ember(st, i, bwd, std::nullopt); });
+      if (ember::detail::dnnl_available())
+        add(pre + "/ember_im2col",
+            [i, bwd](State& st) { BM_ember(st, i, bwd, ConvBackend::im2col); });
 #ifdef EMBER_HAVE_DNNL
       add(pre + "/dnnl", [i, bwd](State& st) { BM_dnnl(st, i, bwd, kBlocked); });
       add(pre + "/dnnl_reorder", [i, bwd](State& st) { BM_dnnl(st, i, bwd, kReorder); });
@@ -435,7 +457,9 @@ int register_all() {
 #endif
     }
   }
-  add("step/ember", BM_step_ember);
+  add("step/ember", [](State& st) { BM_step_ember(st, std::nullopt); });
+  if (ember::detail::dnnl_available())
+    add("step/ember_im2col", [](State& st) { BM_step_ember(st, ConvBackend::im2col); });
 #ifdef EMBER_HAVE_DNNL
   add("step/dnnl", [](State& st) { BM_step_dnnl(st, kBlocked); });
   add("step/dnnl_reorder", [](State& st) { BM_step_dnnl(st, kReorder); });

@@ -60,7 +60,7 @@ enum class Op : uint16_t {
   ScatterAdd,          // (self, index, src), DimAttrs: self + src added at index along dim
   IndexAdd,            // (self, index, source), DimAttrs: self + source rows added at index
   Conv2dBackward,      // (grad_out, input, weight), ConvAttrs; outputs (grad_input, grad_weight,
-                       // grad_bias)
+                       // grad_bias), undefined where ConvAttrs::output_mask is false
   MaxPool2dBackward,   // (grad_out, input, indices), PoolAttrs
   AvgPool2dBackward,   // (grad_out, input), PoolAttrs
   AdaptiveAvgPool2dBackward,  // (grad_out, input)
@@ -88,6 +88,7 @@ struct DTypeAttrs { DType dtype = kFloat32; };
 struct ClampAttrs { std::optional<double> min{}, max{}; };
 struct ConvAttrs {
   int64_t stride[2] = {1, 1}, padding[2] = {0, 0}, dilation[2] = {1, 1}, groups = 1;
+  bool output_mask[3] = {true, true, true};  ///< Conv2dBackward: which grads to compute
 };
 struct PoolAttrs {
   int64_t kernel[2] = {1, 1}, stride[2] = {1, 1}, padding[2] = {0, 0}, dilation[2] = {1, 1};

@@ -11,6 +11,9 @@
 #include "runtime/error.hpp"
 
 extern "C" void openblas_set_num_threads(int);
+#if EMBER_HAVE_DNNL
+#include <omp.h>  // oneDNN's conv2d runs on OpenMP (libgomp)
+#endif
 
 namespace ember {
 namespace {
@@ -119,6 +122,15 @@ class Pool {
   std::exception_ptr error_;
 };
 
+// The libraries' own thread teams: OpenBLAS's, and (for the calling thread; oneDNN's conv also
+// sets it on other threads) OpenMP's that oneDNN runs on.
+void set_library_threads(int n) {
+  openblas_set_num_threads(n);
+#if EMBER_HAVE_DNNL
+  omp_set_num_threads(n);
+#endif
+}
+
 int default_threads() {
   unsigned n = std::thread::hardware_concurrency();
   return n ? static_cast<int>(n) : 1;
@@ -130,7 +142,7 @@ Pool& pool() {
   static auto* p = [] {
     int n = g_threads.load() ? g_threads.load() : default_threads();
     g_threads = n;
-    openblas_set_num_threads(n);
+    set_library_threads(n);
     return new Pool(n);  // leaked on purpose: no join at static destruction
   }();
   return *p;
@@ -142,7 +154,7 @@ void set_num_threads(int n) {
   EMBER_CHECK(n >= 1, ValueError, "set_num_threads: expected a positive number of threads, got ",
               n);
   g_threads = n;
-  openblas_set_num_threads(n);
+  set_library_threads(n);
   Pool& p = pool();
   if (p.size() != n) p.resize(n);
 }

@@ -1,4 +1,5 @@
-// Threads: one pool for every kernel, one parallel_for, one thread setting (OpenBLAS's too).
+// Threads: one pool for every kernel, one parallel_for, one thread setting (OpenBLAS's and
+// oneDNN's OpenMP too).
 #pragma once
 
 #include <cstdint>
@@ -7,7 +8,8 @@
 
 namespace ember {
 
-/// Sets the number of threads every ember kernel, and OpenBLAS, uses (default: hardware threads).
+/// Sets the number of threads every ember kernel, OpenBLAS and oneDNN use (default: hardware
+/// threads).
 void set_num_threads(int n);
 int get_num_threads();
 /// True while running inside a parallel_for body (nested calls run inline).

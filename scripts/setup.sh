@@ -3,7 +3,8 @@
 # Usage: scripts/setup.sh [extra packages...]
 set -euo pipefail
 need=(cmake ninja-build g++ pkg-config llvm-19-dev libboost-dev catch2 libbenchmark-dev
-      libopenblas-dev zlib1g-dev nlohmann-json3-dev libzstd-dev ccache dataset-fashion-mnist "$@")
+      libopenblas-dev libdnnl-dev zlib1g-dev nlohmann-json3-dev libzstd-dev ccache
+      dataset-fashion-mnist "$@")
 missing=()
 for p in "${need[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

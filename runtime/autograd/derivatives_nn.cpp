@@ -46,9 +46,14 @@ void not_differentiable_input(const Ctx& c, size_t i, const char* op, const char
 namespace rows {
 
 void fill_nn(Table& t) {
-  // conv2d: (grad_input, grad_weight, grad_bias) from the dedicated kernel
+  // conv2d: (grad_input, grad_weight, grad_bias) from the dedicated kernel, only those needed
+  // (the image's gradient under a stem conv is never computed)
   row(t, Op::Conv2d, [](const Ctx& c, const TensorList& g) -> TensorList {
-    TensorList r = dispatch(Op::Conv2dBackward, {g[0], c.input(0), c.input(1)}, c.attrs());
+    ConvAttrs a = std::get<ConvAttrs>(c.attrs());
+    a.output_mask[0] = c.needs_grad(0);
+    a.output_mask[1] = c.needs_grad(1);
+    a.output_mask[2] = c.num_inputs() > 2 && c.needs_grad(2);
+    TensorList r = dispatch(Op::Conv2dBackward, {g[0], c.input(0), c.input(1)}, a);
     return {in_dtype(c, 0, r[0]), in_dtype(c, 1, r[1]),
             c.num_inputs() > 2 ? in_dtype(c, 2, r[2]) : Tensor()};
   }, true, false);

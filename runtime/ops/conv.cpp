@@ -1,10 +1,12 @@
-// conv2d forward: im2col + GEMM per image and group (OpenBLAS for f32/f64, a loop for int64).
+// conv2d forward: oneDNN for float32 when ember has it (ops/conv_dnnl.cpp), else im2col + GEMM
+// per image and group (OpenBLAS for f32/f64, a loop for int64).
 #include <algorithm>
 #include <memory>
 
 #include "runtime/allocator.hpp"
 #include "runtime/dispatch.hpp"
 #include "runtime/ops.hpp"
+#include "runtime/ops/conv_dnnl.hpp"
 #include "runtime/ops/conv_im2col.hpp"
 #include "runtime/parallel.hpp"
 
@@ -168,10 +170,13 @@ TensorList conv2d_kernel(std::span<const Tensor> in, const Attrs& attrs) {
     NoGradGuard no_grad;  // the contiguous copies are internal, not graph nodes
     Tensor x = input.contiguous(), w = weight.contiguous();
     if (bias.defined()) bias = bias.contiguous();
-    visit_dtype(input.dtype(), [&](auto v) {
-      using T = decltype(v);
-      if constexpr (!std::is_same_v<T, bool>) conv_forward<T>(g, x, w, bias, out);
-    });
+    const bool dnnl = detail::conv_uses_dnnl(input.dtype(), g, false) &&
+                      detail::dnnl_conv2d_forward(g, x, w, bias, out);
+    if (!dnnl)
+      visit_dtype(input.dtype(), [&](auto v) {
+        using T = decltype(v);
+        if constexpr (!std::is_same_v<T, bool>) conv_forward<T>(g, x, w, bias, out);
+      });
   }
   if (!batched) out = make_view(out, {g.o, g.oh, g.ow}, {g.oh * g.ow, g.ow, 1}, 0);
   return {out};

@@ -1,10 +1,12 @@
-// conv2d backward: grad_input, grad_weight, grad_bias, image by image. Each image's column
-// matrix (im2col) and column gradient fit in cache; grad_weight is summed over a fixed split of
-// the batch, so the result does not depend on the thread count.
+// conv2d backward: grad_input, grad_weight, grad_bias (each only when asked: output_mask), on
+// oneDNN for float32 when ember has it (ops/conv_dnnl.cpp), else image by image. Each image's
+// column matrix (im2col) and column gradient fit in cache; grad_weight is summed over a fixed
+// split of the batch, so the result does not depend on the thread count.
 #include <algorithm>
 #include <memory>
 
 #include "runtime/allocator.hpp"
+#include "runtime/ops/conv_dnnl.hpp"
 #include "runtime/ops/conv_im2col.hpp"
 #include "runtime/ops/loops.hpp"
 #include "runtime/shape.hpp"
@@ -39,30 +41,33 @@ struct Scratch {
   Scratch& operator=(const Scratch&) = delete;
 };
 
-// gy [N, O, L], x [N, C, H, W], w [O, cg, kh, kw], all contiguous.
+// gy [N, O, L], x [N, C, H, W], w [O, cg, kh, kw], all contiguous. grad_input and grad_weight
+// only when asked (mask); grad_bias is the caller's.
 template <class T>
-TensorList conv_backward(const Tensor& gy, const Tensor& x, const Tensor& w, const ConvGeom& g) {
+TensorList conv_backward(const Tensor& gy, const Tensor& x, const Tensor& w, const ConvGeom& g,
+                         const bool* mask) {
   const int64_t L = g.l(), K = g.k(), og = g.o / g.groups;
   const int64_t in_img = g.c * g.h * g.w, out_img = g.o * L, wsize = g.o * K;
-  Tensor gin = make_tensor({g.n, g.c, g.h, g.w}, x.dtype());
-  Tensor gw = make_tensor({g.o, g.cg, g.kh, g.kw}, x.dtype());
+  const bool need_in = mask[0], need_w = mask[1];
+  Tensor gin = need_in ? make_tensor({g.n, g.c, g.h, g.w}, x.dtype()) : Tensor();
+  Tensor gw = need_w ? make_tensor({g.o, g.cg, g.kh, g.kw}, x.dtype()) : Tensor();
   const T* px = x.data_ptr<T>();
   const T* pw = w.data_ptr<T>();
   const T* pgy = gy.data_ptr<T>();
-  T* pgin = gin.data_ptr<T>();
+  T* pgin = need_in ? gin.data_ptr<T>() : nullptr;
   const int64_t parts = std::clamp<int64_t>(g.n, 1, kMaxParts);
-  Scratch<T> partial(parts * wsize);
-  const bool empty = g.n == 0 || L == 0 || K == 0;
+  Scratch<T> partial(need_w ? parts * wsize : 0);
+  const bool empty = g.n == 0 || L == 0 || K == 0 || !(need_in || need_w);
   if (empty) {  // nothing flows back: zero gradients
-    std::fill(pgin, pgin + g.n * in_img, T(0));
-    std::fill(partial.p, partial.p + parts * wsize, T(0));
+    if (need_in) std::fill(pgin, pgin + g.n * in_img, T(0));
+    if (need_w) std::fill(partial.p, partial.p + parts * wsize, T(0));
   }
   // grad_input of a stride-1 conv is the convolution of grad_out with the flipped, transposed
   // kernel (padding d (k - 1) - p): one im2col of grad_out and a GEMM that writes grad_input
   // directly, instead of a column gradient as large as the column matrix scattered back by
   // col2im. Used when it has no more columns to build (og <= cg).
   ConvGeom t{};
-  const bool transposed = !g.direct() && g.sh == 1 && g.sw == 1 && og <= g.cg &&
+  const bool transposed = need_in && !g.direct() && g.sh == 1 && g.sw == 1 && og <= g.cg &&
                           g.dh * (g.kh - 1) >= g.ph && g.dw * (g.kw - 1) >= g.pw;
   Scratch<T> wt(transposed ? wsize : 0);
   if (transposed) {
@@ -81,27 +86,30 @@ TensorList conv_backward(const Tensor& gy, const Tensor& x, const Tensor& w, con
   }
   auto run_parts = [&](int64_t p0, int64_t p1) {
     if (empty) return;
-    Scratch<T> cols(g.direct() ? 0 : K * L);
-    Scratch<T> gcols(g.direct() ? 0 : transposed ? t.k() * t.l() : K * L);
+    Scratch<T> cols(g.direct() || !need_w ? 0 : K * L);
+    Scratch<T> gcols(g.direct() || !need_in ? 0 : transposed ? t.k() * t.l() : K * L);
     for (int64_t part = p0; part < p1; ++part) {
-      T* gwp = partial.p + part * wsize;
+      T* gwp = need_w ? partial.p + part * wsize : nullptr;
       const int64_t first = part * g.n / parts, last = (part + 1) * g.n / parts;
       for (int64_t img = first; img < last; ++img) {
-        T* gimg = pgin + img * in_img;
-        if (!g.direct() && !transposed) std::fill(gimg, gimg + in_img, T(0));
+        T* gimg = need_in ? pgin + img * in_img : nullptr;
+        if (need_in && !g.direct() && !transposed) std::fill(gimg, gimg + in_img, T(0));
         for (int64_t gi = 0; gi < g.groups; ++gi) {
           const T* xg = px + img * in_img + gi * g.cg * g.h * g.w;
           const T* gyg = pgy + img * out_img + gi * og * L;
           const T* wg = pw + gi * og * K;
-          T* ging = gimg + gi * g.cg * g.h * g.w;
-          const T* cm = xg;
-          if (!g.direct()) {
-            detail::im2col(g, xg, cols.p);
-            cm = cols.p;
+          if (need_w) {
+            const T* cm = xg;
+            if (!g.direct()) {
+              detail::im2col(g, xg, cols.p);
+              cm = cols.p;
+            }
+            // grad_weight[group] (+)= grad_out [og, L] x cols^T [L, K]
+            detail::gemm_rowmajor(false, true, og, K, L, gyg, L, cm, L,
+                                  img == first ? T(0) : T(1), gwp + gi * og * K, K);
           }
-          // grad_weight[group] (+)= grad_out [og, L] x cols^T [L, K]
-          detail::gemm_rowmajor(false, true, og, K, L, gyg, L, cm, L, img == first ? T(0) : T(1),
-                                gwp + gi * og * K, K);
+          if (!need_in) continue;
+          T* ging = gimg + gi * g.cg * g.h * g.w;
           // grad_cols = weight[group]^T [K, og] x grad_out [og, L], added back by col2im (a 1x1
           // stride-1 unpadded conv's column matrix is the input itself).
           if (g.direct()) {
@@ -127,16 +135,17 @@ TensorList conv_backward(const Tensor& gy, const Tensor& x, const Tensor& w, con
     run_parts(0, parts);
   }
   // grad_weight = the parts' sum, in a fixed order.
-  T* pgw = gw.data_ptr<T>();
-  parallel_for(0, wsize, 4096, [&](int64_t b, int64_t e) {
-    std::copy(partial.p + b, partial.p + e, pgw + b);
-    for (int64_t part = 1; part < parts; ++part) {
-      const T* __restrict src = partial.p + part * wsize;
-      for (int64_t i = b; i < e; ++i) pgw[i] += src[i];
-    }
-  });
-  Tensor gb = sum(gy.view({g.n, g.o, L}), {0, 2});
-  return {gin, gw, gb};
+  if (need_w) {
+    T* pgw = gw.data_ptr<T>();
+    parallel_for(0, wsize, 4096, [&](int64_t b, int64_t e) {
+      std::copy(partial.p + b, partial.p + e, pgw + b);
+      for (int64_t part = 1; part < parts; ++part) {
+        const T* __restrict src = partial.p + part * wsize;
+        for (int64_t i = b; i < e; ++i) pgw[i] += src[i];
+      }
+    });
+  }
+  return {gin, gw, Tensor()};
 }
 
 // (grad_out, input, weight) -> (grad_input, grad_weight, grad_bias).
@@ -156,12 +165,20 @@ TensorList conv2d_backward_kernel(std::span<const Tensor> in, const Attrs& attrs
   g.oh = gy.size(2); g.ow = gy.size(3); g.groups = a.groups;
   g.sh = a.stride[0]; g.sw = a.stride[1]; g.ph = a.padding[0]; g.pw = a.padding[1];
   g.dh = a.dilation[0]; g.dw = a.dilation[1];
-  TensorList r = visit_dtype(x.dtype(), [&](auto v) -> TensorList {
+  std::optional<TensorList> dnnl;
+  if (detail::conv_uses_dnnl(x.dtype(), g, true))
+    dnnl = detail::dnnl_conv2d_backward(g, gy, x, w, a.output_mask);
+  TensorList r = dnnl ? std::move(*dnnl) : visit_dtype(x.dtype(), [&](auto v) -> TensorList {
     using T = decltype(v);
-    if constexpr (std::is_floating_point_v<T>) return conv_backward<T>(gy, x, w, g);
-    else return {};
+    if constexpr (std::is_floating_point_v<T>) {
+      TensorList grads = conv_backward<T>(gy, x, w, g, a.output_mask);
+      if (a.output_mask[2]) grads[2] = sum(gy.view({g.n, g.o, g.l()}), {0, 2});
+      return grads;
+    } else {
+      return {};
+    }
   });
-  if (!batched) r[0] = r[0].squeeze(0);
+  if (!batched && r[0].defined()) r[0] = r[0].squeeze(0);
   return r;
 }
 
