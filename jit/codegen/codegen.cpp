@@ -520,19 +520,21 @@ class Emitter {
   // the result NaN, as in eager amax.
   class MinMax {
    public:
-    MinMax(Emitter& e, llvm::Type* ty, bool is_max) : e_(e), ty_(ty), is_max_(is_max) {
+    MinMax(Emitter& e, llvm::Type* ty, bool is_max)
+        : e_(e),
+          ty_(ty),
+          is_max_(is_max),
+          identity_(llvm::ConstantFP::getInfinity(ty, /*Negative=*/is_max)) {
       acc_ = e.var(ty);
       nan_ = e.var(e.b_.getInt1Ty());
-      double inf = std::numeric_limits<double>::infinity();
-      e.b_.CreateStore(llvm::ConstantFP::get(ty, is_max ? -inf : inf), acc_);
+      e.b_.CreateStore(identity_, acc_);
       e.b_.CreateStore(e.b_.getInt1(false), nan_);
     }
     void add(Value* x) {
       auto& b = e_.b_;
       Value* is_nan = b.CreateFCmpUNO(x, x);
-      double inf = std::numeric_limits<double>::infinity();
       // NaN replaced by the identity, so that the flags below hold (they are promises).
-      Value* clean = b.CreateSelect(is_nan, llvm::ConstantFP::get(ty_, is_max_ ? -inf : inf), x);
+      Value* clean = b.CreateSelect(is_nan, identity_, x);
       b.CreateStore(b.CreateOr(b.CreateLoad(b.getInt1Ty(), nan_), is_nan), nan_);
       llvm::IRBuilder<>::FastMathFlagGuard guard(b);
       llvm::FastMathFlags fm;
@@ -552,6 +554,7 @@ class Emitter {
     Emitter& e_;
     llvm::Type* ty_;
     bool is_max_;
+    llvm::Constant* identity_;  // -inf for max, +inf for min
     llvm::AllocaInst *acc_, *nan_;
   };
 

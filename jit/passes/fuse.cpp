@@ -65,12 +65,12 @@ bool row_reduction(const Graph& g, int32_t id) {
          ra.dims[0] == static_cast<int64_t>(in.size()) - 1 && in.back() > 1;
 }
 
-// True when node id (of space `space`, a Rows step's) can be computed in that step's last
-// phases: everything it reads through inlined pointwise nodes is either computed by an earlier
-// step (before the Rows step `rows`) or a reduction of the Rows step, read directly (no view)
-// as a per-row value.
+// True when node id can be computed in the last pass of Rows step `rows`: everything it reads
+// through inlined pointwise nodes is computed by an earlier step, or is one of that step's
+// reductions, read directly (not through a view) as a per-row value. Sets `reads_step` when it
+// reads such a reduction.
 bool reads_fit_rows(const Graph& g, const std::vector<bool>& mat, const std::vector<int>& step_of,
-                    int rows, const Group& step, int32_t id, std::vector<bool>& seen) {
+                    int rows, int32_t id, std::vector<bool>& seen, bool& reads_step) {
   for (int32_t a : g[id].args) {
     const Node& n = g[a];
     if (n.kind != Kind::Apply || seen[static_cast<size_t>(a)]) continue;
@@ -84,10 +84,10 @@ bool reads_fit_rows(const Graph& g, const std::vector<bool>& mat, const std::vec
       int s = step_of[static_cast<size_t>(a)];
       if (s < rows) continue;
       if (s > rows || !is_reduction(n.op)) return false;
-      if (std::find(step.roots.begin(), step.roots.end(), a) == step.roots.end()) return false;
-      continue;  // a reduction of this Rows step: its sizes are the space's with the last 1
+      reads_step = true;  // a reduction of this Rows step: its sizes are the space's, last 1
+      continue;
     }
-    if (!reads_fit_rows(g, mat, step_of, rows, step, a, seen)) return false;
+    if (!reads_fit_rows(g, mat, step_of, rows, a, seen, reads_step)) return false;
   }
   return true;
 }
@@ -114,19 +114,13 @@ std::vector<Group> fuse(const Graph& g) {
                       (st.kind == Group::Kind::Reduce && row_reduction(g, st.roots[0]))) &&
                      st.space == space;
         if (!chain) continue;
-        bool open = !is_pointwise(n.op) ? is_reduction(g[st.roots.back()].op) : true;
+        bool open = is_pointwise(n.op) || is_reduction(g[st.roots.back()].op);
         std::vector<bool> seen(g.size(), false);
-        if (open && reads_fit_rows(g, mat, step_of, s, st, id, seen)) {
-          bool reads_step = false;  // worth joining only when it reads the step's reductions
-          std::vector<int32_t> reads;
-          std::vector<bool> seen2(g.size(), false);
-          roots_read(g, mat, id, seen2, reads);
-          for (int32_t r : reads) reads_step = reads_step || step_of[static_cast<size_t>(r)] == s;
-          if (reads_step) {
-            st.kind = Group::Kind::Rows;
-            st.roots.push_back(id);
-            step_of[i] = s;
-          }
+        bool reads_step = false;  // worth joining only when it reads the step's reductions
+        if (open && reads_fit_rows(g, mat, step_of, s, id, seen, reads_step) && reads_step) {
+          st.kind = Group::Kind::Rows;
+          st.roots.push_back(id);
+          step_of[i] = s;
         }
         break;  // only the latest such step
       }
