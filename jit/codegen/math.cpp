@@ -1,9 +1,12 @@
-// dsl::Fn → LLVM IR, matching dsl/expr.hpp's apply() and eval() value for value. LLVM
-// intrinsics where LLVM has them (exp, log, sqrt, fabs, sin, cos, pow); calls to libm for the
-// rest, declared without side effects so that the loop vectoriser can replace them with the
-// libmvec variants the engine maps. The only fast-math flag is `contract` (a*b+c may become
+// dsl::Fn → LLVM IR, matching dsl/expr.hpp's apply() and eval() value for value. float exp
+// and erf are the dsl's inline polynomials (dsl::math::poly), emitted step for step; the rest
+// are LLVM intrinsics where LLVM has them (exp, log, sqrt, fabs, sin, cos, pow) and calls to
+// libm otherwise, declared without side effects so that the loop vectoriser can replace them
+// with the libmvec variants the engine maps. The only fast-math flag is `contract` (a*b+c may become
 // an FMA): nnan/ninf/nsz would change which NaN, infinity or zero comes out.
 #include "jit/codegen/math.hpp"
+
+#include <bit>
 
 #include <llvm/IR/Constants.h>
 #include <llvm/IR/Intrinsics.h>
@@ -32,6 +35,58 @@ llvm::Value* call_libm(llvm::IRBuilder<>& b, const char* f32, const char* f64,
   call->setDoesNotAccessMemory();
   call->setDoesNotThrow();
   return call;
+}
+
+/// a * b + c, fused where the target has FMA.
+llvm::Value* fmuladd(llvm::IRBuilder<>& b, llvm::Value* x, llvm::Value* y, llvm::Value* z) {
+  return b.CreateIntrinsic(llvm::Intrinsic::fmuladd, {x->getType()}, {x, y, z});
+}
+
+/// Horner's scheme: c[0] + t (c[1] + t (... c[n-1])).
+llvm::Value* horner(llvm::IRBuilder<>& b, llvm::Value* t, std::span<const float> c) {
+  llvm::Type* ty = t->getType();
+  llvm::Value* p = llvm::ConstantFP::get(ty, c.back());
+  for (size_t i = c.size() - 1; i-- > 0;) p = fmuladd(b, p, t, llvm::ConstantFP::get(ty, c[i]));
+  return p;
+}
+
+/// x clamped to [lo, hi], NaN passing through (as dsl::math::blend does it).
+llvm::Value* clamp(llvm::IRBuilder<>& b, llvm::Value* x, float lo, float hi) {
+  llvm::Type* ty = x->getType();
+  llvm::Value* l = llvm::ConstantFP::get(ty, lo);
+  llvm::Value* h = llvm::ConstantFP::get(ty, hi);
+  x = b.CreateSelect(b.CreateFCmpOLT(x, l), l, x);
+  return b.CreateSelect(b.CreateFCmpOGT(x, h), h, x);
+}
+
+/// float e^x, the steps of dsl::math::poly::exp.
+llvm::Value* exp_f32(llvm::IRBuilder<>& b, llvm::Value* x) {
+  namespace P = dsl::math::poly;
+  llvm::Type* ty = x->getType();
+  llvm::Type* i32 = b.getInt32Ty();
+  auto k = [ty](float v) { return llvm::ConstantFP::get(ty, v); };
+  x = clamp(b, x, P::kExpLo, P::kExpHi);
+  llvm::Value* z = fmuladd(b, x, k(P::kLog2e), k(P::kShift));
+  llvm::Value* n = b.CreateFSub(z, k(P::kShift));
+  llvm::Value* r = b.CreateFSub(x, b.CreateFMul(n, k(P::kLn2Hi)));
+  r = b.CreateFSub(r, b.CreateFMul(n, k(P::kLn2Lo)));
+  llvm::Value* p = horner(b, r, P::kExpC);
+  p = fmuladd(b, p, b.CreateFMul(r, r), b.CreateFAdd(r, k(1.0f)));
+  llvm::Value* ni = b.CreateSub(b.CreateBitCast(z, i32),
+                                b.getInt32(std::bit_cast<int32_t>(P::kShift)));
+  llvm::Value* n1 = b.CreateAShr(ni, 1);
+  auto exp2i = [&](llvm::Value* e) {
+    return b.CreateBitCast(b.CreateShl(b.CreateAdd(e, b.getInt32(127)), 23), ty);
+  };
+  return b.CreateFMul(b.CreateFMul(p, exp2i(n1)), exp2i(b.CreateSub(ni, n1)));
+}
+
+/// float erf x, the steps of dsl::math::poly::erf.
+llvm::Value* erf_f32(llvm::IRBuilder<>& b, llvm::Value* x) {
+  namespace P = dsl::math::poly;
+  x = clamp(b, x, -P::kErfMax, P::kErfMax);
+  llvm::Value* t = b.CreateFMul(x, x);
+  return b.CreateFDiv(b.CreateFMul(x, horner(b, t, P::kErfP)), horner(b, t, P::kErfQ));
 }
 
 /// 1.0 where c holds, else 0.0, in ty (the dsl's comparisons).
@@ -66,7 +121,7 @@ llvm::Value* emit_fn(llvm::IRBuilder<>& b, dsl::Fn fn, std::span<llvm::Value* co
 
   switch (fn) {
     case Fn::Neg: return b.CreateFNeg(a);
-    case Fn::Exp: return unary(llvm::Intrinsic::exp, a);
+    case Fn::Exp: return ty->isFloatTy() ? exp_f32(b, a) : unary(llvm::Intrinsic::exp, a);
     case Fn::Log: return unary(llvm::Intrinsic::log, a);
     case Fn::Log1p: return call_libm(b, "log1pf", "log1p", {a});
     case Fn::Expm1: return call_libm(b, "expm1f", "expm1", {a});
@@ -80,8 +135,11 @@ llvm::Value* emit_fn(llvm::IRBuilder<>& b, dsl::Fn fn, std::span<llvm::Value* co
     case Fn::Cos: return unary(llvm::Intrinsic::cos, a);
     case Fn::Tanh: return call_libm(b, "tanhf", "tanh", {a});
     case Fn::Sigmoid:  // 1 / (1 + exp(-a))
-      return b.CreateFDiv(k(1), b.CreateFAdd(k(1), unary(llvm::Intrinsic::exp, b.CreateFNeg(a))));
-    case Fn::Erf: return call_libm(b, "erff", "erf", {a});
+      return b.CreateFDiv(k(1), b.CreateFAdd(k(1), ty->isFloatTy()
+                                                        ? exp_f32(b, b.CreateFNeg(a))
+                                                        : unary(llvm::Intrinsic::exp,
+                                                                b.CreateFNeg(a))));
+    case Fn::Erf: return ty->isFloatTy() ? erf_f32(b, a) : call_libm(b, "erff", "erf", {a});
     case Fn::Add: return b.CreateFAdd(a, c);
     case Fn::Sub: return b.CreateFSub(a, c);
     case Fn::Mul: return b.CreateFMul(a, c);

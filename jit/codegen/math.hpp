@@ -1,7 +1,7 @@
 // Lowering of the dsl's pointwise functions (dsl::Fn) to LLVM IR (internal: includes LLVM).
-// Transcendentals become calls that LLVM's loop vectoriser maps to glibc's libmvec (the engine
-// registers the mappings), so a kernel's inner loop stays vectorised; results are within a few
-// ulp of libm.
+// float exp and erf are inline polynomials (dsl::math::poly); other transcendentals become
+// calls that LLVM's loop vectoriser maps to glibc's libmvec (the engine registers the
+// mappings), so a kernel's inner loop stays vectorised; results are within a few ulp of libm.
 #pragma once
 
 #include <span>

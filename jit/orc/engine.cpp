@@ -44,7 +44,7 @@ namespace {
 
 constexpr const char* kEmberVersion = "0.1.0";
 // Bump when the pipeline or the vector-function table changes what a key compiles to.
-constexpr const char* kPipelineVersion = "kernel-pipeline-libmvec-2";
+constexpr const char* kPipelineVersion = "kernel-pipeline-poly-3";
 // Cache files end with an xxh3 of the object and this tag: a torn or corrupt file is detected
 // and recompiled, never linked.
 constexpr char kCacheTag[8] = {'E', 'M', 'B', 'J', 'I', 'T', 'O', '1'};

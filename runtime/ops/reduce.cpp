@@ -2,6 +2,7 @@
 // whole tensor). The walk over memory is ReducePlan's; the loops are reduce_kernels.hpp's.
 #include <cmath>
 
+#include "dsl/math.hpp"
 #include "runtime/dispatch.hpp"
 #include "runtime/ops.hpp"
 #include "runtime/ops/reduce_plan.hpp"
@@ -189,7 +190,7 @@ TensorList logsumexp_kernel(std::span<const Tensor> in, const Attrs& attrs) {
     std::vector<T> m(p.outer * p.inner);
     run_extreme<true, T>(p, [&m](int64_t i, T v) { m[i] = std::isinf(v) ? T(0) : v; });
     run_sum<true, T>(
-        p, m.data(), [](T v, T mx) { return std::exp(v - mx); },
+        p, m.data(), [](T v, T mx) { return dsl::math::exp(v - mx); },
         [o, &m](int64_t i, T s) { o[i] = std::log(s) + m[i]; });
   });
   return {p.result(out)};

@@ -4,6 +4,7 @@
 // contiguous row at a time, as in the reductions.
 #include <cmath>
 
+#include "dsl/math.hpp"
 #include "runtime/dispatch.hpp"
 #include "runtime/ops.hpp"
 #include "runtime/ops/reduce_kernels.hpp"
@@ -22,11 +23,11 @@ template <bool kLog, class T>
 void softmax_row(const T* __restrict x, T* __restrict y, int64_t n) {
   const T m = reduce::extreme_row<true>(x, n);
   if constexpr (kLog) {
-    T s = reduce::sum_row<T>(x, n, [m](T v) { return std::exp(v - m); });
+    T s = reduce::sum_row<T>(x, n, [m](T v) { return dsl::math::exp(v - m); });
     const T ls = std::log(s);
     for (int64_t i = 0; i < n; ++i) y[i] = (x[i] - m) - ls;
   } else {
-    for (int64_t i = 0; i < n; ++i) y[i] = std::exp(x[i] - m);
+    for (int64_t i = 0; i < n; ++i) y[i] = dsl::math::exp(x[i] - m);
     const T inv = T(1) / reduce::sum_row(y, n);
     for (int64_t i = 0; i < n; ++i) y[i] *= inv;
   }
@@ -40,7 +41,7 @@ void softmax_cols(const T* x, T* y, int64_t n, int64_t ld, int64_t nc) {
   reduce::extreme_cols<true>(x, n, ld, nc, m);
   std::fill(s, s + nc, T(0));
   if constexpr (kLog) {
-    auto f = [&m](T v, int64_t j) { return std::exp(v - m[j]); };
+    auto f = [&m](T v, int64_t j) { return dsl::math::exp(v - m[j]); };
     reduce::sum_cols<T>(x, n, ld, nc, s, f);
     for (int64_t j = 0; j < nc; ++j) s[j] = std::log(s[j]);
     for (int64_t r = 0; r < n; ++r) {
@@ -52,7 +53,7 @@ void softmax_cols(const T* x, T* y, int64_t n, int64_t ld, int64_t nc) {
     for (int64_t r = 0; r < n; ++r) {
       const T* __restrict xr = x + r * ld;
       T* __restrict yr = y + r * ld;
-      for (int64_t j = 0; j < nc; ++j) yr[j] = std::exp(xr[j] - m[j]);
+      for (int64_t j = 0; j < nc; ++j) yr[j] = dsl::math::exp(xr[j] - m[j]);
     }
     auto f = [](T v, int64_t) { return v; };
     reduce::sum_cols<T>(static_cast<const T*>(y), n, ld, nc, s, f);
