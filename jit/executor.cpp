@@ -30,6 +30,7 @@ int env_int(const char* name, int fallback) {
 std::atomic<bool> g_enabled{env_int("EMBER_JIT", 1) != 0};
 std::atomic<int> g_hot{std::max(1, env_int("EMBER_JIT_HOT", 2))};
 std::atomic<int> g_max_specs{8};
+std::atomic<int> g_tier_up{std::max(0, env_int("EMBER_JIT_TIERUP", 16))};
 
 // ---- the signature cache ----
 
@@ -39,10 +40,13 @@ struct Plan {
   std::vector<Group> steps;
   std::vector<CompiledStep> kernels;  // per step; fn is null for library steps
   std::vector<int32_t> views;         // the View nodes
+  Tier tier = Tier::Full;
 };
 
 struct Entry {
   int seen = 0;
+  int runs = 0;  // of the Quick plan
+  bool upgrading = false;
   std::shared_ptr<const Plan> plan;
   bool failed = false;  // compiling failed once: stays eager
 };
@@ -169,8 +173,9 @@ void run_plan(const Plan& p, const std::vector<Tensor>& inputs,
 }
 
 std::shared_ptr<const Plan> compile_plan(const std::string& region, const Graph& traced,
-                                         const std::string& signature, Stats& st) {
+                                         const std::string& signature, Stats& st, Tier tier) {
   auto plan = std::make_shared<Plan>();
+  plan->tier = tier;
   plan->graph = optimize(traced);
   plan->graph.verify();
   plan->steps = fuse(plan->graph);
@@ -179,7 +184,7 @@ std::shared_ptr<const Plan> compile_plan(const std::string& region, const Graph&
         is_view(plan->graph[static_cast<int32_t>(i)].op))
       plan->views.push_back(static_cast<int32_t>(i));
   std::vector<bool> mat = materialized(plan->graph);
-  if (dump_enabled("graph")) {
+  if (dump_enabled("graph") && tier == (g_tier_up.load() > 0 ? Tier::Quick : Tier::Full)) {
     std::ostringstream os;
     os << "ember: jit: region '" << region << "', traced graph:\n" << traced.to_string()
        << "after fold, cse, dce:\n" << plan->graph.to_string() << "steps:\n";
@@ -199,7 +204,7 @@ std::shared_ptr<const Plan> compile_plan(const std::string& region, const Graph&
   for (size_t s = 0; s < plan->steps.size(); ++s) {
     if (plan->steps[s].kind == Group::Kind::Library) continue;
     std::string symbol = "ember_" + std::string(hex) + "_" + std::to_string(s);
-    CompiledStep k = compile_step(plan->graph, plan->steps[s], mat, symbol);
+    CompiledStep k = compile_step(plan->graph, plan->steps[s], mat, symbol, tier);
     st.compile_ms += k.compile_ms;
     (k.disk_hit ? st.disk_cache_hits : st.kernels_compiled) += 1;
     plan->kernels[s] = std::move(k);
@@ -228,7 +233,7 @@ void execute(const std::string& region, const Graph& g, const std::vector<Tensor
   Cache& c = cache();
   std::string sig = g.signature();
   std::shared_ptr<const Plan> plan;
-  bool compile = false;
+  bool compile = false, upgrade = false;
   {
     std::lock_guard lk(c.mu);
     ++c.stats.graphs;
@@ -240,6 +245,10 @@ void execute(const std::string& region, const Graph& g, const std::vector<Tensor
     Entry& e = c.entries[sig];
     ++e.seen;
     plan = e.plan;
+    if (plan && plan->tier == Tier::Quick && !e.upgrading && ++e.runs >= g_tier_up.load()) {
+      e.upgrading = true;  // one thread recompiles; others go on with the Quick plan
+      upgrade = true;
+    }
     if (!plan && !e.failed && e.seen >= g_hot.load()) {
       int& n = c.specializations[region];
       if (n < g_max_specs.load()) {
@@ -256,7 +265,7 @@ void execute(const std::string& region, const Graph& g, const std::vector<Tensor
   if (compile) {
     Stats st;
     try {
-      plan = compile_plan(region, g, sig, st);
+      plan = compile_plan(region, g, sig, st, g_tier_up.load() > 0 ? Tier::Quick : Tier::Full);
     } catch (const std::exception& ex) {
       warn("compiling region '" + region + "' failed, running it eagerly: " + ex.what());
       std::lock_guard lk(c.mu);
@@ -268,6 +277,26 @@ void execute(const std::string& region, const Graph& g, const std::vector<Tensor
     c.stats.kernels_compiled += st.kernels_compiled;
     c.stats.disk_cache_hits += st.disk_cache_hits;
     if (plan) c.entries[sig].plan = plan;
+  }
+  if (upgrade) {
+    Stats st;
+    std::shared_ptr<const Plan> full;
+    try {
+      full = compile_plan(region, g, sig, st, Tier::Full);
+    } catch (const std::exception& ex) {  // the Quick plan is correct: keep it
+      warn("recompiling region '" + region + "' with the optimising back end failed, its "
+           "kernels stay as they are: " + ex.what());
+    }
+    std::lock_guard lk(c.mu);
+    c.stats.compile_ms += st.compile_ms;
+    c.stats.kernels_compiled += st.kernels_compiled;
+    c.stats.disk_cache_hits += st.disk_cache_hits;
+    if (full) {
+      ++c.stats.tier_ups;
+      auto it = c.entries.find(sig);
+      if (it != c.entries.end()) it->second.plan = full;
+      plan = full;
+    }
   }
   if (plan) {
     run_plan(*plan, inputs, outs);
@@ -287,6 +316,8 @@ void set_enabled(bool on) { g_enabled = on; }
 int hot_threshold() { return g_hot.load(); }
 void set_hot_threshold(int n) { g_hot = std::max(1, n); }
 void set_max_specializations(int n) { g_max_specs = std::max(0, n); }
+int tier_up_runs() { return g_tier_up.load(); }
+void set_tier_up_runs(int n) { g_tier_up = std::max(0, n); }
 
 Stats stats() {
   Cache& c = cache();

@@ -61,6 +61,11 @@ void set_enabled(bool on);
 /// How many times a signature runs eagerly before it is compiled (EMBER_JIT_HOT, default 2).
 int hot_threshold();
 void set_hot_threshold(int n);
+/// Tiered compilation: a hot signature's kernels are compiled quickly first (LLVM's fast back
+/// end), and compiled again with the optimising back end on the N-th run after that
+/// (EMBER_JIT_TIERUP=N, default 16; 0 compiles optimised at once).
+int tier_up_runs();
+void set_tier_up_runs(int n);
 /// The most specialisations (distinct signatures) one region name may compile before it stays
 /// eager, with one warning (default 8).
 void set_max_specializations(int n);
@@ -70,11 +75,12 @@ struct Stats {
   int64_t graphs = 0;          ///< graphs run (each region end or sync with pending work)
   int64_t eager_graphs = 0;    ///< of those, run eagerly (not hot yet, or not compilable)
   int64_t fused_graphs = 0;    ///< of those, run with compiled kernels
-  int64_t kernels_compiled = 0;
+  int64_t kernels_compiled = 0;  ///< compiles of both tiers (tier_ups recompile)
   int64_t disk_cache_hits = 0;  ///< kernels loaded from EMBER_JIT_CACHE instead of compiled
   int64_t graph_breaks = 0;    ///< ops run eagerly inside a region
   int64_t fallbacks = 0;       ///< compile failures that fell back to eager
   double compile_ms = 0;       ///< total time spent compiling (IR, optimisation, machine code)
+  int64_t tier_ups = 0;        ///< signatures recompiled with the optimising back end
 };
 Stats stats();
 void reset_stats();

@@ -770,7 +770,7 @@ class Emitter {
 }  // namespace
 
 CompiledStep compile_step(const Graph& g, const Group& step, const std::vector<bool>& mat,
-                          const std::string& symbol) {
+                          const std::string& symbol, Tier tier) {
   Engine& engine = Engine::instance();
   auto ctx = std::make_unique<llvm::LLVMContext>();
   auto m = engine.new_module(symbol, *ctx);
@@ -781,7 +781,7 @@ CompiledStep compile_step(const Graph& g, const Group& step, const std::vector<b
   out.range = e.range();
   out.grain = e.grain();
   CompileInfo info;
-  out.fn = reinterpret_cast<KernelFn>(engine.compile(std::move(ctx), std::move(m), symbol, &info));
+  out.fn = reinterpret_cast<KernelFn>(engine.compile(std::move(ctx), std::move(m), symbol, &info, tier));
   out.compile_ms = info.total_ms;
   out.disk_hit = info.disk_hit;
   return out;

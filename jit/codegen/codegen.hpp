@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "jit/ir/graph.hpp"
+#include "jit/orc/tier.hpp"
 #include "jit/passes/passes.hpp"
 
 namespace ember::jit {
@@ -33,6 +34,6 @@ struct CompiledStep {
 /// are in memory (passes::materialized). `symbol` must be unique in the process. Throws
 /// ember::Error when LLVM fails.
 CompiledStep compile_step(const Graph& g, const Group& step, const std::vector<bool>& mat,
-                          const std::string& symbol);
+                          const std::string& symbol, Tier tier = Tier::Full);
 
 }  // namespace ember::jit

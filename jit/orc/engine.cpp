@@ -190,6 +190,7 @@ std::string write_cache_file(const std::string& dir, const std::string& path,
 
 struct Engine::Impl {
   std::unique_ptr<llvm::TargetMachine> tm;  // for the optimiser's cost models and for codegen
+  std::unique_ptr<llvm::TargetMachine> tm_quick;  // codegen of Tier::Quick
   std::unique_ptr<llvm::orc::LLJIT> jit;
   llvm::Triple triple;
   std::string cpu, features;
@@ -209,14 +210,15 @@ struct Engine::Impl {
   std::mutex report_mu;
   std::string reported;
 
-  std::string cache_key(const std::string& ir) const;
+  std::string cache_key(const std::string& ir, Tier tier) const;
   void optimize(llvm::Module& m) const;
-  std::string assembly(const llvm::Module& m) const;
+  std::string assembly(const llvm::Module& m, llvm::TargetMachine& target) const;
 };
 
-std::string Engine::Impl::cache_key(const std::string& ir) const {
+std::string Engine::Impl::cache_key(const std::string& ir, Tier tier) const {
   llvm::SHA256 h;
   for (llvm::StringRef part : {llvm::StringRef(kEmberVersion), llvm::StringRef(kPipelineVersion),
+                               llvm::StringRef(tier == Tier::Quick ? "quick" : "full"),
                                llvm::StringRef(LLVM_VERSION_STRING), llvm::StringRef(cpu),
                                llvm::StringRef(features), llvm::StringRef(vector_library),
                                llvm::StringRef(ir)}) {
@@ -257,13 +259,13 @@ void Engine::Impl::optimize(llvm::Module& m) const {
   mpm.run(m, mam);
 }
 
-std::string Engine::Impl::assembly(const llvm::Module& m) const {
+std::string Engine::Impl::assembly(const llvm::Module& m, llvm::TargetMachine& target) const {
   // Codegen rewrites the IR it runs on: print a copy, keep `m` for the object.
   std::unique_ptr<llvm::Module> copy = llvm::CloneModule(m);
   llvm::SmallString<0> text;
   llvm::raw_svector_ostream os(text);
   llvm::legacy::PassManager pm;
-  if (tm->addPassesToEmitFile(pm, os, nullptr, llvm::CodeGenFileType::AssemblyFile))
+  if (target.addPassesToEmitFile(pm, os, nullptr, llvm::CodeGenFileType::AssemblyFile))
     throw Error("jit: the target machine cannot emit assembly");
   pm.run(*copy);
   return std::string(text);
@@ -293,6 +295,8 @@ Engine::Engine() : impl_(std::make_unique<Impl>()) {
   if (has_feature(d.features, "avx512f")) d.vector_bytes = 64;
   else if (has_feature(d.features, "avx")) d.vector_bytes = 32;
   d.tm = unwrap(jtmb.createTargetMachine(), "cannot create a target machine for " + d.cpu);
+  d.tm_quick = unwrap(jtmb.createTargetMachine(), "cannot create a target machine for " + d.cpu);
+  d.tm_quick->setOptLevel(llvm::CodeGenOptLevel::None);
   d.jit = unwrap(llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(jtmb).create(),
                  "cannot create the LLJIT");
   d.jit->getExecutionSession().setErrorReporter([impl = impl_.get()](llvm::Error e) {
@@ -380,7 +384,7 @@ std::string Engine::last_optimized_ir() const {
 
 void* Engine::compile(std::unique_ptr<llvm::LLVMContext> ctx_arg,
                       std::unique_ptr<llvm::Module> m_arg, const std::string& symbol,
-                      CompileInfo* info) {
+                      CompileInfo* info, Tier tier) {
   const auto t0 = Clock::now();
   // Locals, so that the module dies before its context on every path, a throw included (the
   // order in which parameters are destroyed is up to the compiler).
@@ -408,7 +412,7 @@ void* Engine::compile(std::unique_ptr<llvm::LLVMContext> ctx_arg,
   if (dump_llvm) llvm::errs() << "; ---- " << symbol << ": LLVM IR before optimisation ----\n" << ir;
 
   // A dump or kept IR needs the pipeline to run, so those skip reading the cache.
-  const std::string path = d.cache_dir.empty() ? "" : d.cache_dir + "/" + d.cache_key(ir) + ".o";
+  const std::string path = d.cache_dir.empty() ? "" : d.cache_dir + "/" + d.cache_key(ir, tier) + ".o";
   std::unique_ptr<llvm::MemoryBuffer> object;
   if (!path.empty() && !dump_llvm && !dump_asm && !d.keep_ir) object = read_cache_file(path);
   ci.disk_hit = object != nullptr;
@@ -423,9 +427,12 @@ void* Engine::compile(std::unique_ptr<llvm::LLVMContext> ctx_arg,
       if (dump_llvm) llvm::errs() << "; ---- " << symbol << ": LLVM IR after optimisation ----\n" << opt;
       if (d.keep_ir) d.last_ir = std::move(opt);
     }
-    if (dump_asm) llvm::errs() << "# ---- " << symbol << ": assembly ----\n" << d.assembly(*m);
+    llvm::TargetMachine& target = tier == Tier::Quick ? *d.tm_quick : *d.tm;
+    if (dump_asm)
+      llvm::errs() << "# ---- " << symbol << (tier == Tier::Quick ? " (quick)" : "")
+                   << ": assembly ----\n" << d.assembly(*m, target);
     auto t2 = Clock::now();
-    llvm::orc::SimpleCompiler codegen(*d.tm);
+    llvm::orc::SimpleCompiler codegen(target);
     object = unwrap(codegen(*m), "codegen of '" + symbol + "' failed");
     ci.codegen_ms = ms_since(t2);
     if (!path.empty()) {

@@ -14,6 +14,8 @@
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/Module.h>
 
+#include "jit/orc/tier.hpp"
+
 namespace ember::jit {
 
 /// What compiling one module cost.
@@ -47,7 +49,7 @@ class Engine {
   /// prints the IR before and after optimisation, EMBER_JIT_DUMP=asm the machine code, to stderr (both
   /// bypass reading the disk cache). Thread-safe: calls are serialised.
   void* compile(std::unique_ptr<llvm::LLVMContext> ctx, std::unique_ptr<llvm::Module> m,
-                const std::string& symbol, CompileInfo* info = nullptr);
+                const std::string& symbol, CompileInfo* info = nullptr, Tier tier = Tier::Full);
 
   /// The disk cache directory: EMBER_JIT_CACHE if set ("" or "0" disables it), else
   /// $XDG_CACHE_HOME/ember/jit or ~/.cache/ember/jit. Empty when disabled.

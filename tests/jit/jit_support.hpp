@@ -18,6 +18,13 @@ struct HotThreshold {
   ~HotThreshold() { jit::set_hot_threshold(old); }
 };
 
+/// Sets jit::set_tier_up_runs for a scope (restored after).
+struct TierUpRuns {
+  int old = jit::tier_up_runs();
+  explicit TierUpRuns(int n) { jit::set_tier_up_runs(n); }
+  ~TierUpRuns() { jit::set_tier_up_runs(old); }
+};
+
 /// Turns the JIT on or off for a scope (restored after).
 struct JitEnabled {
   bool old = jit::enabled();

@@ -36,7 +36,8 @@ jit::Stats delta(const jit::Stats& a, const jit::Stats& b) {
           b.disk_cache_hits - a.disk_cache_hits,
           b.graph_breaks - a.graph_breaks,
           b.fallbacks - a.fallbacks,
-          b.compile_ms - a.compile_ms};
+          b.compile_ms - a.compile_ms,
+          b.tier_ups - a.tier_ups};
 }
 
 }  // namespace
@@ -387,6 +388,44 @@ TEST_CASE("stats() counts eager, fused and compiled graphs", "[jit][api]") {
     REQUIRE(z.graphs == 0);
     REQUIRE(z.fused_graphs == 0);
     REQUIRE(z.compile_ms == 0);
+  }
+}
+
+TEST_CASE("tiered compilation: quick kernels first, optimised ones after N runs", "[jit][api]") {
+  test::HotThreshold hot(1);
+  Tensor x = test::seeded_randn({1000}, 91);
+  // erf and exp: compute-heavy kernels, whose machine code differs between the back ends.
+  auto body = [](const Tensor& t) { return ember::erf(t * 0.5) * ember::exp(-t) + t.sigmoid(); };
+  const Tensor want = body(x);
+  auto run = [&](int it) {
+    Tensor y;
+    {
+      jit::Region r("api_tier");
+      y = body(x);
+    }
+    require_same(y, want, "run " + std::to_string(it));
+  };
+  jit::clear_cache();  // no plan of this graph from an earlier section
+  SECTION("tier-up after 3 runs") {
+    test::TierUpRuns tier(3);
+    jit::Stats s0 = jit::stats();
+    for (int it = 1; it <= 6; ++it) {
+      run(it);
+      jit::Stats d = delta(s0, jit::stats());
+      REQUIRE(d.fused_graphs == it);
+      REQUIRE(d.fallbacks == 0);
+      // Run 1 compiles quick kernels; runs 2-4 use them, and the third of those recompiles.
+      REQUIRE(d.tier_ups == (it >= 4 ? 1 : 0));
+      REQUIRE(d.kernels_compiled + d.disk_cache_hits == (it >= 4 ? 2 : 1));
+    }
+  }
+  SECTION("0 compiles optimised at once") {
+    test::TierUpRuns tier(0);
+    jit::Stats s0 = jit::stats();
+    for (int it = 1; it <= 4; ++it) run(it);
+    jit::Stats d = delta(s0, jit::stats());
+    REQUIRE(d.tier_ups == 0);
+    REQUIRE(d.kernels_compiled + d.disk_cache_hits == 1);
   }
 }
 
