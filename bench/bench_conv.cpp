@@ -10,6 +10,9 @@
 //                             and grad_input except for the stem (the convs have no bias)
 //   fwd|bwd/<shape>/ember_im2col  the same on ember's im2col path (EMBER_CONV=im2col), when
 //                             ember has oneDNN
+//   fwd|bwd/<shape>/ember_whole   ember on oneDNN with the batch run whole on an OpenMP team of 2
+//                             (by default it is cut into one chunk per ember thread, each run
+//                             single-threaded on ember's pool)
 //   fwd/<shape>/dnnl          convolution_forward (algorithm auto) on tensors already in the
 //                             primitive's preferred (blocked) layouts, converted once outside the
 //                             loop
@@ -22,9 +25,9 @@
 //   fwd|bwd/<shape>/dnnl_nchw activations kept NCHW (oneDNN's implementation for plain layouts,
 //                             no activation reorders), weights reordered each call
 // The label names oneDNN's implementations; `rel_err` = max |result - im2col| / max |im2col|.
-// step/ember, step/ember_im2col and step/dnnl* run every convolution of one training step
-// (forward in network order, then backward in reverse): the time per iteration is the step's
-// total, counters `fwd_ms` and `bwd_ms` split it.
+// step/ember, step/ember_whole, step/ember_im2col and step/dnnl* run every convolution of one
+// training step (forward in network order, then backward in reverse): the time per iteration is
+// the step's total, counters `fwd_ms` and `bwd_ms` split it.
 //
 //   ./bench_conv --benchmark_min_time=0.2
 #include <benchmark/benchmark.h>
@@ -96,6 +99,20 @@ struct BackendScope {
   ~BackendScope() { ember::detail::set_conv_backend(prev); }
 };
 
+// How ember runs a conv: as configured (oneDNN in batch chunks when built with it), oneDNN on the
+// whole batch, or im2col.
+enum class Path { configured, whole, im2col };
+
+// Sets up ember's conv2d for one benchmark's path, restoring the defaults at the end.
+struct PathScope {
+  std::optional<BackendScope> backend;
+  explicit PathScope(Path p) {
+    if (p == Path::im2col) backend.emplace(ConvBackend::im2col);
+    if (p == Path::whole) ember::detail::set_dnnl_batch_split(false);
+  }
+  ~PathScope() { ember::detail::set_dnnl_batch_split(true); }
+};
+
 ember::Tensor ember_fwd(const Shape& s, const ember::Tensor& x, const ember::Tensor& w) {
   return ember::nn::functional::conv2d(x, w, {}, {.stride = s.stride, .padding = s.pad});
 }
@@ -147,10 +164,9 @@ float rel_diff(const ember::Tensor& a, const ember::Tensor& ref) {
 }
 
 // ember's conv2d forward or backward (on `backend`, or as configured when nullopt).
-void BM_ember(benchmark::State& state, int i, bool backward, std::optional<ConvBackend> backend) {
+void BM_ember(benchmark::State& state, int i, bool backward, Path path) {
   ember::set_num_threads(kThreads);
-  std::optional<BackendScope> scope;
-  if (backend) scope.emplace(*backend);
+  PathScope scope(path);
   const Shape& s = kShapes[i];
   float err = 0;
   try {
@@ -201,10 +217,9 @@ void ember_step(double& fwd, double& bwd) {
   bwd += elapsed_ms(t0);
 }
 
-void BM_step_ember(benchmark::State& state, std::optional<ConvBackend> backend) {
+void BM_step_ember(benchmark::State& state, Path path) {
   ember::set_num_threads(kThreads);
-  std::optional<BackendScope> scope;
-  if (backend) scope.emplace(*backend);
+  PathScope scope(path);
   double fwd = 0, bwd = 0;
   try {
     ember_step(fwd, bwd);  // warm-up: creates the data, fills the allocator's cache
@@ -446,10 +461,11 @@ int register_all() {
     const std::string shape = kShapes[i].name;
     for (bool bwd : {false, true}) {
       const std::string pre = (bwd ? "bwd/" : "fwd/") + shape;
-      add(pre + "/ember", [i, bwd](State& st) { BM_ember(st, i, bwd, std::nullopt); });
-      if (ember::detail::dnnl_available())
-        add(pre + "/ember_im2col",
-            [i, bwd](State& st) { BM_ember(st, i, bwd, ConvBackend::im2col); });
+      add(pre + "/ember", [i, bwd](State& st) { BM_ember(st, i, bwd, Path::configured); });
+      if (ember::detail::dnnl_available()) {
+        add(pre + "/ember_whole", [i, bwd](State& st) { BM_ember(st, i, bwd, Path::whole); });
+        add(pre + "/ember_im2col", [i, bwd](State& st) { BM_ember(st, i, bwd, Path::im2col); });
+      }
 #ifdef EMBER_HAVE_DNNL
       add(pre + "/dnnl", [i, bwd](State& st) { BM_dnnl(st, i, bwd, kBlocked); });
       add(pre + "/dnnl_reorder", [i, bwd](State& st) { BM_dnnl(st, i, bwd, kReorder); });
@@ -457,9 +473,11 @@ int register_all() {
 #endif
     }
   }
-  add("step/ember", [](State& st) { BM_step_ember(st, std::nullopt); });
-  if (ember::detail::dnnl_available())
-    add("step/ember_im2col", [](State& st) { BM_step_ember(st, ConvBackend::im2col); });
+  add("step/ember", [](State& st) { BM_step_ember(st, Path::configured); });
+  if (ember::detail::dnnl_available()) {
+    add("step/ember_whole", [](State& st) { BM_step_ember(st, Path::whole); });
+    add("step/ember_im2col", [](State& st) { BM_step_ember(st, Path::im2col); });
+  }
 #ifdef EMBER_HAVE_DNNL
   add("step/dnnl", [](State& st) { BM_step_dnnl(st, kBlocked); });
   add("step/dnnl_reorder", [](State& st) { BM_step_dnnl(st, kReorder); });

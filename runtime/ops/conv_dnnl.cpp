@@ -3,6 +3,12 @@
 // reordered into them and the results back, every call. Primitives and their reorders are made
 // once per geometry and kept in a small LRU cache; every buffer (blocked copies, scratchpads)
 // comes from ember's caching allocator, so a training step does not page-fault.
+//
+// Threads: oneDNN runs on OpenMP (libgomp), whose idle workers spin for a while after each
+// parallel region, taking the cores ember's own pool needs for the next kernels. So a batch of at
+// least two images per ember thread is cut into one chunk per thread, each run on ember's pool by
+// single-threaded primitives (OpenMP never starts a team); weight and bias gradients are summed
+// over the chunks. Smaller batches run whole on an OpenMP team of ember's size.
 #include "runtime/ops/conv_dnnl.hpp"
 
 #include <atomic>
@@ -54,6 +60,8 @@ ConvBackend backend_from_env() {
 
 std::atomic<int> g_backend_override{-1};
 std::atomic<uint64_t> g_dnnl_calls{0};
+std::atomic<uint64_t> g_split_calls{0};
+std::atomic<bool> g_batch_split{true};
 
 }  // namespace
 
@@ -83,6 +91,10 @@ bool conv_uses_dnnl(DType dtype, const ConvGeom& g, bool backward) {
 
 uint64_t dnnl_conv_calls() { return g_dnnl_calls.load(std::memory_order_relaxed); }
 
+uint64_t dnnl_split_calls() { return g_split_calls.load(std::memory_order_relaxed); }
+
+void set_dnnl_batch_split(bool on) { g_batch_split = on; }
+
 #if !EMBER_HAVE_DNNL
 
 bool dnnl_conv2d_forward(const ConvGeom&, const Tensor&, const Tensor&, const Tensor&,
@@ -104,8 +116,8 @@ using Desc = dnnl::memory::desc;
 using tag = dnnl::memory::format_tag;
 
 // Geometries kept; a training run has a few dozen (the last, smaller batch of an epoch and the
-// evaluation batches add their own).
-constexpr size_t kCacheEntries = 64;
+// evaluation batches add their own; an uneven split, two sub-batch sizes).
+constexpr size_t kCacheEntries = 128;
 
 dnnl::engine& engine() {
   static dnnl::engine e(dnnl::engine::kind::cpu, 0);
@@ -118,16 +130,28 @@ dnnl::stream& stream() {
   return s;
 }
 
-// oneDNN runs on the calling thread's OpenMP team, whose size is that thread's own setting:
-// match ember's thread count (set_num_threads sets it too, for its caller), and take a single
-// thread inside a parallel_for body so that OpenMP does not start a second team beside ember's.
-void match_omp_threads() {
-  thread_local int applied = 0;
-  const int want = in_parallel_region() ? 1 : get_num_threads();
-  if (applied != want) {
-    omp_set_num_threads(want);
-    applied = want;
-  }
+// How many batch chunks a call runs as: one per ember thread when each gets at least two
+// images, else 1, the whole batch (always so inside a parallel_for body: its threads are taken).
+int batch_chunks(const ConvGeom& g) {
+  if (!g_batch_split.load(std::memory_order_relaxed) || in_parallel_region()) return 1;
+  const int k = get_num_threads();
+  return k > 1 && g.n >= 2 * int64_t{k} ? k : 1;
+}
+
+// First image of chunk i of k.
+int64_t chunk_begin(int64_t n, int i, int k) { return n * i / k; }
+
+// oneDNN runs on the calling thread's OpenMP team, whose size is that thread's own setting, read
+// when a primitive is made (it is built for that many threads) and when it runs. A chunk takes a
+// single thread, and so does a whole batch inside a parallel_for body, so that OpenMP does not
+// start a second team beside ember's; a whole batch elsewhere takes ember's thread count.
+int omp_threads_for(int chunks) {
+  return chunks > 1 || in_parallel_region() ? 1 : get_num_threads();
+}
+
+// (Asks OpenMP rather than remembering: set_num_threads sets it too, for its caller.)
+void set_omp_threads(int want) {
+  if (omp_get_max_threads() != want) omp_set_num_threads(want);
 }
 
 // Scratchpads are ours (from the caching allocator), which also makes every primitive safe to
@@ -297,20 +321,22 @@ class Entry {
   std::unique_ptr<BackwardWeights> weights_;
 };
 
-// Everything that picks the primitives: the geometry and whether a bias (or its grad) takes part.
-using Key = std::array<int64_t, 18>;
+// Everything that picks the primitives: the geometry (with the batch of one chunk), whether a
+// bias (or its grad) takes part, and the OpenMP threads they are built for.
+using Key = std::array<int64_t, 19>;
 
-Key key_of(const ConvGeom& g, bool with_bias) {
-  return {g.n,  g.c,  g.h,  g.w,      g.o,  g.cg, g.kh, g.kw, g.oh,
-          g.ow, g.groups, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, with_bias};
+Key key_of(const ConvGeom& g, bool with_bias, int threads) {
+  return {g.n,  g.c,      g.h,  g.w,  g.o,  g.cg, g.kh, g.kw,      g.oh,   g.ow,
+          g.groups, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, with_bias, threads};
 }
 
 // Least recently used entries go first once the cache is full. Entries are shared, so one
 // evicted while another thread runs it stays alive until that call ends.
 class Cache {
  public:
-  std::shared_ptr<Entry> get(const ConvGeom& g, bool with_bias) {
-    const Key key = key_of(g, with_bias);
+  /// The entry of g built for `threads` OpenMP threads: the calling thread's setting must be that.
+  std::shared_ptr<Entry> get(const ConvGeom& g, bool with_bias, int threads) {
+    const Key key = key_of(g, with_bias, threads);
     std::lock_guard lock(mu_);
     if (auto it = index_.find(key); it != index_.end()) {
       lru_.splice(lru_.begin(), lru_, it->second);
@@ -343,7 +369,7 @@ Cache& cache() {
 // outputs reordered back to ember's layout by finish().
 class Call {
  public:
-  Call() { match_omp_threads(); }
+  Call() = default;
   Call(const Call&) = delete;
   Call& operator=(const Call&) = delete;
   ~Call() {
@@ -412,21 +438,82 @@ class Call {
   std::vector<Pending> pending_;
 };
 
+// The primitives of each chunk of a call (one entry per distinct chunk batch), made on the
+// calling thread once its OpenMP setting is the one the chunks run with.
+class Chunks {
+ public:
+  Chunks(const ConvGeom& g, bool with_bias) : g_(g), k_(batch_chunks(g)) {
+    const int threads = omp_threads_for(k_);
+    set_omp_threads(threads);
+    for (int i = 0; i < k_; ++i) {
+      ConvGeom sub = g;
+      sub.n = size(i);
+      if (i == 0 || sub.n != size(i - 1)) entries_.push_back(cache().get(sub, with_bias, threads));
+      index_.push_back(entries_.size() - 1);
+    }
+  }
+
+  int count() const { return k_; }
+  int64_t begin(int i) const { return chunk_begin(g_.n, i, k_); }
+  int64_t size(int i) const { return begin(i + 1) - begin(i); }
+  Entry& entry(int i) const { return *entries_[index_[i]]; }
+  const std::vector<std::shared_ptr<Entry>>& entries() const { return entries_; }
+
+  /// Runs f(i) for every chunk: on ember's pool, each on a single OpenMP thread, or inline.
+  template <class F>
+  void run(F&& f) const {
+    if (k_ == 1) {
+      f(0);
+      return;
+    }
+    g_split_calls.fetch_add(1, std::memory_order_relaxed);
+    parallel_for(0, k_, 1, [&](int64_t b, int64_t e) {
+      set_omp_threads(1);
+      for (int64_t i = b; i < e; ++i) f(static_cast<int>(i));
+    });
+  }
+
+ private:
+  ConvGeom g_;
+  int k_;
+  std::vector<std::shared_ptr<Entry>> entries_;
+  std::vector<size_t> index_;
+};
+
+// dst[j] += parts[c][j] for every part: the chunks' weight (or bias) gradients into the first's.
+void add_partials(float* dst, const std::vector<Tensor>& parts, int64_t count) {
+  parallel_for(0, count, kGrainSize, [&](int64_t b, int64_t e) {
+    for (const Tensor& t : parts) {
+      const float* __restrict p = t.data_ptr<float>();
+      float* __restrict d = dst;
+      for (int64_t j = b; j < e; ++j) d[j] += p[j];
+    }
+  });
+}
+
 }  // namespace
 
 bool dnnl_conv2d_forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor& b,
                          const Tensor& out) {
-  std::shared_ptr<Entry> e = cache().get(g, b.defined());
-  if (!e->usable()) return false;
-  const Forward& f = e->forward();
-  Call call;
-  std::unordered_map<int, Mem> args{{DNNL_ARG_SRC, call.input(f.src, x.data_ptr<float>())},
-                                    {DNNL_ARG_WEIGHTS, call.input(f.weights, w.data_ptr<float>())},
-                                    {DNNL_ARG_DST, call.output(f.dst, out.data_ptr<float>())}};
-  if (b.defined())
-    args.insert({DNNL_ARG_BIAS, Mem(f.bias, engine(), const_cast<float*>(b.data_ptr<float>()))});
-  call.run(f.prim, std::move(args), f.scratch);
-  call.finish();
+  Chunks chunks(g, b.defined());
+  for (const auto& e : chunks.entries())
+    if (!e->usable()) return false;
+  const float* px = x.data_ptr<float>();
+  const float* pw = w.data_ptr<float>();
+  float* pout = out.data_ptr<float>();
+  chunks.run([&](int i) {
+    const Forward& f = chunks.entry(i).forward();
+    const int64_t n0 = chunks.begin(i);
+    Call call;
+    std::unordered_map<int, Mem> args{
+        {DNNL_ARG_SRC, call.input(f.src, px + n0 * g.c * g.h * g.w)},
+        {DNNL_ARG_WEIGHTS, call.input(f.weights, pw)},
+        {DNNL_ARG_DST, call.output(f.dst, pout + n0 * g.o * g.oh * g.ow)}};
+    if (b.defined())
+      args.insert({DNNL_ARG_BIAS, Mem(f.bias, engine(), const_cast<float*>(b.data_ptr<float>()))});
+    call.run(f.prim, std::move(args), f.scratch);
+    call.finish();
+  });
   g_dnnl_calls.fetch_add(1, std::memory_order_relaxed);
   return true;
 }
@@ -435,37 +522,62 @@ std::optional<TensorList> dnnl_conv2d_backward(const ConvGeom& g, const Tensor& 
                                                const Tensor& x, const Tensor& w,
                                                const bool mask[3]) {
   const bool need_in = mask[0], need_wb = mask[1] || mask[2];
-  std::shared_ptr<Entry> e = cache().get(g, mask[2]);
-  if (!e->usable()) return std::nullopt;
-  const BackwardData* bd = need_in ? &e->backward_data() : nullptr;
-  const BackwardWeights* bw = need_wb ? &e->backward_weights() : nullptr;
-  if ((bd && !bd->usable) || (bw && !bw->usable)) return std::nullopt;
+  Chunks chunks(g, mask[2]);
+  // The backward primitives are made here, on the caller, with its OpenMP setting.
+  for (const auto& e : chunks.entries()) {
+    if (!e->usable()) return std::nullopt;
+    if (need_in && !e->backward_data().usable) return std::nullopt;
+    if (need_wb && !e->backward_weights().usable) return std::nullopt;
+  }
+  const int k = chunks.count();
   TensorList r(3);
-  Call call;
+  if (need_in) r[0] = make_tensor({g.n, g.c, g.h, g.w}, kFloat32);
+  // oneDNN computes grad_weight with grad_bias; a grad_weight nobody asked for is dropped. The
+  // first chunk writes the gradients, the others their own partial ones, summed at the end.
+  const Dims wsizes{g.o, g.cg, g.kh, g.kw};
+  Tensor gw = need_wb ? make_tensor(wsizes, kFloat32) : Tensor();
+  if (mask[2]) r[2] = make_tensor({g.o}, kFloat32);
+  std::vector<Tensor> gw_parts, gb_parts;
+  for (int i = 1; need_wb && i < k; ++i) {
+    gw_parts.push_back(make_tensor(wsizes, kFloat32));
+    if (mask[2]) gb_parts.push_back(make_tensor({g.o}, kFloat32));
+  }
   const float* pgy = gy.data_ptr<float>();
-  if (bd) {
-    r[0] = make_tensor({g.n, g.c, g.h, g.w}, kFloat32);
-    call.run(bd->prim,
-             {{DNNL_ARG_DIFF_DST, call.input(bd->diff_dst, pgy)},
-              {DNNL_ARG_WEIGHTS, call.input(bd->weights, w.data_ptr<float>())},
-              {DNNL_ARG_DIFF_SRC, call.output(bd->diff_src, r[0].data_ptr<float>())}},
-             bd->scratch);
-  }
-  if (bw) {
-    // oneDNN computes grad_weight with grad_bias; a grad_weight nobody asked for is dropped.
-    Tensor gw = make_tensor({g.o, g.cg, g.kh, g.kw}, kFloat32);
-    std::unordered_map<int, Mem> args{
-        {DNNL_ARG_SRC, call.input(bw->src, x.data_ptr<float>())},
-        {DNNL_ARG_DIFF_DST, call.input(bw->diff_dst, pgy)},
-        {DNNL_ARG_DIFF_WEIGHTS, call.output(bw->diff_weights, gw.data_ptr<float>())}};
-    if (mask[2]) {
-      r[2] = make_tensor({g.o}, kFloat32);
-      args.insert({DNNL_ARG_DIFF_BIAS, Mem(bw->diff_bias, engine(), r[2].data_ptr<float>())});
+  const float* px = x.data_ptr<float>();
+  const float* pw = w.data_ptr<float>();
+  const int64_t x_image = g.c * g.h * g.w, y_image = g.o * g.oh * g.ow;
+  chunks.run([&](int i) {
+    Entry& e = chunks.entry(i);
+    const int64_t n0 = chunks.begin(i);
+    const float* cgy = pgy + n0 * y_image;
+    Call call;
+    if (need_in) {
+      const BackwardData& bd = e.backward_data();
+      float* dx = r[0].data_ptr<float>() + n0 * x_image;
+      call.run(bd.prim,
+               {{DNNL_ARG_DIFF_DST, call.input(bd.diff_dst, cgy)},
+                {DNNL_ARG_WEIGHTS, call.input(bd.weights, pw)},
+                {DNNL_ARG_DIFF_SRC, call.output(bd.diff_src, dx)}},
+               bd.scratch);
     }
-    call.run(bw->prim, std::move(args), bw->scratch);
-    if (mask[1]) r[1] = gw;
-  }
-  call.finish();
+    if (need_wb) {
+      const BackwardWeights& bw = e.backward_weights();
+      float* dw = (i == 0 ? gw : gw_parts[i - 1]).data_ptr<float>();
+      std::unordered_map<int, Mem> args{
+          {DNNL_ARG_SRC, call.input(bw.src, px + n0 * x_image)},
+          {DNNL_ARG_DIFF_DST, call.input(bw.diff_dst, cgy)},
+          {DNNL_ARG_DIFF_WEIGHTS, call.output(bw.diff_weights, dw)}};
+      if (mask[2]) {
+        float* db = (i == 0 ? r[2] : gb_parts[i - 1]).data_ptr<float>();
+        args.insert({DNNL_ARG_DIFF_BIAS, Mem(bw.diff_bias, engine(), db)});
+      }
+      call.run(bw.prim, std::move(args), bw.scratch);
+    }
+    call.finish();
+  });
+  if (!gw_parts.empty()) add_partials(gw.data_ptr<float>(), gw_parts, gw.numel());
+  if (!gb_parts.empty()) add_partials(r[2].data_ptr<float>(), gb_parts, g.o);
+  if (mask[1]) r[1] = gw;
   g_dnnl_calls.fetch_add(1, std::memory_order_relaxed);
   return r;
 }

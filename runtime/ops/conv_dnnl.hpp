@@ -23,6 +23,11 @@ void set_conv_backend(ConvBackend b);
 bool conv_uses_dnnl(DType dtype, const ConvGeom& g, bool backward);
 /// Forward and backward calls oneDNN has run so far (tests check which path ran).
 uint64_t dnnl_conv_calls();
+/// Those of them that ran their batch in chunks on ember's threads (see ops/conv_dnnl.cpp).
+uint64_t dnnl_split_calls();
+/// Whether a batch of at least two images per ember thread is split into one chunk per thread
+/// (default on); off, every batch runs whole on an OpenMP team (tests, A/B runs).
+void set_dnnl_batch_split(bool on);
 
 /// out [N, O, OH, OW] = conv(x, w) + b on oneDNN; x, w, b (optional) contiguous float32, out
 /// contiguous. False, with out untouched, when oneDNN has no optimised implementation for g.

@@ -1,6 +1,7 @@
 // float32 conv2d on oneDNN (runtime/ops/conv_dnnl.cpp) against the im2col + GEMM path
 // (itself checked against double loops in test_conv.cpp): forward, grad_input, grad_weight and
-// grad_bias on seeded random geometries, the output mask, and the primitive cache's eviction.
+// grad_bias on seeded random geometries, whole and split into batch chunks over ember's threads,
+// the output mask, and the primitive cache's eviction.
 #include <algorithm>
 #include <cmath>
 #include <random>
@@ -25,6 +26,21 @@ struct BackendScope {
   BackendScope(const BackendScope&) = delete;
   BackendScope& operator=(const BackendScope&) = delete;
 };
+
+// Runs a scope on n ember threads, then restores the previous count.
+struct ThreadsScope {
+  int prev = get_num_threads();
+  explicit ThreadsScope(int n) { set_num_threads(n); }
+  ~ThreadsScope() { set_num_threads(prev); }
+  ThreadsScope(const ThreadsScope&) = delete;
+  ThreadsScope& operator=(const ThreadsScope&) = delete;
+};
+
+// Whether oneDNN runs a batch of n in chunks on ember's threads: two images per thread at least.
+bool splits(int64_t n) {
+  const int k = get_num_threads();
+  return k > 1 && n >= 2 * k;
+}
 
 struct Geometry {
   Dims x, w;  // input [N, C, H, W], weight [O, C/groups, kh, kw]
@@ -129,10 +145,11 @@ void check_geometry(const Geometry& g, uint64_t seed) {
     return r;
   };
   TensorList ref = run(ConvBackend::im2col);
-  const uint64_t calls = detail::dnnl_conv_calls();
+  const uint64_t calls = detail::dnnl_conv_calls(), split = detail::dnnl_split_calls();
   TensorList got = run(ConvBackend::dnnl);
-  INFO(what);
+  INFO(what << " on " << get_num_threads() << " threads");
   CHECK(detail::dnnl_conv_calls() == calls + dnnl_calls(g));
+  CHECK(detail::dnnl_split_calls() == split + (splits(g.x[0]) ? dnnl_calls(g) : 0));
   require_matches(got[0], ref[0], what + ": output");
   require_matches(got[1], ref[1], what + ": grad_input");
   require_matches(got[2], ref[2], what + ": grad_weight");
@@ -182,8 +199,64 @@ TEST_CASE("conv2d on oneDNN matches im2col at blocked-layout widths", "[conv][dn
   for (size_t i = 0; i < kWideGeometries.size(); ++i) check_geometry(kWideGeometries[i], 50 + i);
 }
 
+TEST_CASE("conv2d on oneDNN splits a batch over ember's threads", "[conv][dnnl]") {
+  if (!detail::dnnl_available()) {
+    WARN("ember was built without oneDNN: nothing to compare");
+    return;
+  }
+  ThreadsScope threads(2);
+  // Batches of 4 and 6 split evenly, 5 and 7 not; 3 runs whole (fewer than 2 images a thread).
+  std::mt19937_64 rng(20240612);
+  std::set<int64_t> batches;
+  for (uint64_t i = 0; i < 16; ++i) {
+    Geometry g = random_geometry(rng);
+    g.x[0] = 4 + static_cast<int64_t>(i % 4);
+    batches.insert(g.x[0]);
+    check_geometry(g, 3000 + 10 * i);
+  }
+  CHECK(batches.size() == 4);
+  for (size_t i = 0; i < kWideGeometries.size(); ++i) {
+    for (int64_t n : {3, 4, 9}) {
+      Geometry g = kWideGeometries[i];
+      g.x[0] = n;
+      check_geometry(g, 4000 + 10 * i + n);
+    }
+  }
+  {
+    INFO("one thread runs the batch whole");
+    ThreadsScope one(1);
+    Geometry g = kWideGeometries[2];
+    g.x[0] = 6;
+    check_geometry(g, 4100);
+  }
+  {
+    INFO("with the split off, the batch runs whole on OpenMP's threads");
+    struct SplitOff {
+      SplitOff() { detail::set_dnnl_batch_split(false); }
+      ~SplitOff() { detail::set_dnnl_batch_split(true); }
+    } off;
+    Geometry g = kWideGeometries[2];
+    g.x[0] = 6;
+    const uint64_t split = detail::dnnl_split_calls(), calls = detail::dnnl_conv_calls();
+    Tensor x = test::seeded_randn(g.x, 4200), w = test::seeded_randn(g.w, 4201);
+    Tensor whole;
+    {
+      BackendScope dnnl(ConvBackend::dnnl);
+      whole = F::conv2d(x, w, {}, g.options());
+    }
+    CHECK(detail::dnnl_conv_calls() == calls + 1);
+    CHECK(detail::dnnl_split_calls() == split);
+    BackendScope im2col(ConvBackend::im2col);
+    require_matches(whole, F::conv2d(x, w, {}, g.options()), "whole batch on 2 threads");
+  }
+}
+
 TEST_CASE("conv2d backward computes only the gradients asked for", "[conv][dnnl]") {
-  const Geometry g = kWideGeometries[1];
+  // Batch 6 on 2 threads: in chunks on oneDNN, where the chunks' weight gradients are summed.
+  ThreadsScope threads(2);
+  Geometry g = kWideGeometries[1];
+  g.x[0] = GENERATE(2, 6);
+  INFO("batch " << g.x[0]);
   Tensor x = test::seeded_randn(g.x, 7), w = test::seeded_randn(g.w, 8);
   Tensor gy = test::seeded_randn(g.out_sizes(), 9);
   std::vector<ConvBackend> backends{ConvBackend::im2col};
@@ -241,11 +314,11 @@ TEST_CASE("oneDNN's primitive cache evicts and rebuilds geometries", "[conv][dnn
   }
   BackendScope scope(ConvBackend::dnnl);
   Tensor w = test::seeded_randn({4, 2, 3, 3}, 30);
-  // More geometries than the cache holds (64), then the first again.
-  for (int64_t size : {3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20})
+  // More geometries than the cache holds (128), then the first again.
+  for (int64_t size = 3; size <= 36; ++size)
     for (int64_t n : {1, 2, 3, 4})
       F::conv2d(test::seeded_randn({n, 2, size, size}, 31), w, {}, {.padding = 1});
-  for (int64_t size : {3, 20}) {
+  for (int64_t size : {3, 36}) {
     Tensor x = test::seeded_randn({2, 2, size, size}, 32);
     Tensor got = F::conv2d(x, w, {}, {.padding = 1});
     BackendScope im2col(ConvBackend::im2col);
