@@ -265,8 +265,10 @@ class Emitter {
     return llvm::BasicBlock::Create(ctx_, name, body_);
   }
 
-  // for (i = lo; i < hi; i = body(i)): body returns the next i.
-  template <class F> void loop_step(Value* lo, Value* hi, F&& body, bool interleave = true) {
+  // for (i = lo; i < hi; i = body(i)): body returns the next i. `width` (if not 0) tells the
+  // loop vectoriser how many lanes to use.
+  template <class F>
+  void loop_step(Value* lo, Value* hi, F&& body, bool interleave = true, unsigned width = 0) {
     auto* iv = var(i64_);
     b_.CreateStore(lo, iv);
     auto *cond = block("cond"), *bb = block("loop"), *exit = block("done");
@@ -277,27 +279,33 @@ class Emitter {
     b_.SetInsertPoint(bb);
     b_.CreateStore(body(i), iv);
     auto* latch = b_.CreateBr(cond);
-    if (!interleave) {
-      // One vector body, not four: elementwise loops gain little from interleaving, and the
-      // copies make codegen (the larger half of compile time) slower.
-      llvm::Metadata* count[] = {
-          llvm::MDString::get(ctx_, "llvm.loop.interleave.count"),
-          llvm::ConstantAsMetadata::get(b_.getInt32(1))};
-      auto* self = llvm::MDNode::getDistinct(ctx_, {nullptr, llvm::MDNode::get(ctx_, count)});
+    llvm::SmallVector<llvm::Metadata*, 3> md{nullptr};
+    auto hint = [&](const char* name, unsigned v) {
+      llvm::Metadata* kv[] = {llvm::MDString::get(ctx_, name),
+                              llvm::ConstantAsMetadata::get(b_.getInt32(v))};
+      md.push_back(llvm::MDNode::get(ctx_, kv));
+    };
+    // One vector body, not four: elementwise loops gain little from interleaving, and the
+    // copies make codegen (the larger half of compile time) slower.
+    if (!interleave) hint("llvm.loop.interleave.count", 1);
+    if (width > 1) hint("llvm.loop.vectorize.width", width);
+    if (md.size() > 1) {
+      auto* self = llvm::MDNode::getDistinct(ctx_, md);
       self->replaceOperandWith(0, self);
       latch->setMetadata(llvm::LLVMContext::MD_loop, self);
     }
     b_.SetInsertPoint(exit);
   }
   // for (i = lo; i < hi; ++i) body(i)
-  template <class F> void loop(Value* lo, Value* hi, F&& body, bool interleave = true) {
+  template <class F>
+  void loop(Value* lo, Value* hi, F&& body, bool interleave = true, unsigned width = 0) {
     loop_step(
         lo, hi,
         [&](Value* i) {
           body(i);
           return b_.CreateNSWAdd(i, c64(1));
         },
-        interleave);
+        interleave, width);
   }
 
   // Each buffer's offset at linear index idx over `dims` (outermost first).
@@ -478,11 +486,14 @@ class Emitter {
     int64_t rows = 1;
     for (size_t d : dims) rows *= space.size[d];
     auto inner_loop = [&](const std::vector<Value*>& b0) {
-      loop(c64(0), c64(space.size[inner]), [&](Value* j) {
-        memo_.clear();
-        elem_ = j;
-        f(advance(b0, j, inner));
-      });
+      loop(
+          c64(0), c64(space.size[inner]),
+          [&](Value* j) {
+            memo_.clear();
+            elem_ = j;
+            f(advance(b0, j, inner));
+          },
+          true, reduce_width_);
     };
     if (rows == 1) return inner_loop(base);
     loop(c64(0), c64(rows), [&](Value* r) {
@@ -571,6 +582,17 @@ class Emitter {
   // Reduction n's value over the reduced dims of the item at `base`, as n's dtype.
   Value* reduce_item(const Node& n, const std::vector<Value*>& base) {
     const Accumulator a = accumulator(n);
+    // A float sum accumulates in double, and the vectoriser, sizing lanes by the widest type,
+    // would run its float work (an exp, say) four lanes at a time with AVX2: ask for the float
+    // width; the double adds take two registers.
+    const bool widen = a.dtype == kFloat64 && g_[n.args[0]].dtype == kFloat32;
+    const unsigned saved = reduce_width_;
+    reduce_width_ = widen ? Engine::instance().vector_bytes() / 4 : 0;
+    struct Restore {
+      unsigned& w;
+      unsigned v;
+      ~Restore() { w = v; }
+    } restore{reduce_width_, saved};
     if (n.op == Op::Amax || n.op == Op::Amin) {
       MinMax mm(*this, a.ty, n.op == Op::Amax);
       walk_reduced(base, [&](const std::vector<Value*>& off) {
@@ -765,6 +787,7 @@ class Emitter {
   };
   std::map<int32_t, RowCache> row_cache_;  // a Rows step's values computed once per row
   Value* elem_ = nullptr;                  // the position along the reduced dim
+  unsigned reduce_width_ = 0;              // vector lanes asked for reduction loops (0: LLVM's)
 };
 
 }  // namespace
