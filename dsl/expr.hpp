@@ -254,18 +254,7 @@ template <class T, class E> std::array<T, param_count<E>::value> param_values(co
 // the loop body keeps it from vectorising.
 #define EMBER_DSL_INLINE [[gnu::always_inline]] inline
 
-/// c ? a : b without a branch for floating T. Written as `c ? a : b` (or as T(a < b)), g++
-/// may sink each branch's arithmetic under the condition, and then, as floating-point ops may
-/// trap (-ftrapping-math, the default), it will not if-convert it back: the loop stays scalar.
-template <class T> EMBER_DSL_INLINE T select(bool c, T a, T b) {
-  if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
-    using U = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
-    U ua = std::bit_cast<U>(a), ub = std::bit_cast<U>(b);
-    return std::bit_cast<T>(ub ^ ((ua ^ ub) & (U(0) - U(c))));
-  } else {
-    return c ? a : b;
-  }
-}
+using math::select;  // c ? a : b without a branch (dsl/math.hpp)
 
 template <Fn F, class T> EMBER_DSL_INLINE T apply(T a) {
   if constexpr (F == Fn::Neg) return -a;

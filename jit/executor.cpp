@@ -32,6 +32,9 @@ std::atomic<int> g_hot{std::max(1, env_int("EMBER_JIT_HOT", 2))};
 std::atomic<int> g_max_specs{8};
 std::atomic<int> g_tier_up{std::max(0, env_int("EMBER_JIT_TIERUP", 16))};
 
+// The tier a hot signature is compiled with first.
+Tier first_tier() { return g_tier_up.load() > 0 ? Tier::Quick : Tier::Full; }
+
 // ---- the signature cache ----
 
 // A graph compiled: the optimised graph and one step per fused kernel or library call.
@@ -184,7 +187,7 @@ std::shared_ptr<const Plan> compile_plan(const std::string& region, const Graph&
         is_view(plan->graph[static_cast<int32_t>(i)].op))
       plan->views.push_back(static_cast<int32_t>(i));
   std::vector<bool> mat = materialized(plan->graph);
-  if (dump_enabled("graph") && tier == (g_tier_up.load() > 0 ? Tier::Quick : Tier::Full)) {
+  if (dump_enabled("graph") && tier == first_tier()) {  // once, not again at the tier-up
     std::ostringstream os;
     os << "ember: jit: region '" << region << "', traced graph:\n" << traced.to_string()
        << "after fold, cse, dce:\n" << plan->graph.to_string() << "steps:\n";
@@ -210,6 +213,12 @@ std::shared_ptr<const Plan> compile_plan(const std::string& region, const Graph&
     plan->kernels[s] = std::move(k);
   }
   return plan;
+}
+
+void add_compile_counts(Stats& total, const Stats& st) {
+  total.compile_ms += st.compile_ms;
+  total.kernels_compiled += st.kernels_compiled;
+  total.disk_cache_hits += st.disk_cache_hits;
 }
 
 }  // namespace
@@ -265,7 +274,7 @@ void execute(const std::string& region, const Graph& g, const std::vector<Tensor
   if (compile) {
     Stats st;
     try {
-      plan = compile_plan(region, g, sig, st, g_tier_up.load() > 0 ? Tier::Quick : Tier::Full);
+      plan = compile_plan(region, g, sig, st, first_tier());
     } catch (const std::exception& ex) {
       warn("compiling region '" + region + "' failed, running it eagerly: " + ex.what());
       std::lock_guard lk(c.mu);
@@ -273,9 +282,7 @@ void execute(const std::string& region, const Graph& g, const std::vector<Tensor
       ++c.stats.fallbacks;
     }
     std::lock_guard lk(c.mu);
-    c.stats.compile_ms += st.compile_ms;
-    c.stats.kernels_compiled += st.kernels_compiled;
-    c.stats.disk_cache_hits += st.disk_cache_hits;
+    add_compile_counts(c.stats, st);
     if (plan) c.entries[sig].plan = plan;
   }
   if (upgrade) {
@@ -288,9 +295,7 @@ void execute(const std::string& region, const Graph& g, const std::vector<Tensor
            "kernels stay as they are: " + ex.what());
     }
     std::lock_guard lk(c.mu);
-    c.stats.compile_ms += st.compile_ms;
-    c.stats.kernels_compiled += st.kernels_compiled;
-    c.stats.disk_cache_hits += st.disk_cache_hits;
+    add_compile_counts(c.stats, st);
     if (full) {
       ++c.stats.tier_ups;
       auto it = c.entries.find(sig);

@@ -479,7 +479,9 @@ class Emitter {
   }
 
   // Walks every element of the reduced dims of one item: f(offsets).
-  template <class F> void walk_reduced(const std::vector<Value*>& base, F&& f) {
+  // `width`: vector lanes to ask for on the innermost loop (0: the vectoriser's choice).
+  template <class F>
+  void walk_reduced(const std::vector<Value*>& base, F&& f, unsigned width = 0) {
     std::vector<size_t> dims = space.dims(true);
     size_t inner = dims.back();
     dims.pop_back();
@@ -493,7 +495,7 @@ class Emitter {
             elem_ = j;
             f(advance(b0, j, inner));
           },
-          true, reduce_width_);
+          true, width);
     };
     if (rows == 1) return inner_loop(base);
     loop(c64(0), c64(rows), [&](Value* r) {
@@ -582,17 +584,6 @@ class Emitter {
   // Reduction n's value over the reduced dims of the item at `base`, as n's dtype.
   Value* reduce_item(const Node& n, const std::vector<Value*>& base) {
     const Accumulator a = accumulator(n);
-    // A float sum accumulates in double, and the vectoriser, sizing lanes by the widest type,
-    // would run its float work (an exp, say) four lanes at a time with AVX2: ask for the float
-    // width; the double adds take two registers.
-    const bool widen = a.dtype == kFloat64 && g_[n.args[0]].dtype == kFloat32;
-    const unsigned saved = reduce_width_;
-    reduce_width_ = widen ? Engine::instance().vector_bytes() / 4 : 0;
-    struct Restore {
-      unsigned& w;
-      unsigned v;
-      ~Restore() { w = v; }
-    } restore{reduce_width_, saved};
     if (n.op == Op::Amax || n.op == Op::Amin) {
       MinMax mm(*this, a.ty, n.op == Op::Amax);
       walk_reduced(base, [&](const std::vector<Value*>& off) {
@@ -600,12 +591,19 @@ class Emitter {
       });
       return finish(n, a, mm.result());
     }
+    // A float sum accumulates in double, and the vectoriser, sizing lanes by the widest type,
+    // would run its float work (an exp, say) four lanes at a time with AVX2: ask for the float
+    // width; the double adds take two registers.
+    const bool widen = a.dtype == kFloat64 && g_[n.args[0]].dtype == kFloat32;
     auto* acc = var(a.ty);
     b_.CreateStore(llvm::ConstantFP::get(a.ty, a.init), acc);
-    walk_reduced(base, [&](const std::vector<Value*>& off) {
-      Value* x = value(n.args[0], a.dtype, off);
-      b_.CreateStore(accumulate(n, b_.CreateLoad(a.ty, acc), x), acc);
-    });
+    walk_reduced(
+        base,
+        [&](const std::vector<Value*>& off) {
+          Value* x = value(n.args[0], a.dtype, off);
+          b_.CreateStore(accumulate(n, b_.CreateLoad(a.ty, acc), x), acc);
+        },
+        widen ? Engine::instance().vector_bytes() / 4 : 0);
     return finish(n, a, b_.CreateLoad(a.ty, acc));
   }
 
@@ -787,7 +785,6 @@ class Emitter {
   };
   std::map<int32_t, RowCache> row_cache_;  // a Rows step's values computed once per row
   Value* elem_ = nullptr;                  // the position along the reduced dim
-  unsigned reduce_width_ = 0;              // vector lanes asked for reduction loops (0: LLVM's)
 };
 
 }  // namespace

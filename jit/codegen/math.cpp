@@ -50,7 +50,7 @@ llvm::Value* horner(llvm::IRBuilder<>& b, llvm::Value* t, std::span<const float>
   return p;
 }
 
-/// x clamped to [lo, hi], NaN passing through (as dsl::math::blend does it).
+/// x clamped to [lo, hi], NaN passing through (as dsl::math::poly does it).
 llvm::Value* clamp(llvm::IRBuilder<>& b, llvm::Value* x, float lo, float hi) {
   llvm::Type* ty = x->getType();
   llvm::Value* l = llvm::ConstantFP::get(ty, lo);
@@ -118,10 +118,13 @@ llvm::Value* emit_fn(llvm::IRBuilder<>& b, dsl::Fn fn, std::span<llvm::Value* co
   auto unary = [&](llvm::Intrinsic::ID id, llvm::Value* x) {
     return b.CreateUnaryIntrinsic(id, x);
   };
+  auto exp = [&](llvm::Value* x) {
+    return ty->isFloatTy() ? exp_f32(b, x) : unary(llvm::Intrinsic::exp, x);
+  };
 
   switch (fn) {
     case Fn::Neg: return b.CreateFNeg(a);
-    case Fn::Exp: return ty->isFloatTy() ? exp_f32(b, a) : unary(llvm::Intrinsic::exp, a);
+    case Fn::Exp: return exp(a);
     case Fn::Log: return unary(llvm::Intrinsic::log, a);
     case Fn::Log1p: return call_libm(b, "log1pf", "log1p", {a});
     case Fn::Expm1: return call_libm(b, "expm1f", "expm1", {a});
@@ -135,10 +138,7 @@ llvm::Value* emit_fn(llvm::IRBuilder<>& b, dsl::Fn fn, std::span<llvm::Value* co
     case Fn::Cos: return unary(llvm::Intrinsic::cos, a);
     case Fn::Tanh: return call_libm(b, "tanhf", "tanh", {a});
     case Fn::Sigmoid:  // 1 / (1 + exp(-a))
-      return b.CreateFDiv(k(1), b.CreateFAdd(k(1), ty->isFloatTy()
-                                                        ? exp_f32(b, b.CreateFNeg(a))
-                                                        : unary(llvm::Intrinsic::exp,
-                                                                b.CreateFNeg(a))));
+      return b.CreateFDiv(k(1), b.CreateFAdd(k(1), exp(b.CreateFNeg(a))));
     case Fn::Erf: return ty->isFloatTy() ? erf_f32(b, a) : call_libm(b, "erff", "erf", {a});
     case Fn::Add: return b.CreateFAdd(a, c);
     case Fn::Sub: return b.CreateFSub(a, c);
