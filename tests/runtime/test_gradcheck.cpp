@@ -1,5 +1,10 @@
 // Every differentiable op of the tensor surface, once in a table, through gradcheck (float64
-// finite differences) on seeded random shapes with broadcasting and non-contiguous inputs.
+// finite differences) with broadcasting and non-contiguous inputs: on the shapes listed, then on
+// seeded random shapes derived from them (every size above 1 grown by a random amount, the same
+// size the same way in all of a case's inputs, so matching and broadcast dims stay so).
+#include <map>
+#include <sstream>
+
 #include "support/reference.hpp"
 
 using namespace ember;
@@ -15,26 +20,53 @@ struct Case {
   Fn fn;
   double lo = -2, hi = 2;  ///< input range (log, sqrt, pow want positive inputs)
   bool strided = true;     ///< also check non-contiguous copies of the inputs
+  bool resize = true;      ///< also check random shapes (false: the op's arguments fix them)
 };
+
+/// c's shapes with each distinct size s > 1 replaced by s + a seeded random 0..2.
+std::vector<Dims> random_shapes(const std::vector<Dims>& shapes, uint64_t seed) {
+  manual_seed(seed);
+  std::map<int64_t, int64_t> to;
+  for (const Dims& d : shapes)
+    for (int64_t s : d)
+      if (s > 1 && !to.count(s)) to[s] = s + randint(0, 3, {1}).item<int64_t>();
+  std::vector<Dims> out = shapes;
+  for (Dims& d : out)
+    for (int64_t& s : d)
+      if (s > 1) s = to[s];
+  return out;
+}
 
 Tensor input(const Dims& s, uint64_t seed, double lo, double hi) {
   manual_seed(seed);
   return (rand(s, kFloat64) * (hi - lo) + lo);
 }
 
-void run(const Case& c, uint64_t seed) {
+std::string describe(const std::vector<Dims>& shapes) {
+  std::ostringstream os;
+  for (const Dims& d : shapes) os << d << " ";
+  return os.str();
+}
+
+void run_on(const Case& c, const std::vector<Dims>& shapes, uint64_t seed) {
   for (int variant = 0; variant < (c.strided ? 2 : 1); ++variant) {
     std::vector<Tensor> in;
-    for (size_t i = 0; i < c.shapes.size(); ++i) {
-      Tensor t = input(c.shapes[i], seed + i, c.lo, c.hi);
+    for (size_t i = 0; i < shapes.size(); ++i) {
+      Tensor t = input(shapes[i], seed + i, c.lo, c.hi);
       if (variant == 1) t = test::noncontiguous(t);
       in.push_back(t.requires_grad_());
     }
-    INFO(c.name << " seed " << seed << (variant ? " (non-contiguous inputs)" : ""));
+    INFO(c.name << " seed " << seed << " shapes " << describe(shapes)
+                << (variant ? "(non-contiguous inputs)" : ""));
     auto r = gradcheck(c.fn, in);
     INFO(r.report);
     CHECK(r.ok);
   }
+}
+
+void run(const Case& c, uint64_t seed) {
+  run_on(c, c.shapes, seed);
+  if (c.resize) run_on(c, random_shapes(c.shapes, seed), seed + 100);
 }
 
 std::vector<Case> cases() {
@@ -90,29 +122,29 @@ std::vector<Case> cases() {
       {"matmul mat-vec", {{3, 4}, {4}}, [](V x) { return matmul(x[0], x[1]); }},
       {"matmul dot", {{4}, {4}}, [](V x) { return matmul(x[0], x[1]); }},
       {"bmm", {{2, 3, 4}, {2, 4, 2}}, [](V x) { return bmm(x[0], x[1]); }},
-      {"view reshape flatten", {{2, 3, 4}}, [](V x) { return x[0].reshape({6, 4}).flatten() * 2; }},
+      {"view reshape flatten", {{2, 3, 4}}, [](V x) { return x[0].reshape({-1, x[0].size(-1)}).flatten() * 2; }},
       {"transpose permute", {{2, 3, 4}}, [](V x) { return x[0].permute({2, 0, 1}).transpose(0, 1) * 3; }},
-      {"expand", {{3, 1}}, [](V x) { return x[0].expand({2, 3, 4}) * 1.5; }},
+      {"expand", {{3, 1}}, [](V x) { return x[0].expand({2, x[0].size(0), 4}) * 1.5; }},
       {"squeeze unsqueeze", {{3, 1, 4}}, [](V x) { return x[0].squeeze(1).unsqueeze(0) * 2; }},
       {"slice step", {{7, 3}}, [](V x) { return x[0].slice(0, 1, 6, 2) * 2; }},
       {"narrow select", {{4, 5}}, [](V x) { return x[0].narrow(1, 1, 3).select(0, 2) * 2; }},
       {"cat", {{2, 3}, {4, 3}}, [](V x) { return cat({x[0], x[1]}, 0) * 2; }},
       {"stack", {{2, 3}, {2, 3}}, [](V x) { return stack({x[0], x[1]}, 1) * 2; }},
-      {"split chunk", {{6, 2}}, [](V x) { auto p = x[0].chunk(3); return p[0] * p[2] + p[1]; }},
+      {"split chunk", {{6, 2}}, [](V x) { auto p = x[0].chunk(3); return p[0] * p[2] + p[1]; }, -2, 2, true, false},
       {"index_select", {{5, 3}}, [](V x) { return x[0].index_select(0, tensor(std::vector<int64_t>{4, 0, 4})) * 2; }},
       {"gather", {{3, 4}}, [](V x) { return x[0].gather(1, tensor(std::vector<int64_t>{0, 3, 3, 1, 2, 2}, {3, 2})) * 2; }},
       {"linear", {{5, 4}, {3, 4}, {3}}, [](V x) { return F::linear(x[0], x[1], x[2]); }},
-      {"conv2d", {{2, 2, 5, 5}, {3, 2, 3, 3}, {3}}, [](V x) { return F::conv2d(x[0], x[1], x[2], {.stride = 2, .padding = 1}); }, -2, 2, false},
-      {"conv2d groups dilation", {{1, 4, 6, 6}, {4, 2, 2, 2}}, [](V x) { return F::conv2d(x[0], x[1], {}, {.padding = 1, .dilation = 2, .groups = 2}); }, -2, 2, false},
+      {"conv2d", {{2, 2, 5, 5}, {3, 2, 3, 3}, {3}}, [](V x) { return F::conv2d(x[0], x[1], x[2], {.stride = 2, .padding = 1}); }, -2, 2, false, false},
+      {"conv2d groups dilation", {{1, 4, 6, 6}, {4, 2, 2, 2}}, [](V x) { return F::conv2d(x[0], x[1], {}, {.padding = 1, .dilation = 2, .groups = 2}); }, -2, 2, false, false},
       {"max_pool2d", {{1, 2, 5, 5}}, [](V x) { return F::max_pool2d(x[0], 2, {.padding = 1}); }},
       {"avg_pool2d", {{1, 2, 5, 5}}, [](V x) { return F::avg_pool2d(x[0], 3, {.stride = 2, .padding = 1}); }},
       {"adaptive_avg_pool2d", {{1, 2, 5, 7}}, [](V x) { return F::adaptive_avg_pool2d(x[0], {2, 3}); }},
       {"batch_norm train", {{4, 3, 2, 2}, {3}, {3}}, [](V x) { return F::batch_norm(x[0], {}, {}, x[1], x[2], {.training = true}); }},
       {"batch_norm eval", {{4, 3}, {3}, {3}}, [](V x) {
-         return F::batch_norm(x[0], full({3}, 0.2, kFloat64), full({3}, 1.5, kFloat64), x[1], x[2]); }},
-      {"layer_norm", {{3, 2, 4}, {2, 4}, {2, 4}}, [](V x) { return F::layer_norm(x[0], {2, 4}, x[1], x[2]); }},
-      {"nll_loss", {{4, 3}}, [](V x) { return F::nll_loss(log_softmax(x[0], 1), tensor(std::vector<int64_t>{0, 2, 1, 2})); }},
-      {"cross_entropy smoothing", {{4, 3}}, [](V x) { return F::cross_entropy(x[0], tensor(std::vector<int64_t>{0, 2, 1, 2}), {.label_smoothing = 0.1}); }},
+         return F::batch_norm(x[0], full({3}, 0.2, kFloat64), full({3}, 1.5, kFloat64), x[1], x[2]); }, -2, 2, true, false},
+      {"layer_norm", {{3, 2, 4}, {2, 4}, {2, 4}}, [](V x) { return F::layer_norm(x[0], {2, 4}, x[1], x[2]); }, -2, 2, true, false},
+      {"nll_loss", {{4, 3}}, [](V x) { return F::nll_loss(log_softmax(x[0], 1), tensor(std::vector<int64_t>{0, 2, 1, 2})); }, -2, 2, true, false},
+      {"cross_entropy smoothing", {{4, 3}}, [](V x) { return F::cross_entropy(x[0], tensor(std::vector<int64_t>{0, 2, 1, 2}), {.label_smoothing = 0.1}); }, -2, 2, true, false},
       {"mse_loss", {{3, 4}, {3, 4}}, [](V x) { return F::mse_loss(x[0], x[1]); }},
       {"bce_with_logits", {{3, 4}, {3, 4}}, [](V x) { return F::binary_cross_entropy_with_logits(x[0], sigmoid(x[1])); }},
       {"embedding", {{5, 3}}, [](V x) { return F::embedding(tensor(std::vector<int64_t>{1, 4, 1, 0}, {2, 2}), x[0]) * 2; }},
