@@ -83,6 +83,22 @@ template <int I> struct vars_used<Var<I>> : std::integral_constant<unsigned, 1u 
 template <Fn F, class... A> struct vars_used<Node<F, A...>>
     : std::integral_constant<unsigned, (vars_used<A>::value | ... | 0u)> {};
 
+/// Number of costly functions in a formula (exp, log, erf, sigmoid, division, ...: each tens of
+/// instructions per element). A formula with two or more is compute-bound, and runs its loops as
+/// loops::Work::Heavy.
+constexpr bool is_costly(Fn f) {
+  switch (f) {
+    case Fn::Exp: case Fn::Log: case Fn::Log1p: case Fn::Expm1: case Fn::Sin: case Fn::Cos:
+    case Fn::Tanh: case Fn::Sigmoid: case Fn::Erf: case Fn::Pow: case Fn::Div:
+      return true;
+    default:
+      return false;
+  }
+}
+template <class E> struct costly_fns : std::integral_constant<int, 0> {};
+template <Fn F, class... A> struct costly_fns<Node<F, A...>>
+    : std::integral_constant<int, (is_costly(F) ? 1 : 0) + (costly_fns<A>::value + ... + 0)> {};
+
 /// Lifts a C++ number into a formula (a Param); formulas pass through.
 template <class T> constexpr auto lift(const T& v) {
   if constexpr (is_expr_v<T>) return v;

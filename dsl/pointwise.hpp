@@ -38,12 +38,16 @@ template <size_t I, class T> using Same = T;
 /// e with its runtime scalars numbered (see number_params): an empty type.
 template <class E> using Numbered = decltype(number_params<0>(std::declval<const E&>()));
 
+/// Heavy when the formula holds two or more costly functions (see loops::Work).
+template <class E> inline constexpr loops::Work work_of =
+    costly_fns<E>::value >= 2 ? loops::Work::Heavy : loops::Work::Light;
+
 /// out = e(in...) elementwise: one vectorisable loop.
 template <class T, class E, size_t... I>
 void forward_loop(const E& e, const Tensor& out, const std::vector<Tensor>& in,
                   std::index_sequence<I...>) {
   static constexpr Numbered<E> ne{};
-  loops::for_each<T, Same<I, T>...>(
+  loops::for_each<work_of<E>, T, Same<I, T>...>(
       out, {&in[I]...},
       [pv = param_values<T>(e)](Same<I, T>... v) -> T { return eval_with<T>(ne, pv, v...); },
       4096);
@@ -52,16 +56,34 @@ void forward_loop(const E& e, const Tensor& out, const std::vector<Tensor>& in,
 /// grad_j[i] = g[i] * (d e / d x_j)(x[i]...) for each j in Mask, over one contiguous row. The
 /// pointers are restrict (the gradients are fresh tensors): without that, g++ needs run-time
 /// alias checks between every output and every input, which it caps, and gives up vectorising.
+/// Heavy rows (see loops::Work) run in prefetched blocks, with wide vectors.
 template <class T, unsigned Mask, size_t... I> struct BackwardRow {
   template <class DE, class PV>
-  static void run(const DE& de, const PV& params, int64_t cnt, const T* __restrict g,
-                  Same<I, T* __restrict>... out, Same<I, const T* __restrict>... x) {
-    const PV pv = params;  // a local copy: the outputs' stores cannot alias it
-    for (int64_t i = 0; i < cnt; ++i) {
+  [[gnu::always_inline]] static void block(const DE& de, const PV& pv, int64_t b, int64_t e,
+                                           const T* __restrict g, Same<I, T* __restrict>... out,
+                                           Same<I, const T* __restrict>... x) {
+    for (int64_t i = b; i < e; ++i) {
       T gv = g[i];
       ((Mask >> I & 1u ? void(out[i] = gv * eval_with<T>(std::get<I>(de), pv, x[i]...))
                        : void()),
        ...);
+    }
+  }
+  template <class DE, class PV>
+  static void run(const DE& de, const PV& params, int64_t cnt, const T* __restrict g,
+                  Same<I, T* __restrict>... out, Same<I, const T* __restrict>... x) {
+    const PV pv = params;  // a local copy: the outputs' stores cannot alias it
+    block(de, pv, 0, cnt, g, out..., x...);
+  }
+  template <class DE, class PV>
+  EMBER_HEAVY_LOOP static void run_heavy(const DE& de, const PV& params, int64_t cnt,
+                                         const T* __restrict g, Same<I, T* __restrict>... out,
+                                         Same<I, const T* __restrict>... x) {
+    const PV pv = params;
+    for (int64_t b = 0; b < cnt; b += loops::kHeavyBlock) {
+      const int64_t e = std::min(cnt, b + loops::kHeavyBlock);
+      loops::prefetch_ahead(b, e, cnt, g, x...);
+      block(de, pv, b, e, g, out..., x...);
     }
   }
 };
@@ -90,7 +112,11 @@ void backward_loop(const E& e, const std::vector<Tensor>& grads, const Tensor& g
         bool contiguous = true;
         for (size_t k = 0; k < N; ++k) contiguous = contiguous && s[k] == sizeof(T);
         if (contiguous) {
-          BackwardRow<T, Mask, I...>::run(de, pv, cnt, at(n, 0), at(I, 0)..., at(n + 1 + I, 0)...);
+          using Row = BackwardRow<T, Mask, I...>;
+          if constexpr (work_of<E> == loops::Work::Heavy)
+            Row::run_heavy(de, pv, cnt, at(n, 0), at(I, 0)..., at(n + 1 + I, 0)...);
+          else
+            Row::run(de, pv, cnt, at(n, 0), at(I, 0)..., at(n + 1 + I, 0)...);
           return;
         }
         for (int64_t i = 0; i < cnt; ++i) {

@@ -1,4 +1,5 @@
 // dsl: compile-time simplification, evaluation, pointwise kernels on Tensors, their gradients.
+#include "dsl/builtins.hpp"
 #include "dsl/pointwise.hpp"
 #include "support/reference.hpp"
 
@@ -57,6 +58,36 @@ TEST_CASE("a dsl kernel equals the same formula of eager ops", "[dsl]") {
                       "pick with a scalar", 1e-6, 1e-6);
   CHECK(swish(a.to(kFloat64)).dtype() == kFloat64);
   CHECK(swish(arange(3)).dtype() == kFloat32);
+}
+
+namespace {
+// Two costly functions (erf, sigmoid): its contiguous rows run as heavy loops.
+constexpr auto chain = d::pointwise(
+    [](auto v, auto w) { return d::builtin::gelu_fn{}(v * w + 0.25) * d::sigmoid(v); }, "chain");
+}  // namespace
+static_assert(d::detail::work_of<decltype(chain.expr())> == loops::Work::Heavy,
+              "a formula with two costly functions runs heavy loops");
+static_assert(d::detail::work_of<decltype(swish.expr())> == loops::Work::Light,
+              "swish has one costly function");
+
+TEST_CASE("heavy dsl kernels agree with eager ops across blocks and row ends", "[dsl]") {
+  // Lengths around the heavy loops' blocks (128) and prefetch distance (4096), threads splitting
+  // the range, f32 and f64, forward and both gradients.
+  for (DType dt : {kFloat32, kFloat64}) {
+    for (int64_t n : {1, 127, 129, 4096 + 129, 100003}) {
+      Tensor a = test::seeded_randn({n}, 70, dt).requires_grad_();
+      Tensor b = test::seeded_randn({n}, 71, dt).requires_grad_();
+      INFO("n " << n << " " << dt);
+      Tensor out = chain(a, b);
+      Tensor ref = gelu(a * b + 0.25) * sigmoid(a);
+      test::require_close(out, {n}, test::values(ref), "chain forward", 1e-5, 1e-5);
+      Tensor g = test::seeded_randn({n}, 72, dt);
+      auto got = autograd::grad({out}, {a, b}, {g});
+      auto want = autograd::grad({ref}, {a, b}, {g});
+      test::require_close(got[0], {n}, test::values(want[0]), "chain d/da", 1e-5, 1e-5);
+      test::require_close(got[1], {n}, test::values(want[1]), "chain d/db", 1e-5, 1e-5);
+    }
+  }
 }
 
 TEST_CASE("dsl kernels pass gradcheck with broadcasting", "[dsl][gradcheck]") {
