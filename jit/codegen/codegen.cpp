@@ -1,5 +1,6 @@
 #include "jit/codegen/codegen.hpp"
 
+#include <algorithm>
 #include <array>
 #include <limits>
 #include <map>
@@ -143,6 +144,8 @@ class Emitter {
       buffers.push_back(r);
     }
     build_space();
+    for (const auto& [id, slot] : slot_)
+      if ((slot == -1 || is_root(id)) && is_pointwise(g[id].op)) costly_ += costly_fns(g[id]);
 
     // The kernel body takes each buffer as its own noalias argument; the entry point unpacks
     // the buffer array and calls it (inlined by O3, keeping the aliasing facts).
@@ -201,6 +204,22 @@ class Emitter {
   }
 
  private:
+  bool is_root(int32_t id) const {
+    return std::find(step_.roots.begin(), step_.roots.end(), id) != step_.roots.end();
+  }
+  // Costly functions (exp, erf, division, ...) in the dsl definition of pointwise node n.
+  static int costly_fns(const Node& n) {
+    if (!trees()[static_cast<size_t>(n.op)]) return 0;  // comparisons, where, clamp, casts
+    int count = 0;
+    auto walk = [&](auto& self, const dsl::ExprTree& t) -> void {
+      if (t.kind != dsl::ExprTree::Kind::Apply) return;
+      count += dsl::is_costly(t.fn) ? 1 : 0;
+      for (const auto& a : t.args) self(self, a);
+    };
+    walk(walk, tree_of(n));
+    return count;
+  }
+
   void collect(int32_t id) {
     if (slot_.count(id)) return;
     const Node& n = g_[id];
@@ -238,8 +257,7 @@ class Emitter {
       space.reduced.back() = true;  // fuse() made it: sp has at least one dim
     }
     for (int32_t id : buffers) {
-      bool is_root = std::find(step_.roots.begin(), step_.roots.end(), id) != step_.roots.end();
-      space.stride.push_back(is_root && step_.kind == Group::Kind::Reduce
+      space.stride.push_back(is_root(id) && step_.kind == Group::Kind::Reduce
                                  ? out_strides
                                  : read_strides(g_, id, sp));
     }
@@ -465,7 +483,7 @@ class Emitter {
       Value* j1 = b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, n_inner,
                                            b_.CreateNSWAdd(j0, b_.CreateNSWSub(end, i)));
       std::vector<Value*> base = offsets(row, dims);
-      loop(j0, j1, [&](Value* j) {
+      auto element = [&](Value* j) {
         std::vector<Value*> off = advance(base, j, inner);
         memo_.clear();
         for (int32_t r : step_.roots) {
@@ -473,9 +491,44 @@ class Emitter {
           memo_[r] = v;  // later roots of this kernel read it from registers
           store(r, v, off);
         }
-      }, /*interleave=*/false);
+      };
+      if (costly_ < 2) {
+        loop(j0, j1, element, /*interleave=*/false);
+      } else {
+        // Compute-bound: the math keeps the CPU from running ahead to the next loads, so the
+        // row runs in blocks that prefetch the inputs further on (as the dsl's heavy loops,
+        // runtime/ops/loops.hpp).
+        loop_step(j0, j1, [&](Value* jb) {
+          Value* je = b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, j1,
+                                               b_.CreateNSWAdd(jb, c64(kHeavyBlock)));
+          prefetch_ahead(base, jb, je, j1, inner);
+          loop(jb, je, element, /*interleave=*/false);
+          return je;
+        });
+      }
       return b_.CreateNSWAdd(i, b_.CreateNSWSub(j1, j0));
     });
+  }
+
+  // Prefetches, for each input read contiguously along `inner`, its elements [jb, je) + ahead
+  // (clipped to the row's end j1), a cache line at a time.
+  static constexpr int64_t kHeavyBlock = 128, kHeavyAhead = 4096;
+  void prefetch_ahead(const std::vector<Value*>& base, Value* jb, Value* je, Value* j1,
+                      size_t inner) {
+    for (size_t s = 0; s < buffers.size(); ++s) {
+      int32_t id = buffers[s];
+      if (is_root(id) || space.stride[s][inner] != 1) continue;
+      int64_t per_line = std::max<int64_t>(1, 64 / int64_t(element_size(g_[id].dtype)));
+      Value* lo = b_.CreateNSWAdd(jb, c64(kHeavyAhead));
+      Value* hi = b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, j1,
+                                           b_.CreateNSWAdd(je, c64(kHeavyAhead)));
+      loop_step(lo, hi, [&](Value* k) {
+        Value* addr = address(id, advance(base, k, inner));
+        b_.CreateIntrinsic(llvm::Intrinsic::prefetch, {addr->getType()},
+                           {addr, b_.getInt32(0), b_.getInt32(3), b_.getInt32(1)});
+        return b_.CreateNSWAdd(k, c64(per_line));
+      });
+    }
   }
 
   // Walks every element of the reduced dims of one item: f(offsets).
@@ -774,6 +827,7 @@ class Emitter {
   llvm::Type* i64_;
   llvm::Function* body_ = nullptr;
   std::map<int32_t, int> slot_;  // node -> buffer slot, or -1 for values kept in registers
+  int costly_ = 0;               // costly functions computed per element (see emit_pointwise)
   std::vector<Value*> ptr_;
   std::map<int32_t, Value*> memo_;  // values of the current element
   std::map<int32_t, Value*> row_;   // a Rows step's reductions of the current row

@@ -264,6 +264,41 @@ TEST_CASE("row-wise formulas written as ops fuse into one kernel per row", "[jit
   set_num_threads(old_threads);
 }
 
+TEST_CASE("heavy pointwise kernels: prefetched blocks across row ends", "[jit][api]") {
+  // The chain holds two costly functions, so its rows run in blocks of 128 that prefetch their
+  // contiguous inputs 4096 elements ahead: lengths around both, rows of a 2-d shape, a
+  // broadcast second input and a transposed (strided, never prefetched) one, f32 and f64.
+  test::HotThreshold hot(1);
+  auto two = [](const Tensor& x, const Tensor& y) { return chain(x) * exp(y); };
+  const int old_threads = get_num_threads();
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    for (DType dt : {kFloat32, kFloat64}) {
+      std::vector<std::pair<Tensor, Tensor>> cases;
+      for (int64_t n : {1, 127, 129, 4096 + 129, 100003})
+        cases.emplace_back(test::seeded_randn({n}, 80, dt), test::seeded_randn({n}, 81, dt));
+      cases.emplace_back(test::seeded_randn({3, 5000}, 82, dt), test::seeded_randn({5000}, 83, dt));
+      cases.emplace_back(test::seeded_randn({300, 70}, 84, dt),
+                         test::seeded_randn({70, 300}, 85, dt).t());
+      for (size_t c = 0; c < cases.size(); ++c) {
+        auto [x, y] = cases[c];
+        std::string what = "case " + std::to_string(c) + ", threads " + std::to_string(threads) +
+                           ", " + dtype_name(dt);
+        Tensor want = two(x, y), got;
+        jit::Stats s0 = jit::stats();
+        for (int it = 0; it < 2; ++it) {
+          jit::Region r("api_heavy " + what);
+          got = two(x, y);
+        }
+        INFO(what);
+        CHECK(delta(s0, jit::stats()).fused_graphs >= 1);
+        require_same(got, want, what);
+      }
+    }
+  }
+  set_num_threads(old_threads);
+}
+
 TEST_CASE("a new shape or layout gets a new specialisation with right results", "[jit][api]") {
   test::HotThreshold hot(1);
   auto body = [](const Tensor& x, const Tensor& b) { return tanh(x * 1.5 - b) + x; };
