@@ -501,7 +501,10 @@ class Emitter {
         loop_step(j0, j1, [&](Value* jb) {
           Value* je = b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, j1,
                                                b_.CreateNSWAdd(jb, c64(kHeavyBlock)));
-          prefetch_ahead(base, jb, je, j1, inner);
+          prefetch_lines(base, b_.CreateNSWAdd(jb, c64(kHeavyAhead)),
+                         b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, j1,
+                                                  b_.CreateNSWAdd(je, c64(kHeavyAhead))),
+                         inner, /*outputs=*/false);
           loop(jb, je, element, /*interleave=*/false);
           return je;
         });
@@ -510,22 +513,21 @@ class Emitter {
     });
   }
 
-  // Prefetches, for each input read contiguously along `inner`, its elements [jb, je) + ahead
-  // (clipped to the row's end j1), a cache line at a time.
+  // Heavy loops run in blocks of kHeavyBlock elements, prefetching kHeavyAhead elements ahead.
   static constexpr int64_t kHeavyBlock = 128, kHeavyAhead = 4096;
-  void prefetch_ahead(const std::vector<Value*>& base, Value* jb, Value* je, Value* j1,
-                      size_t inner) {
+  // Prefetches elements [lo, hi) along dim `d` from `base` of each buffer read contiguously
+  // along d, a cache line at a time; with `outputs`, of the roots too (for writing).
+  void prefetch_lines(const std::vector<Value*>& base, Value* lo, Value* hi, size_t d,
+                      bool outputs) {
     for (size_t s = 0; s < buffers.size(); ++s) {
       int32_t id = buffers[s];
-      if (is_root(id) || space.stride[s][inner] != 1) continue;
+      bool out = is_root(id);
+      if ((out && !outputs) || space.stride[s][d] != 1) continue;
       int64_t per_line = std::max<int64_t>(1, 64 / int64_t(element_size(g_[id].dtype)));
-      Value* lo = b_.CreateNSWAdd(jb, c64(kHeavyAhead));
-      Value* hi = b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, j1,
-                                           b_.CreateNSWAdd(je, c64(kHeavyAhead)));
       loop_step(lo, hi, [&](Value* k) {
-        Value* addr = address(id, advance(base, k, inner));
+        Value* addr = address(id, advance(base, k, d));
         b_.CreateIntrinsic(llvm::Intrinsic::prefetch, {addr->getType()},
-                           {addr, b_.getInt32(0), b_.getInt32(3), b_.getInt32(1)});
+                           {addr, b_.getInt32(out ? 1 : 0), b_.getInt32(3), b_.getInt32(1)});
         return b_.CreateNSWAdd(k, c64(per_line));
       });
     }
@@ -723,12 +725,27 @@ class Emitter {
         mx.add(x);
       });
       Value* m = mx.result();
-      // 2: exp(x - max) and its sum
-      walk_reduced(base, [&](const std::vector<Value*>& off) {
-        Value* x = b_.CreateLoad(ty, address(root, off));
-        Value* e = emit_fn(b_, dsl::Fn::Exp, std::array<Value*, 1>{b_.CreateFSub(x, m)});
-        if (n.op == Op::Softmax) b_.CreateStore(e, address(root, off));
-        b_.CreateStore(reassoc_add(b_.CreateLoad(ty, sum), e), sum);
+      // 2: exp(x - max) and its sum, the pass bound by the math: in blocks, each prefetching
+      // a block of the next row (its inputs, and its output for writing), so that pass 1 of
+      // the next row finds it in cache.
+      size_t rd = space.dims(true)[0];
+      Value* n_red = c64(space.size[rd]);
+      Value* next_item = b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin,
+                                                  b_.CreateNSWAdd(item, c64(1)),
+                                                  b_.CreateNSWSub(end, c64(1)));
+      std::vector<Value*> next = offsets(next_item, space.dims(false));
+      loop_step(c64(0), n_red, [&](Value* jb) {
+        Value* je = b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, n_red,
+                                             b_.CreateNSWAdd(jb, c64(kHeavyBlock)));
+        prefetch_lines(next, jb, je, rd, /*outputs=*/true);
+        loop(jb, je, [&](Value* j) {
+          std::vector<Value*> off = advance(base, j, rd);
+          Value* x = b_.CreateLoad(ty, address(root, off));
+          Value* e = emit_fn(b_, dsl::Fn::Exp, std::array<Value*, 1>{b_.CreateFSub(x, m)});
+          if (n.op == Op::Softmax) b_.CreateStore(e, address(root, off));
+          b_.CreateStore(reassoc_add(b_.CreateLoad(ty, sum), e), sum);
+        });
+        return je;
       });
       Value* s = b_.CreateLoad(ty, sum);
       // 3: normalise

@@ -299,6 +299,37 @@ TEST_CASE("heavy pointwise kernels: prefetched blocks across row ends", "[jit][a
   set_num_threads(old_threads);
 }
 
+TEST_CASE("softmax kernels: blocked exp pass prefetching the next row", "[jit][api]") {
+  // The exp pass runs in blocks of 128 and prefetches the next row: rows shorter and longer
+  // than a block, the last row of each thread's range, a non-last dim, f32 and f64.
+  test::HotThreshold hot(1);
+  auto body = [](const Tensor& x) {
+    return std::vector<Tensor>{softmax(x, -1), log_softmax(x, -1), softmax(x, 0)};
+  };
+  const int old_threads = get_num_threads();
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    for (DType dt : {kFloat32, kFloat64}) {
+      for (Dims shape : {Dims{5, 100}, Dims{7, 129}, Dims{33, 1000}}) {
+        Tensor x = test::seeded_randn(shape, 90, dt) * 4;
+        std::ostringstream what;
+        what << shape << ", threads " << threads << ", " << dtype_name(dt);
+        std::vector<Tensor> want = body(x), got;
+        jit::Stats s0 = jit::stats();
+        for (int it = 0; it < 2; ++it) {
+          jit::Region r("api_softmax " + what.str());
+          got = body(x);
+        }
+        INFO(what.str());
+        CHECK(delta(s0, jit::stats()).fused_graphs >= 1);
+        for (size_t i = 0; i < want.size(); ++i)
+          require_same(got[i], want[i], what.str() + ", case " + std::to_string(i));
+      }
+    }
+  }
+  set_num_threads(old_threads);
+}
+
 TEST_CASE("a new shape or layout gets a new specialisation with right results", "[jit][api]") {
   test::HotThreshold hot(1);
   auto body = [](const Tensor& x, const Tensor& b) { return tanh(x * 1.5 - b) + x; };
