@@ -3,6 +3,8 @@
 //     during warm-up, before timing), the same eager ops, a one-pass vectorised loop (libmvec);
 //     Arg = thread count;
 //   - softmax over the rows of a 4096x4096 float32 matrix: fused vs eager; Arg = thread count;
+//     and, as the machine's limit, a plain loop copying the matrix (the bytes a one-pass softmax
+//     reads and writes);
 //     the same written out as exp(m - amax) / sum (five eager ops, one row kernel fused);
 //   - a column sum (m*m).sum(0) of that matrix (a reduction over the outer dim), fused vs eager;
 //   - compile latency: every iteration compiles a kernel never seen before (a fresh constant);
@@ -56,13 +58,15 @@ const bool kCacheSet = [] {
 ember::Tensor chain(const ember::Tensor& x) { return ember::gelu(x * kA + kB) * ember::sigmoid(x); }
 
 struct Data {
-  ember::Tensor x, out, m, tiny;
+  ember::Tensor x, out, m, m_out, tiny;
   Data() {
     ember::manual_seed(0);
     x = ember::randn({kN});
     out = ember::empty({kN});  // the hand loop's output, warmed once
     out.zero_();
     m = ember::randn({kRows, kRows});
+    m_out = ember::empty({kRows, kRows});  // the copy's output, warmed once
+    m_out.zero_();
     tiny = ember::randn({8});
   }
 };
@@ -178,6 +182,21 @@ ember::Tensor column_sum(const ember::Tensor& m) { return (m * m).sum({0}); }
 
 void BM_softmax_fused(benchmark::State& state) { run_fused(state, "bench_softmax", softmax_op); }
 void BM_softmax_eager(benchmark::State& state) { run_eager(state, softmax_op); }
+// The memory traffic of a one-pass softmax alone: y = x over the matrix, on ember's pool.
+void BM_softmax_copy(benchmark::State& state) {
+  setup_threads(state);
+  const Data& d = data();
+  const float* x = d.m.data_ptr<float>();
+  float* y = d.m_out.data_ptr<float>();
+  for (auto _ : state) {
+    ember::parallel_for(0, kRows * kRows, 4096, [=](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i) y[i] = x[i];
+    });
+    benchmark::DoNotOptimize(y);
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * kRows * kRows);
+}
 void BM_softmax_composed_fused(benchmark::State& state) {
   run_fused(state, "bench_softmax_composed", softmax_composed);
 }
@@ -291,6 +310,7 @@ EMBER_JIT_BENCH(BM_chain_eager);
 EMBER_JIT_BENCH(BM_chain_plain);
 EMBER_JIT_BENCH(BM_softmax_fused);
 EMBER_JIT_BENCH(BM_softmax_eager);
+EMBER_JIT_BENCH(BM_softmax_copy);
 EMBER_JIT_BENCH(BM_softmax_composed_fused);
 EMBER_JIT_BENCH(BM_softmax_composed_eager);
 EMBER_JIT_BENCH(BM_column_sum_fused);

@@ -171,6 +171,9 @@ for t in (1, 2):
           f"BM_chain_fused/threads:{t}", f"BM_chain_plain/threads:{t}", 1.2, higher_better=False)
     ratio(f"jit softmax 4096^2, {t} thr: eager time / fused", "jit",
           f"BM_softmax_eager/threads:{t}", f"BM_softmax_fused/threads:{t}", 2)
+    ratio(f"jit softmax 4096^2, {t} thr: fused time / plain copy of the matrix (limit)", "jit",
+          f"BM_softmax_fused/threads:{t}", f"BM_softmax_copy/threads:{t}", 1.2,
+          higher_better=False)
     ratio(f"jit softmax as ops (exp(x-max)/sum), {t} thr: eager time / fused", "jit",
           f"BM_softmax_composed_eager/threads:{t}", f"BM_softmax_composed_fused/threads:{t}", 2)
     ratio(f"jit column sum (m*m).sum(0), {t} thr: eager time / fused (context)", "jit",
