@@ -725,27 +725,12 @@ class Emitter {
         mx.add(x);
       });
       Value* m = mx.result();
-      // 2: exp(x - max) and its sum, the pass bound by the math: in blocks, each prefetching
-      // a block of the next row (its inputs, and its output for writing), so that pass 1 of
-      // the next row finds it in cache.
-      size_t rd = space.dims(true)[0];
-      Value* n_red = c64(space.size[rd]);
-      Value* next_item = b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin,
-                                                  b_.CreateNSWAdd(item, c64(1)),
-                                                  b_.CreateNSWSub(end, c64(1)));
-      std::vector<Value*> next = offsets(next_item, space.dims(false));
-      loop_step(c64(0), n_red, [&](Value* jb) {
-        Value* je = b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, n_red,
-                                             b_.CreateNSWAdd(jb, c64(kHeavyBlock)));
-        prefetch_lines(next, jb, je, rd, /*outputs=*/true);
-        loop(jb, je, [&](Value* j) {
-          std::vector<Value*> off = advance(base, j, rd);
-          Value* x = b_.CreateLoad(ty, address(root, off));
-          Value* e = emit_fn(b_, dsl::Fn::Exp, std::array<Value*, 1>{b_.CreateFSub(x, m)});
-          if (n.op == Op::Softmax) b_.CreateStore(e, address(root, off));
-          b_.CreateStore(reassoc_add(b_.CreateLoad(ty, sum), e), sum);
-        });
-        return je;
+      // 2: exp(x - max) and its sum, the pass bound by the math, prefetching the next row
+      walk_row_prefetching(item, end, base, [&](const std::vector<Value*>& off) {
+        Value* x = b_.CreateLoad(ty, address(root, off));
+        Value* e = emit_fn(b_, dsl::Fn::Exp, std::array<Value*, 1>{b_.CreateFSub(x, m)});
+        if (n.op == Op::Softmax) b_.CreateStore(e, address(root, off));
+        b_.CreateStore(reassoc_add(b_.CreateLoad(ty, sum), e), sum);
       });
       Value* s = b_.CreateLoad(ty, sum);
       // 3: normalise
@@ -759,6 +744,31 @@ class Emitter {
                                               : b_.CreateFMul(x, t),
                        p);
       });
+    });
+  }
+
+  // walk_reduced over the one reduced dim of item's row, in blocks, each prefetching a block of
+  // the next row in [.., end) (its inputs, and its outputs for writing): used for a row's last
+  // pass that is bound by the math, so that the next row's first pass, which would wait for
+  // memory, finds its lines in cache.
+  template <class F>
+  void walk_row_prefetching(Value* item, Value* end, const std::vector<Value*>& base, F&& f) {
+    size_t rd = space.dims(true)[0];
+    Value* len = c64(space.size[rd]);
+    Value* next_item = b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin,
+                                                b_.CreateNSWAdd(item, c64(1)),
+                                                b_.CreateNSWSub(end, c64(1)));
+    std::vector<Value*> next = offsets(next_item, space.dims(false));
+    loop_step(c64(0), len, [&](Value* jb) {
+      Value* je = b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, len,
+                                           b_.CreateNSWAdd(jb, c64(kHeavyBlock)));
+      prefetch_lines(next, jb, je, rd, /*outputs=*/true);
+      loop(jb, je, [&](Value* j) {
+        memo_.clear();
+        elem_ = j;
+        f(advance(base, j, rd));
+      });
+      return je;
     });
   }
 
@@ -782,7 +792,7 @@ class Emitter {
         for (auto& [id, c] : row_cache_) c.filled = c.filled || c.stored;
       }
       if (pointwise.empty()) return;
-      walk_reduced(base, [&](const std::vector<Value*>& off) {
+      walk_row_prefetching(item, end, base, [&](const std::vector<Value*>& off) {
         for (int32_t r : pointwise) {
           Value* v = apply(g_[r], off);
           memo_[r] = v;
