@@ -330,6 +330,41 @@ TEST_CASE("softmax kernels: blocked exp pass prefetching the next row", "[jit][a
   set_num_threads(old_threads);
 }
 
+TEST_CASE("large softmax outputs are streamed: each row written during the next one's exp pass",
+          "[jit][api]") {
+  // Outputs of at least 4 MiB with rows of at most 16 KiB keep two rows on the stack and write
+  // each row's result during the next row's exp pass with non-temporal stores, and the last row
+  // of each thread's range at its end (301 rows: an odd split over two threads).
+  test::HotThreshold hot(1);
+  auto body = [](const Tensor& x) {
+    return std::vector<Tensor>{softmax(x, -1), log_softmax(x, -1)};
+  };
+  const int old_threads = get_num_threads();
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    for (auto [dt, len] : {std::pair{kFloat32, int64_t{4096}}, std::pair{kFloat64, int64_t{2048}}}) {
+      Tensor x = test::seeded_randn({301, len}, 91, dt) * 4;
+      std::ostringstream what;
+      what << "threads " << threads << ", " << dtype_name(dt);
+      std::vector<Tensor> want = body(x), got;
+      jit::Stats s0 = jit::stats();
+      for (int it = 0; it < 2; ++it) {
+        jit::Region r("api_softmax_stream " + what.str());
+        got = body(x);
+      }
+      INFO(what.str());
+      CHECK(delta(s0, jit::stats()).fused_graphs >= 1);
+      for (size_t i = 0; i < want.size(); ++i) {
+        INFO("case " << i);
+        // |got - want| <= 1e-5 (1 + |want|) everywhere, checked as one reduction
+        Tensor excess = abs(got[i] - want[i]) - (abs(want[i]) + 1) * 1e-5;
+        CHECK(excess.amax().item<double>() <= 0);
+      }
+    }
+  }
+  set_num_threads(old_threads);
+}
+
 TEST_CASE("a new shape or layout gets a new specialisation with right results", "[jit][api]") {
   test::HotThreshold hot(1);
   auto body = [](const Tensor& x, const Tensor& b) { return tanh(x * 1.5 - b) + x; };
