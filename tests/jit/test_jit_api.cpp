@@ -40,6 +40,20 @@ jit::Stats delta(const jit::Stats& a, const jit::Stats& b) {
           b.tier_ups - a.tier_ups};
 }
 
+// body() run twice in a fresh region named `name` (compiled on first sight when the hot
+// threshold is 1): CHECKs that it ran fused, returns the second run's results.
+template <class F> auto run_fused_twice(const std::string& name, F&& body) {
+  jit::Stats s0 = jit::stats();
+  decltype(body()) got;
+  for (int it = 0; it < 2; ++it) {
+    jit::Region r(name);
+    got = body();
+  }
+  INFO(name);
+  CHECK(delta(s0, jit::stats()).fused_graphs >= 1);
+  return got;
+}
+
 }  // namespace
 
 TEST_CASE("item() inside a region returns the value and the region goes on", "[jit][api]") {
@@ -284,15 +298,8 @@ TEST_CASE("heavy pointwise kernels: prefetched blocks across row ends", "[jit][a
         auto [x, y] = cases[c];
         std::string what = "case " + std::to_string(c) + ", threads " + std::to_string(threads) +
                            ", " + dtype_name(dt);
-        Tensor want = two(x, y), got;
-        jit::Stats s0 = jit::stats();
-        for (int it = 0; it < 2; ++it) {
-          jit::Region r("api_heavy " + what);
-          got = two(x, y);
-        }
-        INFO(what);
-        CHECK(delta(s0, jit::stats()).fused_graphs >= 1);
-        require_same(got, want, what);
+        Tensor got = run_fused_twice("api_heavy " + what, [&] { return two(x, y); });
+        require_same(got, two(x, y), what);
       }
     }
   }
@@ -314,14 +321,8 @@ TEST_CASE("softmax kernels: blocked exp pass prefetching the next row", "[jit][a
         Tensor x = test::seeded_randn(shape, 90, dt) * 4;
         std::ostringstream what;
         what << shape << ", threads " << threads << ", " << dtype_name(dt);
-        std::vector<Tensor> want = body(x), got;
-        jit::Stats s0 = jit::stats();
-        for (int it = 0; it < 2; ++it) {
-          jit::Region r("api_softmax " + what.str());
-          got = body(x);
-        }
-        INFO(what.str());
-        CHECK(delta(s0, jit::stats()).fused_graphs >= 1);
+        std::vector<Tensor> want = body(x);
+        auto got = run_fused_twice("api_softmax " + what.str(), [&] { return body(x); });
         for (size_t i = 0; i < want.size(); ++i)
           require_same(got[i], want[i], what.str() + ", case " + std::to_string(i));
       }
@@ -346,14 +347,8 @@ TEST_CASE("large softmax outputs are streamed: each row written during the next 
       Tensor x = test::seeded_randn({301, len}, 91, dt) * 4;
       std::ostringstream what;
       what << "threads " << threads << ", " << dtype_name(dt);
-      std::vector<Tensor> want = body(x), got;
-      jit::Stats s0 = jit::stats();
-      for (int it = 0; it < 2; ++it) {
-        jit::Region r("api_softmax_stream " + what.str());
-        got = body(x);
-      }
-      INFO(what.str());
-      CHECK(delta(s0, jit::stats()).fused_graphs >= 1);
+      std::vector<Tensor> want = body(x);
+      auto got = run_fused_twice("api_softmax_stream " + what.str(), [&] { return body(x); });
       for (size_t i = 0; i < want.size(); ++i) {
         INFO("case " << i);
         // |got - want| <= 1e-5 (1 + |want|) everywhere, checked as one reduction
