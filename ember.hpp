@@ -3,6 +3,7 @@
 
 #include "dsl/pointwise.hpp"
 #include "jit/jit.hpp"
+#include "jit/profiler.hpp"
 #include "nn/functional.hpp"
 #include "nn/data/data.hpp"
 #include "nn/nn.hpp"

@@ -12,6 +12,7 @@
 #include "jit/codegen/codegen.hpp"
 #include "jit/jit.hpp"
 #include "jit/passes/passes.hpp"
+#include "jit/profiler_record.hpp"
 #include "runtime/allocator.hpp"
 #include "runtime/dispatch.hpp"
 #include "runtime/error.hpp"
@@ -271,8 +272,16 @@ void execute(const std::string& region, const Graph& g, const std::vector<Tensor
       }
     }
   }
+  namespace prof = profiling;
+  const bool profile = prof::active();
+  auto record_compile = [&](prof::Event what, prof::Clock::time_point t0, const Stats& st) {
+    if (profile)
+      prof::record(region, what, t0, prof::Clock::now(), st.kernels_compiled, st.disk_cache_hits,
+                   st.compile_ms);
+  };
   if (compile) {
     Stats st;
+    const auto t0 = prof::Clock::now();
     try {
       plan = compile_plan(region, g, sig, st, first_tier());
     } catch (const std::exception& ex) {
@@ -281,6 +290,7 @@ void execute(const std::string& region, const Graph& g, const std::vector<Tensor
       c.entries[sig].failed = true;
       ++c.stats.fallbacks;
     }
+    record_compile(prof::Event::Compile, t0, st);
     std::lock_guard lk(c.mu);
     add_compile_counts(c.stats, st);
     if (plan) c.entries[sig].plan = plan;
@@ -288,12 +298,14 @@ void execute(const std::string& region, const Graph& g, const std::vector<Tensor
   if (upgrade) {
     Stats st;
     std::shared_ptr<const Plan> full;
+    const auto t0 = prof::Clock::now();
     try {
       full = compile_plan(region, g, sig, st, Tier::Full);
     } catch (const std::exception& ex) {  // the Quick plan is correct: keep it
       warn("recompiling region '" + region + "' with the optimising back end failed, its "
            "kernels stay as they are: " + ex.what());
     }
+    record_compile(prof::Event::TierUp, t0, st);
     std::lock_guard lk(c.mu);
     add_compile_counts(c.stats, st);
     if (full) {
@@ -303,15 +315,13 @@ void execute(const std::string& region, const Graph& g, const std::vector<Tensor
       plan = full;
     }
   }
-  if (plan) {
-    run_plan(*plan, inputs, outs);
-    std::lock_guard lk(c.mu);
-    ++c.stats.fused_graphs;
-  } else {
-    run_eager(g, inputs, outs);
-    std::lock_guard lk(c.mu);
-    ++c.stats.eager_graphs;
-  }
+  const auto t0 = profile ? prof::Clock::now() : prof::Clock::time_point{};
+  if (plan) run_plan(*plan, inputs, outs);
+  else run_eager(g, inputs, outs);
+  if (profile) prof::record(region, plan ? prof::Event::Fused : prof::Event::Eager, t0,
+                            prof::Clock::now());
+  std::lock_guard lk(c.mu);
+  ++(plan ? c.stats.fused_graphs : c.stats.eager_graphs);
 }
 
 // ---- the public settings and counters ----

@@ -1,0 +1,178 @@
+#include "jit/profiler.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <iomanip>
+#include <map>
+#include <mutex>
+#include <ostream>
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "jit/profiler_record.hpp"
+#include "runtime/error.hpp"
+
+namespace ember::jit {
+
+namespace {
+using profiling::Clock;
+using profiling::Event;
+
+struct Record {
+  std::string region;
+  Event what;
+  Clock::time_point start, end;
+  int tid;
+  int64_t kernels, disk_hits;
+  double compile_ms;
+};
+
+// A small number per thread, in order of first event: the trace's rows.
+int thread_number() {
+  static std::atomic<int> next{0};
+  thread_local int n = next++;
+  return n;
+}
+
+double ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+
+const char* event_name(Event e) {
+  switch (e) {
+    case Event::Eager: return "eager";
+    case Event::Fused: return "fused";
+    case Event::Compile: return "compile";
+    case Event::TierUp: return "tier-up";
+  }
+  return "?";
+}
+}  // namespace
+
+struct Profiler::Impl {
+  Clock::time_point origin = Clock::now();
+  mutable std::mutex mu;
+  std::vector<Record> records;
+};
+
+namespace {
+// The recording profilers. `g_active` mirrors its size for the executor's cheap check.
+std::mutex g_mu;
+std::vector<std::shared_ptr<Profiler::Impl>> g_profilers;
+std::atomic<int> g_active{0};
+
+void unregister(const std::shared_ptr<Profiler::Impl>& p) {
+  std::lock_guard lk(g_mu);
+  auto it = std::find(g_profilers.begin(), g_profilers.end(), p);
+  if (it == g_profilers.end()) return;
+  g_profilers.erase(it);
+  g_active = static_cast<int>(g_profilers.size());
+}
+}  // namespace
+
+namespace profiling {
+bool active() { return g_active.load(std::memory_order_relaxed) > 0; }
+
+void record(const std::string& region, Event what, Clock::time_point start,
+            Clock::time_point end, int64_t kernels, int64_t disk_hits, double compile_ms) {
+  Record r{region, what, start, end, thread_number(), kernels, disk_hits, compile_ms};
+  std::lock_guard lk(g_mu);
+  for (const auto& p : g_profilers) {
+    std::lock_guard plk(p->mu);
+    p->records.push_back(r);
+  }
+}
+}  // namespace profiling
+
+Profiler::Profiler() : impl_(std::make_shared<Impl>()) {
+  std::lock_guard lk(g_mu);
+  g_profilers.push_back(impl_);
+  g_active = static_cast<int>(g_profilers.size());
+}
+
+Profiler::~Profiler() { stop(); }
+
+void Profiler::stop() { unregister(impl_); }
+
+std::vector<Profiler::RegionStats> Profiler::regions() const {
+  std::vector<RegionStats> out;
+  std::map<std::string, size_t> index;
+  std::lock_guard lk(impl_->mu);
+  for (const Record& r : impl_->records) {
+    auto [it, fresh] = index.emplace(r.region, out.size());
+    if (fresh) out.push_back(RegionStats{.name = r.region});
+    RegionStats& s = out[it->second];
+    double t = ms(r.end - r.start);
+    switch (r.what) {
+      case Event::Eager: ++s.eager_runs, s.eager_ms += t; break;
+      case Event::Fused: ++s.fused_runs, s.fused_ms += t; break;
+      case Event::Compile:
+      case Event::TierUp:
+        ++s.compiles;
+        s.kernels_compiled += r.kernels;
+        s.disk_cache_hits += r.disk_hits;
+        s.compile_ms += r.compile_ms;
+        break;
+    }
+  }
+  return out;
+}
+
+void Profiler::report(std::ostream& os) const {
+  std::vector<RegionStats> rs = regions();
+  size_t w = 6;
+  for (const auto& r : rs) w = std::max(w, r.name.size());
+  auto per_run = [](double total, int64_t n) { return n ? total / double(n) : 0.0; };
+  std::ostringstream t;
+  t << std::left << std::setw(int(w)) << "region" << std::right << std::setw(7) << "eager"
+    << std::setw(7) << "fused" << std::setw(14) << "eager ms/run" << std::setw(14)
+    << "fused ms/run" << std::setw(9) << "speedup" << std::setw(10) << "compiles"
+    << std::setw(9) << "kernels" << std::setw(11) << "disk hits" << std::setw(12)
+    << "compile ms" << '\n';
+  for (const auto& r : rs) {
+    double e = per_run(r.eager_ms, r.eager_runs), f = per_run(r.fused_ms, r.fused_runs);
+    std::string speedup = "-";
+    if (r.eager_runs && r.fused_runs && f > 0) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.2fx", e / f);
+      speedup = buf;
+    }
+    t << std::left << std::setw(int(w)) << r.name << std::right << std::setw(7) << r.eager_runs
+      << std::setw(7) << r.fused_runs << std::fixed << std::setprecision(3) << std::setw(14)
+      << e << std::setw(14) << f << std::setw(9) << speedup << std::setw(10) << r.compiles
+      << std::setw(9) << r.kernels_compiled << std::setw(11) << r.disk_cache_hits
+      << std::setprecision(1) << std::setw(12) << r.compile_ms << '\n';
+  }
+  if (rs.empty()) t << "(no region ran a graph while the profiler recorded)\n";
+  os << t.str();
+}
+
+void Profiler::write_chrome_trace(const std::string& path) const {
+  nlohmann::json events = nlohmann::json::array();
+  {
+    std::lock_guard lk(impl_->mu);
+    auto us = [&](Clock::time_point p) {
+      return std::chrono::duration<double, std::micro>(p - impl_->origin).count();
+    };
+    for (const Record& r : impl_->records) {
+      nlohmann::json e = {{"name", r.region}, {"cat", event_name(r.what)}, {"ph", "X"},
+                          {"ts", us(r.start)},  {"dur", us(r.end) - us(r.start)},
+                          {"pid", 1},           {"tid", r.tid}};
+      e["args"] = {{"run", event_name(r.what)}};
+      if (r.what == Event::Compile || r.what == Event::TierUp)
+        e["args"].update({{"kernels_compiled", r.kernels},
+                          {"disk_cache_hits", r.disk_hits},
+                          {"compile_ms", r.compile_ms}});
+      events.push_back(std::move(e));
+    }
+  }
+  nlohmann::json doc = {{"traceEvents", std::move(events)}, {"displayTimeUnit", "ms"}};
+  std::ofstream f(path);
+  EMBER_CHECK(f, Error, "jit::Profiler::write_chrome_trace: cannot open '", path, "' for writing");
+  f << doc.dump() << '\n';
+  EMBER_CHECK(f.good(), Error, "jit::Profiler::write_chrome_trace: writing '", path, "' failed");
+}
+
+}  // namespace ember::jit
