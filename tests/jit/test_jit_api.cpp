@@ -343,7 +343,8 @@ TEST_CASE("large softmax outputs are streamed: each row written during the next 
   const int old_threads = get_num_threads();
   for (int threads : {1, 2}) {
     set_num_threads(threads);
-    for (auto [dt, len] : {std::pair{kFloat32, int64_t{4096}}, std::pair{kFloat64, int64_t{2048}}}) {
+    for (auto [dt, len] :
+         {std::pair{kFloat32, int64_t{4096}}, std::pair{kFloat64, int64_t{2048}}}) {
       Tensor x = test::seeded_randn({301, len}, 91, dt) * 4;
       std::ostringstream what;
       what << "threads " << threads << ", " << dtype_name(dt);
