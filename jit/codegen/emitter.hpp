@@ -20,6 +20,7 @@
 #include "jit/codegen/math.hpp"
 #include "jit/orc/engine.hpp"
 #include "runtime/error.hpp"
+#include "runtime/ops/loops.hpp"
 #include "runtime/ops/pointwise_defs.hpp"
 #include "runtime/parallel.hpp"
 #include "runtime/tensor.hpp"
@@ -248,8 +249,9 @@ class Emitter {
 
   void emit_pointwise(Value* begin, Value* end);
 
-  // Heavy loops run in blocks of kHeavyBlock elements, prefetching kHeavyAhead elements ahead.
-  static constexpr int64_t kHeavyBlock = 128, kHeavyAhead = 4096;
+  // Heavy loops run in blocks of kHeavyBlock elements, prefetching kHeavyAhead elements ahead,
+  // as the dsl's (runtime/ops/loops.hpp).
+  static constexpr int64_t kHeavyBlock = loops::kHeavyBlock, kHeavyAhead = loops::kHeavyAhead;
   // Prefetches elements [lo, hi) along dim `d` from `base` of each buffer read contiguously
   // along d, a cache line at a time; with `outputs`, of the roots too (for writing).
   void prefetch_lines(const std::vector<Value*>& base, Value* lo, Value* hi, size_t d,
@@ -393,11 +395,12 @@ class Emitter {
   void emit_row_streamed(Value* begin, Value* end);
 
   // walk_reduced over the one reduced dim of item's row, in blocks, each prefetching a block of
-  // the next row in [.., end) (its inputs, and its outputs for writing): used for a row's last
-  // pass that is bound by the math, so that the next row's first pass, which would wait for
-  // memory, finds its lines in cache.
-  template <class F>
-  void walk_row_prefetching(Value* item, Value* end, const std::vector<Value*>& base, F&& f) {
+  // the next row in [.., end) (its inputs, and with `outputs` its outputs for writing): used for
+  // a row's last pass that is bound by the math, so that the next row's first pass, which would
+  // wait for memory, finds its lines in cache. before_block(jb, je) runs ahead of each block.
+  template <class F, class B = void (*)(Value*, Value*)>
+  void walk_row_prefetching(Value* item, Value* end, const std::vector<Value*>& base, F&& f,
+                            bool outputs = true, B&& before_block = [](Value*, Value*) {}) {
     size_t rd = space.dims(true)[0];
     Value* len = c64(space.size[rd]);
     Value* next_item = b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin,
@@ -407,7 +410,8 @@ class Emitter {
     loop_step(c64(0), len, [&](Value* jb) {
       Value* je = b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, len,
                                            b_.CreateNSWAdd(jb, c64(kHeavyBlock)));
-      prefetch_lines(next, jb, je, rd, /*outputs=*/true);
+      prefetch_lines(next, jb, je, rd, outputs);
+      before_block(jb, je);
       loop(jb, je, [&](Value* j) {
         memo_.clear();
         elem_ = j;

@@ -118,24 +118,17 @@ void Emitter::emit_row_streamed(Value* begin, Value* end) {
     Value* pout = b_.CreateLoad(b_.getPtrTy(), prev_out);
     Value* pm = b_.CreateLoad(ty, prev_m);
     Value* pt = b_.CreateLoad(ty, prev_t);
-    Value* next_item = b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin,
-                                                b_.CreateNSWAdd(item, c64(1)),
-                                                b_.CreateNSWSub(end, c64(1)));
-    std::vector<Value*> next = offsets(next_item, space.dims(false));
-    loop_step(c64(0), c64(len), [&](Value* jb) {
-      Value* je = b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, c64(len),
-                                           b_.CreateNSWAdd(jb, c64(kHeavyBlock)));
-      prefetch_lines(next, jb, je, rd, /*outputs=*/false);
-      if_then(had, [&] { write(old, pout, jb, je, pm, pt); });
-      loop(jb, je, [&](Value* j) {
-        Value* p = b_.CreateInBoundsGEP(ty, cur, j);
-        Value* e = emit_fn(b_, dsl::Fn::Exp,
-                           std::array<Value*, 1>{b_.CreateFSub(b_.CreateLoad(ty, p), m)});
-        if (!log) b_.CreateStore(e, p);
-        b_.CreateStore(reassoc_add(b_.CreateLoad(ty, sum), e), sum);
-      });
-      return je;
-    });
+    walk_row_prefetching(
+        item, end, base,
+        [&](const std::vector<Value*>&) {
+          Value* p = b_.CreateInBoundsGEP(ty, cur, elem_);
+          Value* e = emit_fn(b_, dsl::Fn::Exp,
+                             std::array<Value*, 1>{b_.CreateFSub(b_.CreateLoad(ty, p), m)});
+          if (!log) b_.CreateStore(e, p);
+          b_.CreateStore(reassoc_add(b_.CreateLoad(ty, sum), e), sum);
+        },
+        /*outputs=*/false,
+        [&](Value* jb, Value* je) { if_then(had, [&] { write(old, pout, jb, je, pm, pt); }); });
     Value* s = b_.CreateLoad(ty, sum);
     Value* t = log ? emit_fn(b_, dsl::Fn::Log, std::array<Value*, 1>{s})
                    : b_.CreateFDiv(llvm::ConstantFP::get(ty, 1.0), s);
