@@ -233,7 +233,6 @@ void BM_step_ember(benchmark::State& state, Path path) {
   state.counters["bwd_ms"] = bwd / double(state.iterations());
 }
 
-
 #ifdef EMBER_HAVE_DNNL
 
 using dnnl::memory;
@@ -261,8 +260,10 @@ struct Layouts {
     same = want == u.get_desc();
     prim = same ? u : memory(want, engine());
     if (!same) {
-      if (input) to_prim = dnnl::reorder(user, prim);
-      else to_user = dnnl::reorder(prim, user);
+      if (input)
+        to_prim = dnnl::reorder(user, prim);
+      else
+        to_user = dnnl::reorder(prim, user);
     }
   }
   void in() {
@@ -327,14 +328,16 @@ struct Conv {
   }
 
   void forward() {
-    fwd.execute(stream(), {{DNNL_ARG_SRC, f_x.prim}, {DNNL_ARG_WEIGHTS, f_w.prim},
-                           {DNNL_ARG_DST, f_y.prim}});
+    fwd.execute(stream(),
+                {{DNNL_ARG_SRC, f_x.prim}, {DNNL_ARG_WEIGHTS, f_w.prim}, {DNNL_ARG_DST, f_y.prim}});
   }
   void backward() {
     if (s.grad_input)
-      bwd_data.execute(stream(), {{DNNL_ARG_DIFF_DST, d_gy.prim}, {DNNL_ARG_WEIGHTS, d_w.prim},
+      bwd_data.execute(stream(), {{DNNL_ARG_DIFF_DST, d_gy.prim},
+                                  {DNNL_ARG_WEIGHTS, d_w.prim},
                                   {DNNL_ARG_DIFF_SRC, d_gx.prim}});
-    bwd_weights.execute(stream(), {{DNNL_ARG_SRC, w_x.prim}, {DNNL_ARG_DIFF_DST, w_gy.prim},
+    bwd_weights.execute(stream(), {{DNNL_ARG_SRC, w_x.prim},
+                                   {DNNL_ARG_DIFF_DST, w_gy.prim},
                                    {DNNL_ARG_DIFF_WEIGHTS, w_gw.prim}});
   }
   void forward_reorder() {
@@ -401,8 +404,10 @@ void BM_dnnl(benchmark::State& state, int i, bool backward, Variant v) {
   c.f_x.in(), c.f_w.in(), c.d_gy.in(), c.d_w.in(), c.w_x.in(), c.w_gy.in();
   c.wait();
   for (auto _ : state) {
-    if (v == kBlocked) backward ? c.backward() : c.forward();
-    else backward ? c.backward_reorder() : c.forward_reorder();
+    if (v == kBlocked)
+      backward ? c.backward() : c.forward();
+    else
+      backward ? c.backward_reorder() : c.forward_reorder();
     c.wait();
   }
   set_counters(state, kShapes[i]);

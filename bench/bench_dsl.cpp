@@ -11,10 +11,10 @@
 
 #include <cmath>
 
+#include "bench/chain_loop.hpp"  // the hand-written one-pass loop
 #include "dsl/builtins.hpp"
 #include "dsl/pointwise.hpp"
 #include "ember.hpp"
-#include "bench/chain_loop.hpp"  // the hand-written one-pass loop
 
 namespace {
 

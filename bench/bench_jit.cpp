@@ -29,9 +29,9 @@
 #include <string>
 #include <vector>
 
+#include "bench/chain_loop.hpp"  // the hand-written one-pass loop
 #include "ember.hpp"
 #include "jit/jit.hpp"
-#include "bench/chain_loop.hpp"  // the hand-written one-pass loop
 
 namespace {
 
@@ -223,8 +223,10 @@ void BM_compile_fresh(benchmark::State& state) {
   ember::set_num_threads(1);
   jit::set_hot_threshold(1);
   const int tier_up = jit::tier_up_runs();
-  if (state.range(0) == 1) jit::set_tier_up_runs(0);
-  else if (tier_up == 0) jit::set_tier_up_runs(16);
+  if (state.range(0) == 1)
+    jit::set_tier_up_runs(0);
+  else if (tier_up == 0)
+    jit::set_tier_up_runs(16);
   jit::set_max_specializations(INT_MAX);
   ember::Tensor x = ember::randn({1024});
   // Salted per process: a second run with the same EMBER_JIT_CACHE must still compile.
@@ -315,7 +317,11 @@ EMBER_JIT_BENCH(BM_softmax_composed_fused);
 EMBER_JIT_BENCH(BM_softmax_composed_eager);
 EMBER_JIT_BENCH(BM_column_sum_fused);
 EMBER_JIT_BENCH(BM_column_sum_eager);
-BENCHMARK(BM_compile_fresh)->ArgName("full")->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)
+BENCHMARK(BM_compile_fresh)
+    ->ArgName("full")
+    ->Arg(0)
+    ->Arg(1)
+    ->Unit(benchmark::kMillisecond)
     ->Iterations(30);
 BENCHMARK(BM_disk_cache_hit)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_overhead_fused)->Unit(benchmark::kMicrosecond);

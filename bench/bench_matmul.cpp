@@ -57,17 +57,17 @@ void BM_matmul_cblas(benchmark::State& state) {
   const float* b = d.b.data_ptr<float>();
   float* c = d.out.data_ptr<float>();
   for (auto _ : state) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, kM, kN, kK, 1.0f, a, kK, b, kN, 0.0f,
-                c, kN);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, kM, kN, kK, 1.0f, a, kK, b, kN, 0.0f, c,
+                kN);
     benchmark::DoNotOptimize(c);
     benchmark::ClobberMemory();
   }
   report(state);
 }
 
-#define EMBER_MATMUL(fn)                                                              \
-  BENCHMARK(fn)->ArgName("threads")->Arg(1)->Arg(2)->MeasureProcessCPUTime()->UseRealTime() \
-      ->Unit(benchmark::kMillisecond)
+#define EMBER_MATMUL(fn)                                                                           \
+  BENCHMARK(fn)->ArgName("threads")->Arg(1)->Arg(2)->MeasureProcessCPUTime()->UseRealTime()->Unit( \
+      benchmark::kMillisecond)
 
 EMBER_MATMUL(BM_matmul_ember);
 EMBER_MATMUL(BM_matmul_cblas);

@@ -98,9 +98,9 @@ void BM_exp_plain(benchmark::State& state) {
 
 // The pool's threads do the work: wall time is the measure; the CPU column is the whole
 // process's, which is steadier than wall time when other jobs share the cores.
-#define EMBER_POINTWISE(fn)                                                           \
-  BENCHMARK(fn)->ArgName("threads")->Arg(1)->Arg(2)->MeasureProcessCPUTime()->UseRealTime() \
-      ->Unit(benchmark::kMillisecond)
+#define EMBER_POINTWISE(fn)                                                                        \
+  BENCHMARK(fn)->ArgName("threads")->Arg(1)->Arg(2)->MeasureProcessCPUTime()->UseRealTime()->Unit( \
+      benchmark::kMillisecond)
 
 EMBER_POINTWISE(BM_add_ember);
 EMBER_POINTWISE(BM_add_plain);

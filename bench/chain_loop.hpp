@@ -22,7 +22,8 @@ inline void chain_plain(const float* x, float* y, int64_t n, float a, float b) {
 
 /// Its backward in one pass: gx = g * d/dx [gelu(t) sigmoid(x)], t = a x + b:
 /// gelu'(t) a sigmoid(x) + gelu(t) sigmoid(x) (1 - sigmoid(x)),
-/// gelu'(t) = Phi(t) + t phi(t) with Phi(t) = (1 + erf(t / sqrt 2)) / 2, phi(t) = exp(-t^2/2) / sqrt(2 pi).
+/// gelu'(t) = Phi(t) + t phi(t) with Phi(t) = (1 + erf(t / sqrt 2)) / 2, phi(t) = exp(-t^2/2) /
+/// sqrt(2 pi).
 inline void chain_backward_plain(const float* x, const float* g, float* gx, int64_t n, float a,
                                  float b) {
   ember::parallel_for(0, n, 4096, [=](int64_t lo, int64_t hi) {

@@ -8,22 +8,24 @@
 namespace ember::dsl::builtin {
 
 // A formula of one or two inputs, as a type.
-template <class F1> struct Def1 {
+template <class F1>
+struct Def1 {
   static constexpr auto expr = F1{}(Var<0>{});
 };
-template <class F2> struct Def2 {
+template <class F2>
+struct Def2 {
   static constexpr auto expr = F2{}(Var<0>{}, Var<1>{});
 };
 
-#define EMBER_DSL_DEF1(name, ...)                                  \
+#define EMBER_DSL_DEF1(name, ...)                                   \
   struct name##_fn {                                                \
-    constexpr auto operator()(auto x) const { return __VA_ARGS__; }        \
+    constexpr auto operator()(auto x) const { return __VA_ARGS__; } \
   };                                                                \
   using name = Def1<name##_fn>;
-#define EMBER_DSL_DEF2(name, ...)                                  \
-  struct name##_fn {                                                \
-    constexpr auto operator()(auto x, auto y) const { return __VA_ARGS__; }\
-  };                                                                \
+#define EMBER_DSL_DEF2(name, ...)                                           \
+  struct name##_fn {                                                        \
+    constexpr auto operator()(auto x, auto y) const { return __VA_ARGS__; } \
+  };                                                                        \
   using name = Def2<name##_fn>;
 
 EMBER_DSL_DEF1(neg, -x)
@@ -41,18 +43,18 @@ EMBER_DSL_DEF1(sigmoid, dsl::sigmoid(x))
 EMBER_DSL_DEF1(erf, dsl::erf(x))
 EMBER_DSL_DEF1(sign, dsl::sign(x))
 // relu(x) = x where x > 0 or x is NaN (PyTorch propagates NaN), else 0
-EMBER_DSL_DEF1(relu, dsl::where((x > c<0>) + (x != x), x, c<0>))
+EMBER_DSL_DEF1(relu, dsl::where((x > c<0>)+(x != x), x, c<0>))
 // silu(x) = x sigmoid(x)
-EMBER_DSL_DEF1(silu, x * dsl::sigmoid(x))
+EMBER_DSL_DEF1(silu, x* dsl::sigmoid(x))
 // gelu(x) = x Phi(x) = x/2 (1 + erf(x / sqrt 2))
-EMBER_DSL_DEF1(gelu, c<1, 2> * x * (c<1> + dsl::erf(x * Param{0.7071067811865476})))
+EMBER_DSL_DEF1(gelu, c<1, 2>* x*(c<1> + dsl::erf(x * Param{0.7071067811865476})))
 // gelu, tanh form: x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
-EMBER_DSL_DEF1(gelu_tanh, c<1, 2> * x * (c<1> + dsl::tanh(Param{0.7978845608028654} *
-                                                              (x + Param{0.044715} * x * x * x))))
+EMBER_DSL_DEF1(gelu_tanh, c<1, 2>* x*(c<1> + dsl::tanh(Param{0.7978845608028654} *
+                                                       (x + Param{0.044715} * x * x * x))))
 
 EMBER_DSL_DEF2(add, x + y)
 EMBER_DSL_DEF2(sub, x - y)
-EMBER_DSL_DEF2(mul, x * y)
+EMBER_DSL_DEF2(mul, x* y)
 EMBER_DSL_DEF2(div, x / y)
 EMBER_DSL_DEF2(pow, dsl::pow(x, y))
 EMBER_DSL_DEF2(maximum, dsl::max(x, y))

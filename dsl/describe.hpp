@@ -12,9 +12,9 @@ namespace ember::dsl {
 /// One node of a formula's tree.
 struct ExprTree {
   enum class Kind : uint8_t { Var, Const, Apply } kind = Kind::Const;
-  Fn fn = Fn::Add;      ///< for Apply
-  int var = 0;          ///< for Var
-  double value = 0;     ///< for Const (compile-time constants and runtime scalars alike)
+  Fn fn = Fn::Add;   ///< for Apply
+  int var = 0;       ///< for Var
+  double value = 0;  ///< for Const (compile-time constants and runtime scalars alike)
   std::vector<ExprTree> args;
 
   /// "mul(x0, sigmoid(x0))".
@@ -22,13 +22,15 @@ struct ExprTree {
   friend bool operator==(const ExprTree&, const ExprTree&) = default;
 };
 
-template <int I> ExprTree describe(const Var<I>&) {
+template <int I>
+ExprTree describe(const Var<I>&) {
   ExprTree t;
   t.kind = ExprTree::Kind::Var;
   t.var = I;
   return t;
 }
-template <std::intmax_t N, std::intmax_t D> ExprTree describe(const Const<N, D>&) {
+template <std::intmax_t N, std::intmax_t D>
+ExprTree describe(const Const<N, D>&) {
   ExprTree t;
   t.value = Const<N, D>::value;
   return t;
@@ -38,7 +40,8 @@ inline ExprTree describe(const Param& p) {
   t.value = p.value;
   return t;
 }
-template <Fn F, class... A> ExprTree describe(const Node<F, A...>& n) {
+template <Fn F, class... A>
+ExprTree describe(const Node<F, A...>& n) {
   ExprTree t;
   t.kind = ExprTree::Kind::Apply;
   t.fn = F;

@@ -6,13 +6,12 @@
 //   float y = eval<float>(e, 2.f);   // 2 * sigmoid(2)
 #pragma once
 
-#include <boost/hana/at.hpp>
-#include <boost/hana/tuple.hpp>
-#include <boost/hana/unpack.hpp>
-
 #include <algorithm>
 #include <array>
 #include <bit>
+#include <boost/hana/at.hpp>
+#include <boost/hana/tuple.hpp>
+#include <boost/hana/unpack.hpp>
 #include <cmath>
 #include <cstdint>
 #include <ratio>
@@ -29,9 +28,34 @@ namespace hana = boost::hana;
 /// Every function a formula may use. One enum: the runtime description and the JIT speak it.
 enum class Fn : uint8_t {
   // unary
-  Neg, Exp, Log, Log1p, Expm1, Sqrt, Rsqrt, Abs, Sign, Sin, Cos, Tanh, Sigmoid, Erf,
+  Neg,
+  Exp,
+  Log,
+  Log1p,
+  Expm1,
+  Sqrt,
+  Rsqrt,
+  Abs,
+  Sign,
+  Sin,
+  Cos,
+  Tanh,
+  Sigmoid,
+  Erf,
   // binary
-  Add, Sub, Mul, Div, Pow, Min, Max, Lt, Le, Gt, Ge, Eq, Ne,
+  Add,
+  Sub,
+  Mul,
+  Div,
+  Pow,
+  Min,
+  Max,
+  Lt,
+  Le,
+  Gt,
+  Ge,
+  Eq,
+  Ne,
   // ternary
   Where,
 };
@@ -39,11 +63,13 @@ enum class Fn : uint8_t {
 const char* fn_name(Fn f);
 
 /// Input number I of the formula.
-template <int I> struct Var {
+template <int I>
+struct Var {
   static constexpr int index = I;
 };
 /// A compile-time rational constant N/D: folded and simplified away at compile time.
-template <std::intmax_t N, std::intmax_t D = 1> struct Const {
+template <std::intmax_t N, std::intmax_t D = 1>
+struct Const {
   using ratio = typename std::ratio<N, D>::type;
   static constexpr double value = static_cast<double>(ratio::num) / static_cast<double>(ratio::den);
 };
@@ -52,35 +78,52 @@ struct Param {
   double value;
 };
 /// Function F applied to its operands.
-template <Fn F, class... A> struct Node {
+template <Fn F, class... A>
+struct Node {
   hana::tuple<A...> args;
 };
 
 /// dsl::c<2>, dsl::c<1, 2>: compile-time constants in formulas.
-template <std::intmax_t N, std::intmax_t D = 1> inline constexpr Const<N, D> c{};
+template <std::intmax_t N, std::intmax_t D = 1>
+inline constexpr Const<N, D> c{};
 
-template <class T> struct is_expr : std::false_type {};
-template <int I> struct is_expr<Var<I>> : std::true_type {};
-template <std::intmax_t N, std::intmax_t D> struct is_expr<Const<N, D>> : std::true_type {};
-template <> struct is_expr<Param> : std::true_type {};
-template <Fn F, class... A> struct is_expr<Node<F, A...>> : std::true_type {};
-template <class T> inline constexpr bool is_expr_v = is_expr<std::decay_t<T>>::value;
+template <class T>
+struct is_expr : std::false_type {};
+template <int I>
+struct is_expr<Var<I>> : std::true_type {};
+template <std::intmax_t N, std::intmax_t D>
+struct is_expr<Const<N, D>> : std::true_type {};
+template <>
+struct is_expr<Param> : std::true_type {};
+template <Fn F, class... A>
+struct is_expr<Node<F, A...>> : std::true_type {};
+template <class T>
+inline constexpr bool is_expr_v = is_expr<std::decay_t<T>>::value;
 
-template <class T> struct is_const : std::false_type {};
-template <std::intmax_t N, std::intmax_t D> struct is_const<Const<N, D>> : std::true_type {};
-template <class T> inline constexpr bool is_zero_v = std::is_same_v<T, Const<0>>;
-template <class T> inline constexpr bool is_one_v = std::is_same_v<T, Const<1>>;
+template <class T>
+struct is_const : std::false_type {};
+template <std::intmax_t N, std::intmax_t D>
+struct is_const<Const<N, D>> : std::true_type {};
+template <class T>
+inline constexpr bool is_zero_v = std::is_same_v<T, Const<0>>;
+template <class T>
+inline constexpr bool is_one_v = std::is_same_v<T, Const<1>>;
 
 /// Number of inputs a formula reads (1 + the largest Var index).
-template <class E> struct arity : std::integral_constant<int, 0> {};
-template <int I> struct arity<Var<I>> : std::integral_constant<int, I + 1> {};
-template <Fn F, class... A> struct arity<Node<F, A...>>
-    : std::integral_constant<int, std::max({0, arity<A>::value...})> {};
+template <class E>
+struct arity : std::integral_constant<int, 0> {};
+template <int I>
+struct arity<Var<I>> : std::integral_constant<int, I + 1> {};
+template <Fn F, class... A>
+struct arity<Node<F, A...>> : std::integral_constant<int, std::max({0, arity<A>::value...})> {};
 
 /// Bit I set when the formula reads input I.
-template <class E> struct vars_used : std::integral_constant<unsigned, 0u> {};
-template <int I> struct vars_used<Var<I>> : std::integral_constant<unsigned, 1u << I> {};
-template <Fn F, class... A> struct vars_used<Node<F, A...>>
+template <class E>
+struct vars_used : std::integral_constant<unsigned, 0u> {};
+template <int I>
+struct vars_used<Var<I>> : std::integral_constant<unsigned, 1u << I> {};
+template <Fn F, class... A>
+struct vars_used<Node<F, A...>>
     : std::integral_constant<unsigned, (vars_used<A>::value | ... | 0u)> {};
 
 /// Number of costly functions in a formula (exp, log, erf, sigmoid, division, ...: each tens of
@@ -88,103 +131,164 @@ template <Fn F, class... A> struct vars_used<Node<F, A...>>
 /// loops::Work::Heavy.
 constexpr bool is_costly(Fn f) {
   switch (f) {
-    case Fn::Exp: case Fn::Log: case Fn::Log1p: case Fn::Expm1: case Fn::Sin: case Fn::Cos:
-    case Fn::Tanh: case Fn::Sigmoid: case Fn::Erf: case Fn::Pow: case Fn::Div:
+    case Fn::Exp:
+    case Fn::Log:
+    case Fn::Log1p:
+    case Fn::Expm1:
+    case Fn::Sin:
+    case Fn::Cos:
+    case Fn::Tanh:
+    case Fn::Sigmoid:
+    case Fn::Erf:
+    case Fn::Pow:
+    case Fn::Div:
       return true;
     default:
       return false;
   }
 }
-template <class E> struct costly_fns : std::integral_constant<int, 0> {};
-template <Fn F, class... A> struct costly_fns<Node<F, A...>>
+template <class E>
+struct costly_fns : std::integral_constant<int, 0> {};
+template <Fn F, class... A>
+struct costly_fns<Node<F, A...>>
     : std::integral_constant<int, (is_costly(F) ? 1 : 0) + (costly_fns<A>::value + ... + 0)> {};
 
 /// Lifts a C++ number into a formula (a Param); formulas pass through.
-template <class T> constexpr auto lift(const T& v) {
-  if constexpr (is_expr_v<T>) return v;
-  else return Param{static_cast<double>(v)};
+template <class T>
+constexpr auto lift(const T& v) {
+  if constexpr (is_expr_v<T>)
+    return v;
+  else
+    return Param{static_cast<double>(v)};
 }
 
-template <Fn F, class... A> constexpr Node<F, A...> make(const A&... a) {
+template <Fn F, class... A>
+constexpr Node<F, A...> make(const A&... a) {
   return Node<F, A...>{hana::make_tuple(a...)};
 }
 
 // ---- constructors that simplify at compile time: x+0, x*1, x*0, --x, constant folding ----
 
-template <class T> struct is_neg : std::false_type {};
-template <class A> struct is_neg<Node<Fn::Neg, A>> : std::true_type {};
+template <class T>
+struct is_neg : std::false_type {};
+template <class A>
+struct is_neg<Node<Fn::Neg, A>> : std::true_type {};
 
-template <class A> constexpr auto neg(const A& a) {
-  if constexpr (is_const<A>::value) return Const<-A::ratio::num, A::ratio::den>{};
-  else if constexpr (is_neg<A>::value) return hana::at_c<0>(a.args);  // --a = a
-  else return make<Fn::Neg>(a);
+template <class A>
+constexpr auto neg(const A& a) {
+  if constexpr (is_const<A>::value)
+    return Const<-A::ratio::num, A::ratio::den>{};
+  else if constexpr (is_neg<A>::value)
+    return hana::at_c<0>(a.args);  // --a = a
+  else
+    return make<Fn::Neg>(a);
 }
 
-template <class A, class B> constexpr auto add(const A& a, const B& b) {
-  if constexpr (is_zero_v<A>) return b;
-  else if constexpr (is_zero_v<B>) return a;
+template <class A, class B>
+constexpr auto add(const A& a, const B& b) {
+  if constexpr (is_zero_v<A>)
+    return b;
+  else if constexpr (is_zero_v<B>)
+    return a;
   else if constexpr (is_const<A>::value && is_const<B>::value) {
     using R = std::ratio_add<typename A::ratio, typename B::ratio>;
     return Const<R::num, R::den>{};
-  } else return make<Fn::Add>(a, b);
+  } else
+    return make<Fn::Add>(a, b);
 }
 
-template <class A, class B> constexpr auto sub(const A& a, const B& b) {
-  if constexpr (is_zero_v<B>) return a;
-  else if constexpr (is_zero_v<A>) return neg(b);
+template <class A, class B>
+constexpr auto sub(const A& a, const B& b) {
+  if constexpr (is_zero_v<B>)
+    return a;
+  else if constexpr (is_zero_v<A>)
+    return neg(b);
   else if constexpr (is_const<A>::value && is_const<B>::value) {
     using R = std::ratio_subtract<typename A::ratio, typename B::ratio>;
     return Const<R::num, R::den>{};
-  } else return make<Fn::Sub>(a, b);
+  } else
+    return make<Fn::Sub>(a, b);
 }
 
-template <class A, class B> constexpr auto mul(const A& a, const B& b) {
-  if constexpr (is_zero_v<A> || is_zero_v<B>) return Const<0>{};
-  else if constexpr (is_one_v<A>) return b;
-  else if constexpr (is_one_v<B>) return a;
-  else if constexpr (std::is_same_v<A, Const<-1>>) return neg(b);
-  else if constexpr (std::is_same_v<B, Const<-1>>) return neg(a);
+template <class A, class B>
+constexpr auto mul(const A& a, const B& b) {
+  if constexpr (is_zero_v<A> || is_zero_v<B>)
+    return Const<0>{};
+  else if constexpr (is_one_v<A>)
+    return b;
+  else if constexpr (is_one_v<B>)
+    return a;
+  else if constexpr (std::is_same_v<A, Const<-1>>)
+    return neg(b);
+  else if constexpr (std::is_same_v<B, Const<-1>>)
+    return neg(a);
   else if constexpr (is_const<A>::value && is_const<B>::value) {
     using R = std::ratio_multiply<typename A::ratio, typename B::ratio>;
     return Const<R::num, R::den>{};
-  } else return make<Fn::Mul>(a, b);
+  } else
+    return make<Fn::Mul>(a, b);
 }
 
-template <class A, class B> constexpr auto div(const A& a, const B& b) {
-  if constexpr (is_zero_v<A>) return Const<0>{};
-  else if constexpr (is_one_v<B>) return a;
+template <class A, class B>
+constexpr auto div(const A& a, const B& b) {
+  if constexpr (is_zero_v<A>)
+    return Const<0>{};
+  else if constexpr (is_one_v<B>)
+    return a;
   else if constexpr (is_const<A>::value && is_const<B>::value) {
     using R = std::ratio_divide<typename A::ratio, typename B::ratio>;
     return Const<R::num, R::den>{};
-  } else return make<Fn::Div>(a, b);
+  } else
+    return make<Fn::Div>(a, b);
 }
 
-template <class C, class A, class B> constexpr auto where(const C& cnd, const A& a, const B& b) {
-  if constexpr (std::is_same_v<A, B> && std::is_empty_v<A>) return a;  // both branches equal
-  else return make<Fn::Where>(lift(cnd), lift(a), lift(b));
+template <class C, class A, class B>
+constexpr auto where(const C& cnd, const A& a, const B& b) {
+  if constexpr (std::is_same_v<A, B> && std::is_empty_v<A>)
+    return a;  // both branches equal
+  else
+    return make<Fn::Where>(lift(cnd), lift(a), lift(b));
 }
 
 // ---- the user vocabulary: operators and functions on formulas ----
 
 template <class A, class B>
-concept ExprOperands = (is_expr_v<A> || is_expr_v<B>) &&
-                       (is_expr_v<A> || std::is_arithmetic_v<A>) &&
-                       (is_expr_v<B> || std::is_arithmetic_v<B>);
+concept ExprOperands =
+    (is_expr_v<A> || is_expr_v<B>) && (is_expr_v<A> || std::is_arithmetic_v<A>) &&
+    (is_expr_v<B> || std::is_arithmetic_v<B>);
 
-template <class A, class B> requires ExprOperands<A, B>
-constexpr auto operator+(const A& a, const B& b) { return add(lift(a), lift(b)); }
-template <class A, class B> requires ExprOperands<A, B>
-constexpr auto operator-(const A& a, const B& b) { return sub(lift(a), lift(b)); }
-template <class A, class B> requires ExprOperands<A, B>
-constexpr auto operator*(const A& a, const B& b) { return mul(lift(a), lift(b)); }
-template <class A, class B> requires ExprOperands<A, B>
-constexpr auto operator/(const A& a, const B& b) { return div(lift(a), lift(b)); }
-template <class A> requires is_expr_v<A>
-constexpr auto operator-(const A& a) { return neg(a); }
+template <class A, class B>
+  requires ExprOperands<A, B>
+constexpr auto operator+(const A& a, const B& b) {
+  return add(lift(a), lift(b));
+}
+template <class A, class B>
+  requires ExprOperands<A, B>
+constexpr auto operator-(const A& a, const B& b) {
+  return sub(lift(a), lift(b));
+}
+template <class A, class B>
+  requires ExprOperands<A, B>
+constexpr auto operator*(const A& a, const B& b) {
+  return mul(lift(a), lift(b));
+}
+template <class A, class B>
+  requires ExprOperands<A, B>
+constexpr auto operator/(const A& a, const B& b) {
+  return div(lift(a), lift(b));
+}
+template <class A>
+  requires is_expr_v<A>
+constexpr auto operator-(const A& a) {
+  return neg(a);
+}
 
-#define EMBER_DSL_COMPARE(op, F)                                                 \
-  template <class A, class B> requires ExprOperands<A, B>                        \
-  constexpr auto op(const A& a, const B& b) { return make<Fn::F>(lift(a), lift(b)); }
+#define EMBER_DSL_COMPARE(op, F)              \
+  template <class A, class B>                 \
+    requires ExprOperands<A, B>               \
+  constexpr auto op(const A& a, const B& b) { \
+    return make<Fn::F>(lift(a), lift(b));     \
+  }
 EMBER_DSL_COMPARE(operator<, Lt)
 EMBER_DSL_COMPARE(operator<=, Le)
 EMBER_DSL_COMPARE(operator>, Gt)
@@ -195,8 +299,12 @@ EMBER_DSL_COMPARE(min, Min)
 EMBER_DSL_COMPARE(max, Max)
 #undef EMBER_DSL_COMPARE
 
-#define EMBER_DSL_UNARY(name, F) \
-  template <class A> requires is_expr_v<A> constexpr auto name(const A& a) { return make<Fn::F>(a); }
+#define EMBER_DSL_UNARY(name, F)    \
+  template <class A>                \
+    requires is_expr_v<A>           \
+  constexpr auto name(const A& a) { \
+    return make<Fn::F>(a);          \
+  }
 EMBER_DSL_UNARY(exp, Exp)
 EMBER_DSL_UNARY(log, Log)
 EMBER_DSL_UNARY(log1p, Log1p)
@@ -213,10 +321,13 @@ EMBER_DSL_UNARY(erf, Erf)
 #undef EMBER_DSL_UNARY
 
 /// a to the power e (e a constant, a runtime scalar, or another formula).
-template <class A, class E> requires ExprOperands<A, E>
+template <class A, class E>
+  requires ExprOperands<A, E>
 constexpr auto pow(const A& a, const E& e) {
-  if constexpr (is_one_v<E>) return lift(a);
-  else return make<Fn::Pow>(lift(a), lift(e));
+  if constexpr (is_one_v<E>)
+    return lift(a);
+  else
+    return make<Fn::Pow>(lift(a), lift(e));
 }
 
 // ---- runtime scalars, numbered: a kernel evaluates number_params(e), whose K-th runtime
@@ -225,17 +336,23 @@ constexpr auto pow(const A& a, const E& e) {
 // formulas share (t = x a + b, erf(t), sigmoid(x)) once per element. ----
 
 /// The K-th runtime scalar of a numbered formula.
-template <int K> struct PRef {};
-template <int K> struct is_expr<PRef<K>> : std::true_type {};
+template <int K>
+struct PRef {};
+template <int K>
+struct is_expr<PRef<K>> : std::true_type {};
 
 /// Number of runtime scalars (Params) in a formula.
-template <class E> struct param_count : std::integral_constant<int, 0> {};
-template <> struct param_count<Param> : std::integral_constant<int, 1> {};
-template <Fn F, class... A> struct param_count<Node<F, A...>>
-    : std::integral_constant<int, (0 + ... + param_count<A>::value)> {};
+template <class E>
+struct param_count : std::integral_constant<int, 0> {};
+template <>
+struct param_count<Param> : std::integral_constant<int, 1> {};
+template <Fn F, class... A>
+struct param_count<Node<F, A...>> : std::integral_constant<int, (0 + ... + param_count<A>::value)> {
+};
 
 /// Params in the operands before operand J.
-template <size_t J, class... A> constexpr int params_before() {
+template <size_t J, class... A>
+constexpr int params_before() {
   constexpr int count[] = {0, param_count<A>::value...};
   int s = 0;
   for (size_t k = 1; k <= J; ++k) s += count[k];
@@ -243,21 +360,30 @@ template <size_t J, class... A> constexpr int params_before() {
 }
 
 /// The formula with its Params, depth-first, replaced by PRef<Base>, PRef<Base + 1>, ...
-template <int Base, class E> constexpr E number_params(const E& e) { return e; }
-template <int Base> constexpr PRef<Base> number_params(const Param&) { return {}; }
-template <int Base, Fn F, class... A> constexpr auto number_params(const Node<F, A...>& n) {
+template <int Base, class E>
+constexpr E number_params(const E& e) {
+  return e;
+}
+template <int Base>
+constexpr PRef<Base> number_params(const Param&) {
+  return {};
+}
+template <int Base, Fn F, class... A>
+constexpr auto number_params(const Node<F, A...>& n) {
   return [&]<size_t... J>(std::index_sequence<J...>) {
     return make<F>(number_params<Base + params_before<J, A...>()>(hana::at_c<J>(n.args))...);
   }(std::index_sequence_for<A...>{});
 }
 
 /// The values of the Params of e in T, in number_params order.
-template <class T, class E> std::array<T, param_count<E>::value> param_values(const E& e) {
+template <class T, class E>
+std::array<T, param_count<E>::value> param_values(const E& e) {
   std::array<T, param_count<E>::value> out{};
   T* p = out.data();
   auto walk = [&p](const auto& self, const auto& x) -> void {
     using X = std::decay_t<decltype(x)>;
-    if constexpr (std::is_same_v<X, Param>) *p++ = static_cast<T>(x.value);
+    if constexpr (std::is_same_v<X, Param>)
+      *p++ = static_cast<T>(x.value);
     else if constexpr (param_count<X>::value > 0)
       hana::unpack(x.args, [&](const auto&... a) { (self(self, a), ...); });
   };
@@ -272,40 +398,67 @@ template <class T, class E> std::array<T, param_count<E>::value> param_values(co
 
 using math::select;  // c ? a : b without a branch (dsl/math.hpp)
 
-template <Fn F, class T> EMBER_DSL_INLINE T apply(T a) {
-  if constexpr (F == Fn::Neg) return -a;
-  else if constexpr (F == Fn::Exp) return math::exp(a);
-  else if constexpr (F == Fn::Log) return math::log(a);
-  else if constexpr (F == Fn::Log1p) return math::log1p(a);
-  else if constexpr (F == Fn::Expm1) return math::expm1(a);
-  else if constexpr (F == Fn::Sqrt) return std::sqrt(a);
-  else if constexpr (F == Fn::Rsqrt) return T(1) / std::sqrt(a);
-  else if constexpr (F == Fn::Abs) return std::abs(a);
-  else if constexpr (F == Fn::Sign) return T((T(0) < a) - (a < T(0)));
-  else if constexpr (F == Fn::Sin) return math::sin(a);
-  else if constexpr (F == Fn::Cos) return math::cos(a);
-  else if constexpr (F == Fn::Tanh) return math::tanh(a);
-  else if constexpr (F == Fn::Sigmoid) return T(1) / (T(1) + math::exp(-a));
-  else return math::erf(a);
+template <Fn F, class T>
+EMBER_DSL_INLINE T apply(T a) {
+  if constexpr (F == Fn::Neg)
+    return -a;
+  else if constexpr (F == Fn::Exp)
+    return math::exp(a);
+  else if constexpr (F == Fn::Log)
+    return math::log(a);
+  else if constexpr (F == Fn::Log1p)
+    return math::log1p(a);
+  else if constexpr (F == Fn::Expm1)
+    return math::expm1(a);
+  else if constexpr (F == Fn::Sqrt)
+    return std::sqrt(a);
+  else if constexpr (F == Fn::Rsqrt)
+    return T(1) / std::sqrt(a);
+  else if constexpr (F == Fn::Abs)
+    return std::abs(a);
+  else if constexpr (F == Fn::Sign)
+    return T((T(0) < a) - (a < T(0)));
+  else if constexpr (F == Fn::Sin)
+    return math::sin(a);
+  else if constexpr (F == Fn::Cos)
+    return math::cos(a);
+  else if constexpr (F == Fn::Tanh)
+    return math::tanh(a);
+  else if constexpr (F == Fn::Sigmoid)
+    return T(1) / (T(1) + math::exp(-a));
+  else
+    return math::erf(a);
 }
 
-template <Fn F, class T> EMBER_DSL_INLINE T apply(T a, T b) {
-  if constexpr (F == Fn::Add) return a + b;
-  else if constexpr (F == Fn::Sub) return a - b;
-  else if constexpr (F == Fn::Mul) return a * b;
-  else if constexpr (F == Fn::Div) return a / b;
-  else if constexpr (F == Fn::Pow) return math::pow(a, b);
+template <Fn F, class T>
+EMBER_DSL_INLINE T apply(T a, T b) {
+  if constexpr (F == Fn::Add)
+    return a + b;
+  else if constexpr (F == Fn::Sub)
+    return a - b;
+  else if constexpr (F == Fn::Mul)
+    return a * b;
+  else if constexpr (F == Fn::Div)
+    return a / b;
+  else if constexpr (F == Fn::Pow)
+    return math::pow(a, b);
   // NaN propagates through min/max, as PyTorch's minimum/maximum.
   else if constexpr (F == Fn::Min)
     return select(a != a, a, select(b != b, b, select(a < b, a, b)));
   else if constexpr (F == Fn::Max)
     return select(a != a, a, select(b != b, b, select(a > b, a, b)));
-  else if constexpr (F == Fn::Lt) return select(a < b, T(1), T(0));
-  else if constexpr (F == Fn::Le) return select(a <= b, T(1), T(0));
-  else if constexpr (F == Fn::Gt) return select(a > b, T(1), T(0));
-  else if constexpr (F == Fn::Ge) return select(a >= b, T(1), T(0));
-  else if constexpr (F == Fn::Eq) return select(a == b, T(1), T(0));
-  else return select(a != b, T(1), T(0));
+  else if constexpr (F == Fn::Lt)
+    return select(a < b, T(1), T(0));
+  else if constexpr (F == Fn::Le)
+    return select(a <= b, T(1), T(0));
+  else if constexpr (F == Fn::Gt)
+    return select(a > b, T(1), T(0));
+  else if constexpr (F == Fn::Ge)
+    return select(a >= b, T(1), T(0));
+  else if constexpr (F == Fn::Eq)
+    return select(a == b, T(1), T(0));
+  else
+    return select(a != b, T(1), T(0));
 }
 
 /// The formula's value in T for inputs x... (Var<I> reads x_I, PRef<K> reads pv[K]).
@@ -339,7 +492,8 @@ EMBER_DSL_INLINE T eval_with(const Node<F, A...>& n, const PV& pv, const X&... x
 }
 
 /// The formula's value in T for inputs x... (Var<I> reads x_I).
-template <class T, class E, class... X> EMBER_DSL_INLINE T eval(const E& e, const X&... x) {
+template <class T, class E, class... X>
+EMBER_DSL_INLINE T eval(const E& e, const X&... x) {
   return eval_with<T>(e, std::array<T, 0>{}, x...);
 }
 

@@ -15,24 +15,22 @@
 namespace ember::dsl::math {
 
 #if defined(__GNUC__) && defined(__x86_64__) && defined(__GLIBC__)
-#define EMBER_DSL_LIBM(name)                                                                    \
-  [[gnu::simd("notinbranch"), gnu::const, gnu::nothrow, gnu::leaf]] float name##_f(float) \
-      __asm__(#name "f");                                                                   \
-  [[gnu::simd("notinbranch"), gnu::const, gnu::nothrow, gnu::leaf]] double name##_d(double) \
-      __asm__(#name);
-#define EMBER_DSL_LIBM2(name)                                                                 \
-  [[gnu::simd("notinbranch"), gnu::const, gnu::nothrow, gnu::leaf]] float name##_f(float,  \
-                                                                                   float)  \
-      __asm__(#name "f");                                                                   \
-  [[gnu::simd("notinbranch"), gnu::const, gnu::nothrow, gnu::leaf]] double name##_d(double, \
-                                                                                    double) \
-      __asm__(#name);
+#define EMBER_DSL_LIBM(name)                                                                       \
+  [[gnu::simd("notinbranch"), gnu::const, gnu::nothrow, gnu::leaf]] float name##_f(float) __asm__( \
+      #name "f");                                                                                  \
+  [[gnu::simd("notinbranch"), gnu::const, gnu::nothrow, gnu::leaf]] double name##_d(               \
+      double) __asm__(#name);
+#define EMBER_DSL_LIBM2(name)                                                        \
+  [[gnu::simd("notinbranch"), gnu::const, gnu::nothrow, gnu::leaf]] float name##_f(  \
+      float, float) __asm__(#name "f");                                              \
+  [[gnu::simd("notinbranch"), gnu::const, gnu::nothrow, gnu::leaf]] double name##_d( \
+      double, double) __asm__(#name);
 #else  // elsewhere: plain libm
-#define EMBER_DSL_LIBM(name)                                  \
-  inline float name##_f(float a) { return std::name(a); }     \
+#define EMBER_DSL_LIBM(name)                              \
+  inline float name##_f(float a) { return std::name(a); } \
   inline double name##_d(double a) { return std::name(a); }
-#define EMBER_DSL_LIBM2(name)                                           \
-  inline float name##_f(float a, float b) { return std::name(a, b); }   \
+#define EMBER_DSL_LIBM2(name)                                         \
+  inline float name##_f(float a, float b) { return std::name(a, b); } \
   inline double name##_d(double a, double b) { return std::name(a, b); }
 #endif
 
@@ -51,7 +49,8 @@ EMBER_DSL_LIBM2(pow)
 /// c ? a : b without a branch for floating T. Written as `c ? a : b` (or as T(a < b)), g++
 /// may sink each branch's arithmetic under the condition, and then, as floating-point ops may
 /// trap (-ftrapping-math, the default), it will not if-convert it back: the loop stays scalar.
-template <class T> [[gnu::always_inline]] inline T select(bool c, T a, T b) {
+template <class T>
+[[gnu::always_inline]] inline T select(bool c, T a, T b) {
   if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
     using U = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
     U ua = std::bit_cast<U>(a), ub = std::bit_cast<U>(b);
@@ -72,14 +71,14 @@ namespace poly {
 inline constexpr float kLog2e = 0x1.715476p+0f, kLn2Hi = 0x1.63p-1f, kLn2Lo = -0x1.bd0106p-13f;
 inline constexpr float kShift = 0x1.8p23f;  // x + kShift rounds x to an integer in the low bits
 inline constexpr float kExpLo = -104.0f, kExpHi = 89.0f;  // e^x is 0 / inf beyond
-inline constexpr float kExpC[] = {0x1.fffffcp-2f, 0x1.555492p-3f, 0x1.5558f2p-5f,
-                                  0x1.1239d8p-7f, 0x1.6a2428p-10f};  // r^2 .. r^6
+inline constexpr float kExpC[] = {0x1.fffffcp-2f, 0x1.555492p-3f, 0x1.5558f2p-5f, 0x1.1239d8p-7f,
+                                  0x1.6a2428p-10f};  // r^2 .. r^6
 // erf x = x P(x^2) / Q(x^2) on |x| <= kErfMax (a (6, 5) rational fitted for relative error);
 // beyond, erf rounds to +-1 in float.
 inline constexpr float kErfMax = 3.92f;
-inline constexpr float kErfP[] = {0x1.20dd76p+0f, 0x1.7b2936p-3f, 0x1.bc5cc2p-5f, 0x1.f721e4p-9f,
+inline constexpr float kErfP[] = {0x1.20dd76p+0f,  0x1.7b2936p-3f,  0x1.bc5cc2p-5f,  0x1.f721e4p-9f,
                                   0x1.8b06a4p-12f, 0x1.354286p-18f, -0x1.b7a518p-27f};
-inline constexpr float kErfQ[] = {0x1.000000p+0f, 0x1.fd5842p-2f, 0x1.d26d64p-4f,
+inline constexpr float kErfQ[] = {0x1.000000p+0f, 0x1.fd5842p-2f,  0x1.d26d64p-4f,
                                   0x1.f99b3ep-7f, 0x1.552c7cp-10f, 0x1.05af56p-14f};
 
 /// 2^n for an integer n in [-126, 127], built from its exponent bits.
@@ -117,11 +116,15 @@ inline constexpr float kErfQ[] = {0x1.000000p+0f, 0x1.fd5842p-2f, 0x1.d26d64p-4f
 }  // namespace poly
 
 // exp(a) etc. in T: the declarations above for float and double, std:: for other types.
-#define EMBER_DSL_CALL(name)                                               \
-  template <class T> [[gnu::always_inline]] inline T name(T a) {           \
-    if constexpr (std::is_same_v<T, float>) return name##_f(a);            \
-    else if constexpr (std::is_same_v<T, double>) return name##_d(a);      \
-    else return static_cast<T>(std::name(a));                              \
+#define EMBER_DSL_CALL(name)                      \
+  template <class T>                              \
+  [[gnu::always_inline]] inline T name(T a) {     \
+    if constexpr (std::is_same_v<T, float>)       \
+      return name##_f(a);                         \
+    else if constexpr (std::is_same_v<T, double>) \
+      return name##_d(a);                         \
+    else                                          \
+      return static_cast<T>(std::name(a));        \
   }
 EMBER_DSL_CALL(log)
 EMBER_DSL_CALL(log1p)
@@ -132,21 +135,33 @@ EMBER_DSL_CALL(tanh)
 #undef EMBER_DSL_CALL
 
 // float exp and erf: the inline polynomials above; double: libm / libmvec.
-template <class T> [[gnu::always_inline]] inline T exp(T a) {
-  if constexpr (std::is_same_v<T, float>) return poly::exp(a);
-  else if constexpr (std::is_same_v<T, double>) return exp_d(a);
-  else return static_cast<T>(std::exp(a));
+template <class T>
+[[gnu::always_inline]] inline T exp(T a) {
+  if constexpr (std::is_same_v<T, float>)
+    return poly::exp(a);
+  else if constexpr (std::is_same_v<T, double>)
+    return exp_d(a);
+  else
+    return static_cast<T>(std::exp(a));
 }
-template <class T> [[gnu::always_inline]] inline T erf(T a) {
-  if constexpr (std::is_same_v<T, float>) return poly::erf(a);
-  else if constexpr (std::is_same_v<T, double>) return erf_d(a);
-  else return static_cast<T>(std::erf(a));
+template <class T>
+[[gnu::always_inline]] inline T erf(T a) {
+  if constexpr (std::is_same_v<T, float>)
+    return poly::erf(a);
+  else if constexpr (std::is_same_v<T, double>)
+    return erf_d(a);
+  else
+    return static_cast<T>(std::erf(a));
 }
 
-template <class T> [[gnu::always_inline]] inline T pow(T a, T b) {
-  if constexpr (std::is_same_v<T, float>) return pow_f(a, b);
-  else if constexpr (std::is_same_v<T, double>) return pow_d(a, b);
-  else return static_cast<T>(std::pow(a, b));
+template <class T>
+[[gnu::always_inline]] inline T pow(T a, T b) {
+  if constexpr (std::is_same_v<T, float>)
+    return pow_f(a, b);
+  else if constexpr (std::is_same_v<T, double>)
+    return pow_d(a, b);
+  else
+    return static_cast<T>(std::pow(a, b));
 }
 
 }  // namespace ember::dsl::math

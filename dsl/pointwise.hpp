@@ -33,13 +33,16 @@ Prepared prepare(std::vector<Tensor> inputs, const char* name);
 /// g summed over broadcast dims down to `sizes`, in dtype d.
 Tensor reduce_to(const Tensor& g, const Dims& sizes, DType d);
 
-template <size_t I, class T> using Same = T;
+template <size_t I, class T>
+using Same = T;
 
 /// e with its runtime scalars numbered (see number_params): an empty type.
-template <class E> using Numbered = decltype(number_params<0>(std::declval<const E&>()));
+template <class E>
+using Numbered = decltype(number_params<0>(std::declval<const E&>()));
 
 /// Heavy when the formula holds two or more costly functions (see loops::Work).
-template <class E> inline constexpr loops::Work work_of =
+template <class E>
+inline constexpr loops::Work work_of =
     costly_fns<E>::value >= 2 ? loops::Work::Heavy : loops::Work::Light;
 
 /// out = e(in...) elementwise: one vectorisable loop.
@@ -49,23 +52,22 @@ void forward_loop(const E& e, const Tensor& out, const std::vector<Tensor>& in,
   static constexpr Numbered<E> ne{};
   loops::for_each<work_of<E>, T, Same<I, T>...>(
       out, {&in[I]...},
-      [pv = param_values<T>(e)](Same<I, T>... v) -> T { return eval_with<T>(ne, pv, v...); },
-      4096);
+      [pv = param_values<T>(e)](Same<I, T>... v) -> T { return eval_with<T>(ne, pv, v...); }, 4096);
 }
 
 /// grad_j[i] = g[i] * (d e / d x_j)(x[i]...) for each j in Mask, over one contiguous row. The
 /// pointers are restrict (the gradients are fresh tensors): without that, g++ needs run-time
 /// alias checks between every output and every input, which it caps, and gives up vectorising.
 /// Heavy rows (see loops::Work) run in prefetched blocks, with wide vectors.
-template <class T, unsigned Mask, size_t... I> struct BackwardRow {
+template <class T, unsigned Mask, size_t... I>
+struct BackwardRow {
   template <class DE, class PV>
   [[gnu::always_inline]] static void block(const DE& de, const PV& pv, int64_t b, int64_t e,
                                            const T* __restrict g, Same<I, T* __restrict>... out,
                                            Same<I, const T* __restrict>... x) {
     for (int64_t i = b; i < e; ++i) {
       T gv = g[i];
-      ((Mask >> I & 1u ? void(out[i] = gv * eval_with<T>(std::get<I>(de), pv, x[i]...))
-                       : void()),
+      ((Mask >> I & 1u ? void(out[i] = gv * eval_with<T>(std::get<I>(de), pv, x[i]...)) : void()),
        ...);
     }
   }
@@ -135,7 +137,10 @@ void backward_loop(const E& e, const std::vector<Tensor>& grads, const Tensor& g
 Tensor tensor_fn(Fn f, const std::vector<Tensor>& a);
 Tensor tensor_const(double v);
 
-template <int I> Tensor eval_tensor(const Var<I>&, const std::vector<Tensor>& x) { return x[I]; }
+template <int I>
+Tensor eval_tensor(const Var<I>&, const std::vector<Tensor>& x) {
+  return x[I];
+}
 template <std::intmax_t N, std::intmax_t D>
 Tensor eval_tensor(const Const<N, D>&, const std::vector<Tensor>&) {
   return tensor_const(Const<N, D>::value);
@@ -151,7 +156,8 @@ Tensor eval_tensor(const Node<F, A...>& n, const std::vector<Tensor>& x) {
 }
 
 /// The autograd node of one dsl call.
-template <class E> struct DslNode final : autograd::Node {
+template <class E>
+struct DslNode final : autograd::Node {
   E e;
   const char* fn_name;
   std::vector<autograd::SavedTensor> saved;
@@ -178,15 +184,16 @@ void dispatch_mask(unsigned mask, const E& e, const std::vector<Tensor>& grads, 
 /// Gradients of e with respect to each input that `needs` marks: fused in one pass, or, while
 /// grad mode is on (create_graph), as recorded dsl calls so they can be differentiated again.
 /// Bit j set when d e / d x_j is a compile-time constant (x + y, 3 x): no kernel needed.
-template <class E, size_t... I> constexpr unsigned constant_mask(std::index_sequence<I...>) {
-  return ((is_const<decltype(diff<static_cast<int>(I)>(std::declval<const E&>()))>::value
-               ? 1u << I
-               : 0u) |
+template <class E, size_t... I>
+constexpr unsigned constant_mask(std::index_sequence<I...>) {
+  return ((is_const<decltype(diff<static_cast<int>(I)>(std::declval<const E&>()))>::value ? 1u << I
+                                                                                          : 0u) |
           ... | 0u);
 }
 
 /// True when some input's derivative needs the inputs' values (so they must be saved).
-template <class E> constexpr bool needs_inputs() {
+template <class E>
+constexpr bool needs_inputs() {
   constexpr size_t n = static_cast<size_t>(arity<E>::value);
   return constant_mask<E>(std::make_index_sequence<n>{}) != (1u << n) - 1;
 }
@@ -241,7 +248,8 @@ std::vector<Tensor> gradients(const E& e, const std::vector<Tensor>& in, const T
   return out;
 }
 
-template <class E> TensorList DslNode<E>::apply(TensorList grads) {
+template <class E>
+TensorList DslNode<E>::apply(TensorList grads) {
   std::vector<Tensor> in;
   for (const auto& s : saved) in.push_back(s.unpack(this));
   std::vector<bool> needs;
@@ -275,8 +283,7 @@ Tensor run(const E& e, std::vector<Tensor> args, const char* name) {
     auto node = std::make_shared<DslNode<E>>(e, name);
     node->sequence_nr = autograd::next_sequence_nr();
     for (const Tensor& t : p.inputs) {
-      node->next_edges.push_back(t.requires_grad() ? autograd::gradient_edge(t)
-                                                   : autograd::Edge{});
+      node->next_edges.push_back(t.requires_grad() ? autograd::gradient_edge(t) : autograd::Edge{});
       node->saved.emplace_back(t, false);
       node->sizes.push_back(t.sizes());
       node->dtypes.push_back(t.dtype());
@@ -293,23 +300,32 @@ constexpr bool invocable_with() {
   }(std::make_index_sequence<N>{});
 }
 
-template <class F> constexpr int detect_arity() {
-  if constexpr (invocable_with<F, 1>()) return 1;
-  else if constexpr (invocable_with<F, 2>()) return 2;
-  else if constexpr (invocable_with<F, 3>()) return 3;
-  else if constexpr (invocable_with<F, 4>()) return 4;
-  else return 0;
+template <class F>
+constexpr int detect_arity() {
+  if constexpr (invocable_with<F, 1>())
+    return 1;
+  else if constexpr (invocable_with<F, 2>())
+    return 2;
+  else if constexpr (invocable_with<F, 3>())
+    return 3;
+  else if constexpr (invocable_with<F, 4>())
+    return 4;
+  else
+    return 0;
 }
 
 inline Tensor to_tensor(const Tensor& t) { return t; }
-template <class S> requires std::is_arithmetic_v<S> Tensor to_tensor(S v) {
+template <class S>
+  requires std::is_arithmetic_v<S>
+Tensor to_tensor(S v) {
   return wrapped_scalar(Scalar(v));
 }
 
 }  // namespace detail
 
 /// A pointwise kernel built from a lambda over placeholders; call it on Tensors (or numbers).
-template <class F> class Pointwise {
+template <class F>
+class Pointwise {
  public:
   static constexpr int arity = detail::detect_arity<F>();
   static_assert(arity > 0, "dsl::pointwise: the lambda must take 1 to 4 `auto` arguments");
@@ -338,7 +354,8 @@ template <class F> class Pointwise {
 };
 
 /// Builds a pointwise kernel: `constexpr auto k = dsl::pointwise([](auto x, auto y) {...});`
-template <class F> constexpr Pointwise<F> pointwise(F f, const char* name = "pointwise") {
+template <class F>
+constexpr Pointwise<F> pointwise(F f, const char* name = "pointwise") {
   return Pointwise<F>(f, name);
 }
 

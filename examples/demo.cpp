@@ -3,10 +3,9 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <ember.hpp>
 #include <iostream>
 #include <vector>
-
-#include <ember.hpp>
 
 using namespace ember;
 

@@ -11,7 +11,6 @@
 #include <vector>
 
 #include "common/timing.hpp"
-
 #include "dsl/pointwise.hpp"
 
 using namespace ember;
@@ -95,12 +94,7 @@ int main(int argc, char** argv) {
       median_ms(reps, [&] { out = autograd::grad({swish(xg)}, {xg}, {ones_n})[0]; }),
       median_ms(reps, [&] { out = autograd::grad({swish_eager(xg)}, {xg}, {ones_n})[0]; }));
   row("huber forward+backward",
-      median_ms(reps,
-                [&] {
-                  out = autograd::grad({huber(pg, tg)}, {pg, tg}, {ones_n})[0];
-                }),
-      median_ms(reps, [&] {
-        out = autograd::grad({huber_eager(pg, tg)}, {pg, tg}, {ones_n})[0];
-      }));
+      median_ms(reps, [&] { out = autograd::grad({huber(pg, tg)}, {pg, tg}, {ones_n})[0]; }),
+      median_ms(reps, [&] { out = autograd::grad({huber_eager(pg, tg)}, {pg, tg}, {ones_n})[0]; }));
   return 0;
 }

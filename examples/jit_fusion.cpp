@@ -60,7 +60,8 @@ int main(int argc, char** argv) {
   std::cout << "jit::compile(gelu(x*0.75+0.25)*sigmoid(x)) on " << n << " floats: "
             << s1.kernels_compiled + s1.disk_cache_hits - s0.kernels_compiled - s0.disk_cache_hits
             << " kernel(s) compiled or loaded in " << std::fixed << std::setprecision(1)
-            << s1.compile_ms - s0.compile_ms << " ms\n" << std::defaultfloat;
+            << s1.compile_ms - s0.compile_ms << " ms\n"
+            << std::defaultfloat;
   row("chain", median_ms(reps, [&] { got = fused_chain(x); }),
       median_ms(reps, [&] { want = chain(x); }), max_diff(got, want));
 

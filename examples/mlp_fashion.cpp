@@ -8,9 +8,8 @@
 //
 // Reaches about 0.88 test accuracy in 3 epochs. bench/peer/peer_mlp_fashion.cpp is the libtorch
 // twin; scripts/train_compare.sh runs both.
-#include <iostream>
-
 #include <ember.hpp>
+#include <iostream>
 
 #include "common/progress.hpp"
 

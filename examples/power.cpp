@@ -1,8 +1,7 @@
 // The seed's Power module (DESIGN.md): a module with a plain member and no parameters, called
 // like a function. Usage: power [--smoke]   (the same tiny run either way)
-#include <iostream>
-
 #include <ember.hpp>
+#include <iostream>
 
 using namespace ember;
 

@@ -11,10 +11,9 @@
 //   resnet_fashion --smoke       (a few batches: what the test suite runs)
 //
 // bench/peer/peer_resnet_fashion.cpp is the libtorch twin; scripts/train_compare.sh runs both.
+#include <ember.hpp>
 #include <iostream>
 #include <vector>
-
-#include <ember.hpp>
 
 #include "common/progress.hpp"
 
@@ -35,9 +34,7 @@ struct Block : nn::Module<Block> {
       shortcut = nn::Sequential(nn::Conv2d(in, out, 1, {.stride = stride, .bias = false}),
                                 nn::BatchNorm2d(out));
   }
-  Tensor forward(const Tensor& x) {
-    return relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x));
-  }
+  Tensor forward(const Tensor& x) { return relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)); }
 };
 EMBER_MODULE(Block, conv1, bn1, conv2, bn2, shortcut);
 

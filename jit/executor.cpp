@@ -110,9 +110,12 @@ void store_outputs(const Graph& g, std::vector<Tensor>& vals,
 
 Tensor constant(const Node& n) {
   switch (n.dtype) {
-    case kBool: return wrapped_scalar(Scalar(n.value != 0));
-    case kInt64: return wrapped_scalar(Scalar(static_cast<int64_t>(n.value)));
-    default: return wrapped_scalar(Scalar(n.value));
+    case kBool:
+      return wrapped_scalar(Scalar(n.value != 0));
+    case kInt64:
+      return wrapped_scalar(Scalar(static_cast<int64_t>(n.value)));
+    default:
+      return wrapped_scalar(Scalar(n.value));
   }
 }
 
@@ -134,11 +137,15 @@ void run_eager(const Graph& g, const std::vector<Tensor>& inputs,
   for (size_t i = 0; i < g.size(); ++i) {
     const Node& n = g[static_cast<int32_t>(i)];
     switch (n.kind) {
-      case Kind::Input: vals[i] = inputs[static_cast<size_t>(n.input)]; break;
-      case Kind::Const: vals[i] = constant(n); break;
+      case Kind::Input:
+        vals[i] = inputs[static_cast<size_t>(n.input)];
+        break;
+      case Kind::Const:
+        vals[i] = constant(n);
+        break;
       case Kind::Apply:
         vals[i] = is_view(n.op) ? view_of(n, vals[static_cast<size_t>(n.args[0])])
-                                   : run_library(g, n, vals);
+                                : run_library(g, n, vals);
         break;
     }
   }
@@ -190,8 +197,9 @@ std::shared_ptr<const Plan> compile_plan(const std::string& region, const Graph&
   std::vector<bool> mat = materialized(plan->graph);
   if (dump_enabled("graph") && tier == first_tier()) {  // once, not again at the tier-up
     std::ostringstream os;
-    os << "ember: jit: region '" << region << "', traced graph:\n" << traced.to_string()
-       << "after fold, cse, dce:\n" << plan->graph.to_string() << "steps:\n";
+    os << "ember: jit: region '" << region << "', traced graph:\n"
+       << traced.to_string() << "after fold, cse, dce:\n"
+       << plan->graph.to_string() << "steps:\n";
     for (size_t s = 0; s < plan->steps.size(); ++s) {
       const Group& gp = plan->steps[s];
       static const char* kinds[] = {"fused pointwise", "fused reduction", "fused row op",
@@ -302,8 +310,10 @@ void execute(const std::string& region, const Graph& g, const std::vector<Tensor
     try {
       full = compile_plan(region, g, sig, st, Tier::Full);
     } catch (const std::exception& ex) {  // the Quick plan is correct: keep it
-      warn("recompiling region '" + region + "' with the optimising back end failed, its "
-           "kernels stay as they are: " + ex.what());
+      warn("recompiling region '" + region +
+           "' with the optimising back end failed, its "
+           "kernels stay as they are: " +
+           ex.what());
     }
     record_compile(prof::Event::TierUp, t0, st);
     std::lock_guard lk(c.mu);
@@ -316,10 +326,12 @@ void execute(const std::string& region, const Graph& g, const std::vector<Tensor
     }
   }
   const auto t0 = profile ? prof::Clock::now() : prof::Clock::time_point{};
-  if (plan) run_plan(*plan, inputs, outs);
-  else run_eager(g, inputs, outs);
-  if (profile) prof::record(region, plan ? prof::Event::Fused : prof::Event::Eager, t0,
-                            prof::Clock::now());
+  if (plan)
+    run_plan(*plan, inputs, outs);
+  else
+    run_eager(g, inputs, outs);
+  if (profile)
+    prof::record(region, plan ? prof::Event::Fused : prof::Event::Eager, t0, prof::Clock::now());
   std::lock_guard lk(c.mu);
   ++(plan ? c.stats.fused_graphs : c.stats.eager_graphs);
 }

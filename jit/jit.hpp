@@ -36,10 +36,12 @@ class Region {
 };
 
 /// A callable that runs `fn` inside a Region on each call and returns its (computed) results.
-template <class F> class Compiled {
+template <class F>
+class Compiled {
  public:
   explicit Compiled(F fn, std::string name) : fn_(std::move(fn)), name_(std::move(name)) {}
-  template <class... A> decltype(auto) operator()(A&&... args) {
+  template <class... A>
+  decltype(auto) operator()(A&&... args) {
     Region r(name_);
     return fn_(std::forward<A>(args)...);
   }
@@ -48,7 +50,8 @@ template <class F> class Compiled {
   F fn_;
   std::string name_;
 };
-template <class F> Compiled<F> compile(F fn, std::string name = "compiled") {
+template <class F>
+Compiled<F> compile(F fn, std::string name = "compiled") {
   return Compiled<F>(std::move(fn), std::move(name));
 }
 
@@ -72,15 +75,15 @@ void set_max_specializations(int n);
 
 /// Counters since the start of the process (or the last reset_stats()).
 struct Stats {
-  int64_t graphs = 0;          ///< graphs run (each region end or sync with pending work)
-  int64_t eager_graphs = 0;    ///< of those, run eagerly (not hot yet, or not compilable)
-  int64_t fused_graphs = 0;    ///< of those, run with compiled kernels
+  int64_t graphs = 0;            ///< graphs run (each region end or sync with pending work)
+  int64_t eager_graphs = 0;      ///< of those, run eagerly (not hot yet, or not compilable)
+  int64_t fused_graphs = 0;      ///< of those, run with compiled kernels
   int64_t kernels_compiled = 0;  ///< compiles of both tiers (tier_ups recompile)
-  int64_t disk_cache_hits = 0;  ///< kernels loaded from EMBER_JIT_CACHE instead of compiled
-  int64_t graph_breaks = 0;    ///< ops run eagerly inside a region
-  int64_t fallbacks = 0;       ///< compile failures that fell back to eager
-  double compile_ms = 0;       ///< total time spent compiling (IR, optimisation, machine code)
-  int64_t tier_ups = 0;        ///< signatures recompiled with the optimising back end
+  int64_t disk_cache_hits = 0;   ///< kernels loaded from EMBER_JIT_CACHE instead of compiled
+  int64_t graph_breaks = 0;      ///< ops run eagerly inside a region
+  int64_t fallbacks = 0;         ///< compile failures that fell back to eager
+  double compile_ms = 0;         ///< total time spent compiling (IR, optimisation, machine code)
+  int64_t tier_ups = 0;          ///< signatures recompiled with the optimising back end
 };
 Stats stats();
 void reset_stats();

@@ -7,11 +7,10 @@
 #include <iomanip>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <ostream>
 #include <sstream>
 #include <thread>
-
-#include <nlohmann/json.hpp>
 
 #include "jit/profiler_record.hpp"
 #include "runtime/error.hpp"
@@ -42,10 +41,14 @@ double ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(
 
 const char* event_name(Event e) {
   switch (e) {
-    case Event::Eager: return "eager";
-    case Event::Fused: return "fused";
-    case Event::Compile: return "compile";
-    case Event::TierUp: return "tier-up";
+    case Event::Eager:
+      return "eager";
+    case Event::Fused:
+      return "fused";
+    case Event::Compile:
+      return "compile";
+    case Event::TierUp:
+      return "tier-up";
   }
   return "?";
 }
@@ -75,8 +78,8 @@ void unregister(const std::shared_ptr<Profiler::Impl>& p) {
 namespace profiling {
 bool active() { return g_active.load(std::memory_order_relaxed) > 0; }
 
-void record(const std::string& region, Event what, Clock::time_point start,
-            Clock::time_point end, int64_t kernels, int64_t disk_hits, double compile_ms) {
+void record(const std::string& region, Event what, Clock::time_point start, Clock::time_point end,
+            int64_t kernels, int64_t disk_hits, double compile_ms) {
   Record r{region, what, start, end, thread_number(), kernels, disk_hits, compile_ms};
   std::lock_guard lk(g_mu);
   for (const auto& p : g_profilers) {
@@ -106,8 +109,12 @@ std::vector<Profiler::RegionStats> Profiler::regions() const {
     RegionStats& s = out[it->second];
     double t = ms(r.end - r.start);
     switch (r.what) {
-      case Event::Eager: ++s.eager_runs, s.eager_ms += t; break;
-      case Event::Fused: ++s.fused_runs, s.fused_ms += t; break;
+      case Event::Eager:
+        ++s.eager_runs, s.eager_ms += t;
+        break;
+      case Event::Fused:
+        ++s.fused_runs, s.fused_ms += t;
+        break;
       case Event::Compile:
       case Event::TierUp:
         ++s.compiles;
@@ -127,10 +134,9 @@ void Profiler::report(std::ostream& os) const {
   auto per_run = [](double total, int64_t n) { return n ? total / double(n) : 0.0; };
   std::ostringstream t;
   t << std::left << std::setw(int(w)) << "region" << std::right << std::setw(7) << "eager"
-    << std::setw(7) << "fused" << std::setw(14) << "eager ms/run" << std::setw(14)
-    << "fused ms/run" << std::setw(9) << "speedup" << std::setw(10) << "compiles"
-    << std::setw(9) << "kernels" << std::setw(11) << "disk hits" << std::setw(12)
-    << "compile ms" << '\n';
+    << std::setw(7) << "fused" << std::setw(14) << "eager ms/run" << std::setw(14) << "fused ms/run"
+    << std::setw(9) << "speedup" << std::setw(10) << "compiles" << std::setw(9) << "kernels"
+    << std::setw(11) << "disk hits" << std::setw(12) << "compile ms" << '\n';
   for (const auto& r : rs) {
     double e = per_run(r.eager_ms, r.eager_runs), f = per_run(r.fused_ms, r.fused_runs);
     std::string speedup = "-";
@@ -140,8 +146,8 @@ void Profiler::report(std::ostream& os) const {
       speedup = buf;
     }
     t << std::left << std::setw(int(w)) << r.name << std::right << std::setw(7) << r.eager_runs
-      << std::setw(7) << r.fused_runs << std::fixed << std::setprecision(3) << std::setw(14)
-      << e << std::setw(14) << f << std::setw(9) << speedup << std::setw(10) << r.compiles
+      << std::setw(7) << r.fused_runs << std::fixed << std::setprecision(3) << std::setw(14) << e
+      << std::setw(14) << f << std::setw(9) << speedup << std::setw(10) << r.compiles
       << std::setw(9) << r.kernels_compiled << std::setw(11) << r.disk_cache_hits
       << std::setprecision(1) << std::setw(12) << r.compile_ms << '\n';
   }
@@ -157,9 +163,9 @@ void Profiler::write_chrome_trace(const std::string& path) const {
       return std::chrono::duration<double, std::micro>(p - impl_->origin).count();
     };
     for (const Record& r : impl_->records) {
-      nlohmann::json e = {{"name", r.region}, {"cat", event_name(r.what)}, {"ph", "X"},
-                          {"ts", us(r.start)},  {"dur", us(r.end) - us(r.start)},
-                          {"pid", 1},           {"tid", r.tid}};
+      nlohmann::json e = {{"name", r.region},  {"cat", event_name(r.what)},      {"ph", "X"},
+                          {"ts", us(r.start)}, {"dur", us(r.end) - us(r.start)}, {"pid", 1},
+                          {"tid", r.tid}};
       e["args"] = {{"run", event_name(r.what)}};
       if (r.what == Event::Compile || r.what == Event::TierUp)
         e["args"].update({{"kernels_compiled", r.kernels},

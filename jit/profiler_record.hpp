@@ -16,8 +16,7 @@ bool active();
 
 /// One event of `region` from `start` to `end`, to every recording Profiler. For compiles:
 /// kernels compiled, kernels loaded from the disk cache, and LLVM's compile time.
-void record(const std::string& region, Event what, Clock::time_point start,
-            Clock::time_point end, int64_t kernels = 0, int64_t disk_hits = 0,
-            double compile_ms = 0);
+void record(const std::string& region, Event what, Clock::time_point start, Clock::time_point end,
+            int64_t kernels = 0, int64_t disk_hits = 0, double compile_ms = 0);
 
 }  // namespace ember::jit::profiling

@@ -10,10 +10,14 @@ PoolAttrs pool_attrs(Pair kernel, const std::optional<Pair>& stride, Pair paddin
                      bool ceil_mode) {
   Pair s = stride.value_or(kernel);
   PoolAttrs a;
-  a.kernel[0] = kernel.h; a.kernel[1] = kernel.w;
-  a.stride[0] = s.h; a.stride[1] = s.w;
-  a.padding[0] = padding.h; a.padding[1] = padding.w;
-  a.dilation[0] = dilation.h; a.dilation[1] = dilation.w;
+  a.kernel[0] = kernel.h;
+  a.kernel[1] = kernel.w;
+  a.stride[0] = s.h;
+  a.stride[1] = s.w;
+  a.padding[0] = padding.h;
+  a.padding[1] = padding.w;
+  a.dilation[0] = dilation.h;
+  a.dilation[1] = dilation.w;
   a.ceil_mode = ceil_mode;
   return a;
 }
@@ -35,9 +39,12 @@ Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias) {
 Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
               const Conv2dOptions& o) {
   ConvAttrs a;
-  a.stride[0] = o.stride.h; a.stride[1] = o.stride.w;
-  a.padding[0] = o.padding.h; a.padding[1] = o.padding.w;
-  a.dilation[0] = o.dilation.h; a.dilation[1] = o.dilation.w;
+  a.stride[0] = o.stride.h;
+  a.stride[1] = o.stride.w;
+  a.padding[0] = o.padding.h;
+  a.padding[1] = o.padding.w;
+  a.dilation[0] = o.dilation.h;
+  a.dilation[1] = o.dilation.w;
   a.groups = o.groups;
   if (!bias.defined()) return dispatch1(Op::Conv2d, {input, weight}, a);
   return dispatch1(Op::Conv2d, {input, weight, bias}, a);

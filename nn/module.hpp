@@ -140,8 +140,9 @@ class ModuleBase {
   }
   /// Moves a module in as a sub-module and returns a handle to it.
   template <class M>
-  requires(std::is_base_of_v<ModuleBase, std::remove_cvref_t<M>> && !std::is_lvalue_reference_v<M>)
-      std::shared_ptr<std::remove_cvref_t<M>> register_module(std::string name, M&& m) {
+    requires(std::is_base_of_v<ModuleBase, std::remove_cvref_t<M>> &&
+             !std::is_lvalue_reference_v<M>)
+  std::shared_ptr<std::remove_cvref_t<M>> register_module(std::string name, M&& m) {
     return register_module(std::move(name),
                            std::make_shared<std::remove_cvref_t<M>>(std::forward<M>(m)));
   }
@@ -211,7 +212,7 @@ class Module : public ModuleBase {
  public:
   /// Calls Derived::forward with the arguments.
   template <class... A>
-  requires requires(Derived& d, A&&... a) { d.forward(std::forward<A>(a)...); }
+    requires requires(Derived& d, A&&... a) { d.forward(std::forward<A>(a)...); }
   decltype(auto) operator()(A&&... args) {
     return static_cast<Derived&>(*this).forward(std::forward<A>(args)...);
   }

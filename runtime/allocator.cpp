@@ -44,8 +44,10 @@ void* system_alloc(size_t bytes) {
 }
 
 void system_free(void* p, size_t bytes) {
-  if (bytes >= kLarge) munmap(p, bytes);
-  else std::free(p);
+  if (bytes >= kLarge)
+    munmap(p, bytes);
+  else
+    std::free(p);
 }
 
 struct Cache {

@@ -20,9 +20,7 @@ class Dims {
   Dims(std::initializer_list<int64_t> v) { assign(v.begin(), v.size()); }
   Dims(const std::vector<int64_t>& v) { assign(v.data(), v.size()); }  // NOLINT: implicit
   Dims(std::span<const int64_t> v) { assign(v.data(), v.size()); }     // NOLINT: implicit
-  explicit Dims(size_t n, int64_t fill = 0) {
-    resize(n, fill);
-  }
+  explicit Dims(size_t n, int64_t fill = 0) { resize(n, fill); }
   Dims(const Dims& o) { assign(o.data(), o.size()); }
   Dims(Dims&& o) noexcept { steal(o); }
   Dims& operator=(const Dims& o) {
@@ -30,7 +28,10 @@ class Dims {
     return *this;
   }
   Dims& operator=(Dims&& o) noexcept {
-    if (this != &o) { release(); steal(o); }
+    if (this != &o) {
+      release();
+      steal(o);
+    }
     return *this;
   }
   ~Dims() { release(); }

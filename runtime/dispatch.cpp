@@ -1,9 +1,9 @@
 #include "runtime/dispatch.hpp"
 
-#include "runtime/autograd/engine.hpp"
-
 #include <array>
 #include <mutex>
+
+#include "runtime/autograd/engine.hpp"
 
 namespace ember {
 namespace {

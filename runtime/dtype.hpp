@@ -20,10 +20,14 @@ inline constexpr DType kLong = kInt64;
 /// Bytes per element.
 constexpr size_t element_size(DType t) {
   switch (t) {
-    case DType::Float32: return 4;
-    case DType::Float64: return 8;
-    case DType::Int64: return 8;
-    case DType::Bool: return 1;
+    case DType::Float32:
+      return 4;
+    case DType::Float64:
+      return 8;
+    case DType::Int64:
+      return 8;
+    case DType::Bool:
+      return 1;
   }
   return 0;
 }
@@ -37,20 +41,39 @@ const char* dtype_name(DType t);
 std::ostream& operator<<(std::ostream& os, DType t);
 
 /// Maps a C++ element type to its DType.
-template <class T> struct dtype_of;
-template <> struct dtype_of<float> { static constexpr DType value = kFloat32; };
-template <> struct dtype_of<double> { static constexpr DType value = kFloat64; };
-template <> struct dtype_of<int64_t> { static constexpr DType value = kInt64; };
-template <> struct dtype_of<bool> { static constexpr DType value = kBool; };
-template <class T> inline constexpr DType dtype_of_v = dtype_of<T>::value;
+template <class T>
+struct dtype_of;
+template <>
+struct dtype_of<float> {
+  static constexpr DType value = kFloat32;
+};
+template <>
+struct dtype_of<double> {
+  static constexpr DType value = kFloat64;
+};
+template <>
+struct dtype_of<int64_t> {
+  static constexpr DType value = kInt64;
+};
+template <>
+struct dtype_of<bool> {
+  static constexpr DType value = kBool;
+};
+template <class T>
+inline constexpr DType dtype_of_v = dtype_of<T>::value;
 
 /// Calls f(T{}) with T the C++ type of t: float, double, int64_t or bool.
-template <class F> decltype(auto) visit_dtype(DType t, F&& f) {
+template <class F>
+decltype(auto) visit_dtype(DType t, F&& f) {
   switch (t) {
-    case DType::Float32: return f(float{});
-    case DType::Float64: return f(double{});
-    case DType::Int64: return f(int64_t{});
-    case DType::Bool: return f(bool{});
+    case DType::Float32:
+      return f(float{});
+    case DType::Float64:
+      return f(double{});
+    case DType::Int64:
+      return f(int64_t{});
+    case DType::Bool:
+      return f(bool{});
   }
   return f(float{});
 }
@@ -84,10 +107,14 @@ class Scalar {
   bool is_floating() const { return kind_ == kFloat64; }
   double to_double() const { return d_; }
   int64_t to_int() const { return kind_ == kFloat64 ? static_cast<int64_t>(d_) : i_; }
-  template <class T> T to() const {
-    if constexpr (std::is_floating_point_v<T>) return static_cast<T>(d_);
-    else if constexpr (std::is_same_v<T, bool>) return d_ != 0;
-    else return static_cast<T>(to_int());
+  template <class T>
+  T to() const {
+    if constexpr (std::is_floating_point_v<T>)
+      return static_cast<T>(d_);
+    else if constexpr (std::is_same_v<T, bool>)
+      return d_ != 0;
+    else
+      return static_cast<T>(to_int());
   }
 
  private:

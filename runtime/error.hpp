@@ -13,16 +13,25 @@ class Error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 /// Shapes that do not fit together (broadcasting, matmul, view sizes, ...).
-class ShapeError : public Error { using Error::Error; };
+class ShapeError : public Error {
+  using Error::Error;
+};
 /// A dtype an op cannot take.
-class DTypeError : public Error { using Error::Error; };
+class DTypeError : public Error {
+  using Error::Error;
+};
 /// A dimension or element index out of range.
-class IndexError : public Error { using Error::Error; };
+class IndexError : public Error {
+  using Error::Error;
+};
 /// A bad value of an argument (negative size, probability out of range, ...).
-class ValueError : public Error { using Error::Error; };
+class ValueError : public Error {
+  using Error::Error;
+};
 
 namespace detail {
-template <class... A> std::string cat(const A&... a) {
+template <class... A>
+std::string cat(const A&... a) {
   std::ostringstream os;
   (os << ... << a);
   return os.str();
@@ -34,16 +43,16 @@ template <class... A> std::string cat(const A&... a) {
 }  // namespace ember
 
 /// Throws ErrorType with the streamed message parts when cond is false (release builds too).
-#define EMBER_CHECK(cond, ErrorType, ...)                                  \
-  do {                                                                     \
-    if (!(cond)) [[unlikely]]                                              \
-      throw ::ember::ErrorType(::ember::detail::cat(__VA_ARGS__));         \
+#define EMBER_CHECK(cond, ErrorType, ...)                          \
+  do {                                                             \
+    if (!(cond)) [[unlikely]]                                      \
+      throw ::ember::ErrorType(::ember::detail::cat(__VA_ARGS__)); \
   } while (0)
 
 /// Internal invariant: prints file and line and aborts via std::logic_error.
-#define EMBER_ASSERT(cond, ...)                                                          \
-  do {                                                                                   \
-    if (!(cond)) [[unlikely]]                                                            \
-      ::ember::detail::internal_failure(__FILE__, __LINE__, #cond,                       \
+#define EMBER_ASSERT(cond, ...)                                                               \
+  do {                                                                                        \
+    if (!(cond)) [[unlikely]]                                                                 \
+      ::ember::detail::internal_failure(__FILE__, __LINE__, #cond,                            \
                                         ::ember::detail::cat("" __VA_OPT__(, ) __VA_ARGS__)); \
   } while (0)

@@ -44,7 +44,12 @@ class Pool {
     if (!job_lock.owns_lock()) {
       bool was = t_in_parallel;
       t_in_parallel = true;
-      try { fn(begin, end); } catch (...) { t_in_parallel = was; throw; }
+      try {
+        fn(begin, end);
+      } catch (...) {
+        t_in_parallel = was;
+        throw;
+      }
       t_in_parallel = was;
       return;
     }

@@ -54,13 +54,17 @@ uint64_t Stream::bits(uint64_t i) const {
   return (uint64_t{w[0]} << 32) | w[1];
 }
 
-template <class T> T Stream::uniform(uint64_t i) const {
+template <class T>
+T Stream::uniform(uint64_t i) const {
   auto w = philox(offset + i, seed);
-  if constexpr (std::is_same_v<T, float>) return static_cast<float>(w[0] >> 8) * 0x1p-24f;
-  else return static_cast<double>(((uint64_t{w[0]} << 32) | w[1]) >> 11) * 0x1p-53;
+  if constexpr (std::is_same_v<T, float>)
+    return static_cast<float>(w[0] >> 8) * 0x1p-24f;
+  else
+    return static_cast<double>(((uint64_t{w[0]} << 32) | w[1]) >> 11) * 0x1p-53;
 }
 
-template <class T> T Stream::normal(uint64_t i) const {
+template <class T>
+T Stream::normal(uint64_t i) const {
   auto w = philox(offset + i, seed);
   // Two uniforms from one block; u1 in (0, 1] so the log is finite.
   double u1 = (static_cast<double>(((uint64_t{w[0]} << 32) | w[1]) >> 11) + 1) * 0x1p-53;
@@ -111,8 +115,10 @@ Tensor rand(const Dims& sizes, TensorOptions o) {
   return finish(fill_random(sizes, o.dtype(),
                             [](const random::Stream& s, uint64_t i, auto z) {
                               using T = decltype(z);
-                              if constexpr (std::is_floating_point_v<T>) return s.uniform<T>(i);
-                              else return T{};
+                              if constexpr (std::is_floating_point_v<T>)
+                                return s.uniform<T>(i);
+                              else
+                                return T{};
                             }),
                 o);
 }
@@ -123,8 +129,10 @@ Tensor randn(const Dims& sizes, TensorOptions o) {
   return finish(fill_random(sizes, o.dtype(),
                             [](const random::Stream& s, uint64_t i, auto z) {
                               using T = decltype(z);
-                              if constexpr (std::is_floating_point_v<T>) return s.normal<T>(i);
-                              else return T{};
+                              if constexpr (std::is_floating_point_v<T>)
+                                return s.normal<T>(i);
+                              else
+                                return T{};
                             }),
                 o);
 }

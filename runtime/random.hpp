@@ -15,9 +15,11 @@ struct Stream {
   uint64_t seed = 0;
   uint64_t offset = 0;  ///< first counter of this op's block
   /// Uniform in [0, 1) for element i (float precision when T = float).
-  template <class T> T uniform(uint64_t i) const;
+  template <class T>
+  T uniform(uint64_t i) const;
   /// Standard normal for element i (Box-Muller on two uniforms of the same block).
-  template <class T> T normal(uint64_t i) const;
+  template <class T>
+  T normal(uint64_t i) const;
   /// 64 random bits for element i.
   uint64_t bits(uint64_t i) const;
 };

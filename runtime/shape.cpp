@@ -46,12 +46,11 @@ Dims infer_size(const Dims& sizes, int64_t numel, const char* op) {
   int infer = -1;
   for (size_t i = 0; i < out.size(); ++i) {
     if (out[i] == -1) {
-      EMBER_CHECK(infer < 0, ValueError, op, ": only one dimension can be inferred (sizes ",
-                  sizes, ")");
+      EMBER_CHECK(infer < 0, ValueError, op, ": only one dimension can be inferred (sizes ", sizes,
+                  ")");
       infer = static_cast<int>(i);
     } else {
-      EMBER_CHECK(out[i] >= 0, ValueError, op, ": invalid shape dimension ", out[i], " in ",
-                  sizes);
+      EMBER_CHECK(out[i] >= 0, ValueError, op, ": invalid shape dimension ", out[i], " in ", sizes);
       known *= out[i];
     }
   }

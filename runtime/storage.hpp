@@ -29,7 +29,8 @@ struct Storage {
   /// nbytes of fresh, 64-byte aligned, uninitialised memory from the caching allocator.
   static std::shared_ptr<Storage> allocate(size_t nbytes);
   /// Wraps memory ember does not own; `deleter` (may be empty) runs when the last user goes.
-  static std::shared_ptr<Storage> wrap(void* data, size_t nbytes, std::function<void(void*)> deleter);
+  static std::shared_ptr<Storage> wrap(void* data, size_t nbytes,
+                                       std::function<void(void*)> deleter);
 };
 
 /// Runs the pending trace that holds `s` (installed by the JIT; see Storage::pending).

@@ -12,10 +12,14 @@ namespace ember {
 
 const char* dtype_name(DType t) {
   switch (t) {
-    case DType::Float32: return "float32";
-    case DType::Float64: return "float64";
-    case DType::Int64: return "int64";
-    case DType::Bool: return "bool";
+    case DType::Float32:
+      return "float32";
+    case DType::Float64:
+      return "float64";
+    case DType::Int64:
+      return "int64";
+    case DType::Bool:
+      return "bool";
   }
   return "?";
 }
@@ -40,8 +44,8 @@ std::ostream& operator<<(std::ostream& os, const Dims& d) {
 
 namespace detail {
 void internal_failure(const char* file, int line, const char* cond, const std::string& msg) {
-  std::string what = cat("ember internal error at ", file, ":", line, ": ", cond,
-                         msg.empty() ? "" : " - ", msg);
+  std::string what =
+      cat("ember internal error at ", file, ":", line, ": ", cond, msg.empty() ? "" : " - ", msg);
   throw std::logic_error(what);
 }
 }  // namespace detail
@@ -57,8 +61,10 @@ void detail::resolve_pending(Storage& s) {
 }
 
 Storage::~Storage() {
-  if (deleter) deleter(data);
-  else memory::deallocate(data, nbytes);
+  if (deleter)
+    deleter(data);
+  else
+    memory::deallocate(data, nbytes);
 }
 
 std::shared_ptr<Storage> Storage::allocate(size_t nbytes) {
@@ -85,7 +91,10 @@ void TensorImpl::refresh() {
   int64_t expected = 1;
   for (size_t i = sizes.size(); i-- > 0;) {
     if (sizes[i] == 1) continue;
-    if (strides[i] != expected) { c = false; break; }
+    if (strides[i] != expected) {
+      c = false;
+      break;
+    }
     expected *= sizes[i];
   }
   contiguous = c || numel == 0;
@@ -135,8 +144,9 @@ const TensorImpl& checked(const Tensor& t, const char* what) {
 }
 int64_t wrap_dim(int64_t d, int64_t ndim, const char* op) {
   int64_t n = std::max<int64_t>(ndim, 1);
-  EMBER_CHECK(d >= -n && d < n, IndexError, op, ": dimension out of range (expected to be in range of [",
-              -n, ", ", n - 1, "], but got ", d, ")");
+  EMBER_CHECK(d >= -n && d < n, IndexError, op,
+              ": dimension out of range (expected to be in range of [", -n, ", ", n - 1,
+              "], but got ", d, ")");
   return d < 0 ? d + n : d;
 }
 }  // namespace
@@ -162,7 +172,9 @@ size_t Tensor::element_size() const { return ember::element_size(dtype()); }
 int64_t Tensor::storage_offset() const { return checked(*this, "storage_offset").offset; }
 bool Tensor::is_contiguous() const { return checked(*this, "is_contiguous").contiguous; }
 bool Tensor::is_wrapped_number() const { return defined() && impl_->wrapped_number; }
-const std::shared_ptr<Storage>& Tensor::storage() const { return checked(*this, "storage").storage; }
+const std::shared_ptr<Storage>& Tensor::storage() const {
+  return checked(*this, "storage").storage;
+}
 uint32_t Tensor::version() const { return checked(*this, "version").storage->version.load(); }
 void Tensor::bump_version() const { checked(*this, "bump_version").storage->version.fetch_add(1); }
 void* Tensor::raw_data() const { return checked(*this, "raw_data").data(); }
@@ -177,9 +189,13 @@ Scalar Tensor::item() const {
   });
 }
 
-template <class T> T Tensor::item() const { return item().to<T>(); }
+template <class T>
+T Tensor::item() const {
+  return item().to<T>();
+}
 
-template <class T> std::vector<T> Tensor::to_vector() const {
+template <class T>
+std::vector<T> Tensor::to_vector() const {
   checked(*this, "to_vector");
   Tensor c = contiguous();
   std::vector<T> out(static_cast<size_t>(c.numel()));
@@ -191,8 +207,8 @@ template <class T> std::vector<T> Tensor::to_vector() const {
   return out;
 }
 
-#define EMBER_INSTANTIATE(T)                            \
-  template T Tensor::item<T>() const;                    \
+#define EMBER_INSTANTIATE(T)          \
+  template T Tensor::item<T>() const; \
   template std::vector<T> Tensor::to_vector<T>() const;
 EMBER_INSTANTIATE(float)
 EMBER_INSTANTIATE(double)
@@ -216,8 +232,14 @@ const Tensor& Tensor::requires_grad_(bool r) const {
   return *this;
 }
 Tensor Tensor::grad() const { return checked(*this, "grad").grad; }
-void Tensor::set_grad(const Tensor& g) const { checked(*this, "set_grad"); impl_->grad = g; }
-Tensor& Tensor::mutable_grad() const { checked(*this, "mutable_grad"); return impl_->grad; }
+void Tensor::set_grad(const Tensor& g) const {
+  checked(*this, "set_grad");
+  impl_->grad = g;
+}
+Tensor& Tensor::mutable_grad() const {
+  checked(*this, "mutable_grad");
+  return impl_->grad;
+}
 const std::shared_ptr<autograd::Node>& Tensor::grad_fn() const {
   return checked(*this, "grad_fn").grad_fn;
 }

@@ -36,8 +36,17 @@ class TensorOptions {
  public:
   TensorOptions() = default;
   TensorOptions(DType d) : dtype_(d), has_dtype_(true) {}  // NOLINT: implicit
-  TensorOptions dtype(DType d) const { auto o = *this; o.dtype_ = d; o.has_dtype_ = true; return o; }
-  TensorOptions requires_grad(bool r) const { auto o = *this; o.requires_grad_ = r; return o; }
+  TensorOptions dtype(DType d) const {
+    auto o = *this;
+    o.dtype_ = d;
+    o.has_dtype_ = true;
+    return o;
+  }
+  TensorOptions requires_grad(bool r) const {
+    auto o = *this;
+    o.requires_grad_ = r;
+    return o;
+  }
   /// The dtype given, or the default floating dtype.
   DType dtype() const { return has_dtype_ ? dtype_ : default_dtype(); }
   bool has_dtype() const { return has_dtype_; }
@@ -83,13 +92,16 @@ class Tensor {
 
   // ---- data access ----
   /// Pointer to the first element; T must match the dtype.
-  template <class T> T* data_ptr() const;
+  template <class T>
+  T* data_ptr() const;
   void* raw_data() const;
   /// The single value of a one-element tensor, converted to T.
-  template <class T> T item() const;
+  template <class T>
+  T item() const;
   Scalar item() const;
   /// All elements in row-major order, converted to T.
-  template <class T> std::vector<T> to_vector() const;
+  template <class T>
+  std::vector<T> to_vector() const;
 
   // ---- autograd fields (the engine lives in runtime/autograd) ----
   bool requires_grad() const;
@@ -103,7 +115,8 @@ class Tensor {
   Tensor detach() const;
   const Tensor& retain_grad() const;
   bool retains_grad() const;
-  void backward(const Tensor& grad = {}, bool retain_graph = false, bool create_graph = false) const;
+  void backward(const Tensor& grad = {}, bool retain_graph = false,
+                bool create_graph = false) const;
   /// Calls hook with this tensor's gradient during backward; a defined result replaces it.
   void register_hook(std::function<Tensor(const Tensor&)> hook) const;
 
@@ -157,23 +170,41 @@ class Tensor {
   Tensor operator[](int64_t i) const { return select(0, i); }
 
   // ---- math (free functions in ops.hpp are the full surface) ----
-  Tensor neg() const; Tensor abs() const; Tensor exp() const; Tensor log() const;
-  Tensor sqrt() const; Tensor rsqrt() const; Tensor sin() const; Tensor cos() const;
-  Tensor tanh() const; Tensor sigmoid() const; Tensor relu() const; Tensor gelu() const;
-  Tensor silu() const; Tensor erf() const;
-  Tensor pow(const Tensor& e) const; Tensor pow(Scalar e) const;
+  Tensor neg() const;
+  Tensor abs() const;
+  Tensor exp() const;
+  Tensor log() const;
+  Tensor sqrt() const;
+  Tensor rsqrt() const;
+  Tensor sin() const;
+  Tensor cos() const;
+  Tensor tanh() const;
+  Tensor sigmoid() const;
+  Tensor relu() const;
+  Tensor gelu() const;
+  Tensor silu() const;
+  Tensor erf() const;
+  Tensor pow(const Tensor& e) const;
+  Tensor pow(Scalar e) const;
   Tensor clamp(std::optional<double> min, std::optional<double> max = std::nullopt) const;
-  Tensor matmul(const Tensor& o) const; Tensor mm(const Tensor& o) const;
-  Tensor softmax(int64_t d) const; Tensor log_softmax(int64_t d) const;
+  Tensor matmul(const Tensor& o) const;
+  Tensor mm(const Tensor& o) const;
+  Tensor softmax(int64_t d) const;
+  Tensor log_softmax(int64_t d) const;
 
   // ---- reductions ----
-  Tensor sum() const; Tensor sum(const Dims& dims, bool keepdim = false) const;
-  Tensor mean() const; Tensor mean(const Dims& dims, bool keepdim = false) const;
+  Tensor sum() const;
+  Tensor sum(const Dims& dims, bool keepdim = false) const;
+  Tensor mean() const;
+  Tensor mean(const Dims& dims, bool keepdim = false) const;
   Tensor amax(const Dims& dims = {}, bool keepdim = false) const;
   Tensor amin(const Dims& dims = {}, bool keepdim = false) const;
-  Tensor max() const; Tensor min() const;
-  Tensor argmax() const; Tensor argmax(int64_t d, bool keepdim = false) const;
-  Tensor argmin() const; Tensor argmin(int64_t d, bool keepdim = false) const;
+  Tensor max() const;
+  Tensor min() const;
+  Tensor argmax() const;
+  Tensor argmax(int64_t d, bool keepdim = false) const;
+  Tensor argmin() const;
+  Tensor argmin(int64_t d, bool keepdim = false) const;
   Tensor var(const Dims& dims = {}, bool keepdim = false, int64_t correction = 1) const;
   Tensor std(const Dims& dims = {}, bool keepdim = false, int64_t correction = 1) const;
   Tensor logsumexp(const Dims& dims, bool keepdim = false) const;
@@ -203,7 +234,8 @@ struct TensorImpl {
   /// Recomputes numel and the contiguity flag after sizes/strides change.
   void refresh();
   char* data() const {
-    if (storage->pending) [[unlikely]] detail::resolve_pending(*storage);
+    if (storage->pending) [[unlikely]]
+      detail::resolve_pending(*storage);
     return static_cast<char*>(storage->data) + offset * element_size(dtype);
   }
 };
@@ -215,7 +247,8 @@ Tensor make_view(const Tensor& base, Dims sizes, Dims strides, int64_t offset);
 /// Contiguous row-major strides for `sizes`.
 Dims contiguous_strides(const Dims& sizes);
 
-template <class T> T* Tensor::data_ptr() const {
+template <class T>
+T* Tensor::data_ptr() const {
   EMBER_CHECK(defined(), Error, "data_ptr: the tensor is undefined");
   EMBER_CHECK(dtype_of_v<T> == impl_->dtype, DTypeError, "data_ptr: expected ",
               dtype_name(dtype_of_v<T>), " but the tensor holds ", dtype_name(impl_->dtype));

@@ -14,7 +14,9 @@ Tensor Tensor::t() const { return ember::t(*this); }
 Tensor Tensor::permute(const Dims& p) const { return ember::permute(*this, p); }
 Tensor Tensor::expand(const Dims& s) const { return ember::expand(*this, s); }
 Tensor Tensor::expand_as(const Tensor& o) const { return ember::expand(*this, o.sizes()); }
-Tensor Tensor::narrow(int64_t d, int64_t s, int64_t l) const { return ember::narrow(*this, d, s, l); }
+Tensor Tensor::narrow(int64_t d, int64_t s, int64_t l) const {
+  return ember::narrow(*this, d, s, l);
+}
 Tensor Tensor::select(int64_t d, int64_t i) const { return ember::select(*this, d, i); }
 Tensor Tensor::slice(int64_t d, int64_t s, int64_t e, int64_t st) const {
   return ember::slice(*this, d, s, e, st);

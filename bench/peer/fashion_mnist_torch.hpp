@@ -49,9 +49,8 @@ inline std::pair<torch::Tensor, torch::Tensor> load(const std::string& prefix) {
   int64_t n = be32(img.data() + 4), h = be32(img.data() + 8), w = be32(img.data() + 12);
   if (int64_t(img.size()) != 16 + n * h * w || int64_t(lab.size()) != 8 + n)
     throw std::runtime_error("truncated IDX file in " + prefix);
-  auto images = torch::from_blob(img.data() + 16, {n, 1, h, w}, torch::kUInt8)
-                    .to(torch::kFloat32)
-                    .div_(255);
+  auto images =
+      torch::from_blob(img.data() + 16, {n, 1, h, w}, torch::kUInt8).to(torch::kFloat32).div_(255);
   auto labels = torch::from_blob(lab.data() + 8, {n}, torch::kUInt8).to(torch::kInt64);
   return {images, labels};
 }

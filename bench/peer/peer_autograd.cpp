@@ -52,9 +52,10 @@ void BM_add8_grad_torch(benchmark::State& state) {
 // ---- a 10-op pointwise chain, forward + backward ----
 
 // The same expression for both libraries (T is ember::Tensor or torch::Tensor).
-template <class T> T chain10(const T& x, const T& w, const T& b) {
-  T y = x * w + b;    // 2: mul, add
-  y = y.tanh() * x;   // 4: tanh, mul
+template <class T>
+T chain10(const T& x, const T& w, const T& b) {
+  T y = x * w + b;      // 2: mul, add
+  y = y.tanh() * x;     // 4: tanh, mul
   y = y.sigmoid() - b;  // 6: sigmoid, sub
   y = (y * 0.5).exp();  // 8: mul by a scalar, exp
   y = (y * w).sin();    // 10: mul, sin
@@ -118,8 +119,8 @@ void BM_mlp_torch(benchmark::State& state) {
   threads(static_cast<int>(state.range(0)));
   torch::manual_seed(0);
   namespace nn = torch::nn;
-  nn::Sequential net(nn::Linear(kIn, kHidden), nn::ReLU(), nn::Linear(kHidden, kHidden),
-                     nn::ReLU(), nn::Linear(kHidden, kClasses));
+  nn::Sequential net(nn::Linear(kIn, kHidden), nn::ReLU(), nn::Linear(kHidden, kHidden), nn::ReLU(),
+                     nn::Linear(kHidden, kClasses));
   torch::optim::SGD opt(net->parameters(), torch::optim::SGDOptions(kLr).momentum(kMomentum));
   torch::Tensor x = torch::randn({kBatch, kIn});
   torch::Tensor y = torch::randint(0, kClasses, {kBatch});
@@ -142,8 +143,9 @@ BENCHMARK(BM_add8_grad_ember)->UseRealTime();
 BENCHMARK(BM_add8_grad_torch)->UseRealTime();
 BENCHMARK(BM_chain10_ember)->UseRealTime();
 BENCHMARK(BM_chain10_torch)->UseRealTime();
-#define EMBER_MLP(fn) \
-  BENCHMARK(fn)->Arg(2)->Arg(1)->MeasureProcessCPUTime()->UseRealTime()->Unit(benchmark::kMicrosecond)
+#define EMBER_MLP(fn)                                                          \
+  BENCHMARK(fn)->Arg(2)->Arg(1)->MeasureProcessCPUTime()->UseRealTime()->Unit( \
+      benchmark::kMicrosecond)
 EMBER_MLP(BM_mlp_ember);
 EMBER_MLP(BM_mlp_torch);
 

@@ -34,11 +34,16 @@ int main(int argc, char** argv) {
       if (i + 1 >= argc) throw std::runtime_error(o + " needs a value");
       return std::string(argv[++i]);
     };
-    if (o == "--epochs") epochs = std::stoll(next());
-    else if (o == "--batch-size") batch = std::stoll(next());
-    else if (o == "--threads") threads = std::stoi(next());
-    else if (o == "--lr") lr = std::stod(next());
-    else if (o == "--smoke") smoke = true;
+    if (o == "--epochs")
+      epochs = std::stoll(next());
+    else if (o == "--batch-size")
+      batch = std::stoll(next());
+    else if (o == "--threads")
+      threads = std::stoi(next());
+    else if (o == "--lr")
+      lr = std::stod(next());
+    else if (o == "--smoke")
+      smoke = true;
     else {
       std::cerr << "usage: " << argv[0]
                 << " [--epochs N] [--batch-size N] [--lr X] [--threads N] [--smoke]\n";

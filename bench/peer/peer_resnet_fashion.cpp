@@ -68,8 +68,8 @@ struct ResNetImpl : nn::Module {
         fc(register_module("fc", nn::Linear(widths.back(), classes))) {
     int64_t in = widths.front();
     for (size_t s = 0; s < widths.size(); ++s) {
-      for (int64_t b = 0; b < depth; ++b) stages->push_back(Block(b ? widths[s] : in, widths[s],
-                                                                 b == 0 && s > 0 ? 2 : 1));
+      for (int64_t b = 0; b < depth; ++b)
+        stages->push_back(Block(b ? widths[s] : in, widths[s], b == 0 && s > 0 ? 2 : 1));
       in = widths[s];
     }
     register_module("stages", stages);
@@ -87,7 +87,9 @@ struct OneCycle {
   double max_lr, initial_lr, min_lr, total;
   double lr = 0, momentum = 0;
   OneCycle(double max_lr, int64_t total_steps)
-      : max_lr(max_lr), initial_lr(max_lr / 25), min_lr(max_lr / 25 / 1e4),
+      : max_lr(max_lr),
+        initial_lr(max_lr / 25),
+        min_lr(max_lr / 25 / 1e4),
         total(double(total_steps)) {}
   static double anneal(double start, double end, double pct) {
     return end + (start - end) / 2.0 * (std::cos(M_PI * pct) + 1);
@@ -125,11 +127,16 @@ int main(int argc, char** argv) {
       if (i + 1 >= argc) throw std::runtime_error(o + " needs a value");
       return std::string(argv[++i]);
     };
-    if (o == "--epochs") epochs = std::stoll(next());
-    else if (o == "--batch-size") batch = std::stoll(next());
-    else if (o == "--threads") threads = std::stoi(next());
-    else if (o == "--lr") lr = std::stod(next());
-    else if (o == "--smoke") smoke = true;
+    if (o == "--epochs")
+      epochs = std::stoll(next());
+    else if (o == "--batch-size")
+      batch = std::stoll(next());
+    else if (o == "--threads")
+      threads = std::stoi(next());
+    else if (o == "--lr")
+      lr = std::stod(next());
+    else if (o == "--smoke")
+      smoke = true;
     else {
       std::cerr << "usage: " << argv[0]
                 << " [--epochs N] [--batch-size N] [--lr X] [--threads N] [--smoke]\n";
@@ -151,8 +158,9 @@ int main(int argc, char** argv) {
   int64_t n = train_x.size(0), steps = (n + batch - 1) / batch;
 
   ResNet net(std::vector<int64_t>{16, 32, 64}, 2, 10);
-  torch::optim::SGD opt(net->parameters(), torch::optim::SGDOptions(lr).momentum(0.9)
-                                               .weight_decay(5e-4).nesterov(true));
+  torch::optim::SGD opt(
+      net->parameters(),
+      torch::optim::SGDOptions(lr).momentum(0.9).weight_decay(5e-4).nesterov(true));
   OneCycle schedule(lr, epochs * steps);
   int64_t step_num = 0;
   schedule.at(step_num);

@@ -1,6 +1,7 @@
 // Shared by the Fashion-MNIST trainers (mlp_fashion, resnet_fashion): command-line options, a
 // subset of a dataset for --smoke runs, a progress bar on a terminal (plain lines in a log),
-// timing, test accuracy and the training loop. Header-only: every examples/*.cpp is a program of its own.
+// timing, test accuracy and the training loop. Header-only: every examples/*.cpp is a program of
+// its own.
 #pragma once
 
 #include <unistd.h>
@@ -12,12 +13,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ember.hpp>
 #include <iostream>
 #include <sstream>
 #include <string>
 #include <utility>
-
-#include <ember.hpp>
 
 namespace examples {
 
@@ -75,13 +75,20 @@ inline TrainArgs parse_args(int argc, char** argv, TrainArgs d) {
   };
   for (int i = 1; i < argc; ++i) {
     std::string o = argv[i];
-    if (o == "--epochs") a.epochs = integer(i, 1);
-    else if (o == "--batch-size") a.batch_size = integer(i, 1);
-    else if (o == "--threads") a.threads = static_cast<int>(integer(i, 1));
-    else if (o == "--workers") a.workers = integer(i, 0);
-    else if (o == "--seed") a.seed = static_cast<uint64_t>(integer(i, 0));
-    else if (o == "--save") a.save = value(i);
-    else if (o == "--smoke") a.smoke = true;
+    if (o == "--epochs")
+      a.epochs = integer(i, 1);
+    else if (o == "--batch-size")
+      a.batch_size = integer(i, 1);
+    else if (o == "--threads")
+      a.threads = static_cast<int>(integer(i, 1));
+    else if (o == "--workers")
+      a.workers = integer(i, 0);
+    else if (o == "--seed")
+      a.seed = static_cast<uint64_t>(integer(i, 0));
+    else if (o == "--save")
+      a.save = value(i);
+    else if (o == "--smoke")
+      a.smoke = true;
     else if (o == "--lr") {
       std::string s = value(i);
       char* end = nullptr;
@@ -190,13 +197,13 @@ class Progress {
       os << '[' << std::string(filled, '#') << std::string(kWidth - filled, '.') << "] ";
     }
     double rate = now > 0 ? static_cast<double>(images_) / now : 0;
-    double eta = done_ ? now / static_cast<double>(done_) * static_cast<double>(total_ - done_)
-                       : NAN;
+    double eta =
+        done_ ? now / static_cast<double>(done_) * static_cast<double>(total_ - done_) : NAN;
     char buf[160];
     std::snprintf(buf, sizeof buf, "%*lld/%lld  loss %.4f  %.0f img/s  %s %s",
-                  static_cast<int>(std::to_string(total_).size()),
-                  static_cast<long long>(done_), static_cast<long long>(total_), mean_loss(),
-                  rate, done_ == total_ ? "took" : "ETA",
+                  static_cast<int>(std::to_string(total_).size()), static_cast<long long>(done_),
+                  static_cast<long long>(total_), mean_loss(), rate,
+                  done_ == total_ ? "took" : "ETA",
                   format_seconds(done_ == total_ ? now : eta).c_str());
     os << buf;
     return os.str();

@@ -41,11 +41,20 @@ void Emitter::emit(llvm::Module& m, const std::string& symbol) {
   Value* begin = body_->getArg(buffers.size());
   Value* end = body_->getArg(buffers.size() + 1);
   switch (step_.kind) {
-    case Group::Kind::Pointwise: emit_pointwise(begin, end); break;
-    case Group::Kind::Reduce: emit_reduce(begin, end); break;
-    case Group::Kind::Row: emit_row(begin, end); break;
-    case Group::Kind::Rows: emit_rows(begin, end); break;
-    case Group::Kind::Library: EMBER_CHECK(false, Error, "jit: library steps have no kernel");
+    case Group::Kind::Pointwise:
+      emit_pointwise(begin, end);
+      break;
+    case Group::Kind::Reduce:
+      emit_reduce(begin, end);
+      break;
+    case Group::Kind::Row:
+      emit_row(begin, end);
+      break;
+    case Group::Kind::Rows:
+      emit_rows(begin, end);
+      break;
+    case Group::Kind::Library:
+      EMBER_CHECK(false, Error, "jit: library steps have no kernel");
   }
   b_.CreateRetVoid();
 
@@ -85,8 +94,8 @@ void Emitter::collect(int32_t id) {
     buffers.push_back(id);
     return;
   }
-  EMBER_CHECK(n.kind == Kind::Apply && is_pointwise(n.op), Error,
-              "jit: node %", id, " cannot be inlined");
+  EMBER_CHECK(n.kind == Kind::Apply && is_pointwise(n.op), Error, "jit: node %", id,
+              " cannot be inlined");
   slot_[id] = -1;  // visited, computed in registers
   for (int32_t a : n.args) collect(a);
 }
@@ -99,8 +108,8 @@ void Emitter::build_space() {
   if (step_.kind == Group::Kind::Reduce) {
     const auto& ra = std::get<ReduceAttrs>(g_[step_.roots[0]].attrs);
     for (size_t d = 0; d < sp.size(); ++d)
-      space.reduced[d] = ra.dims.empty() ||
-                         std::find(ra.dims.begin(), ra.dims.end(), int64_t(d)) != ra.dims.end();
+      space.reduced[d] =
+          ra.dims.empty() || std::find(ra.dims.begin(), ra.dims.end(), int64_t(d)) != ra.dims.end();
     // The output is contiguous over the kept dims.
     out_strides.assign(sp.size(), 0);
     int64_t s = 1;
@@ -113,9 +122,8 @@ void Emitter::build_space() {
     space.reduced.back() = true;  // fuse() made it: sp has at least one dim
   }
   for (int32_t id : buffers) {
-    space.stride.push_back(is_root(id) && step_.kind == Group::Kind::Reduce
-                               ? out_strides
-                               : read_strides(g_, id, sp));
+    space.stride.push_back(
+        is_root(id) && step_.kind == Group::Kind::Reduce ? out_strides : read_strides(g_, id, sp));
   }
   space.simplify();
   // Keep at least one dim of each kind the loops need.
@@ -197,8 +205,10 @@ Value* Emitter::value(int32_t id, const std::vector<Value*>& off) {
 
 Value* Emitter::lower_tree(const dsl::ExprTree& t, const std::vector<Value*>& x, llvm::Type* ty) {
   switch (t.kind) {
-    case dsl::ExprTree::Kind::Var: return x[static_cast<size_t>(t.var)];
-    case dsl::ExprTree::Kind::Const: return llvm::ConstantFP::get(ty, t.value);
+    case dsl::ExprTree::Kind::Var:
+      return x[static_cast<size_t>(t.var)];
+    case dsl::ExprTree::Kind::Const:
+      return llvm::ConstantFP::get(ty, t.value);
     case dsl::ExprTree::Kind::Apply: {
       std::vector<Value*> a;
       for (const auto& s : t.args) a.push_back(lower_tree(s, x, ty));
@@ -212,20 +222,32 @@ Value* Emitter::apply(const Node& n, const std::vector<Value*>& off) {
   auto arg = [&](size_t i, DType as) { return value(n.args[i], as, off); };
   llvm::Type* ty = scalar_type(ctx_, n.compute);
   switch (n.op) {
-    case Op::Eq: case Op::Ne: case Op::Lt: case Op::Le: case Op::Gt: case Op::Ge: {
+    case Op::Eq:
+    case Op::Ne:
+    case Op::Lt:
+    case Op::Le:
+    case Op::Gt:
+    case Op::Ge: {
       Value *a = arg(0, n.compute), *c = arg(1, n.compute);
       switch (n.op) {
-        case Op::Eq: return b_.CreateFCmpOEQ(a, c);
-        case Op::Ne: return b_.CreateFCmpUNE(a, c);
-        case Op::Lt: return b_.CreateFCmpOLT(a, c);
-        case Op::Le: return b_.CreateFCmpOLE(a, c);
-        case Op::Gt: return b_.CreateFCmpOGT(a, c);
-        default: return b_.CreateFCmpOGE(a, c);
+        case Op::Eq:
+          return b_.CreateFCmpOEQ(a, c);
+        case Op::Ne:
+          return b_.CreateFCmpUNE(a, c);
+        case Op::Lt:
+          return b_.CreateFCmpOLT(a, c);
+        case Op::Le:
+          return b_.CreateFCmpOLE(a, c);
+        case Op::Gt:
+          return b_.CreateFCmpOGT(a, c);
+        default:
+          return b_.CreateFCmpOGE(a, c);
       }
     }
     case Op::Where:
       return b_.CreateSelect(arg(0, kBool), arg(1, n.compute), arg(2, n.compute));
-    case Op::ToDtype: return arg(0, n.dtype);
+    case Op::ToDtype:
+      return arg(0, n.dtype);
     case Op::Clamp: {
       // y = x < lo ? lo : x; y > hi ? hi : y (NaN stays NaN), as the eager kernel.
       const auto& c = std::get<ClampAttrs>(n.attrs);
@@ -301,7 +323,7 @@ void Emitter::emit_pointwise(Value* begin, Value* end) {
 }
 
 void Emitter::prefetch_lines(const std::vector<Value*>& base, Value* lo, Value* hi, size_t d,
-                    bool outputs) {
+                             bool outputs) {
   for (size_t s = 0; s < buffers.size(); ++s) {
     int32_t id = buffers[s];
     bool out = is_root(id);
@@ -334,7 +356,8 @@ CompiledStep compile_step(const Graph& g, const Group& step, const std::vector<b
   out.range = e.range();
   out.grain = e.grain();
   CompileInfo info;
-  out.fn = reinterpret_cast<KernelFn>(engine.compile(std::move(ctx), std::move(m), symbol, &info, tier));
+  out.fn =
+      reinterpret_cast<KernelFn>(engine.compile(std::move(ctx), std::move(m), symbol, &info, tier));
   out.compile_ms = info.total_ms;
   out.disk_hit = info.disk_hit;
   return out;

@@ -4,16 +4,16 @@
 // rows.cpp (softmax and Rows kernels).
 #pragma once
 
+#include <llvm/IR/IRBuilder.h>
+#include <llvm/IR/Intrinsics.h>
+#include <llvm/TargetParser/Triple.h>
+
 #include <algorithm>
 #include <array>
 #include <limits>
 #include <map>
 #include <optional>
 #include <set>
-
-#include <llvm/IR/IRBuilder.h>
-#include <llvm/IR/Intrinsics.h>
-#include <llvm/TargetParser/Triple.h>
 
 #include "dsl/describe.hpp"
 #include "jit/codegen/codegen.hpp"
@@ -33,7 +33,8 @@ using llvm::Value;
 
 using TreeTable = std::array<std::optional<dsl::ExprTree>, static_cast<size_t>(Op::NumOps)>;
 
-template <Op op> void put_tree(TreeTable& t) {
+template <Op op>
+void put_tree(TreeTable& t) {
   if constexpr (!std::is_void_v<dsl_def_t<op>>)
     t[static_cast<size_t>(op)] = dsl::describe(dsl_def_t<op>::expr);
 }
@@ -119,10 +120,14 @@ inline std::vector<int64_t> read_strides(const Graph& g, int32_t id, const Dims&
 
 inline llvm::Type* scalar_type(llvm::LLVMContext& c, DType d) {
   switch (d) {
-    case kFloat32: return llvm::Type::getFloatTy(c);
-    case kFloat64: return llvm::Type::getDoubleTy(c);
-    case kBool: return llvm::Type::getInt1Ty(c);
-    default: break;
+    case kFloat32:
+      return llvm::Type::getFloatTy(c);
+    case kFloat64:
+      return llvm::Type::getDoubleTy(c);
+    case kBool:
+      return llvm::Type::getInt1Ty(c);
+    default:
+      break;
   }
   EMBER_CHECK(false, Error, "jit: no kernels for ", dtype_name(d), " values");
   return nullptr;
@@ -143,9 +148,7 @@ class Emitter {
   void emit(llvm::Module& m, const std::string& symbol);
 
   // The range of items and the smallest chunk worth a thread.
-  int64_t range() const {
-    return space.count(false);
-  }
+  int64_t range() const { return space.count(false); }
   int64_t grain() const {
     if (step_.kind == Group::Kind::Pointwise) return kGrainSize;
     return std::max<int64_t>(1, kGrainSize / std::max<int64_t>(1, space.count(true)));
@@ -167,9 +170,7 @@ class Emitter {
     llvm::IRBuilder<> eb(&body_->getEntryBlock(), body_->getEntryBlock().begin());
     return eb.CreateAlloca(t);
   }
-  llvm::BasicBlock* block(const char* name) {
-    return llvm::BasicBlock::Create(ctx_, name, body_);
-  }
+  llvm::BasicBlock* block(const char* name) { return llvm::BasicBlock::Create(ctx_, name, body_); }
 
   // for (i = lo; i < hi; i = body(i)): body returns the next i. `width` (if not 0) tells the
   // loop vectoriser how many lanes to use.
@@ -338,8 +339,8 @@ class Emitter {
     }
     Value* result() {
       auto& b = e_.b_;
-      return b.CreateSelect(b.CreateLoad(b.getInt1Ty(), nan_),
-                            llvm::ConstantFP::getNaN(ty_), b.CreateLoad(ty_, acc_));
+      return b.CreateSelect(b.CreateLoad(b.getInt1Ty(), nan_), llvm::ConstantFP::getNaN(ty_),
+                            b.CreateLoad(ty_, acc_));
     }
 
    private:
@@ -380,7 +381,8 @@ class Emitter {
   }
 
   // if (c) body()
-  template <class F> void if_then(Value* c, F&& body) {
+  template <class F>
+  void if_then(Value* c, F&& body) {
     auto *then = block("then"), *done = block("endif");
     b_.CreateCondBr(c, then, done);
     b_.SetInsertPoint(then);
@@ -399,13 +401,13 @@ class Emitter {
   // a row's last pass that is bound by the math, so that the next row's first pass, which would
   // wait for memory, finds its lines in cache. before_block(jb, je) runs ahead of each block.
   template <class F, class B = void (*)(Value*, Value*)>
-  void walk_row_prefetching(Value* item, Value* end, const std::vector<Value*>& base, F&& f,
-                            bool outputs = true, B&& before_block = [](Value*, Value*) {}) {
+  void walk_row_prefetching(
+      Value* item, Value* end, const std::vector<Value*>& base, F&& f, bool outputs = true,
+      B&& before_block = [](Value*, Value*) {}) {
     size_t rd = space.dims(true)[0];
     Value* len = c64(space.size[rd]);
-    Value* next_item = b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin,
-                                                b_.CreateNSWAdd(item, c64(1)),
-                                                b_.CreateNSWSub(end, c64(1)));
+    Value* next_item = b_.CreateBinaryIntrinsic(
+        llvm::Intrinsic::smin, b_.CreateNSWAdd(item, c64(1)), b_.CreateNSWSub(end, c64(1)));
     std::vector<Value*> next = offsets(next_item, space.dims(false));
     loop_step(c64(0), len, [&](Value* jb) {
       Value* je = b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, len,

@@ -2,15 +2,15 @@
 // and erf are the dsl's inline polynomials (dsl::math::poly), emitted step for step; the rest
 // are LLVM intrinsics where LLVM has them (exp, log, sqrt, fabs, sin, cos, pow) and calls to
 // libm otherwise, declared without side effects so that the loop vectoriser can replace them
-// with the libmvec variants the engine maps. The only fast-math flag is `contract` (a*b+c may become
-// an FMA): nnan/ninf/nsz would change which NaN, infinity or zero comes out.
+// with the libmvec variants the engine maps. The only fast-math flag is `contract` (a*b+c may
+// become an FMA): nnan/ninf/nsz would change which NaN, infinity or zero comes out.
 #include "jit/codegen/math.hpp"
-
-#include <bit>
 
 #include <llvm/IR/Constants.h>
 #include <llvm/IR/Intrinsics.h>
 #include <llvm/IR/Module.h>
+
+#include <bit>
 
 #include "runtime/error.hpp"
 
@@ -72,8 +72,8 @@ llvm::Value* exp_f32(llvm::IRBuilder<>& b, llvm::Value* x) {
   r = b.CreateFSub(r, b.CreateFMul(n, k(P::kLn2Lo)));
   llvm::Value* p = horner(b, r, P::kExpC);
   p = fmuladd(b, p, b.CreateFMul(r, r), b.CreateFAdd(r, k(1.0f)));
-  llvm::Value* ni = b.CreateSub(b.CreateBitCast(z, i32),
-                                b.getInt32(std::bit_cast<int32_t>(P::kShift)));
+  llvm::Value* ni =
+      b.CreateSub(b.CreateBitCast(z, i32), b.getInt32(std::bit_cast<int32_t>(P::kShift)));
   llvm::Value* n1 = b.CreateAShr(ni, 1);
   auto exp2i = [&](llvm::Value* e) {
     return b.CreateBitCast(b.CreateShl(b.CreateAdd(e, b.getInt32(127)), 23), ty);
@@ -123,45 +123,68 @@ llvm::Value* emit_fn(llvm::IRBuilder<>& b, dsl::Fn fn, std::span<llvm::Value* co
   };
 
   switch (fn) {
-    case Fn::Neg: return b.CreateFNeg(a);
-    case Fn::Exp: return exp(a);
-    case Fn::Log: return unary(llvm::Intrinsic::log, a);
-    case Fn::Log1p: return call_libm(b, "log1pf", "log1p", {a});
-    case Fn::Expm1: return call_libm(b, "expm1f", "expm1", {a});
-    case Fn::Sqrt: return unary(llvm::Intrinsic::sqrt, a);
-    case Fn::Rsqrt: return b.CreateFDiv(k(1), unary(llvm::Intrinsic::sqrt, a));
-    case Fn::Abs: return unary(llvm::Intrinsic::fabs, a);
+    case Fn::Neg:
+      return b.CreateFNeg(a);
+    case Fn::Exp:
+      return exp(a);
+    case Fn::Log:
+      return unary(llvm::Intrinsic::log, a);
+    case Fn::Log1p:
+      return call_libm(b, "log1pf", "log1p", {a});
+    case Fn::Expm1:
+      return call_libm(b, "expm1f", "expm1", {a});
+    case Fn::Sqrt:
+      return unary(llvm::Intrinsic::sqrt, a);
+    case Fn::Rsqrt:
+      return b.CreateFDiv(k(1), unary(llvm::Intrinsic::sqrt, a));
+    case Fn::Abs:
+      return unary(llvm::Intrinsic::fabs, a);
     case Fn::Sign:  // (0 < a) - (a < 0): 0 for ±0 and NaN
       return b.CreateSelect(b.CreateFCmpOLT(k(0), a), k(1),
                             b.CreateSelect(b.CreateFCmpOLT(a, k(0)), k(-1), k(0)));
-    case Fn::Sin: return unary(llvm::Intrinsic::sin, a);
-    case Fn::Cos: return unary(llvm::Intrinsic::cos, a);
-    case Fn::Tanh: return call_libm(b, "tanhf", "tanh", {a});
+    case Fn::Sin:
+      return unary(llvm::Intrinsic::sin, a);
+    case Fn::Cos:
+      return unary(llvm::Intrinsic::cos, a);
+    case Fn::Tanh:
+      return call_libm(b, "tanhf", "tanh", {a});
     case Fn::Sigmoid:  // 1 / (1 + exp(-a))
       return b.CreateFDiv(k(1), b.CreateFAdd(k(1), exp(b.CreateFNeg(a))));
-    case Fn::Erf: return ty->isFloatTy() ? erf_f32(b, a) : call_libm(b, "erff", "erf", {a});
-    case Fn::Add: return b.CreateFAdd(a, c);
-    case Fn::Sub: return b.CreateFSub(a, c);
-    case Fn::Mul: return b.CreateFMul(a, c);
-    case Fn::Div: return b.CreateFDiv(a, c);
-    case Fn::Pow: return b.CreateBinaryIntrinsic(llvm::Intrinsic::pow, a, c);
+    case Fn::Erf:
+      return ty->isFloatTy() ? erf_f32(b, a) : call_libm(b, "erff", "erf", {a});
+    case Fn::Add:
+      return b.CreateFAdd(a, c);
+    case Fn::Sub:
+      return b.CreateFSub(a, c);
+    case Fn::Mul:
+      return b.CreateFMul(a, c);
+    case Fn::Div:
+      return b.CreateFDiv(a, c);
+    case Fn::Pow:
+      return b.CreateBinaryIntrinsic(llvm::Intrinsic::pow, a, c);
     // NaN in either operand wins (a's first); otherwise a < b ? a : b, so min(-0, +0) = +0,
     // exactly as the dsl selects (llvm.minimum would give -0).
     case Fn::Min:
-      return b.CreateSelect(b.CreateFCmpUNO(a, a), a,
-                            b.CreateSelect(b.CreateFCmpUNO(c, c), c,
-                                           b.CreateSelect(b.CreateFCmpOLT(a, c), a, c)));
+      return b.CreateSelect(
+          b.CreateFCmpUNO(a, a), a,
+          b.CreateSelect(b.CreateFCmpUNO(c, c), c, b.CreateSelect(b.CreateFCmpOLT(a, c), a, c)));
     case Fn::Max:
-      return b.CreateSelect(b.CreateFCmpUNO(a, a), a,
-                            b.CreateSelect(b.CreateFCmpUNO(c, c), c,
-                                           b.CreateSelect(b.CreateFCmpOGT(a, c), a, c)));
+      return b.CreateSelect(
+          b.CreateFCmpUNO(a, a), a,
+          b.CreateSelect(b.CreateFCmpUNO(c, c), c, b.CreateSelect(b.CreateFCmpOGT(a, c), a, c)));
     // C++'s comparisons: ordered, except != (true when either is NaN).
-    case Fn::Lt: return to_float(b, b.CreateFCmpOLT(a, c), ty);
-    case Fn::Le: return to_float(b, b.CreateFCmpOLE(a, c), ty);
-    case Fn::Gt: return to_float(b, b.CreateFCmpOGT(a, c), ty);
-    case Fn::Ge: return to_float(b, b.CreateFCmpOGE(a, c), ty);
-    case Fn::Eq: return to_float(b, b.CreateFCmpOEQ(a, c), ty);
-    case Fn::Ne: return to_float(b, b.CreateFCmpUNE(a, c), ty);
+    case Fn::Lt:
+      return to_float(b, b.CreateFCmpOLT(a, c), ty);
+    case Fn::Le:
+      return to_float(b, b.CreateFCmpOLE(a, c), ty);
+    case Fn::Gt:
+      return to_float(b, b.CreateFCmpOGT(a, c), ty);
+    case Fn::Ge:
+      return to_float(b, b.CreateFCmpOGE(a, c), ty);
+    case Fn::Eq:
+      return to_float(b, b.CreateFCmpOEQ(a, c), ty);
+    case Fn::Ne:
+      return to_float(b, b.CreateFCmpUNE(a, c), ty);
     case Fn::Where:  // cond != 0 (so NaN counts as true)
       return b.CreateSelect(b.CreateFCmpUNE(a, k(0)), args[1], args[2]);
   }

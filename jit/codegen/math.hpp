@@ -4,9 +4,9 @@
 // mappings), so a kernel's inner loop stays vectorised; results are within a few ulp of libm.
 #pragma once
 
-#include <span>
-
 #include <llvm/IR/IRBuilder.h>
+
+#include <span>
 
 #include "dsl/expr.hpp"
 

@@ -18,9 +18,8 @@ Value* Emitter::reduce_item(const Node& n, const std::vector<Value*>& base) {
   const Accumulator a = accumulator(n);
   if (n.op == Op::Amax || n.op == Op::Amin) {
     MinMax mm(*this, a.ty, n.op == Op::Amax);
-    walk_reduced(base, [&](const std::vector<Value*>& off) {
-      mm.add(value(n.args[0], a.dtype, off));
-    });
+    walk_reduced(base,
+                 [&](const std::vector<Value*>& off) { mm.add(value(n.args[0], a.dtype, off)); });
     return finish(n, a, mm.result());
   }
   // A float sum accumulates in double, and the vectoriser, sizing lanes by the widest type,
@@ -62,22 +61,29 @@ void Emitter::emit_reduce_outer(Value* begin, Value* end) {
     j1 = b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, j1, b_.CreateNSWAdd(j0, c64(kBlock)));
     Value* count = b_.CreateNSWSub(j1, j0);
     std::vector<Value*> base = offsets(row, kept);
-    loop(c64(0), count, [&](Value* k) {
-      b_.CreateStore(llvm::ConstantFP::get(a.ty, a.init), slot(k));
-    }, /*interleave=*/false);
+    loop(
+        c64(0), count,
+        [&](Value* k) { b_.CreateStore(llvm::ConstantFP::get(a.ty, a.init), slot(k)); },
+        /*interleave=*/false);
     loop(c64(0), c64(space.count(true)), [&](Value* r) {
       std::vector<Value*> o = offsets(r, red);
       for (size_t s = 0; s < o.size(); ++s) o[s] = b_.CreateNSWAdd(o[s], base[s]);
-      loop(c64(0), count, [&](Value* k) {
-        memo_.clear();
-        Value* x = value(n.args[0], a.dtype, advance(o, b_.CreateNSWAdd(j0, k), inner));
-        b_.CreateStore(accumulate(n, b_.CreateLoad(a.ty, slot(k)), x), slot(k));
-      }, /*interleave=*/false);
+      loop(
+          c64(0), count,
+          [&](Value* k) {
+            memo_.clear();
+            Value* x = value(n.args[0], a.dtype, advance(o, b_.CreateNSWAdd(j0, k), inner));
+            b_.CreateStore(accumulate(n, b_.CreateLoad(a.ty, slot(k)), x), slot(k));
+          },
+          /*interleave=*/false);
     });
-    loop(c64(0), count, [&](Value* k) {
-      store(root, finish(n, a, b_.CreateLoad(a.ty, slot(k))),
-            advance(base, b_.CreateNSWAdd(j0, k), inner));
-    }, /*interleave=*/false);
+    loop(
+        c64(0), count,
+        [&](Value* k) {
+          store(root, finish(n, a, b_.CreateLoad(a.ty, slot(k))),
+                advance(base, b_.CreateNSWAdd(j0, k), inner));
+        },
+        /*interleave=*/false);
     return b_.CreateNSWAdd(i, count);
   });
 }

@@ -38,9 +38,8 @@ void Emitter::emit_row(Value* begin, Value* end) {
     walk_reduced(base, [&](const std::vector<Value*>& off) {
       Value* p = address(root, off);
       Value* x = b_.CreateLoad(ty, p);
-      b_.CreateStore(n.op == Op::LogSoftmax ? b_.CreateFSub(b_.CreateFSub(x, m), t)
-                                            : b_.CreateFMul(x, t),
-                     p);
+      b_.CreateStore(
+          n.op == Op::LogSoftmax ? b_.CreateFSub(b_.CreateFSub(x, m), t) : b_.CreateFMul(x, t), p);
     });
   });
 }
@@ -73,8 +72,8 @@ void Emitter::emit_row_streamed(Value* begin, Value* end) {
     auto result = [&](Value* x, Value* mv, Value* tv) {
       return log ? b_.CreateFSub(b_.CreateFSub(x, mv), tv) : b_.CreateFMul(x, tv);
     };
-    Value* aligned = b_.CreateICmpEQ(
-        b_.CreateAnd(b_.CreatePtrToInt(out, i64_), c64(vb - 1)), c64(0));
+    Value* aligned =
+        b_.CreateICmpEQ(b_.CreateAnd(b_.CreatePtrToInt(out, i64_), c64(vb - 1)), c64(0));
     auto *vec = block("stream"), *plain = block("plain"), *done = block("written");
     b_.CreateCondBr(aligned, vec, plain);
     b_.SetInsertPoint(vec);
@@ -200,10 +199,9 @@ void Emitter::plan_row_cache() {
     for (int32_t id : p) ++count[id];
   for (auto [id, k] : count) {
     const Node& n = g_[id];
-    bool costly = n.op == Op::Exp || n.op == Op::Log || n.op == Op::Log1p ||
-                  n.op == Op::Expm1 || n.op == Op::Tanh || n.op == Op::Sigmoid ||
-                  n.op == Op::Erf || n.op == Op::Gelu || n.op == Op::Silu || n.op == Op::Pow ||
-                  n.op == Op::Sin || n.op == Op::Cos;
+    bool costly = n.op == Op::Exp || n.op == Op::Log || n.op == Op::Log1p || n.op == Op::Expm1 ||
+                  n.op == Op::Tanh || n.op == Op::Sigmoid || n.op == Op::Erf || n.op == Op::Gelu ||
+                  n.op == Op::Silu || n.op == Op::Pow || n.op == Op::Sin || n.op == Op::Cos;
     if (k >= 2 && costly && n.dtype != kBool &&
         row_length() * int64_t(element_size(n.dtype)) <= 16384)
       row_cache_[id] = RowCache{};

@@ -16,10 +16,14 @@ void put_dims(std::ostringstream& os, const Dims& d) {
 
 const char* short_dtype(DType d) {
   switch (d) {
-    case kFloat32: return "f32";
-    case kFloat64: return "f64";
-    case kInt64: return "i64";
-    case kBool: return "bool";
+    case kFloat32:
+      return "f32";
+    case kFloat64:
+      return "f64";
+    case kInt64:
+      return "i64";
+    case kBool:
+      return "bool";
   }
   return "?";
 }
@@ -41,9 +45,15 @@ std::string attrs_to_string(const Attrs& a) {
           os << "{dtype=" << short_dtype(v.dtype) << '}';
         } else if constexpr (std::is_same_v<A, ClampAttrs>) {
           os << "{min=";
-          if (v.min) os << *v.min; else os << "none";
+          if (v.min)
+            os << *v.min;
+          else
+            os << "none";
           os << ",max=";
-          if (v.max) os << *v.max; else os << "none";
+          if (v.max)
+            os << *v.max;
+          else
+            os << "none";
           os << '}';
         } else if constexpr (std::is_same_v<A, GeluAttrs>) {
           os << (v.tanh ? "{approximate=tanh}" : "");
@@ -187,10 +197,10 @@ void Graph::verify() const {
   for (size_t i = 0; i < nodes_.size(); ++i) {
     const Node& n = nodes_[i];
     if (n.kind == Kind::Input) {
-      EMBER_CHECK(n.input >= 0 && n.input < num_inputs_, Error, "jit: node %", i,
-                  " reads input ", n.input, " of ", num_inputs_);
-      EMBER_CHECK(n.strides.size() == n.sizes.size(), Error, "jit: input node %", i,
-                  " has sizes ", n.sizes, " but strides ", n.strides);
+      EMBER_CHECK(n.input >= 0 && n.input < num_inputs_, Error, "jit: node %", i, " reads input ",
+                  n.input, " of ", num_inputs_);
+      EMBER_CHECK(n.strides.size() == n.sizes.size(), Error, "jit: input node %", i, " has sizes ",
+                  n.sizes, " but strides ", n.strides);
     } else if (n.kind == Kind::Apply) {
       for (int32_t a : n.args)
         EMBER_CHECK(a >= 0 && static_cast<size_t>(a) < i, Error, "jit: node %", i, " (",

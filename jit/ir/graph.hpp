@@ -25,16 +25,16 @@ enum class Kind : uint8_t { Input, Const, Apply };
 
 struct Node {
   Kind kind = Kind::Apply;
-  Op op = Op::Add;           ///< for Apply
-  DType dtype = kFloat32;    ///< the result's dtype
-  DType compute = kFloat32;  ///< Apply: the dtype the op computes in (result_type of operands)
-  Dims sizes;                ///< the result's sizes
-  Dims strides;              ///< Input, View: the strides, in elements
-  std::vector<int32_t> args; ///< Apply: operand node ids (always smaller than this node's)
-  Attrs attrs;               ///< Apply: as the dispatcher received them
-  double value = 0;          ///< Const: the scalar (a wrapped number of dtype `dtype`); View:
-                             ///< the offset, in elements
-  int32_t input = -1;        ///< Input: index into the graph's inputs
+  Op op = Op::Add;            ///< for Apply
+  DType dtype = kFloat32;     ///< the result's dtype
+  DType compute = kFloat32;   ///< Apply: the dtype the op computes in (result_type of operands)
+  Dims sizes;                 ///< the result's sizes
+  Dims strides;               ///< Input, View: the strides, in elements
+  std::vector<int32_t> args;  ///< Apply: operand node ids (always smaller than this node's)
+  Attrs attrs;                ///< Apply: as the dispatcher received them
+  double value = 0;           ///< Const: the scalar (a wrapped number of dtype `dtype`); View:
+                              ///< the offset, in elements
+  int32_t input = -1;         ///< Input: index into the graph's inputs
 
   /// The exact text this node hashes and compares by ("mul(%0,%1)f32[4,4]" and so on).
   std::string key() const;

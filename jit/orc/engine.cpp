@@ -24,7 +24,6 @@
 #include <llvm/Support/xxhash.h>
 #include <llvm/Target/TargetMachine.h>
 #include <llvm/Transforms/Utils/Cloning.h>
-
 #include <unistd.h>
 
 #include <chrono>
@@ -59,10 +58,13 @@ double ms_since(Clock::time_point t0) {
   throw Error("jit: " + what + ": " + llvm::toString(std::move(e)));
 }
 
-template <class T> T unwrap(llvm::Expected<T> v, const std::string& what) {
+template <class T>
+T unwrap(llvm::Expected<T> v, const std::string& what) {
   if (!v) fail(what, v.takeError());
-  if constexpr (std::is_reference_v<T>) return *v;
-  else return std::move(*v);
+  if constexpr (std::is_reference_v<T>)
+    return *v;
+  else
+    return std::move(*v);
 }
 
 /// True when EMBER_JIT_DUMP (comma-separated words) contains `word`.
@@ -117,23 +119,34 @@ struct VecFunc {
 #define EMBER_VF(S, F, I, N) {S, "_ZGV" #I "N" #N "v_" #F, N, #I[0], "_ZGV_LLVM_N" #N "v"}
 #define EMBER_VF2(S, F, I, N) {S, "_ZGV" #I "N" #N "vv_" #F, N, #I[0], "_ZGV_LLVM_N" #N "vv"}
 // Every width of a function LLVM does not map at all.
-#define EMBER_VF_ALL(F)                                                                   \
+#define EMBER_VF_ALL(F)                                                                      \
   EMBER_VF(#F "f", F##f, b, 4), EMBER_VF(#F "f", F##f, d, 8), EMBER_VF(#F "f", F##f, e, 16), \
       EMBER_VF(#F, F, b, 2), EMBER_VF(#F, F, d, 4), EMBER_VF(#F, F, e, 8)
 // The AVX-512 widths of a function LLVM maps for SSE and AVX2 only (libm name and intrinsic).
-#define EMBER_VF_AVX512(F)                                                        \
-  EMBER_VF(#F "f", F##f, e, 16), EMBER_VF("llvm." #F ".f32", F##f, e, 16),        \
-      EMBER_VF(#F, F, e, 8), EMBER_VF("llvm." #F ".f64", F, e, 8)
+#define EMBER_VF_AVX512(F)                                                                        \
+  EMBER_VF(#F "f", F##f, e, 16), EMBER_VF("llvm." #F ".f32", F##f, e, 16), EMBER_VF(#F, F, e, 8), \
+      EMBER_VF("llvm." #F ".f64", F, e, 8)
 
 constexpr VecFunc kExtraVecFuncs[] = {
-    EMBER_VF_ALL(tanh), EMBER_VF_ALL(erf), EMBER_VF_ALL(log1p), EMBER_VF_ALL(expm1),
+    EMBER_VF_ALL(tanh),
+    EMBER_VF_ALL(erf),
+    EMBER_VF_ALL(log1p),
+    EMBER_VF_ALL(expm1),
     // llvm.tanh exists since LLVM 19; map it too in case a pass forms it from tanhf.
-    EMBER_VF("llvm.tanh.f32", tanhf, b, 4), EMBER_VF("llvm.tanh.f32", tanhf, d, 8),
-    EMBER_VF("llvm.tanh.f32", tanhf, e, 16), EMBER_VF("llvm.tanh.f64", tanh, b, 2),
-    EMBER_VF("llvm.tanh.f64", tanh, d, 4), EMBER_VF("llvm.tanh.f64", tanh, e, 8),
-    EMBER_VF_AVX512(exp), EMBER_VF_AVX512(log), EMBER_VF_AVX512(sin), EMBER_VF_AVX512(cos),
-    EMBER_VF2("powf", powf, e, 16), EMBER_VF2("llvm.pow.f32", powf, e, 16),
-    EMBER_VF2("pow", pow, e, 8), EMBER_VF2("llvm.pow.f64", pow, e, 8),
+    EMBER_VF("llvm.tanh.f32", tanhf, b, 4),
+    EMBER_VF("llvm.tanh.f32", tanhf, d, 8),
+    EMBER_VF("llvm.tanh.f32", tanhf, e, 16),
+    EMBER_VF("llvm.tanh.f64", tanh, b, 2),
+    EMBER_VF("llvm.tanh.f64", tanh, d, 4),
+    EMBER_VF("llvm.tanh.f64", tanh, e, 8),
+    EMBER_VF_AVX512(exp),
+    EMBER_VF_AVX512(log),
+    EMBER_VF_AVX512(sin),
+    EMBER_VF_AVX512(cos),
+    EMBER_VF2("powf", powf, e, 16),
+    EMBER_VF2("llvm.pow.f32", powf, e, 16),
+    EMBER_VF2("pow", pow, e, 8),
+    EMBER_VF2("llvm.pow.f64", pow, e, 8),
 };
 
 #undef EMBER_VF
@@ -189,7 +202,7 @@ std::string write_cache_file(const std::string& dir, const std::string& path,
 }  // namespace
 
 struct Engine::Impl {
-  std::unique_ptr<llvm::TargetMachine> tm;  // for the optimiser's cost models and for codegen
+  std::unique_ptr<llvm::TargetMachine> tm;        // for the optimiser's cost models and for codegen
   std::unique_ptr<llvm::TargetMachine> tm_quick;  // codegen of Tier::Quick
   std::unique_ptr<llvm::orc::LLJIT> jit;
   llvm::Triple triple;
@@ -217,11 +230,11 @@ struct Engine::Impl {
 
 std::string Engine::Impl::cache_key(const std::string& ir, Tier tier) const {
   llvm::SHA256 h;
-  for (llvm::StringRef part : {llvm::StringRef(kEmberVersion), llvm::StringRef(kPipelineVersion),
-                               llvm::StringRef(tier == Tier::Quick ? "quick" : "full"),
-                               llvm::StringRef(LLVM_VERSION_STRING), llvm::StringRef(cpu),
-                               llvm::StringRef(features), llvm::StringRef(vector_library),
-                               llvm::StringRef(ir)}) {
+  for (llvm::StringRef part :
+       {llvm::StringRef(kEmberVersion), llvm::StringRef(kPipelineVersion),
+        llvm::StringRef(tier == Tier::Quick ? "quick" : "full"),
+        llvm::StringRef(LLVM_VERSION_STRING), llvm::StringRef(cpu), llvm::StringRef(features),
+        llvm::StringRef(vector_library), llvm::StringRef(ir)}) {
     h.update(part);
     h.update(llvm::StringRef("\0", 1));  // so that parts cannot run into each other
   }
@@ -255,7 +268,8 @@ void Engine::Impl::optimize(llvm::Module& m) const {
   pb.registerLoopAnalyses(lam);
   pb.crossRegisterProxies(lam, fam, cgam, mam);
   llvm::ModulePassManager mpm;
-  if (llvm::Error e = pb.parsePassPipeline(mpm, kPipeline)) fail("the kernel pipeline", std::move(e));
+  if (llvm::Error e = pb.parsePassPipeline(mpm, kPipeline))
+    fail("the kernel pipeline", std::move(e));
   mpm.run(m, mam);
 }
 
@@ -292,8 +306,10 @@ Engine::Engine() : impl_(std::make_unique<Impl>()) {
   d.triple = jtmb.getTargetTriple();
   d.cpu = jtmb.getCPU();
   d.features = jtmb.getFeatures().getString();
-  if (has_feature(d.features, "avx512f")) d.vector_bytes = 64;
-  else if (has_feature(d.features, "avx")) d.vector_bytes = 32;
+  if (has_feature(d.features, "avx512f"))
+    d.vector_bytes = 64;
+  else if (has_feature(d.features, "avx"))
+    d.vector_bytes = 32;
   d.tm = unwrap(jtmb.createTargetMachine(), "cannot create a target machine for " + d.cpu);
   d.tm_quick = unwrap(jtmb.createTargetMachine(), "cannot create a target machine for " + d.cpu);
   d.tm_quick->setOptLevel(llvm::CodeGenOptLevel::None);
@@ -312,8 +328,7 @@ Engine::Engine() : impl_(std::make_unique<Impl>()) {
   auto mvec = llvm::orc::DynamicLibrarySearchGenerator::Load("libmvec.so.1", prefix);
   if (mvec && d.triple.getArch() == llvm::Triple::x86_64) {
     d.jit->getMainJITDylib().addGenerator(std::move(*mvec));
-    d.tlii->addVectorizableFunctionsFromVecLib(llvm::TargetLibraryInfoImpl::LIBMVEC_X86,
-                                               d.triple);
+    d.tlii->addVectorizableFunctionsFromVecLib(llvm::TargetLibraryInfoImpl::LIBMVEC_X86, d.triple);
     std::vector<llvm::VecDesc> extra;
     for (const VecFunc& f : kExtraVecFuncs) {
       // Never map to a variant this CPU cannot run.
@@ -404,15 +419,17 @@ void* Engine::compile(std::unique_ptr<llvm::LLVMContext> ctx_arg,
   if (llvm::verifyModule(*m, &ps))
     throw Error("jit: invalid LLVM module '" + name + "': " + problems);
   const llvm::Function* fn = m->getFunction(symbol);
-  EMBER_CHECK(fn && !fn->isDeclaration(), Error, "jit: module '", name,
-              "' defines no function '", symbol, "'");
+  EMBER_CHECK(fn && !fn->isDeclaration(), Error, "jit: module '", name, "' defines no function '",
+              symbol, "'");
 
   std::string ir;
   llvm::raw_string_ostream(ir) << *m;
-  if (dump_llvm) llvm::errs() << "; ---- " << symbol << ": LLVM IR before optimisation ----\n" << ir;
+  if (dump_llvm)
+    llvm::errs() << "; ---- " << symbol << ": LLVM IR before optimisation ----\n" << ir;
 
   // A dump or kept IR needs the pipeline to run, so those skip reading the cache.
-  const std::string path = d.cache_dir.empty() ? "" : d.cache_dir + "/" + d.cache_key(ir, tier) + ".o";
+  const std::string path =
+      d.cache_dir.empty() ? "" : d.cache_dir + "/" + d.cache_key(ir, tier) + ".o";
   std::unique_ptr<llvm::MemoryBuffer> object;
   if (!path.empty() && !dump_llvm && !dump_asm && !d.keep_ir) object = read_cache_file(path);
   ci.disk_hit = object != nullptr;
@@ -424,13 +441,15 @@ void* Engine::compile(std::unique_ptr<llvm::LLVMContext> ctx_arg,
     if (dump_llvm || d.keep_ir) {
       std::string opt;
       llvm::raw_string_ostream(opt) << *m;
-      if (dump_llvm) llvm::errs() << "; ---- " << symbol << ": LLVM IR after optimisation ----\n" << opt;
+      if (dump_llvm)
+        llvm::errs() << "; ---- " << symbol << ": LLVM IR after optimisation ----\n" << opt;
       if (d.keep_ir) d.last_ir = std::move(opt);
     }
     llvm::TargetMachine& target = tier == Tier::Quick ? *d.tm_quick : *d.tm;
     if (dump_asm)
       llvm::errs() << "# ---- " << symbol << (tier == Tier::Quick ? " (quick)" : "")
-                   << ": assembly ----\n" << d.assembly(*m, target);
+                   << ": assembly ----\n"
+                   << d.assembly(*m, target);
     auto t2 = Clock::now();
     llvm::orc::SimpleCompiler codegen(target);
     object = unwrap(codegen(*m), "codegen of '" + symbol + "' failed");
@@ -438,8 +457,7 @@ void* Engine::compile(std::unique_ptr<llvm::LLVMContext> ctx_arg,
     if (!path.empty()) {
       std::string why = write_cache_file(d.cache_dir, path, object->getBuffer());
       if (!why.empty() && !d.warned_cache) {  // the cache is an optimisation: warn once, go on
-        std::fprintf(stderr, "ember: warning: JIT disk cache disabled for now: %s\n",
-                     why.c_str());
+        std::fprintf(stderr, "ember: warning: JIT disk cache disabled for now: %s\n", why.c_str());
         d.warned_cache = true;
       }
     }

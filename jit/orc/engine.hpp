@@ -6,13 +6,13 @@
 // nothing.
 #pragma once
 
-#include <memory>
-#include <string>
-
 #include <llvm/IR/DataLayout.h>
 #include <llvm/IR/Function.h>
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/Module.h>
+
+#include <memory>
+#include <string>
 
 #include "jit/orc/tier.hpp"
 
@@ -20,10 +20,10 @@ namespace ember::jit {
 
 /// What compiling one module cost.
 struct CompileInfo {
-  double total_ms = 0;   ///< the whole compile() call
-  double opt_ms = 0;     ///< the optimisation pipeline (0 on a disk-cache hit)
-  double codegen_ms = 0; ///< machine code (0 on a disk-cache hit)
-  bool disk_hit = false; ///< the object came from EMBER_JIT_CACHE
+  double total_ms = 0;    ///< the whole compile() call
+  double opt_ms = 0;      ///< the optimisation pipeline (0 on a disk-cache hit)
+  double codegen_ms = 0;  ///< machine code (0 on a disk-cache hit)
+  bool disk_hit = false;  ///< the object came from EMBER_JIT_CACHE
 };
 
 class Engine {
@@ -46,8 +46,8 @@ class Engine {
   /// Optimises and compiles `m` and returns the address of its function `symbol`. Throws
   /// ember::Error with LLVM's message on failure (the caller falls back to eager). Each module
   /// is linked into a JITDylib of its own, so names may repeat across calls. EMBER_JIT_DUMP=llvm
-  /// prints the IR before and after optimisation, EMBER_JIT_DUMP=asm the machine code, to stderr (both
-  /// bypass reading the disk cache). Thread-safe: calls are serialised.
+  /// prints the IR before and after optimisation, EMBER_JIT_DUMP=asm the machine code, to stderr
+  /// (both bypass reading the disk cache). Thread-safe: calls are serialised.
   void* compile(std::unique_ptr<llvm::LLVMContext> ctx, std::unique_ptr<llvm::Module> m,
                 const std::string& symbol, CompileInfo* info = nullptr, Tier tier = Tier::Full);
 

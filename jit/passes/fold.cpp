@@ -9,9 +9,12 @@ namespace {
 
 Scalar scalar_of(const Node& c) {
   switch (c.dtype) {
-    case kBool: return Scalar(c.value != 0);
-    case kInt64: return Scalar(static_cast<int64_t>(c.value));
-    default: return Scalar(c.value);
+    case kBool:
+      return Scalar(c.value != 0);
+    case kInt64:
+      return Scalar(static_cast<int64_t>(c.value));
+    default:
+      return Scalar(c.value);
   }
 }
 
@@ -43,9 +46,14 @@ int32_t identity_operand(const Graph& g, const Node& n) {
     case Op::Add:
       keep = is_const(g, b, 0) ? a : is_const(g, a, 0) ? b : -1;
       break;
-    case Op::Div: keep = is_const(g, b, 1) ? a : -1; break;
-    case Op::Sub: keep = is_const(g, b, 0) ? a : -1; break;
-    default: break;
+    case Op::Div:
+      keep = is_const(g, b, 1) ? a : -1;
+      break;
+    case Op::Sub:
+      keep = is_const(g, b, 0) ? a : -1;
+      break;
+    default:
+      break;
   }
   if (keep < 0) return -1;
   const Node& k = g[keep];

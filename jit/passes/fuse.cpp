@@ -6,14 +6,42 @@ namespace ember::jit {
 
 bool is_pointwise(Op op) {
   switch (op) {
-    case Op::Neg: case Op::Abs: case Op::Exp: case Op::Log: case Op::Log1p: case Op::Expm1:
-    case Op::Sqrt: case Op::Rsqrt: case Op::Sin: case Op::Cos: case Op::Tanh: case Op::Sigmoid:
-    case Op::Relu: case Op::Silu: case Op::Erf: case Op::Gelu: case Op::Sign: case Op::Clamp:
-    case Op::Add: case Op::Sub: case Op::Mul: case Op::Div: case Op::Pow: case Op::Maximum:
-    case Op::Minimum: case Op::Eq: case Op::Ne: case Op::Lt: case Op::Le: case Op::Gt:
-    case Op::Ge: case Op::Where: case Op::ToDtype:
+    case Op::Neg:
+    case Op::Abs:
+    case Op::Exp:
+    case Op::Log:
+    case Op::Log1p:
+    case Op::Expm1:
+    case Op::Sqrt:
+    case Op::Rsqrt:
+    case Op::Sin:
+    case Op::Cos:
+    case Op::Tanh:
+    case Op::Sigmoid:
+    case Op::Relu:
+    case Op::Silu:
+    case Op::Erf:
+    case Op::Gelu:
+    case Op::Sign:
+    case Op::Clamp:
+    case Op::Add:
+    case Op::Sub:
+    case Op::Mul:
+    case Op::Div:
+    case Op::Pow:
+    case Op::Maximum:
+    case Op::Minimum:
+    case Op::Eq:
+    case Op::Ne:
+    case Op::Lt:
+    case Op::Le:
+    case Op::Gt:
+    case Op::Ge:
+    case Op::Where:
+    case Op::ToDtype:
       return true;
-    default: return false;
+    default:
+      return false;
   }
 }
 bool is_reduction(Op op) {
@@ -45,13 +73,15 @@ namespace {
 
 // The roots (materialised nodes) node id's value reads, through the pointwise nodes inlined
 // into it.
-void roots_read(const Graph& g, const std::vector<bool>& mat, int32_t id,
-                std::vector<bool>& seen, std::vector<int32_t>& out) {
+void roots_read(const Graph& g, const std::vector<bool>& mat, int32_t id, std::vector<bool>& seen,
+                std::vector<int32_t>& out) {
   for (int32_t a : g[id].args) {
     if (g[a].kind != Kind::Apply || seen[static_cast<size_t>(a)]) continue;
     seen[static_cast<size_t>(a)] = true;
-    if (mat[static_cast<size_t>(a)]) out.push_back(a);
-    else roots_read(g, mat, a, seen, out);  // inlined pointwise, or a view of a root
+    if (mat[static_cast<size_t>(a)])
+      out.push_back(a);
+    else
+      roots_read(g, mat, a, seen, out);  // inlined pointwise, or a view of a root
   }
 }
 
@@ -152,9 +182,12 @@ std::vector<Group> fuse(const Graph& g) {
       continue;
     }
     step_of[i] = static_cast<int>(steps.size());
-    if (is_reduction(n.op)) steps.push_back({Group::Kind::Reduce, {id}, g[n.args[0]].sizes});
-    else if (is_row_op(n.op)) steps.push_back({Group::Kind::Row, {id}, g[n.args[0]].sizes});
-    else steps.push_back({Group::Kind::Library, {id}, n.sizes});
+    if (is_reduction(n.op))
+      steps.push_back({Group::Kind::Reduce, {id}, g[n.args[0]].sizes});
+    else if (is_row_op(n.op))
+      steps.push_back({Group::Kind::Row, {id}, g[n.args[0]].sizes});
+    else
+      steps.push_back({Group::Kind::Library, {id}, n.sizes});
   }
   return steps;
 }

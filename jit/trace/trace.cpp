@@ -9,8 +9,8 @@
 #include "jit/executor.hpp"
 #include "jit/jit.hpp"
 #include "jit/passes/passes.hpp"
-#include "runtime/dispatch.hpp"
 #include "runtime/allocator.hpp"
+#include "runtime/dispatch.hpp"
 #include "runtime/error.hpp"
 #include "runtime/shape.hpp"
 
@@ -145,7 +145,12 @@ bool infer(Node& n, std::span<const Tensor> in) {
         n.compute = n.dtype = to;
         return float_dtype(to) && (float_dtype(from) || from == kBool);
       }
-      case Op::Eq: case Op::Ne: case Op::Lt: case Op::Le: case Op::Gt: case Op::Ge:
+      case Op::Eq:
+      case Op::Ne:
+      case Op::Lt:
+      case Op::Le:
+      case Op::Gt:
+      case Op::Ge:
         if (!all_float(0)) return false;
         n.compute = result_type(in);
         n.dtype = kBool;
@@ -165,8 +170,10 @@ bool infer(Node& n, std::span<const Tensor> in) {
     ra.dims = wrap_dims(ra.dims, rank, op_name(op));
     for (int64_t d = 0; d < rank; ++d) {
       bool red = ra.dims.empty() || std::find(ra.dims.begin(), ra.dims.end(), d) != ra.dims.end();
-      if (!red) n.sizes.push_back(s[static_cast<size_t>(d)]);
-      else if (ra.keepdim) n.sizes.push_back(1);
+      if (!red)
+        n.sizes.push_back(s[static_cast<size_t>(d)]);
+      else if (ra.keepdim)
+        n.sizes.push_back(1);
     }
     n.attrs = ra;
     return true;

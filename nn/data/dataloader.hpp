@@ -63,8 +63,10 @@ struct SourceOf final : Source {
   explicit SourceOf(U&& d) : dataset(std::forward<U>(d)) {}
   Example get(size_t i) override { return dataset.get(i); }
   std::optional<Example> get_batch(std::span<const int64_t> indices) override {
-    if constexpr (BatchDataset<std::remove_reference_t<D>>) return dataset.get_batch(indices);
-    else return std::nullopt;
+    if constexpr (BatchDataset<std::remove_reference_t<D>>)
+      return dataset.get_batch(indices);
+    else
+      return std::nullopt;
   }
   size_t size() override { return static_cast<size_t>(dataset.size()); }
   D dataset;  // a reference for an lvalue dataset, a value for a temporary
@@ -77,14 +79,14 @@ class DataLoader {
   /// Reads `dataset`, held by reference when it is an lvalue (keep it alive) and by value when
   /// it is a temporary.
   template <class D>
-  requires Dataset<std::remove_reference_t<D>> DataLoader(D&& dataset, DataLoaderOptions o = {})
+    requires Dataset<std::remove_reference_t<D>>
+  DataLoader(D&& dataset, DataLoaderOptions o = {})
       : DataLoader(std::make_shared<detail::SourceOf<D>>(std::forward<D>(dataset)), nullptr,
                    std::move(o)) {}
   /// Reads in the order of a custom sampler (shuffle must be false).
   template <class D>
-  requires Dataset<std::remove_reference_t<D>> DataLoader(D&& dataset,
-                                                          std::shared_ptr<const Sampler> sampler,
-                                                          DataLoaderOptions o = {})
+    requires Dataset<std::remove_reference_t<D>>
+  DataLoader(D&& dataset, std::shared_ptr<const Sampler> sampler, DataLoaderOptions o = {})
       : DataLoader(std::make_shared<detail::SourceOf<D>>(std::forward<D>(dataset)),
                    std::move(sampler), std::move(o)) {}
 

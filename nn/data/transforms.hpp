@@ -41,8 +41,8 @@ class Transform {
  public:
   using Fn = std::function<Tensor(const Tensor& data, const SampleRng& rng)>;
   template <class F>
-  requires std::is_invocable_r_v<Tensor, const F&, const Tensor&, const SampleRng&> &&
-           (!std::is_same_v<std::remove_cvref_t<F>, Transform>)
+    requires std::is_invocable_r_v<Tensor, const F&, const Tensor&, const SampleRng&> &&
+                 (!std::is_same_v<std::remove_cvref_t<F>, Transform>)
   Transform(F f) : fn_(std::move(f)), per_sample_(per_sample_of<F>()) {}  // NOLINT: implicit
 
   Tensor operator()(const Tensor& data, const SampleRng& rng) const { return fn_(data, rng); }
@@ -50,9 +50,12 @@ class Transform {
   bool per_sample() const { return per_sample_; }
 
  private:
-  template <class F> static constexpr bool per_sample_of() {
-    if constexpr (requires { F::per_sample; }) return F::per_sample;
-    else return true;
+  template <class F>
+  static constexpr bool per_sample_of() {
+    if constexpr (requires { F::per_sample; })
+      return F::per_sample;
+    else
+      return true;
   }
   Fn fn_;
   bool per_sample_;

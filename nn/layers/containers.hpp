@@ -68,7 +68,8 @@ struct Sequential : Module<Sequential> {
   Sequential() = default;
   /// Sequential(nn::Linear(4, 8), nn::ReLU(), shared_block, ...).
   template <detail::ModuleArg... A>
-  requires(sizeof...(A) > 0) explicit Sequential(A&&... modules) {
+    requires(sizeof...(A) > 0)
+  explicit Sequential(A&&... modules) {
     (push_back(std::forward<A>(modules)), ...);
   }
 
@@ -110,7 +111,8 @@ struct Sequential : Module<Sequential> {
 struct ModuleList : Module<ModuleList> {
   ModuleList() = default;
   template <detail::ModuleArg... A>
-  requires(sizeof...(A) > 0) explicit ModuleList(A&&... modules) {
+    requires(sizeof...(A) > 0)
+  explicit ModuleList(A&&... modules) {
     (push_back(std::forward<A>(modules)), ...);
   }
   /// Appends a module and returns it as its own type.

@@ -11,15 +11,17 @@ namespace {
 
 // A row from the op's dsl definition: d op / d x_j differentiated at compile time and run as
 // one fused pass over all inputs that need a gradient (dsl/pointwise.hpp).
-template <class Def> using ExprOf = std::decay_t<decltype(Def::expr)>;
+template <class Def>
+using ExprOf = std::decay_t<decltype(Def::expr)>;
 
 // Inputs the gradients named by `needs` read: the variables of their derivative formulas.
-template <class Def, size_t N> unsigned inputs_for(unsigned needs) {
+template <class Def, size_t N>
+unsigned inputs_for(unsigned needs) {
   unsigned used = 0;
   [&]<size_t... J>(std::index_sequence<J...>) {
-    ((needs >> J & 1u ? void(used |= dsl::vars_used<decltype(dsl::diff<static_cast<int>(J)>(
-                                          Def::expr))>::value)
-                      : void()),
+    ((needs >> J & 1u
+          ? void(used |= dsl::vars_used<decltype(dsl::diff<static_cast<int>(J)>(Def::expr))>::value)
+          : void()),
      ...);
   }(std::make_index_sequence<N>{});
   return used;
@@ -43,12 +45,16 @@ TensorList dsl_row(const Ctx& c, const TensorList& g, const char* name) {
   return out;
 }
 
-template <Op op, size_t N> void dsl_rows(Table& t) {
+template <Op op, size_t N>
+void dsl_rows(Table& t) {
   using Def = dsl_def_t<op>;
   constexpr bool save = dsl::detail::needs_inputs<ExprOf<Def>>();
-  row(t, op, [](const Ctx& c, const TensorList& g) -> TensorList {
-    return dsl_row<Def, N>(c, g, op_name(op));
-  }, save, false);
+  row(
+      t, op,
+      [](const Ctx& c, const TensorList& g) -> TensorList {
+        return dsl_row<Def, N>(c, g, op_name(op));
+      },
+      save, false);
   t[static_cast<size_t>(op)].inputs_for = inputs_for<Def, N>;
 }
 
@@ -80,34 +86,58 @@ void fill_pointwise(Table& t) {
   dsl_rows<Op::Maximum, 2>(t);
   dsl_rows<Op::Minimum, 2>(t);
   // gelu: the erf or the tanh definition, as the call chose
-  row(t, Op::Gelu, [](const Ctx& c, const TensorList& g) -> TensorList {
-    if (std::get<GeluAttrs>(c.attrs()).tanh) return dsl_row<dsl::builtin::gelu_tanh, 1>(c, g, "gelu");
-    return dsl_row<dsl::builtin::gelu, 1>(c, g, "gelu");
-  }, true, false);
+  row(
+      t, Op::Gelu,
+      [](const Ctx& c, const TensorList& g) -> TensorList {
+        if (std::get<GeluAttrs>(c.attrs()).tanh)
+          return dsl_row<dsl::builtin::gelu_tanh, 1>(c, g, "gelu");
+        return dsl_row<dsl::builtin::gelu, 1>(c, g, "gelu");
+      },
+      true, false);
   // d/dx clamp(x, lo, hi) = [lo <= x <= hi]
-  row(t, Op::Clamp, [](const Ctx& c, const TensorList& g) -> TensorList {
-    const auto& a = std::get<ClampAttrs>(c.attrs());
-    Tensor x = c.input(0);
-    Tensor m = ones_like(x, kBool);
-    if (a.min) m = m && (x >= *a.min);
-    if (a.max) m = m && (x <= *a.max);
-    return {like_input(c, 0, g[0] * mask_of(m, g[0]))};
-  }, true, false);
+  row(
+      t, Op::Clamp,
+      [](const Ctx& c, const TensorList& g) -> TensorList {
+        const auto& a = std::get<ClampAttrs>(c.attrs());
+        Tensor x = c.input(0);
+        Tensor m = ones_like(x, kBool);
+        if (a.min) m = m && (x >= *a.min);
+        if (a.max) m = m && (x <= *a.max);
+        return {like_input(c, 0, g[0] * mask_of(m, g[0]))};
+      },
+      true, false);
   // d where(c, a, b) = (-, [c], [!c])
-  row(t, Op::Where, [](const Ctx& c, const TensorList& g) -> TensorList {
-    Tensor cond = c.input(0), z = zeros_like(g[0]);
-    return {Tensor(), like_input(c, 1, where(cond, g[0], z)), like_input(c, 2, where(cond, z, g[0]))};
-  }, true, false);
+  row(
+      t, Op::Where,
+      [](const Ctx& c, const TensorList& g) -> TensorList {
+        Tensor cond = c.input(0), z = zeros_like(g[0]);
+        return {Tensor(), like_input(c, 1, where(cond, g[0], z)),
+                like_input(c, 2, where(cond, z, g[0]))};
+      },
+      true, false);
   for (Op op : {Op::Eq, Op::Ne, Op::Lt, Op::Le, Op::Gt, Op::Ge, Op::LogicalAnd, Op::LogicalOr,
                 Op::LogicalNot, Op::Argmax, Op::Argmin})
     nondiff(t, op);
   // to(dtype): the gradient converted back
-  row(t, Op::ToDtype, [](const Ctx& c, const TensorList& g) -> TensorList { return {like_input(c, 0, g[0])}; }, false, false);
-  row(t, Op::Clone, [](const Ctx& c, const TensorList& g) -> TensorList { return {like_input(c, 0, g[0])}; }, false, false);
+  row(
+      t, Op::ToDtype,
+      [](const Ctx& c, const TensorList& g) -> TensorList { return {like_input(c, 0, g[0])}; },
+      false, false);
+  row(
+      t, Op::Clone,
+      [](const Ctx& c, const TensorList& g) -> TensorList { return {like_input(c, 0, g[0])}; },
+      false, false);
   // dst.copy_(src): the old dst value is overwritten (no gradient), src gets g
-  row(t, Op::Copy_, [](const Ctx& c, const TensorList& g) -> TensorList { return {Tensor(), like_input(c, 1, g[0])}; }, false, false);
-  row(t, Op::Fill_, [](const Ctx&, const TensorList&) -> TensorList { return {Tensor(), Tensor()}; }, false, false);
+  row(
+      t, Op::Copy_,
+      [](const Ctx& c, const TensorList& g) -> TensorList {
+        return {Tensor(), like_input(c, 1, g[0])};
+      },
+      false, false);
+  row(
+      t, Op::Fill_,
+      [](const Ctx&, const TensorList&) -> TensorList { return {Tensor(), Tensor()}; }, false,
+      false);
 }
-
 
 }  // namespace ember::autograd::rows

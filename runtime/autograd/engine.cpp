@@ -83,8 +83,7 @@ class OpNode final : public Node, public BackwardContext {
   }
 
   TensorList apply(TensorList grads) override {
-    EMBER_CHECK(row_.backward, Error, "the derivative for '", op_name(op_),
-                "' is not implemented");
+    EMBER_CHECK(row_.backward, Error, "the derivative for '", op_name(op_), "' is not implemented");
     TensorList out = row_.backward(*this, grads);
     out.resize(next_edges.size());
     return out;
@@ -261,8 +260,10 @@ TensorList run(const std::vector<Edge>& roots, const TensorList& root_grads, boo
   TensorList captured(captures ? captures->size() : 0);
   std::optional<NoGradGuard> no_grad;
   std::optional<EnableGradGuard> grad_on;
-  if (create_graph) grad_on.emplace();
-  else no_grad.emplace();
+  if (create_graph)
+    grad_on.emplace();
+  else
+    no_grad.emplace();
 
   while (!ready.empty()) {
     Node* n = ready.top();
@@ -295,8 +296,10 @@ TensorList run(const std::vector<Edge>& roots, const TensorList& root_grads, boo
       uint32_t i = index.find(e.fn.get());
       if (k < out.size() && out[k].defined()) deliver(e, i, out[k]);
       if (--deps[i] == 0) {
-        if (has_buffer[i]) ready.push(e.fn.get());
-        else owners[i].reset();
+        if (has_buffer[i])
+          ready.push(e.fn.get());
+        else
+          owners[i].reset();
       }
     }
     owners[ni].reset();
@@ -315,9 +318,10 @@ TensorList root_grads(const std::vector<Tensor>& outputs, const std::vector<Tens
     EMBER_CHECK(o.requires_grad(), Error, "element ", i,
                 " of tensors does not require grad and does not have a grad_fn");
     if (!given.empty() && given[i].defined()) {
-      EMBER_CHECK(given[i].sizes() == o.sizes(), ShapeError, "backward: mismatch in shape: grad "
-                  "output has a shape of ", given[i].sizes(), " and output has a shape of ",
-                  o.sizes());
+      EMBER_CHECK(given[i].sizes() == o.sizes(), ShapeError,
+                  "backward: mismatch in shape: grad "
+                  "output has a shape of ",
+                  given[i].sizes(), " and output has a shape of ", o.sizes());
       g[i] = given[i].dtype() == o.dtype() ? given[i] : given[i].to(o.dtype());
     } else {
       EMBER_CHECK(o.numel() == 1, Error,
@@ -342,8 +346,8 @@ void backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& gra
 }
 
 std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
-                         const std::vector<Tensor>& grad_outputs,
-                         std::optional<bool> retain_graph, bool create_graph, bool allow_unused) {
+                         const std::vector<Tensor>& grad_outputs, std::optional<bool> retain_graph,
+                         bool create_graph, bool allow_unused) {
   TensorList g = root_grads(outputs, grad_outputs);
   std::vector<Edge> roots;
   for (const Tensor& o : outputs) roots.push_back(gradient_edge(o));
@@ -415,8 +419,10 @@ const Tensor& Tensor::retain_grad() const {
   std::weak_ptr<TensorImpl> weak = impl_;
   impl_->grad_fn->pre_hooks.emplace_back(impl_->output_nr, [weak](const Tensor& g) -> Tensor {
     if (auto impl = weak.lock()) {
-      if (!impl->grad.defined()) impl->grad = g.detach().clone();
-      else impl->grad = impl->grad + g.detach();
+      if (!impl->grad.defined())
+        impl->grad = g.detach().clone();
+      else
+        impl->grad = impl->grad + g.detach();
     }
     return {};
   });

@@ -18,8 +18,8 @@ void backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& gra
 /// An input the outputs do not depend on is an error unless allow_unused (then undefined).
 std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
                          const std::vector<Tensor>& grad_outputs = {},
-                         std::optional<bool> retain_graph = std::nullopt,
-                         bool create_graph = false, bool allow_unused = false);
+                         std::optional<bool> retain_graph = std::nullopt, bool create_graph = false,
+                         bool allow_unused = false);
 
 /// The graph behind t as Graphviz dot: a node per grad_fn, tensor shapes on the edges.
 std::string to_dot(const Tensor& t);

@@ -41,7 +41,9 @@ class Context {
   /// Anything else backward needs (sizes, scalars, flags).
   std::map<std::string, std::any> saved_data;
 
-  void release() { for (auto& s : saved_) s.reset(); }
+  void release() {
+    for (auto& s : saved_) s.reset();
+  }
   std::vector<bool> needs_;
   const Node* node_ = nullptr;
 
@@ -50,15 +52,15 @@ class Context {
 };
 
 namespace detail {
-template <class T> struct CppNode : Node {
+template <class T>
+struct CppNode : Node {
   Context ctx;
   std::string type_name;
   size_t n_outputs = 1;
   TensorList apply(TensorList grads) override {
     TensorList out = T::backward(ctx, grads);
-    EMBER_CHECK(out.size() >= next_edges.size(), Error, type_name,
-                "::backward returned ", out.size(), " gradients, but forward took ",
-                next_edges.size(), " tensor inputs");
+    EMBER_CHECK(out.size() >= next_edges.size(), Error, type_name, "::backward returned ",
+                out.size(), " gradients, but forward took ", next_edges.size(), " tensor inputs");
     out.resize(next_edges.size());
     return out;
   }
@@ -67,7 +69,8 @@ template <class T> struct CppNode : Node {
   size_t num_outputs() const override { return n_outputs; }
 };
 
-template <class A> void collect(std::vector<const Tensor*>& out, const A& a) {
+template <class A>
+void collect(std::vector<const Tensor*>& out, const A& a) {
   if constexpr (std::is_same_v<std::decay_t<A>, Tensor>) out.push_back(&a);
 }
 }  // namespace detail
@@ -75,8 +78,10 @@ template <class A> void collect(std::vector<const Tensor*>& out, const A& a) {
 /// Base for user-defined ops: T provides static forward(Context&, args...) returning a Tensor
 /// or TensorList and static backward(Context&, const TensorList&) returning one gradient per
 /// Tensor argument of forward (undefined for none).
-template <class T> struct Function {
-  template <class... Args> static auto apply(Args&&... args) {
+template <class T>
+struct Function {
+  template <class... Args>
+  static auto apply(Args&&... args) {
     std::vector<const Tensor*> tensors;
     (detail::collect(tensors, args), ...);
     bool any = false;

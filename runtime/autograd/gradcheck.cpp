@@ -84,9 +84,9 @@ GradcheckResult gradcheck(const std::function<Tensor(const std::vector<Tensor>&)
           worst = err;
           std::ostringstream r;
           r << "gradcheck: Jacobian mismatch for output element " << k << " with respect to input "
-            << diff[j] << " (shape " << x.sizes() << "), element " << e << ": analytical "
-            << ana << ", numerical " << num << " (|diff| " << err << ", atol " << o.atol
-            << ", rtol " << o.rtol << ")";
+            << diff[j] << " (shape " << x.sizes() << "), element " << e << ": analytical " << ana
+            << ", numerical " << num << " (|diff| " << err << ", atol " << o.atol << ", rtol "
+            << o.rtol << ")";
           res.report = r.str();
           res.ok = false;
         }

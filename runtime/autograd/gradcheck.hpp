@@ -10,7 +10,7 @@
 namespace ember::autograd {
 
 struct GradcheckOptions {
-  double eps = 1e-6;   ///< finite-difference step
+  double eps = 1e-6;  ///< finite-difference step
   double atol = 1e-5;
   double rtol = 1e-3;
   bool raise = false;  ///< throw an Error with the report instead of returning it

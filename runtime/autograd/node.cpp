@@ -43,7 +43,8 @@ Tensor SavedTensor::unpack(const Node* saved_for) const {
     std::string who = saved_for ? saved_for->name() : std::string("a backward node");
     throw Error(detail::cat(
         "one of the variables needed for gradient computation has been modified by an inplace "
-        "operation: [", dtype_name(data_.dtype()), " ", data_.sizes(), "], which is ",
+        "operation: [",
+        dtype_name(data_.dtype()), " ", data_.sizes(), "], which is ",
         is_output_ ? "output" : "input", " ", output_nr_, " of ", who, ", is at version ", now,
         "; expected version ", version_, " instead."));
   }

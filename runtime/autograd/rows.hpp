@@ -23,8 +23,9 @@ inline Tensor mask_of(const Tensor& cond, const Tensor& like) { return cond.to(l
 inline void row(Table& t, Op op, BackwardFn fn, bool in, bool out) {
   t[static_cast<size_t>(op)] = Derivative{fn, in, out, true};
 }
-inline void nondiff(Table& t, Op op) { t[static_cast<size_t>(op)] = Derivative{nullptr, false, false, false}; }
-
+inline void nondiff(Table& t, Op op) {
+  t[static_cast<size_t>(op)] = Derivative{nullptr, false, false, false};
+}
 
 void fill_pointwise(Table& t);
 void fill_nn(Table& t);

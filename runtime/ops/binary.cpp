@@ -28,33 +28,50 @@ enum class Kind { Arith, Compare, Logic };
 
 template <Op op, class T>
 auto binary_fn() {
-  if constexpr (std::is_same_v<T, bool> && op == Op::Add) return [](T a, T b) -> T { return a || b; };
-  else if constexpr (std::is_same_v<T, bool> && op == Op::Mul) return [](T a, T b) -> T { return a && b; };
-  else if constexpr (op == Op::Add) return [](T a, T b) -> T { return a + b; };
-  else if constexpr (op == Op::Sub) return [](T a, T b) -> T { return a - b; };
-  else if constexpr (op == Op::Mul) return [](T a, T b) -> T { return a * b; };
-  else if constexpr (op == Op::Div) return [](T a, T b) -> T { return a / b; };
+  if constexpr (std::is_same_v<T, bool> && op == Op::Add)
+    return [](T a, T b) -> T { return a || b; };
+  else if constexpr (std::is_same_v<T, bool> && op == Op::Mul)
+    return [](T a, T b) -> T { return a && b; };
+  else if constexpr (op == Op::Add)
+    return [](T a, T b) -> T { return a + b; };
+  else if constexpr (op == Op::Sub)
+    return [](T a, T b) -> T { return a - b; };
+  else if constexpr (op == Op::Mul)
+    return [](T a, T b) -> T { return a * b; };
+  else if constexpr (op == Op::Div)
+    return [](T a, T b) -> T { return a / b; };
   else if constexpr (op == Op::Pow) {
-    if constexpr (std::is_floating_point_v<T>) return [](T a, T b) -> T { return std::pow(a, b); };
-    else if constexpr (std::is_same_v<T, bool>) return [](T a, T b) -> T { return b ? a : true; };
-    else return [](T a, T b) -> T {
-      T r = 1;  // square-and-multiply: O(log b), wrapping like PyTorch's int64 pow
-      for (auto e = static_cast<uint64_t>(b), p = static_cast<uint64_t>(a); e; e >>= 1, p *= p)
-        if (e & 1) r = static_cast<T>(static_cast<uint64_t>(r) * p);
-      return r;
-    };
+    if constexpr (std::is_floating_point_v<T>)
+      return [](T a, T b) -> T { return std::pow(a, b); };
+    else if constexpr (std::is_same_v<T, bool>)
+      return [](T a, T b) -> T { return b ? a : true; };
+    else
+      return [](T a, T b) -> T {
+        T r = 1;  // square-and-multiply: O(log b), wrapping like PyTorch's int64 pow
+        for (auto e = static_cast<uint64_t>(b), p = static_cast<uint64_t>(a); e; e >>= 1, p *= p)
+          if (e & 1) r = static_cast<T>(static_cast<uint64_t>(r) * p);
+        return r;
+      };
   } else if constexpr (op == Op::Maximum)
     return [](T a, T b) -> T { return a != a ? a : (b != b ? b : (a > b ? a : b)); };
   else if constexpr (op == Op::Minimum)
     return [](T a, T b) -> T { return a != a ? a : (b != b ? b : (a < b ? a : b)); };
-  else if constexpr (op == Op::Eq) return [](T a, T b) -> bool { return a == b; };
-  else if constexpr (op == Op::Ne) return [](T a, T b) -> bool { return a != b; };
-  else if constexpr (op == Op::Lt) return [](T a, T b) -> bool { return a < b; };
-  else if constexpr (op == Op::Le) return [](T a, T b) -> bool { return a <= b; };
-  else if constexpr (op == Op::Gt) return [](T a, T b) -> bool { return a > b; };
-  else if constexpr (op == Op::Ge) return [](T a, T b) -> bool { return a >= b; };
-  else if constexpr (op == Op::LogicalAnd) return [](T a, T b) -> bool { return a && b; };
-  else return [](T a, T b) -> bool { return a || b; };
+  else if constexpr (op == Op::Eq)
+    return [](T a, T b) -> bool { return a == b; };
+  else if constexpr (op == Op::Ne)
+    return [](T a, T b) -> bool { return a != b; };
+  else if constexpr (op == Op::Lt)
+    return [](T a, T b) -> bool { return a < b; };
+  else if constexpr (op == Op::Le)
+    return [](T a, T b) -> bool { return a <= b; };
+  else if constexpr (op == Op::Gt)
+    return [](T a, T b) -> bool { return a > b; };
+  else if constexpr (op == Op::Ge)
+    return [](T a, T b) -> bool { return a >= b; };
+  else if constexpr (op == Op::LogicalAnd)
+    return [](T a, T b) -> bool { return a && b; };
+  else
+    return [](T a, T b) -> bool { return a || b; };
 }
 
 template <Op op, class T>
@@ -68,8 +85,8 @@ void run_binary(const Tensor& out, const Tensor& a, const Tensor& b, int64_t gra
 
 template <Op op>
 TensorList binary_kernel(std::span<const Tensor> in, const Attrs&) {
-  constexpr bool compare = op == Op::Eq || op == Op::Ne || op == Op::Lt || op == Op::Le ||
-                           op == Op::Gt || op == Op::Ge;
+  constexpr bool compare =
+      op == Op::Eq || op == Op::Ne || op == Op::Lt || op == Op::Le || op == Op::Gt || op == Op::Ge;
   constexpr bool logic = op == Op::LogicalAnd || op == Op::LogicalOr;
   const char* name = op_name(op);
   EMBER_CHECK(in[0].defined() && in[1].defined(), Error, name, ": an input tensor is undefined");
@@ -222,11 +239,11 @@ bool equal(const Tensor& a, const Tensor& b) {
 namespace {
 // The result must keep self's shape and fit its dtype category, as PyTorch requires.
 const Tensor& assign(const char* op, const Tensor& self, const Tensor& result) {
-  EMBER_CHECK(result.sizes() == self.sizes(), ShapeError, op, ": output with shape ",
-              self.sizes(), " doesn't match the broadcast shape ", result.sizes());
-  EMBER_CHECK(category(result.dtype()) <= category(self.dtype()), DTypeError, op,
-              ": result type ", dtype_name(result.dtype()),
-              " can't be cast to the desired output type ", dtype_name(self.dtype()));
+  EMBER_CHECK(result.sizes() == self.sizes(), ShapeError, op, ": output with shape ", self.sizes(),
+              " doesn't match the broadcast shape ", result.sizes());
+  EMBER_CHECK(category(result.dtype()) <= category(self.dtype()), DTypeError, op, ": result type ",
+              dtype_name(result.dtype()), " can't be cast to the desired output type ",
+              dtype_name(self.dtype()));
   return self.copy_(result);
 }
 

@@ -16,8 +16,7 @@ namespace detail {
 void gemm_rowmajor(bool trans_a, bool trans_b, int64_t n, int64_t m, int64_t k, const float* a,
                    int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
 void gemm_rowmajor(bool trans_a, bool trans_b, int64_t n, int64_t m, int64_t k, const double* a,
-                   int64_t lda, const double* b, int64_t ldb, double beta, double* c,
-                   int64_t ldc);
+                   int64_t lda, const double* b, int64_t ldb, double beta, double* c, int64_t ldc);
 }  // namespace detail
 
 namespace {
@@ -27,8 +26,7 @@ template <class T>
 void gemm_nn(int64_t n, int64_t m, int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb,
              bool accumulate, T* c, int64_t ldc) {
   if constexpr (std::is_floating_point_v<T>) {
-    detail::gemm_rowmajor(false, false, n, m, k, a, lda, b, ldb, accumulate ? T(1) : T(0), c,
-                          ldc);
+    detail::gemm_rowmajor(false, false, n, m, k, a, lda, b, ldb, accumulate ? T(1) : T(0), c, ldc);
   } else {
     for (int64_t i = 0; i < n; ++i) {
       T* __restrict crow = c + i * ldc;
@@ -110,10 +108,12 @@ TensorList conv2d_kernel(std::span<const Tensor> in, const Attrs& attrs) {
               "conv2d: input and weight must be defined");
   EMBER_CHECK(input.dim() == 3 || input.dim() == 4, ShapeError,
               "conv2d: Expected 3D (unbatched) or 4D (batched) input to conv2d, but got input of "
-              "size: ", input.sizes());
+              "size: ",
+              input.sizes());
   EMBER_CHECK(weight.dim() == 4, ShapeError,
               "conv2d: expected weight to be 4-dimensional [out_channels, in_channels/groups, kH, "
-              "kW], but got weight of size ", weight.sizes());
+              "kW], but got weight of size ",
+              weight.sizes());
   EMBER_CHECK(input.dtype() == weight.dtype(), DTypeError, "conv2d: input type (",
               dtype_name(input.dtype()), ") and weight type (", dtype_name(weight.dtype()),
               ") should be the same");
@@ -121,9 +121,8 @@ TensorList conv2d_kernel(std::span<const Tensor> in, const Attrs& attrs) {
   for (int d = 0; d < 2; ++d) {
     EMBER_CHECK(a.stride[d] > 0, ValueError, "conv2d: non-positive stride is not supported, got ",
                 a.stride[0], "x", a.stride[1]);
-    EMBER_CHECK(a.padding[d] >= 0, ValueError,
-                "conv2d: negative padding is not supported, got ", a.padding[0], "x",
-                a.padding[1]);
+    EMBER_CHECK(a.padding[d] >= 0, ValueError, "conv2d: negative padding is not supported, got ",
+                a.padding[0], "x", a.padding[1]);
     EMBER_CHECK(a.dilation[d] > 0, ValueError,
                 "conv2d: dilation should be greater than zero, but got ", a.dilation[0], "x",
                 a.dilation[1]);
@@ -138,11 +137,21 @@ TensorList conv2d_kernel(std::span<const Tensor> in, const Attrs& attrs) {
     input = make_view(input, sizes, strides, input.storage_offset());
   }
   ConvGeom g{};
-  g.n = input.size(0); g.c = input.size(1); g.h = input.size(2); g.w = input.size(3);
-  g.o = weight.size(0); g.cg = weight.size(1); g.kh = weight.size(2); g.kw = weight.size(3);
+  g.n = input.size(0);
+  g.c = input.size(1);
+  g.h = input.size(2);
+  g.w = input.size(3);
+  g.o = weight.size(0);
+  g.cg = weight.size(1);
+  g.kh = weight.size(2);
+  g.kw = weight.size(3);
   g.groups = a.groups;
-  g.sh = a.stride[0]; g.sw = a.stride[1]; g.ph = a.padding[0]; g.pw = a.padding[1];
-  g.dh = a.dilation[0]; g.dw = a.dilation[1];
+  g.sh = a.stride[0];
+  g.sw = a.stride[1];
+  g.ph = a.padding[0];
+  g.pw = a.padding[1];
+  g.dh = a.dilation[0];
+  g.dw = a.dilation[1];
   EMBER_CHECK(g.o % g.groups == 0, ShapeError, "conv2d: Given groups=", g.groups,
               ", expected weight to be divisible by ", g.groups,
               " at dimension 0, but got weight of size ", weight.sizes(), " instead");

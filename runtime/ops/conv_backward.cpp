@@ -17,8 +17,7 @@ namespace detail {
 void gemm_rowmajor(bool trans_a, bool trans_b, int64_t n, int64_t m, int64_t k, const float* a,
                    int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
 void gemm_rowmajor(bool trans_a, bool trans_b, int64_t n, int64_t m, int64_t k, const double* a,
-                   int64_t lda, const double* b, int64_t ldb, double beta, double* c,
-                   int64_t ldc);
+                   int64_t lda, const double* b, int64_t ldb, double beta, double* c, int64_t ldc);
 }  // namespace detail
 
 namespace {
@@ -71,9 +70,22 @@ TensorList conv_backward(const Tensor& gy, const Tensor& x, const Tensor& w, con
                           g.dh * (g.kh - 1) >= g.ph && g.dw * (g.kw - 1) >= g.pw;
   Scratch<T> wt(transposed ? wsize : 0);
   if (transposed) {
-    t = ConvGeom{.n = g.n, .c = og, .h = g.oh, .w = g.ow, .o = g.cg, .cg = og, .kh = g.kh,
-                 .kw = g.kw, .oh = g.h, .ow = g.w, .groups = 1, .sh = 1, .sw = 1,
-                 .ph = g.dh * (g.kh - 1) - g.ph, .pw = g.dw * (g.kw - 1) - g.pw, .dh = g.dh,
+    t = ConvGeom{.n = g.n,
+                 .c = og,
+                 .h = g.oh,
+                 .w = g.ow,
+                 .o = g.cg,
+                 .cg = og,
+                 .kh = g.kh,
+                 .kw = g.kw,
+                 .oh = g.h,
+                 .ow = g.w,
+                 .groups = 1,
+                 .sh = 1,
+                 .sw = 1,
+                 .ph = g.dh * (g.kh - 1) - g.ph,
+                 .pw = g.dw * (g.kw - 1) - g.pw,
+                 .dh = g.dh,
                  .dw = g.dw};
     // wt[group][c][o][i][j] = w[group * og + o][c][kh - 1 - i][kw - 1 - j]
     const int64_t kk = g.kh * g.kw;
@@ -105,8 +117,8 @@ TensorList conv_backward(const Tensor& gy, const Tensor& x, const Tensor& w, con
               cm = cols.p;
             }
             // grad_weight[group] (+)= grad_out [og, L] x cols^T [L, K]
-            detail::gemm_rowmajor(false, true, og, K, L, gyg, L, cm, L,
-                                  img == first ? T(0) : T(1), gwp + gi * og * K, K);
+            detail::gemm_rowmajor(false, true, og, K, L, gyg, L, cm, L, img == first ? T(0) : T(1),
+                                  gwp + gi * og * K, K);
           }
           if (!need_in) continue;
           T* ging = gimg + gi * g.cg * g.h * g.w;
@@ -155,16 +167,28 @@ TensorList conv2d_backward_kernel(std::span<const Tensor> in, const Attrs& attrs
   bool batched = in[1].dim() == 4;
   Tensor x = (batched ? in[1] : in[1].unsqueeze(0)).contiguous();
   Tensor gy = batched ? in[0] : in[0].unsqueeze(0);
-  EMBER_CHECK(is_floating(x.dtype()), DTypeError, "conv2d_backward: expected a floating input, got ",
-              dtype_name(x.dtype()));
+  EMBER_CHECK(is_floating(x.dtype()), DTypeError,
+              "conv2d_backward: expected a floating input, got ", dtype_name(x.dtype()));
   Tensor w = cast(in[2], x.dtype()).contiguous();
   gy = cast(gy, x.dtype()).contiguous();
   ConvGeom g{};
-  g.n = x.size(0); g.c = x.size(1); g.h = x.size(2); g.w = x.size(3);
-  g.o = w.size(0); g.cg = w.size(1); g.kh = w.size(2); g.kw = w.size(3);
-  g.oh = gy.size(2); g.ow = gy.size(3); g.groups = a.groups;
-  g.sh = a.stride[0]; g.sw = a.stride[1]; g.ph = a.padding[0]; g.pw = a.padding[1];
-  g.dh = a.dilation[0]; g.dw = a.dilation[1];
+  g.n = x.size(0);
+  g.c = x.size(1);
+  g.h = x.size(2);
+  g.w = x.size(3);
+  g.o = w.size(0);
+  g.cg = w.size(1);
+  g.kh = w.size(2);
+  g.kw = w.size(3);
+  g.oh = gy.size(2);
+  g.ow = gy.size(3);
+  g.groups = a.groups;
+  g.sh = a.stride[0];
+  g.sw = a.stride[1];
+  g.ph = a.padding[0];
+  g.pw = a.padding[1];
+  g.dh = a.dilation[0];
+  g.dw = a.dilation[1];
   std::optional<TensorList> dnnl;
   if (detail::conv_uses_dnnl(x.dtype(), g, true))
     dnnl = detail::dnnl_conv2d_backward(g, gy, x, w, a.output_mask);
@@ -185,7 +209,9 @@ TensorList conv2d_backward_kernel(std::span<const Tensor> in, const Attrs& attrs
 }  // namespace
 
 namespace detail {
-void register_conv_backward_kernels() { register_kernel(Op::Conv2dBackward, conv2d_backward_kernel); }
+void register_conv_backward_kernels() {
+  register_kernel(Op::Conv2dBackward, conv2d_backward_kernel);
+}
 }  // namespace detail
 
 }  // namespace ember

@@ -27,6 +27,7 @@
 
 #include <algorithm>
 #include <array>
+#include <dnnl.hpp>
 #include <list>
 #include <map>
 #include <memory>
@@ -34,8 +35,6 @@
 #include <string>
 #include <unordered_map>
 #include <vector>
-
-#include <dnnl.hpp>
 
 #include "runtime/allocator.hpp"
 #include "runtime/parallel.hpp"
@@ -85,8 +84,8 @@ bool conv_uses_dnnl(DType dtype, const ConvGeom& g, bool backward) {
   // im2col: 4.2 against 1.1 ms for resnet_fashion's stem (1 -> 16, 3x3, 28x28, batch 128), while
   // its forward is faster on oneDNN (0.75 against 0.93 ms).
   if (backward && g.groups == 1 && g.c < 4) return false;
-  return kHaveDnnl && dtype == kFloat32 && g.n > 0 && g.o > 0 && g.cg > 0 && g.oh > 0 &&
-         g.ow > 0 && conv_backend() == ConvBackend::dnnl;
+  return kHaveDnnl && dtype == kFloat32 && g.n > 0 && g.o > 0 && g.cg > 0 && g.oh > 0 && g.ow > 0 &&
+         conv_backend() == ConvBackend::dnnl;
 }
 
 uint64_t dnnl_conv_calls() { return g_dnnl_calls.load(std::memory_order_relaxed); }
@@ -326,7 +325,7 @@ class Entry {
 using Key = std::array<int64_t, 19>;
 
 Key key_of(const ConvGeom& g, bool with_bias, int threads) {
-  return {g.n,  g.c,      g.h,  g.w,  g.o,  g.cg, g.kh, g.kw,      g.oh,   g.ow,
+  return {g.n,      g.c,  g.h,  g.w,  g.o,  g.cg, g.kh, g.kw,      g.oh,   g.ow,
           g.groups, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, with_bias, threads};
 }
 
@@ -353,7 +352,7 @@ class Cache {
   }
 
  private:
-  using List = std::list<std::pair<Key, std::shared_ptr<Entry>>>;
+  using List = std::list<std::pair<Key, std::shared_ptr<Entry> > >;
   std::mutex mu_;
   List lru_;
   std::map<Key, List::iterator> index_;
@@ -426,14 +425,13 @@ class Call {
   }
   Mem buffer(const Desc& d) { return Mem(d, engine(), allocate(d.get_size())); }
   Mem bytes(size_t n) {
-    return Mem(Desc({static_cast<int64_t>(n)}, Mem::data_type::u8, tag::x), engine(),
-               allocate(n));
+    return Mem(Desc({static_cast<int64_t>(n)}, Mem::data_type::u8, tag::x), engine(), allocate(n));
   }
   void run_reorder(const Arg& a, Mem& from, Mem& to) {
     run(a.reorder, {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}}, a.reorder_scratch);
   }
 
-  std::vector<std::pair<void*, size_t>> buffers_;
+  std::vector<std::pair<void*, size_t> > buffers_;
   std::vector<Converted> converted_;
   std::vector<Pending> pending_;
 };
@@ -457,7 +455,7 @@ class Chunks {
   int64_t begin(int i) const { return chunk_begin(g_.n, i, k_); }
   int64_t size(int i) const { return begin(i + 1) - begin(i); }
   Entry& entry(int i) const { return *entries_[index_[i]]; }
-  const std::vector<std::shared_ptr<Entry>>& entries() const { return entries_; }
+  const std::vector<std::shared_ptr<Entry> >& entries() const { return entries_; }
 
   /// Runs f(i) for every chunk: on ember's pool, each on a single OpenMP thread, or inline.
   template <class F>
@@ -476,7 +474,7 @@ class Chunks {
  private:
   ConvGeom g_;
   int k_;
-  std::vector<std::shared_ptr<Entry>> entries_;
+  std::vector<std::shared_ptr<Entry> > entries_;
   std::vector<size_t> index_;
 };
 
@@ -518,9 +516,8 @@ bool dnnl_conv2d_forward(const ConvGeom& g, const Tensor& x, const Tensor& w, co
   return true;
 }
 
-std::optional<TensorList> dnnl_conv2d_backward(const ConvGeom& g, const Tensor& gy,
-                                               const Tensor& x, const Tensor& w,
-                                               const bool mask[3]) {
+std::optional<TensorList> dnnl_conv2d_backward(const ConvGeom& g, const Tensor& gy, const Tensor& x,
+                                               const Tensor& w, const bool mask[3]) {
   const bool need_in = mask[0], need_wb = mask[1] || mask[2];
   Chunks chunks(g, mask[2]);
   // The backward primitives are made here, on the caller, with its OpenMP setting.
@@ -563,10 +560,9 @@ std::optional<TensorList> dnnl_conv2d_backward(const ConvGeom& g, const Tensor& 
     if (need_wb) {
       const BackwardWeights& bw = e.backward_weights();
       float* dw = (i == 0 ? gw : gw_parts[i - 1]).data_ptr<float>();
-      std::unordered_map<int, Mem> args{
-          {DNNL_ARG_SRC, call.input(bw.src, px + n0 * x_image)},
-          {DNNL_ARG_DIFF_DST, call.input(bw.diff_dst, cgy)},
-          {DNNL_ARG_DIFF_WEIGHTS, call.output(bw.diff_weights, dw)}};
+      std::unordered_map<int, Mem> args{{DNNL_ARG_SRC, call.input(bw.src, px + n0 * x_image)},
+                                        {DNNL_ARG_DIFF_DST, call.input(bw.diff_dst, cgy)},
+                                        {DNNL_ARG_DIFF_WEIGHTS, call.output(bw.diff_weights, dw)}};
       if (mask[2]) {
         float* db = (i == 0 ? r[2] : gb_parts[i - 1]).data_ptr<float>();
         args.insert({DNNL_ARG_DIFF_BIAS, Mem(bw.diff_bias, engine(), db)});

@@ -35,8 +35,7 @@ bool dnnl_conv2d_forward(const ConvGeom& g, const Tensor& x, const Tensor& w, co
                          const Tensor& out);
 /// (grad_input, grad_weight, grad_bias) on oneDNN, each only where mask is true (undefined
 /// elsewhere); gy, x, w contiguous float32. nullopt when oneDNN has no optimised implementation.
-std::optional<TensorList> dnnl_conv2d_backward(const ConvGeom& g, const Tensor& gy,
-                                               const Tensor& x, const Tensor& w,
-                                               const bool mask[3]);
+std::optional<TensorList> dnnl_conv2d_backward(const ConvGeom& g, const Tensor& gy, const Tensor& x,
+                                               const Tensor& w, const bool mask[3]);
 
 }  // namespace ember::detail

@@ -35,7 +35,8 @@ enum class Work { Light, Heavy };
 #endif
 
 /// Prefetches the cache lines of [p, p + n) for reading.
-template <class T> [[gnu::always_inline]] inline void prefetch(const T* p, int64_t n) {
+template <class T>
+[[gnu::always_inline]] inline void prefetch(const T* p, int64_t n) {
   const char* c = reinterpret_cast<const char*>(p);
   for (int64_t b = 0; b < n * static_cast<int64_t>(sizeof(T)); b += 64) __builtin_prefetch(c + b);
 }
@@ -63,9 +64,9 @@ EMBER_HEAVY_LOOP void heavy_row(int64_t n, F& f, Out* __restrict o, const In* __
 /// N operands (operand 0 is the output) laid over one iteration shape, strides in bytes.
 template <size_t N>
 struct Plan {
-  int ndim = 0;                          // >= 1 after coalescing
-  int64_t sizes[kMaxDims];               // innermost last
-  int64_t strides[N][kMaxDims];          // bytes; 0 along broadcast dims
+  int ndim = 0;                  // >= 1 after coalescing
+  int64_t sizes[kMaxDims];       // innermost last
+  int64_t strides[N][kMaxDims];  // bytes; 0 along broadcast dims
   std::array<char*, N> base;
   int64_t numel = 0;
 
@@ -187,7 +188,6 @@ inline void inner_loop(const std::array<char*, sizeof...(In) + 1>& p,
     *reinterpret_cast<Out*>(p[0] + i * s[0]) =
         static_cast<Out>(f(*reinterpret_cast<const In*>(p[I + 1] + i * s[I + 1])...));
 }
-
 
 /// out[i] = f(in[i]...) for contiguous or broadcast-scalar operands, strided otherwise.
 /// Out and In are C++ element types; f takes In... and returns something convertible to Out.

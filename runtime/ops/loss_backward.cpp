@@ -30,7 +30,7 @@ TensorList nll_loss_backward_kernel(std::span<const Tensor> in, const Attrs& att
       for (int64_t i = 0; i < count; ++i) {
         int64_t cls = t[i];
         if (cls == a.ignore_index) continue;
-        double scale = a.reduction == Reduction::None ? gp[i]
+        double scale = a.reduction == Reduction::None  ? gp[i]
                        : a.reduction == Reduction::Sum ? gp[0]
                                                        : gp[0] / total;
         int64_t img = i / inner, pos = i % inner;

@@ -107,8 +107,12 @@ std::optional<BlasCall> choose_blas(int64_t n, int64_t m, int64_t k, int64_t ars
 template <class T>
 void run_blas(const BlasCall& c, const T* a, const T* b, T* out) {
   switch (c.kind) {
-    case BlasCall::GemvA: gemv(c.ta, c.rows, c.cols, a, c.lda, b, c.inc, out, c.ldc); break;
-    case BlasCall::GemvB: gemv(c.tb, c.rows, c.cols, b, c.ldb, a, c.inc, out, 1); break;
+    case BlasCall::GemvA:
+      gemv(c.ta, c.rows, c.cols, a, c.lda, b, c.inc, out, c.ldc);
+      break;
+    case BlasCall::GemvB:
+      gemv(c.tb, c.rows, c.cols, b, c.ldb, a, c.inc, out, 1);
+      break;
     case BlasCall::Gemm:
       gemm(c.ta, c.tb, c.rows, c.cols, c.k, a, c.lda, b, c.ldb, T(0), out, c.ldc);
       break;
@@ -118,8 +122,8 @@ void run_blas(const BlasCall& c, const T* a, const T* b, T* out) {
 // The operands of one matmul after torch.matmul's 1-d promotion: a is [batch..., n, k] and b is
 // [batch..., k, m] with broadcast batch strides (0 along broadcast dims), strides in elements.
 struct MatmulPlan {
-  Dims batch;                  // broadcast batch sizes
-  Dims a_bstride, b_bstride;   // per batch dim
+  Dims batch;                 // broadcast batch sizes
+  Dims a_bstride, b_bstride;  // per batch dim
   int64_t n = 1, k = 1, m = 1;
   int64_t ars = 0, acs = 0, brs = 0, bcs = 0;
   Dims out_sizes;
@@ -131,8 +135,17 @@ void matrix_dims(const Tensor& t, bool left, Dims& bsizes, Dims& bstrides, int64
   int64_t d = t.dim();
   if (d == 1) {
     int64_t len = t.sizes()[0], st = t.strides()[0];
-    if (left) { rows = 1; cols = len; rs = len * st; cs = st; }
-    else { rows = len; cols = 1; rs = st; cs = 1; }
+    if (left) {
+      rows = 1;
+      cols = len;
+      rs = len * st;
+      cs = st;
+    } else {
+      rows = len;
+      cols = 1;
+      rs = st;
+      cs = 1;
+    }
     return;
   }
   rows = t.sizes()[d - 2];
@@ -189,8 +202,10 @@ bool fold_batch_into_rows(const MatmulPlan& p, int64_t& rows, int64_t& rs) {
     bool is_n = i == p.batch.size();
     int64_t sz = is_n ? p.n : p.batch[i], st = is_n ? p.ars : p.a_bstride[i];
     if (sz == 1) continue;
-    if (inner_extent < 0) rs = st;
-    else if (st != inner_extent) return false;
+    if (inner_extent < 0)
+      rs = st;
+    else if (st != inner_extent)
+      return false;
     inner_extent = st * sz;
     rows *= sz;
   }
@@ -304,9 +319,15 @@ TensorList matmul_kernel(std::span<const Tensor> in, const Attrs&) {
   if (out.numel() == 0) return {out};
   if (p.k == 0) return {out.zero_()};
   switch (a.dtype()) {
-    case kFloat32: matmul_float<float>(a, b, out); break;
-    case kFloat64: matmul_float<double>(a, b, out); break;
-    default: matmul_int64(a, b, out); break;
+    case kFloat32:
+      matmul_float<float>(a, b, out);
+      break;
+    case kFloat64:
+      matmul_float<double>(a, b, out);
+      break;
+    default:
+      matmul_int64(a, b, out);
+      break;
   }
   return {out};
 }
@@ -326,12 +347,11 @@ void gemm_rowmajor(bool trans_a, bool trans_b, int64_t n, int64_t m, int64_t k, 
               c, static_cast<int>(ldc));
 }
 void gemm_rowmajor(bool trans_a, bool trans_b, int64_t n, int64_t m, int64_t k, const double* a,
-                   int64_t lda, const double* b, int64_t ldb, double beta, double* c,
-                   int64_t ldc) {
+                   int64_t lda, const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
   cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
               trans_b ? CblasTrans : CblasNoTrans, static_cast<int>(n), static_cast<int>(m),
-              static_cast<int>(k), 1.0, a, static_cast<int>(lda), b, static_cast<int>(ldb), beta,
-              c, static_cast<int>(ldc));
+              static_cast<int>(k), 1.0, a, static_cast<int>(lda), b, static_cast<int>(ldb), beta, c,
+              static_cast<int>(ldc));
 }
 }  // namespace detail
 
@@ -352,9 +372,8 @@ Tensor bmm(const Tensor& a, const Tensor& b) {
   EMBER_CHECK(a.dim() == 3, ShapeError, "bmm: batch1 must be a 3D tensor, got sizes ", a.sizes());
   EMBER_CHECK(b.dim() == 3, ShapeError, "bmm: batch2 must be a 3D tensor, got sizes ", b.sizes());
   EMBER_CHECK(b.sizes()[0] == a.sizes()[0] && b.sizes()[1] == a.sizes()[2], ShapeError,
-              "bmm: Expected size for first two dimensions of batch2 tensor to be: [",
-              a.sizes()[0], ", ", a.sizes()[2], "] but got: [", b.sizes()[0], ", ", b.sizes()[1],
-              "]");
+              "bmm: Expected size for first two dimensions of batch2 tensor to be: [", a.sizes()[0],
+              ", ", a.sizes()[2], "] but got: [", b.sizes()[0], ", ", b.sizes()[1], "]");
   return dispatch1(Op::Matmul, {a, b});
 }
 

@@ -55,8 +55,10 @@ TensorList cat_kernel(std::span<const Tensor> in, const Attrs& attrs) {
 
   const Dims& rs = in[ref].sizes();
   int64_t nd = static_cast<int64_t>(rs.size());
-  EMBER_CHECK(dim >= 0 && dim < nd, IndexError, "cat: dimension out of range (expected to be in "
-              "range of [", -nd, ", ", nd - 1, "], but got ", dim, ")");
+  EMBER_CHECK(dim >= 0 && dim < nd, IndexError,
+              "cat: dimension out of range (expected to be in "
+              "range of [",
+              -nd, ", ", nd - 1, "], but got ", dim, ")");
   Dims out_sizes = rs;
   out_sizes[dim] = 0;
   for (size_t i = 0; i < in.size(); ++i) {
@@ -85,7 +87,10 @@ TensorList cat_kernel(std::span<const Tensor> in, const Attrs& attrs) {
   // Inputs already dense in the output dtype are block copies: per outer row, each input
   // contributes one contiguous run of size[dim] * inner elements. The rest go through the
   // strided converting loop into a view of their slot in the output.
-  struct Block { const char* src; int64_t dst_off, bytes; };
+  struct Block {
+    const char* src;
+    int64_t dst_off, bytes;
+  };
   std::vector<Block> blocks;
   int64_t fast_bytes = 0, at = 0;
   for (const Tensor& t : in) {
@@ -93,8 +98,8 @@ TensorList cat_kernel(std::span<const Tensor> in, const Attrs& attrs) {
     int64_t len = t.sizes()[dim];
     if (t.numel() > 0) {
       if (t.is_contiguous() && t.dtype() == dtype) {
-        blocks.push_back({static_cast<const char*>(t.raw_data()), at * inner * es,
-                          len * inner * es});
+        blocks.push_back(
+            {static_cast<const char*>(t.raw_data()), at * inner * es, len * inner * es});
         fast_bytes += t.numel() * es;
       } else {
         Tensor slot = make_view(out, t.sizes(), out.strides(), out.storage_offset() + at * inner);
@@ -137,11 +142,15 @@ TensorList index_select_kernel(std::span<const Tensor> in, const Attrs& attrs) {
   const Tensor& index = in[1];
   int64_t dim = std::get<DimAttrs>(attrs).dim;
   check_index_dtype(index, "index_select");
-  EMBER_CHECK(index.dim() <= 1, ShapeError, "index_select: index is supposed to be a vector, "
-              "got an index of shape ", index.sizes());
+  EMBER_CHECK(index.dim() <= 1, ShapeError,
+              "index_select: index is supposed to be a vector, "
+              "got an index of shape ",
+              index.sizes());
   int64_t nd = std::max<int64_t>(self.dim(), 1);
-  EMBER_CHECK(dim >= 0 && dim < nd, IndexError, "index_select: dimension out of range (expected "
-              "to be in range of [", -nd, ", ", nd - 1, "], but got ", dim, ")");
+  EMBER_CHECK(dim >= 0 && dim < nd, IndexError,
+              "index_select: dimension out of range (expected "
+              "to be in range of [",
+              -nd, ", ", nd - 1, "], but got ", dim, ")");
   const int64_t k = index.numel();
   const int64_t n = self.dim() == 0 ? 1 : self.sizes()[dim];
   const int64_t* ip = index.data_ptr<int64_t>();
@@ -153,8 +162,10 @@ TensorList index_select_kernel(std::span<const Tensor> in, const Attrs& attrs) {
                 self.sizes(), ")");
   }
   if (self.dim() == 0) {
-    EMBER_CHECK(k == 1, ShapeError, "index_select: the index into a 0-d tensor must hold "
-                "exactly one element, got ", k);
+    EMBER_CHECK(k == 1, ShapeError,
+                "index_select: the index into a 0-d tensor must hold "
+                "exactly one element, got ",
+                k);
     Tensor out = make_tensor({}, self.dtype());
     convert_into(out, self);
     return {out};
@@ -183,7 +194,10 @@ TensorList index_select_kernel(std::span<const Tensor> in, const Attrs& attrs) {
         } else {
           std::memcpy(d, s, static_cast<size_t>(inner) * sizeof(T));
         }
-        if (++j == k) { j = 0; ++o; }
+        if (++j == k) {
+          j = 0;
+          ++o;
+        }
       }
     };
     parallel_for(0, outer * k, std::max<int64_t>(1, kGrainSize / inner), rows);
@@ -201,17 +215,22 @@ TensorList gather_kernel(std::span<const Tensor> in, const Attrs& attrs) {
   const Dims ss = nonempty(self.sizes(), 1), st = nonempty(self.strides(), 1);
   const Dims is = nonempty(index.sizes(), 1), it = nonempty(index.strides(), 1);
   const int64_t nd = static_cast<int64_t>(ss.size());
-  EMBER_CHECK(static_cast<int64_t>(is.size()) == nd, ShapeError, "gather: index tensor must have "
-              "the same number of dimensions as input tensor (index shape ", index.sizes(),
-              ", input shape ", self.sizes(), ")");
-  EMBER_CHECK(dim >= 0 && dim < nd, IndexError, "gather: dimension out of range (expected to be "
-              "in range of [", -nd, ", ", nd - 1, "], but got ", dim, ")");
+  EMBER_CHECK(static_cast<int64_t>(is.size()) == nd, ShapeError,
+              "gather: index tensor must have "
+              "the same number of dimensions as input tensor (index shape ",
+              index.sizes(), ", input shape ", self.sizes(), ")");
+  EMBER_CHECK(dim >= 0 && dim < nd, IndexError,
+              "gather: dimension out of range (expected to be "
+              "in range of [",
+              -nd, ", ", nd - 1, "], but got ", dim, ")");
   Tensor out = make_tensor(index.sizes(), self.dtype());
   if (out.numel() == 0) return {out};
   for (int64_t d = 0; d < nd; ++d)
-    EMBER_CHECK(d == dim || is[d] <= ss[d], ShapeError, "gather: size does not match at "
-                "dimension ", d, ": expected index ", index.sizes(),
-                " to be no larger than self ", self.sizes(), " apart from dimension ", dim);
+    EMBER_CHECK(d == dim || is[d] <= ss[d], ShapeError,
+                "gather: size does not match at "
+                "dimension ",
+                d, ": expected index ", index.sizes(), " to be no larger than self ", self.sizes(),
+                " apart from dimension ", dim);
 
   const int64_t n = ss[dim], sdim = st[dim];
   const int64_t last = nd - 1, len = is[last];
@@ -308,8 +327,10 @@ std::vector<Tensor> split(const Tensor& a, int64_t split_size, int64_t dim) {
               split_size);
   int64_t d = wrap_dim(dim, a.dim(), "split");
   int64_t n = a.sizes()[d];
-  EMBER_CHECK(split_size > 0 || n == 0, ValueError, "split: split_size can only be 0 if dimension "
-              "size is 0, but got dimension size of ", n);
+  EMBER_CHECK(split_size > 0 || n == 0, ValueError,
+              "split: split_size can only be 0 if dimension "
+              "size is 0, but got dimension size of ",
+              n);
   int64_t parts = split_size == 0 ? 1 : std::max<int64_t>((n + split_size - 1) / split_size, 1);
   std::vector<Tensor> out;
   out.reserve(static_cast<size_t>(parts));
@@ -325,8 +346,8 @@ std::vector<Tensor> split(const Tensor& a, const std::vector<int64_t>& sizes, in
   int64_t d = wrap_dim(dim, a.dim(), "split");
   int64_t n = a.sizes()[d], total = 0;
   for (int64_t s : sizes) {
-    EMBER_CHECK(s >= 0, ValueError, "split: split_sizes must be non-negative, got split_sizes=",
-                Dims(sizes));
+    EMBER_CHECK(s >= 0, ValueError,
+                "split: split_sizes must be non-negative, got split_sizes=", Dims(sizes));
     total += s;
   }
   EMBER_CHECK(total == n, ShapeError, "split: split_sizes must sum exactly to ", n,
@@ -343,8 +364,7 @@ std::vector<Tensor> split(const Tensor& a, const std::vector<int64_t>& sizes, in
 
 std::vector<Tensor> chunk(const Tensor& a, int64_t chunks, int64_t dim) {
   EMBER_CHECK(a.dim() > 0, ShapeError, "chunk: expects at least a 1-dimensional tensor");
-  EMBER_CHECK(chunks > 0, ValueError, "chunk: expects `chunks` to be greater than 0, got ",
-              chunks);
+  EMBER_CHECK(chunks > 0, ValueError, "chunk: expects `chunks` to be greater than 0, got ", chunks);
   int64_t d = wrap_dim(dim, a.dim(), "chunk");
   int64_t n = a.sizes()[d];
   // ceil(n / chunks) per chunk, so fewer than `chunks` may come back; an empty dim still gives

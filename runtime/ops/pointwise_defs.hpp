@@ -8,9 +8,15 @@
 namespace ember {
 
 /// DslDef<op>::type is the op's dsl definition (dsl/builtins.hpp); void for ops without one.
-template <Op op> struct DslDef { using type = void; };
-#define EMBER_DEF(O, D) \
-  template <> struct DslDef<Op::O> { using type = dsl::builtin::D; };
+template <Op op>
+struct DslDef {
+  using type = void;
+};
+#define EMBER_DEF(O, D)           \
+  template <>                     \
+  struct DslDef<Op::O> {          \
+    using type = dsl::builtin::D; \
+  };
 EMBER_DEF(Neg, neg)
 EMBER_DEF(Abs, abs)
 EMBER_DEF(Exp, exp)
@@ -37,6 +43,7 @@ EMBER_DEF(Maximum, maximum)
 EMBER_DEF(Minimum, minimum)
 #undef EMBER_DEF
 
-template <Op op> using dsl_def_t = typename DslDef<op>::type;
+template <Op op>
+using dsl_def_t = typename DslDef<op>::type;
 
 }  // namespace ember

@@ -22,8 +22,10 @@ PoolInput pool_input(const Tensor& input, const char* op) {
   int64_t d = input.dim();
   bool ok = (d == 3 && input.size(0) != 0 && input.size(1) != 0 && input.size(2) != 0) ||
             (d == 4 && input.size(1) != 0 && input.size(2) != 0 && input.size(3) != 0);
-  EMBER_CHECK(ok, ShapeError, op, ": Expected 3D or 4D (batch mode) tensor with optional 0 dim "
-              "batch size for input, but got: ", input.sizes());
+  EMBER_CHECK(ok, ShapeError, op,
+              ": Expected 3D or 4D (batch mode) tensor with optional 0 dim "
+              "batch size for input, but got: ",
+              input.sizes());
   PoolInput p;
   NoGradGuard no_grad;  // an internal copy, not a graph node
   p.x = input.contiguous();
@@ -54,20 +56,19 @@ int64_t pool_out_size(int64_t in, int64_t k, int64_t pad, int64_t stride, int64_
 }
 
 // Checks the attributes and computes (oh, ow); PyTorch's messages.
-void pool_shape(const PoolAttrs& a, const PoolInput& p, const char* op, int64_t& oh,
-                int64_t& ow) {
+void pool_shape(const PoolAttrs& a, const PoolInput& p, const char* op, int64_t& oh, int64_t& ow) {
   EMBER_CHECK(a.kernel[0] > 0 && a.kernel[1] > 0, ValueError, op,
               ": kernel size should be greater than zero, but got kH: ", a.kernel[0],
               " kW: ", a.kernel[1]);
   EMBER_CHECK(a.stride[0] > 0 && a.stride[1] > 0, ValueError, op,
-              ": stride should be greater than zero, but got dH: ", a.stride[0], " dW: ",
-              a.stride[1]);
+              ": stride should be greater than zero, but got dH: ", a.stride[0],
+              " dW: ", a.stride[1]);
   EMBER_CHECK(a.dilation[0] > 0 && a.dilation[1] > 0, ValueError, op,
               ": dilation should be greater than zero, but got dilationH: ", a.dilation[0],
               " dilationW: ", a.dilation[1]);
   for (int d = 0; d < 2; ++d) {
-    EMBER_CHECK(a.padding[d] >= 0, ValueError, op, ": pad must be non-negative, but got pad: ",
-                a.padding[d]);
+    EMBER_CHECK(a.padding[d] >= 0, ValueError, op,
+                ": pad must be non-negative, but got pad: ", a.padding[d]);
     EMBER_CHECK(a.padding[d] <= a.kernel[d] / 2, ValueError, op,
                 ": pad should be at most half of kernel size, but got pad=", a.padding[d],
                 " and kernel_size=", a.kernel[d]);
@@ -76,8 +77,7 @@ void pool_shape(const PoolAttrs& a, const PoolInput& p, const char* op, int64_t&
   ow = pool_out_size(p.w, a.kernel[1], a.padding[1], a.stride[1], a.dilation[1], a.ceil_mode);
   int64_t c = p.lead.empty() ? 1 : p.lead.back();
   EMBER_CHECK(oh >= 1 && ow >= 1, ShapeError, op, ": Given input size: (", c, "x", p.h, "x", p.w,
-              "). Calculated output size: (", c, "x", oh, "x", ow,
-              "). Output size is too small");
+              "). Calculated output size: (", c, "x", oh, "x", ow, "). Output size is too small");
 }
 
 int64_t plane_grain(int64_t work_per_plane) {
@@ -88,9 +88,8 @@ template <class T>
 void max_pool(const PoolAttrs& a, const PoolInput& p, int64_t oh, int64_t ow, T* out,
               int64_t* idx) {
   const T* x = p.x.data_ptr<T>();
-  int64_t H = p.h, W = p.w, kh = a.kernel[0], kw = a.kernel[1], sh = a.stride[0],
-          sw = a.stride[1], ph = a.padding[0], pw = a.padding[1], dh = a.dilation[0],
-          dw = a.dilation[1];
+  int64_t H = p.h, W = p.w, kh = a.kernel[0], kw = a.kernel[1], sh = a.stride[0], sw = a.stride[1],
+          ph = a.padding[0], pw = a.padding[1], dh = a.dilation[0], dw = a.dilation[1];
   parallel_for(0, p.planes, plane_grain(oh * ow * kh * kw), [&](int64_t lo, int64_t hi) {
     for (int64_t pl = lo; pl < hi; ++pl) {
       const T* plane = x + pl * H * W;
@@ -125,8 +124,8 @@ template <class T>
 void avg_pool(const PoolAttrs& a, const PoolInput& p, int64_t oh, int64_t ow, T* out) {
   const T* x = p.x.data_ptr<T>();
   using Acc = std::conditional_t<std::is_floating_point_v<T>, double, int64_t>;
-  int64_t H = p.h, W = p.w, kh = a.kernel[0], kw = a.kernel[1], sh = a.stride[0],
-          sw = a.stride[1], ph = a.padding[0], pw = a.padding[1];
+  int64_t H = p.h, W = p.w, kh = a.kernel[0], kw = a.kernel[1], sh = a.stride[0], sw = a.stride[1],
+          ph = a.padding[0], pw = a.padding[1];
   parallel_for(0, p.planes, plane_grain(oh * ow * kh * kw), [&](int64_t lo, int64_t hi) {
     for (int64_t pl = lo; pl < hi; ++pl) {
       const T* plane = x + pl * H * W;
@@ -148,7 +147,7 @@ void avg_pool(const PoolAttrs& a, const PoolInput& p, int64_t oh, int64_t ow, T*
           Acc s = 0;
           for (int64_t ih = hs; ih < he; ++ih)
             for (int64_t iw = ws; iw < we; ++iw) s += plane[ih * W + iw];
-          int64_t div = a.divisor_override ? *a.divisor_override
+          int64_t div = a.divisor_override    ? *a.divisor_override
                         : a.count_include_pad ? pool_size
                                               : (he - hs) * (we - ws);
           o[y * ow + xo] = static_cast<T>(s / static_cast<Acc>(div));
@@ -168,8 +167,10 @@ TensorList max_pool2d_kernel(std::span<const Tensor> in, const Attrs& attrs) {
   Dims sizes = out_sizes(p, oh, ow);
   Tensor out = make_tensor(sizes, p.x.dtype()), idx = make_tensor(sizes, kInt64);
   if (out.numel() == 0) return {out, idx};
-  if (p.x.dtype() == kFloat32) max_pool<float>(a, p, oh, ow, out.data_ptr<float>(), idx.data_ptr<int64_t>());
-  else max_pool<double>(a, p, oh, ow, out.data_ptr<double>(), idx.data_ptr<int64_t>());
+  if (p.x.dtype() == kFloat32)
+    max_pool<float>(a, p, oh, ow, out.data_ptr<float>(), idx.data_ptr<int64_t>());
+  else
+    max_pool<double>(a, p, oh, ow, out.data_ptr<double>(), idx.data_ptr<int64_t>());
   return {out, idx};
 }
 
@@ -226,21 +227,24 @@ TensorList adaptive_avg_pool2d_kernel(std::span<const Tensor> in, const Attrs& a
               "adaptive_avg_pool2d: output_size must be 2 numbers, got ", size);
   EMBER_CHECK(size[0] >= 0 && size[1] >= 0, ValueError,
               "adaptive_avg_pool2d: elements of output_size must be greater than or equal to 0 "
-              "but received ", size);
+              "but received ",
+              size);
   EMBER_CHECK(input.dim() == 3 || input.dim() == 4, ShapeError,
               "adaptive_avg_pool2d: Expected 3D or 4D tensor, but got ", input.sizes());
   for (int64_t d = input.dim() - 3; d < input.dim(); ++d)
     EMBER_CHECK(input.size(d) != 0, ShapeError,
                 "adaptive_avg_pool2d: Expected input to have non-zero size for non-batch "
-                "dimensions, but input has sizes ", input.sizes(), " with dimension ", d,
-                " being empty");
+                "dimensions, but input has sizes ",
+                input.sizes(), " with dimension ", d, " being empty");
   EMBER_CHECK(is_floating(input.dtype()), DTypeError, "adaptive_avg_pool2d: not implemented for '",
               dtype_name(input.dtype()), "'");
   PoolInput p = pool_input(input, "adaptive_avg_pool2d");
   Tensor out = make_tensor(out_sizes(p, size[0], size[1]), input.dtype());
   if (out.numel() == 0) return {out};
-  if (input.dtype() == kFloat32) adaptive_avg_pool<float>(p, size[0], size[1], out.data_ptr<float>());
-  else adaptive_avg_pool<double>(p, size[0], size[1], out.data_ptr<double>());
+  if (input.dtype() == kFloat32)
+    adaptive_avg_pool<float>(p, size[0], size[1], out.data_ptr<float>());
+  else
+    adaptive_avg_pool<double>(p, size[0], size[1], out.data_ptr<double>());
   return {out};
 }
 

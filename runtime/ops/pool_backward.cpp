@@ -64,7 +64,7 @@ TensorList avg_pool_backward_kernel(std::span<const Tensor> in, const Attrs& att
         y1 = std::min(y1, p.h);
         x1 = std::min(x1, p.w);
         if (y0 >= y1 || x0 >= x1) continue;
-        int64_t div = a.divisor_override ? *a.divisor_override
+        int64_t div = a.divisor_override    ? *a.divisor_override
                       : a.count_include_pad ? pool
                                             : (y1 - y0) * (x1 - x0);
         T share = g[y * p.ow + x] / static_cast<T>(div);

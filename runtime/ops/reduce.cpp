@@ -25,17 +25,26 @@ Tensor cast_nograd(const Tensor& t, DType d) {
 template <class F>
 void visit_numeric(DType d, F&& f) {
   switch (d) {
-    case DType::Float32: f(float{}); return;
-    case DType::Float64: f(double{}); return;
-    case DType::Int64: f(int64_t{}); return;
-    case DType::Bool: break;
+    case DType::Float32:
+      f(float{});
+      return;
+    case DType::Float64:
+      f(double{});
+      return;
+    case DType::Int64:
+      f(int64_t{});
+      return;
+    case DType::Bool:
+      break;
   }
   EMBER_ASSERT(false, "reduction computed in bool");
 }
 template <class F>
 void visit_floating(DType d, F&& f) {
-  if (d == kFloat64) f(double{});
-  else f(float{});
+  if (d == kFloat64)
+    f(double{});
+  else
+    f(float{});
 }
 
 // fin(o, sum over output o's elements of f(x, param[o])); param may be null when kParam is false.
@@ -105,8 +114,10 @@ TensorList sum_prod_kernel(std::span<const Tensor> in, const Attrs& attrs) {
     using T = decltype(z);
     T* o = out.data_ptr<T>();
     auto fin = [o](int64_t i, T v) { o[i] = v; };
-    if constexpr (op == Op::Sum) run_sum<false, T>(p, nullptr, [](T v, T) { return v; }, fin);
-    else run_prod<T>(p, fin);
+    if constexpr (op == Op::Sum)
+      run_sum<false, T>(p, nullptr, [](T v, T) { return v; }, fin);
+    else
+      run_prod<T>(p, fin);
   });
   return {p.result(out)};
 }
@@ -115,7 +126,8 @@ void check_floating(const Tensor& a, Op op) {
   if (op == Op::Mean)
     EMBER_CHECK(is_floating(a.dtype()), DTypeError,
                 "mean(): could not infer output dtype. Input dtype must be either a floating "
-                "point or complex dtype. Got: ", a.dtype() == kBool ? "Bool" : "Long");
+                "point or complex dtype. Got: ",
+                a.dtype() == kBool ? "Bool" : "Long");
   else
     EMBER_CHECK(is_floating(a.dtype()), DTypeError, op_name(op),
                 "(): std and var only support floating point and complex dtypes, got ",

@@ -36,8 +36,10 @@ inline T pick(T v, T a) {
 template <bool kMax, class T>
 constexpr T extreme_identity() {
   using L = std::numeric_limits<T>;
-  if constexpr (std::is_floating_point_v<T>) return kMax ? -L::infinity() : L::infinity();
-  else return kMax ? L::lowest() : L::max();
+  if constexpr (std::is_floating_point_v<T>)
+    return kMax ? -L::infinity() : L::infinity();
+  else
+    return kMax ? L::lowest() : L::max();
 }
 
 template <class Acc, class T, class F>

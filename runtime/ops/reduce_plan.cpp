@@ -14,8 +14,10 @@ ReducePlan::ReducePlan(const Tensor& a, const Dims& dims, bool keepdim, bool kee
   for (int64_t d : dims)
     if (d < nd) red[d] = true;  // a 0-d tensor takes dim 0 and reduces nothing
   for (int64_t d = 0; d < nd; ++d) {
-    if (!red[d]) out_shape_.push_back(sz[d]);
-    else if (keepdim) out_shape_.push_back(1);
+    if (!red[d])
+      out_shape_.push_back(sz[d]);
+    else if (keepdim)
+      out_shape_.push_back(1);
   }
   if (a.numel() == 0) {  // nothing to read: [outer, rows, 1] with outer or rows zero
     for (int64_t d = 0; d < nd; ++d) (red[d] ? rows : outer) *= sz[d];

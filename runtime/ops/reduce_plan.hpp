@@ -24,7 +24,10 @@ class ReducePlan {
   int64_t outer = 1, rows = 1, inner = 1;
   /// The input as [outer, rows, inner] elements of its dtype; only valid when rows * outer *
   /// inner > 0.
-  template <class T> const T* data() const { return reinterpret_cast<const T*>(x_.raw_data()); }
+  template <class T>
+  const T* data() const {
+    return reinterpret_cast<const T*>(x_.raw_data());
+  }
   /// A buffer of outer * inner elements for a result, in the plan's order.
   Tensor buffer(DType d) const;
   /// The op's result from a filled buffer: logical dim order, keepdim honoured.

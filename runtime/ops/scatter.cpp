@@ -11,15 +11,16 @@ TensorList scatter_add_kernel(std::span<const Tensor> in, const Attrs& attrs) {
   const Tensor& self = in[0];
   Tensor index = in[1].contiguous(), src = in[2];
   int64_t dim = wrap_dim(std::get<DimAttrs>(attrs).dim, self.dim(), "scatter_add");
-  EMBER_CHECK(index.dtype() == kInt64, DTypeError, "scatter_add: expected index of dtype int64, got ",
-              dtype_name(index.dtype()));
+  EMBER_CHECK(index.dtype() == kInt64, DTypeError,
+              "scatter_add: expected index of dtype int64, got ", dtype_name(index.dtype()));
   EMBER_CHECK(index.dim() == self.dim() && src.dim() == self.dim(), ShapeError,
               "scatter_add: index ", index.sizes(), ", src ", src.sizes(), " and self ",
               self.sizes(), " must have the same number of dimensions");
   for (int64_t d = 0; d < self.dim(); ++d) {
-    EMBER_CHECK(index.sizes()[d] <= src.sizes()[d] && (d == dim || index.sizes()[d] <= self.sizes()[d]),
-                ShapeError, "scatter_add: index ", index.sizes(), " is larger than src ", src.sizes(),
-                " or self ", self.sizes(), " at dimension ", d);
+    EMBER_CHECK(
+        index.sizes()[d] <= src.sizes()[d] && (d == dim || index.sizes()[d] <= self.sizes()[d]),
+        ShapeError, "scatter_add: index ", index.sizes(), " is larger than src ", src.sizes(),
+        " or self ", self.sizes(), " at dimension ", d);
   }
   Tensor out = self.clone();
   Tensor s = src.to(out.dtype());
@@ -60,8 +61,8 @@ TensorList index_add_kernel(std::span<const Tensor> in, const Attrs& attrs) {
   const Tensor& source = in[2];
   int64_t dim = wrap_dim(std::get<DimAttrs>(attrs).dim, self.dim(), "index_add");
   EMBER_CHECK(index.dtype() == kInt64 && index.dim() <= 1, DTypeError,
-              "index_add: expected a 1-d int64 index, got ", dtype_name(index.dtype()), " of shape ",
-              index.sizes());
+              "index_add: expected a 1-d int64 index, got ", dtype_name(index.dtype()),
+              " of shape ", index.sizes());
   int64_t n = index.numel();
   Dims expect = self.sizes();
   if (!expect.empty()) expect[dim] = n;

@@ -102,8 +102,10 @@ TensorList softmax_kernel(std::span<const Tensor> in, const Attrs& attrs) {
                    }
                  });
   };
-  if (a.dtype() == kFloat64) run(double{});
-  else run(float{});
+  if (a.dtype() == kFloat64)
+    run(double{});
+  else
+    run(float{});
   return {out};
 }
 

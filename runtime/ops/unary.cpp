@@ -20,7 +20,8 @@ template <Op op, class T, class Def = dsl_def_t<op>>
 auto unary_fn(const Attrs& attrs) {
   if constexpr (std::is_same_v<T, bool> && op != Op::LogicalNot && op != Op::Clamp)
     return [](T x) -> T { return x; };  // abs, sign and relu of a bool are the bool itself
-  else if constexpr (op == Op::LogicalNot) return [](T x) -> bool { return !x; };
+  else if constexpr (op == Op::LogicalNot)
+    return [](T x) -> bool { return !x; };
   else if constexpr (op == Op::Clamp) {  // NaN stays NaN, as PyTorch
     const auto& c = std::get<ClampAttrs>(attrs);
     T lo = c.min ? static_cast<T>(*c.min) : std::numeric_limits<T>::lowest();
@@ -49,8 +50,8 @@ TensorList unary_kernel(std::span<const Tensor> in, const Attrs& attrs) {
   if constexpr (op == Op::Clamp) {
     const auto& c = std::get<ClampAttrs>(attrs);
     EMBER_CHECK(c.min || c.max, ValueError, "clamp: at least one of min or max must be given");
-    if (!is_floating(d) && ((c.min && std::floor(*c.min) != *c.min) ||
-                            (c.max && std::floor(*c.max) != *c.max)))
+    if (!is_floating(d) &&
+        ((c.min && std::floor(*c.min) != *c.min) || (c.max && std::floor(*c.max) != *c.max)))
       d = default_dtype();  // int tensor, fractional bound: result is float, as PyTorch
   }
   Tensor a = in[0];

@@ -12,7 +12,8 @@ TensorList view_kernel(std::span<const Tensor> in, const Attrs& attrs) {
   auto strides = view_strides(a.sizes(), a.strides(), sizes);
   EMBER_CHECK(strides, ShapeError, "view: size ", sizes,
               " is not compatible with input tensor's size ", a.sizes(), " and stride ",
-              a.strides(), " (at least one dimension spans across two contiguous subspaces); "
+              a.strides(),
+              " (at least one dimension spans across two contiguous subspaces); "
               "use reshape instead");
   return {make_view(a, sizes, *strides, a.storage_offset())};
 }
@@ -20,9 +21,10 @@ TensorList view_kernel(std::span<const Tensor> in, const Attrs& attrs) {
 TensorList expand_kernel(std::span<const Tensor> in, const Attrs& attrs) {
   const Tensor& a = in[0];
   const Dims& sizes = std::get<ShapeAttrs>(attrs).sizes;
-  EMBER_CHECK(sizes.size() >= a.sizes().size(), ShapeError, "expand: the number of sizes provided (",
-              sizes.size(), ") must be greater or equal to the number of dimensions in the tensor (",
-              a.dim(), ")");
+  EMBER_CHECK(sizes.size() >= a.sizes().size(), ShapeError,
+              "expand: the number of sizes provided (", sizes.size(),
+              ") must be greater or equal to the number of dimensions in the tensor (", a.dim(),
+              ")");
   size_t off = sizes.size() - a.sizes().size();
   Dims out_sizes(sizes.size()), out_strides(sizes.size());
   for (size_t i = 0; i < sizes.size(); ++i) {

@@ -1,12 +1,11 @@
 // The dsl's float exp and erf (dsl::math::poly) against double-precision libm: every 613th float
 // (all exponents, both signs, every residue of the mantissa's low bits), then the edges.
 #include <bit>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <vector>
-
-#include <catch2/catch.hpp>
 
 #include "dsl/math.hpp"
 
@@ -35,7 +34,8 @@ struct Worst {
   }
 };
 
-template <class F, class R> Worst sweep(F f, R ref) {
+template <class F, class R>
+Worst sweep(F f, R ref) {
   Worst w;
   std::vector<float> x, y;
   for (uint64_t bits = 0; bits < (uint64_t(1) << 32); bits += 613)
@@ -59,10 +59,10 @@ TEST_CASE("dsl math: float exp is within 1.5 ulp of libm everywhere", "[dsl][fas
   CHECK(math::exp(inf) == inf);
   CHECK(math::exp(-inf) == 0.0f);
   CHECK(std::isnan(math::exp(std::numeric_limits<float>::quiet_NaN())));
-  CHECK(math::exp(88.72283f) == std::exp(88.72283f));         // the largest finite result
-  CHECK(math::exp(88.72284f) == inf);                         // the first overflow
+  CHECK(math::exp(88.72283f) == std::exp(88.72283f));  // the largest finite result
+  CHECK(math::exp(88.72284f) == inf);                  // the first overflow
   CHECK(math::exp(-87.33654f) >= std::numeric_limits<float>::min());
-  CHECK(math::exp(-103.0f) > 0.0f);                            // subnormal results
+  CHECK(math::exp(-103.0f) > 0.0f);  // subnormal results
   CHECK(ulp_error(math::exp(-100.0f), std::exp(-100.0)) <= 1.5);
   CHECK(math::exp(-104.0f) == 0.0f);
   CHECK(math::exp(-1e30f) == 0.0f);

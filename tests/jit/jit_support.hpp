@@ -44,8 +44,9 @@ namespace detail {
 // before the JIT first reads the variable.
 inline bool isolate_jit_disk_cache() {
   if (std::getenv("EMBER_JIT_CACHE")) return false;
-  static std::string dir = (std::filesystem::temp_directory_path() /
-                            ("ember-jit-tests-" + std::to_string(::getpid()))).string();
+  static std::string dir =
+      (std::filesystem::temp_directory_path() / ("ember-jit-tests-" + std::to_string(::getpid())))
+          .string();
   ::setenv("EMBER_JIT_CACHE", dir.c_str(), 0);
   std::atexit([] {
     std::error_code ec;

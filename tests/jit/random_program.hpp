@@ -25,23 +25,49 @@ namespace ember::test::fuzz {
 
 enum class Kind {
   // tensor-tensor with broadcasting; Add..Div also tensor-scalar when b < 0
-  Add, Sub, Mul, Div, Maximum, Minimum,
+  Add,
+  Sub,
+  Mul,
+  Div,
+  Maximum,
+  Minimum,
   // unary
-  Neg, Abs, Exp, Log, Sqrt, Rsqrt, Log1p, Expm1, Tanh, Sigmoid, Relu, Gelu, Silu, Erf, Sin, Cos,
-  PowScalar, Clamp,
+  Neg,
+  Abs,
+  Exp,
+  Log,
+  Sqrt,
+  Rsqrt,
+  Log1p,
+  Expm1,
+  Tanh,
+  Sigmoid,
+  Relu,
+  Gelu,
+  Silu,
+  Erf,
+  Sin,
+  Cos,
+  PowScalar,
+  Clamp,
   // comparisons (tensor-tensor or tensor-scalar) and where
-  Cmp, Where,
+  Cmp,
+  Where,
   // reductions and normalisations
-  Sum, Mean, Amax, Softmax, LogSoftmax,
+  Sum,
+  Mean,
+  Amax,
+  Softmax,
+  LogSoftmax,
   kCount
 };
 
 inline const char* kind_name(Kind k) {
-  static const char* names[] = {"add",  "sub",   "mul",   "div",   "maximum", "minimum", "neg",
-                                "abs",  "exp",   "log",   "sqrt",  "rsqrt",   "log1p",   "expm1",
-                                "tanh", "sigmoid", "relu", "gelu", "silu",    "erf",     "sin",
-                                "cos",  "pow",   "clamp", "cmp",   "where",   "sum",     "mean",
-                                "amax", "softmax", "log_softmax"};
+  static const char* names[] = {
+      "add",  "sub",   "mul",  "div",   "maximum", "minimum", "neg",        "abs",
+      "exp",  "log",   "sqrt", "rsqrt", "log1p",   "expm1",   "tanh",       "sigmoid",
+      "relu", "gelu",  "silu", "erf",   "sin",     "cos",     "pow",        "clamp",
+      "cmp",  "where", "sum",  "mean",  "amax",    "softmax", "log_softmax"};
   static_assert(sizeof(names) / sizeof(names[0]) == size_t(Kind::kCount));
   return names[int(k)];
 }
@@ -74,7 +100,7 @@ struct InputSpec {
   std::vector<int64_t> shape;
   DType dtype = kFloat32;
   Layout layout = Layout::Contiguous;
-  int d0 = 0, d1 = 0;    ///< transposed dims; sliced/expanded dim
+  int d0 = 0, d1 = 0;   ///< transposed dims; sliced/expanded dim
   int64_t nan_at = -1;  ///< index into the backing buffer set to NaN, or -1
 };
 
@@ -82,8 +108,8 @@ struct InputSpec {
 struct ValueInfo {
   std::vector<int64_t> shape;
   DType dtype = kFloat32;
-  double bound = 5;  ///< |value| stays below this (heuristic: inputs are randn)
-  double lo = -5;    ///< value stays above this
+  double bound = 5;   ///< |value| stays below this (heuristic: inputs are randn)
+  double lo = -5;     ///< value stays above this
   bool exact = true;  ///< computed without rounding from the inputs (ties are real ties)
 };
 
@@ -155,13 +181,22 @@ inline std::string instr_str(const Instr& in) {
     return s;
   };
   switch (in.kind) {
-    case Kind::Add: case Kind::Sub: case Kind::Mul: case Kind::Div:
-    case Kind::Maximum: case Kind::Minimum:
-      if (in.b >= 0) os << kind_name(in.kind) << '(' << v(in.a) << ", " << v(in.b) << ')';
-      else if (in.scalar_first) os << kind_name(in.kind) << '(' << in.s << ", " << v(in.a) << ')';
-      else os << kind_name(in.kind) << '(' << v(in.a) << ", " << in.s << ')';
+    case Kind::Add:
+    case Kind::Sub:
+    case Kind::Mul:
+    case Kind::Div:
+    case Kind::Maximum:
+    case Kind::Minimum:
+      if (in.b >= 0)
+        os << kind_name(in.kind) << '(' << v(in.a) << ", " << v(in.b) << ')';
+      else if (in.scalar_first)
+        os << kind_name(in.kind) << '(' << in.s << ", " << v(in.a) << ')';
+      else
+        os << kind_name(in.kind) << '(' << v(in.a) << ", " << in.s << ')';
       break;
-    case Kind::PowScalar: os << "pow(" << v(in.a) << ", " << in.s << ')'; break;
+    case Kind::PowScalar:
+      os << "pow(" << v(in.a) << ", " << in.s << ')';
+      break;
     case Kind::Clamp:
       os << "clamp(" << v(in.a) << ", min=" << (in.has_min ? scalar_str(in.s) : "none")
          << ", max=" << (in.has_max ? scalar_str(in.s2) : "none") << ')';
@@ -170,15 +205,21 @@ inline std::string instr_str(const Instr& in) {
       os << cmp_name(in.cmp) << '(' << v(in.a) << ", " << (in.b >= 0 ? v(in.b) : scalar_str(in.s))
          << ')';
       break;
-    case Kind::Where: os << "where(" << v(in.c) << ", " << v(in.a) << ", " << v(in.b) << ')'; break;
-    case Kind::Sum: case Kind::Mean: case Kind::Amax:
+    case Kind::Where:
+      os << "where(" << v(in.c) << ", " << v(in.a) << ", " << v(in.b) << ')';
+      break;
+    case Kind::Sum:
+    case Kind::Mean:
+    case Kind::Amax:
       os << kind_name(in.kind) << '(' << v(in.a) << ", dims=" << shape_str(in.dims)
          << ", keepdim=" << in.keepdim << ')';
       break;
-    case Kind::Softmax: case Kind::LogSoftmax:
+    case Kind::Softmax:
+    case Kind::LogSoftmax:
       os << kind_name(in.kind) << '(' << v(in.a) << ", dim=" << in.dims[0] << ')';
       break;
-    default: os << kind_name(in.kind) << '(' << v(in.a) << ')';
+    default:
+      os << kind_name(in.kind) << '(' << v(in.a) << ')';
   }
   return os.str();
 }
@@ -223,11 +264,16 @@ inline Tensor make_input(const InputSpec& in, uint64_t seed) {
   if (buf_shape.empty()) t = t.reshape(Dims{});  // tensor(vals, {}) is 1-d
   if (in.dtype == kFloat32) t = t.to(kFloat32);
   switch (in.layout) {
-    case Layout::Contiguous: return t;
-    case Layout::Transposed: return t.transpose(in.d0, in.d1);
-    case Layout::Sliced: return t.slice(in.d0, 1, buf_shape[in.d0], 2);
-    case Layout::Strided: return test::noncontiguous(t);
-    case Layout::Expanded: return t.expand(Dims(in.shape));
+    case Layout::Contiguous:
+      return t;
+    case Layout::Transposed:
+      return t.transpose(in.d0, in.d1);
+    case Layout::Sliced:
+      return t.slice(in.d0, 1, buf_shape[in.d0], 2);
+    case Layout::Strided:
+      return test::noncontiguous(t);
+    case Layout::Expanded:
+      return t.expand(Dims(in.shape));
   }
   return t;
 }
@@ -241,29 +287,75 @@ inline std::vector<Tensor> evaluate(const Program& p, const std::vector<Tensor>&
     const Tensor& a = v[in.a];
     Tensor r;
     switch (in.kind) {
-      case Kind::Add: r = in.b >= 0 ? a + v[in.b] : in.scalar_first ? in.s + a : a + in.s; break;
-      case Kind::Sub: r = in.b >= 0 ? a - v[in.b] : in.scalar_first ? in.s - a : a - in.s; break;
-      case Kind::Mul: r = in.b >= 0 ? a * v[in.b] : in.scalar_first ? in.s * a : a * in.s; break;
-      case Kind::Div: r = in.b >= 0 ? a / v[in.b] : in.scalar_first ? in.s / a : a / in.s; break;
-      case Kind::Maximum: r = maximum(a, v[in.b]); break;
-      case Kind::Minimum: r = minimum(a, v[in.b]); break;
-      case Kind::Neg: r = -a; break;
-      case Kind::Abs: r = abs(a); break;
-      case Kind::Exp: r = exp(a); break;
-      case Kind::Log: r = log(a); break;
-      case Kind::Sqrt: r = sqrt(a); break;
-      case Kind::Rsqrt: r = rsqrt(a); break;
-      case Kind::Log1p: r = log1p(a); break;
-      case Kind::Expm1: r = expm1(a); break;
-      case Kind::Tanh: r = tanh(a); break;
-      case Kind::Sigmoid: r = sigmoid(a); break;
-      case Kind::Relu: r = relu(a); break;
-      case Kind::Gelu: r = gelu(a); break;
-      case Kind::Silu: r = silu(a); break;
-      case Kind::Erf: r = erf(a); break;
-      case Kind::Sin: r = sin(a); break;
-      case Kind::Cos: r = cos(a); break;
-      case Kind::PowScalar: r = pow(a, in.s); break;
+      case Kind::Add:
+        r = in.b >= 0 ? a + v[in.b] : in.scalar_first ? in.s + a : a + in.s;
+        break;
+      case Kind::Sub:
+        r = in.b >= 0 ? a - v[in.b] : in.scalar_first ? in.s - a : a - in.s;
+        break;
+      case Kind::Mul:
+        r = in.b >= 0 ? a * v[in.b] : in.scalar_first ? in.s * a : a * in.s;
+        break;
+      case Kind::Div:
+        r = in.b >= 0 ? a / v[in.b] : in.scalar_first ? in.s / a : a / in.s;
+        break;
+      case Kind::Maximum:
+        r = maximum(a, v[in.b]);
+        break;
+      case Kind::Minimum:
+        r = minimum(a, v[in.b]);
+        break;
+      case Kind::Neg:
+        r = -a;
+        break;
+      case Kind::Abs:
+        r = abs(a);
+        break;
+      case Kind::Exp:
+        r = exp(a);
+        break;
+      case Kind::Log:
+        r = log(a);
+        break;
+      case Kind::Sqrt:
+        r = sqrt(a);
+        break;
+      case Kind::Rsqrt:
+        r = rsqrt(a);
+        break;
+      case Kind::Log1p:
+        r = log1p(a);
+        break;
+      case Kind::Expm1:
+        r = expm1(a);
+        break;
+      case Kind::Tanh:
+        r = tanh(a);
+        break;
+      case Kind::Sigmoid:
+        r = sigmoid(a);
+        break;
+      case Kind::Relu:
+        r = relu(a);
+        break;
+      case Kind::Gelu:
+        r = gelu(a);
+        break;
+      case Kind::Silu:
+        r = silu(a);
+        break;
+      case Kind::Erf:
+        r = erf(a);
+        break;
+      case Kind::Sin:
+        r = sin(a);
+        break;
+      case Kind::Cos:
+        r = cos(a);
+        break;
+      case Kind::PowScalar:
+        r = pow(a, in.s);
+        break;
       case Kind::Clamp:
         r = clamp(a, in.has_min ? std::optional<double>(in.s) : std::nullopt,
                   in.has_max ? std::optional<double>(in.s2) : std::nullopt);
@@ -275,23 +367,48 @@ inline std::vector<Tensor> evaluate(const Program& p, const std::vector<Tensor>&
           r = f[in.cmp](a, b);
         } else {
           switch (in.cmp) {
-            case 0: r = a < in.s; break;
-            case 1: r = a <= in.s; break;
-            case 2: r = a > in.s; break;
-            case 3: r = a >= in.s; break;
-            case 4: r = a == in.s; break;
-            default: r = a != in.s; break;
+            case 0:
+              r = a < in.s;
+              break;
+            case 1:
+              r = a <= in.s;
+              break;
+            case 2:
+              r = a > in.s;
+              break;
+            case 3:
+              r = a >= in.s;
+              break;
+            case 4:
+              r = a == in.s;
+              break;
+            default:
+              r = a != in.s;
+              break;
           }
         }
         break;
       }
-      case Kind::Where: r = where(v[in.c], a, v[in.b]); break;
-      case Kind::Sum: r = sum(a, Dims(in.dims), in.keepdim); break;
-      case Kind::Mean: r = mean(a, Dims(in.dims), in.keepdim); break;
-      case Kind::Amax: r = amax(a, Dims(in.dims), in.keepdim); break;
-      case Kind::Softmax: r = softmax(a, in.dims[0]); break;
-      case Kind::LogSoftmax: r = log_softmax(a, in.dims[0]); break;
-      case Kind::kCount: break;
+      case Kind::Where:
+        r = where(v[in.c], a, v[in.b]);
+        break;
+      case Kind::Sum:
+        r = sum(a, Dims(in.dims), in.keepdim);
+        break;
+      case Kind::Mean:
+        r = mean(a, Dims(in.dims), in.keepdim);
+        break;
+      case Kind::Amax:
+        r = amax(a, Dims(in.dims), in.keepdim);
+        break;
+      case Kind::Softmax:
+        r = softmax(a, in.dims[0]);
+        break;
+      case Kind::LogSoftmax:
+        r = log_softmax(a, in.dims[0]);
+        break;
+      case Kind::kCount:
+        break;
     }
     v.push_back(std::move(r));
   }

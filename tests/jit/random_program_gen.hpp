@@ -30,7 +30,7 @@ class Generator {
       for (int v = int(p_.inputs.size()); v < last; ++v)
         if (!used[v]) dead.push_back(v);
       p_.outputs.push_back(!dead.empty() && chance(0.7) ? dead[uniform(0, int(dead.size()) - 1)]
-                                                         : uniform(0, last - 1));
+                                                        : uniform(0, last - 1));
     }
     return std::move(p_);
   }
@@ -42,7 +42,10 @@ class Generator {
 
   int uniform(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng_); }
   bool chance(double pr) { return std::uniform_real_distribution<double>(0, 1)(rng_) < pr; }
-  template <class T, size_t N> T one_of(const T (&xs)[N]) { return xs[uniform(0, int(N) - 1)]; }
+  template <class T, size_t N>
+  T one_of(const T (&xs)[N]) {
+    return xs[uniform(0, int(N) - 1)];
+  }
   const ValueInfo& info(int v) const { return p_.info[v]; }
   int rank(int v) const { return int(info(v).shape.size()); }
 
@@ -138,7 +141,11 @@ class Generator {
     ValueInfo vi = info(v);
     vi.bound = bound;
     vi.lo = std::max(vi.lo, -bound);
-    return emit(Instr{.kind = Kind::Clamp, .a = v, .s = -bound, .s2 = bound, .has_min = true,
+    return emit(Instr{.kind = Kind::Clamp,
+                      .a = v,
+                      .s = -bound,
+                      .s2 = bound,
+                      .has_min = true,
                       .has_max = true},
                 vi);
   }
@@ -146,8 +153,8 @@ class Generator {
   bool emit_binary(Kind k) {
     int a = pick();
     const ValueInfo A = info(a);  // a copy: guards below append to p_.info
-    bool scalar = (k == Kind::Add || k == Kind::Sub || k == Kind::Mul || k == Kind::Div) &&
-                  chance(0.4);
+    bool scalar =
+        (k == Kind::Add || k == Kind::Sub || k == Kind::Mul || k == Kind::Div) && chance(0.4);
     ValueInfo vi = A;
     vi.exact = false;
     if (scalar) {
@@ -182,8 +189,14 @@ class Generator {
     vi.shape = broadcast(A.shape, B.shape);
     vi.dtype = promoted(A.dtype, B.dtype);
     switch (k) {
-      case Kind::Add: vi.bound = A.bound + B.bound; vi.lo = A.lo + B.lo; break;
-      case Kind::Sub: vi.bound = A.bound + B.bound; vi.lo = A.lo - B.bound; break;
+      case Kind::Add:
+        vi.bound = A.bound + B.bound;
+        vi.lo = A.lo + B.lo;
+        break;
+      case Kind::Sub:
+        vi.bound = A.bound + B.bound;
+        vi.lo = A.lo - B.bound;
+        break;
       case Kind::Mul:
         vi.bound = A.bound * B.bound;
         vi.lo = A.lo >= 0 && B.lo >= 0 ? A.lo * B.lo : -vi.bound;
@@ -198,7 +211,8 @@ class Generator {
         vi.lo = k == Kind::Maximum ? std::max(A.lo, B.lo) : std::min(A.lo, B.lo);
         vi.exact = A.exact && B.exact;
         break;
-      default: break;
+      default:
+        break;
     }
     if (vi.bound > kMaxBound) return false;
     emit(Instr{.kind = k, .a = a, .b = b}, vi);
@@ -208,9 +222,19 @@ class Generator {
   bool emit_unary(Kind k) {
     int a = pick();
     switch (k) {
-      case Kind::Exp: case Kind::Expm1: a = bounded(a, 4); break;
-      case Kind::Sin: case Kind::Cos: a = bounded(a, 8); break;
-      case Kind::Log: case Kind::Sqrt: case Kind::Rsqrt: a = positive(a); break;
+      case Kind::Exp:
+      case Kind::Expm1:
+        a = bounded(a, 4);
+        break;
+      case Kind::Sin:
+      case Kind::Cos:
+        a = bounded(a, 8);
+        break;
+      case Kind::Log:
+      case Kind::Sqrt:
+      case Kind::Rsqrt:
+        a = positive(a);
+        break;
       case Kind::Log1p:
         if (info(a).lo < 0) {
           ValueInfo vi = info(a);
@@ -218,28 +242,61 @@ class Generator {
           a = emit(Instr{.kind = Kind::Abs, .a = a}, vi);
         }
         break;
-      default: break;
+      default:
+        break;
     }
     const ValueInfo& A = info(a);
     ValueInfo vi = A;
     vi.exact = false;
     double b = A.bound;
     switch (k) {
-      case Kind::Neg: vi.lo = -b; vi.exact = A.exact; break;
-      case Kind::Abs: case Kind::Relu: vi.lo = 0; vi.exact = A.exact; break;
-      case Kind::Exp: vi.bound = std::exp(b); vi.lo = std::exp(-b); break;
-      case Kind::Expm1: vi.bound = std::exp(b); vi.lo = -1; break;
+      case Kind::Neg:
+        vi.lo = -b;
+        vi.exact = A.exact;
+        break;
+      case Kind::Abs:
+      case Kind::Relu:
+        vi.lo = 0;
+        vi.exact = A.exact;
+        break;
+      case Kind::Exp:
+        vi.bound = std::exp(b);
+        vi.lo = std::exp(-b);
+        break;
+      case Kind::Expm1:
+        vi.bound = std::exp(b);
+        vi.lo = -1;
+        break;
       case Kind::Log:
         vi.bound = std::max(std::abs(std::log(A.lo)), std::log(b)) + 1;
         vi.lo = std::log(A.lo);
         break;
-      case Kind::Sqrt: vi.bound = std::sqrt(b); vi.lo = std::sqrt(A.lo); break;
-      case Kind::Rsqrt: vi.bound = 1 / std::sqrt(A.lo); vi.lo = 1 / std::sqrt(b); break;
-      case Kind::Log1p: vi.bound = std::log1p(b); vi.lo = 0; break;
-      case Kind::Sigmoid: vi.bound = 1; vi.lo = 1 / (1 + std::exp(b)); break;
-      case Kind::Gelu: vi.lo = -0.2; break;
-      case Kind::Silu: vi.lo = -0.3; break;
-      default: vi.bound = 1; vi.lo = -1; break;  // tanh erf sin cos
+      case Kind::Sqrt:
+        vi.bound = std::sqrt(b);
+        vi.lo = std::sqrt(A.lo);
+        break;
+      case Kind::Rsqrt:
+        vi.bound = 1 / std::sqrt(A.lo);
+        vi.lo = 1 / std::sqrt(b);
+        break;
+      case Kind::Log1p:
+        vi.bound = std::log1p(b);
+        vi.lo = 0;
+        break;
+      case Kind::Sigmoid:
+        vi.bound = 1;
+        vi.lo = 1 / (1 + std::exp(b));
+        break;
+      case Kind::Gelu:
+        vi.lo = -0.2;
+        break;
+      case Kind::Silu:
+        vi.lo = -0.3;
+        break;
+      default:
+        vi.bound = 1;
+        vi.lo = -1;
+        break;  // tanh erf sin cos
     }
     if (vi.bound > kMaxBound) return false;
     emit(Instr{.kind = k, .a = a}, vi);
@@ -251,8 +308,10 @@ class Generator {
     double e = one_of(es);
     int a = pick();
     bool integral = e == 0 || e == 1 || e == 2 || e == 3;
-    if (integral) a = bounded(a, 10);
-    else a = positive(a);
+    if (integral)
+      a = bounded(a, 10);
+    else
+      a = positive(a);
     const ValueInfo& A = info(a);
     ValueInfo vi = A;
     vi.exact = e == 1 && A.exact;
@@ -362,8 +421,14 @@ class Generator {
       ValueInfo w = operand;
       w.exact = false;
       switch (bk) {
-        case Kind::Sub: w.bound = operand.bound + vi.bound; w.lo = operand.lo - vi.bound; break;
-        case Kind::Add: w.bound = operand.bound + vi.bound; w.lo = operand.lo + vi.lo; break;
+        case Kind::Sub:
+          w.bound = operand.bound + vi.bound;
+          w.lo = operand.lo - vi.bound;
+          break;
+        case Kind::Add:
+          w.bound = operand.bound + vi.bound;
+          w.lo = operand.lo + vi.lo;
+          break;
         default:
           w.bound = operand.bound * vi.bound;
           w.lo = operand.lo >= 0 && vi.lo >= 0 ? operand.lo * vi.lo : -w.bound;
@@ -397,14 +462,14 @@ class Generator {
       int w;
     };
     static const W table[] = {
-        {Kind::Add, 4},     {Kind::Sub, 3},      {Kind::Mul, 4},     {Kind::Div, 2},
-        {Kind::Maximum, 1}, {Kind::Minimum, 1},  {Kind::Neg, 1},     {Kind::Abs, 1},
-        {Kind::Exp, 2},     {Kind::Log, 1},      {Kind::Sqrt, 1},    {Kind::Rsqrt, 1},
-        {Kind::Log1p, 1},   {Kind::Expm1, 1},    {Kind::Tanh, 1},    {Kind::Sigmoid, 1},
-        {Kind::Relu, 1},    {Kind::Gelu, 1},     {Kind::Silu, 1},    {Kind::Erf, 1},
-        {Kind::Sin, 1},     {Kind::Cos, 1},      {Kind::PowScalar, 2}, {Kind::Clamp, 1},
-        {Kind::Cmp, 2},     {Kind::Where, 2},    {Kind::Sum, 2},     {Kind::Mean, 1},
-        {Kind::Amax, 1},    {Kind::Softmax, 1},  {Kind::LogSoftmax, 1}};
+        {Kind::Add, 4},     {Kind::Sub, 3},     {Kind::Mul, 4},       {Kind::Div, 2},
+        {Kind::Maximum, 1}, {Kind::Minimum, 1}, {Kind::Neg, 1},       {Kind::Abs, 1},
+        {Kind::Exp, 2},     {Kind::Log, 1},     {Kind::Sqrt, 1},      {Kind::Rsqrt, 1},
+        {Kind::Log1p, 1},   {Kind::Expm1, 1},   {Kind::Tanh, 1},      {Kind::Sigmoid, 1},
+        {Kind::Relu, 1},    {Kind::Gelu, 1},    {Kind::Silu, 1},      {Kind::Erf, 1},
+        {Kind::Sin, 1},     {Kind::Cos, 1},     {Kind::PowScalar, 2}, {Kind::Clamp, 1},
+        {Kind::Cmp, 2},     {Kind::Where, 2},   {Kind::Sum, 2},       {Kind::Mean, 1},
+        {Kind::Amax, 1},    {Kind::Softmax, 1}, {Kind::LogSoftmax, 1}};
     int total = 0;
     for (const W& w : table) total += w.w;
     int x = uniform(0, total - 1);
@@ -417,15 +482,38 @@ class Generator {
       x -= w.w;
     }
     switch (k) {
-      case Kind::Add: case Kind::Sub: case Kind::Mul: case Kind::Div:
-      case Kind::Maximum: case Kind::Minimum: emit_binary(k); break;
-      case Kind::PowScalar: emit_pow(); break;
-      case Kind::Clamp: emit_clamp(); break;
-      case Kind::Cmp: emit_cmp(); break;
-      case Kind::Where: emit_where(); break;
-      case Kind::Sum: case Kind::Mean: case Kind::Amax: emit_reduce(k); break;
-      case Kind::Softmax: case Kind::LogSoftmax: emit_softmax(k); break;
-      default: emit_unary(k); break;
+      case Kind::Add:
+      case Kind::Sub:
+      case Kind::Mul:
+      case Kind::Div:
+      case Kind::Maximum:
+      case Kind::Minimum:
+        emit_binary(k);
+        break;
+      case Kind::PowScalar:
+        emit_pow();
+        break;
+      case Kind::Clamp:
+        emit_clamp();
+        break;
+      case Kind::Cmp:
+        emit_cmp();
+        break;
+      case Kind::Where:
+        emit_where();
+        break;
+      case Kind::Sum:
+      case Kind::Mean:
+      case Kind::Amax:
+        emit_reduce(k);
+        break;
+      case Kind::Softmax:
+      case Kind::LogSoftmax:
+        emit_softmax(k);
+        break;
+      default:
+        emit_unary(k);
+        break;
     }
   }
 };

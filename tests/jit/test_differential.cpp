@@ -137,8 +137,8 @@ struct Outcome {
 Outcome check_program(const fz::Program& p) {
   Outcome o;
   auto fail = [&](const std::string& run, const std::string& what) {
-    o.failure = "seed " + std::to_string(p.seed) + ", " + run + ": " + what + "\n" +
-                fz::to_string(p);
+    o.failure =
+        "seed " + std::to_string(p.seed) + ", " + run + ": " + what + "\n" + fz::to_string(p);
     return o;
   };
   static const char* runs[] = {"first region run (compiles)", "second region run (cached)",
@@ -149,8 +149,8 @@ Outcome check_program(const fz::Program& p) {
     try {
       ref = reference(p, in);
     } catch (const std::exception& e) {
-      return fail("eager run", std::string("threw (the generator made an invalid program): ") +
-                                   e.what());
+      return fail("eager run",
+                  std::string("threw (the generator made an invalid program): ") + e.what());
     }
     if (!ref.skip.empty()) {
       if (run == 0) o.skipped = ref.skip.substr(0, ref.skip.find(" at v"));
@@ -202,13 +202,11 @@ TEST_CASE("fused random programs agree with eager execution", "[jit][differentia
   }
   jit::Stats after = jit::stats();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (std::getenv("EMBER_JIT_FUZZ_N") || print)
-  {
+  if (std::getenv("EMBER_JIT_FUZZ_N") || print) {
     std::cout << "[differential] seeds " << seed0 << ".." << seed0 + i - 1 << ": " << i
               << " programs, " << skipped << " skipped (";
     for (const auto& [why, count] : skip_reasons) std::cout << why << ": " << count << "; ";
-    std::cout << "), " << failures
-              << " failed, in " << secs << " s; fused graphs "
+    std::cout << "), " << failures << " failed, in " << secs << " s; fused graphs "
               << after.fused_graphs - before.fused_graphs << ", eager graphs "
               << after.eager_graphs - before.eager_graphs << ", kernels compiled "
               << after.kernels_compiled - before.kernels_compiled << " ("
@@ -282,12 +280,14 @@ TEST_CASE("random programs run fused, without fallbacks", "[jit][api]") {
     if (after.fused_graphs == before.fused_graphs || after.fallbacks != before.fallbacks)
       not_fused.push_back(fz::to_string(p));
   }
-  INFO(not_fused.size() << " of 40 programs did not run fused on their first (hot) run; the first:\n"
-                        << (not_fused.empty() ? "" : not_fused[0]));
+  INFO(
+      not_fused.size() << " of 40 programs did not run fused on their first (hot) run; the first:\n"
+                       << (not_fused.empty() ? "" : not_fused[0]));
   REQUIRE(not_fused.empty());
 }
 
-TEST_CASE("the comparison accepts other roundings and catches wrong values", "[jit][differential]") {
+TEST_CASE("the comparison accepts other roundings and catches wrong values",
+          "[jit][differential]") {
   // The harness itself must be able to fail: the same programs computed in float64 (a different,
   // better rounding) must pass the float32 comparison, and inputs off by 1e-3 must be caught in
   // most programs (the rest only compare, clamp or saturate).
@@ -302,8 +302,8 @@ TEST_CASE("the comparison accepts other roundings and catches wrong values", "[j
     for (const Tensor& t : in) in64.push_back(t.to(kFloat64));
     std::vector<Tensor> alt = fz::run(p, in64);
     for (size_t k = 0; k < alt.size(); ++k) {
-      std::string msg = compare(alt[k].to(ref.outputs[k].dtype()), ref.outputs[k], ref.scale[k],
-                                ref.err[k]);
+      std::string msg =
+          compare(alt[k].to(ref.outputs[k].dtype()), ref.outputs[k], ref.scale[k], ref.err[k]);
       INFO(fz::to_string(p) << "output " << k);
       REQUIRE(msg == "");
     }

@@ -97,11 +97,11 @@ TEST_CASE("fold, cse and dce", "[jit][passes]") {
   int32_t x = input(g, 0, {16});
   int32_t one = constant(g, 1);
   int32_t zero = constant(g, 0);
-  int32_t x1 = apply(g, Op::Mul, {x, one}, {16});   // x * 1 -> x
+  int32_t x1 = apply(g, Op::Mul, {x, one}, {16});  // x * 1 -> x
   int32_t e1 = apply(g, Op::Exp, {x1}, {16});
-  int32_t e2 = apply(g, Op::Exp, {x}, {16});        // equal to e1 once x*1 is folded
+  int32_t e2 = apply(g, Op::Exp, {x}, {16});  // equal to e1 once x*1 is folded
   int32_t s = apply(g, Op::Add, {e1, e2}, {16});
-  int32_t s0 = apply(g, Op::Add, {s, zero}, {16});  // + 0 -> s
+  int32_t s0 = apply(g, Op::Add, {s, zero}, {16});                      // + 0 -> s
   int32_t c = apply(g, Op::Mul, {constant(g, 3), constant(g, 4)}, {});  // 3 * 4 -> 12
   int32_t r = apply(g, Op::Mul, {s0, c}, {16});
   apply(g, Op::Tanh, {x}, {16});  // dead
@@ -126,7 +126,7 @@ TEST_CASE("folding keeps outputs and changes of shape", "[jit][passes]") {
   Graph g;
   int32_t x = input(g, 0, {4});
   int32_t one = constant(g, 1);
-  int32_t kept = apply(g, Op::Mul, {x, one}, {4});   // an output: stays
+  int32_t kept = apply(g, Op::Mul, {x, one}, {4});  // an output: stays
   int32_t y = input(g, 1, {1});
   int32_t wide = apply(g, Op::Add, {y, constant(g, 0)}, {1});
   int32_t b = apply(g, Op::Mul, {wide, x}, {4});
@@ -142,7 +142,7 @@ TEST_CASE("fusion: pointwise chains, reductions as epilogues, library calls", "[
   int32_t w = input(g, 1, {32, 16});
   int32_t a = apply(g, Op::Exp, {x}, {64, 32});
   int32_t b = apply(g, Op::Mul, {a, constant(g, 2)}, {64, 32});  // inlined
-  int32_t m = apply(g, Op::Matmul, {b, w}, {64, 16});           // b must be in memory
+  int32_t m = apply(g, Op::Matmul, {b, w}, {64, 16});            // b must be in memory
   int32_t t = apply(g, Op::Tanh, {m}, {64, 16});
   int32_t s = apply(g, Op::Softmax, {t}, {64, 16}, DimAttrs{1});
   int32_t sum = apply(g, Op::Sum, {s}, {64}, ReduceAttrs{{1}, false});
@@ -158,7 +158,7 @@ TEST_CASE("fusion: pointwise chains, reductions as epilogues, library calls", "[
   CHECK(steps[0].kind == Group::Kind::Pointwise);  // exp(x) * 2
   CHECK(steps[0].roots == std::vector<int32_t>{b});
   CHECK(steps[1].kind == Group::Kind::Library);
-  CHECK(steps[2].kind == Group::Kind::Row);        // softmax(tanh(m)): tanh inlined
+  CHECK(steps[2].kind == Group::Kind::Row);  // softmax(tanh(m)): tanh inlined
   CHECK(steps[2].roots == std::vector<int32_t>{s});
   CHECK(steps[3].kind == Group::Kind::Reduce);
   CHECK(steps[4].kind == Group::Kind::Pointwise);
@@ -199,7 +199,7 @@ TEST_CASE("fusion: a view of a computed value is read in place", "[jit][passes]"
   v.strides = {1, 5};
   CHECK(g.add(v) != t);  // other strides, another node
   std::vector<bool> mat = materialized(g);
-  CHECK(mat[static_cast<size_t>(e)]);   // the viewed value goes to memory
+  CHECK(mat[static_cast<size_t>(e)]);  // the viewed value goes to memory
   CHECK_FALSE(mat[static_cast<size_t>(t)]);
   std::vector<Group> steps = fuse(g);
   REQUIRE(steps.size() == 2);

@@ -20,9 +20,12 @@ void require_same(const Tensor& got, const Tensor& want, const std::string& what
   std::vector<double> g = test::values(got), w = test::values(want);
   for (size_t i = 0; i < w.size(); ++i) {
     INFO("element " << i << ": got " << g[i] << ", want " << w[i]);
-    if (std::isnan(w[i])) REQUIRE(std::isnan(g[i]));
-    else if (std::isinf(w[i])) REQUIRE(g[i] == w[i]);
-    else REQUIRE(std::abs(g[i] - w[i]) <= 1e-5 * (1 + std::abs(w[i])));
+    if (std::isnan(w[i]))
+      REQUIRE(std::isnan(g[i]));
+    else if (std::isinf(w[i]))
+      REQUIRE(g[i] == w[i]);
+    else
+      REQUIRE(std::abs(g[i] - w[i]) <= 1e-5 * (1 + std::abs(w[i])));
   }
 }
 
@@ -42,7 +45,8 @@ jit::Stats delta(const jit::Stats& a, const jit::Stats& b) {
 
 // body() run twice in a fresh region named `name` (compiled on first sight when the hot
 // threshold is 1): CHECKs that it ran fused, returns the second run's results.
-template <class F> auto run_fused_twice(const std::string& name, F&& body) {
+template <class F>
+auto run_fused_twice(const std::string& name, F&& body) {
   jit::Stats s0 = jit::stats();
   decltype(body()) got;
   for (int it = 0; it < 2; ++it) {
@@ -116,8 +120,10 @@ TEST_CASE("C++ control flow on a value read mid-region", "[jit][api]") {
     {
       jit::Region r("api_control");
       Tensor m = x.mean();
-      if (m.item<float>() > 0) y = relu(x) * 2;
-      else y = -x + 1;
+      if (m.item<float>() > 0)
+        y = relu(x) * 2;
+      else
+        y = -x + 1;
       while ((y.abs().amax()).item<float>() > 1) {  // a data-dependent loop
         y = y * 0.5;
         ++steps;
@@ -155,11 +161,11 @@ TEST_CASE("views of lazy values are read in place by fused code", "[jit][api]") 
   auto body = [&] {
     Tensor e = exp(x * 0.5);
     return std::vector<Tensor>{
-        e.t() + y,                             // a transpose of a lazy value
-        e.narrow(1, 2, 4) * 2,                 // a slice with an offset
-        softmax(e.view({8, 6}) - 1, -1),       // a reshape feeding a row op
-        e.select(0, 3).sum() + e.amax({1}),    // a row of it, reduced
-        matmul(e.t(), y.t()),                  // a library call on a view
+        e.t() + y,                           // a transpose of a lazy value
+        e.narrow(1, 2, 4) * 2,               // a slice with an offset
+        softmax(e.view({8, 6}) - 1, -1),     // a reshape feeding a row op
+        e.select(0, 3).sum() + e.amax({1}),  // a row of it, reduced
+        matmul(e.t(), y.t()),                // a library call on a view
     };
   };
   std::vector<Tensor> want = body();
@@ -186,12 +192,10 @@ TEST_CASE("reductions over outer dims: blocks of columns, any thread split", "[j
   Tensor c = test::seeded_randn({5, 2, 3, 600}, 52), d = test::seeded_randn({2000}, 53);
   auto body = [&] {
     return std::vector<Tensor>{
-        (a * 2 - d).sum({0}),
-        exp(a * 0.1).mean({0}, /*keepdim=*/true),
-        b.amax({0, 1}),
-        (b + 1).sum({1}),         // kept dims on both sides of the reduced one
-        amin(c, {0, 2}),          // reduced dims that are not neighbours
-        (a.t() * 3).sum({1}),     // a transposed operand: the inner dim is reduced instead
+        (a * 2 - d).sum({0}), exp(a * 0.1).mean({0}, /*keepdim=*/true),
+        b.amax({0, 1}),       (b + 1).sum({1}),  // kept dims on both sides of the reduced one
+        amin(c, {0, 2}),                         // reduced dims that are not neighbours
+        (a.t() * 3).sum({1}),  // a transposed operand: the inner dim is reduced instead
     };
   };
   const int old_threads = get_num_threads();
@@ -203,8 +207,8 @@ TEST_CASE("reductions over outer dims: blocks of columns, any thread split", "[j
       got = body();
     }
     for (size_t i = 0; i < want.size(); ++i)
-      require_same(got[i], want[i], "case " + std::to_string(i) + ", threads " +
-                                        std::to_string(threads));
+      require_same(got[i], want[i],
+                   "case " + std::to_string(i) + ", threads " + std::to_string(threads));
   }
   set_num_threads(old_threads);
 }
@@ -215,10 +219,10 @@ TEST_CASE("NaN and infinities pass through fused max/min reductions and softmax"
   test::HotThreshold hot(1);
   Tensor m = test::seeded_randn({6, 300}, 60);
   float* p = m.data_ptr<float>();
-  p[1 * 300 + 17] = NAN;                    // row 1: one NaN in the middle
-  p[2 * 300 + 299] = NAN;                   // row 2: NaN in the last (scalar tail) element
-  p[3 * 300 + 5] = INFINITY;                // row 3: +inf
-  p[4 * 300 + 0] = -INFINITY;               // row 4: -inf
+  p[1 * 300 + 17] = NAN;       // row 1: one NaN in the middle
+  p[2 * 300 + 299] = NAN;      // row 2: NaN in the last (scalar tail) element
+  p[3 * 300 + 5] = INFINITY;   // row 3: +inf
+  p[4 * 300 + 0] = -INFINITY;  // row 4: -inf
   for (int k = 0; k < 300; ++k) p[5 * 300 + k] = -INFINITY;  // row 5: all -inf
   auto body = [&] {
     return std::vector<Tensor>{m.amax({1}), amin(m, {1}), softmax(m, -1), log_softmax(m, -1),
@@ -256,10 +260,11 @@ TEST_CASE("row-wise formulas written as ops fuse into one kernel per row", "[jit
     return x * rsqrt((x * x).mean({-1}, true) + 1e-6) * w;
   };
   auto body = [&] {
-    return std::vector<Tensor>{softmax_ops(a), log_softmax_ops(a), softmax_ops(b),
-                               layer_norm_ops(b), rms_norm_ops(b),
-                               layer_norm_ops(b.transpose(0, 1)),  // non-contiguous input
-                               softmax_ops(c)};
+    return std::vector<Tensor>{
+        softmax_ops(a),  log_softmax_ops(a),
+        softmax_ops(b),  layer_norm_ops(b),
+        rms_norm_ops(b), layer_norm_ops(b.transpose(0, 1)),  // non-contiguous input
+        softmax_ops(c)};
   };
   const int old_threads = get_num_threads();
   for (int threads : {1, 2}) {
@@ -272,8 +277,8 @@ TEST_CASE("row-wise formulas written as ops fuse into one kernel per row", "[jit
     }
     CHECK(delta(s0, jit::stats()).fused_graphs >= 1);
     for (size_t i = 0; i < want.size(); ++i)
-      require_same(got[i], want[i], "case " + std::to_string(i) + ", threads " +
-                                        std::to_string(threads));
+      require_same(got[i], want[i],
+                   "case " + std::to_string(i) + ", threads " + std::to_string(threads));
   }
   set_num_threads(old_threads);
 }
@@ -551,9 +556,9 @@ TEST_CASE("nested regions: the outermost one owns the graph", "[jit][api]") {
 TEST_CASE("jit::compile returns computed tensors usable after the call", "[jit][api]") {
   test::HotThreshold hot(1);
   auto soft = jit::compile([](const Tensor& x) { return softmax(x * 2, -1); });
-  auto two = jit::compile([](const Tensor& x, const Tensor& y) {
-    return std::make_pair(x + y, (x * y).sum({0}));
-  }, "api_compile_pair");
+  auto two = jit::compile(
+      [](const Tensor& x, const Tensor& y) { return std::make_pair(x + y, (x * y).sum({0})); },
+      "api_compile_pair");
   Tensor x = test::seeded_randn({4, 9}, 90), y = test::seeded_randn({9}, 91);
   for (int it = 0; it < 3; ++it) {
     Tensor s = soft(x);

@@ -1,15 +1,13 @@
 // jit/orc/engine.cpp and jit/codegen/math.cpp: kernels built with IRBuilder, compiled by the
 // engine and checked against the dsl's eager evaluation; vectorisation through libmvec; the
 // disk cache (hits, corrupt entries), error paths, dumps and compile latency.
-#include <catch2/catch.hpp>
-
 #include <llvm/IR/IRBuilder.h>
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/Module.h>
-
 #include <unistd.h>
 
 #include <bit>
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -50,8 +48,7 @@ struct CacheDirGuard {
 struct TempDir {
   fs::path path;
   explicit TempDir(const std::string& tag) {
-    path = fs::temp_directory_path() /
-           ("ember_orc_" + tag + "_" + std::to_string(::getpid()));
+    path = fs::temp_directory_path() / ("ember_orc_" + tag + "_" + std::to_string(::getpid()));
     fs::remove_all(path);
   }
   ~TempDir() {
@@ -73,9 +70,9 @@ std::pair<std::unique_ptr<llvm::LLVMContext>, std::unique_ptr<llvm::Module>> ker
   const int k = arity(fn);
   std::vector<llvm::Type*> params(k + 1, ptr);
   params.push_back(i64);
-  auto* f = llvm::Function::Create(llvm::FunctionType::get(llvm::Type::getVoidTy(*ctx), params,
-                                                           false),
-                                   llvm::Function::ExternalLinkage, symbol, m.get());
+  auto* f =
+      llvm::Function::Create(llvm::FunctionType::get(llvm::Type::getVoidTy(*ctx), params, false),
+                             llvm::Function::ExternalLinkage, symbol, m.get());
   e.add_target_attributes(*f);
   for (int j = 0; j <= k; ++j) f->addParamAttr(j, llvm::Attribute::NoAlias);
   llvm::Value* n = f->getArg(k + 1);
@@ -115,8 +112,8 @@ std::vector<T> run(void* fn, const std::vector<std::vector<T>>& xs) {
       reinterpret_cast<void (*)(const T*, T*, int64_t)>(fn)(xs[0].data(), y.data(), n);
       break;
     case 2:
-      reinterpret_cast<void (*)(const T*, const T*, T*, int64_t)>(fn)(xs[0].data(),
-                                                                      xs[1].data(), y.data(), n);
+      reinterpret_cast<void (*)(const T*, const T*, T*, int64_t)>(fn)(xs[0].data(), xs[1].data(),
+                                                                      y.data(), n);
       break;
     default:
       reinterpret_cast<void (*)(const T*, const T*, const T*, T*, int64_t)>(fn)(
@@ -126,19 +123,23 @@ std::vector<T> run(void* fn, const std::vector<std::vector<T>>& xs) {
 }
 
 /// The dsl's eager value of fn (dsl/expr.hpp's apply and Where).
-template <class T> T reference(Fn fn, const std::vector<T>& a) {
+template <class T>
+T reference(Fn fn, const std::vector<T>& a) {
 #define EMBER_REF1(F) \
-  case Fn::F: return dsl::apply<Fn::F, T>(a[0]);
+  case Fn::F:         \
+    return dsl::apply<Fn::F, T>(a[0]);
 #define EMBER_REF2(F) \
-  case Fn::F: return dsl::apply<Fn::F, T>(a[0], a[1]);
+  case Fn::F:         \
+    return dsl::apply<Fn::F, T>(a[0], a[1]);
   switch (fn) {
-    EMBER_REF1(Neg) EMBER_REF1(Exp) EMBER_REF1(Log) EMBER_REF1(Log1p) EMBER_REF1(Expm1)
-    EMBER_REF1(Sqrt) EMBER_REF1(Rsqrt) EMBER_REF1(Abs) EMBER_REF1(Sign) EMBER_REF1(Sin)
-    EMBER_REF1(Cos) EMBER_REF1(Tanh) EMBER_REF1(Sigmoid) EMBER_REF1(Erf)
-    EMBER_REF2(Add) EMBER_REF2(Sub) EMBER_REF2(Mul) EMBER_REF2(Div) EMBER_REF2(Pow)
-    EMBER_REF2(Min) EMBER_REF2(Max) EMBER_REF2(Lt) EMBER_REF2(Le) EMBER_REF2(Gt)
-    EMBER_REF2(Ge) EMBER_REF2(Eq) EMBER_REF2(Ne)
-    case Fn::Where: return dsl::select(a[0] != T(0), a[1], a[2]);
+  EMBER_REF1(Neg)
+  EMBER_REF1(Exp) EMBER_REF1(Log) EMBER_REF1(Log1p) EMBER_REF1(Expm1) EMBER_REF1(Sqrt)
+      EMBER_REF1(Rsqrt) EMBER_REF1(Abs) EMBER_REF1(Sign) EMBER_REF1(Sin) EMBER_REF1(Cos)
+          EMBER_REF1(Tanh) EMBER_REF1(Sigmoid) EMBER_REF1(Erf) EMBER_REF2(Add) EMBER_REF2(Sub)
+              EMBER_REF2(Mul) EMBER_REF2(Div) EMBER_REF2(Pow) EMBER_REF2(Min) EMBER_REF2(Max)
+                  EMBER_REF2(Lt) EMBER_REF2(Le) EMBER_REF2(Gt) EMBER_REF2(Ge) EMBER_REF2(Eq)
+                      EMBER_REF2(Ne) case Fn::Where:
+    return dsl::select(a[0] != T(0), a[1], a[2]);
   }
 #undef EMBER_REF1
 #undef EMBER_REF2
@@ -146,7 +147,8 @@ template <class T> T reference(Fn fn, const std::vector<T>& a) {
 }
 
 /// Distance in units in the last place (±0 are one point; saturates for far-apart values).
-template <class T> double ulps(T a, T b) {
+template <class T>
+double ulps(T a, T b) {
   using I = std::conditional_t<sizeof(T) == 4, int32_t, int64_t>;
   auto key = [](T v) -> __int128 {
     I i = std::bit_cast<I>(v);
@@ -157,14 +159,41 @@ template <class T> double ulps(T a, T b) {
 }
 
 /// Edge values, then random ones of every magnitude and in the range where functions bend.
-template <class T> std::vector<T> test_values(size_t n, uint32_t seed) {
+template <class T>
+std::vector<T> test_values(size_t n, uint32_t seed) {
   const T inf = std::numeric_limits<T>::infinity();
-  std::vector<T> v = {T(0), -T(0), inf, -inf, std::numeric_limits<T>::quiet_NaN(), T(1), T(-1),
-                      T(0.5), T(-0.5), T(2), T(-2), T(1e-30), T(-1e-30), T(30), T(-30), T(88.5),
-                      T(-88.5), T(89), T(-104), T(710), T(-746), T(1e30), T(-1e30),
-                      std::numeric_limits<T>::max(), std::numeric_limits<T>::lowest(),
-                      std::numeric_limits<T>::min(), std::numeric_limits<T>::denorm_min(),
-                      T(-0.9999), T(-1.0001), T(3.14159265), T(1e5), T(-1e5)};
+  std::vector<T> v = {T(0),
+                      -T(0),
+                      inf,
+                      -inf,
+                      std::numeric_limits<T>::quiet_NaN(),
+                      T(1),
+                      T(-1),
+                      T(0.5),
+                      T(-0.5),
+                      T(2),
+                      T(-2),
+                      T(1e-30),
+                      T(-1e-30),
+                      T(30),
+                      T(-30),
+                      T(88.5),
+                      T(-88.5),
+                      T(89),
+                      T(-104),
+                      T(710),
+                      T(-746),
+                      T(1e30),
+                      T(-1e30),
+                      std::numeric_limits<T>::max(),
+                      std::numeric_limits<T>::lowest(),
+                      std::numeric_limits<T>::min(),
+                      std::numeric_limits<T>::denorm_min(),
+                      T(-0.9999),
+                      T(-1.0001),
+                      T(3.14159265),
+                      T(1e5),
+                      T(-1e5)};
   std::mt19937 gen(seed);
   std::uniform_real_distribution<double> small(-6, 6), exponent(-20, 20);
   while (v.size() < n) {
@@ -178,8 +207,16 @@ template <class T> std::vector<T> test_values(size_t n, uint32_t seed) {
 
 bool exact_fn(Fn f) {
   switch (f) {
-    case Fn::Exp: case Fn::Log: case Fn::Log1p: case Fn::Expm1: case Fn::Sin: case Fn::Cos:
-    case Fn::Tanh: case Fn::Sigmoid: case Fn::Erf: case Fn::Pow:
+    case Fn::Exp:
+    case Fn::Log:
+    case Fn::Log1p:
+    case Fn::Expm1:
+    case Fn::Sin:
+    case Fn::Cos:
+    case Fn::Tanh:
+    case Fn::Sigmoid:
+    case Fn::Erf:
+    case Fn::Pow:
       return false;
     default:
       return true;
@@ -190,7 +227,8 @@ bool exact_fn(Fn f) {
 /// depend on where the compiler fuses multiply-adds: the JIT's are checked against double-
 /// precision libm with the polynomials' error bounds (tests/dsl/test_fastmath.cpp), the rest
 /// against the eager value within 4 ulp.
-template <class T> bool poly_fn(Fn f) {
+template <class T>
+bool poly_fn(Fn f) {
   return std::is_same_v<T, float> && (f == Fn::Exp || f == Fn::Erf || f == Fn::Sigmoid);
 }
 double poly_ulp_bound(Fn f) { return f == Fn::Erf ? 7 : f == Fn::Exp ? 1.5 : 3; }
@@ -203,7 +241,8 @@ float libm_reference(Fn f, float x) {
   return static_cast<float>(1 / (1 + double(static_cast<float>(std::exp(-d)))));
 }
 
-template <class T> void check_fn(Fn fn) {
+template <class T>
+void check_fn(Fn fn) {
   const bool f64 = std::is_same_v<T, double>;
   const std::string name = std::string(dsl::fn_name(fn)) + (f64 ? "_f64" : "_f32");
   const int k = arity(fn);
@@ -283,7 +322,8 @@ struct StderrCapture {
 };
 
 /// The message of the ember::Error f throws ("" if it throws none).
-template <class F> std::string error_of(F f) {
+template <class F>
+std::string error_of(F f) {
   try {
     f();
   } catch (const Error& e) {
@@ -323,9 +363,8 @@ TEST_CASE("orc: compile latency (reported, not asserted)", "[jit][orc]") {
     return os.str();
   };
   WARN("JIT on " << e.cpu() << ", " << e.vector_bytes() << "-byte vectors; engine created in "
-                 << create_ms << " ms; first kernel " << show(first) << "; later "
-                 << show(second) << ", " << show(third) << "; disk hit " << hit.total_ms
-                 << " ms");
+                 << create_ms << " ms; first kernel " << show(first) << "; later " << show(second)
+                 << ", " << show(third) << "; disk hit " << hit.total_ms << " ms");
 }
 
 TEST_CASE("orc: every dsl function matches eager, f32 and f64", "[jit][orc]") {
@@ -456,9 +495,7 @@ TEST_CASE("orc: bad modules throw ember::Error", "[jit][orc]") {
     CHECK_THAT(msg, Catch::Contains("cannot link 'orc_caller'") &&
                         Catch::Contains("ember_orc_no_such_function"));
   }
-  SECTION("null module") {
-    REQUIRE_THROWS_AS(e.compile(nullptr, nullptr, "x"), Error);
-  }
+  SECTION("null module") { REQUIRE_THROWS_AS(e.compile(nullptr, nullptr, "x"), Error); }
 }
 
 TEST_CASE("orc: EMBER_JIT_DUMP=llvm,asm prints IR and machine code", "[jit][orc]") {
@@ -473,8 +510,10 @@ TEST_CASE("orc: EMBER_JIT_DUMP=llvm,asm prints IR and machine code", "[jit][orc]
   } catch (...) {
   }
   std::string text = capture.finish();
-  if (old) ::setenv("EMBER_JIT_DUMP", saved.c_str(), 1);
-  else ::unsetenv("EMBER_JIT_DUMP");
+  if (old)
+    ::setenv("EMBER_JIT_DUMP", saved.c_str(), 1);
+  else
+    ::unsetenv("EMBER_JIT_DUMP");
   REQUIRE(f);
   CHECK_THAT(text, Catch::Contains("orc_dumped: LLVM IR before optimisation"));
   CHECK_THAT(text, Catch::Contains("orc_dumped: LLVM IR after optimisation"));

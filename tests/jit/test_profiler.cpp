@@ -2,9 +2,8 @@
 // table, and the Chrome trace.
 #include <filesystem>
 #include <fstream>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "jit/jit_support.hpp"
 #include "jit/profiler.hpp"

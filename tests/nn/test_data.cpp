@@ -315,8 +315,7 @@ TEST_CASE("DataLoader reads whole batches from datasets that can", "[data][needs
   CHECK_FALSE(single.get_batch(std::vector<int64_t>{3, 1}).has_value());
   for (int64_t workers : {0, 2}) {
     INFO("num_workers " << workers);
-    data::DataLoaderOptions o{.batch_size = 5, .shuffle = true, .num_workers = workers,
-                              .seed = 7};
+    data::DataLoaderOptions o{.batch_size = 5, .shuffle = true, .num_workers = workers, .seed = 7};
     data::DataLoader a(batched, o), b(single, o);
     CHECK(read_epoch(a) == read_epoch(b));
   }

@@ -51,9 +51,9 @@ TEST_CASE("in-place edit of a saved tensor is caught with the op's name", "[auto
   Tensor h = x * 1;
   Tensor y = h * h;  // saves h
   h.mul_(2);
-  CHECK_THROWS_WITH(y.backward(ones_like(y)),
-                    Catch::Contains("modified by an inplace operation") &&
-                        Catch::Contains("MulBackward0") && Catch::Contains("is at version 1"));
+  CHECK_THROWS_WITH(y.backward(ones_like(y)), Catch::Contains("modified by an inplace operation") &&
+                                                  Catch::Contains("MulBackward0") &&
+                                                  Catch::Contains("is at version 1"));
   // The output was not saved (exp's derivative reads its input), so this one is legal:
   Tensor z = exp(x * 1);
   z.mul_(2);
@@ -111,7 +111,10 @@ TEST_CASE("retain_grad and hooks see non-leaf gradients", "[autograd]") {
   Tensor h = x * 3;
   h.retain_grad();
   Tensor seen;
-  h.register_hook([&](const Tensor& g) { seen = g.clone(); return g * 2; });
+  h.register_hook([&](const Tensor& g) {
+    seen = g.clone();
+    return g * 2;
+  });
   Tensor y = h * h;
   y.backward(ones_like(y));
   test::require_close(h.grad(), {2}, {6, 12}, "dy/dh = 2h");

@@ -55,9 +55,9 @@ void check_conv(const Tensor& x, const Tensor& w, const Tensor& b, const F::Conv
   if (x.dim() == 3) sizes = {sizes[1], sizes[2], sizes[3]};
   std::ostringstream os;
   os << what << ": input " << x.sizes() << " weight " << w.sizes() << " bias "
-     << (b.defined() ? "yes" : "no") << " stride " << o.stride.h << "x" << o.stride.w
-     << " padding " << o.padding.h << "x" << o.padding.w << " dilation " << o.dilation.h << "x"
-     << o.dilation.w << " groups " << o.groups << " " << x.dtype();
+     << (b.defined() ? "yes" : "no") << " stride " << o.stride.h << "x" << o.stride.w << " padding "
+     << o.padding.h << "x" << o.padding.w << " dilation " << o.dilation.h << "x" << o.dilation.w
+     << " groups " << o.groups << " " << x.dtype();
   Tensor r = F::conv2d(x, w, b, o);
   CHECK(r.dtype() == x.dtype());
   test::require_close(r, sizes, expected, os.str(), tol, tol);
@@ -68,17 +68,17 @@ const std::vector<ConvCase> kConvCases = {
     {{2, 3, 7, 6}, {4, 3, 3, 3}, 1, 1, 1, 1, false},
     {{1, 2, 9, 8}, {3, 2, 3, 2}, {2, 3}, {1, 0}, 1, 1, true},
     {{3, 4, 8, 8}, {6, 2, 3, 3}, 1, 1, 1, 2, true},
-    {{2, 4, 6, 7}, {4, 1, 3, 3}, 2, 1, 1, 4, false},         // depthwise
-    {{2, 2, 9, 9}, {3, 2, 3, 3}, 1, 2, 2, 1, true},          // dilation
+    {{2, 4, 6, 7}, {4, 1, 3, 3}, 2, 1, 1, 4, false},  // depthwise
+    {{2, 2, 9, 9}, {3, 2, 3, 3}, 1, 2, 2, 1, true},   // dilation
     {{1, 3, 10, 7}, {2, 3, 2, 3}, {3, 2}, {1, 1}, {2, 1}, 1, true},
-    {{5, 3, 5, 5}, {4, 3, 1, 1}, 1, 0, 1, 1, true},          // 1x1: no im2col
-    {{2, 4, 5, 5}, {6, 2, 1, 1}, 1, 0, 1, 2, false},         // grouped 1x1
-    {{2, 3, 5, 5}, {4, 3, 1, 1}, 2, 0, 1, 1, true},          // strided 1x1
-    {{4, 2, 3, 3}, {2, 2, 3, 3}, 1, 0, 1, 1, true},          // output 1x1
-    {{3, 1, 4, 4}, {1, 1, 5, 5}, 1, 2, 1, 1, false},         // kernel larger than input
+    {{5, 3, 5, 5}, {4, 3, 1, 1}, 1, 0, 1, 1, true},   // 1x1: no im2col
+    {{2, 4, 5, 5}, {6, 2, 1, 1}, 1, 0, 1, 2, false},  // grouped 1x1
+    {{2, 3, 5, 5}, {4, 3, 1, 1}, 2, 0, 1, 1, true},   // strided 1x1
+    {{4, 2, 3, 3}, {2, 2, 3, 3}, 1, 0, 1, 1, true},   // output 1x1
+    {{3, 1, 4, 4}, {1, 1, 5, 5}, 1, 2, 1, 1, false},  // kernel larger than input
     {{1, 6, 4, 5}, {6, 2, 2, 2}, 1, 1, 1, 3, true},
-    {{3, 5, 6}, {2, 3, 3, 3}, 1, 1, 1, 1, true},             // unbatched
-    {{4, 5, 6}, {4, 2, 3, 3}, 2, 1, 1, 2, false},            // unbatched, grouped
+    {{3, 5, 6}, {2, 3, 3, 3}, 1, 1, 1, 1, true},   // unbatched
+    {{4, 5, 6}, {4, 2, 3, 3}, 2, 1, 1, 2, false},  // unbatched, grouped
 };
 
 }  // namespace

@@ -67,9 +67,9 @@ struct Geometry {
   std::string describe(uint64_t seed) const {
     std::ostringstream os;
     os << "seed " << seed << ": input " << x << (noncontiguous ? " (non-contiguous)" : "")
-       << " weight " << w << " stride " << stride.h << "x" << stride.w << " padding "
-       << padding.h << "x" << padding.w << " dilation " << dilation.h << "x" << dilation.w
-       << " groups " << groups << (bias ? " bias" : " no bias");
+       << " weight " << w << " stride " << stride.h << "x" << stride.w << " padding " << padding.h
+       << "x" << padding.w << " dilation " << dilation.h << "x" << dilation.w << " groups "
+       << groups << (bias ? " bias" : " no bias");
     return os.str();
   }
 };
@@ -108,12 +108,12 @@ Geometry random_geometry(std::mt19937_64& rng) {
 // Widths where oneDNN takes blocked layouts (channels in multiples of 8 and 16): resnet_fashion's
 // kinds of layer, small images.
 const std::vector<Geometry> kWideGeometries = {
-    {{2, 1, 12, 12}, {16, 1, 3, 3}, 1, 1, 1, 1, true, false},    // stem
+    {{2, 1, 12, 12}, {16, 1, 3, 3}, 1, 1, 1, 1, true, false},  // stem
     {{2, 16, 9, 9}, {16, 16, 3, 3}, 1, 1, 1, 1, false, false},
     {{3, 16, 10, 10}, {32, 16, 3, 3}, 2, 1, 1, 1, false, true},
     {{2, 16, 10, 10}, {32, 16, 1, 1}, 2, 0, 1, 1, true, false},  // projection
     {{1, 32, 7, 7}, {32, 16, 3, 3}, 1, 1, 2, 2, true, false},
-    {{2, 16, 8, 8}, {16, 1, 3, 3}, 1, 1, 1, 16, true, true},     // depthwise
+    {{2, 16, 8, 8}, {16, 1, 3, 3}, 1, 1, 1, 16, true, true},  // depthwise
     {{2, 24, 6, 11}, {40, 24, 5, 5}, 1, 2, 1, 1, true, false},
 };
 

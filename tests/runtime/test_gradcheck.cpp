@@ -122,32 +122,105 @@ std::vector<Case> cases() {
       {"matmul mat-vec", {{3, 4}, {4}}, [](V x) { return matmul(x[0], x[1]); }},
       {"matmul dot", {{4}, {4}}, [](V x) { return matmul(x[0], x[1]); }},
       {"bmm", {{2, 3, 4}, {2, 4, 2}}, [](V x) { return bmm(x[0], x[1]); }},
-      {"view reshape flatten", {{2, 3, 4}}, [](V x) { return x[0].reshape({-1, x[0].size(-1)}).flatten() * 2; }},
-      {"transpose permute", {{2, 3, 4}}, [](V x) { return x[0].permute({2, 0, 1}).transpose(0, 1) * 3; }},
+      {"view reshape flatten",
+       {{2, 3, 4}},
+       [](V x) { return x[0].reshape({-1, x[0].size(-1)}).flatten() * 2; }},
+      {"transpose permute",
+       {{2, 3, 4}},
+       [](V x) { return x[0].permute({2, 0, 1}).transpose(0, 1) * 3; }},
       {"expand", {{3, 1}}, [](V x) { return x[0].expand({2, x[0].size(0), 4}) * 1.5; }},
       {"squeeze unsqueeze", {{3, 1, 4}}, [](V x) { return x[0].squeeze(1).unsqueeze(0) * 2; }},
       {"slice step", {{7, 3}}, [](V x) { return x[0].slice(0, 1, 6, 2) * 2; }},
       {"narrow select", {{4, 5}}, [](V x) { return x[0].narrow(1, 1, 3).select(0, 2) * 2; }},
       {"cat", {{2, 3}, {4, 3}}, [](V x) { return cat({x[0], x[1]}, 0) * 2; }},
       {"stack", {{2, 3}, {2, 3}}, [](V x) { return stack({x[0], x[1]}, 1) * 2; }},
-      {"split chunk", {{6, 2}}, [](V x) { auto p = x[0].chunk(3); return p[0] * p[2] + p[1]; }, -2, 2, true, false},
-      {"index_select", {{5, 3}}, [](V x) { return x[0].index_select(0, tensor(std::vector<int64_t>{4, 0, 4})) * 2; }},
-      {"gather", {{3, 4}}, [](V x) { return x[0].gather(1, tensor(std::vector<int64_t>{0, 3, 3, 1, 2, 2}, {3, 2})) * 2; }},
+      {"split chunk",
+       {{6, 2}},
+       [](V x) {
+         auto p = x[0].chunk(3);
+         return p[0] * p[2] + p[1];
+       },
+       -2,
+       2,
+       true,
+       false},
+      {"index_select",
+       {{5, 3}},
+       [](V x) { return x[0].index_select(0, tensor(std::vector<int64_t>{4, 0, 4})) * 2; }},
+      {"gather",
+       {{3, 4}},
+       [](V x) {
+         return x[0].gather(1, tensor(std::vector<int64_t>{0, 3, 3, 1, 2, 2}, {3, 2})) * 2;
+       }},
       {"linear", {{5, 4}, {3, 4}, {3}}, [](V x) { return F::linear(x[0], x[1], x[2]); }},
-      {"conv2d", {{2, 2, 5, 5}, {3, 2, 3, 3}, {3}}, [](V x) { return F::conv2d(x[0], x[1], x[2], {.stride = 2, .padding = 1}); }, -2, 2, false, false},
-      {"conv2d groups dilation", {{1, 4, 6, 6}, {4, 2, 2, 2}}, [](V x) { return F::conv2d(x[0], x[1], {}, {.padding = 1, .dilation = 2, .groups = 2}); }, -2, 2, false, false},
+      {"conv2d",
+       {{2, 2, 5, 5}, {3, 2, 3, 3}, {3}},
+       [](V x) { return F::conv2d(x[0], x[1], x[2], {.stride = 2, .padding = 1}); },
+       -2,
+       2,
+       false,
+       false},
+      {"conv2d groups dilation",
+       {{1, 4, 6, 6}, {4, 2, 2, 2}},
+       [](V x) { return F::conv2d(x[0], x[1], {}, {.padding = 1, .dilation = 2, .groups = 2}); },
+       -2,
+       2,
+       false,
+       false},
       {"max_pool2d", {{1, 2, 5, 5}}, [](V x) { return F::max_pool2d(x[0], 2, {.padding = 1}); }},
-      {"avg_pool2d", {{1, 2, 5, 5}}, [](V x) { return F::avg_pool2d(x[0], 3, {.stride = 2, .padding = 1}); }},
-      {"adaptive_avg_pool2d", {{1, 2, 5, 7}}, [](V x) { return F::adaptive_avg_pool2d(x[0], {2, 3}); }},
-      {"batch_norm train", {{4, 3, 2, 2}, {3}, {3}}, [](V x) { return F::batch_norm(x[0], {}, {}, x[1], x[2], {.training = true}); }},
-      {"batch_norm eval", {{4, 3}, {3}, {3}}, [](V x) {
-         return F::batch_norm(x[0], full({3}, 0.2, kFloat64), full({3}, 1.5, kFloat64), x[1], x[2]); }, -2, 2, true, false},
-      {"layer_norm", {{3, 2, 4}, {2, 4}, {2, 4}}, [](V x) { return F::layer_norm(x[0], {2, 4}, x[1], x[2]); }, -2, 2, true, false},
-      {"nll_loss", {{4, 3}}, [](V x) { return F::nll_loss(log_softmax(x[0], 1), tensor(std::vector<int64_t>{0, 2, 1, 2})); }, -2, 2, true, false},
-      {"cross_entropy smoothing", {{4, 3}}, [](V x) { return F::cross_entropy(x[0], tensor(std::vector<int64_t>{0, 2, 1, 2}), {.label_smoothing = 0.1}); }, -2, 2, true, false},
+      {"avg_pool2d",
+       {{1, 2, 5, 5}},
+       [](V x) { return F::avg_pool2d(x[0], 3, {.stride = 2, .padding = 1}); }},
+      {"adaptive_avg_pool2d",
+       {{1, 2, 5, 7}},
+       [](V x) { return F::adaptive_avg_pool2d(x[0], {2, 3}); }},
+      {"batch_norm train",
+       {{4, 3, 2, 2}, {3}, {3}},
+       [](V x) { return F::batch_norm(x[0], {}, {}, x[1], x[2], {.training = true}); }},
+      {"batch_norm eval",
+       {{4, 3}, {3}, {3}},
+       [](V x) {
+         return F::batch_norm(x[0], full({3}, 0.2, kFloat64), full({3}, 1.5, kFloat64), x[1], x[2]);
+       },
+       -2,
+       2,
+       true,
+       false},
+      {"layer_norm",
+       {{3, 2, 4}, {2, 4}, {2, 4}},
+       [](V x) { return F::layer_norm(x[0], {2, 4}, x[1], x[2]); },
+       -2,
+       2,
+       true,
+       false},
+      {"nll_loss",
+       {{4, 3}},
+       [](V x) {
+         return F::nll_loss(log_softmax(x[0], 1), tensor(std::vector<int64_t>{0, 2, 1, 2}));
+       },
+       -2,
+       2,
+       true,
+       false},
+      {"cross_entropy smoothing",
+       {{4, 3}},
+       [](V x) {
+         return F::cross_entropy(x[0], tensor(std::vector<int64_t>{0, 2, 1, 2}),
+                                 {.label_smoothing = 0.1});
+       },
+       -2,
+       2,
+       true,
+       false},
       {"mse_loss", {{3, 4}, {3, 4}}, [](V x) { return F::mse_loss(x[0], x[1]); }},
-      {"bce_with_logits", {{3, 4}, {3, 4}}, [](V x) { return F::binary_cross_entropy_with_logits(x[0], sigmoid(x[1])); }},
-      {"embedding", {{5, 3}}, [](V x) { return F::embedding(tensor(std::vector<int64_t>{1, 4, 1, 0}, {2, 2}), x[0]) * 2; }},
+      {"bce_with_logits",
+       {{3, 4}, {3, 4}},
+       [](V x) { return F::binary_cross_entropy_with_logits(x[0], sigmoid(x[1])); }},
+      {"embedding",
+       {{5, 3}},
+       [](V x) {
+         return F::embedding(tensor(std::vector<int64_t>{1, 4, 1, 0}, {2, 2}), x[0]) * 2;
+       }},
   };
 }
 
@@ -180,10 +253,21 @@ TEST_CASE("create_graph: second derivatives of reductions and matmul", "[autogra
     };
   };
   std::vector<Case> cs = {
-      {"sum of tanh^2", {{3, 2}}, [](const std::vector<Tensor>& x) { return (tanh(x[0]) * tanh(x[0])).sum(); }},
-      {"mean of softmax*x", {{3, 4}}, [](const std::vector<Tensor>& x) { return (softmax(x[0], 1) * x[0]).mean(); }},
-      {"matmul squared", {{3, 3}}, [](const std::vector<Tensor>& x) { Tensor m = matmul(x[0], x[0]); return (m * m).sum(); }},
-      {"logsumexp", {{2, 4}}, [](const std::vector<Tensor>& x) { return logsumexp(x[0] * 2, {1}).sum(); }},
+      {"sum of tanh^2",
+       {{3, 2}},
+       [](const std::vector<Tensor>& x) { return (tanh(x[0]) * tanh(x[0])).sum(); }},
+      {"mean of softmax*x",
+       {{3, 4}},
+       [](const std::vector<Tensor>& x) { return (softmax(x[0], 1) * x[0]).mean(); }},
+      {"matmul squared",
+       {{3, 3}},
+       [](const std::vector<Tensor>& x) {
+         Tensor m = matmul(x[0], x[0]);
+         return (m * m).sum();
+       }},
+      {"logsumexp",
+       {{2, 4}},
+       [](const std::vector<Tensor>& x) { return logsumexp(x[0] * 2, {1}).sum(); }},
   };
   for (const Case& c : cs) {
     DYNAMIC_SECTION(c.name) { run(Case{c.name, c.shapes, second(c.fn), c.lo, c.hi, false}, 99); }
@@ -202,5 +286,6 @@ TEST_CASE("anomaly mode names the forward op whose backward made a NaN", "[autog
   Tensor x = tensor({0.0, 1.0}, kFloat64).requires_grad_();
   autograd::DetectAnomalyGuard anomaly;
   Tensor y = sqrt(x).sum();  // d sqrt at 0 = inf
-  CHECK_THROWS_WITH(y.backward(), Catch::Contains("SqrtBackward0") && Catch::Contains("nan or inf"));
+  CHECK_THROWS_WITH(y.backward(),
+                    Catch::Contains("SqrtBackward0") && Catch::Contains("nan or inf"));
 }

@@ -35,8 +35,10 @@ std::vector<double> ref_matmul(const Tensor& a, const Tensor& b, Dims& out_sizes
         double s = 0;
         for (int64_t p = 0; p < k; ++p) {
           std::vector<int64_t> ia, ib;
-          for (size_t d = nb - ab.size(); d < nb; ++d) ia.push_back(ab[d - (nb - ab.size())] == 1 ? 0 : bidx[d]);
-          for (size_t d = nb - bb.size(); d < nb; ++d) ib.push_back(bb[d - (nb - bb.size())] == 1 ? 0 : bidx[d]);
+          for (size_t d = nb - ab.size(); d < nb; ++d)
+            ia.push_back(ab[d - (nb - ab.size())] == 1 ? 0 : bidx[d]);
+          for (size_t d = nb - bb.size(); d < nb; ++d)
+            ib.push_back(bb[d - (nb - bb.size())] == 1 ? 0 : bidx[d]);
           if (a.dim() >= 2) ia.push_back(i);
           ia.push_back(p);
           ib.push_back(p);
@@ -65,17 +67,30 @@ struct Case {
 };
 
 const std::vector<Case> kCases = {
-    {{5}, {5}},          {{4}, {4, 3}},          {{3, 4}, {4}},          {{3, 4}, {4, 5}},
-    {{1, 4}, {4, 1}},    {{2, 3, 4}, {4}},       {{4}, {2, 4, 3}},       {{2, 3, 4}, {4, 5}},
-    {{3, 4}, {2, 4, 5}}, {{2, 3, 4}, {2, 4, 5}}, {{2, 1, 3, 4}, {5, 4, 2}}, {{1, 3, 4}, {6, 4, 2}},
-    {{3, 1, 2, 4}, {1, 2, 4, 3}}, {{2, 2, 1, 4}, {4, 3}}, {{17, 33}, {33, 9}}, {{1}, {1}},
+    {{5}, {5}},
+    {{4}, {4, 3}},
+    {{3, 4}, {4}},
+    {{3, 4}, {4, 5}},
+    {{1, 4}, {4, 1}},
+    {{2, 3, 4}, {4}},
+    {{4}, {2, 4, 3}},
+    {{2, 3, 4}, {4, 5}},
+    {{3, 4}, {2, 4, 5}},
+    {{2, 3, 4}, {2, 4, 5}},
+    {{2, 1, 3, 4}, {5, 4, 2}},
+    {{1, 3, 4}, {6, 4, 2}},
+    {{3, 1, 2, 4}, {1, 2, 4, 3}},
+    {{2, 2, 1, 4}, {4, 3}},
+    {{17, 33}, {33, 9}},
+    {{1}, {1}},
 };
 
 }  // namespace
 
 TEST_CASE("matmul matches a double reference for every rank combination", "[linalg][matmul]") {
   for (size_t i = 0; i < kCases.size(); ++i) {
-    Tensor a = test::seeded_randn(kCases[i].a, 100 + i), b = test::seeded_randn(kCases[i].b, 200 + i);
+    Tensor a = test::seeded_randn(kCases[i].a, 100 + i),
+           b = test::seeded_randn(kCases[i].b, 200 + i);
     check_matmul(a, b, "contiguous, case " + std::to_string(i));
     check_matmul(test::noncontiguous(a), test::noncontiguous(b),
                  "noncontiguous, case " + std::to_string(i));

@@ -76,10 +76,14 @@ TEST_CASE("freed blocks are cached and reused", "[runtime][memory]") {
 TEST_CASE("the cache limit sends blocks past it back to the system", "[runtime][memory]") {
   memory::empty_cache();
   memory::set_cache_limit(0);
-  { Tensor t = empty({4096}); }
+  {
+    Tensor t = empty({4096});
+  }
   CHECK(memory::cached_bytes() == 0);
   memory::set_cache_limit(size_t{8} << 30);
-  { Tensor t = empty({4096}); }
+  {
+    Tensor t = empty({4096});
+  }
   CHECK(memory::cached_bytes() >= 4096 * sizeof(float));
   memory::set_cache_limit(1);  // lowering the limit below the cache empties it
   CHECK(memory::cached_bytes() == 0);

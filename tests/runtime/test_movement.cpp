@@ -115,8 +115,8 @@ TEST_CASE("cat skips 1-d tensors of shape [0] (PyTorch's legacy rule)", "[moveme
   Tensor a = test::seeded_randn({2, 3}, 7);
   std::vector<double> av = test::values(a);
   test::require_close(cat({zeros({0}), a}, 1), {2, 3}, av, "[0] first", 0, 0);
-  test::require_close(cat({a, zeros({0}), a}, -1), {2, 6},
-                      cat_reference({a, a}, 1, {2, 6}), "[0] in the middle", 0, 0);
+  test::require_close(cat({a, zeros({0}), a}, -1), {2, 6}, cat_reference({a, a}, 1, {2, 6}),
+                      "[0] in the middle", 0, 0);
   CHECK(cat({zeros({0}), zeros({0})}).sizes() == Dims{0});
   CHECK(cat({zeros({0})}, 5).sizes() == Dims{0});  // nothing left to wrap the dim against
   CHECK(cat({zeros({0}, kInt64)}).dtype() == kInt64);
@@ -140,8 +140,9 @@ TEST_CASE("cat errors name the tensor, the dim and the sizes", "[movement][error
   CHECK_THROWS_WITH(cat({a, a, zeros({3, 3})}, -1),
                     Catch::Contains("except in dimension 1. Expected size 2 but got size 3 for "
                                     "tensor number 2"));
-  CHECK_THROWS_WITH(cat({a, zeros({2, 3, 1})}),
-                    Catch::Contains("cat: tensors must have same number of dimensions: got 2 and 3"));
+  CHECK_THROWS_WITH(
+      cat({a, zeros({2, 3, 1})}),
+      Catch::Contains("cat: tensors must have same number of dimensions: got 2 and 3"));
   CHECK_THROWS_WITH(cat({}), Catch::Contains("cat: expected a non-empty list of Tensors"));
   CHECK_THROWS_WITH(cat({a, scalar_tensor(1.0)}),
                     Catch::Contains("cat: zero-dimensional tensor (at position 1) cannot be "
@@ -149,7 +150,8 @@ TEST_CASE("cat errors name the tensor, the dim and the sizes", "[movement][error
   CHECK_THROWS_AS(cat({a, a}, 2), IndexError);
   CHECK_THROWS_WITH(cat({a, a}, -3), Catch::Contains("cat: dimension out of range (expected to "
                                                      "be in range of [-2, 1], but got -3)"));
-  CHECK_THROWS_WITH(cat({a, Tensor()}), Catch::Contains("tensor number 1 in the list is undefined"));
+  CHECK_THROWS_WITH(cat({a, Tensor()}),
+                    Catch::Contains("tensor number 1 in the list is undefined"));
 }
 
 TEST_CASE("cat of larger tensors through the block-copy paths", "[movement]") {
@@ -249,10 +251,13 @@ TEST_CASE("split and chunk return views with PyTorch's sizes", "[movement]") {
   CHECK(split(zeros({0, 3}), 2).size() == 1);
   CHECK(split(zeros({0, 3}), 0).size() == 1);
 
-  struct ChunkCase { int64_t n, chunks; V sizes; };
-  for (const auto& c : {ChunkCase{5, 4, {2, 2, 1}}, ChunkCase{6, 4, {2, 2, 2}},
-                        ChunkCase{0, 4, {0, 0, 0, 0}}, ChunkCase{3, 5, {1, 1, 1}},
-                        ChunkCase{7, 1, {7}}, ChunkCase{7, 3, {3, 3, 1}}}) {
+  struct ChunkCase {
+    int64_t n, chunks;
+    V sizes;
+  };
+  for (const auto& c :
+       {ChunkCase{5, 4, {2, 2, 1}}, ChunkCase{6, 4, {2, 2, 2}}, ChunkCase{0, 4, {0, 0, 0, 0}},
+        ChunkCase{3, 5, {1, 1, 1}}, ChunkCase{7, 1, {7}}, ChunkCase{7, 3, {3, 3, 1}}}) {
     INFO("chunk " << c.n << " into " << c.chunks);
     CHECK(sizes_along(chunk(zeros({2, c.n}), c.chunks, -1), 1) == c.sizes);
   }
@@ -327,8 +332,8 @@ TEST_CASE("index_select matches a reference on random shapes and layouts", "[mov
     Tensor index = randint(0, s[w], {2 * k}, kInt64);
     // Half the time a strided index (every other element of a longer tensor).
     index = trial % 2 ? index.slice(0, 0, 2 * k, 2) : index.narrow(0, 0, k);
-    INFO("trial " << trial << " self " << s << " " << dtype_name(dt) << " layout " << lay
-                  << " dim " << dim << " index " << Dims(index.to_vector<int64_t>()));
+    INFO("trial " << trial << " self " << s << " " << dtype_name(dt) << " layout " << lay << " dim "
+                  << dim << " index " << Dims(index.to_vector<int64_t>()));
     Dims out_sizes = s;
     out_sizes[w] = k;
     std::vector<double> expected;
@@ -395,8 +400,8 @@ TEST_CASE("gather matches a reference on random shapes and layouts", "[movement]
     Tensor self = layout(random_tensor(s, trial, dt), lay);
     manual_seed(900 + trial);
     Tensor index = layout(randint(0, s[w], is, kInt64), ilay);
-    INFO("trial " << trial << " self " << s << " " << dtype_name(dt) << " layout " << lay
-                  << " dim " << dim << " index " << is << " layout " << ilay);
+    INFO("trial " << trial << " self " << s << " " << dtype_name(dt) << " layout " << lay << " dim "
+                  << dim << " index " << is << " layout " << ilay);
     std::vector<double> expected;
     for (int64_t i = 0; i < product(is); ++i) {
       std::vector<int64_t> idx = test::unravel(i, is);
@@ -472,7 +477,7 @@ TEST_CASE("index_select and gather on larger tensors (parallel paths)", "[moveme
     for (int64_t j = 0; j < 400; ++j)
       expected.push_back(xv[i * 300 + static_cast<int64_t>(gv[i * 400 + j])]);
   test::require_close(x.gather(1, gi), {256, 400}, expected, "gather dim 1", 0, 0);
-  Tensor xt = x.t();  // [300, 256], gather along dim 0 with a transposed index
+  Tensor xt = x.t();                     // [300, 256], gather along dim 0 with a transposed index
   Tensor gt = gi.t().narrow(0, 0, 300);  // [300, 256], strided, values in [0, 300)
   std::vector<double> gtv = test::values(gt);
   expected.clear();

@@ -365,10 +365,7 @@ TEST_CASE("scalar operators and pow with scalars", "[runtime][pointwise]") {
   test::require_close(2 / x, s, map(v, [](double e) { return 2 / e; }), "2 / x");
   test::require_close(q == 0.5, s, map(w, [](double e) { return e == 0.5; }), "q == 0.5");
   test::require_close(q != 0, s, map(w, [](double e) { return e != 0; }), "q != 0");
-  test::require_close(q < 0.5, s,
-                      map(
-                          w, [](double e) { return e < 0.5; }),
-                      "q < 0.5");
+  test::require_close(q < 0.5, s, map(w, [](double e) { return e < 0.5; }), "q < 0.5");
   test::require_close(q <= -1, s, map(w, [](double e) { return e <= -1; }), "q <= -1");
   test::require_close(q > 1, s, map(w, [](double e) { return e > 1; }), "q > 1");
   test::require_close(q >= 0, s, map(w, [](double e) { return e >= 0; }), "q >= 0");
@@ -443,12 +440,9 @@ TEST_CASE("NaN propagates through maximum, minimum, relu and clamp", "[runtime][
       test::require_close(r, {n}, e, what);
     };
     auto nan_or = [](double x, double y) { return std::isnan(x) ? x : y; };
-    check(
-        maximum(big, one), [&](double x) { return nan_or(x, std::max(x, 1.0)); }, "max big");
-    check(
-        minimum(one, big), [&](double x) { return nan_or(x, std::min(x, 1.0)); }, "min big");
-    check(
-        relu(big), [&](double x) { return nan_or(x, std::max(x, 0.0)); }, "relu big");
+    check(maximum(big, one), [&](double x) { return nan_or(x, std::max(x, 1.0)); }, "max big");
+    check(minimum(one, big), [&](double x) { return nan_or(x, std::min(x, 1.0)); }, "min big");
+    check(relu(big), [&](double x) { return nan_or(x, std::max(x, 0.0)); }, "relu big");
     check(
         clamp(big, -1, 1), [&](double x) { return nan_or(x, std::clamp(x, -1.0, 1.0)); },
         "clamp big");
@@ -496,9 +490,8 @@ TEST_CASE("in-place ops write through views and bump the version", "[runtime][po
   bumps("copy_ broadcast", [&] { x.copy_(row); });
   for (size_t k = 0; k < v.size(); ++k) v[k] = r[k % 4];
   expect("copy_ broadcasting a row");
-  bumps("copy_ from f64 column", [&] {
-    x.copy_(tensor(std::vector<double>{1.25, -2.5, 1e-3}, {3, 1}));
-  });
+  bumps("copy_ from f64 column",
+        [&] { x.copy_(tensor(std::vector<double>{1.25, -2.5, 1e-3}, {3, 1})); });
   for (size_t k = 0; k < v.size(); ++k) v[k] = std::vector<double>{1.25, -2.5, 1e-3}[k / 4];
   expect("copy_ from a float64 column");
 }

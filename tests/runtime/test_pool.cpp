@@ -90,8 +90,8 @@ std::string describe(const Tensor& x, const PoolCase& c, const std::string& what
   F::Pair s = c.stride.value_or(c.kernel);
   os << what << ": input " << x.sizes() << " kernel " << c.kernel.h << "x" << c.kernel.w
      << " stride " << s.h << "x" << s.w << " padding " << c.padding.h << "x" << c.padding.w
-     << " dilation " << c.dilation.h << "x" << c.dilation.w << " ceil_mode " << c.ceil_mode
-     << " " << x.dtype();
+     << " dilation " << c.dilation.h << "x" << c.dilation.w << " ceil_mode " << c.ceil_mode << " "
+     << x.dtype();
   return os.str();
 }
 
@@ -110,8 +110,8 @@ void check_max(const Tensor& x, const PoolCase& c, const std::string& what) {
 
 // Average over the window; the divisor counts the padded window (clipped at the padded edge)
 // with count_include_pad, else only the in-bounds elements, unless overridden.
-void check_avg(const Tensor& x, const PoolCase& c, bool include_pad,
-               std::optional<int64_t> divisor, const std::string& what, double tol = 1e-5) {
+void check_avg(const Tensor& x, const PoolCase& c, bool include_pad, std::optional<int64_t> divisor,
+               const std::string& what, double tol = 1e-5) {
   Geometry g = geometry(x, c);
   F::Pair s = c.stride.value_or(c.kernel);
   int64_t planes = 1;
@@ -133,8 +133,10 @@ void check_avg(const Tensor& x, const PoolCase& c, bool include_pad,
             sum += test::at(x, at_plane(lead, ih, iw));
           }
         int64_t div = divisor ? *divisor : include_pad ? padded : inside;
-        if (integer) e.push_back(static_cast<double>(static_cast<int64_t>(sum) / div));
-        else e.push_back(sum / static_cast<double>(div));
+        if (integer)
+          e.push_back(static_cast<double>(static_cast<int64_t>(sum) / div));
+        else
+          e.push_back(sum / static_cast<double>(div));
       }
   }
   F::AvgPool2dOptions o{c.stride, c.padding, c.ceil_mode, include_pad, divisor};
@@ -146,12 +148,12 @@ void check_avg(const Tensor& x, const PoolCase& c, bool include_pad,
 
 const std::vector<PoolCase> kPoolCases = {
     {{2, 3, 6, 6}, 2, std::nullopt, 0, 1, false},
-    {{2, 3, 7, 7}, 2, std::nullopt, 0, 1, true},        // ceil_mode adds a partial window
-    {{1, 2, 6, 6}, 3, F::Pair(2), 1, 1, true},          // ceil_mode drops a window in padding
+    {{2, 3, 7, 7}, 2, std::nullopt, 0, 1, true},  // ceil_mode adds a partial window
+    {{1, 2, 6, 6}, 3, F::Pair(2), 1, 1, true},    // ceil_mode drops a window in padding
     {{1, 2, 5, 8}, {3, 2}, F::Pair(1, 2), {1, 1}, 1, false},
-    {{2, 2, 9, 9}, 3, F::Pair(2), 1, 2, false},         // dilation (max only)
+    {{2, 2, 9, 9}, 3, F::Pair(2), 1, 2, false},  // dilation (max only)
     {{1, 3, 8, 7}, {2, 3}, F::Pair(3, 1), {1, 1}, {2, 1}, true},
-    {{3, 5, 5}, 3, F::Pair(1), 1, 1, false},            // unbatched
+    {{3, 5, 5}, 3, F::Pair(1), 1, 1, false},  // unbatched
     {{1, 1, 4, 4}, 4, std::nullopt, 2, 1, true},
     {{2, 4, 3, 3}, 1, std::nullopt, 0, 1, false},
 };
@@ -169,12 +171,14 @@ TEST_CASE("max_pool2d values and indices match a reference", "[linalg][pool]") {
 }
 
 TEST_CASE("max_pool2d propagates NaN and handles -inf windows", "[linalg][pool]") {
-  double nan = std::numeric_limits<double>::quiet_NaN(), inf = std::numeric_limits<double>::infinity();
+  double nan = std::numeric_limits<double>::quiet_NaN(),
+         inf = std::numeric_limits<double>::infinity();
   Tensor x = tensor(std::vector<double>{nan, 1, nan, 2, 3, 4, -inf, -inf, -inf}, {1, 1, 3, 3});
   check_max(x, {{1, 1, 3, 3}, 2, F::Pair(1), 0, 1, false}, "nan");
   check_max(x, {{1, 1, 3, 3}, 2, F::Pair(1), 1, 1, true}, "nan padded");
   // A window of only -inf picks its first in-bounds element, as PyTorch.
-  ValuesIndices r = F::max_pool2d_with_indices(full({1, 1, 3, 3}, -inf), 2, {.stride = 1, .padding = 1});
+  ValuesIndices r =
+      F::max_pool2d_with_indices(full({1, 1, 3, 3}, -inf), 2, {.stride = 1, .padding = 1});
   test::require_close(r.indices, {1, 1, 4, 4}, {0, 0, 1, 2, 0, 0, 1, 2, 3, 3, 4, 5, 6, 6, 7, 8},
                       "-inf indices", 0, 0);
 }
@@ -210,7 +214,10 @@ TEST_CASE("pool output sizes agree with PyTorch", "[linalg][pool]") {
 }
 
 TEST_CASE("adaptive_avg_pool2d uses floor/ceil window bounds", "[linalg][pool]") {
-  struct Case { Dims x; F::Pair out; };
+  struct Case {
+    Dims x;
+    F::Pair out;
+  };
   for (const Case& c : {Case{{2, 3, 7, 5}, {3, 2}}, Case{{1, 2, 4, 4}, 4}, Case{{3, 5, 6}, {4, 7}},
                         Case{{2, 2, 9, 10}, 1}, Case{{1, 1, 5, 5}, {0, 2}}}) {
     Tensor x = test::seeded_randn(c.x, 800);

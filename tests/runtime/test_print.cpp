@@ -1,10 +1,10 @@
 // Printing: expected strings are PyTorch 1.13's repr of the same tensors (torch. -> ember.),
 // produced once with the default print options.
-#include "support/reference.hpp"
-
 #include <functional>
 #include <limits>
 #include <sstream>
+
+#include "support/reference.hpp"
 
 using namespace ember;
 
@@ -279,8 +279,11 @@ TEST_CASE("printing names the dtype relative to the default dtype", "[runtime][p
 TEST_CASE("printing a view shows its logical values", "[runtime][print]") {
   // Differential: every kind of view prints exactly as its contiguous copy.
   Tensor base = test::seeded_randn({30, 40}, 7);
-  const Tensor views[] = {base.t(), base.slice(1, 1, 40, 3), base.select(1, 5),
-                          test::noncontiguous(base), base.unsqueeze(0).expand({2, 30, 40}),
+  const Tensor views[] = {base.t(),
+                          base.slice(1, 1, 40, 3),
+                          base.select(1, 5),
+                          test::noncontiguous(base),
+                          base.unsqueeze(0).expand({2, 30, 40}),
                           base.slice(0, 2, 6).t()};
   for (const Tensor& v : views) {
     INFO("view of sizes " << v.sizes() << " strides " << v.strides());

@@ -100,8 +100,8 @@ struct OpCase {
   std::function<Tensor(const Tensor&, const Dims&, bool)> run;
   std::function<double(const std::vector<double>&)> ref;
   Out out;
-  bool ints = false;        // takes int64 and bool inputs
-  bool single_dim = false;  // one dim only (argmax also takes none)
+  bool ints = false;         // takes int64 and bool inputs
+  bool single_dim = false;   // one dim only (argmax also takes none)
   bool no_identity = false;  // empty reductions throw
   size_t max_group = 0;      // skip groups larger than this (products overflow), 0 = any
 };
@@ -110,8 +110,8 @@ std::vector<OpCase> op_table() {
   auto pick_dim = [](const Dims& d) { return d[0]; };
   std::vector<OpCase> t = {
       {"sum", [](auto& a, auto& d, bool k) { return sum(a, d, k); }, ref_sum, Out::SumLike, true},
-      {"prod", [](auto& a, auto& d, bool k) { return prod(a, d, k); }, ref_prod, Out::SumLike,
-       true, false, false, 12},
+      {"prod", [](auto& a, auto& d, bool k) { return prod(a, d, k); }, ref_prod, Out::SumLike, true,
+       false, false, 12},
       {"mean", [](auto& a, auto& d, bool k) { return mean(a, d, k); }, ref_mean, Out::Same},
       {"amax", [](auto& a, auto& d, bool k) { return amax(a, d, k); },
        [](auto& v) { return ref_extreme(v, true); }, Out::Same, true, false, true},
@@ -129,13 +129,11 @@ std::vector<OpCase> op_table() {
        Out::Float, true},
       {"max(dim).values", [=](auto& a, auto& d, bool k) { return max(a, pick_dim(d), k).values; },
        [](auto& v) { return ref_extreme(v, true); }, Out::Same, true, true, true},
-      {"max(dim).indices",
-       [=](auto& a, auto& d, bool k) { return max(a, pick_dim(d), k).indices; },
+      {"max(dim).indices", [=](auto& a, auto& d, bool k) { return max(a, pick_dim(d), k).indices; },
        [](auto& v) { return double(ref_arg(v, true)); }, Out::Index, true, true, true},
       {"min(dim).values", [=](auto& a, auto& d, bool k) { return min(a, pick_dim(d), k).values; },
        [](auto& v) { return ref_extreme(v, false); }, Out::Same, true, true, true},
-      {"min(dim).indices",
-       [=](auto& a, auto& d, bool k) { return min(a, pick_dim(d), k).indices; },
+      {"min(dim).indices", [=](auto& a, auto& d, bool k) { return min(a, pick_dim(d), k).indices; },
        [](auto& v) { return double(ref_arg(v, false)); }, Out::Index, true, true, true},
       {"argmax",
        [=](auto& a, auto& d, bool k) { return d.empty() ? argmax(a) : argmax(a, d[0], k); },
@@ -149,10 +147,14 @@ std::vector<OpCase> op_table() {
 
 DType expected_dtype(Out rule, DType in) {
   switch (rule) {
-    case Out::Same: return in;
-    case Out::SumLike: return is_floating(in) ? in : kInt64;
-    case Out::Float: return is_floating(in) ? in : kFloat32;
-    case Out::Index: return kInt64;
+    case Out::Same:
+      return in;
+    case Out::SumLike:
+      return is_floating(in) ? in : kInt64;
+    case Out::Float:
+      return is_floating(in) ? in : kFloat32;
+    case Out::Index:
+      return kInt64;
   }
   return in;
 }
@@ -161,22 +163,32 @@ DType expected_dtype(Out rule, DType in) {
 enum class Data { Float32, Float64, TiedFloat32, Int64, Bool };
 const char* data_name(Data d) {
   switch (d) {
-    case Data::Float32: return "float32";
-    case Data::Float64: return "float64";
-    case Data::TiedFloat32: return "float32 with ties";
-    case Data::Int64: return "int64";
-    case Data::Bool: return "bool";
+    case Data::Float32:
+      return "float32";
+    case Data::Float64:
+      return "float64";
+    case Data::TiedFloat32:
+      return "float32 with ties";
+    case Data::Int64:
+      return "int64";
+    case Data::Bool:
+      return "bool";
   }
   return "?";
 }
 Tensor make_data(const Dims& sizes, Data d, uint64_t seed) {
   manual_seed(seed);
   switch (d) {
-    case Data::Float32: return randn(sizes);
-    case Data::Float64: return randn(sizes, kFloat64);
-    case Data::TiedFloat32: return randint(-2, 3, sizes).to(kFloat32);
-    case Data::Int64: return randint(-3, 4, sizes);
-    case Data::Bool: return randint(0, 2, sizes).to(kBool);
+    case Data::Float32:
+      return randn(sizes);
+    case Data::Float64:
+      return randn(sizes, kFloat64);
+    case Data::TiedFloat32:
+      return randint(-2, 3, sizes).to(kFloat32);
+    case Data::Int64:
+      return randint(-3, 4, sizes);
+    case Data::Bool:
+      return randint(0, 2, sizes).to(kBool);
   }
   return {};
 }
@@ -203,10 +215,10 @@ double tolerance(Data d, const char* op) {
 }
 
 // Checks one op on input a reduced over dims (g: a's elements grouped for those dims).
-void check_case(const OpCase& op, const Tensor& a, const Dims& dims, bool keepdim,
-                const Groups& g, const std::string& ctx, double rtol, double atol) {
-  std::string what = std::string(op.name) + " " + ctx + " dims " + describe(dims) +
-                     (keepdim ? " keepdim" : "");
+void check_case(const OpCase& op, const Tensor& a, const Dims& dims, bool keepdim, const Groups& g,
+                const std::string& ctx, double rtol, double atol) {
+  std::string what =
+      std::string(op.name) + " " + ctx + " dims " + describe(dims) + (keepdim ? " keepdim" : "");
   Dims w = wrapped(dims, a.dim());
   bool empty_reduction = a.numel() == 0 && (w.empty() || [&] {
                            for (int64_t d : w)
@@ -293,14 +305,14 @@ TEST_CASE("large reductions take the blocked and column paths correctly", "[redu
     bool transposed;  // build as the reversed shape and transpose (permuted dense input)
   };
   std::vector<Big> cases = {
-      {{2, 150000}, {1}, false},     // few long rows: split into parallel blocks
-      {{150000, 3}, {0}, false},     // few narrow columns: rows split into blocks
-      {{300, 600}, {0}, false},      // columns in two tiles
-      {{3, 40000, 5}, {-2}, false},  // middle dim
-      {{130001}, {}, false},         // full reduction
-      {{600, 300}, {1}, true},       // transposed: read in memory order
-      {{40, 70, 50}, {0, 2}, false}, // split reduced dims: one permuting copy
-      {{500, 400}, {}, true},        // full reduction of a transpose
+      {{2, 150000}, {1}, false},      // few long rows: split into parallel blocks
+      {{150000, 3}, {0}, false},      // few narrow columns: rows split into blocks
+      {{300, 600}, {0}, false},       // columns in two tiles
+      {{3, 40000, 5}, {-2}, false},   // middle dim
+      {{130001}, {}, false},          // full reduction
+      {{600, 300}, {1}, true},        // transposed: read in memory order
+      {{40, 70, 50}, {0, 2}, false},  // split reduced dims: one permuting copy
+      {{500, 400}, {}, true},         // full reduction of a transpose
   };
   const auto table = op_table();
   uint64_t seed = 100;
@@ -457,8 +469,8 @@ TEST_CASE("argmax without a dim indexes the logical flattening", "[reduce]") {
 }
 
 TEST_CASE("logsumexp is stable for large and infinite values", "[reduce]") {
-  test::require_close(logsumexp(tensor({1000.0, 1000.0}), {0}), {}, {1000 + std::log(2.0)},
-                      "large", 1e-6);
+  test::require_close(logsumexp(tensor({1000.0, 1000.0}), {0}), {}, {1000 + std::log(2.0)}, "large",
+                      1e-6);
   test::require_close(logsumexp(tensor({-1000.0, -1000.0}), {0}), {}, {-1000 + std::log(2.0)},
                       "very negative", 1e-6);
   test::require_close(logsumexp(tensor({-kInf, -kInf}), {0}), {}, {-kInf}, "all -inf");
@@ -494,9 +506,9 @@ TEST_CASE("reduction methods and keepdim shapes", "[reduce]") {
 TEST_CASE("reduction errors name the op and the dim", "[reduce][error]") {
   Tensor a = zeros({2, 3});
   CHECK_THROWS_AS(sum(a, {3}), IndexError);
-  CHECK_THROWS_WITH(sum(a, {3}),
-                    Catch::Contains("sum") &&
-                        Catch::Contains("expected to be in range of [-2, 1], but got 3"));
+  CHECK_THROWS_WITH(
+      sum(a, {3}),
+      Catch::Contains("sum") && Catch::Contains("expected to be in range of [-2, 1], but got 3"));
   CHECK_THROWS_WITH(amax(a, {-3}), Catch::Contains("but got -3"));
   CHECK_THROWS_WITH(max(a, 2), Catch::Contains("max") && Catch::Contains("but got 2"));
   CHECK_THROWS_WITH(argmin(a, -3), Catch::Contains("but got -3"));
@@ -505,9 +517,9 @@ TEST_CASE("reduction errors name the op and the dim", "[reduce][error]") {
 
   Tensor i = tensor({1, 2}).to(kInt64);
   CHECK_THROWS_AS(mean(i), DTypeError);
-  CHECK_THROWS_WITH(mean(i), Catch::Contains(
-                                 "mean(): could not infer output dtype. Input dtype must be "
-                                 "either a floating point or complex dtype. Got: Long"));
+  CHECK_THROWS_WITH(mean(i),
+                    Catch::Contains("mean(): could not infer output dtype. Input dtype must be "
+                                    "either a floating point or complex dtype. Got: Long"));
   CHECK_THROWS_WITH(mean(i.to(kBool)), Catch::Contains("Got: Bool"));
   CHECK_THROWS_WITH(var(i), Catch::Contains("std and var only support floating point"));
   CHECK_THROWS_WITH(ember::std(i), Catch::Contains("std and var only support floating point"));

@@ -161,7 +161,7 @@ TEST_CASE("softmax errors name the dim", "[reduce][softmax][error]") {
   CHECK_THROWS_WITH(softmax(a, 2), Catch::Contains("softmax") &&
                                        Catch::Contains("expected to be in range of [-2, 1], "
                                                        "but got 2"));
-  CHECK_THROWS_WITH(log_softmax(a, -3), Catch::Contains("log_softmax") &&
-                                            Catch::Contains("but got -3"));
+  CHECK_THROWS_WITH(log_softmax(a, -3),
+                    Catch::Contains("log_softmax") && Catch::Contains("but got -3"));
   CHECK_THROWS_WITH(softmax(Tensor(), 0), Catch::Contains("undefined"));
 }

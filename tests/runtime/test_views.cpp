@@ -48,18 +48,12 @@ TEST_CASE("every view shares storage with its base and writes through", "[moveme
     Tensor v;
   };
   std::vector<Case> cases = {
-      {"view", base.view({6, 4})},
-      {"reshape", base.reshape({4, -1})},
-      {"flatten", base.flatten(1)},
-      {"squeeze", base.unsqueeze(0).squeeze()},
-      {"unsqueeze", base.unsqueeze(-1)},
-      {"permute", base.permute({2, 0, 1})},
-      {"transpose", base.transpose(-1, 0)},
-      {"t", base[0].t()},
-      {"expand", base[0][0].expand({5, 4})},
-      {"slice", base.slice(2, 1, 4, 2)},
-      {"narrow", base.narrow(-2, 1, 2)},
-      {"select", base.select(-1, 3)},
+      {"view", base.view({6, 4})},           {"reshape", base.reshape({4, -1})},
+      {"flatten", base.flatten(1)},          {"squeeze", base.unsqueeze(0).squeeze()},
+      {"unsqueeze", base.unsqueeze(-1)},     {"permute", base.permute({2, 0, 1})},
+      {"transpose", base.transpose(-1, 0)},  {"t", base[0].t()},
+      {"expand", base[0][0].expand({5, 4})}, {"slice", base.slice(2, 1, 4, 2)},
+      {"narrow", base.narrow(-2, 1, 2)},     {"select", base.select(-1, 3)},
   };
   for (auto& c : cases) {
     INFO(c.name);
@@ -140,9 +134,10 @@ TEST_CASE("view: incompatible strides point to reshape", "[movement][views][erro
   Tensor b = ramp({2, 3, 4}).transpose(0, 1);  // [3, 2, 4], strides [4, 12, 1]
   Tensor v = b.view({3, 2, 2, 2});
   CHECK(shares(v, b));
-  require_index_map(v, b, [](std::vector<int64_t> i) {
-    return std::vector<int64_t>{i[0], i[1], i[2] * 2 + i[3]};
-  }, "view splitting the contiguous last dim");
+  require_index_map(
+      v, b,
+      [](std::vector<int64_t> i) { return std::vector<int64_t>{i[0], i[1], i[2] * 2 + i[3]}; },
+      "view splitting the contiguous last dim");
   CHECK_THROWS_WITH(b.view({6, 4}), Catch::Contains("use reshape instead"));
 }
 
@@ -168,9 +163,9 @@ TEST_CASE("reshape copies only when a view is impossible", "[movement][views]") 
   Tensor a = ramp({4, 6}).slice(0, 0, 4, 2);  // rows 0 and 2
   Tensor r = a.reshape({2, 2, 3});
   CHECK(shares(r, a));
-  require_index_map(r, a, [](std::vector<int64_t> i) {
-    return std::vector<int64_t>{i[0], i[1] * 3 + i[2]};
-  }, "reshape of row slice");
+  require_index_map(
+      r, a, [](std::vector<int64_t> i) { return std::vector<int64_t>{i[0], i[1] * 3 + i[2]}; },
+      "reshape of row slice");
   CHECK_THROWS_WITH(a.reshape({7}), Catch::Contains("shape '[7]' is invalid for input of size 12"));
 }
 
@@ -184,12 +179,14 @@ TEST_CASE("flatten with negative and partial dims", "[movement][views]") {
   Tensor tt = a.transpose(1, 2);
   Tensor f = tt.flatten(1, 2);  // needs a copy
   CHECK_FALSE(shares(f, tt));
-  require_index_map(f, tt, [](std::vector<int64_t> i) {
-    return std::vector<int64_t>{i[0], i[1] / 3, i[1] % 3, i[2]};
-  }, "flatten of transposed");
+  require_index_map(
+      f, tt,
+      [](std::vector<int64_t> i) { return std::vector<int64_t>{i[0], i[1] / 3, i[1] % 3, i[2]}; },
+      "flatten of transposed");
   CHECK(scalar_tensor(3.0).flatten().sizes() == Dims{1});
   CHECK(zeros({0, 3}).flatten().sizes() == Dims{0});
-  CHECK_THROWS_WITH(a.flatten(2, 1), Catch::Contains("start_dim (2) cannot come after end_dim (1)"));
+  CHECK_THROWS_WITH(a.flatten(2, 1),
+                    Catch::Contains("start_dim (2) cannot come after end_dim (1)"));
   CHECK_THROWS_WITH(a.flatten(0, 4), Catch::Contains("dimension out of range"));
 }
 
@@ -216,9 +213,9 @@ TEST_CASE("squeeze and unsqueeze edge cases", "[movement][views]") {
   CHECK(u.sizes() == Dims{3, 1, 2});
   CHECK(u.stride(0) == 1);
   CHECK(u.stride(2) == 3);
-  require_index_map(u, tt, [](std::vector<int64_t> i) {
-    return std::vector<int64_t>{i[0], i[2]};
-  }, "unsqueeze of transposed");
+  require_index_map(
+      u, tt, [](std::vector<int64_t> i) { return std::vector<int64_t>{i[0], i[2]}; },
+      "unsqueeze of transposed");
   // 0-d
   Tensor s = scalar_tensor(2.5);
   CHECK(s.squeeze().sizes() == Dims{});
@@ -245,23 +242,28 @@ TEST_CASE("permute, transpose and t against index maps", "[movement][views]") {
     INFO("trial " << trial << " sizes " << sizes << " perm " << p);
     Tensor v = base.permute(p);
     CHECK(shares(v, base));
-    require_index_map(v, base, [&](std::vector<int64_t> i) {
-      std::vector<int64_t> j(i.size());
-      for (size_t k = 0; k < i.size(); ++k) j[perm[k]] = i[k];
-      return j;
-    }, "permute");
+    require_index_map(
+        v, base,
+        [&](std::vector<int64_t> i) {
+          std::vector<int64_t> j(i.size());
+          for (size_t k = 0; k < i.size(); ++k) j[perm[k]] = i[k];
+          return j;
+        },
+        "permute");
     int64_t d0 = std::uniform_int_distribution<int64_t>(-nd, nd - 1)(rng);
     int64_t d1 = std::uniform_int_distribution<int64_t>(-nd, nd - 1)(rng);
     int64_t w0 = d0 < 0 ? d0 + nd : d0, w1 = d1 < 0 ? d1 + nd : d1;
-    require_index_map(base.transpose(d0, d1), base, [&](std::vector<int64_t> i) {
-      std::swap(i[w0], i[w1]);
-      return i;
-    }, "transpose");
+    require_index_map(
+        base.transpose(d0, d1), base,
+        [&](std::vector<int64_t> i) {
+          std::swap(i[w0], i[w1]);
+          return i;
+        },
+        "transpose");
   }
   Tensor m = ramp({2, 3});
-  require_index_map(m.t(), m, [](std::vector<int64_t> i) {
-    return std::vector<int64_t>{i[1], i[0]};
-  }, "t");
+  require_index_map(
+      m.t(), m, [](std::vector<int64_t> i) { return std::vector<int64_t>{i[1], i[0]}; }, "t");
   CHECK(ramp({4}).t().sizes() == Dims{4});
   CHECK(scalar_tensor(1.0).t().sizes() == Dims{});
   CHECK(scalar_tensor(1.0).transpose(0, -1).sizes() == Dims{});
@@ -287,9 +289,8 @@ TEST_CASE("expand against index maps and its errors", "[movement][views]") {
   Tensor e = a.expand({2, 3, 5, -1});
   CHECK(e.sizes() == Dims{2, 3, 5, 4});
   CHECK(shares(e, a));
-  require_index_map(e, a, [](std::vector<int64_t> i) {
-    return std::vector<int64_t>{i[1], 0, i[3]};
-  }, "expand");
+  require_index_map(
+      e, a, [](std::vector<int64_t> i) { return std::vector<int64_t>{i[1], 0, i[3]}; }, "expand");
   CHECK(a.expand_as(zeros({3, 2, 4})).sizes() == Dims{3, 2, 4});
   CHECK(zeros({1, 3}).expand({0, 3}).sizes() == Dims{0, 3});
   CHECK(zeros({0, 1}).expand({0, 4}).sizes() == Dims{0, 4});
@@ -331,24 +332,33 @@ TEST_CASE("slice, narrow and select against index maps", "[movement][views]") {
     Tensor v = base.slice(d, start, end, step);
     CHECK(v.size(w) == len);
     CHECK(shares(v, base));
-    require_index_map(v, base, [&](std::vector<int64_t> i) {
-      i[w] = s0 + i[w] * step;
-      return i;
-    }, "slice");
+    require_index_map(
+        v, base,
+        [&](std::vector<int64_t> i) {
+          i[w] = s0 + i[w] * step;
+          return i;
+        },
+        "slice");
 
     int64_t nstart = std::uniform_int_distribution<int64_t>(0, n)(rng);
     int64_t nlen = std::uniform_int_distribution<int64_t>(0, n - nstart)(rng);
-    require_index_map(base.narrow(d, nstart, nlen), base, [&](std::vector<int64_t> i) {
-      i[w] += nstart;
-      return i;
-    }, "narrow");
+    require_index_map(
+        base.narrow(d, nstart, nlen), base,
+        [&](std::vector<int64_t> i) {
+          i[w] += nstart;
+          return i;
+        },
+        "narrow");
     int64_t idx = std::uniform_int_distribution<int64_t>(-n, n - 1)(rng);
     Tensor sel = base.select(d, idx);
     CHECK(sel.dim() == nd - 1);
-    require_index_map(sel, base, [&](std::vector<int64_t> i) {
-      i.insert(i.begin() + w, idx < 0 ? idx + n : idx);
-      return i;
-    }, "select");
+    require_index_map(
+        sel, base,
+        [&](std::vector<int64_t> i) {
+          i.insert(i.begin() + w, idx < 0 ? idx + n : idx);
+          return i;
+        },
+        "select");
   }
   Tensor a = ramp({2, 3});
   CHECK(a.slice(1, 5, 9).sizes() == Dims{2, 0});
