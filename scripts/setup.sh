@@ -3,7 +3,7 @@
 # Usage: scripts/setup.sh [extra packages...]
 set -euo pipefail
 need=(cmake ninja-build g++ pkg-config llvm-19-dev libboost-dev catch2 libbenchmark-dev
-      libopenblas-dev libdnnl-dev zlib1g-dev nlohmann-json3-dev libzstd-dev ccache
+      libopenblas-dev libdnnl-dev zlib1g-dev nlohmann-json3-dev libzstd-dev ccache clang-format-19
       dataset-fashion-mnist "$@")
 missing=()
 for p in "${need[@]}"; do

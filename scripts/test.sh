@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+scripts/format.sh --check
 jobs=$(nproc)
 scripts/build.sh build-test -DCMAKE_BUILD_TYPE=Release -DEMBER_BUILD_BENCH=ON -DEMBER_BUILD_PEER=OFF
 (cd build-test && ctest --output-on-failure -j"$jobs")

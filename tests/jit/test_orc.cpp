@@ -125,24 +125,21 @@ std::vector<T> run(void* fn, const std::vector<std::vector<T>>& xs) {
 /// The dsl's eager value of fn (dsl/expr.hpp's apply and Where).
 template <class T>
 T reference(Fn fn, const std::vector<T>& a) {
-#define EMBER_REF1(F) \
-  case Fn::F:         \
-    return dsl::apply<Fn::F, T>(a[0]);
-#define EMBER_REF2(F) \
-  case Fn::F:         \
-    return dsl::apply<Fn::F, T>(a[0], a[1]);
+  // clang-format off
+#define EMBER_REF1(F) case Fn::F: return dsl::apply<Fn::F, T>(a[0]);
+#define EMBER_REF2(F) case Fn::F: return dsl::apply<Fn::F, T>(a[0], a[1]);
   switch (fn) {
-  EMBER_REF1(Neg)
-  EMBER_REF1(Exp) EMBER_REF1(Log) EMBER_REF1(Log1p) EMBER_REF1(Expm1) EMBER_REF1(Sqrt)
-      EMBER_REF1(Rsqrt) EMBER_REF1(Abs) EMBER_REF1(Sign) EMBER_REF1(Sin) EMBER_REF1(Cos)
-          EMBER_REF1(Tanh) EMBER_REF1(Sigmoid) EMBER_REF1(Erf) EMBER_REF2(Add) EMBER_REF2(Sub)
-              EMBER_REF2(Mul) EMBER_REF2(Div) EMBER_REF2(Pow) EMBER_REF2(Min) EMBER_REF2(Max)
-                  EMBER_REF2(Lt) EMBER_REF2(Le) EMBER_REF2(Gt) EMBER_REF2(Ge) EMBER_REF2(Eq)
-                      EMBER_REF2(Ne) case Fn::Where:
-    return dsl::select(a[0] != T(0), a[1], a[2]);
+    EMBER_REF1(Neg) EMBER_REF1(Exp) EMBER_REF1(Log) EMBER_REF1(Log1p) EMBER_REF1(Expm1)
+    EMBER_REF1(Sqrt) EMBER_REF1(Rsqrt) EMBER_REF1(Abs) EMBER_REF1(Sign) EMBER_REF1(Sin)
+    EMBER_REF1(Cos) EMBER_REF1(Tanh) EMBER_REF1(Sigmoid) EMBER_REF1(Erf)
+    EMBER_REF2(Add) EMBER_REF2(Sub) EMBER_REF2(Mul) EMBER_REF2(Div) EMBER_REF2(Pow)
+    EMBER_REF2(Min) EMBER_REF2(Max) EMBER_REF2(Lt) EMBER_REF2(Le) EMBER_REF2(Gt)
+    EMBER_REF2(Ge) EMBER_REF2(Eq) EMBER_REF2(Ne)
+    case Fn::Where: return dsl::select(a[0] != T(0), a[1], a[2]);
   }
 #undef EMBER_REF1
 #undef EMBER_REF2
+  // clang-format on
   return T(0);
 }
 
