@@ -77,7 +77,12 @@ uint64_t fnv1a(const std::string& s) {
   return h;
 }
 
-// ---- running values into the lazy tensors' storages ----
+// ---- running values into the lazy tensors' storages and the written memory ----
+
+// A contiguous copy of v by the Clone kernel (no autograd: the executor computes values only).
+Tensor copy_of(const Tensor& v) {
+  return op_info(Op::Clone).kernel(std::span<const Tensor>(&v, 1), {})[0];
+}
 
 // Moves (or copies) the value v into the pending storage dst.
 void adopt(Storage& dst, const Tensor& v) {
@@ -89,12 +94,36 @@ void adopt(Storage& dst, const Tensor& v) {
     return;
   }
   dst.data = memory::allocate(dst.nbytes);
-  Tensor c = v.contiguous();
+  Tensor c = v.is_contiguous() ? v : copy_of(v);
   std::memcpy(dst.data, c.impl()->data(), dst.nbytes);
 }
 
-void store_outputs(const Graph& g, std::vector<Tensor>& vals,
-                   const std::vector<std::shared_ptr<Storage>>& outs) {
+// Copies the value v (of the sizes of a contiguous layout covering dst) into dst's memory,
+// unless the kernel that computed it stored it there already.
+void write_back(Storage& dst, const Tensor& v) {
+  if (v.impl()->storage.get() == &dst) return;
+  Tensor c = v.is_contiguous() ? v : copy_of(v);
+  EMBER_ASSERT(static_cast<size_t>(c.numel()) * c.element_size() == dst.nbytes, "jit: a write of ",
+               c.numel(), " elements into ", dst.nbytes, " bytes");
+  std::memcpy(dst.data, c.impl()->data(), dst.nbytes);
+}
+
+// The values computed: the graph's writes go into their memory, then its outputs to the lazy
+// tensors.
+void finish(const Graph& g, std::vector<Tensor>& vals, const Run& run,
+            const std::vector<std::shared_ptr<Storage>>& outs) {
+  // A result that is memory the graph read (an input, or a view of one) is copied first: a
+  // write below may change that memory.
+  auto copy_if_memory = [&](int32_t id) {
+    const Node& n = g[id];
+    if (n.kind == Kind::Input || (n.kind == Kind::Apply && is_view(n.op)))
+      vals[static_cast<size_t>(id)] = copy_of(vals[static_cast<size_t>(id)]);
+  };
+  for (int32_t o : g.outputs) copy_if_memory(o);
+  for (const Graph::Write& w : g.writes) copy_if_memory(w.node);
+  for (const Graph::Write& w : g.writes)
+    write_back(*run.storages[static_cast<size_t>(w.storage)], vals[static_cast<size_t>(w.node)]);
+
   std::unordered_map<int32_t, const Storage*> done;  // a node two tensors hold: copied
   for (size_t i = 0; i < outs.size(); ++i) {
     int32_t node = g.outputs[i];
@@ -124,41 +153,44 @@ Tensor view_of(const Node& n, const Tensor& operand) {
   return make_view(operand.contiguous(), n.sizes, n.strides, static_cast<int64_t>(n.value));
 }
 
-Tensor run_library(const Graph& g, const Node& n, std::vector<Tensor>& vals) {
-  std::vector<Tensor> args;
-  for (int32_t a : n.args) args.push_back(g[a].kind == Kind::Const ? constant(g[a]) : vals[a]);
-  return op_info(n.op).kernel(args, n.attrs)[0];
-}
-
-// The graph op by op with the eager kernels.
-void run_eager(const Graph& g, const std::vector<Tensor>& inputs,
-               const std::vector<std::shared_ptr<Storage>>& outs) {
+// The values of the nodes a run binds: Input nodes' tensors and Scalar nodes' numbers.
+std::vector<Tensor> bound_values(const Graph& g, const Run& run) {
   std::vector<Tensor> vals(g.size());
   for (size_t i = 0; i < g.size(); ++i) {
     const Node& n = g[static_cast<int32_t>(i)];
-    switch (n.kind) {
-      case Kind::Input:
-        vals[i] = inputs[static_cast<size_t>(n.input)];
-        break;
-      case Kind::Const:
-        vals[i] = constant(n);
-        break;
-      case Kind::Apply:
-        vals[i] = is_view(n.op) ? view_of(n, vals[static_cast<size_t>(n.args[0])])
-                                : run_library(g, n, vals);
-        break;
-    }
+    if (n.kind == Kind::Input) vals[i] = run.inputs[static_cast<size_t>(n.input)];
+    if (n.kind == Kind::Scalar) vals[i] = wrapped_scalar(run.scalars[static_cast<size_t>(n.input)]);
   }
-  store_outputs(g, vals, outs);
+  return vals;
 }
 
-void run_plan(const Plan& p, const std::vector<Tensor>& inputs,
-              const std::vector<std::shared_ptr<Storage>>& outs) {
+Tensor run_library(const Graph& g, const Node& n, std::vector<Tensor>& vals) {
+  std::vector<Tensor> args;
+  for (int32_t a : n.args) args.push_back(g[a].kind == Kind::Const ? constant(g[a]) : vals[a]);
+  Tensor r = op_info(n.op).kernel(args, n.attrs)[0];
+  // A pointwise node may be larger than its operands (a write's value broadcast to its memory).
+  return r.sizes() == n.sizes ? r : r.expand(n.sizes);
+}
+
+// The graph op by op with the eager kernels.
+void run_eager(const Graph& g, const Run& run, const std::vector<std::shared_ptr<Storage>>& outs) {
+  std::vector<Tensor> vals = bound_values(g, run);
+  for (size_t i = 0; i < g.size(); ++i) {
+    const Node& n = g[static_cast<int32_t>(i)];
+    if (n.kind == Kind::Const) vals[i] = constant(n);
+    if (n.kind != Kind::Apply) continue;
+    vals[i] =
+        is_view(n.op) ? view_of(n, vals[static_cast<size_t>(n.args[0])]) : run_library(g, n, vals);
+  }
+  finish(g, vals, run, outs);
+}
+
+void run_plan(const Plan& p, const Run& run, const std::vector<std::shared_ptr<Storage>>& outs) {
   const Graph& g = p.graph;
-  std::vector<Tensor> vals(g.size());
-  for (size_t i = 0; i < g.size(); ++i)
-    if (g[static_cast<int32_t>(i)].kind == Kind::Input)
-      vals[i] = inputs[static_cast<size_t>(g[static_cast<int32_t>(i)].input)];
+  std::vector<Tensor> vals = bound_values(g, run);
+  // The kernels read the runtime scalars as doubles, from the pointer after their buffers.
+  std::vector<double> scalars(run.scalars.size());
+  for (size_t i = 0; i < scalars.size(); ++i) scalars[i] = run.scalars[i].to_double();
   std::vector<char*> bufs;
   for (size_t s = 0; s < p.steps.size(); ++s) {
     for (int32_t v : p.views) {  // views, once their operand's step has run
@@ -176,11 +208,12 @@ void run_plan(const Plan& p, const std::vector<Tensor>& inputs,
     const CompiledStep& k = p.kernels[s];
     bufs.clear();
     for (int32_t b : k.buffers) bufs.push_back(vals[static_cast<size_t>(b)].impl()->data());
+    bufs.push_back(reinterpret_cast<char*>(scalars.data()));
     KernelFn fn = k.fn;
     char* const* ptrs = bufs.data();
     parallel_for(0, k.range, k.grain, [fn, ptrs](int64_t b, int64_t e) { fn(ptrs, b, e); });
   }
-  store_outputs(g, vals, outs);
+  finish(g, vals, run, outs);
 }
 
 std::shared_ptr<const Plan> compile_plan(const std::string& region, const Graph& traced,
@@ -246,7 +279,7 @@ void count_graph_break() {
   ++c.stats.graph_breaks;
 }
 
-void execute(const std::string& region, const Graph& g, const std::vector<Tensor>& inputs,
+void execute(const std::string& region, const Graph& g, const Run& run,
              const std::vector<std::shared_ptr<Storage>>& outs) {
   Cache& c = cache();
   std::string sig = g.signature();
@@ -327,9 +360,9 @@ void execute(const std::string& region, const Graph& g, const std::vector<Tensor
   }
   const auto t0 = profile ? prof::Clock::now() : prof::Clock::time_point{};
   if (plan)
-    run_plan(*plan, inputs, outs);
+    run_plan(*plan, run, outs);
   else
-    run_eager(g, inputs, outs);
+    run_eager(g, run, outs);
   if (profile)
     prof::record(region, plan ? prof::Event::Fused : prof::Event::Eager, t0, prof::Clock::now());
   std::lock_guard lk(c.mu);

@@ -11,9 +11,18 @@
 
 namespace ember::jit {
 
-/// Computes g's outputs (g.outputs[i] into outs[i], each a pending storage of the right size)
-/// from `inputs`: eagerly until the signature is hot, then with compiled kernels.
-void execute(const std::string& region, const Graph& g, const std::vector<Tensor>& inputs,
+/// What one run of a traced graph binds: its Input nodes' tensors, its Scalar nodes' numbers,
+/// and the memory its Input nodes and writes name by storage id.
+struct Run {
+  const std::vector<Tensor>& inputs;
+  const std::vector<Scalar>& scalars;
+  const std::vector<std::shared_ptr<Storage>>& storages;
+};
+
+/// Computes g's outputs (g.outputs[i] into outs[i], each a pending storage of the right size) and
+/// its writes (into run.storages) from the run's inputs: eagerly until the signature is hot, then
+/// with compiled kernels.
+void execute(const std::string& region, const Graph& g, const Run& run,
              const std::vector<std::shared_ptr<Storage>>& outs);
 
 void count_graph_break();

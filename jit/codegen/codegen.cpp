@@ -21,14 +21,16 @@ Emitter::Emitter(const Graph& g, const Group& step, const std::vector<bool>& mat
   for (const auto& [id, slot] : slot_)
     if ((slot == -1 || is_root(id)) && is_pointwise(g[id].op)) costly_ += costly_fns(g[id]);
 
-  // The kernel body takes each buffer as its own noalias argument; the entry point unpacks
-  // the buffer array and calls it (inlined by O3, keeping the aliasing facts).
-  std::vector<llvm::Type*> params(buffers.size(), b_.getPtrTy());
+  // The kernel body takes each buffer as its own noalias argument, then the runtime scalars (an
+  // array of doubles); the entry point unpacks the pointer array (buffers, then scalars) and
+  // calls it (inlined by O3, keeping the aliasing facts).
+  std::vector<llvm::Type*> params(buffers.size() + 1, b_.getPtrTy());
   params.push_back(i64_);
   params.push_back(i64_);
   body_ = llvm::Function::Create(llvm::FunctionType::get(b_.getVoidTy(), params, false),
                                  llvm::Function::InternalLinkage, "body", m);
-  for (size_t i = 0; i < buffers.size(); ++i) body_->addParamAttr(i, llvm::Attribute::NoAlias);
+  for (size_t i = 0; i <= buffers.size(); ++i) body_->addParamAttr(i, llvm::Attribute::NoAlias);
+  body_->addParamAttr(buffers.size(), llvm::Attribute::ReadOnly);
   body_->addFnAttr(llvm::Attribute::AlwaysInline);
   body_->addFnAttr(llvm::Attribute::NoUnwind);
   Engine::instance().add_target_attributes(*body_);
@@ -38,8 +40,9 @@ void Emitter::emit(llvm::Module& m, const std::string& symbol) {
   auto* entry_bb = llvm::BasicBlock::Create(ctx_, "entry", body_);
   b_.SetInsertPoint(entry_bb);
   for (size_t i = 0; i < buffers.size(); ++i) ptr_.push_back(body_->getArg(i));
-  Value* begin = body_->getArg(buffers.size());
-  Value* end = body_->getArg(buffers.size() + 1);
+  scalars_ = body_->getArg(buffers.size());
+  Value* begin = body_->getArg(buffers.size() + 1);
+  Value* end = body_->getArg(buffers.size() + 2);
   switch (step_.kind) {
     case Group::Kind::Pointwise:
       emit_pointwise(begin, end);
@@ -64,7 +67,7 @@ void Emitter::emit(llvm::Module& m, const std::string& symbol) {
   Engine::instance().add_target_attributes(*f);
   b_.SetInsertPoint(llvm::BasicBlock::Create(ctx_, "entry", f));
   std::vector<Value*> args;
-  for (size_t i = 0; i < buffers.size(); ++i)
+  for (size_t i = 0; i <= buffers.size(); ++i)
     args.push_back(b_.CreateLoad(b_.getPtrTy(),
                                  b_.CreateConstInBoundsGEP1_64(b_.getPtrTy(), f->getArg(0), i)));
   args.push_back(f->getArg(1));
@@ -88,7 +91,7 @@ int Emitter::costly_fns(const Node& n) {
 void Emitter::collect(int32_t id) {
   if (slot_.count(id)) return;
   const Node& n = g_[id];
-  if (n.kind == Kind::Const) return;
+  if (n.kind == Kind::Const || n.kind == Kind::Scalar) return;
   if (mat_[static_cast<size_t>(id)] || (n.kind == Kind::Apply && is_view(n.op))) {
     slot_[id] = static_cast<int>(buffers.size());  // read from memory
     buffers.push_back(id);
@@ -173,6 +176,18 @@ Value* Emitter::value(int32_t id, DType as, const std::vector<Value*>& off) {
   if (n.kind == Kind::Const) {
     if (as == kBool) return b_.getInt1(n.value != 0);
     return llvm::ConstantFP::get(scalar_type(ctx_, as), n.value);
+  }
+  if (n.kind == Kind::Scalar) {
+    // A runtime scalar: loaded once, at the kernel's entry, from the scalars array (as a double,
+    // which every number a region passes converts from exactly as eager code converts it).
+    Value*& d = scalar_[n.input];
+    if (!d) {
+      llvm::IRBuilder<> eb(&body_->getEntryBlock(), body_->getEntryBlock().begin());
+      d = eb.CreateLoad(b_.getDoubleTy(),
+                        eb.CreateConstInBoundsGEP1_64(b_.getDoubleTy(), scalars_, n.input));
+    }
+    if (as == kBool) return b_.CreateFCmpUNE(d, llvm::ConstantFP::get(d->getType(), 0.0));
+    return convert(d, kFloat64, as);
   }
   return convert(value(id, off), n.dtype, as);
 }

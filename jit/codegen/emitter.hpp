@@ -449,8 +449,10 @@ class Emitter {
   std::map<int32_t, int> slot_;  // node -> buffer slot, or -1 for values kept in registers
   int costly_ = 0;               // costly functions computed per element (see emit_pointwise)
   std::vector<Value*> ptr_;
-  std::map<int32_t, Value*> memo_;  // values of the current element
-  std::map<int32_t, Value*> row_;   // a Rows step's reductions of the current row
+  Value* scalars_ = nullptr;          // the runtime scalars (doubles)
+  std::map<int32_t, Value*> scalar_;  // scalar index -> its value, loaded at the entry
+  std::map<int32_t, Value*> memo_;    // values of the current element
+  std::map<int32_t, Value*> row_;     // a Rows step's reductions of the current row
   struct RowCache {
     llvm::Type* ty = nullptr;
     llvm::AllocaInst* array = nullptr;  // the row's values

@@ -102,6 +102,15 @@ std::string Node::key() const {
       s += short_dtype(dtype);
       put(s, sizes);
       put(s, strides);
+      s += 's';
+      put(s, int64_t{storage});
+      s += '+';
+      put(s, value);
+      break;
+    case Kind::Scalar:  // its value is a kernel argument, not part of the graph
+      s += "sc";
+      put(s, int64_t{input});
+      s += short_dtype(dtype);
       break;
     case Kind::Const:
       s += 'c';
@@ -153,6 +162,12 @@ std::string Graph::signature() const {
     s += std::to_string(o);
     s += ',';
   }
+  for (const Write& w : writes) {
+    s += 'w';
+    s += std::to_string(w.node);
+    s += ':';
+    s += std::to_string(w.storage);
+  }
   return s;
 }
 
@@ -168,6 +183,11 @@ std::string Graph::to_string() const {
         put_dims(os, n.sizes);
         os << " strides ";
         put_dims(os, n.strides);
+        os << " storage " << n.storage;
+        if (n.value != 0) os << " offset " << n.value;
+        break;
+      case Kind::Scalar:
+        os << "scalar[" << n.input << "] " << short_dtype(n.dtype);
         break;
       case Kind::Const:
         os << "const " << short_dtype(n.dtype) << ' ' << n.value;
@@ -190,6 +210,11 @@ std::string Graph::to_string() const {
   os << "  outputs";
   for (int32_t o : outputs) os << " %" << o;
   os << '\n';
+  if (!writes.empty()) {
+    os << "  writes";
+    for (const Write& w : writes) os << " %" << w.node << " -> storage " << w.storage;
+    os << '\n';
+  }
   return os.str();
 }
 
@@ -210,6 +235,19 @@ void Graph::verify() const {
   for (int32_t o : outputs)
     EMBER_CHECK(o >= 0 && static_cast<size_t>(o) < nodes_.size(), Error, "jit: output %", o,
                 " is not a node of a graph of ", nodes_.size());
+  for (size_t i = 0; i < writes.size(); ++i) {
+    const Write& w = writes[i];
+    EMBER_CHECK(w.node >= 0 && static_cast<size_t>(w.node) < nodes_.size(), Error, "jit: write %",
+                w.node, " is not a node of a graph of ", nodes_.size());
+    for (size_t j = 0; j < i; ++j)
+      EMBER_CHECK(writes[j].storage != w.storage, Error, "jit: storage ", w.storage,
+                  " is written twice");
+  }
+}
+
+void Graph::take_results(const Graph& g, const std::vector<int32_t>& remap) {
+  for (int32_t o : g.outputs) outputs.push_back(remap[static_cast<size_t>(o)]);
+  for (const Write& w : g.writes) writes.push_back({remap[static_cast<size_t>(w.node)], w.storage});
 }
 
 }  // namespace ember::jit

@@ -1,13 +1,18 @@
 // The JIT's IR: one small node type in a hash-consed graph. A node is a graph input (a concrete
-// tensor, described by its sizes, strides and dtype), a scalar constant, or an ember Op applied
-// to earlier nodes with the same attributes the dispatcher carries. Adding a node equal to one
-// already in the graph returns the existing one, so the graph never holds duplicates.
+// tensor, described by its sizes, strides, dtype and which memory it shares with other inputs),
+// a runtime scalar (a C++ number the traced code passed: a kernel argument, its value not part of
+// the graph), a constant, or an ember Op applied to earlier nodes with the same attributes the
+// dispatcher carries. Adding a node equal to one already in the graph returns the existing one, so
+// the graph never holds duplicates. The graph is pure: an in-place op inside a region is traced as
+// a pure op whose value becomes the tensor's memory's new content, and that value is written back
+// into the memory when the graph has run (`writes`).
 //
-//   %0 = input[0] f32[4096, 4096] strides [4096, 1]
-//   %1 = const f64 2
+//   %0 = input[0] f32[4096, 4096] strides [4096, 1] storage 0
+//   %1 = scalar[0] f64
 //   %2 = mul %0, %1 : f32[4096, 4096]
 //   %3 = softmax %2 {dim=1} : f32[4096, 4096]
 //   outputs %3
+//   writes %2 -> storage 0
 #pragma once
 
 #include <cstdint>
@@ -21,7 +26,7 @@
 
 namespace ember::jit {
 
-enum class Kind : uint8_t { Input, Const, Apply };
+enum class Kind : uint8_t { Input, Scalar, Const, Apply };
 
 struct Node {
   Kind kind = Kind::Apply;
@@ -32,9 +37,11 @@ struct Node {
   Dims strides;               ///< Input, View: the strides, in elements
   std::vector<int32_t> args;  ///< Apply: operand node ids (always smaller than this node's)
   Attrs attrs;                ///< Apply: as the dispatcher received them
-  double value = 0;           ///< Const: the scalar (a wrapped number of dtype `dtype`); View:
-                              ///< the offset, in elements
-  int32_t input = -1;         ///< Input: index into the graph's inputs
+  double value = 0;           ///< Const: the value (of dtype `dtype`); Input, View: the offset
+                              ///< into the memory read, in elements
+  int32_t input = -1;         ///< Input: index into the run's tensors; Scalar: into its scalars
+  int32_t storage = -1;       ///< Input: which memory it reads (inputs that share memory, and
+                              ///< writes into it, share the id), numbered in order of appearance
 
   /// The exact text this node hashes and compares by ("mul(%0,%1)f32[4,4]" and so on).
   std::string key() const;
@@ -54,8 +61,19 @@ class Graph {
   size_t size() const { return nodes_.size(); }
   int32_t num_inputs() const { return num_inputs_; }
 
-  /// Node ids whose values leave the graph, in the order their tensors asked for them.
+  /// Node ids whose values leave the graph as new tensors, in the order their tensors asked for
+  /// them.
   std::vector<int32_t> outputs;
+  /// In-place writes: once the graph has run, node's value (sizes of a contiguous layout that
+  /// covers the storage exactly) becomes the content of input storage `storage` (the id Input
+  /// nodes carry; it may be a storage no input reads). At most one per storage.
+  struct Write {
+    int32_t node;
+    int32_t storage;
+  };
+  std::vector<Write> writes;
+  /// Copies outputs and writes from g, node ids mapped through remap (for passes).
+  void take_results(const Graph& g, const std::vector<int32_t>& remap);
 
   /// The guard: the whole graph as text (node keys and outputs). Two graphs with equal
   /// signatures compute the same function of inputs with the same layouts.

@@ -12,7 +12,7 @@ Graph cse(const Graph& g) {
     for (int32_t& a : n.args) a = remap[static_cast<size_t>(a)];
     remap[i] = out.add(std::move(n));
   }
-  for (int32_t o : g.outputs) out.outputs.push_back(remap[static_cast<size_t>(o)]);
+  out.take_results(g, remap);
   return out;
 }
 

@@ -5,6 +5,7 @@ namespace ember::jit {
 Graph dce(const Graph& g) {
   std::vector<bool> live(g.size(), false);
   for (int32_t o : g.outputs) live[static_cast<size_t>(o)] = true;
+  for (const Graph::Write& w : g.writes) live[static_cast<size_t>(w.node)] = true;
   for (size_t i = g.size(); i-- > 0;)
     if (live[i])
       for (int32_t a : g[static_cast<int32_t>(i)].args) live[static_cast<size_t>(a)] = true;
@@ -17,7 +18,7 @@ Graph dce(const Graph& g) {
     for (int32_t& a : n.args) a = remap[static_cast<size_t>(a)];
     remap[i] = out.add(std::move(n));
   }
-  for (int32_t o : g.outputs) out.outputs.push_back(remap[static_cast<size_t>(o)]);
+  out.take_results(g, remap);
   return out;
 }
 

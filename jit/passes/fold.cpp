@@ -66,6 +66,7 @@ int32_t identity_operand(const Graph& g, const Node& n) {
 Graph fold(const Graph& g) {
   std::vector<bool> is_output(g.size(), false);
   for (int32_t o : g.outputs) is_output[static_cast<size_t>(o)] = true;
+  for (const Graph::Write& w : g.writes) is_output[static_cast<size_t>(w.node)] = true;
   Graph out;
   std::vector<int32_t> remap(g.size());
   for (size_t i = 0; i < g.size(); ++i) {
@@ -85,7 +86,7 @@ Graph fold(const Graph& g) {
     }
     remap[i] = out.add(std::move(n));
   }
-  for (int32_t o : g.outputs) out.outputs.push_back(remap[static_cast<size_t>(o)]);
+  out.take_results(g, remap);
   return out;
 }
 

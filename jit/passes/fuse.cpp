@@ -54,6 +54,7 @@ bool is_view(Op op) { return op == Op::View; }
 std::vector<bool> materialized(const Graph& g) {
   std::vector<bool> m(g.size(), false);
   for (int32_t o : g.outputs) m[static_cast<size_t>(o)] = true;
+  for (const Graph::Write& w : g.writes) m[static_cast<size_t>(w.node)] = true;
   for (size_t i = 0; i < g.size(); ++i) {
     const Node& n = g[static_cast<int32_t>(i)];
     if (n.kind == Kind::Input) m[i] = true;
@@ -64,7 +65,8 @@ std::vector<bool> materialized(const Graph& g) {
     }
     m[i] = true;  // reductions, row ops and library calls write memory
     if (is_library(n.op))
-      for (int32_t a : n.args) m[static_cast<size_t>(a)] = g[a].kind != Kind::Const;
+      for (int32_t a : n.args)
+        m[static_cast<size_t>(a)] = g[a].kind != Kind::Const && g[a].kind != Kind::Scalar;
   }
   return m;
 }

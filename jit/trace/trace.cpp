@@ -29,7 +29,8 @@ bool is_view_op(Op op) {
          op == Op::Select;
 }
 
-// Runs what `t` recorded: the live lazy results become ordinary tensors.
+// Runs what `t` recorded: the live lazy results become ordinary tensors, and the memory
+// written in the region gets its new content.
 void flush(Trace& t) {
   if (t.graph.size() == 0) return;
   Trace cur = std::move(t);
@@ -42,16 +43,20 @@ void flush(Trace& t) {
       cur.graph.outputs.push_back(l.node);
       outs.push_back(std::move(s));
     }
-  for (const Tensor& in : cur.inputs) in.impl()->storage->pending = false;
+  // Memory nobody holds any more (a temporary written in the region) needs no write-back.
+  for (auto [id, node] : cur.written)
+    if (cur.storages[static_cast<size_t>(id)].use_count() > 1)
+      cur.graph.writes.push_back({node, id});
+  for (const auto& s : cur.storages) s->pending = false;
   for (auto& s : outs) s->pending = false;
-  if (outs.empty()) return;
+  if (outs.empty() && cur.graph.writes.empty()) return;
 
   t_state.executing = true;
   struct Reset {
     ~Reset() { t_state.executing = false; }
   } reset;
   try {
-    execute(cur.name, cur.graph, cur.inputs, outs);
+    execute(cur.name, cur.graph, Run{cur.inputs, cur.scalars, cur.storages}, outs);
   } catch (...) {
     // Never leave a tensor without memory behind: the values are lost, the tensors stay valid.
     for (auto& s : outs)
@@ -69,38 +74,58 @@ void resolve(Storage&) {
 
 // ---- recording ----
 
-// The node for operand t: a constant for a wrapped number, the lazy node for a lazy tensor (or
-// a View node reading it in another layout), else a graph input. -1 for a lazy tensor this
-// trace does not know (the trace must run first).
+// The storage id of memory that existed before the trace (its Input nodes and writes carry it).
+int32_t storage_of(Trace& tr, const std::shared_ptr<Storage>& s) {
+  auto [it, fresh] = tr.storage_id.emplace(s.get(), static_cast<int32_t>(tr.storages.size()));
+  if (fresh) tr.storages.push_back(s);
+  return it->second;
+}
+
+// The node holding storage s's current content in this trace (a lazy result, or memory written
+// in the region), or -1.
+int32_t current_value(Trace& tr, const Storage* s) {
+  if (auto it = tr.lazy_index.find(s); it != tr.lazy_index.end()) {
+    const Trace::Lazy& l = tr.lazies[it->second];
+    if (l.storage.lock().get() == s) return l.node;
+  }
+  if (auto it = tr.storage_id.find(s); it != tr.storage_id.end())
+    if (auto w = tr.written.find(it->second); w != tr.written.end()) return w->second;
+  return -1;
+}
+
+// Node `value` (a contiguous value covering its memory) as tensor impl sees it: the node itself,
+// or a View node reading it with impl's sizes, strides and offset (the value goes to memory and
+// fused code reads it in place).
+int32_t read_as(Trace& tr, int32_t value, const TensorImpl* impl) {
+  const Node& n = tr.graph[value];
+  if (impl->offset == 0 && impl->contiguous && impl->sizes == n.sizes) return value;
+  Node v;
+  v.op = Op::View;
+  v.args = {value};
+  v.dtype = v.compute = n.dtype;
+  v.sizes = impl->sizes;
+  v.strides = impl->strides;
+  v.value = static_cast<double>(impl->offset);
+  return tr.graph.add(std::move(v));
+}
+
+// The node for operand t: a runtime scalar for a wrapped number (each its own kernel argument,
+// so that two numbers equal now may differ next time), the node holding t's memory's content
+// when the trace computed or wrote it, else a graph input. -1 for a lazy tensor this trace does
+// not know (the trace must run first).
 int32_t operand(Trace& tr, const Tensor& t) {
   TensorImpl* impl = t.impl();
   if (impl->wrapped_number) {
     Node c;
-    c.kind = Kind::Const;
+    c.kind = Kind::Scalar;
     c.dtype = impl->dtype;
-    c.value = t.item().to<double>();
+    c.input = static_cast<int32_t>(tr.scalars.size());
+    tr.scalars.push_back(t.item());
     return tr.graph.add(std::move(c));
   }
   const Storage* s = impl->storage.get();
-  if (s->pending) {
-    if (auto it = tr.lazy_index.find(s); it != tr.lazy_index.end()) {
-      const Trace::Lazy& l = tr.lazies[it->second];
-      if (l.storage.lock().get() == s) {
-        const Node& n = tr.graph[l.node];
-        if (impl->offset == 0 && impl->contiguous && impl->sizes == n.sizes) return l.node;
-        // A view of the lazy value (made by a view op, which ran eagerly on the metadata):
-        // the value goes to memory and fused code reads it with the view's strides.
-        Node v;
-        v.op = Op::View;
-        v.args = {l.node};
-        v.dtype = v.compute = n.dtype;
-        v.sizes = impl->sizes;
-        v.strides = impl->strides;
-        v.value = static_cast<double>(impl->offset);
-        return tr.graph.add(std::move(v));
-      }
-    }
-  }
+  if (s->pending)
+    if (int32_t v = current_value(tr, s); v >= 0) return read_as(tr, v, impl);
   if (auto it = tr.input_node.find(impl); it != tr.input_node.end()) return it->second;
   if (s->pending && !s->data) return -1;  // a lazy result of an earlier trace state
   Node in;
@@ -108,6 +133,8 @@ int32_t operand(Trace& tr, const Tensor& t) {
   in.dtype = impl->dtype;
   in.sizes = impl->sizes;
   in.strides = impl->strides;
+  in.value = static_cast<double>(impl->offset);
+  in.storage = storage_of(tr, impl->storage);
   in.input = static_cast<int32_t>(tr.inputs.size());
   tr.inputs.push_back(t);
   impl->storage->pending = true;  // a data access (a write, say) runs the trace first
@@ -219,11 +246,71 @@ Tensor lazy_tensor(Trace& tr, int32_t node) {
   return Tensor(std::move(impl));
 }
 
+// Which input an in-place op writes, or -1 for a pure op. copy_ and fill_ write their first;
+// add/sub/mul/div given a third tensor write the result into it (the fast path of add_ and
+// friends, which has checked shapes, dtypes and overlap before).
+int written_input(Op op, size_t inputs) {
+  if (op == Op::Copy_ || op == Op::Fill_) return 0;
+  if (inputs == 3 && (op == Op::Add || op == Op::Sub || op == Op::Mul || op == Op::Div)) return 2;
+  return -1;
+}
+
+// True when a write to t gives its whole memory a new value the JIT can compute: t is the
+// memory in contiguous order (a write through any other view is a graph break: it runs eagerly,
+// after the trace so far).
+bool writable(const Tensor& t) {
+  const TensorImpl* impl = t.impl();
+  return t.defined() && !impl->wrapped_number && impl->numel > 0 && float_dtype(impl->dtype) &&
+         impl->contiguous && impl->offset == 0 &&
+         static_cast<size_t>(impl->numel) * element_size(impl->dtype) == impl->storage->nbytes;
+}
+
+// copy_(dst, src) and fill_(dst, value): the source broadcasts to dst and converts.
+bool fits_write(Op op, const Tensor& dst, const Tensor& src) {
+  if (!src.defined() || src.numel() == 0) return false;
+  if (op == Op::Fill_ && src.numel() != 1) return false;
+  if (!src.impl()->wrapped_number && !float_dtype(src.dtype()) && src.dtype() != kBool)
+    return false;
+  return broadcast_shapes(dst.sizes(), src.sizes(), op_name(op)) == dst.sizes();
+}
+
+// Records that target's memory now holds node `value`: later reads of it (through any view)
+// see the value, and it is written back when the trace runs. The version counter moves now,
+// as the eager kernel would move it.
+void record_write(Trace& tr, const Tensor& target, int32_t value) {
+  TensorImpl* impl = target.impl();
+  const Node& v = tr.graph[value];
+  // The memory's content is a computed value of its dtype and sizes (broadcast and converted
+  // here when it is not: copy_ from another dtype or shape, fill_ from a number).
+  if (v.kind != Kind::Apply || is_view(v.op) || v.dtype != impl->dtype || v.sizes != impl->sizes) {
+    Node c;
+    c.op = Op::ToDtype;
+    c.attrs = DTypeAttrs{impl->dtype};
+    c.dtype = c.compute = impl->dtype;
+    c.sizes = impl->sizes;
+    c.args = {value};
+    value = tr.graph.add(std::move(c));
+  }
+  Storage* s = impl->storage.get();
+  auto lazy = tr.lazy_index.find(s);
+  if (lazy != tr.lazy_index.end() && tr.lazies[lazy->second].storage.lock().get() == s) {
+    tr.lazies[lazy->second].node = value;  // a value of this trace, not yet in memory
+  } else {
+    tr.written[storage_of(tr, impl->storage)] = value;
+    s->pending = true;  // a data access runs the trace first
+  }
+  target.bump_version();
+}
+
 bool trace_op(Op op, std::span<const Tensor> in, const Attrs& attrs, TensorList& out) {
   ThreadState& ts = t_state;
   if (!ts.trace || ts.executing) return false;
   Trace& tr = *ts.trace;
-  bool traceable = supported(op);
+  const int w = written_input(op, in.size());
+  std::span<const Tensor> args = in;  // the pure op's operands
+  if (w == 0) args = in.subspan(1);
+  if (w > 0) args = in.first(static_cast<size_t>(w));
+  bool traceable = w < 0 ? supported(op) : writable(in[static_cast<size_t>(w)]);
   if (traceable && GradMode::is_enabled())
     for (const Tensor& t : in)
       if (t.defined() && t.impl()->requires_grad) traceable = false;
@@ -232,24 +319,35 @@ bool trace_op(Op op, std::span<const Tensor> in, const Attrs& attrs, TensorList&
   n.attrs = attrs;
   if (traceable) {
     try {
-      traceable = infer(n, in);
+      traceable = w == 0 ? fits_write(op, in[0], in[1]) : infer(n, args);
     } catch (const Error&) {
       traceable = false;  // the eager kernel reports it
     }
   }
   if (traceable) {
-    auto operands = [&] {
+    // False when an operand (or the target) is a lazy value this trace cannot name.
+    auto record_operands = [&] {
       n.args.clear();
-      for (const Tensor& t : in) n.args.push_back(operand(tr, t));
-      return std::none_of(n.args.begin(), n.args.end(), [](int32_t a) { return a < 0; });
+      for (const Tensor& t : args) n.args.push_back(operand(tr, t));
+      bool named = std::none_of(n.args.begin(), n.args.end(), [](int32_t a) { return a < 0; });
+      if (w >= 0) {
+        const Storage* s = in[static_cast<size_t>(w)].storage().get();
+        named = named && !(s->pending && !s->data && current_value(tr, s) < 0);
+      }
+      return named;
     };
-    // An operand this trace cannot name needs the trace run first.
-    if (!operands()) {
+    if (!record_operands()) {  // the trace must run first
       flush(tr);
-      EMBER_ASSERT(operands(), "jit: operand still lazy after running the trace");
+      EMBER_ASSERT(record_operands(), "jit: operand still lazy after running the trace");
     }
     out.clear();
-    out.push_back(lazy_tensor(tr, tr.graph.add(std::move(n))));
+    if (w < 0) {
+      out.push_back(lazy_tensor(tr, tr.graph.add(std::move(n))));
+      return true;
+    }
+    const Tensor& target = in[static_cast<size_t>(w)];
+    record_write(tr, target, w == 0 ? n.args[0] : tr.graph.add(std::move(n)));
+    out.push_back(target);
     return true;
   }
   // A graph break: the op runs eagerly on values in memory. Views only read metadata.

@@ -112,6 +112,7 @@ TensorList binary_kernel(std::span<const Tensor> in, const Attrs&) {
   Tensor out = in.size() > 2 ? in[2] : make_tensor(shape, out_dtype);
   int64_t grain = op == Op::Pow ? 4096 : kGrainSize;
   visit_dtype(compute, [&](auto x) { run_binary<op, decltype(x)>(out, a, b, grain); });
+  if (in.size() > 2) out.bump_version();  // written in place, as copy_ and fill_ bump theirs
   return {out};
 }
 
@@ -262,8 +263,7 @@ bool try_direct(Op op, const Tensor& self, const Tensor& o) {
         o.strides() == self.strides()))
     return false;
   if (!(broadcast_shapes(self.sizes(), o.sizes(), op_name(op)) == self.sizes())) return false;
-  dispatch(op, {self, o, self});
-  self.bump_version();
+  dispatch(op, {self, o, self});  // the kernel (or the JIT's tracer) moves self's version
   return true;
 }
 

@@ -25,7 +25,9 @@ TEST_CASE("the profiler counts each region's eager and fused runs and its compil
   Tensor before;
   {
     jit::Region r("prof_before");  // runs before the profiler: not counted
-    before = body(x, 0.3125);
+    // (another shape: the same graph with another number would share prof_a's signature, the
+    // number being a runtime scalar)
+    before = body(test::seeded_randn({999}, 3), 0.3125);
   }
   jit::Profiler prof;
   Tensor keep;  // a result that dies inside its region is never computed
