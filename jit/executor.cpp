@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <sstream>
 #include <unordered_map>
@@ -42,8 +43,9 @@ Tier first_tier() { return g_tier_up.load() > 0 ? Tier::Quick : Tier::Full; }
 struct Plan {
   Graph graph;
   std::vector<Group> steps;
-  std::vector<CompiledStep> kernels;  // per step; fn is null for library steps
-  std::vector<int32_t> views;         // the View nodes
+  std::vector<CompiledStep> kernels;           // per step; fn is null for library steps
+  std::vector<int32_t> views;                  // the View nodes
+  std::map<int32_t, int32_t> stored_in_place;  // root -> the storage id its kernel writes
   Tier tier = Tier::Full;
 };
 
@@ -153,6 +155,17 @@ Tensor view_of(const Node& n, const Tensor& operand) {
   return make_view(operand.contiguous(), n.sizes, n.strides, static_cast<int64_t>(n.value));
 }
 
+// The written memory `st` as a contiguous tensor of node n's sizes and dtype.
+Tensor memory_as(const std::shared_ptr<Storage>& st, const Node& n) {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = st;
+  impl->sizes = n.sizes;
+  impl->strides = contiguous_strides(n.sizes);
+  impl->dtype = n.dtype;
+  impl->refresh();
+  return Tensor(std::move(impl));
+}
+
 // The values of the nodes a run binds: Input nodes' tensors and Scalar nodes' numbers.
 std::vector<Tensor> bound_values(const Graph& g, const Run& run) {
   std::vector<Tensor> vals(g.size());
@@ -204,7 +217,13 @@ void run_plan(const Plan& p, const Run& run, const std::vector<std::shared_ptr<S
       vals[static_cast<size_t>(r)] = run_library(g, g[r], vals);
       continue;
     }
-    for (int32_t r : step.roots) vals[static_cast<size_t>(r)] = make_tensor(g[r].sizes, g[r].dtype);
+    for (int32_t r : step.roots) {
+      auto in_place = p.stored_in_place.find(r);
+      vals[static_cast<size_t>(r)] =
+          in_place == p.stored_in_place.end()
+              ? make_tensor(g[r].sizes, g[r].dtype)
+              : memory_as(run.storages[static_cast<size_t>(in_place->second)], g[r]);
+    }
     const CompiledStep& k = p.kernels[s];
     bufs.clear();
     for (int32_t b : k.buffers) bufs.push_back(vals[static_cast<size_t>(b)].impl()->data());
@@ -245,11 +264,20 @@ std::shared_ptr<const Plan> compile_plan(const std::string& region, const Graph&
   }
   char hex[17];
   std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(fnv1a(signature)));
+  std::map<int32_t, int32_t> in_place;  // input node -> the root storing over it
+  for (const InPlaceStore& st : stores_in_place(plan->graph, plan->steps)) {
+    plan->stored_in_place[st.node] = st.storage;
+    for (int32_t in : st.inputs) in_place[in] = st.node;
+  }
   plan->kernels.resize(plan->steps.size());
   for (size_t s = 0; s < plan->steps.size(); ++s) {
     if (plan->steps[s].kind == Group::Kind::Library) continue;
     std::string symbol = "ember_" + std::string(hex) + "_" + std::to_string(s);
-    CompiledStep k = compile_step(plan->graph, plan->steps[s], mat, symbol, tier);
+    std::map<int32_t, int32_t> step_in_place;
+    for (int32_t r : plan->steps[s].roots)
+      for (const auto& [in, root] : in_place)
+        if (root == r) step_in_place[in] = root;
+    CompiledStep k = compile_step(plan->graph, plan->steps[s], mat, symbol, tier, step_in_place);
     st.compile_ms += k.compile_ms;
     (k.disk_hit ? st.disk_cache_hits : st.kernels_compiled) += 1;
     plan->kernels[s] = std::move(k);

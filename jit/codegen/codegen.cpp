@@ -4,8 +4,15 @@
 
 namespace ember::jit::lower {
 
-Emitter::Emitter(const Graph& g, const Group& step, const std::vector<bool>& mat, llvm::Module& m)
-    : g_(g), step_(step), mat_(mat), ctx_(m.getContext()), b_(ctx_), i64_(b_.getInt64Ty()) {
+Emitter::Emitter(const Graph& g, const Group& step, const std::vector<bool>& mat, llvm::Module& m,
+                 const std::map<int32_t, int32_t>& in_place)
+    : g_(g),
+      step_(step),
+      mat_(mat),
+      in_place_(in_place),
+      ctx_(m.getContext()),
+      b_(ctx_),
+      i64_(b_.getInt64Ty()) {
   // The buffers: what the step reads (found by walking its expressions), then its roots.
   for (int32_t r : step.roots) {
     const Node& n = g[r];
@@ -17,6 +24,10 @@ Emitter::Emitter(const Graph& g, const Group& step, const std::vector<bool>& mat
     slot_[r] = static_cast<int>(buffers.size());
     buffers.push_back(r);
   }
+  // Inputs whose memory a root overwrites are read from the root's buffer (one pointer, so the
+  // noalias promises hold; emit_pointwise loads them before it stores).
+  for (const auto& [input, root] : in_place_)
+    if (slot_.count(input)) slot_[input] = slot_.at(root);
   build_space();
   for (const auto& [id, slot] : slot_)
     if ((slot == -1 || is_root(id)) && is_pointwise(g[id].op)) costly_ += costly_fns(g[id]);
@@ -92,6 +103,10 @@ void Emitter::collect(int32_t id) {
   if (slot_.count(id)) return;
   const Node& n = g_[id];
   if (n.kind == Kind::Const || n.kind == Kind::Scalar) return;
+  if (in_place_.count(id)) {
+    slot_[id] = -2;  // read from its root's buffer: set once the roots have slots
+    return;
+  }
   if (mat_[static_cast<size_t>(id)] || (n.kind == Kind::Apply && is_view(n.op))) {
     slot_[id] = static_cast<int>(buffers.size());  // read from memory
     buffers.push_back(id);
@@ -310,6 +325,9 @@ void Emitter::emit_pointwise(Value* begin, Value* end) {
     auto element = [&](Value* j) {
       std::vector<Value*> off = advance(base, j, inner);
       memo_.clear();
+      // The old content of memory a root overwrites, read before any root is stored.
+      for (const auto& [input, root] : in_place_)
+        if (slot_.count(input)) memo_[input] = load(input, off);
       for (int32_t r : step_.roots) {
         Value* v = apply(g_[r], off);
         memo_[r] = v;  // later roots of this kernel read it from registers
@@ -360,11 +378,12 @@ namespace ember::jit {
 using lower::Emitter;
 
 CompiledStep compile_step(const Graph& g, const Group& step, const std::vector<bool>& mat,
-                          const std::string& symbol, Tier tier) {
+                          const std::string& symbol, Tier tier,
+                          const std::map<int32_t, int32_t>& in_place) {
   Engine& engine = Engine::instance();
   auto ctx = std::make_unique<llvm::LLVMContext>();
   auto m = engine.new_module(symbol, *ctx);
-  Emitter e(g, step, mat, *m);
+  Emitter e(g, step, mat, *m, in_place);
   e.emit(*m, symbol);
   CompiledStep out;
   out.buffers = e.buffers;

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -33,7 +34,10 @@ struct CompiledStep {
 /// Generates and compiles `step` of g (a Pointwise, Reduce or Row group); `mat` says which nodes
 /// are in memory (passes::materialized). `symbol` must be unique in the process. Throws
 /// ember::Error when LLVM fails.
+/// `in_place` maps Input nodes to the root whose buffer they are (an in-place write stored by
+/// this kernel: the input is read from the root's buffer, each element before it is stored).
 CompiledStep compile_step(const Graph& g, const Group& step, const std::vector<bool>& mat,
-                          const std::string& symbol, Tier tier = Tier::Full);
+                          const std::string& symbol, Tier tier = Tier::Full,
+                          const std::map<int32_t, int32_t>& in_place = {});
 
 }  // namespace ember::jit

@@ -139,7 +139,8 @@ inline llvm::Type* memory_type(llvm::LLVMContext& c, DType d) {
 
 class Emitter {
  public:
-  Emitter(const Graph& g, const Group& step, const std::vector<bool>& mat, llvm::Module& m);
+  Emitter(const Graph& g, const Group& step, const std::vector<bool>& mat, llvm::Module& m,
+          const std::map<int32_t, int32_t>& in_place = {});
 
   std::vector<int32_t> buffers;
   Space space;
@@ -442,6 +443,7 @@ class Emitter {
   const Graph& g_;
   const Group& step_;
   const std::vector<bool>& mat_;
+  const std::map<int32_t, int32_t>& in_place_;  // input node -> the root whose buffer it is
   llvm::LLVMContext& ctx_;
   llvm::IRBuilder<> b_;
   llvm::Type* i64_;

@@ -55,4 +55,15 @@ std::vector<Group> fuse(const Graph& g);
 /// Which nodes fuse() made roots (materialised in memory), by node id.
 std::vector<bool> materialized(const Graph& g);
 
+/// A write whose value the kernel computing it stores straight into the written memory.
+struct InPlaceStore {
+  int32_t node;                 ///< the write's value: a root of a pointwise step
+  int32_t storage;              ///< the memory written
+  std::vector<int32_t> inputs;  ///< Input nodes of that memory the step reads, element for
+                                ///< element: the kernel reads them from the root's buffer
+};
+/// The writes of g (fused into `steps`) whose old content nobody reads after the writing step
+/// stores the new one, so that no copy pass is needed.
+std::vector<InPlaceStore> stores_in_place(const Graph& g, const std::vector<Group>& steps);
+
 }  // namespace ember::jit
