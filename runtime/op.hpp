@@ -2,116 +2,57 @@
 // all speak.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <optional>
 #include <variant>
 
 #include "runtime/dims.hpp"
 #include "runtime/dtype.hpp"
+#include "runtime/op_table.hpp"
 
 namespace ember {
 
+/// Every op, in the order of the op table (runtime/op_table.hpp), where each is documented.
 enum class Op : uint16_t {
-  // ---- unary pointwise (one input, same shape out) ----
-  Neg,
-  Abs,
-  Exp,
-  Log,
-  Log1p,
-  Expm1,
-  Sqrt,
-  Rsqrt,
-  Sin,
-  Cos,
-  Tanh,
-  Sigmoid,
-  Relu,
-  Silu,
-  Erf,
-  Gelu,  // GeluAttrs
-  Sign,
-  LogicalNot,
-  Clamp,  // Clamp: ClampAttrs
-  // ---- binary pointwise (broadcasting; scalars arrive as 0-d wrapped-number tensors) ----
-  Add,
-  Sub,
-  Mul,
-  Div,
-  Pow,
-  Maximum,
-  Minimum,
-  Eq,
-  Ne,
-  Lt,
-  Le,
-  Gt,
-  Ge,
-  LogicalAnd,
-  LogicalOr,
-  // ---- ternary pointwise ----
-  Where,  // (cond, a, b)
-  // ---- conversion and copies ----
-  ToDtype,  // DTypeAttrs
-  Clone,    // contiguous copy
-  Copy_,    // (dst, src): in-place copy with broadcasting and dtype conversion, returns dst
-  Fill_,    // (dst, value 0-d): in place
-  // ---- reductions (ReduceAttrs; empty dims = all) ----
-  Sum,
-  Mean,
-  Amax,
-  Amin,
-  Prod,
-  Var,
-  Std,
-  Logsumexp,
-  MaxDim,
-  MinDim,  // (values, indices), ReduceAttrs with one dim
-  Argmax,
-  Argmin,  // ReduceAttrs with zero (flattened) or one dim
-  // ---- views (share storage) ----
-  View,     // ShapeAttrs: sizes (already resolved, no -1)
-  Expand,   // ShapeAttrs
-  Permute,  // ShapeAttrs: the permutation
-  Slice,    // SliceAttrs: dim, start, end, step
-  Select,   // SelectAttrs: dim, index
-  // ---- gathers and joins ----
-  Cat,          // DimAttrs, any number of inputs
-  IndexSelect,  // (self, index), DimAttrs
-  Gather,       // (self, index), DimAttrs
-  // ---- linear algebra ----
-  Matmul,  // broadcasting batch dims, 1-d rules as torch.matmul
-  // ---- neural-network kernels ----
-  Conv2d,             // (input, weight[, bias]), ConvAttrs
-  MaxPool2d,          // PoolAttrs; outputs (values, flat h*w argmax indices as int64)
-  AvgPool2d,          // PoolAttrs
-  AdaptiveAvgPool2d,  // ShapeAttrs: output (h, w)
-  // Optional inputs are passed as undefined Tensors.
-  BatchNorm,  // (input, weight?, bias?, running_mean?, running_var?), NormAttrs;
-              // outputs (out, mean, invstd) of the statistics used; updates running stats
-  LayerNorm,  // (input, weight?, bias?), NormAttrs; outputs (out, mean, rstd)
-  Dropout,    // DropoutAttrs; outputs (out, mask scaled by 1/(1-p))
-  Softmax,
-  LogSoftmax,     // DimAttrs
-  NllLoss,        // (log_probs, target[, weight]), LossAttrs
-  MseLoss,        // LossAttrs
-  BceWithLogits,  // (input, target[, weight, pos_weight]), LossAttrs
-  Embedding,      // (weight, indices), EmbeddingAttrs
-  // ---- backward kernels (rows of the derivative table call them) ----
-  ScatterAdd,         // (self, index, src), DimAttrs: self + src added at index along dim
-  IndexAdd,           // (self, index, source), DimAttrs: self + source rows added at index
-  Conv2dBackward,     // (grad_out, input, weight), ConvAttrs; outputs (grad_input, grad_weight,
-                      // grad_bias), undefined where ConvAttrs::output_mask is false
-  MaxPool2dBackward,  // (grad_out, input, indices), PoolAttrs
-  AvgPool2dBackward,  // (grad_out, input), PoolAttrs
-  AdaptiveAvgPool2dBackward,  // (grad_out, input)
-  NllLossBackward,            // (grad_out, log_probs, target[, weight]), LossAttrs
-  BatchNormBackward,          // (grad_out, input, weight?, mean, invstd), NormAttrs; outputs
-                              // (grad_input, grad_weight, grad_bias)
-  NumOps
+#define EMBER_OP_ENUM(O, ...) O,
+  EMBER_OPS(EMBER_OP_ENUM)
+#undef EMBER_OP_ENUM
+      NumOps
 };
 
+enum class OpFamily : uint8_t {
+  Unary, Binary, Ternary, Convert, Copy, Reduce, View, Gather, Linalg, NN, Backward
+};
+/// How a JIT region treats an op (see runtime/op_table.hpp).
+enum class JitPolicy : uint8_t { Fuse, Reduce, Row, Library, Meta, Break };
+/// Which input an op writes in place.
+enum class Writes : uint8_t { None, First, Out };
+
+/// An op's row of the op table.
+struct OpTraits {
+  const char* name;  ///< as PyTorch spells it ("add", "conv2d", ...)
+  OpFamily family;
+  JitPolicy jit;
+  Writes writes;
+};
+
+namespace detail {
+inline constexpr OpTraits kOpTraits[] = {
+#define EMBER_OP_TRAITS(O, name, family, jit, writes, def) \
+  {name, OpFamily::family, JitPolicy::jit, Writes::writes},
+    EMBER_OPS(EMBER_OP_TRAITS)
+#undef EMBER_OP_TRAITS
+};
+static_assert(std::size(kOpTraits) == static_cast<size_t>(Op::NumOps));
+}  // namespace detail
+
+constexpr const OpTraits& op_traits(Op op) { return detail::kOpTraits[static_cast<size_t>(op)]; }
 /// The op's name as PyTorch spells it ("add", "conv2d", ...).
-const char* op_name(Op op);
+constexpr const char* op_name(Op op) {
+  return op < Op::NumOps ? op_traits(op).name : "?";
+}
 
 enum class Reduction : uint8_t { None, Mean, Sum };
 

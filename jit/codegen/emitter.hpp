@@ -42,13 +42,9 @@ void put_tree(TreeTable& t) {
 inline const TreeTable& trees() {
   static const TreeTable table = [] {
     TreeTable t;
-    put_tree<Op::Neg>(t), put_tree<Op::Abs>(t), put_tree<Op::Exp>(t), put_tree<Op::Log>(t);
-    put_tree<Op::Log1p>(t), put_tree<Op::Expm1>(t), put_tree<Op::Sqrt>(t);
-    put_tree<Op::Rsqrt>(t), put_tree<Op::Sin>(t), put_tree<Op::Cos>(t), put_tree<Op::Tanh>(t);
-    put_tree<Op::Sigmoid>(t), put_tree<Op::Erf>(t), put_tree<Op::Sign>(t);
-    put_tree<Op::Relu>(t), put_tree<Op::Silu>(t), put_tree<Op::Gelu>(t), put_tree<Op::Add>(t);
-    put_tree<Op::Sub>(t), put_tree<Op::Mul>(t), put_tree<Op::Div>(t), put_tree<Op::Pow>(t);
-    put_tree<Op::Maximum>(t), put_tree<Op::Minimum>(t);
+#define EMBER_PUT_TREE(O, ...) put_tree<Op::O>(t);
+    EMBER_OPS(EMBER_PUT_TREE)
+#undef EMBER_PUT_TREE
     return t;
   }();
   return table;

@@ -199,9 +199,7 @@ void Emitter::plan_row_cache() {
     for (int32_t id : p) ++count[id];
   for (auto [id, k] : count) {
     const Node& n = g_[id];
-    bool costly = n.op == Op::Exp || n.op == Op::Log || n.op == Op::Log1p || n.op == Op::Expm1 ||
-                  n.op == Op::Tanh || n.op == Op::Sigmoid || n.op == Op::Erf || n.op == Op::Gelu ||
-                  n.op == Op::Silu || n.op == Op::Pow || n.op == Op::Sin || n.op == Op::Cos;
+    bool costly = is_pointwise(n.op) && costly_fns(n) > 0;  // dsl::is_costly, as the dsl's
     if (k >= 2 && costly && n.dtype != kBool &&
         row_length() * int64_t(element_size(n.dtype)) <= 16384)
       row_cache_[id] = RowCache{};

@@ -4,51 +4,11 @@
 
 namespace ember::jit {
 
-bool is_pointwise(Op op) {
-  switch (op) {
-    case Op::Neg:
-    case Op::Abs:
-    case Op::Exp:
-    case Op::Log:
-    case Op::Log1p:
-    case Op::Expm1:
-    case Op::Sqrt:
-    case Op::Rsqrt:
-    case Op::Sin:
-    case Op::Cos:
-    case Op::Tanh:
-    case Op::Sigmoid:
-    case Op::Relu:
-    case Op::Silu:
-    case Op::Erf:
-    case Op::Gelu:
-    case Op::Sign:
-    case Op::Clamp:
-    case Op::Add:
-    case Op::Sub:
-    case Op::Mul:
-    case Op::Div:
-    case Op::Pow:
-    case Op::Maximum:
-    case Op::Minimum:
-    case Op::Eq:
-    case Op::Ne:
-    case Op::Lt:
-    case Op::Le:
-    case Op::Gt:
-    case Op::Ge:
-    case Op::Where:
-    case Op::ToDtype:
-      return true;
-    default:
-      return false;
-  }
-}
-bool is_reduction(Op op) {
-  return op == Op::Sum || op == Op::Mean || op == Op::Amax || op == Op::Amin;
-}
-bool is_row_op(Op op) { return op == Op::Softmax || op == Op::LogSoftmax; }
-bool is_library(Op op) { return op == Op::Matmul; }
+// The JIT's lists, from the op table (runtime/op_table.hpp).
+bool is_pointwise(Op op) { return op_traits(op).jit == JitPolicy::Fuse; }
+bool is_reduction(Op op) { return op_traits(op).jit == JitPolicy::Reduce; }
+bool is_row_op(Op op) { return op_traits(op).jit == JitPolicy::Row; }
+bool is_library(Op op) { return op_traits(op).jit == JitPolicy::Library; }
 bool is_view(Op op) { return op == Op::View; }
 
 std::vector<bool> materialized(const Graph& g) {

@@ -24,10 +24,8 @@ struct ThreadState {
 };
 thread_local ThreadState t_state;
 
-bool is_view_op(Op op) {
-  return op == Op::View || op == Op::Expand || op == Op::Permute || op == Op::Slice ||
-         op == Op::Select;
-}
+// Views run eagerly on metadata: the data stays pending (the op table's Meta policy).
+bool is_view_op(Op op) { return op_traits(op).jit == JitPolicy::Meta; }
 
 // Runs what `t` recorded: the live lazy results become ordinary tensors, and the memory
 // written in the region gets its new content.
@@ -250,8 +248,11 @@ Tensor lazy_tensor(Trace& tr, int32_t node) {
 // add/sub/mul/div given a third tensor write the result into it (the fast path of add_ and
 // friends, which has checked shapes, dtypes and overlap before).
 int written_input(Op op, size_t inputs) {
-  if (op == Op::Copy_ || op == Op::Fill_) return 0;
-  if (inputs == 3 && (op == Op::Add || op == Op::Sub || op == Op::Mul || op == Op::Div)) return 2;
+  switch (op_traits(op).writes) {
+    case Writes::First: return 0;
+    case Writes::Out: return inputs == 3 ? 2 : -1;
+    case Writes::None: return -1;
+  }
   return -1;
 }
 

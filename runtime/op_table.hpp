@@ -1,0 +1,118 @@
+// The one op table (as PyTorch's native_functions.yaml, tinygrad's Ops with its GroupOp sets):
+// every op once, with everything the rest of ember needs to know of it. The Op enum, op names,
+// the JIT's lists (what it traces, fuses, leaves as a library call, runs eagerly), which input
+// an in-place op writes, and which dsl formula defines a pointwise op are all derived from it;
+// tests/jit/test_op_table.cpp walks every row through a region against eager code, so an op
+// added here without a case there fails. Kernels register per family (runtime/ops/*.cpp) and
+// derivative rows live in runtime/autograd/derivatives*.cpp, checked against this table at
+// start-up.
+//
+//   X(Op, "name", family, JIT policy, writes, dsl definition or void)
+//
+// JIT policy: Fuse (pointwise, inlined into fused kernels), Reduce and Row (fused reductions and
+// softmax-like row ops), Library (a library call inside the compiled graph), Meta (a view: runs
+// eagerly on metadata, no data touched), Break (runs eagerly after the graph so far: a graph
+// break). Writes: None, First (writes its first input: copy_, fill_), Out (given an extra last
+// operand, writes the result into it: the fast path of add_ and friends).
+#pragma once
+
+// clang-format off
+#define EMBER_OPS(X)                                                                       \
+  /* ---- unary pointwise (one input, same shape out) ---- */                              \
+  X(Neg, "neg", Unary, Fuse, None, dsl::builtin::neg)                                      \
+  X(Abs, "abs", Unary, Fuse, None, dsl::builtin::abs)                                      \
+  X(Exp, "exp", Unary, Fuse, None, dsl::builtin::exp)                                      \
+  X(Log, "log", Unary, Fuse, None, dsl::builtin::log)                                      \
+  X(Log1p, "log1p", Unary, Fuse, None, dsl::builtin::log1p)                                \
+  X(Expm1, "expm1", Unary, Fuse, None, dsl::builtin::expm1)                                \
+  X(Sqrt, "sqrt", Unary, Fuse, None, dsl::builtin::sqrt)                                   \
+  X(Rsqrt, "rsqrt", Unary, Fuse, None, dsl::builtin::rsqrt)                                \
+  X(Sin, "sin", Unary, Fuse, None, dsl::builtin::sin)                                      \
+  X(Cos, "cos", Unary, Fuse, None, dsl::builtin::cos)                                      \
+  X(Tanh, "tanh", Unary, Fuse, None, dsl::builtin::tanh)                                   \
+  X(Sigmoid, "sigmoid", Unary, Fuse, None, dsl::builtin::sigmoid)                          \
+  X(Relu, "relu", Unary, Fuse, None, dsl::builtin::relu)                                   \
+  X(Silu, "silu", Unary, Fuse, None, dsl::builtin::silu)                                   \
+  X(Erf, "erf", Unary, Fuse, None, dsl::builtin::erf)                                      \
+  X(Gelu, "gelu", Unary, Fuse, None, dsl::builtin::gelu) /* GeluAttrs; tanh: gelu_tanh */  \
+  X(Sign, "sign", Unary, Fuse, None, dsl::builtin::sign)                                   \
+  X(LogicalNot, "logical_not", Unary, Break, None, void)                                   \
+  X(Clamp, "clamp", Unary, Fuse, None, void) /* ClampAttrs */                              \
+  /* ---- binary pointwise (broadcasting; numbers arrive as 0-d wrapped tensors) ---- */   \
+  X(Add, "add", Binary, Fuse, Out, dsl::builtin::add)                                      \
+  X(Sub, "sub", Binary, Fuse, Out, dsl::builtin::sub)                                      \
+  X(Mul, "mul", Binary, Fuse, Out, dsl::builtin::mul)                                      \
+  X(Div, "div", Binary, Fuse, Out, dsl::builtin::div)                                      \
+  X(Pow, "pow", Binary, Fuse, None, dsl::builtin::pow)                                     \
+  X(Maximum, "maximum", Binary, Fuse, None, dsl::builtin::maximum)                         \
+  X(Minimum, "minimum", Binary, Fuse, None, dsl::builtin::minimum)                         \
+  X(Eq, "eq", Binary, Fuse, None, void)                                                    \
+  X(Ne, "ne", Binary, Fuse, None, void)                                                    \
+  X(Lt, "lt", Binary, Fuse, None, void)                                                    \
+  X(Le, "le", Binary, Fuse, None, void)                                                    \
+  X(Gt, "gt", Binary, Fuse, None, void)                                                    \
+  X(Ge, "ge", Binary, Fuse, None, void)                                                    \
+  X(LogicalAnd, "logical_and", Binary, Break, None, void)                                  \
+  X(LogicalOr, "logical_or", Binary, Break, None, void)                                    \
+  /* ---- ternary pointwise ---- */                                                        \
+  X(Where, "where", Ternary, Fuse, None, void) /* (cond, a, b) */                          \
+  /* ---- conversion and copies ---- */                                                    \
+  X(ToDtype, "to", Convert, Fuse, None, void) /* DTypeAttrs */                             \
+  X(Clone, "clone", Convert, Break, None, void) /* contiguous copy */                      \
+  X(Copy_, "copy_", Copy, Fuse, First, void) /* (dst, src): broadcasts, converts */        \
+  X(Fill_, "fill_", Copy, Fuse, First, void) /* (dst, value 0-d) */                        \
+  /* ---- reductions (ReduceAttrs; empty dims = all) ---- */                               \
+  X(Sum, "sum", Reduce, Reduce, None, void)                                                \
+  X(Mean, "mean", Reduce, Reduce, None, void)                                              \
+  X(Amax, "amax", Reduce, Reduce, None, void)                                              \
+  X(Amin, "amin", Reduce, Reduce, None, void)                                              \
+  X(Prod, "prod", Reduce, Break, None, void)                                               \
+  X(Var, "var", Reduce, Break, None, void)                                                 \
+  X(Std, "std", Reduce, Break, None, void)                                                 \
+  X(Logsumexp, "logsumexp", Reduce, Break, None, void)                                     \
+  X(MaxDim, "max", Reduce, Break, None, void) /* (values, indices), one dim */             \
+  X(MinDim, "min", Reduce, Break, None, void)                                              \
+  X(Argmax, "argmax", Reduce, Break, None, void) /* no dim (flattened) or one */           \
+  X(Argmin, "argmin", Reduce, Break, None, void)                                           \
+  /* ---- views (share storage) ---- */                                                    \
+  X(View, "view", View, Meta, None, void) /* ShapeAttrs: sizes resolved, no -1 */          \
+  X(Expand, "expand", View, Meta, None, void) /* ShapeAttrs */                             \
+  X(Permute, "permute", View, Meta, None, void) /* ShapeAttrs: the permutation */          \
+  X(Slice, "slice", View, Meta, None, void) /* SliceAttrs */                               \
+  X(Select, "select", View, Meta, None, void) /* SelectAttrs */                            \
+  /* ---- gathers and joins ---- */                                                        \
+  X(Cat, "cat", Gather, Break, None, void) /* DimAttrs, any number of inputs */            \
+  X(IndexSelect, "index_select", Gather, Break, None, void) /* (self, index), DimAttrs */  \
+  X(Gather, "gather", Gather, Break, None, void) /* (self, index), DimAttrs */             \
+  /* ---- linear algebra ---- */                                                           \
+  X(Matmul, "matmul", Linalg, Library, None, void) /* batch dims broadcast, as torch's */   \
+  /* ---- neural-network kernels (optional inputs passed as undefined Tensors) ---- */     \
+  X(Conv2d, "conv2d", NN, Break, None, void) /* (input, weight[, bias]), ConvAttrs */      \
+  X(MaxPool2d, "max_pool2d", NN, Break, None, void) /* PoolAttrs; (values, indices) */     \
+  X(AvgPool2d, "avg_pool2d", NN, Break, None, void) /* PoolAttrs */                        \
+  X(AdaptiveAvgPool2d, "adaptive_avg_pool2d", NN, Break, None, void) /* ShapeAttrs */      \
+  /* (input, weight?, bias?, running_mean?, running_var?), NormAttrs; outputs (out, mean, */ \
+  /* invstd); updates the running statistics in place */                                   \
+  X(BatchNorm, "batch_norm", NN, Break, None, void)                                        \
+  X(LayerNorm, "layer_norm", NN, Break, None, void) /* (in, w?, b?); (out, mean, rstd) */  \
+  X(Dropout, "dropout", NN, Break, None, void) /* DropoutAttrs; (out, scaled mask) */      \
+  X(Softmax, "softmax", NN, Row, None, void) /* DimAttrs */                                \
+  X(LogSoftmax, "log_softmax", NN, Row, None, void) /* DimAttrs */                         \
+  X(NllLoss, "nll_loss", NN, Break, None, void) /* (log_probs, target[, w]), LossAttrs */  \
+  X(MseLoss, "mse_loss", NN, Break, None, void) /* LossAttrs */                            \
+  /* (input, target[, weight, pos_weight]), LossAttrs */                                   \
+  X(BceWithLogits, "binary_cross_entropy_with_logits", NN, Break, None, void)              \
+  X(Embedding, "embedding", NN, Break, None, void) /* (weight, indices), EmbeddingAttrs */ \
+  /* ---- backward kernels (rows of the derivative table call them) ---- */                \
+  X(ScatterAdd, "scatter_add", Backward, Break, None, void) /* (self, index, src) */       \
+  X(IndexAdd, "index_add", Backward, Break, None, void) /* (self, index, source) */        \
+  /* (grad_out, input, weight), ConvAttrs; (grad_input, grad_weight, grad_bias), */        \
+  /* undefined where ConvAttrs::output_mask is false */                                    \
+  X(Conv2dBackward, "conv2d_backward", Backward, Break, None, void)                        \
+  X(MaxPool2dBackward, "max_pool2d_backward", Backward, Break, None, void)                 \
+  X(AvgPool2dBackward, "avg_pool2d_backward", Backward, Break, None, void)                 \
+  X(AdaptiveAvgPool2dBackward, "adaptive_avg_pool2d_backward", Backward, Break, None, void) \
+  X(NllLossBackward, "nll_loss_backward", Backward, Break, None, void)                     \
+  /* (grad_out, input, weight?, mean, invstd), NormAttrs; (grad_in, grad_w, grad_b) */     \
+  X(BatchNormBackward, "batch_norm_backward", Backward, Break, None, void)
+// clang-format on
