@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -32,9 +33,72 @@ struct JitEnabled {
   ~JitEnabled() { jit::set_enabled(old); }
 };
 
-/// Waits until the JIT's compiles started so far have finished, so that a test's next region
-/// run sees their kernels.
+/// Waits until every compile the JIT has started is done, so that the next region run uses its
+/// kernels. A no-op while the JIT compiles on the calling thread; once compiles run in the
+/// background this is where the tests call jit::wait_for_compiles() (the one place to change).
 inline void settle_compiles() {}
+
+/// Every JIT setting of the tests that drive a region through all its execution paths
+/// (tests/jit/test_mutation.cpp, test_differential.cpp, tests/nn/test_optim_region.cpp), for a
+/// scope. With the defaults (hot 2, tier-up 2) and settle_compiles() after each run, a region
+/// whose graph stays the same runs: 1 as an eager graph (the capture), 2 compiled with the quick
+/// tier, 3 quick, 4 recompiled with the full tier, 5 and on replayed from the cache; so 6 runs
+/// see every path. Background compilation, when it comes, is chosen here too.
+struct CompiledPath {
+  HotThreshold hot;
+  TierUpRuns tier_up;
+  explicit CompiledPath(int hot_runs = 2, int tier_up_runs = 2)
+      : hot(hot_runs), tier_up(tier_up_runs) {}
+};
+
+/// Says what the JIT did during one region run, from jit::stats() around it, for failure
+/// messages: "eager graph", "fused, quick tier, compiled this run", "fused, full tier", or "no
+/// graph ran". The tier counts tier-ups since the watch was made.
+class RunWatch {
+ public:
+  RunWatch() : start_(jit::stats()), before_(start_) {}
+  /// Call before the run.
+  void begin() { before_ = jit::stats(); }
+  /// Call after the run (and settle_compiles()); returns the label and updates the counts.
+  std::string end() {
+    jit::Stats now = jit::stats();
+    const bool fused = now.fused_graphs > before_.fused_graphs;
+    const bool eager = now.eager_graphs > before_.eager_graphs;
+    const bool full = now.tier_ups > start_.tier_ups;
+    last_fused_ = fused;
+    fused_runs_ += fused;
+    std::string s;
+    if (fused)
+      s = std::string("fused, ") + (full ? "full" : "quick") + " tier";
+    else if (eager)
+      s = "eager graph";
+    else
+      s = "no graph ran";
+    if (fused && eager) s += ", and eager graphs";
+    if (now.kernels_compiled > before_.kernels_compiled ||
+        now.disk_cache_hits > before_.disk_cache_hits)
+      s += ", compiled this run";
+    if (now.tier_ups > before_.tier_ups) s += ", tier-up this run";
+    return s;
+  }
+  /// Whether the last run ran at least one fused graph.
+  bool last_fused() const { return last_fused_; }
+  /// Runs with at least one fused graph since the watch was made.
+  int fused_runs() const { return fused_runs_; }
+  /// Whether a signature was recompiled with the full tier since the watch was made.
+  bool reached_full_tier() const { return jit::stats().tier_ups > start_.tier_ups; }
+  /// Kernels compiled (or loaded from the disk cache) since the watch was made.
+  int64_t kernels() const {
+    jit::Stats now = jit::stats();
+    return now.kernels_compiled - start_.kernels_compiled + now.disk_cache_hits -
+           start_.disk_cache_hits;
+  }
+
+ private:
+  jit::Stats start_, before_;
+  bool last_fused_ = false;
+  int fused_runs_ = 0;
+};
 
 /// An integer from the environment, or `fallback` when unset or empty.
 inline long long env_int(const char* name, long long fallback) {

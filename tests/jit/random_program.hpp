@@ -8,6 +8,17 @@
 // tame, so that two correct implementations agree within float rounding: exp/expm1/sin/cos get
 // bounded arguments, log/sqrt/rsqrt/division/negative or fractional powers get abs(x) + eps, and
 // values stay below ~1e5. Guards are ordinary ops in the program, printed like the rest.
+//
+// Programs also write, as training code does: in-place ops (add_ sub_ mul_ div_ copy_ fill_
+// clamp_) on inputs, on values computed in the program and through views (select, narrow,
+// transpose, flatten) of both, with the same tensor as target and operand, and optimizer-like
+// updates (buf.mul_(m).add_(g); p.add_(buf, alpha=-lr)). A write's value is its target (as
+// `x.add_(y)` returns x). Scalar operands may be runtime scalars, `$k`: drawn per execution
+// (0, 1 and values equal to other scalars of the program included), so one compiled kernel must
+// serve them all. A program may run as several consecutive regions per run ("steps"), the
+// inputs carrying their state from one to the next. Inputs never require grad, so no write is one
+// that eager code would refuse; nothing writes into an expanded input (eager code would write
+// one element many times).
 #pragma once
 
 #include <algorithm>
@@ -59,15 +70,35 @@ enum class Kind {
   Amax,
   Softmax,
   LogSoftmax,
+  // views: share their operand's storage
+  Select,     ///< dims = {dim, index}
+  Narrow,     ///< dims = {dim, start, length}
+  Transpose,  ///< dims = {dim0, dim1}
+  Flatten,    ///< view({-1}) of a contiguous value
+  // in place: the value is the target a after the write; b the operand, or -1 for the scalar
+  AddInplace,
+  SubInplace,
+  MulInplace,
+  DivInplace,
+  CopyInplace,
+  FillInplace,
+  ClampInplace,
+  // creation: zeros_like(a), a fresh tensor (optimizer state made in the region)
+  ZerosLike,
   kCount
 };
 
+inline bool is_view(Kind k) { return k >= Kind::Select && k <= Kind::Flatten; }
+inline bool is_inplace(Kind k) { return k >= Kind::AddInplace && k <= Kind::ClampInplace; }
+
 inline const char* kind_name(Kind k) {
   static const char* names[] = {
-      "add",  "sub",   "mul",  "div",   "maximum", "minimum", "neg",        "abs",
-      "exp",  "log",   "sqrt", "rsqrt", "log1p",   "expm1",   "tanh",       "sigmoid",
-      "relu", "gelu",  "silu", "erf",   "sin",     "cos",     "pow",        "clamp",
-      "cmp",  "where", "sum",  "mean",  "amax",    "softmax", "log_softmax"};
+      "add",    "sub",       "mul",       "div",   "maximum", "minimum", "neg",         "abs",
+      "exp",    "log",       "sqrt",      "rsqrt", "log1p",   "expm1",   "tanh",        "sigmoid",
+      "relu",   "gelu",      "silu",      "erf",   "sin",     "cos",     "pow",         "clamp",
+      "cmp",    "where",     "sum",       "mean",  "amax",    "softmax", "log_softmax", "select",
+      "narrow", "transpose", "flatten",   "add_",  "sub_",    "mul_",    "div_",        "copy_",
+      "fill_",  "clamp_",    "zeros_like"};
   static_assert(sizeof(names) / sizeof(names[0]) == size_t(Kind::kCount));
   return names[int(k)];
 }
@@ -87,6 +118,8 @@ struct Instr {
   int cmp = 0;                            ///< lt le gt ge eq ne
   std::vector<int64_t> dims{};            ///< reduction dims (empty = all); softmax: {dim}
   bool keepdim = false;
+  int slot = -1;   ///< >= 0: the scalar operand is the runtime scalar $slot, not s
+  int alpha = -1;  ///< add_/sub_ with a tensor: the runtime scalar alpha, or -1 (no alpha)
 };
 
 enum class Layout { Contiguous, Transposed, Sliced, Strided, Expanded };
@@ -102,6 +135,7 @@ struct InputSpec {
   Layout layout = Layout::Contiguous;
   int d0 = 0, d1 = 0;   ///< transposed dims; sliced/expanded dim
   int64_t nan_at = -1;  ///< index into the backing buffer set to NaN, or -1
+  int same_as = -1;     ///< >= 0: the very tensor of that earlier input (passed twice)
 };
 
 /// Shape and dtype of a value, as the generator tracks them.
@@ -111,10 +145,17 @@ struct ValueInfo {
   double bound = 5;   ///< |value| stays below this (heuristic: inputs are randn)
   double lo = -5;     ///< value stays above this
   bool exact = true;  ///< computed without rounding from the inputs (ties are real ties)
+  int group = -1;     ///< the value owning the storage this one reads (itself unless a view/write)
+  bool writable = true;    ///< in-place writes allowed (not an expanded input or a view of one)
+  bool contiguous = true;  ///< row-major dense (flatten may view it)
 };
 
 struct Program {
   uint64_t seed = 0;
+  int runs = 4;   ///< runs of the program the tester compares (each on fresh inputs)
+  int steps = 1;  ///< consecutive regions per run, inputs carried across
+  /// The runtime scalars: scalars[k][e] is $k in execution e = run * steps + step.
+  std::vector<std::vector<double>> scalars;
   std::vector<InputSpec> inputs;
   std::vector<Instr> ops;  ///< ops[i] defines value inputs.size() + i
   std::vector<int> outputs;
@@ -122,6 +163,14 @@ struct Program {
   int value_count() const { return int(inputs.size() + ops.size()); }
   const Instr& def(int v) const { return ops[v - inputs.size()]; }
   bool is_input(int v) const { return v < int(inputs.size()); }
+  int executions() const { return runs * steps; }
+  /// The scalar operand of `in` in execution `e`.
+  double scalar(const Instr& in, int e) const {
+    return in.slot >= 0 ? scalars[size_t(in.slot)][size_t(e % executions())] : in.s;
+  }
+  double alpha(const Instr& in, int e) const {
+    return scalars[size_t(in.alpha)][size_t(e % executions())];
+  }
 };
 
 // ---- shapes ----
@@ -151,6 +200,13 @@ inline std::vector<int64_t> broadcast(const std::vector<int64_t>& a,
 }
 
 inline DType promoted(DType a, DType b) { return a == kFloat64 || b == kFloat64 ? kFloat64 : a; }
+/// The result dtype of a binary op, as ember's (and PyTorch's) promotion: a 0-d operand does
+/// not promote one with dims.
+inline DType promoted(const std::vector<int64_t>& as, DType a, const std::vector<int64_t>& bs,
+                      DType b) {
+  if (as.empty() != bs.empty()) return as.empty() ? b : a;
+  return promoted(a, b);
+}
 
 inline std::string shape_str(const std::vector<int64_t>& s) {
   std::ostringstream os;
@@ -173,6 +229,13 @@ inline std::string scalar_str(double s) {
   return os.str();
 }
 
+/// A runtime scalar's name: $k.
+inline std::string slot_str(int k) {
+  std::string s = std::to_string(k);
+  s.insert(s.begin(), '$');
+  return s;
+}
+
 inline std::string instr_str(const Instr& in) {
   std::ostringstream os;
   auto v = [](int i) {
@@ -180,6 +243,7 @@ inline std::string instr_str(const Instr& in) {
     s.insert(s.begin(), 'v');  // not "v" + ...: g++ 12 warns falsely (-Wrestrict) on that
     return s;
   };
+  auto sc = [&] { return in.slot >= 0 ? slot_str(in.slot) : scalar_str(in.s); };
   switch (in.kind) {
     case Kind::Add:
     case Kind::Sub:
@@ -190,9 +254,9 @@ inline std::string instr_str(const Instr& in) {
       if (in.b >= 0)
         os << kind_name(in.kind) << '(' << v(in.a) << ", " << v(in.b) << ')';
       else if (in.scalar_first)
-        os << kind_name(in.kind) << '(' << in.s << ", " << v(in.a) << ')';
+        os << kind_name(in.kind) << '(' << sc() << ", " << v(in.a) << ')';
       else
-        os << kind_name(in.kind) << '(' << v(in.a) << ", " << in.s << ')';
+        os << kind_name(in.kind) << '(' << v(in.a) << ", " << sc() << ')';
       break;
     case Kind::PowScalar:
       os << "pow(" << v(in.a) << ", " << in.s << ')';
@@ -218,6 +282,32 @@ inline std::string instr_str(const Instr& in) {
     case Kind::LogSoftmax:
       os << kind_name(in.kind) << '(' << v(in.a) << ", dim=" << in.dims[0] << ')';
       break;
+    case Kind::Select:
+      os << "select(" << v(in.a) << ", dim=" << in.dims[0] << ", index=" << in.dims[1] << ')';
+      break;
+    case Kind::Narrow:
+      os << "narrow(" << v(in.a) << ", dim=" << in.dims[0] << ", start=" << in.dims[1]
+         << ", length=" << in.dims[2] << ')';
+      break;
+    case Kind::Transpose:
+      os << "transpose(" << v(in.a) << ", " << in.dims[0] << ", " << in.dims[1] << ')';
+      break;
+    case Kind::AddInplace:
+    case Kind::SubInplace:
+    case Kind::MulInplace:
+    case Kind::DivInplace:
+    case Kind::CopyInplace:
+      os << v(in.a) << '.' << kind_name(in.kind) << '(' << (in.b >= 0 ? v(in.b) : sc());
+      if (in.alpha >= 0) os << ", alpha=" << slot_str(in.alpha);
+      os << ')';
+      break;
+    case Kind::FillInplace:
+      os << v(in.a) << ".fill_(" << sc() << ')';
+      break;
+    case Kind::ClampInplace:
+      os << v(in.a) << ".clamp_(min=" << (in.has_min ? scalar_str(in.s) : "none")
+         << ", max=" << (in.has_max ? scalar_str(in.s2) : "none") << ')';
+      break;
     default:
       os << kind_name(in.kind) << '(' << v(in.a) << ')';
   }
@@ -227,9 +317,15 @@ inline std::string instr_str(const Instr& in) {
 /// The whole program, one line per value, with each value's dtype and shape.
 inline std::string to_string(const Program& p) {
   std::ostringstream os;
-  os << "program seed " << p.seed << ":\n";
+  os << "program seed " << p.seed;
+  if (p.steps > 1) os << ", " << p.steps << " consecutive regions per run, inputs carried across";
+  os << ":\n";
   for (size_t i = 0; i < p.inputs.size(); ++i) {
     const InputSpec& in = p.inputs[i];
+    if (in.same_as >= 0) {
+      os << "  v" << i << " = input v" << in.same_as << " (the same tensor again)\n";
+      continue;
+    }
     os << "  v" << i << " = input " << type_str(p.info[i]) << ' ' << layout_name(in.layout);
     if (in.layout == Layout::Transposed) os << '(' << in.d0 << ',' << in.d1 << ')';
     if (in.layout == Layout::Sliced || in.layout == Layout::Expanded) os << "(dim " << in.d0 << ')';
@@ -238,11 +334,19 @@ inline std::string to_string(const Program& p) {
   }
   for (size_t i = 0; i < p.ops.size(); ++i) {
     int id = int(p.inputs.size() + i);
-    os << "  v" << id << " = " << instr_str(p.ops[i]) << "  # " << type_str(p.info[id]) << '\n';
+    os << "  v" << id << " = " << instr_str(p.ops[i]) << "  # " << type_str(p.info[id]);
+    if (is_view(p.ops[i].kind) || is_inplace(p.ops[i].kind))
+      os << ", storage of v" << p.info[id].group;
+    os << '\n';
   }
   os << "  outputs:";
   for (int o : p.outputs) os << " v" << o;
   os << '\n';
+  for (size_t k = 0; k < p.scalars.size(); ++k) {
+    os << "  " << slot_str(int(k)) << " by execution (run * steps + step):";
+    for (double x : p.scalars[k]) os << ' ' << x;
+    os << '\n';
+  }
   return os.str();
 }
 
@@ -280,147 +384,197 @@ inline Tensor make_input(const InputSpec& in, uint64_t seed) {
 
 // ---- the interpreter ----
 
-/// Every value of the program (inputs first), computed with ember's ordinary API.
-inline std::vector<Tensor> evaluate(const Program& p, const std::vector<Tensor>& inputs) {
-  std::vector<Tensor> v(inputs);
-  for (const Instr& in : p.ops) {
-    const Tensor& a = v[in.a];
-    Tensor r;
-    switch (in.kind) {
-      case Kind::Add:
-        r = in.b >= 0 ? a + v[in.b] : in.scalar_first ? in.s + a : a + in.s;
-        break;
-      case Kind::Sub:
-        r = in.b >= 0 ? a - v[in.b] : in.scalar_first ? in.s - a : a - in.s;
-        break;
-      case Kind::Mul:
-        r = in.b >= 0 ? a * v[in.b] : in.scalar_first ? in.s * a : a * in.s;
-        break;
-      case Kind::Div:
-        r = in.b >= 0 ? a / v[in.b] : in.scalar_first ? in.s / a : a / in.s;
-        break;
-      case Kind::Maximum:
-        r = maximum(a, v[in.b]);
-        break;
-      case Kind::Minimum:
-        r = minimum(a, v[in.b]);
-        break;
-      case Kind::Neg:
-        r = -a;
-        break;
-      case Kind::Abs:
-        r = abs(a);
-        break;
-      case Kind::Exp:
-        r = exp(a);
-        break;
-      case Kind::Log:
-        r = log(a);
-        break;
-      case Kind::Sqrt:
-        r = sqrt(a);
-        break;
-      case Kind::Rsqrt:
-        r = rsqrt(a);
-        break;
-      case Kind::Log1p:
-        r = log1p(a);
-        break;
-      case Kind::Expm1:
-        r = expm1(a);
-        break;
-      case Kind::Tanh:
-        r = tanh(a);
-        break;
-      case Kind::Sigmoid:
-        r = sigmoid(a);
-        break;
-      case Kind::Relu:
-        r = relu(a);
-        break;
-      case Kind::Gelu:
-        r = gelu(a);
-        break;
-      case Kind::Silu:
-        r = silu(a);
-        break;
-      case Kind::Erf:
-        r = erf(a);
-        break;
-      case Kind::Sin:
-        r = sin(a);
-        break;
-      case Kind::Cos:
-        r = cos(a);
-        break;
-      case Kind::PowScalar:
-        r = pow(a, in.s);
-        break;
-      case Kind::Clamp:
-        r = clamp(a, in.has_min ? std::optional<double>(in.s) : std::nullopt,
-                  in.has_max ? std::optional<double>(in.s2) : std::nullopt);
-        break;
-      case Kind::Cmp: {
-        if (in.b >= 0) {
-          const Tensor& b = v[in.b];
-          Tensor (*f[])(const Tensor&, const Tensor&) = {lt, le, gt, ge, eq, ne};
-          r = f[in.cmp](a, b);
-        } else {
-          switch (in.cmp) {
-            case 0:
-              r = a < in.s;
-              break;
-            case 1:
-              r = a <= in.s;
-              break;
-            case 2:
-              r = a > in.s;
-              break;
-            case 3:
-              r = a >= in.s;
-              break;
-            case 4:
-              r = a == in.s;
-              break;
-            default:
-              r = a != in.s;
-              break;
-          }
+/// The value instruction `in` defines, given the values before it, in execution `e` (which
+/// picks the runtime scalars). In-place kinds write their target and return it.
+inline Tensor apply(const Program& p, const Instr& in, const std::vector<Tensor>& v, int e) {
+  const Tensor& a = v[in.a];
+  const double s = p.scalar(in, e);
+  Tensor r;
+  switch (in.kind) {
+    case Kind::Add:
+      r = in.b >= 0 ? a + v[in.b] : in.scalar_first ? s + a : a + s;
+      break;
+    case Kind::Sub:
+      r = in.b >= 0 ? a - v[in.b] : in.scalar_first ? s - a : a - s;
+      break;
+    case Kind::Mul:
+      r = in.b >= 0 ? a * v[in.b] : in.scalar_first ? s * a : a * s;
+      break;
+    case Kind::Div:
+      r = in.b >= 0 ? a / v[in.b] : in.scalar_first ? s / a : a / s;
+      break;
+    case Kind::Maximum:
+      r = maximum(a, v[in.b]);
+      break;
+    case Kind::Minimum:
+      r = minimum(a, v[in.b]);
+      break;
+    case Kind::Neg:
+      r = -a;
+      break;
+    case Kind::Abs:
+      r = abs(a);
+      break;
+    case Kind::Exp:
+      r = exp(a);
+      break;
+    case Kind::Log:
+      r = log(a);
+      break;
+    case Kind::Sqrt:
+      r = sqrt(a);
+      break;
+    case Kind::Rsqrt:
+      r = rsqrt(a);
+      break;
+    case Kind::Log1p:
+      r = log1p(a);
+      break;
+    case Kind::Expm1:
+      r = expm1(a);
+      break;
+    case Kind::Tanh:
+      r = tanh(a);
+      break;
+    case Kind::Sigmoid:
+      r = sigmoid(a);
+      break;
+    case Kind::Relu:
+      r = relu(a);
+      break;
+    case Kind::Gelu:
+      r = gelu(a);
+      break;
+    case Kind::Silu:
+      r = silu(a);
+      break;
+    case Kind::Erf:
+      r = erf(a);
+      break;
+    case Kind::Sin:
+      r = sin(a);
+      break;
+    case Kind::Cos:
+      r = cos(a);
+      break;
+    case Kind::PowScalar:
+      r = pow(a, in.s);
+      break;
+    case Kind::Clamp:
+      r = clamp(a, in.has_min ? std::optional<double>(in.s) : std::nullopt,
+                in.has_max ? std::optional<double>(in.s2) : std::nullopt);
+      break;
+    case Kind::Cmp: {
+      if (in.b >= 0) {
+        const Tensor& b = v[in.b];
+        Tensor (*f[])(const Tensor&, const Tensor&) = {lt, le, gt, ge, eq, ne};
+        r = f[in.cmp](a, b);
+      } else {
+        switch (in.cmp) {
+          case 0:
+            r = a < in.s;
+            break;
+          case 1:
+            r = a <= in.s;
+            break;
+          case 2:
+            r = a > in.s;
+            break;
+          case 3:
+            r = a >= in.s;
+            break;
+          case 4:
+            r = a == in.s;
+            break;
+          default:
+            r = a != in.s;
+            break;
         }
-        break;
       }
-      case Kind::Where:
-        r = where(v[in.c], a, v[in.b]);
-        break;
-      case Kind::Sum:
-        r = sum(a, Dims(in.dims), in.keepdim);
-        break;
-      case Kind::Mean:
-        r = mean(a, Dims(in.dims), in.keepdim);
-        break;
-      case Kind::Amax:
-        r = amax(a, Dims(in.dims), in.keepdim);
-        break;
-      case Kind::Softmax:
-        r = softmax(a, in.dims[0]);
-        break;
-      case Kind::LogSoftmax:
-        r = log_softmax(a, in.dims[0]);
-        break;
-      case Kind::kCount:
-        break;
+      break;
     }
-    v.push_back(std::move(r));
+    case Kind::Where:
+      r = where(v[in.c], a, v[in.b]);
+      break;
+    case Kind::Sum:
+      r = sum(a, Dims(in.dims), in.keepdim);
+      break;
+    case Kind::Mean:
+      r = mean(a, Dims(in.dims), in.keepdim);
+      break;
+    case Kind::Amax:
+      r = amax(a, Dims(in.dims), in.keepdim);
+      break;
+    case Kind::Softmax:
+      r = softmax(a, in.dims[0]);
+      break;
+    case Kind::LogSoftmax:
+      r = log_softmax(a, in.dims[0]);
+      break;
+    case Kind::Select:
+      r = a.select(in.dims[0], in.dims[1]);
+      break;
+    case Kind::Narrow:
+      r = a.narrow(in.dims[0], in.dims[1], in.dims[2]);
+      break;
+    case Kind::Transpose:
+      r = a.transpose(in.dims[0], in.dims[1]);
+      break;
+    case Kind::Flatten:
+      r = a.view({-1});
+      break;
+    case Kind::AddInplace:
+      if (in.b < 0)
+        r = a.add_(s);
+      else
+        r = in.alpha >= 0 ? a.add_(v[in.b], p.alpha(in, e)) : a.add_(v[in.b]);
+      break;
+    case Kind::SubInplace:
+      if (in.b < 0)
+        r = a.sub_(s);
+      else
+        r = in.alpha >= 0 ? a.sub_(v[in.b], p.alpha(in, e)) : a.sub_(v[in.b]);
+      break;
+    case Kind::MulInplace:
+      r = in.b >= 0 ? a.mul_(v[in.b]) : a.mul_(s);
+      break;
+    case Kind::DivInplace:
+      r = in.b >= 0 ? a.div_(v[in.b]) : a.div_(s);
+      break;
+    case Kind::CopyInplace:
+      r = a.copy_(v[in.b]);
+      break;
+    case Kind::FillInplace:
+      r = a.fill_(s);
+      break;
+    case Kind::ClampInplace:
+      r = a.clamp_(in.has_min ? std::optional<double>(in.s) : std::nullopt,
+                   in.has_max ? std::optional<double>(in.s2) : std::nullopt);
+      break;
+    case Kind::ZerosLike:
+      r = zeros_like(a);
+      break;
+    case Kind::kCount:
+      break;
   }
+  return r;
+}
+
+/// Every value of the program (inputs first), computed with ember's ordinary API, in
+/// execution `e`.
+inline std::vector<Tensor> evaluate(const Program& p, const std::vector<Tensor>& inputs,
+                                    int e = 0) {
+  std::vector<Tensor> v(inputs);
+  for (const Instr& in : p.ops) v.push_back(apply(p, in, v, e));
   return v;
 }
 
 /// Only the program's outputs: every intermediate handle is gone when this returns, so inside
 /// a Region the JIT is free to fuse them away.
-inline std::vector<Tensor> run(const Program& p, const std::vector<Tensor>& inputs) {
+inline std::vector<Tensor> run(const Program& p, const std::vector<Tensor>& inputs, int e = 0) {
   std::vector<Tensor> out;
   {
-    std::vector<Tensor> all = evaluate(p, inputs);
+    std::vector<Tensor> all = evaluate(p, inputs, e);
     for (int o : p.outputs) out.push_back(all[o]);
   }
   return out;
@@ -430,7 +584,18 @@ inline std::vector<Tensor> run(const Program& p, const std::vector<Tensor>& inpu
 inline std::vector<Tensor> make_inputs(const Program& p, uint64_t salt = 0) {
   std::vector<Tensor> r;
   for (size_t i = 0; i < p.inputs.size(); ++i)
-    r.push_back(make_input(p.inputs[i], p.seed * 1000003 + i * 7919 + salt * 104729));
+    r.push_back(p.inputs[i].same_as >= 0
+                    ? r[size_t(p.inputs[i].same_as)]
+                    : make_input(p.inputs[i], p.seed * 1000003 + i * 7919 + salt * 104729));
+  return r;
+}
+
+/// f applied to each distinct input tensor, an input passed twice staying one tensor.
+template <class F>
+std::vector<Tensor> map_inputs(const Program& p, const std::vector<Tensor>& inputs, F f) {
+  std::vector<Tensor> r;
+  for (size_t i = 0; i < inputs.size(); ++i)
+    r.push_back(p.inputs[i].same_as >= 0 ? r[size_t(p.inputs[i].same_as)] : f(inputs[i]));
   return r;
 }
 

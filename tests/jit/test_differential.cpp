@@ -1,9 +1,13 @@
 // The JIT's differential tester, as compilers are fuzzed: seeded random programs of ember ops
-// (tests/jit/random_program.hpp) run eagerly, then inside a jit::Region with the hot threshold
-// at 1 (the first region run compiles), again (the in-memory cache), and with new input values of
-// the same layout (the cached kernel must not have kept the old data). Fused results must match
-// eager ones within float rounding; comparisons exactly; NaN where eager has NaN. A failure prints
-// the seed and the program.
+// (tests/jit/random_program.hpp), pure and in place, run eagerly, then inside a jit::Region four
+// times with the hot threshold at 1 and tier-up after 2 runs (test::CompiledPath): the first run
+// traces and compiles the quick tier, the second runs it with new runtime scalars, the third
+// recompiles with the full tier, the fourth replays it on new input values of the same layout (the
+// cached kernel must not have kept the old data). A program of several steps runs each step in
+// its own region, its inputs carrying state across. Outputs (after each step), every input after
+// the run (written in place or not) and version counters must match eager ones: values within
+// float rounding, comparisons and versions exactly, NaN where eager has NaN. A failure, or a
+// crash, prints the seed and the program.
 //
 //   EMBER_JIT_FUZZ_N=100000 EMBER_JIT_FUZZ_SEED=1 ./build/tests/ember_tests "[differential]"
 //   EMBER_JIT_FUZZ_PRINT=5 ./build/tests/ember_tests "[differential]"   (show the first programs)
@@ -12,6 +16,9 @@
 // and the float32 run's distance from it (its rounding error, amplified by the program) bounds what
 // a second float32 implementation may differ by. Programs whose comparisons sit on a near-tie, or
 // whose float32 result is mostly rounding noise, are skipped (and counted: they must be rare).
+#include <signal.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <cmath>
 #include <iostream>
@@ -28,52 +35,90 @@ namespace fz = ember::test::fuzz;
 
 namespace {
 
-// The eager run of a program, with what the comparison needs per output: the scale (the largest
-// magnitude among the output and the values it depends on) and the float32 rounding error.
+// What one eager execution must be matched on: a tensor (an output after its step, or an input
+// after the run's last step), with its scale (the largest magnitude among it and the values it
+// depends on), its float32 rounding error and its version counter.
+struct Expect {
+  std::string name;
+  Tensor value;  ///< a copy taken at the time
+  double scale = 0, err = 0;
+  uint32_t version = 0;
+};
+
+// The eager run of a program (all its steps), with its float64 twin run in lockstep.
 struct Reference {
-  std::vector<Tensor> outputs;
-  std::vector<double> scale, err;
+  std::vector<std::vector<Expect>> steps;  ///< per step: the outputs
+  std::vector<Expect> inputs;              ///< every input after the last step
   std::string skip;  ///< why the program is not compared (a near-tie, ill-conditioned), or ""
 };
 
 bool is_float_run(const Tensor& t) { return t.dtype() == kFloat32; }
 
-Reference reference(const fz::Program& p, const std::vector<Tensor>& inputs) {
+// The largest magnitude of a and its largest distance from its float64 twin b; `why` gets the
+// reason when they cannot be compared (NaN in one only, an overflow).
+void magnitude(const Tensor& a32, const Tensor& b64, double& mag, double& err, std::string& why) {
+  std::vector<double> a = test::values(a32), b = test::values(b64);
+  mag = err = 0;
+  for (size_t j = 0; j < a.size(); ++j) {
+    if (std::isnan(a[j]) != std::isnan(b[j])) why = "NaN where float64 has none";
+    if (std::isinf(a[j]) || std::isinf(b[j])) {
+      if (a[j] != b[j]) why = "overflow";
+    } else if (!std::isnan(a[j])) {
+      mag = std::max(mag, std::abs(a[j]));
+      err = std::max(err, std::abs(a[j] - b[j]));
+    }
+  }
+}
+
+Tensor to_f64(const Tensor& t) { return t.dtype() == kFloat64 ? t.clone() : t.to(kFloat64); }
+
+// Runs the program's run `run` eagerly on `inputs` (written in place), and a float64 twin on
+// copies of them, instruction by instruction, checking each value as it is made.
+Reference reference(const fz::Program& p, const std::vector<Tensor>& inputs, int run) {
   Reference r;
-  std::vector<Tensor> v = fz::evaluate(p, inputs);
-  std::vector<Tensor> in64;
-  for (const Tensor& t : inputs) in64.push_back(t.to(kFloat64));
-  std::vector<Tensor> w = fz::evaluate(p, in64);
-  int n = p.value_count();
-  std::vector<double> mag(n, 0), err(n, 0), scale(n, 0);
+  const std::vector<Tensor> in64 = fz::map_inputs(p, inputs, to_f64);
+  const int n = p.value_count(), ni = int(p.inputs.size());
+  auto group = [&](int i) { return p.info[size_t(i)].group; };
+  std::vector<double> gscale(size_t(n), 0);  // by storage owner: the scale of what it holds
   auto skip = [&](int i, const std::string& why) {
     if (r.skip.empty()) r.skip = why + " at v" + std::to_string(i);
   };
-  for (int i = 0; i < n; ++i) {
-    std::vector<double> a = test::values(v[i]), b = test::values(w[i]);
-    for (size_t j = 0; j < a.size(); ++j) {
-      if (std::isnan(a[j]) != std::isnan(b[j])) skip(i, "NaN where float64 has none");
-      if (std::isinf(a[j]) || std::isinf(b[j])) {
-        if (a[j] != b[j]) skip(i, "overflow");
-      } else if (!std::isnan(a[j])) {
-        mag[i] = std::max(mag[i], std::abs(a[j]));
-        err[i] = std::max(err[i], std::abs(a[j] - b[j]));
-      }
-    }
-    scale[i] = mag[i];
-    if (!p.is_input(i)) {
+  for (int i = 0; i < ni; ++i) {
+    double mag, err;
+    std::string why;
+    magnitude(inputs[size_t(i)], in64[size_t(i)], mag, err, why);
+    gscale[size_t(group(i))] = std::max(gscale[size_t(group(i))], mag);
+  }
+  std::vector<double> scale(size_t(n), 0);
+  auto cur = [&](int o) { return std::max(scale[size_t(o)], gscale[size_t(group(o))]); };
+  for (int step = 0; step < p.steps; ++step) {
+    const int e = run * p.steps + step;
+    std::vector<Tensor> v(inputs), w(in64);
+    std::vector<double> err(size_t(n), 0);
+    for (int i = ni; i < n; ++i) {
       const fz::Instr& in = p.def(i);
+      v.push_back(fz::apply(p, in, v, e));
+      w.push_back(fz::apply(p, in, w, e));
+      double mag;
+      std::string why;
+      magnitude(v[size_t(i)], w[size_t(i)], mag, err[size_t(i)], why);
+      if (!why.empty()) skip(i, why);
+      scale[size_t(i)] = mag;
       for (int o : {in.a, in.b, in.c})
-        if (o >= 0) scale[i] = std::max(scale[i], scale[o]);
-      if (v[i].dtype() != kBool && err[i] > 1e-3 * std::max(scale[i], 1.0))
+        if (o >= 0) scale[size_t(i)] = std::max(scale[size_t(i)], cur(o));
+      double& gs = gscale[size_t(group(i))];
+      gs = group(i) == i ? scale[size_t(i)] : std::max(gs, scale[size_t(i)]);
+      if (v[size_t(i)].dtype() != kBool && err[size_t(i)] > 1e-3 * std::max(scale[size_t(i)], 1.0))
         skip(i, "float32 result dominated by rounding");
       if (in.kind == fz::Kind::Cmp) {
         // A comparison whose operands nearly tie may flip under any rounding difference.
-        Tensor d32 = in.b >= 0 ? v[in.a] - v[in.b] : v[in.a] - in.s;
-        Tensor d64 = in.b >= 0 ? w[in.a] - w[in.b] : w[in.a] - in.s;
-        bool single = is_float_run(v[in.a]) || (in.b >= 0 && is_float_run(v[in.b]));
-        double sc = std::max({scale[in.a], in.b >= 0 ? scale[in.b] : 0.0, 1.0});
-        double thr = (single ? 1e-5 : 1e-12) * sc + 64 * (err[in.a] + (in.b >= 0 ? err[in.b] : 0));
+        const Tensor &a32 = v[size_t(in.a)], &a64 = w[size_t(in.a)];
+        Tensor d32 = in.b >= 0 ? a32 - v[size_t(in.b)] : a32 - in.s;
+        Tensor d64 = in.b >= 0 ? a64 - w[size_t(in.b)] : a64 - in.s;
+        bool single = is_float_run(a32) || (in.b >= 0 && is_float_run(v[size_t(in.b)]));
+        double sc = std::max({cur(in.a), in.b >= 0 ? cur(in.b) : 0.0, 1.0});
+        double ea = err[size_t(in.a)], eb = in.b >= 0 ? err[size_t(in.b)] : 0.0;
+        double thr = (single ? 1e-5 : 1e-12) * sc + 64 * (ea + eb);
         std::vector<double> x = test::values(d32), y = test::values(d64);
         for (size_t j = 0; j < y.size(); ++j) {
           if (std::isnan(y[j]) || std::abs(y[j]) > thr) continue;
@@ -83,11 +128,27 @@ Reference reference(const fz::Program& p, const std::vector<Tensor>& inputs) {
         }
       }
     }
+    std::vector<Expect> outs;
+    for (size_t k = 0; k < p.outputs.size(); ++k) {
+      const int o = p.outputs[k];
+      Expect x{"output " + std::to_string(k) + " (v" + std::to_string(o) + ")",
+               v[size_t(o)].clone(), cur(o), 0, v[size_t(o)].version()};
+      double mag;
+      std::string why;
+      magnitude(v[size_t(o)], w[size_t(o)], mag, x.err, why);
+      outs.push_back(std::move(x));
+    }
+    r.steps.push_back(std::move(outs));
   }
-  for (int o : p.outputs) {
-    r.outputs.push_back(v[o]);
-    r.scale.push_back(scale[o]);
-    r.err.push_back(err[o]);
+  for (int i = 0; i < ni; ++i) {
+    Expect x{"input v" + std::to_string(i) + " after the run", inputs[size_t(i)].clone(), 0, 0,
+             inputs[size_t(i)].version()};
+    double mag;
+    std::string why;
+    magnitude(inputs[size_t(i)], in64[size_t(i)], mag, x.err, why);
+    if (!why.empty()) skip(i, why);
+    x.scale = std::max(mag, gscale[size_t(group(i))]);
+    r.inputs.push_back(std::move(x));
   }
   return r;
 }
@@ -119,35 +180,75 @@ std::string compare(const Tensor& got, const Tensor& want, double scale, double 
   return os.str();
 }
 
-// Runs the program inside a Region; only the outputs outlive it.
-std::vector<Tensor> run_fused(const fz::Program& p, const std::vector<Tensor>& inputs) {
+// "" when `got` (with its version counter) matches the expectation.
+std::string compare(const Tensor& got, const Expect& x) {
+  std::string msg = compare(got, x.value, x.scale, x.err);
+  if (msg.empty() && got.version() != x.version)
+    msg = "  version counter " + std::to_string(got.version()) + ", eager " +
+          std::to_string(x.version) + "\n";
+  return msg;
+}
+
+// Runs execution e of the program inside a Region; only the outputs outlive it.
+std::vector<Tensor> run_fused(const fz::Program& p, const std::vector<Tensor>& inputs, int e) {
   std::vector<Tensor> outs;
   {
     jit::Region r("fuzz" + std::to_string(p.seed));  // one name per program: no spec. limit
-    outs = fz::run(p, inputs);
+    outs = fz::run(p, inputs, e);
   }
   return outs;
 }
+
+// ---- a crash (a fused kernel gone wrong) still names its program ----
+
+std::string g_running;  // the report for the program being run
+struct sigaction g_old[32];
+extern "C" void report_crash(int sig) {
+  ssize_t n = ::write(2, g_running.data(), g_running.size());
+  (void)n;
+  sigaction(sig, &g_old[sig], nullptr);  // the previous handler (or the default) takes it again
+}
+struct CrashReport {
+  static constexpr int kSignals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
+  CrashReport() {
+    struct sigaction sa = {};
+    sa.sa_handler = report_crash;
+    sigemptyset(&sa.sa_mask);
+    for (int s : kSignals) sigaction(s, &sa, &g_old[s]);
+  }
+  ~CrashReport() {
+    for (int s : kSignals) sigaction(s, &g_old[s], nullptr);
+  }
+  static void running(const fz::Program& p) {
+    g_running = "\n[differential] crashed in program seed " + std::to_string(p.seed) +
+                " (replay: EMBER_JIT_FUZZ_SEED=" + std::to_string(p.seed) +
+                " EMBER_JIT_FUZZ_N=1)\n" + fz::to_string(p);
+  }
+};
 
 struct Outcome {
   std::string skipped;  ///< why the program was not compared, or ""
   std::string failure;
 };
 
+// Every run of the program (the last one on new input values), each step in its own region,
+// against the eager run: outputs after each step, then the inputs (written in place or not) and
+// version counters after the run.
 Outcome check_program(const fz::Program& p) {
   Outcome o;
-  auto fail = [&](const std::string& run, const std::string& what) {
-    o.failure =
-        "seed " + std::to_string(p.seed) + ", " + run + ": " + what + "\n" + fz::to_string(p);
+  test::RunWatch watch;
+  auto fail = [&](const std::string& where, const std::string& what) {
+    o.failure = "seed " + std::to_string(p.seed) + ", " + where + ": " + what + "\n" +
+                fz::to_string(p) + "(replay: EMBER_JIT_FUZZ_SEED=" + std::to_string(p.seed) +
+                " EMBER_JIT_FUZZ_N=1)\n";
     return o;
   };
-  static const char* runs[] = {"first region run (compiles)", "second region run (cached)",
-                               "region run on new input values"};
-  for (int run = 0; run < 3; ++run) {
-    std::vector<Tensor> in = fz::make_inputs(p, run == 2 ? 1 : 0);
+  for (int run = 0; run < p.runs; ++run) {
+    const uint64_t salt = run == p.runs - 1 ? 1 : 0;
+    std::vector<Tensor> ref_in = fz::make_inputs(p, salt);
     Reference ref;
     try {
-      ref = reference(p, in);
+      ref = reference(p, ref_in, run);
     } catch (const std::exception& e) {
       return fail("eager run",
                   std::string("threw (the generator made an invalid program): ") + e.what());
@@ -156,18 +257,33 @@ Outcome check_program(const fz::Program& p) {
       if (run == 0) o.skipped = ref.skip.substr(0, ref.skip.find(" at v"));
       return o;
     }
-    std::vector<Tensor> outs;
-    try {
-      outs = run_fused(p, in);
-    } catch (const std::exception& e) {
-      return fail(runs[run], std::string("threw: ") + e.what());
+    std::vector<Tensor> in = fz::make_inputs(p, salt);
+    std::string where;
+    for (int step = 0; step < p.steps; ++step) {
+      std::vector<Tensor> outs;
+      watch.begin();
+      where = "run " + std::to_string(run + 1) + " of " + std::to_string(p.runs);
+      if (salt) where += " (new input values)";
+      if (p.steps > 1)
+        where += ", step " + std::to_string(step + 1) + " of " + std::to_string(p.steps);
+      try {
+        outs = run_fused(p, in, run * p.steps + step);
+      } catch (const std::exception& e) {
+        test::settle_compiles();
+        return fail(where + " [" + watch.end() + "]", std::string("threw: ") + e.what());
+      }
+      test::settle_compiles();
+      where += " [" + watch.end() + "]";
+      const std::vector<Expect>& want = ref.steps[size_t(step)];
+      if (outs.size() != want.size()) return fail(where, "wrong number of outputs");
+      for (size_t k = 0; k < outs.size(); ++k) {
+        std::string msg = compare(outs[k], want[k]);
+        if (!msg.empty()) return fail(where, want[k].name + " differs\n" + msg);
+      }
     }
-    if (outs.size() != ref.outputs.size()) return fail(runs[run], "wrong number of outputs");
-    for (size_t k = 0; k < outs.size(); ++k) {
-      std::string msg = compare(outs[k], ref.outputs[k], ref.scale[k], ref.err[k]);
-      if (!msg.empty())
-        return fail(runs[run], "output " + std::to_string(k) + " (v" +
-                                   std::to_string(p.outputs[k]) + ") differs\n" + msg);
+    for (size_t i = 0; i < in.size(); ++i) {
+      std::string msg = compare(in[i], ref.inputs[i]);
+      if (!msg.empty()) return fail(where, ref.inputs[i].name + " differs\n" + msg);
     }
   }
   return o;
@@ -179,7 +295,8 @@ TEST_CASE("fused random programs agree with eager execution", "[jit][differentia
   const long long n = test::env_int("EMBER_JIT_FUZZ_N", 1000);
   const long long seed0 = test::env_int("EMBER_JIT_FUZZ_SEED", 1);
   const long long print = test::env_int("EMBER_JIT_FUZZ_PRINT", 0);
-  test::HotThreshold hot(1);
+  test::CompiledPath path(1, 2);
+  CrashReport crash_report;
   jit::Stats before = jit::stats();
   auto t0 = std::chrono::steady_clock::now();
   long long skipped = 0, failures = 0, i = 0;
@@ -187,6 +304,7 @@ TEST_CASE("fused random programs agree with eager execution", "[jit][differentia
   for (; i < n && failures < 10; ++i) {
     fz::Program p = fz::generate(uint64_t(seed0 + i));
     if (i < print) std::cout << fz::to_string(p);
+    CrashReport::running(p);
     Outcome o = check_program(p);
     if (!o.skipped.empty()) {
       ++skipped;
@@ -223,6 +341,8 @@ TEST_CASE("random programs are valid, varied and reproducible", "[jit][different
   std::set<int64_t> ranks, lengths;
   std::set<fz::Layout> layouts;
   int f64 = 0, multi = 0, nan = 0, mixed_shapes = 0, keepdim = 0, all_dims = 0, eq = 0;
+  int steps = 0, twice = 0, into_inputs = 0, through_views = 0, into_lazy = 0, same_storage = 0;
+  int alphas = 0, runtime = 0, zeros = 0, ones = 0, collisions = 0, changing = 0;
   for (uint64_t seed = 1; seed <= 2000; ++seed) {
     fz::Program p = fz::generate(seed);
     REQUIRE(fz::to_string(p) == fz::to_string(fz::generate(seed)));
@@ -240,8 +360,28 @@ TEST_CASE("random programs are valid, varied and reproducible", "[jit][different
       keepdim += op.keepdim;
       all_dims += op.kind == fz::Kind::Sum && op.dims.empty();
       eq += op.kind == fz::Kind::Cmp && op.cmp >= 4;
+      if (fz::is_inplace(op.kind)) {
+        const fz::ValueInfo& t = p.info[size_t(op.a)];
+        into_inputs += p.is_input(t.group);
+        into_lazy += !p.is_input(t.group);
+        through_views += !p.is_input(op.a) && fz::is_view(p.def(op.a).kind);
+        same_storage += op.b >= 0 && p.info[size_t(op.b)].group == t.group;
+        alphas += op.alpha >= 0;
+      }
+      runtime += op.slot >= 0;
     }
     multi += p.outputs.size() > 1;
+    steps += p.steps > 1;
+    for (const fz::InputSpec& in : p.inputs) twice += in.same_as >= 0;
+    for (size_t k = 0; k < p.scalars.size(); ++k) {
+      const std::vector<double>& x = p.scalars[k];
+      changing += *std::min_element(x.begin(), x.end()) != *std::max_element(x.begin(), x.end());
+      for (size_t e = 0; e < x.size(); ++e) {
+        zeros += x[e] == 0;
+        ones += x[e] == 1;
+        for (size_t j = 0; j < k; ++j) collisions += p.scalars[j][e] == x[e];
+      }
+    }
     if (seed <= 300) {
       // The generator's own idea of each value's shape and dtype is ember's.
       std::vector<Tensor> v = fz::evaluate(p, fz::make_inputs(p));
@@ -267,6 +407,21 @@ TEST_CASE("random programs are valid, varied and reproducible", "[jit][different
   CHECK(keepdim >= 100);
   CHECK(all_dims >= 20);
   CHECK(eq >= 10);
+  // What training code does: writes into inputs, into values made in the program and through
+  // views, the same storage as target and operand, state across consecutive regions, inputs
+  // passed twice, runtime scalars that change between executions (0, 1, equal to another).
+  CHECK(steps >= 200);
+  CHECK(twice >= 100);
+  CHECK(into_inputs >= 1000);
+  CHECK(into_lazy >= 500);
+  CHECK(through_views >= 300);
+  CHECK(same_storage >= 150);
+  CHECK(alphas >= 500);
+  CHECK(runtime >= 1000);
+  CHECK(changing >= 1000);
+  CHECK(zeros >= 500);
+  CHECK(ones >= 500);
+  CHECK(collisions >= 500);
 }
 
 TEST_CASE("random programs run fused, without fallbacks", "[jit][api]") {
@@ -275,7 +430,7 @@ TEST_CASE("random programs run fused, without fallbacks", "[jit][api]") {
   for (uint64_t seed = 5001; seed <= 5040; ++seed) {
     fz::Program p = fz::generate(seed);
     jit::Stats before = jit::stats();
-    (void)run_fused(p, fz::make_inputs(p));
+    (void)run_fused(p, fz::make_inputs(p), 0);
     jit::Stats after = jit::stats();
     if (after.fused_graphs == before.fused_graphs || after.fallbacks != before.fallbacks)
       not_fused.push_back(fz::to_string(p));
@@ -291,30 +446,53 @@ TEST_CASE("the comparison accepts other roundings and catches wrong values",
   // The harness itself must be able to fail: the same programs computed in float64 (a different,
   // better rounding) must pass the float32 comparison, and inputs off by 1e-3 must be caught in
   // most programs (the rest only compare, clamp or saturate).
-  int compared = 0, caught = 0;
+  // Inputs after the run are compared too: float64 must pass there, and shifted inputs are
+  // caught there (counted apart, so that the outputs' count stays meaningful).
+  auto run_steps = [](const fz::Program& p, const std::vector<Tensor>& in) {
+    std::vector<std::vector<Tensor>> outs;
+    for (int step = 0; step < p.steps; ++step) {
+      outs.push_back(fz::run(p, in, step));
+      for (Tensor& t : outs.back()) t = t.clone();  // later steps may write it
+    }
+    return outs;
+  };
+  auto as = [](const Tensor& t, const Expect& x) { return t.to(x.value.dtype()); };
+  int compared = 0, caught = 0, inputs_caught = 0;
   for (uint64_t seed = 1; seed <= 400; ++seed) {
     fz::Program p = fz::generate(seed);
-    std::vector<Tensor> in = fz::make_inputs(p);
-    Reference ref = reference(p, in);
+    Reference ref = reference(p, fz::make_inputs(p), 0);
     if (!ref.skip.empty()) continue;
     ++compared;
-    std::vector<Tensor> in64;
-    for (const Tensor& t : in) in64.push_back(t.to(kFloat64));
-    std::vector<Tensor> alt = fz::run(p, in64);
-    for (size_t k = 0; k < alt.size(); ++k) {
-      std::string msg =
-          compare(alt[k].to(ref.outputs[k].dtype()), ref.outputs[k], ref.scale[k], ref.err[k]);
-      INFO(fz::to_string(p) << "output " << k);
-      REQUIRE(msg == "");
+    std::vector<Tensor> in64 = fz::map_inputs(p, fz::make_inputs(p), to_f64);
+    std::vector<std::vector<Tensor>> alt = run_steps(p, in64);
+    for (size_t s = 0; s < alt.size(); ++s)
+      for (size_t k = 0; k < alt[s].size(); ++k) {
+        const Expect& x = ref.steps[s][k];
+        INFO(fz::to_string(p) << "step " << s << ", " << x.name);
+        REQUIRE(compare(as(alt[s][k], x), x.value, x.scale, x.err) == "");
+      }
+    for (size_t i = 0; i < in64.size(); ++i) {
+      const Expect& x = ref.inputs[i];
+      INFO(fz::to_string(p) << x.name);
+      REQUIRE(compare(as(in64[i], x), x.value, x.scale, x.err) == "");
     }
-    std::vector<Tensor> mutated;
-    for (const Tensor& t : in) mutated.push_back(t * (1 + 1e-3) + 1e-3);
-    std::vector<Tensor> bad = fz::run(p, mutated);
-    bool differs = false;
-    for (size_t k = 0; k < bad.size(); ++k)
-      differs = differs || !compare(bad[k], ref.outputs[k], ref.scale[k], ref.err[k]).empty();
+    std::vector<Tensor> shifted = fz::map_inputs(
+        p, fz::make_inputs(p), [](const Tensor& t) { return t * (1 + 1e-3) + 1e-3; });
+    std::vector<std::vector<Tensor>> bad = run_steps(p, shifted);
+    bool differs = false, inputs_differ = false;
+    for (size_t s = 0; s < bad.size(); ++s)
+      for (size_t k = 0; k < bad[s].size(); ++k) {
+        const Expect& x = ref.steps[s][k];
+        differs = differs || !compare(bad[s][k], x.value, x.scale, x.err).empty();
+      }
+    for (size_t i = 0; i < shifted.size(); ++i) {
+      const Expect& x = ref.inputs[i];
+      inputs_differ = inputs_differ || !compare(shifted[i], x.value, x.scale, x.err).empty();
+    }
     caught += differs;
+    inputs_caught += inputs_differ;
   }
+  CHECK(inputs_caught >= compared * 9 / 10);  // the rest overwrite the inputs (fill_, copy_)
   CHECK(compared >= 390);
   INFO(caught << " of " << compared << " mutated programs caught");
   CHECK(caught >= compared * 7 / 10);
