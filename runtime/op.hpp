@@ -23,7 +23,17 @@ enum class Op : uint16_t {
 };
 
 enum class OpFamily : uint8_t {
-  Unary, Binary, Ternary, Convert, Copy, Reduce, View, Gather, Linalg, NN, Backward
+  Unary,
+  Binary,
+  Ternary,
+  Convert,
+  Copy,
+  Reduce,
+  View,
+  Gather,
+  Linalg,
+  NN,
+  Backward
 };
 /// How a JIT region treats an op (see runtime/op_table.hpp).
 enum class JitPolicy : uint8_t { Fuse, Reduce, Row, Library, Meta, Break };
@@ -50,9 +60,7 @@ static_assert(std::size(kOpTraits) == static_cast<size_t>(Op::NumOps));
 
 constexpr const OpTraits& op_traits(Op op) { return detail::kOpTraits[static_cast<size_t>(op)]; }
 /// The op's name as PyTorch spells it ("add", "conv2d", ...).
-constexpr const char* op_name(Op op) {
-  return op < Op::NumOps ? op_traits(op).name : "?";
-}
+constexpr const char* op_name(Op op) { return op < Op::NumOps ? op_traits(op).name : "?"; }
 
 enum class Reduction : uint8_t { None, Mean, Sum };
 

@@ -34,16 +34,17 @@ std::vector<bool> materialized(const Graph& g) {
 namespace {
 
 // The roots (materialised nodes) node id's value reads, through the pointwise nodes inlined
-// into it.
+// into it; a view of a root is listed as the view (it reads the root's memory at other
+// positions, so the root must be complete before: computed by an earlier kernel).
 void roots_read(const Graph& g, const std::vector<bool>& mat, int32_t id, std::vector<bool>& seen,
                 std::vector<int32_t>& out) {
   for (int32_t a : g[id].args) {
     if (g[a].kind != Kind::Apply || seen[static_cast<size_t>(a)]) continue;
     seen[static_cast<size_t>(a)] = true;
-    if (mat[static_cast<size_t>(a)])
+    if (mat[static_cast<size_t>(a)] || is_view(g[a].op))
       out.push_back(a);
     else
-      roots_read(g, mat, a, seen, out);  // inlined pointwise, or a view of a root
+      roots_read(g, mat, a, seen, out);  // inlined pointwise
   }
 }
 
@@ -126,7 +127,11 @@ std::vector<Group> fuse(const Graph& g) {
       std::vector<bool> seen(g.size(), false);
       roots_read(g, mat, id, seen, reads);
       int latest_dep = -1;
-      for (int32_t r : reads) latest_dep = std::max(latest_dep, step_of[static_cast<size_t>(r)]);
+      for (int32_t r : reads) {
+        bool view = is_view(g[r].op);
+        int dep = step_of[static_cast<size_t>(view ? g[r].args[0] : r)];
+        latest_dep = std::max(latest_dep, view && dep >= 0 ? dep + 1 : dep);
+      }
       int join = -1;
       for (int s = static_cast<int>(steps.size()) - 1; s >= 0 && s >= latest_dep; --s)
         if (steps[static_cast<size_t>(s)].kind == Group::Kind::Pointwise &&

@@ -69,8 +69,10 @@ std::vector<InPlaceStore> stores_in_place(const Graph& g, const std::vector<Grou
         const Node& in = g[r];
         bool same_elements = static_cast<int>(s) == sn && in.sizes == n.sizes &&
                              in.strides == strides && in.value == 0 && in.dtype == n.dtype;
-        if (!same_elements) legal = false;
-        else st.inputs.push_back(r);
+        if (!same_elements)
+          legal = false;
+        else
+          st.inputs.push_back(r);
       }
     if (!legal) continue;
     taken[static_cast<size_t>(w.node)] = true;

@@ -249,9 +249,12 @@ Tensor lazy_tensor(Trace& tr, int32_t node) {
 // friends, which has checked shapes, dtypes and overlap before).
 int written_input(Op op, size_t inputs) {
   switch (op_traits(op).writes) {
-    case Writes::First: return 0;
-    case Writes::Out: return inputs == 3 ? 2 : -1;
-    case Writes::None: return -1;
+    case Writes::First:
+      return 0;
+    case Writes::Out:
+      return inputs == 3 ? 2 : -1;
+    case Writes::None:
+      return -1;
   }
   return -1;
 }

@@ -16,18 +16,21 @@ namespace {
 
 using Tensors = std::vector<Tensor>;
 struct Case {
-  std::function<Tensors()> make;              // fresh inputs (the same values every call)
+  std::function<Tensors()> make;               // fresh inputs (the same values every call)
   std::function<Tensors(const Tensors&)> run;  // the results to compare (writes included)
 };
 
-Tensor rn(const Dims& s, uint64_t seed, DType d = kFloat32) { return test::seeded_randn(s, seed, d); }
+Tensor rn(const Dims& s, uint64_t seed, DType d = kFloat32) {
+  return test::seeded_randn(s, seed, d);
+}
 // Positive values, for log, sqrt and friends.
 Tensor pos(const Dims& s, uint64_t seed) { return test::seeded_randn(s, seed).abs() + 0.5; }
 Tensor idx(std::vector<int64_t> v) { return tensor(v); }
 // Values with ties between the two (for eq and ne): multiples of 0.5.
 Tensor ties(const Dims& s, int mod) {
   std::vector<float> v(static_cast<size_t>(product(s)));
-  for (size_t i = 0; i < v.size(); ++i) v[i] = 0.5f * static_cast<float>(i % static_cast<size_t>(mod));
+  for (size_t i = 0; i < v.size(); ++i)
+    v[i] = 0.5f * static_cast<float>(i % static_cast<size_t>(mod));
   return tensor(v, s);
 }
 
@@ -103,10 +106,9 @@ std::map<Op, Case> cases() {
                   in[2] /= 4;
                   return Tensors{in[0] / in[1], 1 / in[1], in[2]};
                 }};
-  c[Op::Pow] = {[] { return Tensors{pos({5, 7}, 1), rn({7}, 2)}; },
-                [](const Tensors& in) {
-                  return Tensors{pow(in[0], in[1]), pow(in[0], 3), pow(2.0, in[1])};
-                }};
+  c[Op::Pow] = {
+      [] { return Tensors{pos({5, 7}, 1), rn({7}, 2)}; },
+      [](const Tensors& in) { return Tensors{pow(in[0], in[1]), pow(in[0], 3), pow(2.0, in[1])}; }};
   c[Op::Maximum] = binary(maximum);
   c[Op::Minimum] = binary(minimum);
   c[Op::Eq] = {[] { return Tensors{ties({5, 7}, 3), ties({7}, 2)}; },
@@ -121,10 +123,9 @@ std::map<Op, Case> cases() {
                        [](const Tensors& in) { return Tensors{(in[0] > 0) && (in[1] > 0)}; }};
   c[Op::LogicalOr] = {[] { return Tensors{rn({5, 7}, 1), rn({7}, 2)}; },
                       [](const Tensors& in) { return Tensors{(in[0] > 0) || (in[1] > 0)}; }};
-  c[Op::Where] = {[] { return Tensors{rn({5, 7}, 1), rn({7}, 2)}; },
-                  [](const Tensors& in) {
-                    return Tensors{where(in[0] > in[1], in[0], in[1] * 2)};
-                  }};
+  c[Op::Where] = {
+      [] { return Tensors{rn({5, 7}, 1), rn({7}, 2)}; },
+      [](const Tensors& in) { return Tensors{where(in[0] > in[1], in[0], in[1] * 2)}; }};
   c[Op::ToDtype] = {[] { return Tensors{rn({5, 7}, 1), rn({7}, 2, kFloat64)}; },
                     [](const Tensors& in) {
                       return Tensors{(in[0] * 2).to(kFloat64) + in[1], (in[0] > 0).to(kFloat32)};
@@ -208,10 +209,12 @@ std::map<Op, Case> cases() {
                    }};
   c[Op::Cat] = {[] { return Tensors{rn({2, 3}, 1), rn({4, 3}, 2)}; },
                 [](const Tensors& in) { return Tensors{cat({in[0] * 2, in[1]}, 0) + 1}; }};
-  c[Op::IndexSelect] = {[] { return Tensors{rn({5, 3}, 1), idx({4, 0, 0, 2})}; },
-                        [](const Tensors& in) { return Tensors{index_select(in[0] * 2, 0, in[1])}; }};
-  c[Op::Gather] = {[] { return Tensors{rn({3, 4}, 1), tensor(std::vector<int64_t>{0, 3, 1}, {3, 1})}; },
-                   [](const Tensors& in) { return Tensors{gather(in[0] + 1, 1, in[1])}; }};
+  c[Op::IndexSelect] = {
+      [] { return Tensors{rn({5, 3}, 1), idx({4, 0, 0, 2})}; },
+      [](const Tensors& in) { return Tensors{index_select(in[0] * 2, 0, in[1])}; }};
+  c[Op::Gather] = {
+      [] { return Tensors{rn({3, 4}, 1), tensor(std::vector<int64_t>{0, 3, 1}, {3, 1})}; },
+      [](const Tensors& in) { return Tensors{gather(in[0] + 1, 1, in[1])}; }};
   c[Op::Matmul] = {[] { return Tensors{rn({5, 7}, 1), rn({7, 3}, 2)}; },
                    [](const Tensors& in) { return Tensors{relu(matmul(in[0] * 2, in[1]) + 1)}; }};
   c[Op::Conv2d] = {[] { return Tensors{rn({2, 3, 6, 6}, 1), rn({4, 3, 3, 3}, 2)}; },
@@ -220,20 +223,18 @@ std::map<Op, Case> cases() {
                       [](const Tensors& in) { return Tensors{F::max_pool2d(in[0] + 1, 2)}; }};
   c[Op::AvgPool2d] = {[] { return Tensors{rn({2, 3, 6, 6}, 1)}; },
                       [](const Tensors& in) { return Tensors{F::avg_pool2d(in[0] * 3, 3)}; }};
-  c[Op::AdaptiveAvgPool2d] = {[] { return Tensors{rn({2, 3, 6, 6}, 1)}; },
-                              [](const Tensors& in) {
-                                return Tensors{F::adaptive_avg_pool2d(in[0] * 3, {2, 3})};
-                              }};
+  c[Op::AdaptiveAvgPool2d] = {
+      [] { return Tensors{rn({2, 3, 6, 6}, 1)}; },
+      [](const Tensors& in) { return Tensors{F::adaptive_avg_pool2d(in[0] * 3, {2, 3})}; }};
   c[Op::BatchNorm] = {[] { return Tensors{rn({4, 3, 5}, 1), zeros({3}), ones({3})}; },
                       [](const Tensors& in) {  // training: the running stats are written
-                        Tensor y = F::batch_norm(in[0] * 2, in[1], in[2], {}, {},
-                                                 {.training = true});
+                        Tensor y =
+                            F::batch_norm(in[0] * 2, in[1], in[2], {}, {}, {.training = true});
                         return Tensors{y + 1, in[1], in[2]};
                       }};
-  c[Op::LayerNorm] = {[] { return Tensors{rn({4, 6}, 1), rn({6}, 2)}; },
-                      [](const Tensors& in) {
-                        return Tensors{F::layer_norm(in[0] + 1, {6}, in[1])};
-                      }};
+  c[Op::LayerNorm] = {
+      [] { return Tensors{rn({4, 6}, 1), rn({6}, 2)}; },
+      [](const Tensors& in) { return Tensors{F::layer_norm(in[0] + 1, {6}, in[1])}; }};
   c[Op::Dropout] = {[] { return Tensors{rn({4, 6}, 1)}; },
                     [](const Tensors& in) {
                       manual_seed(5);  // the same draws eagerly and in the region
@@ -243,16 +244,14 @@ std::map<Op, Case> cases() {
                     [](const Tensors& in) { return Tensors{softmax(in[0] * 2, -1)}; }};
   c[Op::LogSoftmax] = {[] { return Tensors{rn({4, 6}, 1)}; },
                        [](const Tensors& in) { return Tensors{log_softmax(in[0], 0)}; }};
-  c[Op::NllLoss] = {[] { return Tensors{rn({4, 6}, 1), idx({1, 0, 5, 2})}; },
-                    [](const Tensors& in) {
-                      return Tensors{F::nll_loss(log_softmax(in[0], 1), in[1])};
-                    }};
+  c[Op::NllLoss] = {
+      [] { return Tensors{rn({4, 6}, 1), idx({1, 0, 5, 2})}; },
+      [](const Tensors& in) { return Tensors{F::nll_loss(log_softmax(in[0], 1), in[1])}; }};
   c[Op::MseLoss] = {[] { return Tensors{rn({4, 6}, 1), rn({4, 6}, 2)}; },
                     [](const Tensors& in) { return Tensors{F::mse_loss(in[0] * 2, in[1])}; }};
-  c[Op::BceWithLogits] = {[] { return Tensors{rn({4, 6}, 1), rn({4, 6}, 2).sigmoid()}; },
-                          [](const Tensors& in) {
-                            return Tensors{F::binary_cross_entropy_with_logits(in[0], in[1])};
-                          }};
+  c[Op::BceWithLogits] = {
+      [] { return Tensors{rn({4, 6}, 1), rn({4, 6}, 2).sigmoid()}; },
+      [](const Tensors& in) { return Tensors{F::binary_cross_entropy_with_logits(in[0], in[1])}; }};
   c[Op::Embedding] = {[] { return Tensors{rn({5, 3}, 1), idx({4, 0, 4, 2})}; },
                       [](const Tensors& in) { return Tensors{F::embedding(in[1], in[0] * 2)}; }};
   c[Op::ScatterAdd] = backward([] { return Tensors{leaf(rn({3, 4}, 1))}; },
@@ -260,28 +259,24 @@ std::map<Op, Case> cases() {
                                  Tensor i = tensor(std::vector<int64_t>{0, 3, 3}, {3, 1});
                                  return gather(in[0], 1, i).sum();
                                });
-  c[Op::IndexAdd] = backward([] { return Tensors{leaf(rn({5, 3}, 1))}; },
-                             [](const Tensors& in) {
-                               return (index_select(in[0], 0, idx({4, 0, 0})) * 2).sum();
-                             });
-  c[Op::Conv2dBackward] = backward(
-      [] { return Tensors{leaf(rn({2, 3, 6, 6}, 1)), leaf(rn({4, 3, 3, 3}, 2))}; },
-      [](const Tensors& in) { return F::conv2d(in[0], in[1]).sum(); });
-  c[Op::MaxPool2dBackward] = backward([] { return Tensors{leaf(rn({2, 3, 6, 6}, 1))}; },
-                                      [](const Tensors& in) {
-                                        return F::max_pool2d(in[0], 2).sum();
-                                      });
-  c[Op::AvgPool2dBackward] = backward([] { return Tensors{leaf(rn({2, 3, 6, 6}, 1))}; },
-                                      [](const Tensors& in) {
-                                        return (F::avg_pool2d(in[0], 3) * 2).sum();
-                                      });
-  c[Op::AdaptiveAvgPool2dBackward] = backward(
-      [] { return Tensors{leaf(rn({2, 3, 6, 6}, 1))}; },
-      [](const Tensors& in) { return F::adaptive_avg_pool2d(in[0], {2, 3}).sum(); });
-  c[Op::NllLossBackward] = backward([] { return Tensors{leaf(rn({4, 6}, 1))}; },
-                                    [](const Tensors& in) {
-                                      return F::nll_loss(log_softmax(in[0], 1), idx({1, 0, 5, 2}));
-                                    });
+  c[Op::IndexAdd] = backward(
+      [] { return Tensors{leaf(rn({5, 3}, 1))}; },
+      [](const Tensors& in) { return (index_select(in[0], 0, idx({4, 0, 0})) * 2).sum(); });
+  c[Op::Conv2dBackward] =
+      backward([] { return Tensors{leaf(rn({2, 3, 6, 6}, 1)), leaf(rn({4, 3, 3, 3}, 2))}; },
+               [](const Tensors& in) { return F::conv2d(in[0], in[1]).sum(); });
+  c[Op::MaxPool2dBackward] =
+      backward([] { return Tensors{leaf(rn({2, 3, 6, 6}, 1))}; },
+               [](const Tensors& in) { return F::max_pool2d(in[0], 2).sum(); });
+  c[Op::AvgPool2dBackward] =
+      backward([] { return Tensors{leaf(rn({2, 3, 6, 6}, 1))}; },
+               [](const Tensors& in) { return (F::avg_pool2d(in[0], 3) * 2).sum(); });
+  c[Op::AdaptiveAvgPool2dBackward] =
+      backward([] { return Tensors{leaf(rn({2, 3, 6, 6}, 1))}; },
+               [](const Tensors& in) { return F::adaptive_avg_pool2d(in[0], {2, 3}).sum(); });
+  c[Op::NllLossBackward] = backward(
+      [] { return Tensors{leaf(rn({4, 6}, 1))}; },
+      [](const Tensors& in) { return F::nll_loss(log_softmax(in[0], 1), idx({1, 0, 5, 2})); });
   c[Op::BatchNormBackward] = backward(
       [] { return Tensors{leaf(rn({4, 3, 5}, 1)), leaf(ones({3})), leaf(zeros({3}))}; },
       [](const Tensors& in) {
@@ -302,8 +297,10 @@ void require_same(const Tensor& a, const Tensor& b, const std::string& what) {
   std::vector<double> x = test::values(a), y = test::values(b);
   for (size_t i = 0; i < x.size(); ++i) {
     INFO("element " << i << ": " << x[i] << " vs eager " << y[i]);
-    if (std::isnan(y[i])) REQUIRE(std::isnan(x[i]));
-    else REQUIRE(std::abs(x[i] - y[i]) <= 1e-5 * std::abs(y[i]) + 1e-6);
+    if (std::isnan(y[i]))
+      REQUIRE(std::isnan(x[i]));
+    else
+      REQUIRE(std::abs(x[i] - y[i]) <= 1e-5 * std::abs(y[i]) + 1e-6);
   }
 }
 
@@ -337,11 +334,12 @@ TEST_CASE("every op gives eager's values, writes and versions in a region", "[ji
       test::settle_compiles();
       REQUIRE(got.size() == want.size());
       for (size_t i = 0; i < got.size(); ++i)
-        require_same(got[i], want[i], name + ": result " + std::to_string(i) + ", run " +
-                                          std::to_string(run));
+        require_same(got[i], want[i],
+                     name + ": result " + std::to_string(i) + ", run " + std::to_string(run));
       for (size_t i = 0; i < fresh.size(); ++i) {
-        require_same(fresh[i], in[i], name + ": input " + std::to_string(i) + " (written?), run " +
-                                          std::to_string(run));
+        require_same(
+            fresh[i], in[i],
+            name + ": input " + std::to_string(i) + " (written?), run " + std::to_string(run));
         INFO(name << ": the version counter of input " << i << ", run " << run);
         CHECK(fresh[i].version() == want_versions[i]);
       }
