@@ -177,9 +177,21 @@ std::vector<Tensor> bound_values(const Graph& g, const Run& run) {
   return vals;
 }
 
+// A Copy_ node (a write through a view, as a pure op): a copy of base's memory with the
+// elements its layout selects replaced by value, converted and broadcast.
+Tensor write_through_view(const Node& n, const Tensor& base, const Tensor& value) {
+  Tensor out = copy_of(base);
+  Tensor view =
+      make_view(out, std::get<ShapeAttrs>(n.attrs).sizes, n.strides, static_cast<int64_t>(n.value));
+  const Tensor args[] = {view, value};
+  op_info(Op::Copy_).kernel(std::span<const Tensor>(args), {});
+  return out;
+}
+
 Tensor run_library(const Graph& g, const Node& n, std::vector<Tensor>& vals) {
   std::vector<Tensor> args;
   for (int32_t a : n.args) args.push_back(g[a].kind == Kind::Const ? constant(g[a]) : vals[a]);
+  if (n.op == Op::Copy_) return write_through_view(n, args[0], args[1]);
   Tensor r = op_info(n.op).kernel(args, n.attrs)[0];
   // A pointwise node may be larger than its operands (a write's value broadcast to its memory).
   return r.sizes() == n.sizes ? r : r.expand(n.sizes);

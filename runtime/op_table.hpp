@@ -12,8 +12,11 @@
 // JIT policy: Fuse (pointwise, inlined into fused kernels), Reduce and Row (fused reductions and
 // softmax-like row ops), Library (a library call inside the compiled graph), Meta (a view: runs
 // eagerly on metadata, no data touched), Break (runs eagerly after the graph so far: a graph
-// break). Writes: None, First (writes its first input: copy_, fill_), Out (given an extra last
-// operand, writes the result into it: the fast path of add_ and friends).
+// break). An op that writes is traced as a pure value plus a write of the target's memory (see
+// jit/trace/trace.hpp): a write of a whole tensor's memory needs no op of its own; a write through
+// a view becomes a Copy_ node, a library step of the compiled graph. Writes: None, First (writes
+// its first input: copy_, fill_), Out (given an extra last operand, writes the result into it: the
+// fast path of add_ and friends).
 #pragma once
 
 // clang-format off
@@ -59,8 +62,8 @@
   /* ---- conversion and copies ---- */                                                    \
   X(ToDtype, "to", Convert, Fuse, None, void) /* DTypeAttrs */                             \
   X(Clone, "clone", Convert, Break, None, void) /* contiguous copy */                      \
-  X(Copy_, "copy_", Copy, Fuse, First, void) /* (dst, src): broadcasts, converts */        \
-  X(Fill_, "fill_", Copy, Fuse, First, void) /* (dst, value 0-d) */                        \
+  X(Copy_, "copy_", Copy, Library, First, void) /* (dst, src): broadcasts, converts */     \
+  X(Fill_, "fill_", Copy, Library, First, void) /* (dst, value 0-d) */                     \
   /* ---- reductions (ReduceAttrs; empty dims = all) ---- */                               \
   X(Sum, "sum", Reduce, Reduce, None, void)                                                \
   X(Mean, "mean", Reduce, Reduce, None, void)                                              \

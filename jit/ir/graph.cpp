@@ -129,7 +129,7 @@ std::string Node::key() const {
       s += short_dtype(compute);
       s += short_dtype(dtype);
       put(s, sizes);
-      if (op == Op::View) {  // a strided view of its operand's buffer
+      if (op == Op::View || op == Op::Copy_) {  // a strided view of its first operand's buffer
         put(s, strides);
         s += '+';
         put(s, value);
@@ -196,7 +196,7 @@ std::string Graph::to_string() const {
         os << op_name(n.op);
         for (size_t a = 0; a < n.args.size(); ++a) os << (a ? ", %" : " %") << n.args[a];
         if (std::string at = attrs_to_string(n.attrs); !at.empty()) os << ' ' << at;
-        if (n.op == Op::View) {
+        if (n.op == Op::View || n.op == Op::Copy_) {
           os << " strides ";
           put_dims(os, n.strides);
           os << " offset " << n.value;

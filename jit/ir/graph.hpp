@@ -27,6 +27,9 @@
 namespace ember::jit {
 
 enum class Kind : uint8_t { Input, Scalar, Const, Apply };
+// Two Apply ops carry a strided layout (sizes in ShapeAttrs or the node's, `strides`, offset in
+// `value`): View reads its operand's memory through it; Copy_ (base, value) is base's memory
+// with the elements the layout selects replaced by value (a write through a view, as a pure op).
 
 struct Node {
   Kind kind = Kind::Apply;
@@ -34,11 +37,11 @@ struct Node {
   DType dtype = kFloat32;     ///< the result's dtype
   DType compute = kFloat32;   ///< Apply: the dtype the op computes in (result_type of operands)
   Dims sizes;                 ///< the result's sizes
-  Dims strides;               ///< Input, View: the strides, in elements
+  Dims strides;               ///< Input, View, Copy_: the strides, in elements
   std::vector<int32_t> args;  ///< Apply: operand node ids (always smaller than this node's)
   Attrs attrs;                ///< Apply: as the dispatcher received them
-  double value = 0;           ///< Const: the value (of dtype `dtype`); Input, View: the offset
-                              ///< into the memory read, in elements
+  double value = 0;           ///< Const: the value (of dtype `dtype`); Input, View, Copy_: the
+                              ///< offset into the memory, in elements
   int32_t input = -1;         ///< Input: index into the run's tensors; Scalar: into its scalars
   int32_t storage = -1;       ///< Input: which memory it reads (inputs that share memory, and
                               ///< writes into it, share the id), numbered in order of appearance

@@ -259,14 +259,29 @@ int written_input(Op op, size_t inputs) {
   return -1;
 }
 
-// True when a write to t gives its whole memory a new value the JIT can compute: t is the
-// memory in contiguous order (a write through any other view is a graph break: it runs eagerly,
-// after the trace so far).
+// True when the JIT can write into t: a float tensor, each element its own memory (a write to an
+// expanded tensor runs eagerly, which reports it).
 bool writable(const Tensor& t) {
   const TensorImpl* impl = t.impl();
-  return t.defined() && !impl->wrapped_number && impl->numel > 0 && float_dtype(impl->dtype) &&
-         impl->contiguous && impl->offset == 0 &&
+  if (!t.defined() || impl->wrapped_number || impl->numel == 0 || !float_dtype(impl->dtype))
+    return false;
+  for (size_t d = 0; d < impl->sizes.size(); ++d)
+    if (impl->strides[d] == 0 && impl->sizes[d] > 1) return false;
+  return true;
+}
+
+// True when t is the whole of its memory in contiguous order: a write to it gives the memory a
+// new value outright.
+bool covers_memory(const TensorImpl* impl) {
+  return impl->contiguous && impl->offset == 0 &&
          static_cast<size_t>(impl->numel) * element_size(impl->dtype) == impl->storage->nbytes;
+}
+
+// An Input node reading all of t's memory as one contiguous vector: the content that a write
+// through a view changes part of.
+int32_t whole_memory(Trace& tr, const Tensor& t) {
+  const int64_t n = static_cast<int64_t>(t.storage()->nbytes / t.element_size());
+  return operand(tr, make_view(t, {n}, {1}, 0));
 }
 
 // copy_(dst, src) and fill_(dst, value): the source broadcasts to dst and converts.
@@ -283,19 +298,36 @@ bool fits_write(Op op, const Tensor& dst, const Tensor& src) {
 // as the eager kernel would move it.
 void record_write(Trace& tr, const Tensor& target, int32_t value) {
   TensorImpl* impl = target.impl();
-  const Node& v = tr.graph[value];
-  // The memory's content is a computed value of its dtype and sizes (broadcast and converted
-  // here when it is not: copy_ from another dtype or shape, fill_ from a number).
-  if (v.kind != Kind::Apply || is_view(v.op) || v.dtype != impl->dtype || v.sizes != impl->sizes) {
+  Storage* s = impl->storage.get();
+  if (covers_memory(impl)) {
+    // The memory's content is a computed value of its dtype and sizes (broadcast and converted
+    // here when it is not: copy_ from another dtype or shape, fill_ from a number).
+    const Node& v = tr.graph[value];
+    if (v.kind != Kind::Apply || is_view(v.op) || v.dtype != impl->dtype ||
+        v.sizes != impl->sizes) {
+      Node c;
+      c.op = Op::ToDtype;
+      c.attrs = DTypeAttrs{impl->dtype};
+      c.dtype = c.compute = impl->dtype;
+      c.sizes = impl->sizes;
+      c.args = {value};
+      value = tr.graph.add(std::move(c));
+    }
+  } else {
+    // A write through a view: the memory's content with the elements the view selects replaced
+    // (converted and broadcast as copy_ does).
+    int32_t base = current_value(tr, s);
+    if (base < 0) base = whole_memory(tr, target);
     Node c;
-    c.op = Op::ToDtype;
-    c.attrs = DTypeAttrs{impl->dtype};
+    c.op = Op::Copy_;
+    c.args = {base, value};
+    c.attrs = ShapeAttrs{impl->sizes};
+    c.strides = impl->strides;
+    c.value = static_cast<double>(impl->offset);
     c.dtype = c.compute = impl->dtype;
-    c.sizes = impl->sizes;
-    c.args = {value};
+    c.sizes = tr.graph[base].sizes;
     value = tr.graph.add(std::move(c));
   }
-  Storage* s = impl->storage.get();
   auto lazy = tr.lazy_index.find(s);
   if (lazy != tr.lazy_index.end() && tr.lazies[lazy->second].storage.lock().get() == s) {
     tr.lazies[lazy->second].node = value;  // a value of this trace, not yet in memory
