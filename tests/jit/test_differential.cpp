@@ -165,6 +165,9 @@ std::string compare(const Tensor& got, const Tensor& want, double scale, double 
   }
   std::vector<double> g = test::values(got), w = test::values(want);
   double tol = want.dtype() == kFloat64 ? 1e-10 : 1e-5;
+  // A float64 value computed from float32 work (err > 0: the float32 run differs from its float64
+  // twin) may differ by a float32 rounding of that work, as two correct cos may.
+  if (want.dtype() == kFloat64 && err > 0) tol = 0x1p-22;
   int bad = 0;
   for (size_t j = 0; j < w.size(); ++j) {
     double allowed = tol * std::abs(w[j]) + tol * scale + 4 * err;
