@@ -2,16 +2,23 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
+#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <mutex>
 #include <sstream>
+#include <thread>
 #include <unordered_map>
 
 #include "jit/codegen/codegen.hpp"
 #include "jit/jit.hpp"
+#include "jit/orc/engine.hpp"
 #include "jit/passes/passes.hpp"
 #include "jit/profiler_record.hpp"
 #include "runtime/allocator.hpp"
@@ -29,13 +36,26 @@ int env_int(const char* name, int fallback) {
   const char* v = std::getenv(name);
   return v && *v ? std::atoi(v) : fallback;
 }
-std::atomic<bool> g_enabled{env_int("EMBER_JIT", 1) != 0};
-std::atomic<int> g_hot{std::max(1, env_int("EMBER_JIT_HOT", 2))};
-std::atomic<int> g_max_specs{8};
-std::atomic<int> g_tier_up{std::max(0, env_int("EMBER_JIT_TIERUP", 16))};
+// Read from the environment on first use (so a setter called from another file's static
+// initialiser is not overwritten by a later one here).
+struct Settings {
+  std::atomic<bool> enabled{env_int("EMBER_JIT", 1) != 0};
+  std::atomic<int> hot{std::max(1, env_int("EMBER_JIT_HOT", 2))};
+  std::atomic<int> max_specs{8};
+  std::atomic<int> tier_up{std::max(0, env_int("EMBER_JIT_TIERUP", 16))};
+  std::atomic<bool> shadow{env_int("EMBER_JIT_SHADOW", 0) != 0};
+  std::atomic<bool> async{env_int("EMBER_JIT_ASYNC", 1) != 0};
+};
+Settings& settings() {
+  static Settings& s = *new Settings;  // never destroyed: the compiler thread reads it at exit
+  return s;
+}
 
 // The tier a hot signature is compiled with first.
-Tier first_tier() { return g_tier_up.load() > 0 ? Tier::Quick : Tier::Full; }
+Tier first_tier() { return settings().tier_up.load() > 0 ? Tier::Quick : Tier::Full; }
+
+// Test-only: called on a fused run's values before they are stored (see executor.hpp).
+FusedRunHook g_fused_hook = nullptr;
 
 // ---- the signature cache ----
 
@@ -51,10 +71,12 @@ struct Plan {
 
 struct Entry {
   int seen = 0;
-  int runs = 0;  // of the Quick plan
-  bool upgrading = false;
+  int runs = 0;            // of the Quick plan
+  bool compiling = false;  // the first compile is queued or running
+  bool upgrading = false;  // the tier-up compile is queued or running
   std::shared_ptr<const Plan> plan;
-  bool failed = false;  // compiling failed once: stays eager
+  bool failed = false;         // compiling failed once: stays eager
+  bool shadow_warned = false;  // shadow mode reported a mismatch of this signature
 };
 
 constexpr size_t kMaxEntries = 4096;
@@ -244,6 +266,8 @@ void run_plan(const Plan& p, const Run& run, const std::vector<std::shared_ptr<S
     char* const* ptrs = bufs.data();
     parallel_for(0, k.range, k.grain, [fn, ptrs](int64_t b, int64_t e) { fn(ptrs, b, e); });
   }
+  if (g_fused_hook) [[unlikely]]
+    g_fused_hook(g, vals);
   finish(g, vals, run, outs);
 }
 
@@ -306,10 +330,10 @@ void add_compile_counts(Stats& total, const Stats& st) {
 }  // namespace
 
 bool dump_enabled(const char* what) {
-  static const std::string dump = [] {
+  static const std::string& dump = *new std::string([] {
     const char* v = std::getenv("EMBER_JIT_DUMP");
     return std::string(",") + (v ? v : "") + ",";
-  }();
+  }());  // never destroyed: the background compiler may read it while the process exits
   return dump.find(std::string(",") + what + ",") != std::string::npos;
 }
 
@@ -319,105 +343,316 @@ void count_graph_break() {
   ++c.stats.graph_breaks;
 }
 
+namespace {
+
+namespace prof = profiling;
+
+// ---- compiling: on the calling thread, or on the background compiler ----
+
+struct Job {
+  std::string region;
+  Graph graph;  // as traced
+  std::string sig;
+  Tier tier;
+  bool upgrade;  // a tier-up: the entry keeps its plan if this fails
+};
+
+// Compiles a job's plan and installs it in its cache entry (if the entry is still there).
+void run_job(const Job& j) {
+  Cache& c = cache();
+  Stats st;
+  std::shared_ptr<const Plan> plan;
+  const auto t0 = prof::Clock::now();
+  try {
+    plan = compile_plan(j.region, j.graph, j.sig, st, j.tier);
+  } catch (const std::exception& ex) {
+    if (j.upgrade)  // the Quick plan is correct: keep it
+      warn("recompiling region '" + j.region + "' with the optimising back end failed, its " +
+           "kernels stay as they are: " + ex.what());
+    else
+      warn("compiling region '" + j.region + "' failed, running it eagerly: " + ex.what());
+  }
+  if (prof::active())
+    prof::record(j.region, j.upgrade ? prof::Event::TierUp : prof::Event::Compile, t0,
+                 prof::Clock::now(), st.kernels_compiled, st.disk_cache_hits, st.compile_ms);
+  std::lock_guard lk(c.mu);
+  add_compile_counts(c.stats, st);
+  if (!plan && !j.upgrade) ++c.stats.fallbacks;
+  if (plan && j.upgrade) ++c.stats.tier_ups;
+  auto it = c.entries.find(j.sig);
+  if (it == c.entries.end()) return;  // clear_cache() meanwhile
+  Entry& e = it->second;
+  (j.upgrade ? e.upgrading : e.compiling) = false;
+  if (plan)
+    e.plan = std::move(plan);
+  else if (!j.upgrade)
+    e.failed = true;
+}
+
+// One worker thread compiling hot signatures while their regions go on running eagerly.
+class Compiler {
+ public:
+  Compiler() {
+    Engine::instance();  // made first, so destroyed after this object's thread is joined
+    thread_ = std::thread([this] { work(); });
+  }
+  ~Compiler() {
+    {
+      std::lock_guard lk(mu_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+  void push(Job j) {
+    {
+      std::lock_guard lk(mu_);
+      queue_.push_back(std::move(j));
+    }
+    wake_.notify_one();
+  }
+  void wait() {
+    std::unique_lock lk(mu_);
+    idle_.wait(lk, [this] { return queue_.empty() && !busy_; });
+  }
+
+ private:
+  void work() {
+    std::unique_lock lk(mu_);
+    for (;;) {
+      wake_.wait(lk, [this] { return stop_ || !queue_.empty(); });
+      if (stop_) return;  // the process is ending: queued compiles are dropped
+      Job j = std::move(queue_.front());
+      queue_.pop_front();
+      busy_ = true;
+      lk.unlock();
+      run_job(j);
+      lk.lock();
+      busy_ = false;
+      if (queue_.empty()) idle_.notify_all();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable wake_, idle_;
+  std::deque<Job> queue_;
+  bool busy_ = false, stop_ = false;
+  std::thread thread_;
+};
+Compiler& compiler() {
+  static Compiler c;
+  return c;
+}
+
+// ---- shadow mode ----
+
+// The elements of a contiguous tensor as doubles.
+std::vector<double> as_doubles(const Tensor& t) {
+  std::vector<double> v(static_cast<size_t>(t.numel()));
+  visit_dtype(t.dtype(), [&](auto x) {
+    using T = decltype(x);
+    const T* p = reinterpret_cast<const T*>(t.impl()->data());
+    for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<double>(p[i]);
+  });
+  return v;
+}
+
+// The worst element of fused against eager beyond the tolerance, as text; "" when they agree.
+// The tolerance grows with the dtype's rounding and the graph's length: a fused kernel may
+// round each op differently (FMA contraction, vector math functions).
+std::string mismatch(const Tensor& fused, const Tensor& eager, size_t ops) {
+  std::vector<double> f = as_doubles(fused), e = as_doubles(eager);
+  const double eps = eager.dtype() == kFloat64 ? 0x1p-52 : eager.dtype() == kFloat32 ? 0x1p-23 : 0;
+  double scale = 0;
+  for (double x : e)
+    if (std::isfinite(x)) scale = std::max(scale, std::abs(x));
+  const double tol = 16 * eps * static_cast<double>(ops + 1);
+  size_t worst = 0;
+  double worst_excess = 0;
+  for (size_t i = 0; i < e.size(); ++i) {
+    bool same_nan = std::isnan(e[i]) && std::isnan(f[i]);
+    double diff = std::isinf(e[i]) ? (f[i] == e[i] ? 0 : INFINITY) : std::abs(f[i] - e[i]);
+    double excess = same_nan ? 0 : diff - tol * (std::abs(e[i]) + scale);
+    if (std::isnan(excess) || excess > worst_excess) {
+      worst = i;
+      worst_excess = std::isnan(excess) ? INFINITY : excess;
+    }
+  }
+  if (worst_excess <= 0) return "";
+  std::ostringstream os;
+  os.precision(9);
+  os << "element " << worst << ": fused " << f[worst] << ", eager " << e[worst];
+  return os.str();
+}
+
+// A fused run checked against an eager run of the same graph on the same inputs: the memory the
+// graph writes is saved first and put back between the two, and the eager values are kept.
+void run_shadowed(const std::string& region, const std::string& sig, Entry& entry, const Plan& p,
+                  const Graph& g, const Run& run,
+                  const std::vector<std::shared_ptr<Storage>>& outs);
+
+}  // namespace
+
 void execute(const std::string& region, const Graph& g, const Run& run,
              const std::vector<std::shared_ptr<Storage>>& outs) {
   Cache& c = cache();
   std::string sig = g.signature();
   std::shared_ptr<const Plan> plan;
   bool compile = false, upgrade = false;
+  Entry* entry = nullptr;  // stable: unordered_map nodes do not move
   {
     std::lock_guard lk(c.mu);
     ++c.stats.graphs;
     if (c.entries.size() >= kMaxEntries && !c.entries.count(sig)) {
-      // Signatures that keep changing (a scalar that differs every step) must not grow the
+      // Signatures that keep changing (a shape that differs every step) must not grow the
       // cache without bound: forget the counts of those never compiled.
       std::erase_if(c.entries, [](const auto& kv) { return !kv.second.plan; });
     }
     Entry& e = c.entries[sig];
+    entry = &e;
     ++e.seen;
     plan = e.plan;
-    if (plan && plan->tier == Tier::Quick && !e.upgrading && ++e.runs >= g_tier_up.load()) {
+    if (plan && plan->tier == Tier::Quick && !e.upgrading &&
+        ++e.runs >= settings().tier_up.load()) {
       e.upgrading = true;  // one thread recompiles; others go on with the Quick plan
       upgrade = true;
     }
-    if (!plan && !e.failed && e.seen >= g_hot.load()) {
+    if (!plan && !e.failed && !e.compiling && e.seen >= settings().hot.load()) {
       int& n = c.specializations[region];
-      if (n < g_max_specs.load()) {
+      if (n < settings().max_specs.load()) {
         ++n;
-        compile = true;
+        compile = e.compiling = true;
       } else if (!c.warned[region]) {
         c.warned[region] = true;
-        warn("region '" + region + "' has more than " + std::to_string(g_max_specs.load()) +
-             " specialisations (shapes, dtypes or constants keep changing); its new ones run "
+        warn("region '" + region + "' has more than " +
+             std::to_string(settings().max_specs.load()) +
+             " specialisations (shapes, dtypes or strides keep changing); its new ones run "
              "eagerly");
       }
     }
   }
-  namespace prof = profiling;
-  const bool profile = prof::active();
-  auto record_compile = [&](prof::Event what, prof::Clock::time_point t0, const Stats& st) {
-    if (profile)
-      prof::record(region, what, t0, prof::Clock::now(), st.kernels_compiled, st.disk_cache_hits,
-                   st.compile_ms);
-  };
-  if (compile) {
-    Stats st;
-    const auto t0 = prof::Clock::now();
-    try {
-      plan = compile_plan(region, g, sig, st, first_tier());
-    } catch (const std::exception& ex) {
-      warn("compiling region '" + region + "' failed, running it eagerly: " + ex.what());
+  if (compile || upgrade) {
+    Job j{region, g, sig, compile ? first_tier() : Tier::Full, upgrade};
+    if (settings().async.load()) {
+      compiler().push(std::move(j));  // this run goes on with what it has
+    } else {
+      run_job(j);
       std::lock_guard lk(c.mu);
-      c.entries[sig].failed = true;
-      ++c.stats.fallbacks;
-    }
-    record_compile(prof::Event::Compile, t0, st);
-    std::lock_guard lk(c.mu);
-    add_compile_counts(c.stats, st);
-    if (plan) c.entries[sig].plan = plan;
-  }
-  if (upgrade) {
-    Stats st;
-    std::shared_ptr<const Plan> full;
-    const auto t0 = prof::Clock::now();
-    try {
-      full = compile_plan(region, g, sig, st, Tier::Full);
-    } catch (const std::exception& ex) {  // the Quick plan is correct: keep it
-      warn("recompiling region '" + region +
-           "' with the optimising back end failed, its "
-           "kernels stay as they are: " +
-           ex.what());
-    }
-    record_compile(prof::Event::TierUp, t0, st);
-    std::lock_guard lk(c.mu);
-    add_compile_counts(c.stats, st);
-    if (full) {
-      ++c.stats.tier_ups;
       auto it = c.entries.find(sig);
-      if (it != c.entries.end()) it->second.plan = full;
-      plan = full;
+      plan = it != c.entries.end() ? it->second.plan : nullptr;
+      entry = it != c.entries.end() ? &it->second : nullptr;
     }
   }
-  const auto t0 = profile ? prof::Clock::now() : prof::Clock::time_point{};
-  if (plan)
-    run_plan(*plan, run, outs);
-  else
-    run_eager(g, run, outs);
-  if (profile)
-    prof::record(region, plan ? prof::Event::Fused : prof::Event::Eager, t0, prof::Clock::now());
+  const bool profile = prof::active();
+  if (plan && entry && settings().shadow.load()) {
+    run_shadowed(region, sig, *entry, *plan, g, run, outs);
+  } else {
+    const auto t0 = profile ? prof::Clock::now() : prof::Clock::time_point{};
+    if (plan)
+      run_plan(*plan, run, outs);
+    else
+      run_eager(g, run, outs);
+    if (profile)
+      prof::record(region, plan ? prof::Event::Fused : prof::Event::Eager, t0, prof::Clock::now());
+  }
   std::lock_guard lk(c.mu);
   ++(plan ? c.stats.fused_graphs : c.stats.eager_graphs);
 }
 
+namespace {
+
+void run_shadowed(const std::string& region, const std::string& sig, Entry& entry, const Plan& p,
+                  const Graph& g, const Run& run,
+                  const std::vector<std::shared_ptr<Storage>>& outs) {
+  auto bytes_of = [](const Storage& s) {
+    const char* d = static_cast<const char*>(s.data);
+    return std::vector<char>(d, d + s.nbytes);
+  };
+  std::vector<std::vector<char>> before, fused_written;
+  for (const Graph::Write& w : g.writes)
+    before.push_back(bytes_of(*run.storages[static_cast<size_t>(w.storage)]));
+  // The fused run, into storages of its own.
+  std::vector<std::shared_ptr<Storage>> fused_outs;
+  for (const auto& o : outs) {
+    auto s = std::make_shared<Storage>();
+    s->nbytes = o->nbytes;
+    fused_outs.push_back(std::move(s));
+  }
+  const auto t0 = prof::Clock::now();
+  run_plan(p, run, fused_outs);
+  const auto t1 = prof::Clock::now();
+  for (size_t i = 0; i < g.writes.size(); ++i) {
+    Storage& s = *run.storages[static_cast<size_t>(g.writes[i].storage)];
+    fused_written.push_back(bytes_of(s));
+    std::memcpy(s.data, before[i].data(), s.nbytes);
+  }
+  run_eager(g, run, outs);
+  const auto t2 = prof::Clock::now();
+  if (prof::active()) {  // both times of the same run, side by side
+    prof::record(region, prof::Event::Fused, t0, t1);
+    prof::record(region, prof::Event::Eager, t1, t2);
+  }
+
+  size_t ops = 0;
+  for (const Node& n : g.nodes()) ops += n.kind == Kind::Apply;
+  std::string what, detail;
+  for (size_t i = 0; i < outs.size() && what.empty(); ++i) {
+    const Node& n = g[g.outputs[i]];
+    detail = mismatch(memory_as(fused_outs[i], n), memory_as(outs[i], n), ops);
+    if (!detail.empty()) what = "output %" + std::to_string(g.outputs[i]);
+  }
+  for (size_t i = 0; i < g.writes.size() && what.empty(); ++i) {
+    const Node& n = g[g.writes[i].node];
+    auto fs = std::make_shared<Storage>();
+    fs->nbytes = fused_written[i].size();
+    fs->data = memory::allocate(fs->nbytes);
+    std::memcpy(fs->data, fused_written[i].data(), fs->nbytes);
+    detail =
+        mismatch(memory_as(fs, n), memory_as(run.storages[size_t(g.writes[i].storage)], n), ops);
+    if (!detail.empty())
+      what = "the write of %" + std::to_string(g.writes[i].node) + " into storage " +
+             std::to_string(g.writes[i].storage);
+  }
+  if (what.empty()) return;
+  Cache& c = cache();
+  bool first;
+  {
+    std::lock_guard lk(c.mu);
+    ++c.stats.shadow_mismatches;
+    first = !entry.shadow_warned;
+    entry.shadow_warned = true;
+  }
+  if (!first) return;
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(fnv1a(sig)));
+  std::string path =
+      (std::filesystem::temp_directory_path() / ("ember-jit-shadow-" + std::string(hex) + ".txt"))
+          .string();
+  std::string text = "region '" + region + "': fused and eager differ in " + what + ", " + detail +
+                     " (the eager values are kept)\ngraph:\n" + g.to_string();
+  std::ofstream(path) << text;
+  warn("shadow mode: " + text.substr(0, text.find('\n')) + "\n" + g.to_string() +
+       "(also written to " + path + ")");
+}
+
+}  // namespace
+
+void wait_for_compiles() { compiler().wait(); }
+void set_fused_run_hook(FusedRunHook h) { g_fused_hook = h; }
+
 // ---- the public settings and counters ----
 
-bool enabled() { return g_enabled.load(); }
-void set_enabled(bool on) { g_enabled = on; }
-int hot_threshold() { return g_hot.load(); }
-void set_hot_threshold(int n) { g_hot = std::max(1, n); }
-void set_max_specializations(int n) { g_max_specs = std::max(0, n); }
-int tier_up_runs() { return g_tier_up.load(); }
-void set_tier_up_runs(int n) { g_tier_up = std::max(0, n); }
+bool enabled() { return settings().enabled.load(); }
+void set_enabled(bool on) { settings().enabled = on; }
+int hot_threshold() { return settings().hot.load(); }
+void set_hot_threshold(int n) { settings().hot = std::max(1, n); }
+void set_max_specializations(int n) { settings().max_specs = std::max(0, n); }
+int tier_up_runs() { return settings().tier_up.load(); }
+void set_tier_up_runs(int n) { settings().tier_up = std::max(0, n); }
+bool shadow() { return settings().shadow.load(); }
+void set_shadow(bool on) { settings().shadow = on; }
+bool async_compile() { return settings().async.load(); }
+void set_async_compile(bool on) { settings().async = on; }
 
 Stats stats() {
   Cache& c = cache();

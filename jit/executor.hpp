@@ -27,6 +27,11 @@ void execute(const std::string& region, const Graph& g, const Run& run,
 
 void count_graph_break();
 
+/// Test-only: called on every fused run with the plan's graph and its node values, before they
+/// are stored (shadow mode's test injects a wrong kernel result through it). nullptr: none.
+using FusedRunHook = void (*)(const Graph& g, std::vector<Tensor>& values);
+void set_fused_run_hook(FusedRunHook h);
+
 /// Whether EMBER_JIT_DUMP names `what` ("graph", "llvm", "asm").
 bool dump_enabled(const char* what);
 

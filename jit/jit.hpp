@@ -69,21 +69,35 @@ void set_hot_threshold(int n);
 /// (EMBER_JIT_TIERUP=N, default 16; 0 compiles optimised at once).
 int tier_up_runs();
 void set_tier_up_runs(int n);
+/// Shadow mode (EMBER_JIT_SHADOW=1): every fused run also runs the same graph eagerly on the same
+/// inputs and compares every output and every written tensor; a mismatch warns once per
+/// signature (region, output, worst element, graph; also written to a file), counts in
+/// Stats::shadow_mismatches, and the eager values are kept. The Profiler then times both.
+bool shadow();
+void set_shadow(bool on);
+/// Background compilation (default on; EMBER_JIT_ASYNC=0 turns it off): a hot signature is
+/// compiled on a worker thread while its region goes on running eagerly; the first run after
+/// its kernels are ready uses them. The tier-up recompile is in the background too.
+bool async_compile();
+void set_async_compile(bool on);
+/// Waits until every compile started so far has finished (for tests and benchmarks).
+void wait_for_compiles();
 /// The most specialisations (distinct signatures) one region name may compile before it stays
 /// eager, with one warning (default 8).
 void set_max_specializations(int n);
 
 /// Counters since the start of the process (or the last reset_stats()).
 struct Stats {
-  int64_t graphs = 0;            ///< graphs run (each region end or sync with pending work)
-  int64_t eager_graphs = 0;      ///< of those, run eagerly (not hot yet, or not compilable)
-  int64_t fused_graphs = 0;      ///< of those, run with compiled kernels
-  int64_t kernels_compiled = 0;  ///< compiles of both tiers (tier_ups recompile)
-  int64_t disk_cache_hits = 0;   ///< kernels loaded from EMBER_JIT_CACHE instead of compiled
-  int64_t graph_breaks = 0;      ///< ops run eagerly inside a region
-  int64_t fallbacks = 0;         ///< compile failures that fell back to eager
-  double compile_ms = 0;         ///< total time spent compiling (IR, optimisation, machine code)
-  int64_t tier_ups = 0;          ///< signatures recompiled with the optimising back end
+  int64_t graphs = 0;             ///< graphs run (each region end or sync with pending work)
+  int64_t eager_graphs = 0;       ///< of those, run eagerly (not hot yet, or not compilable)
+  int64_t fused_graphs = 0;       ///< of those, run with compiled kernels
+  int64_t kernels_compiled = 0;   ///< compiles of both tiers (tier_ups recompile)
+  int64_t disk_cache_hits = 0;    ///< kernels loaded from EMBER_JIT_CACHE instead of compiled
+  int64_t graph_breaks = 0;       ///< ops run eagerly inside a region
+  int64_t fallbacks = 0;          ///< compile failures that fell back to eager
+  double compile_ms = 0;          ///< total time spent compiling (IR, optimisation, machine code)
+  int64_t tier_ups = 0;           ///< signatures recompiled with the optimising back end
+  int64_t shadow_mismatches = 0;  ///< shadow mode: fused runs whose values differed from eager
 };
 Stats stats();
 void reset_stats();

@@ -39,20 +39,22 @@ void put_tree(TreeTable& t) {
     t[static_cast<size_t>(op)] = dsl::describe(dsl_def_t<op>::expr);
 }
 
+// Never destroyed: the background compiler may still read it while the process exits.
 inline const TreeTable& trees() {
-  static const TreeTable table = [] {
+  static const TreeTable& table = *new TreeTable([] {
     TreeTable t;
 #define EMBER_PUT_TREE(O, ...) put_tree<Op::O>(t);
     EMBER_OPS(EMBER_PUT_TREE)
 #undef EMBER_PUT_TREE
     return t;
-  }();
+  }());
   return table;
 }
 
 inline const dsl::ExprTree& tree_of(const Node& n) {
   if (n.op == Op::Gelu && std::get<GeluAttrs>(n.attrs).tanh) {
-    static const dsl::ExprTree gelu_tanh = dsl::describe(dsl::builtin::gelu_tanh::expr);
+    static const dsl::ExprTree& gelu_tanh =
+        *new dsl::ExprTree(dsl::describe(dsl::builtin::gelu_tanh::expr));  // never destroyed
     return gelu_tanh;
   }
   const auto& t = trees()[static_cast<size_t>(n.op)];

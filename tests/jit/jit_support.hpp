@@ -36,7 +36,7 @@ struct JitEnabled {
 /// Waits until every compile the JIT has started is done, so that the next region run uses its
 /// kernels. A no-op while the JIT compiles on the calling thread; once compiles run in the
 /// background this is where the tests call jit::wait_for_compiles() (the one place to change).
-inline void settle_compiles() {}
+inline void settle_compiles() { jit::wait_for_compiles(); }
 
 /// Every JIT setting of the tests that drive a region through all its execution paths
 /// (tests/jit/test_mutation.cpp, test_differential.cpp, tests/nn/test_optim_region.cpp), for a
@@ -123,6 +123,15 @@ inline bool isolate_jit_disk_cache() {
   return true;
 }
 inline const bool jit_disk_cache_isolated = isolate_jit_disk_cache();
+// Tests count runs (compiled at the hot threshold's run, tier-up at the N-th): they compile on
+// the calling thread unless EMBER_JIT_ASYNC says otherwise. ctest also runs the tests that
+// settle_compiles() after each run with EMBER_JIT_ASYNC=1 (tests/CMakeLists.txt).
+inline bool synchronous_compiles() {
+  if (std::getenv("EMBER_JIT_ASYNC")) return false;
+  jit::set_async_compile(false);
+  return true;
+}
+inline const bool jit_compiles_synchronous = synchronous_compiles();
 }  // namespace detail
 
 }  // namespace ember::test

@@ -1,0 +1,95 @@
+// Background compilation (jit::set_async_compile, EMBER_JIT_ASYNC): a hot signature compiles on
+// a worker thread while its region keeps running eagerly; the first run after the kernels are
+// ready uses them, and so does the tier-up. Values are eager's on every run either way.
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "jit/jit_support.hpp"
+#include "jit/profiler.hpp"
+#include "support/reference.hpp"
+
+using namespace ember;
+
+namespace {
+
+struct Async {
+  bool old = jit::async_compile();
+  explicit Async(bool on) { jit::set_async_compile(on); }
+  ~Async() { jit::set_async_compile(old); }
+};
+
+Tensor body(const Tensor& x, const Tensor& m, double lr) {
+  jit::Region r("background");
+  Tensor y = gelu(x * 1.5 + 0.25) * sigmoid(x);
+  m.mul_(0.9).add_(y, lr);
+  return softmax(y, -1);
+}
+
+}  // namespace
+
+TEST_CASE("regions run eagerly while their kernels compile in the background", "[jit][async]") {
+  test::CompiledPath path(1, 2);
+  Async on(true);
+  Tensor x = test::seeded_randn({96, 40}, 1);
+  Tensor m = zeros({96, 40}), m_eager = zeros({96, 40});
+  const jit::Stats s0 = jit::stats();
+  int fused = 0;
+  for (int i = 0; i < 12; ++i) {
+    const int64_t f0 = jit::stats().fused_graphs;
+    Tensor y = body(x, m, 0.01 * i);
+    fused += jit::stats().fused_graphs > f0;
+    Tensor want = softmax(gelu(x * 1.5 + 0.25) * sigmoid(x), -1);
+    m_eager.mul_(0.9).add_(gelu(x * 1.5 + 0.25) * sigmoid(x), 0.01 * i);
+    REQUIRE(allclose(y, want, 1e-5, 1e-6));
+    REQUIRE(allclose(m, m_eager, 1e-5, 1e-6));
+    if (i == 5) jit::wait_for_compiles();  // from here on the kernels are ready
+  }
+  jit::wait_for_compiles();
+  const jit::Stats s1 = jit::stats();
+  CHECK(fused >= 6);                            // runs 6.. at least
+  CHECK(s1.kernels_compiled + s1.disk_cache_hits > s0.kernels_compiled + s0.disk_cache_hits);
+  CHECK(s1.tier_ups > s0.tier_ups);  // the tier-up compiled in the background too
+  CHECK(s1.fallbacks == s0.fallbacks);
+}
+
+TEST_CASE("the first run after wait_for_compiles is fused", "[jit][async]") {
+  test::CompiledPath path(1, 0);
+  Async on(true);
+  Tensor x = test::seeded_randn({50, 9}, 3), m = zeros({50, 9});
+  const int64_t e0 = jit::stats().eager_graphs;
+  body(x, m, 0.5);  // hot: queued, this run eager
+  CHECK(jit::stats().eager_graphs == e0 + 1);
+  jit::wait_for_compiles();
+  const int64_t f0 = jit::stats().fused_graphs;
+  body(x, m, 0.25);
+  CHECK(jit::stats().fused_graphs == f0 + 1);
+}
+
+TEST_CASE("the profiler shows background compiles on their own thread", "[jit][async]") {
+  test::CompiledPath path(1, 2);
+  Async on(true);
+  jit::clear_cache();
+  Tensor x = test::seeded_randn({20, 30}, 4), m = zeros({20, 30});
+  jit::Profiler prof;
+  for (int i = 0; i < 6; ++i) {
+    body(x, m, 0.1);
+    jit::wait_for_compiles();
+  }
+  prof.stop();
+  auto path_json = std::filesystem::temp_directory_path() / "ember-test-async-trace.json";
+  prof.write_chrome_trace(path_json.string());
+  nlohmann::json trace = nlohmann::json::parse(std::ifstream(path_json));
+  std::filesystem::remove(path_json);
+  std::set<int> run_threads, compile_threads;
+  for (const auto& e : trace["traceEvents"]) {
+    if (e.value("name", "") != "background") continue;
+    std::string cat = e.value("cat", "");
+    (cat == "compile" || cat == "tier-up" ? compile_threads : run_threads).insert(e["tid"].get<int>());
+  }
+  REQUIRE(!compile_threads.empty());
+  REQUIRE(!run_threads.empty());
+  for (int t : compile_threads) CHECK(run_threads.count(t) == 0);
+}
