@@ -1,6 +1,7 @@
 // ember: the umbrella header.
 #pragma once
 
+#include "distributed/distributed.hpp"
 #include "dsl/pointwise.hpp"
 #include "jit/jit.hpp"
 #include "jit/profiler.hpp"

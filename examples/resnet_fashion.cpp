@@ -7,7 +7,8 @@
 // schedule, on batches of 128 read by two DataLoader workers with random horizontal flips.
 //
 //   resnet_fashion [--epochs 3] [--batch-size 128] [--lr 0.1] [--threads 2]
-//                  [--save resnet.safetensors]
+//                  [--save resnet.safetensors] [--checkpoint DIR [--resume]]
+//   mpirun -np 2 resnet_fashion --distributed --threads 1   (data-parallel over 2 processes)
 //   resnet_fashion --smoke       (a few batches: what the test suite runs)
 //
 // bench/peer/peer_resnet_fashion.cpp is the libtorch twin; scripts/train_compare.sh runs both.
@@ -81,6 +82,7 @@ EMBER_MODULE(ResNet, stem, stem_bn, stages, pool, fc);
 
 int main(int argc, char** argv) {
   examples::TrainArgs args = examples::parse_args(argc, argv, {.epochs = 3, .lr = 0.1});
+  if (args.distributed) distributed::init(&argc, &argv);
   set_num_threads(args.threads);
   manual_seed(args.seed);
 
@@ -91,18 +93,17 @@ int main(int argc, char** argv) {
   examples::Subset train_sub(train_raw, train_n), test_sub(test_raw, test_n);
   data::Transformed train_set(train_sub, {data::RandomHorizontalFlip(), normalize});
   data::Transformed test_set(test_sub, {normalize});
-  data::DataLoader train_loader(train_set, {.batch_size = args.batch_size,
-                                            .shuffle = true,
-                                            .num_workers = args.workers,
-                                            .seed = args.seed});
-  data::DataLoader test_loader(test_set, {.batch_size = 500, .num_workers = args.workers});
+  data::DataLoader train_loader = examples::train_loader(train_set, args);
+  data::DataLoader test_loader = examples::test_loader(test_set, args, 500);
 
   ResNet net({16, 32, 64}, /*depth=*/2, /*classes=*/10);
-  std::cout << net << "\n";
+  if (!args.distributed || distributed::rank() == 0) std::cout << net << "\n";
   optim::SGD opt(net.parameters(),
                  {.lr = args.lr, .momentum = 0.9, .weight_decay = 5e-4, .nesterov = true});
   auto steps = static_cast<int64_t>(train_loader.size());
   optim::OneCycleLR schedule(opt, args.lr, {.epochs = args.epochs, .steps_per_epoch = steps});
 
-  return examples::train(net, opt, schedule, train_loader, test_loader, args, train_n, test_n);
+  int rc = examples::train(net, opt, schedule, train_loader, test_loader, args, train_n, test_n);
+  if (args.distributed) distributed::finalize();
+  return rc;
 }

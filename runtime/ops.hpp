@@ -41,6 +41,11 @@ Tensor from_blob(void* data, const Dims& sizes, const Dims& strides, DType dtype
 
 // ---- random (counter-based Philox: results do not depend on the thread count) ----
 void manual_seed(uint64_t seed);
+/// The global generator's state as an int64 tensor [seed, offset] (bit patterns of the two
+/// uint64 words), for checkpoints: set_rng_state(get_rng_state()) resumes the same numbers.
+Tensor get_rng_state();
+/// Restores a state from get_rng_state(); ValueError unless it is an int64 tensor of 2 elements.
+void set_rng_state(const Tensor& state);
 Tensor rand(const Dims& sizes, TensorOptions o = {});
 Tensor randn(const Dims& sizes, TensorOptions o = {});
 Tensor randint(int64_t low, int64_t high, const Dims& sizes, TensorOptions o = kInt64);

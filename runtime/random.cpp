@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cmath>
+#include <cstring>
 #include <mutex>
 #include <numeric>
 
@@ -83,6 +84,27 @@ void manual_seed(uint64_t seed) {
   std::lock_guard lk(random::g_mu);
   random::g_seed = seed;
   random::g_offset = 0;
+}
+
+Tensor get_rng_state() {
+  Tensor t = make_tensor({2}, kInt64);
+  std::lock_guard lk(random::g_mu);
+  int64_t* p = t.data_ptr<int64_t>();
+  std::memcpy(&p[0], &random::g_seed, sizeof(uint64_t));
+  std::memcpy(&p[1], &random::g_offset, sizeof(uint64_t));
+  return t;
+}
+
+void set_rng_state(const Tensor& state) {
+  EMBER_CHECK(
+      state.defined() && state.dtype() == kInt64 && state.numel() == 2, ValueError,
+      "set_rng_state: expected the int64 tensor of 2 elements get_rng_state() returns, got ",
+      state.defined() ? detail::cat(dtype_name(state.dtype()), " ", state.sizes())
+                      : std::string("an undefined tensor"));
+  std::vector<int64_t> v = state.to_vector<int64_t>();
+  std::lock_guard lk(random::g_mu);
+  std::memcpy(&random::g_seed, &v[0], sizeof(uint64_t));
+  std::memcpy(&random::g_offset, &v[1], sizeof(uint64_t));
 }
 
 namespace {

@@ -10,7 +10,7 @@ scripts/build.sh build-test -DCMAKE_BUILD_TYPE=Release -DEMBER_BUILD_BENCH=ON -D
 (cd build-test && ctest --output-on-failure -j"$jobs")
 if [ "${EMBER_SKIP_SANITIZE:-0}" != 1 ]; then
   scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEMBER_SANITIZE=ON \
-    -DEMBER_BUILD_EXAMPLES=OFF -DEMBER_BUILD_BENCH=OFF
+    -DEMBER_BUILD_EXAMPLES=OFF -DEMBER_BUILD_BENCH=OFF -DEMBER_WITH_MPI=OFF
   (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --output-on-failure -j"$jobs")
 fi

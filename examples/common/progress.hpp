@@ -14,7 +14,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <ember.hpp>
+#include <filesystem>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -29,8 +31,11 @@ struct TrainArgs {
   int64_t workers = 2;  ///< DataLoader worker threads
   double lr = 0.05;
   uint64_t seed = 0;
-  bool smoke = false;  ///< a few batches of one epoch, as the test suite runs it
-  std::string save{};  ///< write the trained weights to this .safetensors file
+  bool smoke = false;        ///< a few batches of one epoch, as the test suite runs it
+  std::string save{};        ///< write the trained weights to this .safetensors file
+  bool distributed = false;  ///< one rank of an `mpirun -np N` job (DDP + DistributedSampler)
+  std::string checkpoint{};  ///< save model, optimizer, schedule, rng, epoch here each epoch
+  bool resume = false;       ///< start from the checkpoint in `checkpoint`
 };
 
 [[noreturn]] inline void usage(const char* prog, const TrainArgs& d, int code) {
@@ -45,6 +50,9 @@ struct TrainArgs {
      << ")\n"
      << "  --save PATH       save the trained weights as .safetensors\n"
      << "  --smoke           a few batches of one epoch on a small subset (a quick test)\n"
+     << "  --distributed     train data-parallel: run under mpirun -np N\n"
+     << "  --checkpoint DIR  save a checkpoint to DIR after every epoch\n"
+     << "  --resume          continue from the checkpoint in --checkpoint DIR\n"
      << "Data: $EMBER_FASHION_MNIST or /usr/share/datasets/fashion-mnist "
         "(apt-get install dataset-fashion-mnist).\n";
   std::exit(code);
@@ -89,6 +97,12 @@ inline TrainArgs parse_args(int argc, char** argv, TrainArgs d) {
       a.save = value(i);
     else if (o == "--smoke")
       a.smoke = true;
+    else if (o == "--distributed")
+      a.distributed = true;
+    else if (o == "--checkpoint")
+      a.checkpoint = value(i);
+    else if (o == "--resume")
+      a.resume = true;
     else if (o == "--lr") {
       std::string s = value(i);
       char* end = nullptr;
@@ -105,7 +119,36 @@ inline TrainArgs parse_args(int argc, char** argv, TrainArgs d) {
     }
   }
   if (a.smoke) a.epochs = 1;
+  if (a.resume && a.checkpoint.empty()) {
+    std::cerr << argv[0] << ": --resume needs --checkpoint DIR\n";
+    usage(argv[0], d, 2);
+  }
   return a;
+}
+
+/// The training loader: shuffled, over this rank's shard when --distributed.
+template <class D>
+ember::data::DataLoader train_loader(D& dataset, const TrainArgs& a) {
+  ember::data::DataLoaderOptions o{
+      .batch_size = a.batch_size, .num_workers = a.workers, .seed = a.seed};
+  if (!a.distributed) {
+    o.shuffle = true;
+    return ember::data::DataLoader(dataset, o);
+  }
+  auto shard = std::make_shared<ember::data::DistributedSampler>(
+      dataset.size(), ember::data::DistributedSamplerOptions{.shuffle = true, .seed = a.seed});
+  return ember::data::DataLoader(dataset, shard, o);
+}
+
+/// The test loader: in order, over this rank's shard when --distributed (the accuracy is then
+/// all-reduced; the shards are padded to equal size, so up to N-1 images count twice).
+template <class D>
+ember::data::DataLoader test_loader(D& dataset, const TrainArgs& a, int64_t batch) {
+  ember::data::DataLoaderOptions o{.batch_size = batch, .num_workers = a.workers};
+  if (!a.distributed) return ember::data::DataLoader(dataset, o);
+  auto shard = std::make_shared<ember::data::DistributedSampler>(
+      dataset.size(), ember::data::DistributedSamplerOptions{.shuffle = false});
+  return ember::data::DataLoader(dataset, shard, o);
 }
 
 /// The first n examples of a dataset (held by reference: keep it alive).
@@ -157,8 +200,13 @@ class Timer {
 /// otherwise. Shows epoch, batch/total, mean loss so far, images/s and ETA.
 class Progress {
  public:
-  Progress(int64_t epoch, int64_t epochs, int64_t total_batches)
-      : epoch_(epoch), epochs_(epochs), total_(total_batches), tty_(isatty(STDOUT_FILENO) != 0) {}
+  /// quiet: count but print nothing (the ranks other than 0 of a distributed run).
+  Progress(int64_t epoch, int64_t epochs, int64_t total_batches, bool quiet = false)
+      : epoch_(epoch),
+        epochs_(epochs),
+        total_(total_batches),
+        tty_(isatty(STDOUT_FILENO) != 0),
+        quiet_(quiet) {}
 
   /// Records one finished batch of `images` images with mean loss `loss`.
   void step(int64_t images, double loss) {
@@ -166,6 +214,7 @@ class Progress {
     images_ += images;
     loss_sum_ += loss * static_cast<double>(images);
     double now = timer_.seconds();
+    if (quiet_) return;
     if (tty_) {
       if (done_ == total_ || now - last_draw_ >= 0.1) {
         last_draw_ = now;
@@ -180,7 +229,7 @@ class Progress {
   /// Ends the bar's line; returns the epoch's seconds.
   double finish() {
     double s = timer_.seconds();
-    if (tty_) std::cout << '\n';
+    if (tty_ && !quiet_) std::cout << '\n';
     return s;
   }
   /// Mean training loss over the epoch so far.
@@ -210,7 +259,7 @@ class Progress {
   }
 
   int64_t epoch_, epochs_, total_;
-  bool tty_;
+  bool tty_, quiet_;
   int64_t done_ = 0, images_ = 0;
   double loss_sum_ = 0, last_draw_ = -1;
   Timer timer_;
@@ -229,7 +278,39 @@ double accuracy(Model& model, ember::data::DataLoader& loader) {
     total += labels.size(0);
   }
   model.train();
+  if (ember::distributed::is_initialized()) {  // every rank read its shard: sum the counts
+    ember::Tensor counts = ember::tensor({correct, total});
+    ember::distributed::all_reduce(counts);
+    correct = counts.to_vector<int64_t>()[0];
+    total = counts.to_vector<int64_t>()[1];
+  }
   return total ? static_cast<double>(correct) / static_cast<double>(total) : 0.0;
+}
+
+/// Writes a checkpoint into dir: the model, the optimizer, and the schedule, the random
+/// generator and the next epoch in train_state.safetensors.
+template <class Model, class Schedule>
+void save_checkpoint(const std::string& dir, const Model& net, const ember::optim::Optimizer& opt,
+                     const Schedule& schedule, int64_t next_epoch) {
+  std::filesystem::create_directories(dir);
+  net.save(dir + "/model.safetensors");
+  opt.save(dir + "/optimizer.safetensors");
+  ember::nn::StateDict extra = schedule.state_dict();
+  extra.insert("rng", ember::get_rng_state());
+  extra.insert("epoch", ember::scalar_tensor(next_epoch, ember::kInt64));
+  ember::nn::save_safetensors(dir + "/train_state.safetensors", extra);
+}
+
+/// Loads a checkpoint written by save_checkpoint; returns the epoch to continue with.
+template <class Model, class Schedule>
+int64_t load_checkpoint(const std::string& dir, Model& net, ember::optim::Optimizer& opt,
+                        Schedule& schedule) {
+  net.load(dir + "/model.safetensors");
+  opt.load(dir + "/optimizer.safetensors");
+  ember::nn::StateDict extra = ember::nn::load_safetensors(dir + "/train_state.safetensors");
+  schedule.load_state_dict(extra);
+  ember::set_rng_state(extra.at("rng"));
+  return extra.at("epoch").template item<int64_t>();
 }
 
 /// The trainers' loop: each epoch, cross-entropy steps (with the learning-rate schedule stepped
@@ -240,12 +321,30 @@ int train(Model& net, ember::optim::Optimizer& opt, Schedule& schedule,
           ember::data::DataLoader& train_loader, ember::data::DataLoader& test_loader,
           const TrainArgs& args, size_t train_n, size_t test_n) {
   auto steps = static_cast<int64_t>(train_loader.size());
-  std::cout << "training on " << train_n << " images, testing on " << test_n << ", batch "
-            << args.batch_size << ", " << args.threads << " threads, " << args.workers
-            << " loader workers\n";
+  const bool lead = !args.distributed || ember::distributed::rank() == 0;
+  // --distributed: rank 0's weights everywhere, gradients averaged during backward.
+  std::optional<ember::distributed::DistributedDataParallel> ddp;
+  if (args.distributed)
+    ddp.emplace(net.parameters(),
+                ember::distributed::DistributedDataParallelOptions{.buffers = net.buffers()});
+  int64_t first = 1;
+  if (args.resume) {
+    first = load_checkpoint(args.checkpoint, net, opt, schedule) + 1;
+    train_loader.set_epoch(first - 1);
+    if (lead) std::cout << "resumed from " << args.checkpoint << " at epoch " << first << "\n";
+  }
+  if (lead)
+    std::cout << "training on " << train_n << " images, testing on " << test_n << ", batch "
+              << args.batch_size << ", " << args.threads << " threads, " << args.workers
+              << " loader workers"
+              << (args.distributed
+                      ? ", " + std::to_string(ember::distributed::world_size()) + " ranks"
+                      : std::string())
+              << "\n";
   double train_seconds = 0, acc = 0;
-  for (int64_t epoch = 1; epoch <= args.epochs; ++epoch) {
-    Progress progress(epoch, args.epochs, steps);
+  int64_t trained = 0;
+  for (int64_t epoch = first; epoch <= args.epochs; ++epoch, ++trained) {
+    Progress progress(epoch, args.epochs, steps, !lead);
     for (auto [images, labels] : train_loader) {
       ember::Tensor loss = ember::nn::functional::cross_entropy(net(images), labels);
       opt.zero_grad();
@@ -257,12 +356,18 @@ int train(Model& net, ember::optim::Optimizer& opt, Schedule& schedule,
     double seconds = progress.finish();
     train_seconds += seconds;
     acc = accuracy(net, test_loader);
-    std::printf("epoch %lld: train loss %.4f, test accuracy %.4f, %.1f s\n",
-                static_cast<long long>(epoch), progress.mean_loss(), acc, seconds);
+    if (lead)
+      std::printf("epoch %lld: train loss %.4f, test accuracy %.4f, %.1f s\n",
+                  static_cast<long long>(epoch), progress.mean_loss(), acc, seconds);
+    if (lead && !args.checkpoint.empty())
+      save_checkpoint(args.checkpoint, net, opt, schedule, epoch);
+    if (args.distributed) ember::distributed::barrier();  // the checkpoint is complete
   }
-  std::printf("test accuracy %.4f, time per epoch %.1f s (%.0f images/s)\n", acc,
-              train_seconds / static_cast<double>(args.epochs),
-              static_cast<double>(train_n) * static_cast<double>(args.epochs) / train_seconds);
+  if (!lead) return 0;
+  if (trained > 0)
+    std::printf("test accuracy %.4f, time per epoch %.1f s (%.0f images/s)\n", acc,
+                train_seconds / static_cast<double>(trained),
+                static_cast<double>(train_n) * static_cast<double>(trained) / train_seconds);
   if (!args.save.empty()) {
     net.save(args.save);
     std::cout << "saved " << net.state_dict().size() << " tensors to " << args.save << "\n";

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <numbers>
 
+#include "runtime/ops.hpp"
+
 namespace ember::optim {
 
 // ---- LRScheduler ----
@@ -29,6 +31,42 @@ void LRScheduler::step() {
               groups.size(), " parameter groups but the scheduler was made for ", lrs.size());
   for (size_t i = 0; i < groups.size(); ++i) groups[i].options["lr"] = lrs[i];
   last_lr_ = std::move(lrs);
+}
+
+nn::StateDict LRScheduler::state_dict() const {
+  auto doubles = [](const std::vector<double>& v) {
+    Tensor t = empty({static_cast<int64_t>(v.size())}, kFloat64);
+    std::copy(v.begin(), v.end(), t.data_ptr<double>());
+    return t;
+  };
+  nn::StateDict sd;
+  sd.insert("last_epoch", scalar_tensor(last_epoch_, kInt64));
+  sd.insert("_step_count", scalar_tensor(step_count_, kInt64));
+  sd.insert("base_lrs", doubles(base_lrs_));
+  sd.insert("_last_lr", doubles(last_lr_));
+  return sd;
+}
+
+void LRScheduler::load_state_dict(const nn::StateDict& sd) {
+  const size_t groups = base_lrs_.size();
+  auto get = [&](const char* key, DType dtype, size_t numel) -> const Tensor& {
+    const Tensor* t = sd.find(key);
+    EMBER_CHECK(t && t->defined(), ValueError, "LRScheduler.load_state_dict: missing key '", key,
+                "'");
+    EMBER_CHECK(t->dtype() == dtype && static_cast<size_t>(t->numel()) == numel, ValueError,
+                "LRScheduler.load_state_dict: '", key, "' should be ", dtype_name(dtype), " with ",
+                numel, " elements (one per parameter group for lrs), got ", dtype_name(t->dtype()),
+                " ", t->sizes());
+    return *t;
+  };
+  int64_t last_epoch = get("last_epoch", kInt64, 1).item<int64_t>();
+  int64_t step_count = get("_step_count", kInt64, 1).item<int64_t>();
+  std::vector<double> base = get("base_lrs", kFloat64, groups).to_vector<double>();
+  std::vector<double> last = get("_last_lr", kFloat64, groups).to_vector<double>();
+  last_epoch_ = last_epoch;
+  step_count_ = step_count;
+  base_lrs_ = std::move(base);
+  last_lr_ = std::move(last);
 }
 
 namespace {

@@ -4,6 +4,11 @@
 //   optim::SGD opt(params, {.lr = 0.1, .momentum = 0.9});
 //   optim::StepLR sched(opt, /*step_size=*/30, /*gamma=*/0.1);
 //   for (int epoch = 0; epoch < 90; ++epoch) { train(opt); sched.step(); }
+//
+// Checkpoints: state_dict() holds the step counters and the lrs (exact float64 tensors, so it
+// saves with nn::save_safetensors); the other inputs of the formulas live in the optimizer's
+// groups ("lr", "initial_lr", OneCycleLR's "max_lr", momentum...), which Optimizer::save keeps.
+// To resume, make the optimizer and the scheduler as before, then load both.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +17,7 @@
 #include <vector>
 
 #include "nn/optim/optimizer.hpp"
+#include "nn/serialize.hpp"
 
 namespace ember::optim {
 
@@ -27,6 +33,13 @@ class LRScheduler {
   int64_t last_epoch() const { return last_epoch_; }
   /// Each group's "initial_lr" when the scheduler was made.
   const std::vector<double>& base_lrs() const { return base_lrs_; }
+
+  /// "last_epoch" and "_step_count" (0-d int64), "base_lrs" and "_last_lr" (float64, one per
+  /// group), as PyTorch's state_dict() names them.
+  nn::StateDict state_dict() const;
+  /// Restores state_dict(); ValueError naming the key when one is missing or sized for another
+  /// number of parameter groups. The optimizer's lrs are not touched (load the optimizer too).
+  void load_state_dict(const nn::StateDict& sd);
 
  protected:
   /// Records each group's initial_lr (set to its lr when absent) as the base lr.

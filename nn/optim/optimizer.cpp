@@ -1,7 +1,10 @@
 #include "nn/optim/optimizer.hpp"
 
+#include <cmath>
+#include <nlohmann/json.hpp>
 #include <unordered_set>
 
+#include "nn/serialize.hpp"
 #include "runtime/dispatch.hpp"
 #include "runtime/ops.hpp"
 
@@ -158,6 +161,55 @@ void Optimizer::load_state_dict(const OptimizerStateDict& sd) {
   }
   for (size_t gi = 0; gi < groups_.size(); ++gi) groups_[gi].options = sd.param_groups[gi].options;
   state_ = std::move(loaded);
+}
+
+void Optimizer::save(const std::string& path) const {
+  OptimizerStateDict sd = state_dict();
+  nn::StateDict tensors;
+  for (const auto& [key, t] : sd.state) tensors.insert(key, t);
+  nlohmann::json groups = nlohmann::json::array();
+  for (const auto& g : sd.param_groups) {
+    nlohmann::json options = nlohmann::json::object();
+    for (const auto& [key, value] : g.options) {
+      EMBER_CHECK(std::isfinite(value), ValueError, name_, ".save: hyper-parameter '", key, "' is ",
+                  value, "; only finite values can be saved");
+      options[key] = value;  // nlohmann writes the shortest digits that read back exactly
+    }
+    groups.push_back({{"options", options}, {"params", g.params}});
+  }
+  nn::save_safetensors(
+      path, tensors,
+      {{"format", "ember.optimizer"}, {"optimizer", name_}, {"param_groups", groups.dump()}});
+}
+
+void Optimizer::load(const std::string& path) {
+  nn::Metadata meta;
+  nn::StateDict tensors = nn::load_safetensors(path, &meta);
+  auto field = [&](const char* key) -> const std::string& {
+    auto it = meta.find(key);
+    EMBER_CHECK(it != meta.end(), ValueError, name_, ".load: '", path,
+                "' is not an optimizer checkpoint (no '", key, "' in its metadata)");
+    return it->second;
+  };
+  EMBER_CHECK(field("format") == "ember.optimizer", ValueError, name_, ".load: '", path,
+              "' is not an optimizer checkpoint (format '", field("format"), "')");
+  EMBER_CHECK(field("optimizer") == name_, ValueError, name_, ".load: '", path,
+              "' holds the state of ", field("optimizer"), ", not ", name_);
+  OptimizerStateDict sd;
+  for (const auto& [key, t] : tensors) sd.state[key] = t;
+  try {
+    for (const auto& g : nlohmann::json::parse(field("param_groups"))) {
+      GroupState gs;
+      for (const auto& [key, value] : g.at("options").items())
+        gs.options[key] = value.get<double>();
+      gs.params = g.at("params").get<std::vector<int64_t>>();
+      sd.param_groups.push_back(std::move(gs));
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw ValueError(
+        detail::cat(name_, ".load: '", path, "': malformed param_groups metadata: ", e.what()));
+  }
+  load_state_dict(sd);
 }
 
 }  // namespace ember::optim

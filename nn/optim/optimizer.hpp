@@ -5,6 +5,7 @@
 //   opt.zero_grad();  loss.backward();  opt.step();
 //   opt.param_groups()[0].options["lr"] = 0.01;           // what the LR schedulers do
 //   auto saved = opt.state_dict();  other.load_state_dict(saved);
+//   opt.save("ckpt/optimizer.safetensors");  /* later, same parameters: */  opt.load(...);
 //
 // Parameters live in groups; each group has its own hyper-parameters by name (PyTorch's
 // param_group dict; booleans are 0 or 1). Updates run under NoGradGuard, in place on the
@@ -84,6 +85,13 @@ class Optimizer {
   /// Loads hyper-parameters and state (deep copies, cast to each parameter's dtype); the group
   /// layout and the state tensors' shapes must match this optimizer's parameters.
   void load_state_dict(const OptimizerStateDict& sd);
+  /// Writes state_dict() to path as .safetensors (through nn::save_safetensors): the state
+  /// tensors under their keys, the optimizer's name and the groups (hyper-parameters, parameter
+  /// indices) as JSON under the metadata key "param_groups". Values are kept exactly.
+  void save(const std::string& path) const;
+  /// Reads a file written by save() by the same kind of optimizer and loads it
+  /// (load_state_dict's checks apply); errors name the file.
+  void load(const std::string& path);
 
  protected:
   /// defaults: every hyper-parameter the optimizer knows, with its default value.

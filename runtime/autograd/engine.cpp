@@ -207,6 +207,26 @@ class NodeIndex {
   uint32_t count_ = 0;
 };
 
+// The callbacks queued by the backwards running on this thread, innermost last.
+thread_local std::vector<std::vector<std::function<void()>>*> t_callbacks;
+
+// Registers a run's callback list for its lifetime.
+struct CallbackScope {
+  std::vector<std::function<void()>> callbacks;
+  CallbackScope() { t_callbacks.push_back(&callbacks); }
+  ~CallbackScope() { t_callbacks.pop_back(); }
+  CallbackScope(const CallbackScope&) = delete;
+  CallbackScope& operator=(const CallbackScope&) = delete;
+  // Runs the queued callbacks in order (a callback may queue more).
+  void run_all() {
+    for (size_t i = 0; i < callbacks.size(); ++i) {
+      auto fn = std::move(callbacks[i]);
+      fn();
+    }
+    callbacks.clear();
+  }
+};
+
 // Runs the graph from `roots` (with their gradients). With `captures`, the gradients arriving at
 // those slots are returned and leaves' .grad are left alone.
 TensorList run(const std::vector<Edge>& roots, const TensorList& root_grads, bool keep_graph,
@@ -258,6 +278,7 @@ TensorList run(const std::vector<Edge>& roots, const TensorList& root_grads, boo
   }
 
   TensorList captured(captures ? captures->size() : 0);
+  CallbackScope callback_scope;
   std::optional<NoGradGuard> no_grad;
   std::optional<EnableGradGuard> grad_on;
   if (create_graph)
@@ -304,6 +325,7 @@ TensorList run(const std::vector<Edge>& roots, const TensorList& root_grads, boo
     }
     owners[ni].reset();
   }
+  callback_scope.run_all();
   return captured;
 }
 
@@ -336,6 +358,13 @@ TensorList root_grads(const std::vector<Tensor>& outputs, const std::vector<Tens
 }  // namespace
 
 void install() { set_autograd_hook(record); }
+
+void queue_callback(std::function<void()> fn) {
+  EMBER_CHECK(!t_callbacks.empty(), Error,
+              "queue_callback: no backward is running on this thread (callbacks can only be "
+              "queued from inside a backward, e.g. by a hook)");
+  t_callbacks.back()->push_back(std::move(fn));
+}
 
 void backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs,
               bool retain_graph, bool create_graph) {

@@ -84,7 +84,31 @@ TensorList AccumulateGrad::apply(TensorList grads) {
   } else {
     acc.add_(g);
   }
+  if (variable->autograd && !variable->autograd->post_accumulate_hooks.empty()) {
+    auto hooks = variable->autograd->post_accumulate_hooks;  // a hook may remove itself
+    Tensor leaf(variable);
+    for (auto& [id, hook] : hooks) hook(leaf);
+  }
   return {};
+}
+
+uint64_t register_post_accumulate_grad_hook(const Tensor& leaf,
+                                            std::function<void(const Tensor&)> hook) {
+  EMBER_CHECK(leaf.defined() && leaf.requires_grad() && leaf.is_leaf(), Error,
+              "register_post_accumulate_grad_hook: post accumulate grad hooks can only be "
+              "registered on leaf tensors that require grad");
+  static std::atomic<uint64_t> next_id{1};
+  TensorImpl* impl = leaf.impl();
+  if (!impl->autograd) impl->autograd = std::make_shared<AutogradMeta>();
+  uint64_t id = next_id.fetch_add(1, std::memory_order_relaxed);
+  impl->autograd->post_accumulate_hooks.emplace_back(id, std::move(hook));
+  return id;
+}
+
+void remove_post_accumulate_grad_hook(const Tensor& leaf, uint64_t id) {
+  if (!leaf.defined() || !leaf.impl()->autograd) return;
+  auto& hooks = leaf.impl()->autograd->post_accumulate_hooks;
+  std::erase_if(hooks, [id](const auto& h) { return h.first == id; });
 }
 
 Edge gradient_edge(const Tensor& t) {

@@ -75,10 +75,25 @@ struct AccumulateGrad : Node {
   std::string name() const override { return "AccumulateGrad"; }
 };
 
-/// State that few tensors carry: a leaf's gradient accumulator.
+/// State that few tensors carry: a leaf's gradient accumulator and its post-accumulate hooks.
 struct AutogradMeta {
   std::weak_ptr<AccumulateGrad> grad_accumulator;
+  /// Called (with the leaf) after each backward accumulated into the leaf's .grad, by id.
+  std::vector<std::pair<uint64_t, std::function<void(const Tensor&)>>> post_accumulate_hooks;
 };
+
+/// Calls hook(leaf) every time a backward has accumulated a gradient into leaf.grad(), as
+/// PyTorch's register_post_accumulate_grad_hook (the gradient-ready signal DDP buckets on). The
+/// hook is kept on the tensor; returns an id for remove_post_accumulate_grad_hook.
+uint64_t register_post_accumulate_grad_hook(const Tensor& leaf,
+                                            std::function<void(const Tensor&)> hook);
+/// Removes a hook by the id register_post_accumulate_grad_hook returned (absent ids are ignored).
+void remove_post_accumulate_grad_hook(const Tensor& leaf, uint64_t id);
+
+/// Runs fn once the backward running on this thread has finished its graph (after every
+/// gradient is accumulated, before backward() returns), as PyTorch's engine queue_callback.
+/// Error outside a backward.
+void queue_callback(std::function<void()> fn);
 
 /// The edge a gradient for t should flow along (its grad_fn, or its leaf accumulator).
 Edge gradient_edge(const Tensor& t);

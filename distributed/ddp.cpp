@@ -1,0 +1,183 @@
+#include "distributed/ddp.hpp"
+
+#include "distributed/collectives.hpp"
+#include "runtime/autograd/node.hpp"
+#include "runtime/dispatch.hpp"
+#include "runtime/ops.hpp"
+
+namespace ember::distributed {
+
+struct DistributedDataParallel::State {
+  struct Bucket {
+    std::vector<size_t> params;  // indices into `params`
+    std::vector<int64_t> offsets;
+    std::vector<char> ready;
+    size_t pending = 0;
+    Tensor flat;
+    detail::PendingReduce reduce;
+    bool launched = false;
+  };
+
+  std::vector<Tensor> params;
+  std::vector<Bucket> buckets;
+  std::vector<std::pair<size_t, size_t>> where;  // parameter -> (bucket, slot)
+  bool no_sync = false;
+  bool in_pass = false;  // a backward has delivered gradients and finish() is queued
+  // Alive while finish() is queued: a backward that threw drops its callbacks, and the next
+  // backward must then start a new pass.
+  std::weak_ptr<int> pass_token;
+  size_t next_launch = 0;
+  int world = 1;
+
+  Tensor slot_view(const Bucket& b, size_t slot) const {
+    const Tensor& p = params[b.params[slot]];
+    return b.flat.narrow(0, b.offsets[slot], p.numel()).view(p.sizes());
+  }
+
+  void start_pass(const std::weak_ptr<State>& self) {
+    in_pass = true;
+    next_launch = 0;
+    for (Bucket& b : buckets) {
+      std::fill(b.ready.begin(), b.ready.end(), 0);
+      b.pending = b.params.size();
+      b.launched = false;
+    }
+    auto token = std::make_shared<int>(0);
+    pass_token = token;
+    autograd::queue_callback([self, token] {
+      if (auto s = self.lock()) s->finish();
+    });
+  }
+
+  // Starts the buckets that are full, in order, and lets the running reductions progress.
+  void launch_ready() {
+    while (next_launch < buckets.size() && buckets[next_launch].pending == 0) launch(next_launch++);
+    for (size_t i = 0; i < next_launch; ++i) buckets[i].reduce.test();
+  }
+
+  void launch(size_t i) {
+    Bucket& b = buckets[i];
+    b.reduce = detail::PendingReduce(b.flat, "DistributedDataParallel (gradient all_reduce)");
+    b.launched = true;
+  }
+
+  void on_ready(size_t index, const Tensor& p, const std::weak_ptr<State>& self) {
+    if (no_sync) return;
+    if (!in_pass || pass_token.expired()) start_pass(self);
+    auto [bi, slot] = where[index];
+    Bucket& b = buckets[bi];
+    EMBER_ASSERT(!b.launched && !b.ready[slot],
+                 "DistributedDataParallel: the gradient of "
+                 "parameter ",
+                 index, " arrived twice in one backward");
+    NoGradGuard no_grad;
+    slot_view(b, slot).copy_(p.grad());
+    b.ready[slot] = 1;
+    --b.pending;
+    launch_ready();
+  }
+
+  // The graph is done: start what is left, wait, and write the averages back.
+  void finish() {
+    in_pass = false;
+    NoGradGuard no_grad;
+    for (size_t i = next_launch; i < buckets.size(); ++i) {
+      Bucket& b = buckets[i];
+      for (size_t slot = 0; slot < b.params.size(); ++slot)
+        if (!b.ready[slot]) slot_view(b, slot).zero_();  // unused here: contributes zeros
+      launch(i);
+    }
+    next_launch = buckets.size();
+    for (Bucket& b : buckets) {
+      b.reduce.wait();
+      b.flat.div_(static_cast<double>(world));
+      for (size_t slot = 0; slot < b.params.size(); ++slot) {
+        const Tensor& p = params[b.params[slot]];
+        Tensor avg = slot_view(b, slot);
+        if (p.grad().defined() && p.grad().sizes() == p.sizes())
+          p.grad().copy_(avg);
+        else
+          p.set_grad(avg.clone());
+      }
+    }
+  }
+};
+
+DistributedDataParallel::DistributedDataParallel(std::vector<Tensor> parameters,
+                                                 DistributedDataParallelOptions options)
+    : params_(std::move(parameters)), state_(std::make_shared<State>()) {
+  EMBER_CHECK(is_initialized(), Error,
+              "DistributedDataParallel: call distributed::init(&argc, &argv) first");
+  EMBER_CHECK(options.bucket_cap_mb > 0, ValueError,
+              "DistributedDataParallel: bucket_cap_mb must be positive, got ",
+              options.bucket_cap_mb);
+  for (size_t i = 0; i < params_.size(); ++i)
+    EMBER_CHECK(params_[i].defined() && params_[i].is_floating_point(), DTypeError,
+                "DistributedDataParallel: parameter ", i, " is ",
+                params_[i].defined() ? dtype_name(params_[i].dtype()) : "undefined",
+                "; only floating tensors can be synchronised");
+  {
+    NoGradGuard no_grad;
+    for (const Tensor& p : params_) broadcast(p, 0);
+    for (const Tensor& b : options.buffers) broadcast(b, 0);
+  }
+  State& s = *state_;
+  s.params = params_;
+  s.world = world_size();
+  s.where.assign(params_.size(), {SIZE_MAX, 0});
+  const double cap = options.bucket_cap_mb * 1024 * 1024;
+  // Reverse order of registration: the last layers' gradients come first in backward.
+  State::Bucket current;
+  double bytes = 0;
+  auto close = [&] {
+    if (current.params.empty()) return;
+    const Tensor& first = params_[current.params.front()];
+    current.flat =
+        zeros({current.offsets.back() + params_[current.params.back()].numel()}, first.dtype());
+    current.ready.assign(current.params.size(), 0);
+    s.buckets.push_back(std::move(current));
+    current = State::Bucket();
+    bytes = 0;
+  };
+  for (size_t k = params_.size(); k-- > 0;) {
+    const Tensor& p = params_[k];
+    if (!p.requires_grad()) continue;
+    if (!current.params.empty() && params_[current.params.front()].dtype() != p.dtype()) close();
+    int64_t offset = current.params.empty()
+                         ? 0
+                         : current.offsets.back() + params_[current.params.back()].numel();
+    s.where[k] = {s.buckets.size(), current.params.size()};
+    current.params.push_back(k);
+    current.offsets.push_back(offset);
+    bytes += static_cast<double>(p.numel()) * static_cast<double>(element_size(p.dtype()));
+    if (bytes >= cap) close();
+  }
+  close();
+  std::weak_ptr<State> weak = state_;
+  for (size_t k = 0; k < params_.size(); ++k) {
+    if (!params_[k].requires_grad()) continue;
+    hook_ids_.emplace_back(
+        k, autograd::register_post_accumulate_grad_hook(params_[k], [weak, k](const Tensor& p) {
+          if (auto st = weak.lock()) st->on_ready(k, p, weak);
+        }));
+  }
+}
+
+DistributedDataParallel::~DistributedDataParallel() {
+  for (auto [k, id] : hook_ids_) autograd::remove_post_accumulate_grad_hook(params_[k], id);
+}
+
+std::vector<std::vector<size_t>> DistributedDataParallel::bucket_indices() const {
+  std::vector<std::vector<size_t>> out;
+  for (const auto& b : state_->buckets) out.push_back(b.params);
+  return out;
+}
+
+DistributedDataParallel::NoSyncGuard::NoSyncGuard(DistributedDataParallel& ddp)
+    : ddp_(ddp), previous_(ddp.state_->no_sync) {
+  ddp_.state_->no_sync = true;
+}
+
+DistributedDataParallel::NoSyncGuard::~NoSyncGuard() { ddp_.state_->no_sync = previous_; }
+
+}  // namespace ember::distributed
