@@ -17,6 +17,7 @@
 #include <unordered_map>
 
 #include "jit/codegen/codegen.hpp"
+#include "jit/dump.hpp"
 #include "jit/jit.hpp"
 #include "jit/orc/engine.hpp"
 #include "jit/passes/passes.hpp"
@@ -275,33 +276,26 @@ std::shared_ptr<const Plan> compile_plan(const std::string& region, const Graph&
                                          const std::string& signature, Stats& st, Tier tier) {
   auto plan = std::make_shared<Plan>();
   plan->tier = tier;
-  plan->graph = optimize(traced);
-  plan->graph.verify();
-  plan->steps = fuse(plan->graph);
+  Lowered l = run_pipeline(traced, region);
+  plan->graph = std::move(l.graph);
+  plan->steps = std::move(l.steps);
   for (size_t i = 0; i < plan->graph.size(); ++i)
     if (plan->graph[static_cast<int32_t>(i)].kind == Kind::Apply &&
         is_view(plan->graph[static_cast<int32_t>(i)].op))
       plan->views.push_back(static_cast<int32_t>(i));
   std::vector<bool> mat = materialized(plan->graph);
   if (dump_enabled("graph") && tier == first_tier()) {  // once, not again at the tier-up
-    std::ostringstream os;
-    os << "ember: jit: region '" << region << "', traced graph:\n"
-       << traced.to_string() << "after fold, cse, dce:\n"
-       << plan->graph.to_string() << "steps:\n";
-    for (size_t s = 0; s < plan->steps.size(); ++s) {
-      const Group& gp = plan->steps[s];
-      static const char* kinds[] = {"fused pointwise", "fused reduction", "fused row op",
-                                    "library call", "fused rows (reductions, then pointwise)"};
-      os << "  " << s << ": " << kinds[static_cast<int>(gp.kind)] << " computing";
-      for (int32_t r : gp.roots) os << " %" << r;
-      os << " over " << gp.space << '\n';
-    }
-    std::cerr << os.str();
+    l.graph = plan->graph;
+    l.steps = plan->steps;
+    std::cerr << "ember: jit: region '" << region << "', traced graph:\n"
+              << traced.to_string() << "after fold, cse, dce:\n"
+              << plan->graph.to_string() << "steps:\n"
+              << steps_to_string(l);
   }
   char hex[17];
   std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(fnv1a(signature)));
   std::map<int32_t, int32_t> in_place;  // input node -> the root storing over it
-  for (const InPlaceStore& st : stores_in_place(plan->graph, plan->steps)) {
+  for (const InPlaceStore& st : l.in_place) {
     plan->stored_in_place[st.node] = st.storage;
     for (int32_t in : st.inputs) in_place[in] = st.node;
   }
@@ -328,14 +322,6 @@ void add_compile_counts(Stats& total, const Stats& st) {
 }
 
 }  // namespace
-
-bool dump_enabled(const char* what) {
-  static const std::string& dump = *new std::string([] {
-    const char* v = std::getenv("EMBER_JIT_DUMP");
-    return std::string(",") + (v ? v : "") + ",";
-  }());  // never destroyed: the background compiler may read it while the process exits
-  return dump.find(std::string(",") + what + ",") != std::string::npos;
-}
 
 void count_graph_break() {
   Cache& c = cache();

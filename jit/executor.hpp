@@ -32,7 +32,4 @@ void count_graph_break();
 using FusedRunHook = void (*)(const Graph& g, std::vector<Tensor>& values);
 void set_fused_run_hook(FusedRunHook h);
 
-/// Whether EMBER_JIT_DUMP names `what` ("graph", "llvm", "asm").
-bool dump_enabled(const char* what);
-
 }  // namespace ember::jit

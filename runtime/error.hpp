@@ -1,4 +1,7 @@
-// Errors: user errors throw ember::Error subclasses with context; internal invariants assert.
+// Errors, two kinds (as Halide's user_error and internal_error): bad input throws ember::Error
+// subclasses with context (what users catch); a broken invariant of ember itself throws
+// ember::InternalError (not an ember::Error) naming the file and line — a bug to report. The JIT
+// catches internal errors while compiling and runs the region eagerly instead, with one warning.
 #pragma once
 
 #include <sstream>
@@ -29,6 +32,12 @@ class ValueError : public Error {
   using Error::Error;
 };
 
+/// A bug in ember: an internal invariant that did not hold (EMBER_ASSERT).
+class InternalError : public std::logic_error {
+ public:
+  using std::logic_error::logic_error;
+};
+
 namespace detail {
 template <class... A>
 std::string cat(const A&... a) {
@@ -49,7 +58,7 @@ std::string cat(const A&... a) {
       throw ::ember::ErrorType(::ember::detail::cat(__VA_ARGS__)); \
   } while (0)
 
-/// Internal invariant: prints file and line and aborts via std::logic_error.
+/// Internal invariant: throws ember::InternalError naming the file, the line and the condition.
 #define EMBER_ASSERT(cond, ...)                                                               \
   do {                                                                                        \
     if (!(cond)) [[unlikely]]                                                                 \

@@ -46,7 +46,7 @@ namespace detail {
 void internal_failure(const char* file, int line, const char* cond, const std::string& msg) {
   std::string what =
       cat("ember internal error at ", file, ":", line, ": ", cond, msg.empty() ? "" : " - ", msg);
-  throw std::logic_error(what);
+  throw InternalError(what);
 }
 }  // namespace detail
 

@@ -68,7 +68,7 @@ void Emitter::emit(llvm::Module& m, const std::string& symbol) {
       emit_rows(begin, end);
       break;
     case Group::Kind::Library:
-      EMBER_CHECK(false, Error, "jit: library steps have no kernel");
+      EMBER_ASSERT(false, "jit: library steps have no kernel");
   }
   b_.CreateRetVoid();
 
@@ -112,8 +112,8 @@ void Emitter::collect(int32_t id) {
     buffers.push_back(id);
     return;
   }
-  EMBER_CHECK(n.kind == Kind::Apply && is_pointwise(n.op), Error, "jit: node %", id,
-              " cannot be inlined");
+  EMBER_ASSERT(n.kind == Kind::Apply && is_pointwise(n.op), "jit: node %", id,
+               " cannot be inlined");
   slot_[id] = -1;  // visited, computed in registers
   for (int32_t a : n.args) collect(a);
 }
@@ -153,7 +153,7 @@ void Emitter::build_space() {
   if (space.dims(false).empty()) add_unit(false);
   if (step_.kind != Group::Kind::Pointwise && space.dims(true).empty()) add_unit(true);
   if (step_.kind == Group::Kind::Row || step_.kind == Group::Kind::Rows)
-    EMBER_CHECK(space.dims(true).size() == 1, Error, "jit: a row op walks one dim");
+    EMBER_ASSERT(space.dims(true).size() == 1, "jit: a row op walks one dim");
 }
 
 std::vector<Value*> Emitter::offsets(Value* idx, const std::vector<size_t>& dims) {

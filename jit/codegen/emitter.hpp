@@ -58,7 +58,7 @@ inline const dsl::ExprTree& tree_of(const Node& n) {
     return gelu_tanh;
   }
   const auto& t = trees()[static_cast<size_t>(n.op)];
-  EMBER_CHECK(t.has_value(), Error, "jit: no dsl definition for ", op_name(n.op));
+  EMBER_ASSERT(t.has_value(), "jit: no dsl definition for ", op_name(n.op));
   return *t;
 }
 
@@ -127,7 +127,7 @@ inline llvm::Type* scalar_type(llvm::LLVMContext& c, DType d) {
     default:
       break;
   }
-  EMBER_CHECK(false, Error, "jit: no kernels for ", dtype_name(d), " values");
+  EMBER_ASSERT(false, "jit: no kernels for ", dtype_name(d), " values");
   return nullptr;
 }
 inline llvm::Type* memory_type(llvm::LLVMContext& c, DType d) {

@@ -222,26 +222,25 @@ void Graph::verify() const {
   for (size_t i = 0; i < nodes_.size(); ++i) {
     const Node& n = nodes_[i];
     if (n.kind == Kind::Input) {
-      EMBER_CHECK(n.input >= 0 && n.input < num_inputs_, Error, "jit: node %", i, " reads input ",
-                  n.input, " of ", num_inputs_);
-      EMBER_CHECK(n.strides.size() == n.sizes.size(), Error, "jit: input node %", i, " has sizes ",
-                  n.sizes, " but strides ", n.strides);
+      EMBER_ASSERT(n.input >= 0 && n.input < num_inputs_, "jit: node %", i, " reads input ",
+                   n.input, " of ", num_inputs_);
+      EMBER_ASSERT(n.strides.size() == n.sizes.size(), "jit: input node %", i, " has sizes ",
+                   n.sizes, " but strides ", n.strides);
     } else if (n.kind == Kind::Apply) {
       for (int32_t a : n.args)
-        EMBER_CHECK(a >= 0 && static_cast<size_t>(a) < i, Error, "jit: node %", i, " (",
-                    op_name(n.op), ") uses %", a, ", which does not precede it");
+        EMBER_ASSERT(a >= 0 && static_cast<size_t>(a) < i, "jit: node %", i, " (", op_name(n.op),
+                     ") uses %", a, ", which does not precede it");
     }
   }
   for (int32_t o : outputs)
-    EMBER_CHECK(o >= 0 && static_cast<size_t>(o) < nodes_.size(), Error, "jit: output %", o,
-                " is not a node of a graph of ", nodes_.size());
+    EMBER_ASSERT(o >= 0 && static_cast<size_t>(o) < nodes_.size(), "jit: output %", o,
+                 " is not a node of a graph of ", nodes_.size());
   for (size_t i = 0; i < writes.size(); ++i) {
     const Write& w = writes[i];
-    EMBER_CHECK(w.node >= 0 && static_cast<size_t>(w.node) < nodes_.size(), Error, "jit: write %",
-                w.node, " is not a node of a graph of ", nodes_.size());
+    EMBER_ASSERT(w.node >= 0 && static_cast<size_t>(w.node) < nodes_.size(), "jit: write %", w.node,
+                 " is not a node of a graph of ", nodes_.size());
     for (size_t j = 0; j < i; ++j)
-      EMBER_CHECK(writes[j].storage != w.storage, Error, "jit: storage ", w.storage,
-                  " is written twice");
+      EMBER_ASSERT(writes[j].storage != w.storage, "jit: storage ", w.storage, " is written twice");
   }
 }
 

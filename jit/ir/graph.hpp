@@ -83,8 +83,8 @@ class Graph {
   std::string signature() const;
   /// Printed as in the header comment above.
   std::string to_string() const;
-  /// Throws ember::Error naming the node when the graph is malformed (operands out of order,
-  /// input indices out of range, outputs out of range).
+  /// Throws ember::InternalError naming the node when the graph is malformed (operands out of
+  /// order, input indices out of range, outputs out of range).
   void verify() const;
 
  private:

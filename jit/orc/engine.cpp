@@ -36,6 +36,7 @@
 #include <string_view>
 #include <type_traits>
 
+#include "jit/dump.hpp"
 #include "runtime/error.hpp"
 
 namespace ember::jit {
@@ -55,7 +56,7 @@ double ms_since(Clock::time_point t0) {
 }
 
 [[noreturn]] void fail(const std::string& what, llvm::Error e) {
-  throw Error("jit: " + what + ": " + llvm::toString(std::move(e)));
+  throw InternalError("jit: " + what + ": " + llvm::toString(std::move(e)));
 }
 
 template <class T>
@@ -65,22 +66,6 @@ T unwrap(llvm::Expected<T> v, const std::string& what) {
     return *v;
   else
     return std::move(*v);
-}
-
-/// True when EMBER_JIT_DUMP (comma-separated words) contains `word`.
-bool dump_enabled(std::string_view word) {
-  const char* env = std::getenv("EMBER_JIT_DUMP");
-  if (!env) return false;
-  std::string_view s(env);
-  while (true) {
-    size_t comma = s.find(',');
-    std::string_view w = s.substr(0, comma);
-    while (!w.empty() && w.front() == ' ') w.remove_prefix(1);
-    while (!w.empty() && w.back() == ' ') w.remove_suffix(1);
-    if (w == word) return true;
-    if (comma == std::string_view::npos) return false;
-    s.remove_prefix(comma + 1);
-  }
 }
 
 /// True when the comma-separated feature list has "+name".
@@ -280,7 +265,7 @@ std::string Engine::Impl::assembly(const llvm::Module& m, llvm::TargetMachine& t
   llvm::raw_svector_ostream os(text);
   llvm::legacy::PassManager pm;
   if (target.addPassesToEmitFile(pm, os, nullptr, llvm::CodeGenFileType::AssemblyFile))
-    throw Error("jit: the target machine cannot emit assembly");
+    throw InternalError("jit: the target machine cannot emit assembly");
   pm.run(*copy);
   return std::string(text);
 }
@@ -405,7 +390,7 @@ void* Engine::compile(std::unique_ptr<llvm::LLVMContext> ctx_arg,
   // order in which parameters are destroyed is up to the compiler).
   std::unique_ptr<llvm::LLVMContext> ctx = std::move(ctx_arg);
   std::unique_ptr<llvm::Module> m = std::move(m_arg);
-  EMBER_CHECK(ctx && m, Error, "jit: compile() needs a module and its context");
+  EMBER_ASSERT(ctx && m, "jit: compile() needs a module and its context");
   std::lock_guard lock(impl_->mu);
   Impl& d = *impl_;
   CompileInfo local;
@@ -417,10 +402,10 @@ void* Engine::compile(std::unique_ptr<llvm::LLVMContext> ctx_arg,
   std::string problems;
   llvm::raw_string_ostream ps(problems);
   if (llvm::verifyModule(*m, &ps))
-    throw Error("jit: invalid LLVM module '" + name + "': " + problems);
+    throw InternalError("jit: invalid LLVM module '" + name + "': " + problems);
   const llvm::Function* fn = m->getFunction(symbol);
-  EMBER_CHECK(fn && !fn->isDeclaration(), Error, "jit: module '", name, "' defines no function '",
-              symbol, "'");
+  EMBER_ASSERT(fn && !fn->isDeclaration(), "jit: module '", name, "' defines no function '", symbol,
+               "'");
 
   std::string ir;
   llvm::raw_string_ostream(ir) << *m;
@@ -482,7 +467,7 @@ void* Engine::compile(std::unique_ptr<llvm::LLVMContext> ctx_arg,
     std::string why = llvm::toString(addr.takeError());
     std::lock_guard report_lock(d.report_mu);
     if (!d.reported.empty()) why = d.reported + " (" + why + ")";
-    throw Error("jit: cannot link '" + symbol + "': " + why);
+    throw InternalError("jit: cannot link '" + symbol + "': " + why);
   }
   ci.total_ms = ms_since(t0);
   return addr->toPtr<void*>();

@@ -16,6 +16,4 @@ Graph cse(const Graph& g) {
   return out;
 }
 
-Graph optimize(const Graph& g) { return dce(cse(fold(g))); }
-
 }  // namespace ember::jit

@@ -1,7 +1,9 @@
-// Graph passes, one per file, run as a straight script by optimize(): fold, cse, dce; then
-// fuse() cuts the graph into fused kernels and library calls.
+// Graph passes, one per file, run as a straight script by run_pipeline() (jit/passes/pipeline.cpp):
+// fold, cse, dce; then fuse() cuts the graph into fused kernels and library calls, and
+// stores_in_place() picks the writes those kernels store straight into their memory.
 #pragma once
 
+#include <string>
 #include <vector>
 
 #include "jit/ir/graph.hpp"
@@ -16,8 +18,6 @@ Graph fold(const Graph& g);
 Graph cse(const Graph& g);
 /// Dead-code elimination: drops nodes no output depends on.
 Graph dce(const Graph& g);
-/// fold, cse, dce.
-Graph optimize(const Graph& g);
 
 /// True for ops the fused kernels compute elementwise (with broadcasting).
 bool is_pointwise(Op op);
@@ -65,5 +65,22 @@ struct InPlaceStore {
 /// The writes of g (fused into `steps`) whose old content nobody reads after the writing step
 /// stores the new one, so that no copy pass is needed.
 std::vector<InPlaceStore> stores_in_place(const Graph& g, const std::vector<Group>& steps);
+
+}  // namespace ember::jit
+
+namespace ember::jit {
+
+/// A traced graph after the pipeline (jit/passes/pipeline.cpp): the optimised graph, its steps,
+/// and the writes its kernels store in place.
+struct Lowered {
+  Graph graph;
+  std::vector<Group> steps;
+  std::vector<InPlaceStore> in_place;
+};
+/// fold, cse, dce, verify, fuse, store_in_place; EMBER_JIT_DUMP=passes prints the graph after
+/// each.
+Lowered run_pipeline(const Graph& traced, const std::string& region);
+/// The steps as text ("  0: fused pointwise computing %3 %6 over [4, 3]").
+std::string steps_to_string(const Lowered& l);
 
 }  // namespace ember::jit

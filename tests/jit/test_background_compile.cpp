@@ -1,10 +1,9 @@
 // Background compilation (jit::set_async_compile, EMBER_JIT_ASYNC): a hot signature compiles on
 // a worker thread while its region keeps running eagerly; the first run after the kernels are
 // ready uses them, and so does the tier-up. Values are eager's on every run either way.
-#include <nlohmann/json.hpp>
-
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "jit/jit_support.hpp"
@@ -49,7 +48,7 @@ TEST_CASE("regions run eagerly while their kernels compile in the background", "
   }
   jit::wait_for_compiles();
   const jit::Stats s1 = jit::stats();
-  CHECK(fused >= 6);                            // runs 6.. at least
+  CHECK(fused >= 6);  // runs 6.. at least
   CHECK(s1.kernels_compiled + s1.disk_cache_hits > s0.kernels_compiled + s0.disk_cache_hits);
   CHECK(s1.tier_ups > s0.tier_ups);  // the tier-up compiled in the background too
   CHECK(s1.fallbacks == s0.fallbacks);
@@ -87,7 +86,8 @@ TEST_CASE("the profiler shows background compiles on their own thread", "[jit][a
   for (const auto& e : trace["traceEvents"]) {
     if (e.value("name", "") != "background") continue;
     std::string cat = e.value("cat", "");
-    (cat == "compile" || cat == "tier-up" ? compile_threads : run_threads).insert(e["tid"].get<int>());
+    (cat == "compile" || cat == "tier-up" ? compile_threads : run_threads)
+        .insert(e["tid"].get<int>());
   }
   REQUIRE(!compile_threads.empty());
   REQUIRE(!run_threads.empty());
