@@ -11,11 +11,16 @@ namespace {
 
 const char* step_kind(Group::Kind k) {
   switch (k) {
-    case Group::Kind::Pointwise: return "fused pointwise";
-    case Group::Kind::Reduce: return "fused reduction";
-    case Group::Kind::Row: return "fused row op";
-    case Group::Kind::Library: return "library call";
-    case Group::Kind::Rows: return "fused rows (reductions, then pointwise)";
+    case Group::Kind::Pointwise:
+      return "fused pointwise";
+    case Group::Kind::Reduce:
+      return "fused reduction";
+    case Group::Kind::Row:
+      return "fused row op";
+    case Group::Kind::Library:
+      return "library call";
+    case Group::Kind::Rows:
+      return "fused rows (reductions, then pointwise)";
   }
   return "?";
 }
@@ -40,7 +45,8 @@ std::string steps_to_string(const Lowered& l) {
 Lowered run_pipeline(const Graph& traced, const std::string& region) {
   const bool dump = dump_enabled("passes");
   auto after = [&](const char* pass, const Graph& g) {
-    if (dump) std::cerr << "ember: jit: region '" << region << "' after " << pass << ":\n" << g.to_string();
+    if (dump)
+      std::cerr << "ember: jit: region '" << region << "' after " << pass << ":\n" << g.to_string();
   };
   if (dump) std::cerr << "ember: jit: region '" << region << "' as traced:\n" << traced.to_string();
   Lowered l;
@@ -53,7 +59,9 @@ Lowered run_pipeline(const Graph& traced, const std::string& region) {
   l.graph.verify();
   l.steps = fuse(l.graph);
   l.in_place = stores_in_place(l.graph, l.steps);
-  if (dump) std::cerr << "ember: jit: region '" << region << "' after fuse, store_in_place:\n" << steps_to_string(l);
+  if (dump)
+    std::cerr << "ember: jit: region '" << region << "' after fuse, store_in_place:\n"
+              << steps_to_string(l);
   return l;
 }
 

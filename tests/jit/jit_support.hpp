@@ -26,6 +26,20 @@ struct TierUpRuns {
   ~TierUpRuns() { jit::set_tier_up_runs(old); }
 };
 
+/// Turns background compilation on or off for a scope (restored after).
+struct AsyncCompile {
+  bool old = jit::async_compile();
+  explicit AsyncCompile(bool on) { jit::set_async_compile(on); }
+  ~AsyncCompile() { jit::set_async_compile(old); }
+};
+
+/// Turns shadow mode on or off for a scope (restored after).
+struct ShadowMode {
+  bool old = jit::shadow();
+  explicit ShadowMode(bool on) { jit::set_shadow(on); }
+  ~ShadowMode() { jit::set_shadow(old); }
+};
+
 /// Turns the JIT on or off for a scope (restored after).
 struct JitEnabled {
   bool old = jit::enabled();

@@ -14,12 +14,6 @@ using namespace ember;
 
 namespace {
 
-struct Async {
-  bool old = jit::async_compile();
-  explicit Async(bool on) { jit::set_async_compile(on); }
-  ~Async() { jit::set_async_compile(old); }
-};
-
 Tensor body(const Tensor& x, const Tensor& m, double lr) {
   jit::Region r("background");
   Tensor y = gelu(x * 1.5 + 0.25) * sigmoid(x);
@@ -31,7 +25,7 @@ Tensor body(const Tensor& x, const Tensor& m, double lr) {
 
 TEST_CASE("regions run eagerly while their kernels compile in the background", "[jit][async]") {
   test::CompiledPath path(1, 2);
-  Async on(true);
+  test::AsyncCompile on(true);
   Tensor x = test::seeded_randn({96, 40}, 1);
   Tensor m = zeros({96, 40}), m_eager = zeros({96, 40});
   const jit::Stats s0 = jit::stats();
@@ -56,7 +50,7 @@ TEST_CASE("regions run eagerly while their kernels compile in the background", "
 
 TEST_CASE("the first run after wait_for_compiles is fused", "[jit][async]") {
   test::CompiledPath path(1, 0);
-  Async on(true);
+  test::AsyncCompile on(true);
   Tensor x = test::seeded_randn({50, 9}, 3), m = zeros({50, 9});
   const int64_t e0 = jit::stats().eager_graphs;
   body(x, m, 0.5);  // hot: queued, this run eager
@@ -69,7 +63,7 @@ TEST_CASE("the first run after wait_for_compiles is fused", "[jit][async]") {
 
 TEST_CASE("the profiler shows background compiles on their own thread", "[jit][async]") {
   test::CompiledPath path(1, 2);
-  Async on(true);
+  test::AsyncCompile on(true);
   jit::clear_cache();
   Tensor x = test::seeded_randn({20, 30}, 4), m = zeros({20, 30});
   jit::Profiler prof;

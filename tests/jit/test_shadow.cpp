@@ -15,12 +15,6 @@ using namespace ember;
 
 namespace {
 
-struct Shadow {
-  bool old = jit::shadow();
-  explicit Shadow(bool on) { jit::set_shadow(on); }
-  ~Shadow() { jit::set_shadow(old); }
-};
-
 // A wrong kernel: the first element of every value the fused run computed into a root doubled
 // (inputs and written memory alike, as a miscompiled store would).
 void corrupt(const jit::Graph& g, std::vector<Tensor>& values) {
@@ -49,7 +43,7 @@ Tensor step(const Tensor& p, const Tensor& g, double lr) {
 
 TEST_CASE("shadow mode passes correct fused runs and keeps their values", "[jit][shadow]") {
   test::CompiledPath path(1, 2);
-  Shadow on(true);
+  test::ShadowMode on(true);
   Tensor g = test::seeded_randn({64, 33}, 2);
   Tensor p = test::seeded_randn({64, 33}, 1), q = p.clone();
   const jit::Stats before = jit::stats();
@@ -69,7 +63,7 @@ TEST_CASE("shadow mode passes correct fused runs and keeps their values", "[jit]
 TEST_CASE("shadow mode catches a wrong kernel, warns once and keeps eager values",
           "[jit][shadow]") {
   test::CompiledPath path(1, 2);
-  Shadow on(true);
+  test::ShadowMode on(true);
   Corrupt wrong;
   Tensor g = test::seeded_randn({8, 5}, 4);
   Tensor p = test::seeded_randn({8, 5}, 3), q = p.clone();
@@ -114,7 +108,7 @@ TEST_CASE("shadow mode catches a wrong kernel, warns once and keeps eager values
 TEST_CASE("without shadow mode the injected wrong kernel really is wrong", "[jit][shadow]") {
   // The check of the test above: the hook does change fused results.
   test::CompiledPath path(1, 2);
-  Shadow off(false);
+  test::ShadowMode off(false);
   Corrupt wrong;
   Tensor g = test::seeded_randn({8, 5}, 4);
   Tensor p = test::seeded_randn({8, 5}, 3);
@@ -130,7 +124,7 @@ TEST_CASE("without shadow mode the injected wrong kernel really is wrong", "[jit
 
 TEST_CASE("in shadow mode the profiler times both ways of the same runs", "[jit][shadow]") {
   test::CompiledPath path(1, 0);  // compiled at once, full tier
-  Shadow on(true);
+  test::ShadowMode on(true);
   Tensor g = test::seeded_randn({300, 70}, 2);
   Tensor p = test::seeded_randn({300, 70}, 1);
   step(p, g, 0.1);  // compiles
