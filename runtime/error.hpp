@@ -28,6 +28,10 @@ class IndexError : public Error {
 class ValueError : public Error {
   using Error::Error;
 };
+/// Memory the system refused to give (the message says how many bytes were asked for).
+class OutOfMemoryError : public Error {
+  using Error::Error;
+};
 
 namespace detail {
 template <class... A>
