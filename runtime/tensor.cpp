@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "runtime/allocator.hpp"
+#include "runtime/autograd/node.hpp"
 #include "runtime/ops.hpp"
 
 namespace ember {
@@ -84,6 +85,10 @@ std::shared_ptr<Storage> Storage::wrap(void* data, size_t nbytes,
 }
 
 // ---- impl ----
+
+TensorImpl::~TensorImpl() {
+  if (grad_fn) autograd::release_node(std::move(grad_fn));
+}
 
 void TensorImpl::refresh() {
   numel = checked_product(sizes);

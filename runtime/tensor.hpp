@@ -231,6 +231,12 @@ struct TensorImpl {
   Tensor grad;
   std::shared_ptr<autograd::AutogradMeta> autograd;  ///< hooks and other rarely used state
 
+  TensorImpl() = default;
+  TensorImpl(const TensorImpl&) = default;
+  TensorImpl& operator=(const TensorImpl&) = default;
+  /// Hands grad_fn to autograd::release_node: dropping a long graph never recurses deeply.
+  ~TensorImpl();
+
   /// Recomputes numel and the contiguity flag after sizes/strides change.
   void refresh();
   char* data() const {
