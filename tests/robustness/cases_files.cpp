@@ -73,8 +73,20 @@ ROBUSTNESS_CASE({.group = "files",
                  .name = "st_nested_json_in_entry",
                  .body =
                      [] {
-                       load_bytes(st_file("{\"w\": {\"dtype\": \"F32\", \"shape\": " +
-                                          std::string(5000, '[') + std::string(5000, ']') + "}}"));
+                       load_bytes(st_file(
+                           "{\"w\": {\"dtype\": \"F32\", \"shape\": " + std::string(100000, '[') +
+                           std::string(100000, ']') + "}}"));
+                     },
+                 .error = "Error",
+                 .contains = {"nests JSON more than 64 levels"}});
+ROBUSTNESS_CASE({.group = "files",
+                 .name = "st_nested_json_closed_100000",
+                 // issue 15: valid JSON this deep overflowed the stack in the serializer that
+                 // built the error message.
+                 .body =
+                     [] {
+                       load_bytes(st_file("{\"w\": " + std::string(100000, '[') +
+                                          std::string(100000, ']') + "}"));
                      },
                  .error = "Error",
                  .contains = {"nests JSON more than 64 levels"}});

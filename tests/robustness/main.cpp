@@ -1,8 +1,9 @@
 // The corpus runner. `ember_robustness --group G` runs every case of group G, each in a child
 // process (fork, then exec of this binary with --case NAME: nothing else runs between the two,
 // so the parent's threads, OpenBLAS and LLVM cannot leave the child in a broken state), and
-// judges its outcome; ctest runs one group per test. `--case NAME` runs one case in-process and
-// prints its outcome; `--list` prints every case.
+// judges its outcome; ctest runs one group per test. `--run NAME...` does the same for the named
+// cases; `--case NAME` runs one case in-process and prints its outcome; `--list` prints every
+// case.
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/wait.h>
@@ -237,10 +238,21 @@ int main(int argc, char** argv) {
     return run_in_process(*c);
   }
   if (mode == "--group" && argc > 2) return run_group(argv[2]);
+  if (mode == "--run" && argc > 2) {  // named cases, each in a child process, judged
+    int failed = 0;
+    for (int i = 2; i < argc; ++i) {
+      const Case* c = find(argv[i]);
+      std::string why = c ? judge(*c, spawn(self_path(), *c)) : "no such case";
+      std::cout << (why.empty() ? "ok   " : "FAIL ") << argv[i] << (why.empty() ? "" : ": ") << why
+                << "\n";
+      failed += !why.empty();
+    }
+    return failed ? 1 : 0;
+  }
   if (mode == "--list") {
     for (const Case& c : registry()) std::cout << c.group << " " << c.name << "\n";
     return 0;
   }
-  std::cerr << "usage: " << argv[0] << " --group G | --case NAME | --list\n";
+  std::cerr << "usage: " << argv[0] << " --group G | --run NAME... | --case NAME | --list\n";
   return 2;
 }
