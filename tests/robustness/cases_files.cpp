@@ -323,6 +323,28 @@ ROBUSTNESS_CASE({.group = "files",
                  .error = "Error",
                  .contains = {"a.weight", "[3, 3]", "[64, 64]"}});
 
+ROBUSTNESS_CASE({.group = "files",
+                 .name = "module_load_garbage_file",
+                 .body =
+                     [] {
+                       std::string path = temp_dir() + "/garbage.safetensors";
+                       write(path, std::string(4096, '\x5a'));
+                       Net().load(path);
+                     },
+                 .error = "Error",
+                 .contains = {"load_safetensors: '", "garbage.safetensors", "header length"}});
+ROBUSTNESS_CASE({.group = "files",
+                 .name = "module_load_truncated_file",
+                 .body =
+                     [] {
+                       std::string path = temp_dir() + "/net.safetensors";
+                       Net().save(path);
+                       std::filesystem::resize_file(path, std::filesystem::file_size(path) - 100);
+                       Net().load(path);
+                     },
+                 .error = "Error",
+                 .contains = {"net.safetensors", "lie outside the", "truncated file?"}});
+
 // ---- atomic saves: a save that fails part-way leaves the previous file whole ----
 ROBUSTNESS_CASE(
     {.group = "files",
