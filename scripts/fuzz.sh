@@ -15,6 +15,6 @@ cmake --build build-fuzz --target ember_fuzz_readers -j"${EMBER_JOBS:-$(nproc)}"
 seconds=${1:-600}
 shift || true
 mkdir -p build-fuzz/corpus build-fuzz/crashes
-EMBER_FUZZ_SEEDS=build-fuzz/corpus ASAN_OPTIONS=detect_leaks=0 \
+EMBER_FUZZ_SEEDS=build-fuzz/corpus \
   build-fuzz/tests/fuzz/ember_fuzz_readers build-fuzz/corpus -max_total_time="$seconds" \
   -artifact_prefix=build-fuzz/crashes/ -max_len=65536 -rss_limit_mb=4096 -print_final_stats=1 "$@"
