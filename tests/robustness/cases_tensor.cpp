@@ -449,3 +449,25 @@ ROBUSTNESS_CASE({.group = "value",
                      },
                  .error = "Error",
                  .contains = {"undefined"}});
+
+// ---- integer overflow wraps (two's complement, as PyTorch), never undefined behaviour ----
+ROBUSTNESS_CASE({.group = "value",
+                 .name = "int64_sum_overflow_wraps",
+                 .body =
+                     [] {
+                       Tensor t = tensor(std::vector<int64_t>{INT64_MAX, 1});
+                       require(t.sum().item<int64_t>() == INT64_MIN, "INT64_MAX + 1");
+                     },
+                 .error = ""});
+ROBUSTNESS_CASE({.group = "value",
+                 .name = "int64_add_overflow_wraps",
+                 .body =
+                     [] {
+                       Tensor t = tensor(std::vector<int64_t>{INT64_MAX, INT64_MIN});
+                       Tensor u = t + tensor(std::vector<int64_t>{1, -1});
+                       require(u.to_vector<int64_t>() == std::vector<int64_t>{INT64_MIN, INT64_MAX},
+                               "wrapped sums");
+                       require((t * 2).to_vector<int64_t>() == std::vector<int64_t>{-2, 0},
+                               "wrapped products");
+                     },
+                 .error = ""});
