@@ -471,3 +471,18 @@ ROBUSTNESS_CASE({.group = "value",
                                "wrapped products");
                      },
                  .error = ""});
+ROBUSTNESS_CASE({.group = "value",
+                 .name = "int64_unary_overflow_wraps",
+                 .body =
+                     [] {
+                       Tensor t = tensor(std::vector<int64_t>{INT64_MIN, 5});
+                       require((-t).to_vector<int64_t>() == std::vector<int64_t>{INT64_MIN, -5},
+                               "-INT64_MIN wraps to itself");
+                       require(abs(t).to_vector<int64_t>() == std::vector<int64_t>{INT64_MIN, 5},
+                               "abs(INT64_MIN) wraps to itself");
+                       require((t - 1).to_vector<int64_t>() == std::vector<int64_t>{INT64_MAX, 4},
+                               "INT64_MIN - 1");
+                       require(prod(t).item<int64_t>() == INT64_MIN,
+                               "INT64_MIN * 5 wraps to INT64_MIN");
+                     },
+                 .error = ""});
