@@ -345,6 +345,19 @@ ROBUSTNESS_CASE({.group = "files",
                  .error = "Error",
                  .contains = {"net.safetensors", "lie outside the", "truncated file?"}});
 
+ROBUSTNESS_CASE({.group = "files",
+                 .name = "st_i64_values_overflowing_sum",
+                 // Found by the reader fuzzer (UBSan): values from a file summed past INT64_MAX.
+                 .body =
+                     [] {
+                       int64_t v[2] = {INT64_MAX, 1};
+                       auto sd = nn::deserialize_safetensors(st_file(
+                           R"({"i": {"dtype": "I64", "shape": [2], "data_offsets": [0, 16]}})",
+                           std::string(reinterpret_cast<const char*>(v), 16)));
+                       require(sd["i"].sum().item<int64_t>() == INT64_MIN, "wrapped sum");
+                     },
+                 .error = ""});
+
 // ---- atomic saves: a save that fails part-way leaves the previous file whole ----
 ROBUSTNESS_CASE(
     {.group = "files",
