@@ -398,9 +398,22 @@ std::array<T, param_count<E>::value> param_values(const E& e) {
 
 using math::select;  // c ? a : b without a branch (dsl/math.hpp)
 
+// Signed integers wrap around (two's complement, as PyTorch's int64 ops) where C++'s signed
+// overflow is undefined behaviour: -INT64_MIN and INT64_MAX + 1 computed through uint64_t.
+template <class T>
+inline constexpr bool kWrapInt = std::is_integral_v<T> && std::is_signed_v<T>;
+template <class T>
+EMBER_DSL_INLINE auto as_unsigned(T a) {
+  return static_cast<std::make_unsigned_t<T>>(a);
+}
+
 template <Fn F, class T>
 EMBER_DSL_INLINE T apply(T a) {
-  if constexpr (F == Fn::Neg)
+  if constexpr (F == Fn::Neg && kWrapInt<T>)
+    return static_cast<T>(-as_unsigned(a));
+  else if constexpr (F == Fn::Abs && kWrapInt<T>)
+    return a < 0 ? static_cast<T>(-as_unsigned(a)) : a;
+  else if constexpr (F == Fn::Neg)
     return -a;
   else if constexpr (F == Fn::Exp)
     return math::exp(a);
@@ -432,7 +445,13 @@ EMBER_DSL_INLINE T apply(T a) {
 
 template <Fn F, class T>
 EMBER_DSL_INLINE T apply(T a, T b) {
-  if constexpr (F == Fn::Add)
+  if constexpr (F == Fn::Add && kWrapInt<T>)
+    return static_cast<T>(as_unsigned(a) + as_unsigned(b));
+  else if constexpr (F == Fn::Sub && kWrapInt<T>)
+    return static_cast<T>(as_unsigned(a) - as_unsigned(b));
+  else if constexpr (F == Fn::Mul && kWrapInt<T>)
+    return static_cast<T>(as_unsigned(a) * as_unsigned(b));
+  else if constexpr (F == Fn::Add)
     return a + b;
   else if constexpr (F == Fn::Sub)
     return a - b;

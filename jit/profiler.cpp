@@ -14,6 +14,7 @@
 
 #include "jit/profiler_record.hpp"
 #include "runtime/error.hpp"
+#include "runtime/file_io.hpp"
 
 namespace ember::jit {
 
@@ -175,10 +176,7 @@ void Profiler::write_chrome_trace(const std::string& path) const {
     }
   }
   nlohmann::json doc = {{"traceEvents", std::move(events)}, {"displayTimeUnit", "ms"}};
-  std::ofstream f(path);
-  EMBER_CHECK(f, Error, "jit::Profiler::write_chrome_trace: cannot open '", path, "' for writing");
-  f << doc.dump() << '\n';
-  EMBER_CHECK(f.good(), Error, "jit::Profiler::write_chrome_trace: writing '", path, "' failed");
+  write_file_atomic(path, doc.dump() + "\n", "jit::Profiler::write_chrome_trace");
 }
 
 }  // namespace ember::jit

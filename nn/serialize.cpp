@@ -2,12 +2,11 @@
 
 #include <algorithm>
 #include <bit>
-#include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "runtime/file_io.hpp"
 #include "runtime/ops.hpp"
 
 namespace ember::nn {
@@ -107,6 +106,42 @@ struct Entry {
   uint64_t begin = 0, end = 0;
 };
 
+// Untrusted text goes into messages cut short: a header may hold megabytes of JSON.
+std::string clip(std::string s, size_t max = 120) {
+  if (s.size() > max) s = s.substr(0, max) + "...";
+  return s;
+}
+std::string short_dump(const json& j) { return clip(j.dump()); }
+
+// A safetensors header nests 3 deep ({name: {"shape": [...]}}). Deeper JSON is refused before
+// it is parsed: nlohmann's parser keeps its own stack, but dump() (and so any message showing
+// the value) recurses once per level and overflowed the stack on 100,000 nested '['.
+constexpr int kMaxJsonDepth = 64;
+constexpr size_t kMaxDims = 64;  // as PyTorch's limit on a tensor's dimensions
+
+void check_json_depth(std::string_view text, std::string_view source) {
+  int depth = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped)
+        escaped = false;
+      else if (c == '\\')
+        escaped = true;
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxJsonDepth)
+        fail(source, "the header nests JSON more than ", kMaxJsonDepth,
+             " levels deep (a safetensors header needs 3)");
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+}
+
 uint64_t read_u64_le(const char* p) {
   uint64_t v = 0;
   std::memcpy(&v, p, 8);
@@ -116,7 +151,8 @@ uint64_t read_u64_le(const char* p) {
 Entry parse_entry(std::string_view source, const std::string& name, const json& e) {
   Entry out;
   out.name = name;
-  if (!e.is_object()) fail(source, "tensor '", name, "': expected a JSON object, got ", e.dump());
+  if (!e.is_object())
+    fail(source, "tensor '", name, "': expected a JSON object, got ", short_dump(e));
   auto dt = e.find("dtype");
   if (dt == e.end() || !dt->is_string()) fail(source, "tensor '", name, "': missing \"dtype\"");
   if (!dtype_from_code(dt->get<std::string>(), out.dtype))
@@ -125,14 +161,18 @@ Entry parse_entry(std::string_view source, const std::string& name, const json& 
   auto sh = e.find("shape");
   if (sh == e.end() || !sh->is_array())
     fail(source, "tensor '", name, "': missing \"shape\" (an array of sizes)");
+  if (sh->size() > kMaxDims)
+    fail(source, "tensor '", name, "': shape has ", sh->size(), " dimensions; ember reads at most ",
+         kMaxDims);
   uint64_t numel = 1;
   for (const auto& s : *sh) {
     if (!s.is_number_unsigned() ||
         s.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
-      fail(source, "tensor '", name, "': shape ", sh->dump(), " must hold non-negative integers");
+      fail(source, "tensor '", name, "': shape ", short_dump(*sh),
+           " must hold non-negative integers");
     uint64_t v = s.get<uint64_t>();
     if (v != 0 && numel > std::numeric_limits<uint64_t>::max() / v)
-      fail(source, "tensor '", name, "': shape ", sh->dump(), " has too many elements");
+      fail(source, "tensor '", name, "': shape ", short_dump(*sh), " has too many elements");
     numel *= v;
     out.shape.push_back(static_cast<int64_t>(v));
   }
@@ -205,11 +245,12 @@ StateDict deserialize_safetensors(std::string_view bytes, std::string_view sourc
   std::string_view header_text = bytes.substr(8, n);
   std::string_view payload = bytes.substr(8 + n);
 
+  check_json_depth(header_text, source);
   json header;
   try {
     header = json::parse(header_text.begin(), header_text.end());
   } catch (const json::exception& e) {
-    fail(source, "the header is not valid JSON (", e.what(), ")");
+    fail(source, "the header is not valid JSON (", clip(e.what(), 200), ")");
   }
   if (!header.is_object())
     fail(source, "the header must be a JSON object, got ", header.type_name());
@@ -268,23 +309,11 @@ StateDict deserialize_safetensors(std::string_view bytes, std::string_view sourc
 }
 
 void save_safetensors(const std::string& path, const StateDict& tensors, const Metadata& metadata) {
-  std::string bytes = serialize_safetensors(tensors, metadata);
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  EMBER_CHECK(f.good(), Error, "save_safetensors: cannot open '", path,
-              "' for writing: ", std::strerror(errno));
-  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  f.close();
-  EMBER_CHECK(!f.fail(), Error, "save_safetensors: writing '", path,
-              "' failed: ", std::strerror(errno));
+  write_file_atomic(path, serialize_safetensors(tensors, metadata), "save_safetensors");
 }
 
 StateDict load_safetensors(const std::string& path, Metadata* metadata) {
-  std::ifstream f(path, std::ios::binary);
-  EMBER_CHECK(f.good(), Error, "load_safetensors: cannot open '", path,
-              "': ", std::strerror(errno));
-  std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  EMBER_CHECK(!f.bad(), Error, "load_safetensors: reading '", path, "' failed");
-  return deserialize_safetensors(bytes, path, metadata);
+  return deserialize_safetensors(read_file(path, "load_safetensors"), path, metadata);
 }
 
 }  // namespace ember::nn

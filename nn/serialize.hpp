@@ -62,10 +62,12 @@ std::string serialize_safetensors(const StateDict& tensors, const Metadata& meta
 StateDict deserialize_safetensors(std::string_view bytes, std::string_view source = "<memory>",
                                   Metadata* metadata = nullptr);
 
-/// Writes tensors (and optional metadata) to path as .safetensors.
+/// Writes tensors (and optional metadata) to path as .safetensors, atomically: a failed save
+/// leaves the previous file whole (runtime/file_io.hpp).
 void save_safetensors(const std::string& path, const StateDict& tensors,
                       const Metadata& metadata = {});
-/// Reads a .safetensors file; errors name the file and the problem.
+/// Reads a .safetensors file; errors name the file and the problem (a directory, a missing or
+/// malformed file: ember::Error, never a crash).
 StateDict load_safetensors(const std::string& path, Metadata* metadata = nullptr);
 
 }  // namespace ember::nn

@@ -3,11 +3,15 @@
 #include <sys/mman.h>
 
 #include <bit>
+#include <cstdio>
 #include <cstdlib>
 #include <mutex>
 #include <new>
+#include <string>
 #include <unordered_map>
 #include <vector>
+
+#include "runtime/error.hpp"
 
 namespace ember::memory {
 namespace {
@@ -16,14 +20,20 @@ constexpr size_t kAlign = 64;
 constexpr size_t kHuge = size_t{2} << 20;   // 2 MiB: huge-page size and large-block alignment
 constexpr size_t kLarge = size_t{1} << 20;  // blocks from here on are mmapped
 
-// Four classes per power of two: at most 25% waste, few distinct classes to cache.
+// Four classes per power of two: at most 25% waste, few distinct classes to cache. Large blocks
+// use the same classes (multiples of 128 KiB, so of the page size): rounding them up to whole
+// 2 MiB huge pages made a 1 MiB tensor cost 2 MiB. Their start is 2 MiB aligned instead, so
+// every whole huge page inside a block can be backed by one; a tail short of 2 MiB takes small
+// pages.
 size_t size_class(size_t n) {
   if (n <= 512) return (n + 63) & ~size_t{63};
-  if (n >= kLarge) return (n + kHuge - 1) & ~(kHuge - 1);
   size_t p = std::bit_floor(n - 1);
   size_t step = p / 4;
   return (n + step - 1) / step * step;
 }
+
+// Sizes past this are refused before any arithmetic on them can wrap (no system has them).
+constexpr size_t kMaxBytes = size_t{1} << 62;
 
 void* system_alloc(size_t bytes) {
   if (bytes >= kLarge) {
@@ -57,6 +67,19 @@ struct Cache {
   size_t limit = size_t{8} << 30;
 };
 
+std::string human_bytes(size_t n) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  double v = static_cast<double>(n);
+  int u = 0;
+  while (v >= 1024 && u < 6) {
+    v /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
+  return buf;
+}
+
 Cache& cache() {
   static auto* c = new Cache;  // never destroyed: tensors may outlive static destruction
   return *c;
@@ -65,6 +88,9 @@ Cache& cache() {
 }  // namespace
 
 void* allocate(size_t nbytes) {
+  if (nbytes > kMaxBytes)
+    throw OutOfMemoryError(detail::cat("out of memory: asked for ", nbytes, " bytes (",
+                                       human_bytes(nbytes), "), more than any system has"));
   size_t cls = size_class(nbytes == 0 ? 1 : nbytes);
   Cache& c = cache();
   {
@@ -85,7 +111,10 @@ void* allocate(size_t nbytes) {
   if (!p) {
     empty_cache();  // give the cache back and try once more before failing
     p = system_alloc(cls);
-    if (!p) throw std::bad_alloc();
+    if (!p)
+      throw OutOfMemoryError(detail::cat("out of memory: asked for ", nbytes, " bytes (",
+                                         human_bytes(nbytes), "); ember holds ",
+                                         stats().allocated_bytes, " bytes in live tensors"));
   }
   std::lock_guard lk(c.mu);
   c.st.allocated_bytes += cls;

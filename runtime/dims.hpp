@@ -122,11 +122,24 @@ class Dims {
 /// Prints as PyTorch's C++ frontend prints sizes: [2, 3].
 std::ostream& operator<<(std::ostream& os, const Dims& d);
 
-/// Product of the sizes (1 for an empty list).
+/// Product of the sizes (1 for an empty list). Wraps instead of overflowing: sizes that made a
+/// tensor passed checked_product.
 inline int64_t product(const Dims& d) {
+  uint64_t n = 1;
+  for (int64_t v : d) n *= static_cast<uint64_t>(v);
+  return static_cast<int64_t>(n);
+}
+
+/// Product of non-negative sizes, or -1 when it does not fit int64 (a zero size makes it 0,
+/// however large the others).
+inline int64_t checked_product(const Dims& d) {
   int64_t n = 1;
-  for (int64_t v : d) n *= v;
-  return n;
+  bool overflow = false;
+  for (int64_t v : d) {
+    if (v == 0) return 0;
+    overflow = overflow || __builtin_mul_overflow(n, v, &n);
+  }
+  return overflow ? -1 : n;
 }
 
 }  // namespace ember

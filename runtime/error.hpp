@@ -31,6 +31,10 @@ class IndexError : public Error {
 class ValueError : public Error {
   using Error::Error;
 };
+/// Memory the system refused to give (the message says how many bytes were asked for).
+class OutOfMemoryError : public Error {
+  using Error::Error;
+};
 
 /// A bug in ember: an internal invariant that did not hold (EMBER_ASSERT).
 class InternalError : public std::logic_error {

@@ -51,6 +51,7 @@ Tensor randn(const Dims& sizes, TensorOptions o = {});
 Tensor randint(int64_t low, int64_t high, const Dims& sizes, TensorOptions o = kInt64);
 Tensor randint(int64_t high, const Dims& sizes, TensorOptions o = kInt64);
 Tensor randperm(int64_t n, TensorOptions o = kInt64);
+/// 1 with probability p (elementwise), else 0; ValueError for a p outside [0, 1] or NaN.
 Tensor bernoulli(const Tensor& p);
 
 // ---- unary math ----

@@ -193,6 +193,11 @@ Tensor bernoulli(const Tensor& p) {
   const double* pp = probs.data_ptr<double>();
   Tensor out = make_tensor(p.sizes(), is_floating(p.dtype()) ? p.dtype() : default_dtype());
   int64_t n = out.numel();
+  // NaN fails both comparisons, so it is caught with the values outside [0, 1].
+  for (int64_t i = 0; i < n; ++i)
+    EMBER_CHECK(pp[i] >= 0 && pp[i] <= 1, ValueError,
+                "bernoulli: probabilities must be in [0, 1], got ", pp[i], " at element ", i,
+                " of a tensor of shape ", p.sizes());
   random::Stream s = random::next_stream(static_cast<uint64_t>(n));
   visit_dtype(out.dtype(), [&](auto x) {
     using T = decltype(x);

@@ -51,7 +51,9 @@ Dims infer_size(const Dims& sizes, int64_t numel, const char* op) {
       infer = static_cast<int>(i);
     } else {
       EMBER_CHECK(out[i] >= 0, ValueError, op, ": invalid shape dimension ", out[i], " in ", sizes);
-      known *= out[i];
+      // Sizes whose product overflows cannot match any tensor: report the shape, do not wrap.
+      EMBER_CHECK(!__builtin_mul_overflow(known, out[i], &known), ShapeError, op, ": shape '",
+                  sizes, "' is invalid for input of size ", numel);
     }
   }
   if (infer >= 0) {

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "runtime/allocator.hpp"
+#include "runtime/autograd/node.hpp"
 #include "runtime/ops.hpp"
 
 namespace ember {
@@ -85,8 +86,14 @@ std::shared_ptr<Storage> Storage::wrap(void* data, size_t nbytes,
 
 // ---- impl ----
 
+TensorImpl::~TensorImpl() {
+  if (grad_fn) autograd::release_node(std::move(grad_fn));
+}
+
 void TensorImpl::refresh() {
-  numel = product(sizes);
+  numel = checked_product(sizes);
+  EMBER_CHECK(numel >= 0, ValueError, "view: sizes ", sizes,
+              " hold more elements than fit a 64-bit count");
   bool c = true;
   int64_t expected = 1;
   for (size_t i = sizes.size(); i-- > 0;) {
@@ -102,22 +109,34 @@ void TensorImpl::refresh() {
 
 Dims contiguous_strides(const Dims& sizes) {
   Dims s(sizes.size());
-  int64_t acc = 1;
+  uint64_t acc = 1;  // wraps only for sizes whose tensor is refused (checked_numel)
   for (size_t i = sizes.size(); i-- > 0;) {
-    s[i] = acc;
-    acc *= std::max<int64_t>(sizes[i], 1);
+    s[i] = static_cast<int64_t>(acc);
+    acc *= static_cast<uint64_t>(std::max<int64_t>(sizes[i], 1));
   }
   return s;
 }
 
+int64_t checked_numel(const Dims& sizes, DType dtype, const char* op) {
+  const char* sep = op ? ": " : "";
+  if (!op) op = "";
+  for (int64_t s : sizes)
+    EMBER_CHECK(s >= 0, ValueError, op, sep, "negative dimension ", s, " in sizes ", sizes);
+  int64_t n = checked_product(sizes);
+  uint64_t bytes = 0;
+  EMBER_CHECK(
+      n >= 0 && !__builtin_mul_overflow(static_cast<uint64_t>(n), element_size(dtype), &bytes),
+      ValueError, op, sep, "a tensor of sizes ", sizes, " and dtype ", dtype_name(dtype),
+      " is too large: its ", n >= 0 ? "byte count" : "element count", " overflows 64 bits");
+  return n;
+}
+
 Tensor make_tensor(const Dims& sizes, DType dtype) {
   auto impl = std::make_shared<TensorImpl>();
-  for (int64_t s : sizes)
-    EMBER_CHECK(s >= 0, ValueError, "empty: negative dimension ", s, " in sizes ", sizes);
+  impl->numel = checked_numel(sizes, dtype, nullptr);  // creation ops check first, by name
   impl->sizes = sizes;
   impl->strides = contiguous_strides(sizes);
   impl->dtype = dtype;
-  impl->numel = product(sizes);
   impl->contiguous = true;
   impl->storage = Storage::allocate(static_cast<size_t>(impl->numel) * element_size(dtype));
   return Tensor(std::move(impl));

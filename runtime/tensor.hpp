@@ -231,6 +231,12 @@ struct TensorImpl {
   Tensor grad;
   std::shared_ptr<autograd::AutogradMeta> autograd;  ///< hooks and other rarely used state
 
+  TensorImpl() = default;
+  TensorImpl(const TensorImpl&) = default;
+  TensorImpl& operator=(const TensorImpl&) = default;
+  /// Hands grad_fn to autograd::release_node: dropping a long graph never recurses deeply.
+  ~TensorImpl();
+
   /// Recomputes numel and the contiguity flag after sizes/strides change.
   void refresh();
   char* data() const {
@@ -242,6 +248,9 @@ struct TensorImpl {
 
 /// A fresh contiguous tensor of the given sizes, uninitialised.
 Tensor make_tensor(const Dims& sizes, DType dtype);
+/// The element count of sizes; ValueError naming op (when not null) and the sizes when one is
+/// negative or the element or byte count overflows 64 bits.
+int64_t checked_numel(const Dims& sizes, DType dtype, const char* op);
 /// A view of `base`'s storage with new sizes, strides and offset (no checks).
 Tensor make_view(const Tensor& base, Dims sizes, Dims strides, int64_t offset);
 /// Contiguous row-major strides for `sizes`.

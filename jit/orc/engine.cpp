@@ -38,6 +38,7 @@
 
 #include "jit/dump.hpp"
 #include "runtime/error.hpp"
+#include "runtime/file_io.hpp"
 
 namespace ember::jit {
 namespace {
@@ -161,25 +162,15 @@ std::string write_cache_file(const std::string& dir, const std::string& path,
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) return "cannot create " + dir + ": " + ec.message();
-  static uint64_t counter = 0;  // under the engine's mutex
-  std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    uint64_t sum = llvm::xxh3_64bits(object);
-    out.write(object.data(), static_cast<std::streamsize>(object.size()));
-    out.write(reinterpret_cast<const char*>(&sum), sizeof sum);
-    out.write(kCacheTag, sizeof kCacheTag);
-    out.close();
-    if (!out) {
-      fs::remove(tmp, ec);
-      return "cannot write " + tmp;
-    }
-  }
-  fs::rename(tmp, path, ec);
-  if (ec) {
-    std::string msg = "cannot rename " + tmp + ": " + ec.message();
-    fs::remove(tmp, ec);
-    return msg;
+  uint64_t sum = llvm::xxh3_64bits(object);
+  try {
+    write_file_atomic(path,
+                      {std::string_view(object.data(), object.size()),
+                       std::string_view(reinterpret_cast<const char*>(&sum), sizeof sum),
+                       std::string_view(kCacheTag, sizeof kCacheTag)},
+                      "jit disk cache");
+  } catch (const Error& e) {
+    return e.what();
   }
   return {};
 }

@@ -30,8 +30,9 @@ class GzFile {
   GzFile(const GzFile&) = delete;
   GzFile& operator=(const GzFile&) = delete;
 
-  // Reads exactly n bytes; a short read is an error naming `what` and the counts.
-  void read(void* dst, size_t n, const char* what) {
+  // Reads up to n bytes into dst, fewer only at the end of the data; a corrupt stream is an
+  // error naming `what` and the counts (`total` bytes expected, `before` read already).
+  size_t read_some(void* dst, size_t n, const char* what, size_t total, size_t before) {
     size_t got = 0;
     auto* p = static_cast<unsigned char*>(dst);
     while (got < n) {
@@ -42,11 +43,17 @@ class GzFile {
         const char* msg = gzerror(file_, &code);
         if (code == Z_BUF_ERROR) break;  // the compressed stream ends early: truncated
         EMBER_CHECK(false, Error, "FashionMNIST: ", path_, " is corrupt while reading ", what, ": ",
-                    msg, " (expected ", n, " bytes, read ", got, ")");
+                    msg, " (expected ", total, " bytes, read ", before + got, ")");
       }
       if (r == 0) break;
       got += static_cast<size_t>(r);
     }
+    return got;
+  }
+
+  // Reads exactly n bytes; a short read is an error naming `what` and the counts.
+  void read(void* dst, size_t n, const char* what) {
+    size_t got = read_some(dst, n, what, n, 0);
     if (got < n) {
       int code = 0;
       const char* msg = gzerror(file_, &code);
@@ -54,6 +61,29 @@ class GzFile {
                   " bytes of ", what, " but the file ends after ", got,
                   (code != Z_OK && msg && *msg) ? std::string(" (") + msg + ")" : std::string());
     }
+  }
+
+  // Reads the n bytes a header claims in bounded chunks, growing the buffer only as data
+  // arrives: a 58-byte file claiming 10 million images fails at its end, not after allocating
+  // and zeroing 7.8 GB for the claim.
+  std::vector<unsigned char> read_claimed(size_t n, const char* what) {
+    constexpr size_t kChunk = size_t{16} << 20;
+    std::vector<unsigned char> out;
+    size_t got = 0;
+    while (got < n) {
+      size_t want = std::min(n - got, kChunk);
+      out.resize(got + want);
+      size_t r = read_some(out.data() + got, want, what, n, got);
+      got += r;
+      if (r < want) {
+        int code = 0;
+        const char* msg = gzerror(file_, &code);
+        EMBER_CHECK(false, Error, "FashionMNIST: ", path_, " is truncated: expected ", n,
+                    " bytes of ", what, " but the file ends after ", got,
+                    (code != Z_OK && msg && *msg) ? std::string(" (") + msg + ")" : std::string());
+      }
+    }
+    return out;
   }
 
   uint32_t read_u32(const char* what) {
@@ -79,7 +109,9 @@ std::string hex(uint32_t v) {
 constexpr uint32_t kImagesMagic = 0x00000803, kLabelsMagic = 0x00000801;
 constexpr uint32_t kMaxItems = 10'000'000;
 
-Tensor read_images(const std::string& path) {
+}  // namespace
+
+Tensor read_idx_images(const std::string& path) {
   GzFile f(path);
   uint32_t magic = f.read_u32("the header");
   EMBER_CHECK(magic == kImagesMagic, ValueError, "FashionMNIST: ", path, " has magic number ",
@@ -92,15 +124,14 @@ Tensor read_images(const std::string& path) {
   EMBER_CHECK(n <= kMaxItems, ValueError, "FashionMNIST: ", path, " claims ", n,
               " images in its header; more than ", kMaxItems, " means a corrupt header");
   const size_t count = size_t{n} * rows * cols;
-  std::vector<unsigned char> bytes(count);
-  f.read(bytes.data(), count, "image data");
+  std::vector<unsigned char> bytes = f.read_claimed(count, "image data");
   Tensor images = empty({static_cast<int64_t>(n), 1, 28, 28}, kFloat32);
   float* out = images.data_ptr<float>();
   for (size_t i = 0; i < count; ++i) out[i] = static_cast<float>(bytes[i]) / 255.0f;
   return images;
 }
 
-Tensor read_labels(const std::string& path) {
+Tensor read_idx_labels(const std::string& path) {
   GzFile f(path);
   uint32_t magic = f.read_u32("the header");
   EMBER_CHECK(magic == kLabelsMagic, ValueError, "FashionMNIST: ", path, " has magic number ",
@@ -108,8 +139,7 @@ Tensor read_labels(const std::string& path) {
   uint32_t n = f.read_u32("the header");
   EMBER_CHECK(n <= kMaxItems, ValueError, "FashionMNIST: ", path, " claims ", n,
               " labels in its header; more than ", kMaxItems, " means a corrupt header");
-  std::vector<unsigned char> bytes(n);
-  f.read(bytes.data(), n, "label data");
+  std::vector<unsigned char> bytes = f.read_claimed(n, "label data");
   Tensor labels = empty({static_cast<int64_t>(n)}, kInt64);
   int64_t* out = labels.data_ptr<int64_t>();
   for (size_t i = 0; i < n; ++i) {
@@ -120,8 +150,6 @@ Tensor read_labels(const std::string& path) {
   return labels;
 }
 
-}  // namespace
-
 std::string FashionMNIST::default_root() {
   const char* env = std::getenv("EMBER_FASHION_MNIST");
   return env && *env ? std::string(env) : std::string("/usr/share/datasets/fashion-mnist");
@@ -130,8 +158,8 @@ std::string FashionMNIST::default_root() {
 FashionMNIST::FashionMNIST(const std::string& root, Split split) {
   const std::string prefix = root + "/" + (split == Split::train ? "train" : "t10k");
   // Labels first: the small file fails fast when the folder is wrong.
-  targets_ = read_labels(prefix + "-labels-idx1-ubyte.gz");
-  images_ = read_images(prefix + "-images-idx3-ubyte.gz");
+  targets_ = read_idx_labels(prefix + "-labels-idx1-ubyte.gz");
+  images_ = read_idx_images(prefix + "-images-idx3-ubyte.gz");
   EMBER_CHECK(images_.size(0) == targets_.size(0), ValueError, "FashionMNIST: ", prefix,
               "-images-idx3-ubyte.gz holds ", images_.size(0), " images but ", prefix,
               "-labels-idx1-ubyte.gz holds ", targets_.size(0), " labels");

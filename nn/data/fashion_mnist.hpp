@@ -13,6 +13,14 @@ namespace ember::data {
 
 enum class Split { train, test };
 
+/// One IDX image file (gzip or plain) of 28x28 unsigned bytes as [N, 1, 28, 28] float32 in
+/// [0, 1]. Untrusted files are safe: a bad magic, size, truncation or corruption is an
+/// ember::Error naming the file, and memory grows only with the data actually read (at most
+/// 10,000,000 images).
+Tensor read_idx_images(const std::string& path);
+/// One IDX label file (gzip or plain) of unsigned bytes 0..9 as [N] int64; errors as above.
+Tensor read_idx_labels(const std::string& path);
+
 /// 60,000 training or 10,000 test images of 10 clothing classes, read once into memory.
 class FashionMNIST {
  public:

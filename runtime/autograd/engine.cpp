@@ -296,7 +296,11 @@ TensorList run(const std::vector<Edge>& roots, const TensorList& root_grads, boo
     for (auto& [slot, hook] : n->pre_hooks) {
       if (slot < grads.size() && grads[slot].defined()) {
         Tensor r = hook(grads[slot]);
-        if (r.defined()) grads[slot] = r;
+        if (!r.defined()) continue;
+        EMBER_CHECK(r.sizes() == grads[slot].sizes(), ShapeError,
+                    "register_hook: a hook returned a gradient of shape ", r.sizes(),
+                    " for a tensor of shape ", grads[slot].sizes());
+        grads[slot] = r;
       }
     }
     if (captures) {
@@ -464,8 +468,9 @@ void Tensor::register_hook(std::function<Tensor(const Tensor&)> hook) const {
   if (impl_->grad_fn) {
     impl_->grad_fn->pre_hooks.emplace_back(impl_->output_nr, std::move(hook));
   } else {
-    auto edge = autograd::gradient_edge(*this);
-    static_cast<autograd::AccumulateGrad*>(edge.fn.get())->hooks.push_back(std::move(hook));
+    // On the tensor, not on its accumulator: that is held weakly and may not exist yet.
+    if (!impl_->autograd) impl_->autograd = std::make_shared<autograd::AutogradMeta>();
+    impl_->autograd->hooks.push_back(std::move(hook));
   }
 }
 

@@ -57,11 +57,24 @@ struct CppNode : Node {
   Context ctx;
   std::string type_name;
   size_t n_outputs = 1;
+  std::vector<std::pair<Dims, DType>> input_meta;  ///< sizes and dtype of each Tensor input
   TensorList apply(TensorList grads) override {
     TensorList out = T::backward(ctx, grads);
     EMBER_CHECK(out.size() >= next_edges.size(), Error, type_name, "::backward returned ",
                 out.size(), " gradients, but forward took ", next_edges.size(), " tensor inputs");
     out.resize(next_edges.size());
+    // As PyTorch's validate_outputs: a gradient must match its input, or the error surfaces
+    // later as a broken .grad far from the Function that made it.
+    for (size_t i = 0; i < out.size(); ++i) {
+      if (!next_edges[i].valid() || !out[i].defined()) continue;
+      const auto& [sizes, dtype] = input_meta[i];
+      EMBER_CHECK(out[i].sizes() == sizes, ShapeError, "Function ", name(),
+                  " returned an invalid gradient at index ", i, " - got ", out[i].sizes(),
+                  " but expected shape compatible with ", sizes);
+      EMBER_CHECK(out[i].dtype() == dtype, DTypeError, "Function ", name(),
+                  " returned an invalid gradient at index ", i, " - expected dtype ",
+                  dtype_name(dtype), " but got ", dtype_name(out[i].dtype()));
+    }
     return out;
   }
   std::string name() const override { return type_name + "Backward"; }
@@ -97,8 +110,11 @@ struct Function {
     }();
     if (!any || !GradMode::is_enabled()) return result;
     node->sequence_nr = next_sequence_nr();
-    for (const Tensor* t : tensors)
+    for (const Tensor* t : tensors) {
       node->next_edges.push_back(t->defined() && t->requires_grad() ? gradient_edge(*t) : Edge{});
+      node->input_meta.emplace_back(t->defined() ? t->sizes() : Dims{},
+                                    t->defined() ? t->dtype() : kFloat32);
+    }
     auto attach = [&](Tensor& out, uint32_t k) {
       // An output that aliases an input gets its own handle so the input keeps its history.
       for (const Tensor* t : tensors)

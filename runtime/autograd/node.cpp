@@ -10,6 +10,35 @@ std::atomic<uint64_t> g_sequence{0};
 std::atomic<bool> g_anomaly{false};
 }  // namespace
 
+// The nodes waiting to be dropped by the outermost release_node on this thread (null when none
+// runs). A raw pointer: trivially destructible, so safe in destructors during thread exit.
+thread_local std::vector<std::shared_ptr<Node>>* t_releasing = nullptr;
+
+void release_node(std::shared_ptr<Node>&& n) noexcept {
+  if (!n) return;
+  if (n.use_count() > 1) {  // not the last owner (if a race makes it so, ~Node still iterates)
+    n.reset();
+    return;
+  }
+  if (t_releasing) {  // inside a release already: queue it, the loop below drops it
+    t_releasing->push_back(std::move(n));
+    return;
+  }
+  std::vector<std::shared_ptr<Node>> pending;
+  t_releasing = &pending;
+  pending.push_back(std::move(n));
+  while (!pending.empty()) {
+    std::shared_ptr<Node> last = std::move(pending.back());
+    pending.pop_back();
+    last.reset();  // may destroy the node, queueing its edges and its saved tensors' nodes
+  }
+  t_releasing = nullptr;
+}
+
+Node::~Node() {
+  for (Edge& e : next_edges) release_node(std::move(e.fn));
+}
+
 uint64_t next_sequence_nr() { return g_sequence.fetch_add(1, std::memory_order_relaxed); }
 
 bool AnomalyMode::is_enabled() { return g_anomaly.load(std::memory_order_relaxed); }
@@ -62,9 +91,15 @@ Tensor SavedTensor::unpack(const Node* saved_for) const {
 TensorList AccumulateGrad::apply(TensorList grads) {
   Tensor g = grads.empty() ? Tensor() : std::move(grads[0]);
   if (!g.defined()) return {};
-  for (auto& h : hooks) {
-    Tensor r = h(g);
-    if (r.defined()) g = r;
+  if (variable->autograd) {
+    for (auto& h : variable->autograd->hooks) {
+      Tensor r = h(g);
+      if (!r.defined()) continue;
+      EMBER_CHECK(r.sizes() == g.sizes(), ShapeError,
+                  "register_hook: a hook returned a gradient of shape ", r.sizes(),
+                  " for a tensor of shape ", g.sizes());
+      g = r;
+    }
   }
   Tensor& acc = variable->grad;
   if (!acc.defined()) {

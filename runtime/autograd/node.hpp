@@ -51,7 +51,8 @@ struct Node : std::enable_shared_from_this<Node> {
   uint64_t sequence_nr = 0;      ///< creation order: later nodes run first among ready ones
   std::string forward_trace;     ///< anomaly mode: where the forward op was called
 
-  virtual ~Node() = default;
+  /// Releases next_edges through release_node (no recursion down a long chain).
+  virtual ~Node();
   /// Input gradients (undefined where an input needs none) from the output gradients.
   virtual TensorList apply(TensorList grad_outputs) = 0;
   /// PyTorch-style name: "MulBackward0", "AccumulateGrad".
@@ -66,10 +67,15 @@ struct Node : std::enable_shared_from_this<Node> {
   std::vector<std::pair<uint32_t, std::function<Tensor(const Tensor&)>>> pre_hooks;
 };
 
-/// Accumulates the gradient into a leaf tensor's .grad.
+/// Drops one reference to n. The last reference destroys it, and the nodes it alone kept alive,
+/// iteratively (as PyTorch's deleteNode): a chain of 200,000 nodes is freed in a loop, not
+/// through 200,000 nested destructors that overflow the stack.
+void release_node(std::shared_ptr<Node>&& n) noexcept;
+
+/// Accumulates the gradient into a leaf tensor's .grad (running the leaf's hooks first; they
+/// live in the leaf's AutogradMeta, so hooks registered before the accumulator exists are kept).
 struct AccumulateGrad : Node {
   std::shared_ptr<TensorImpl> variable;
-  std::vector<std::function<Tensor(const Tensor&)>> hooks;
   explicit AccumulateGrad(std::shared_ptr<TensorImpl> v) : variable(std::move(v)) {}
   TensorList apply(TensorList grads) override;
   std::string name() const override { return "AccumulateGrad"; }
@@ -78,8 +84,13 @@ struct AccumulateGrad : Node {
 /// State that few tensors carry: a leaf's gradient accumulator and its post-accumulate hooks.
 struct AutogradMeta {
   std::weak_ptr<AccumulateGrad> grad_accumulator;
+<<<<<<< HEAD
   /// Called (with the leaf) after each backward accumulated into the leaf's .grad, by id.
   std::vector<std::pair<uint64_t, std::function<void(const Tensor&)>>> post_accumulate_hooks;
+=======
+  /// register_hook on a leaf: run on its gradient before accumulation.
+  std::vector<std::function<Tensor(const Tensor&)>> hooks;
+>>>>>>> wip/reliability
 };
 
 /// Calls hook(leaf) every time a backward has accumulated a gradient into leaf.grad(), as

@@ -32,6 +32,19 @@ auto binary_fn() {
     return [](T a, T b) -> T { return a || b; };
   else if constexpr (std::is_same_v<T, bool> && op == Op::Mul)
     return [](T a, T b) -> T { return a && b; };
+  // int64 wraps around (two's complement, as PyTorch): signed overflow is undefined behaviour.
+  else if constexpr (std::is_integral_v<T> && op == Op::Add)
+    return [](T a, T b) -> T {
+      return static_cast<T>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b));
+    };
+  else if constexpr (std::is_integral_v<T> && op == Op::Sub)
+    return [](T a, T b) -> T {
+      return static_cast<T>(static_cast<uint64_t>(a) - static_cast<uint64_t>(b));
+    };
+  else if constexpr (std::is_integral_v<T> && op == Op::Mul)
+    return [](T a, T b) -> T {
+      return static_cast<T>(static_cast<uint64_t>(a) * static_cast<uint64_t>(b));
+    };
   else if constexpr (op == Op::Add)
     return [](T a, T b) -> T { return a + b; };
   else if constexpr (op == Op::Sub)

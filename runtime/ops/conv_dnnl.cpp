@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "runtime/env.hpp"
 #include "runtime/error.hpp"
 
 #ifndef EMBER_HAVE_DNNL
@@ -47,12 +48,9 @@ namespace {
 constexpr bool kHaveDnnl = EMBER_HAVE_DNNL;
 
 ConvBackend backend_from_env() {
-  const char* env = std::getenv("EMBER_CONV");
-  std::string_view v = env ? env : "";
+  std::string v = env::choice("EMBER_CONV", {"im2col", "dnnl"}, kHaveDnnl ? "dnnl" : "im2col");
   if (v == "im2col") return ConvBackend::im2col;
-  if (!v.empty() && v != "dnnl")
-    std::fprintf(stderr, "ember: EMBER_CONV=%s is not im2col or dnnl; ignored\n", env);
-  else if (v == "dnnl" && !kHaveDnnl)
+  if (!kHaveDnnl)
     std::fprintf(stderr, "ember: EMBER_CONV=dnnl, but ember was built without oneDNN\n");
   return kHaveDnnl ? ConvBackend::dnnl : ConvBackend::im2col;
 }

@@ -121,13 +121,16 @@ const Tensor& Tensor::zero_() const { return fill_(0); }
 // ---- creation ----
 
 Tensor empty(const Dims& sizes, TensorOptions o) {
+  checked_numel(sizes, o.dtype(), "empty");
   Tensor t = make_tensor(sizes, o.dtype());
   if (o.requires_grad()) t.requires_grad_();
   return t;
 }
 
-Tensor full(const Dims& sizes, Scalar value, TensorOptions o) {
+namespace {
+Tensor filled(const Dims& sizes, Scalar value, TensorOptions o, const char* op) {
   DType d = o.has_dtype() ? o.dtype() : (value.is_floating() ? default_dtype() : value.kind());
+  checked_numel(sizes, d, op);
   Tensor t = make_tensor(sizes, d);
   {
     NoGradGuard g;
@@ -136,8 +139,17 @@ Tensor full(const Dims& sizes, Scalar value, TensorOptions o) {
   if (o.requires_grad()) t.requires_grad_();
   return t;
 }
-Tensor zeros(const Dims& sizes, TensorOptions o) { return full(sizes, 0, o.dtype(o.dtype())); }
-Tensor ones(const Dims& sizes, TensorOptions o) { return full(sizes, 1, o.dtype(o.dtype())); }
+}  // namespace
+
+Tensor full(const Dims& sizes, Scalar value, TensorOptions o) {
+  return filled(sizes, value, o, "full");
+}
+Tensor zeros(const Dims& sizes, TensorOptions o) {
+  return filled(sizes, 0, o.dtype(o.dtype()), "zeros");
+}
+Tensor ones(const Dims& sizes, TensorOptions o) {
+  return filled(sizes, 1, o.dtype(o.dtype()), "ones");
+}
 
 Tensor scalar_tensor(Scalar v, TensorOptions o) { return full({}, v, o); }
 
@@ -209,7 +221,12 @@ Tensor arange(Scalar start, Scalar end, Scalar step, TensorOptions o) {
   EMBER_CHECK((st > 0 && e >= s) || (st < 0 && e <= s), ValueError,
               "arange: upper bound and larger bound inconsistent with step sign (start ", s,
               ", end ", e, ", step ", st, ")");
-  auto n = static_cast<int64_t>(std::ceil((e - s) / st));
+  // Checked before the cast: a double past int64's range converts to garbage (UB).
+  double count = std::ceil((e - s) / st);
+  EMBER_CHECK(count < 9.2e18, ValueError, "arange: start ", s, ", end ", e, " and step ", st,
+              " make ", count, " elements, more than a tensor can hold");
+  auto n = static_cast<int64_t>(count);
+  checked_numel({n}, d, "arange");
   Tensor t = make_tensor({n}, d);
   visit_dtype(d, [&](auto x) {
     using D = decltype(x);
@@ -223,6 +240,7 @@ Tensor arange(Scalar start, Scalar end, Scalar step, TensorOptions o) {
 Tensor linspace(double start, double end, int64_t steps, TensorOptions o) {
   EMBER_CHECK(steps >= 0, ValueError, "linspace: number of steps must be non-negative, got ",
               steps);
+  checked_numel({steps}, o.dtype(), "linspace");
   Tensor t = make_tensor({steps}, o.dtype());
   double step = steps > 1 ? (end - start) / static_cast<double>(steps - 1) : 0;
   visit_dtype(o.dtype(), [&](auto x) {
@@ -273,11 +291,16 @@ Tensor from_blob(void* data, const Dims& sizes, DType dtype) {
 Tensor from_blob(void* data, const Dims& sizes, const Dims& strides, DType dtype) {
   EMBER_CHECK(sizes.size() == strides.size(), ShapeError, "from_blob: sizes ", sizes,
               " and strides ", strides, " differ in length");
-  int64_t extent = 1;
-  for (size_t i = 0; i < sizes.size(); ++i) {
-    EMBER_CHECK(sizes[i] >= 0, ValueError, "from_blob: negative dimension in sizes ", sizes);
-    if (sizes[i] == 0) extent = 0;
-    if (extent) extent += (sizes[i] - 1) * strides[i];
+  int64_t numel = checked_numel(sizes, dtype, "from_blob");
+  EMBER_CHECK(data != nullptr || numel == 0, ValueError, "from_blob: data is a null pointer for ",
+              numel, " elements of sizes ", sizes);
+  int64_t extent = numel == 0 ? 0 : 1;
+  for (size_t i = 0; i < sizes.size() && extent; ++i) {
+    int64_t reach = 0;
+    EMBER_CHECK(!__builtin_mul_overflow(sizes[i] - 1, strides[i], &reach) &&
+                    !__builtin_add_overflow(extent, reach, &extent),
+                ValueError, "from_blob: sizes ", sizes, " and strides ", strides,
+                " reach past 64-bit offsets");
   }
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = Storage::wrap(data, static_cast<size_t>(extent) * element_size(dtype), {});

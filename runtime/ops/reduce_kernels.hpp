@@ -24,6 +24,27 @@ inline constexpr int64_t kTile = 256;
 /// Rows per leaf of a cascaded column sum.
 inline constexpr int64_t kLeafRows = 64;
 
+/// a + b and a * b; signed integers wrap around (two's complement, as PyTorch's int64 sums and
+/// products do) where plain signed overflow is undefined behaviour. Floats are unchanged.
+template <class T>
+inline T add(T a, T b) {
+  if constexpr (std::is_integral_v<T> && std::is_signed_v<T>) {
+    using U = std::make_unsigned_t<T>;
+    return static_cast<T>(static_cast<U>(a) + static_cast<U>(b));
+  } else {
+    return a + b;
+  }
+}
+template <class T>
+inline T mul(T a, T b) {
+  if constexpr (std::is_integral_v<T> && std::is_signed_v<T>) {
+    using U = std::make_unsigned_t<T>;
+    return static_cast<T>(static_cast<U>(a) * static_cast<U>(b));
+  } else {
+    return a * b;
+  }
+}
+
 /// v if it beats a (greater for max, less for min) or is NaN: NaN, once met, sticks.
 template <bool kMax, class T>
 inline T pick(T v, T a) {
@@ -48,10 +69,10 @@ Acc sum_leaf(const T* __restrict x, int64_t n, F& f) {
   Acc acc[L] = {};
   int64_t i = 0;
   for (; i + L <= n; i += L)
-    for (int64_t l = 0; l < L; ++l) acc[l] += f(x[i + l]);
-  for (int64_t l = 0; i < n; ++i, ++l) acc[l] += f(x[i]);
+    for (int64_t l = 0; l < L; ++l) acc[l] = add<Acc>(acc[l], f(x[i + l]));
+  for (int64_t l = 0; i < n; ++i, ++l) acc[l] = add<Acc>(acc[l], f(x[i]));
   for (int64_t w = L / 2; w > 0; w /= 2)
-    for (int64_t l = 0; l < w; ++l) acc[l] += acc[l + w];
+    for (int64_t l = 0; l < w; ++l) acc[l] = add(acc[l], acc[l + w]);
   return acc[0];
 }
 
@@ -60,7 +81,7 @@ template <class Acc, class T, class F>
 Acc sum_row(const T* x, int64_t n, F&& f) {
   if (n <= kLeaf) return sum_leaf<Acc>(x, n, f);
   int64_t half = (n / kLeaf + 1) / 2 * kLeaf;  // split on a leaf boundary
-  return sum_row<Acc>(x, half, f) + sum_row<Acc>(x + half, n - half, f);
+  return add(sum_row<Acc>(x, half, f), sum_row<Acc>(x + half, n - half, f));
 }
 template <class T>
 T sum_row(const T* x, int64_t n) {
@@ -90,10 +111,10 @@ T prod_row(const T* __restrict x, int64_t n) {
   std::fill(acc, acc + L, T(1));
   int64_t i = 0;
   for (; i + L <= n; i += L)
-    for (int64_t l = 0; l < L; ++l) acc[l] *= x[i + l];
+    for (int64_t l = 0; l < L; ++l) acc[l] = mul(acc[l], x[i + l]);
   T r = 1;
-  for (; i < n; ++i) r *= x[i];
-  for (int64_t l = 0; l < L; ++l) r *= acc[l];
+  for (; i < n; ++i) r = mul(r, x[i]);
+  for (int64_t l = 0; l < L; ++l) r = mul(r, acc[l]);
   return r;
 }
 
@@ -103,7 +124,7 @@ void sum_cols(const T* x, int64_t nrows, int64_t ld, int64_t ncols, Acc* __restr
   if (nrows <= kLeafRows) {
     for (int64_t r = 0; r < nrows; ++r) {
       const T* __restrict xr = x + r * ld;
-      for (int64_t j = 0; j < ncols; ++j) acc[j] += f(xr[j], j);
+      for (int64_t j = 0; j < ncols; ++j) acc[j] = add<Acc>(acc[j], f(xr[j], j));
     }
     return;
   }
@@ -112,7 +133,7 @@ void sum_cols(const T* x, int64_t nrows, int64_t ld, int64_t ncols, Acc* __restr
   Acc tmp[kTile];
   std::fill(tmp, tmp + ncols, Acc(0));
   sum_cols(x + half * ld, nrows - half, ld, ncols, tmp, f);
-  for (int64_t j = 0; j < ncols; ++j) acc[j] += tmp[j];
+  for (int64_t j = 0; j < ncols; ++j) acc[j] = add(acc[j], tmp[j]);
 }
 
 /// acc[j] = max (or min) of acc[j] and the column j of x[nrows, ld] (NaN propagates).
@@ -129,7 +150,7 @@ template <class T>
 void prod_cols(const T* x, int64_t nrows, int64_t ld, int64_t ncols, T* __restrict acc) {
   for (int64_t r = 0; r < nrows; ++r) {
     const T* __restrict xr = x + r * ld;
-    for (int64_t j = 0; j < ncols; ++j) acc[j] *= xr[j];
+    for (int64_t j = 0; j < ncols; ++j) acc[j] = mul(acc[j], xr[j]);
   }
 }
 

@@ -218,3 +218,48 @@ TEST_CASE("every truncation of a valid file is an error, never a crash",
     }());
   }
 }
+
+TEST_CASE("deeply nested JSON headers are refused before they are parsed",
+          "[module][safetensors][error]") {
+  // issue 15: 100,000 '[' overflowed the stack while the error message was built.
+  CHECK_THROWS_WITH(nn::deserialize_safetensors(file_bytes(std::string(100000, '['), ""), "deep"),
+                    Catch::Contains("load_safetensors: 'deep': the header nests JSON more than 64 "
+                                    "levels deep"));
+  std::string inner = R"({"w":{"dtype":"F32","shape":)" + std::string(65, '[') +
+                      std::string(65, ']') + R"(,"data_offsets":[0,0]}})";
+  CHECK_THROWS_WITH(nn::deserialize_safetensors(file_bytes(inner, "")),
+                    Catch::Contains("nests JSON more than 64"));
+  // Brackets inside strings (names, metadata) do not count.
+  std::string key(100, '{');
+  std::string ok = R"({")" + key + R"(":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})";
+  CHECK(nn::deserialize_safetensors(file_bytes(ok, raw<float>({1.0f}))).contains(key));
+  // Values shown in messages are cut short.
+  std::string longv = R"({"w":[)" + std::string(5000, '7') + "]}";
+  try {
+    nn::deserialize_safetensors(file_bytes(longv, ""));
+    FAIL("no error");
+  } catch (const Error& e) {
+    CHECK(std::string(e.what()).size() < 400);
+  }
+}
+
+TEST_CASE("loading a directory is an ember::Error naming it", "[module][safetensors][error]") {
+  // issue 15: std::ios_base::failure escaped.
+  std::string dir = std::filesystem::temp_directory_path().string();
+  CHECK_THROWS_MATCHES(
+      nn::load_safetensors(dir), Error,
+      Catch::Message("load_safetensors: '" + dir + "' is a directory, not a file"));
+}
+
+TEST_CASE("saving replaces the file whole and leaves nothing else", "[module][safetensors]") {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() / ("ember_st_dir_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::string p = (dir / "w.safetensors").string();
+  nn::save_safetensors(p, {{"a", ones({1000})}});
+  nn::save_safetensors(p, {{"b", zeros({3})}});
+  nn::StateDict back = nn::load_safetensors(p);
+  CHECK(back.keys() == std::vector<std::string>{"b"});
+  CHECK(std::distance(fs::directory_iterator(dir), {}) == 1);
+  fs::remove_all(dir);
+}

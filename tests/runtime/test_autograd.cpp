@@ -158,3 +158,72 @@ TEST_CASE("to_dot names nodes and shapes", "[autograd]") {
   CHECK_THAT(dot, Catch::Contains("ExpBackward0") && Catch::Contains("MulBackward0") &&
                       Catch::Contains("AccumulateGrad") && Catch::Contains("[2, 3]"));
 }
+
+TEST_CASE("dropping a long graph frees it without deep recursion", "[autograd]") {
+  // issue 15: 200,000 chained nodes were freed by nested destructors and overflowed the stack.
+  Tensor w = ones({1}).requires_grad_();
+  Tensor total = zeros({1});
+  for (int i = 0; i < 200000; ++i) total = total + w * 1.0;
+  CHECK(total.grad_fn() != nullptr);
+  total = Tensor();
+  // Nodes holding saved tensors whose own grad_fn continues the chain.
+  Tensor p = ones({1});
+  for (int i = 0; i < 100000; ++i) p = p * w;
+  std::weak_ptr<autograd::Node> last = p.grad_fn();
+  p = Tensor();
+  CHECK(last.expired());
+}
+
+TEST_CASE("a hook on a leaf registered before its first use runs", "[autograd]") {
+  // issue 15: the accumulator holding the hook was held weakly, so it died with the hook.
+  Tensor x = ones({3}).requires_grad_();
+  x.register_hook([](const Tensor& g) { return g * 10; });
+  (x * 2).sum().backward();
+  CHECK(x.grad().to_vector<float>() == std::vector<float>{20, 20, 20});
+  (x * 1).sum().backward();  // and on later backwards too
+  CHECK(x.grad().to_vector<float>() == std::vector<float>{30, 30, 30});
+}
+
+TEST_CASE("a hook returning a gradient of the wrong shape is a ShapeError", "[autograd][error]") {
+  Tensor x = ones({3}).requires_grad_();
+  x.register_hook([](const Tensor&) { return ones({4}); });
+  CHECK_THROWS_MATCHES((x * 2).sum().backward(), ShapeError,
+                       Catch::Message("register_hook: a hook returned a gradient of shape [4] for "
+                                      "a tensor of shape [3]"));
+  Tensor y = ones({2}).requires_grad_() * 3;
+  y.register_hook([](const Tensor&) { return ones({2, 2}); });
+  CHECK_THROWS_AS(y.sum().backward(), ShapeError);
+}
+
+namespace {
+struct BadShape : autograd::Function<BadShape> {
+  static constexpr const char* name = "BadShape";
+  static Tensor forward(autograd::Context&, const Tensor& x) { return x * 2; }
+  static TensorList backward(autograd::Context&, const TensorList& g) { return {g[0].sum({0})}; }
+};
+struct BadDType : autograd::Function<BadDType> {
+  static constexpr const char* name = "BadDType";
+  static Tensor forward(autograd::Context&, const Tensor& x, const Tensor& y) { return x * y; }
+  static TensorList backward(autograd::Context&, const TensorList& g) {
+    return {g[0], g[0].to(kFloat64)};
+  }
+};
+}  // namespace
+
+TEST_CASE("a Function whose backward returns a bad gradient is named", "[autograd][error]") {
+  // issue 15: a wrong shape raised "internal error at node.cpp:71"; float64 silently made .grad
+  // float64.
+  Tensor x = ones({2, 3}).requires_grad_();
+  CHECK_THROWS_MATCHES(
+      BadShape::apply(x).sum().backward(), ShapeError,
+      Catch::Message("Function BadShapeBackward returned an invalid gradient at "
+                     "index 0 - got [3] but expected shape compatible with [2, 3]"));
+  Tensor a = ones({2}).requires_grad_(), b = ones({2}).requires_grad_();
+  CHECK_THROWS_MATCHES(BadDType::apply(a, b).sum().backward(), DTypeError,
+                       Catch::Message("Function BadDTypeBackward returned an invalid gradient at "
+                                      "index 1 - expected dtype float32 but got float64"));
+  // An input that needs no gradient is not checked: its gradient is dropped.
+  Tensor c = ones({2});
+  BadDType::apply(a, c).sum().backward();
+  CHECK(a.grad().dtype() == kFloat32);
+}

@@ -186,3 +186,58 @@ TEST_CASE("from_blob views caller memory without copying", "[runtime][creation]"
   CHECK_THROWS_WITH(from_blob(buf.data(), {2, 2}, {1}, kFloat32),
                     Catch::Contains("from_blob: sizes [2, 2] and strides [1] differ in length"));
 }
+
+TEST_CASE("sizes whose element or byte count overflows are ValueErrors naming them",
+          "[runtime][creation][error]") {
+  // issue 15: these wrapped the byte count and crashed (or read outside the allocation).
+  constexpr int64_t k40 = int64_t{1} << 40, k62 = int64_t{1} << 62;
+  CHECK_THROWS_MATCHES(zeros({k62}), ValueError,
+                       Catch::Message("zeros: a tensor of sizes [4611686018427387904] and dtype "
+                                      "float32 is too large: its byte count overflows 64 bits"));
+  CHECK_THROWS_WITH(zeros({k40, k40}), Catch::Contains("zeros") &&
+                                           Catch::Contains("[1099511627776, 1099511627776]") &&
+                                           Catch::Contains("element count overflows"));
+  CHECK_THROWS_WITH(empty({k62})[1000000].item(),
+                    Catch::Contains("empty: a tensor of sizes [4611686018427387904]"));
+  CHECK_THROWS_AS(ones({k62 / 2}, kInt64), ValueError);
+  CHECK_THROWS_AS(full({k62, 4}, 1.0), ValueError);
+  // A zero makes any other size fine (0 elements), until an op drops the zero.
+  Tensor e = empty({int64_t{1} << 61, 2, 0});
+  CHECK(e.numel() == 0);
+  CHECK_THROWS_MATCHES(
+      e.sum({2}), ValueError,
+      Catch::Message("a tensor of sizes [2305843009213693952, 2] and dtype float32 "
+                     "is too large: its byte count overflows 64 bits"));
+  CHECK_THROWS_WITH(ones({1, 1}).expand({k40, k40}),
+                    Catch::Contains("[1099511627776, 1099511627776]"));
+}
+
+TEST_CASE("memory the system refuses is an OutOfMemoryError saying how much",
+          "[runtime][creation][error]") {
+  // 2^60 bytes: more than any address space, whatever the overcommit policy.
+  CHECK_THROWS_MATCHES(
+      zeros({int64_t{1} << 58}), OutOfMemoryError,
+      Catch::Message("out of memory: asked for 1152921504606846976 bytes "
+                     "(1.0 EiB); ember holds " +
+                     std::to_string(memory::stats().allocated_bytes) + " bytes in live tensors"));
+  CHECK_THROWS_AS(zeros({int64_t{1} << 61}, kBool), OutOfMemoryError);
+}
+
+TEST_CASE("arange names itself and the size it computed", "[runtime][creation][error]") {
+  CHECK_THROWS_MATCHES(arange(0.0, 1e20), ValueError,
+                       Catch::Message("arange: start 0, end 1e+20 and step 1 make 1e+20 elements, "
+                                      "more than a tensor can hold"));
+  CHECK_THROWS_WITH(arange(0.0, INFINITY), Catch::Contains("arange") && Catch::Contains("inf"));
+  CHECK_THROWS_WITH(
+      arange(0, int64_t{1} << 62),
+      Catch::Contains("arange: a tensor of sizes [4611686018427387904] and dtype int64"));
+}
+
+TEST_CASE("from_blob refuses a null pointer for a non-empty tensor", "[runtime][creation][error]") {
+  CHECK_THROWS_MATCHES(from_blob(nullptr, {4}), ValueError,
+                       Catch::Message("from_blob: data is a null pointer for 4 elements of sizes "
+                                      "[4]"));
+  CHECK(from_blob(nullptr, {0, 3}).numel() == 0);
+  float x = 1;
+  CHECK_THROWS_WITH(from_blob(&x, {int64_t{1} << 62, 4}), Catch::Contains("from_blob"));
+}

@@ -210,3 +210,23 @@ TEST_CASE("concurrent callers of parallel_for each cover their range", "[runtime
   for (auto& t : callers) t.join();
   CHECK(results == std::vector<int>{1, 1, 1, 1});
 }
+
+TEST_CASE("large blocks cost their size class, not a whole number of huge pages",
+          "[runtime][memory]") {
+  // issue 15: blocks of 1 MiB and more were rounded up to 2 MiB, so a 1 MiB tensor cost 2.
+  memory::empty_cache();
+  auto cost = [](int64_t floats) {
+    size_t before = memory::stats().allocated_bytes;
+    Tensor t = empty({floats});
+    return memory::stats().allocated_bytes - before;
+  };
+  CHECK(cost(256 * 1024) == size_t{1} << 20);                // 1 MiB
+  CHECK(cost(256 * 1024 + 1) == (size_t{1} << 20) * 5 / 4);  // next class: 1.25 MiB
+  CHECK(cost(768 * 1024) == size_t{3} << 20);                // 3 MiB, not 4
+  size_t big = cost(3 * 1024 * 1024 + 7);                    // just over 12 MiB
+  CHECK(big >= (size_t{12} << 20));
+  CHECK(big <= (size_t{12} << 20) * 5 / 4);
+  // Still 2 MiB aligned, so whole huge pages back the block.
+  Tensor t = empty({1024 * 1024});
+  CHECK(address(t) % (size_t{2} << 20) == 0);
+}

@@ -177,3 +177,14 @@ TEST_CASE("bernoulli draws ones with the given probability", "[runtime][random]"
   CHECK(std::all_of(v.end() - 20, v.end() - 10, [](double x) { return x == 0; }));
   CHECK(std::all_of(v.end() - 10, v.end(), [](double x) { return x == 1; }));
 }
+
+TEST_CASE("bernoulli refuses probabilities outside [0, 1] and NaN", "[runtime][random][error]") {
+  // issue 15: these drew 0s and 1s.
+  CHECK_THROWS_MATCHES(bernoulli(tensor({0.5, 1.5})), ValueError,
+                       Catch::Message("bernoulli: probabilities must be in [0, 1], got 1.5 at "
+                                      "element 1 of a tensor of shape [2]"));
+  CHECK_THROWS_WITH(bernoulli(tensor({-0.25})), Catch::Contains("got -0.25 at element 0"));
+  CHECK_THROWS_WITH(bernoulli(tensor({0.1, 0.2, NAN}, kFloat64)),
+                    Catch::Contains("got nan at element 2"));
+  CHECK_THROWS_AS(bernoulli(tensor({INFINITY})), ValueError);
+}

@@ -537,3 +537,17 @@ TEST_CASE("reduction errors name the op and the dim", "[reduce][error]") {
   CHECK_THROWS_WITH(argmax(zeros({0})), Catch::Contains("argmax(): Expected reduction dim"));
   CHECK_THROWS_WITH(sum(Tensor()), Catch::Contains("undefined"));
 }
+
+TEST_CASE("int64 sums and products wrap around as in PyTorch", "[runtime][reduce]") {
+  // Found by the reader fuzzer: an I64 tensor loaded from a file summed past INT64_MAX, a signed
+  // overflow (undefined behaviour; UBSan stops the sanitizer build on it).
+  Tensor big = tensor(std::vector<int64_t>{INT64_MAX, 1, INT64_MAX, 3});
+  CHECK(big.sum().item<int64_t>() == 2);  // wraps twice: 2^64 + 2 -> 2
+  CHECK(big.view({2, 2}).sum({0}).to_vector<int64_t>() == std::vector<int64_t>{-2, 4});
+  CHECK(big.view({2, 2}).sum({1}).to_vector<int64_t>() ==
+        std::vector<int64_t>{INT64_MIN, INT64_MIN + 2});
+  Tensor p = tensor(std::vector<int64_t>{int64_t{1} << 62, 4, 3});
+  CHECK(prod(p).item<int64_t>() == 0);  // 2^64 * 3 wraps to 0
+  std::vector<int64_t> many(10000, INT64_MAX);
+  CHECK(tensor(many).sum().item<int64_t>() == -10000);  // 10000 * (2^63 - 1) mod 2^64
+}
