@@ -24,6 +24,7 @@
 #include "jit/profiler_record.hpp"
 #include "runtime/allocator.hpp"
 #include "runtime/dispatch.hpp"
+#include "runtime/env.hpp"
 #include "runtime/error.hpp"
 #include "runtime/ops.hpp"
 #include "runtime/parallel.hpp"
@@ -33,19 +34,17 @@ namespace {
 
 // ---- settings ----
 
-int env_int(const char* name, int fallback) {
-  const char* v = std::getenv(name);
-  return v && *v ? std::atoi(v) : fallback;
-}
 // Read from the environment on first use (so a setter called from another file's static
 // initialiser is not overwritten by a later one here).
+// (Strictly parsed: a value that is not a switch or a number in range warns once and keeps the
+// default.)
 struct Settings {
-  std::atomic<bool> enabled{env_int("EMBER_JIT", 1) != 0};
-  std::atomic<int> hot{std::max(1, env_int("EMBER_JIT_HOT", 2))};
+  std::atomic<bool> enabled{env::flag("EMBER_JIT", true)};
+  std::atomic<int> hot{static_cast<int>(env::integer("EMBER_JIT_HOT", 2, 1, 1 << 30))};
   std::atomic<int> max_specs{8};
-  std::atomic<int> tier_up{std::max(0, env_int("EMBER_JIT_TIERUP", 16))};
-  std::atomic<bool> shadow{env_int("EMBER_JIT_SHADOW", 0) != 0};
-  std::atomic<bool> async{env_int("EMBER_JIT_ASYNC", 1) != 0};
+  std::atomic<int> tier_up{static_cast<int>(env::integer("EMBER_JIT_TIERUP", 16, 0, 1 << 30))};
+  std::atomic<bool> shadow{env::flag("EMBER_JIT_SHADOW", false)};
+  std::atomic<bool> async{env::flag("EMBER_JIT_ASYNC", true)};
 };
 Settings& settings() {
   static Settings& s = *new Settings;  // never destroyed: the compiler thread reads it at exit

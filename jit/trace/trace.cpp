@@ -66,8 +66,14 @@ void flush(Trace& t) {
   }
 }
 
-void resolve(Storage&) {
+void resolve(Storage& s) {
   if (t_state.trace && !t_state.executing) flush(*t_state.trace);
+  // Still without a value: another thread's region computes it (regions and their lazy tensors
+  // belong to the thread that opened them), and that region has not run it yet.
+  EMBER_CHECK(!(s.pending && !s.data), Error,
+              "jit: a tensor computed inside a jit::Region on another thread was read before "
+              "that region ended; read it after the region ends (or after jit::sync() on that "
+              "thread)");
 }
 
 // ---- recording ----

@@ -84,13 +84,10 @@ struct AccumulateGrad : Node {
 /// State that few tensors carry: a leaf's gradient accumulator and its post-accumulate hooks.
 struct AutogradMeta {
   std::weak_ptr<AccumulateGrad> grad_accumulator;
-<<<<<<< HEAD
   /// Called (with the leaf) after each backward accumulated into the leaf's .grad, by id.
   std::vector<std::pair<uint64_t, std::function<void(const Tensor&)>>> post_accumulate_hooks;
-=======
   /// register_hook on a leaf: run on its gradient before accumulation.
   std::vector<std::function<Tensor(const Tensor&)>> hooks;
->>>>>>> wip/reliability
 };
 
 /// Calls hook(leaf) every time a backward has accumulated a gradient into leaf.grad(), as

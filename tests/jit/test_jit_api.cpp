@@ -3,6 +3,7 @@
 // new shapes, the off switch, autograd through regions, stats(), nesting, jit::compile, and
 // errors thrown inside a region. Every result is checked against the same code run eagerly.
 #include <sstream>
+#include <thread>
 
 #include "jit/jit_support.hpp"
 #include "support/reference.hpp"
@@ -603,4 +604,24 @@ TEST_CASE("an error inside a region propagates as the eager error", "[jit][api]"
   }
   require_same(y, exp(a) * 2 + 1, "after the error");
   REQUIRE(delta(s0, jit::stats()).fused_graphs == 1);
+}
+
+TEST_CASE("a lazy tensor read from another thread is a clear error", "[jit][api]") {
+  test::HotThreshold hot(100);
+  Tensor x = test::seeded_randn({16}, 5), y;
+  std::string what;
+  {
+    jit::Region r("api_threads");
+    y = exp(x) * 2;  // lazy: this thread's region computes it when it ends
+    std::thread other([&] {
+      try {
+        (void)y.sum().item<float>();
+      } catch (const Error& e) {
+        what = e.what();
+      }
+    });
+    other.join();
+  }
+  CHECK_THAT(what, Catch::Contains("inside a jit::Region on another thread was read before"));
+  require_same(y, exp(x) * 2, "the region's own result");  // unharmed
 }
