@@ -42,6 +42,8 @@ struct Settings {
   std::atomic<bool> enabled{env::flag("EMBER_JIT", true)};
   std::atomic<int> hot{static_cast<int>(env::integer("EMBER_JIT_HOT", 2, 1, 1 << 30))};
   std::atomic<int> max_specs{8};
+  std::atomic<int> max_plans{
+      static_cast<int>(env::integer("EMBER_JIT_MAX_PLANS", 256, 1, 1 << 20))};
   std::atomic<int> tier_up{static_cast<int>(env::integer("EMBER_JIT_TIERUP", 16, 0, 1 << 30))};
   std::atomic<bool> shadow{env::flag("EMBER_JIT_SHADOW", false)};
   std::atomic<bool> async{env::flag("EMBER_JIT_ASYNC", true)};
@@ -70,6 +72,7 @@ struct Plan {
 };
 
 struct Entry {
+  std::string region;
   int seen = 0;
   int runs = 0;            // of the Quick plan
   bool compiling = false;  // the first compile is queued or running
@@ -77,20 +80,47 @@ struct Entry {
   std::shared_ptr<const Plan> plan;
   bool failed = false;         // compiling failed once: stays eager
   bool shadow_warned = false;  // shadow mode reported a mismatch of this signature
+  uint64_t last_run = 0;       // Cache::runs when it last ran
 };
 
 constexpr size_t kMaxEntries = 4096;
 
 struct Cache {
   std::mutex mu;
+  uint64_t runs = 0;
   std::unordered_map<std::string, Entry> entries;
   std::unordered_map<std::string, int> specializations;  // per region name
   std::unordered_map<std::string, bool> warned;          // per region name
   Stats stats;
 };
 Cache& cache() {
-  static Cache c;
+  // Never destroyed: its plans' code must not be unmapped while static destructors run (and
+  // the compiler thread reads it).
+  static Cache& c = *new Cache;
   return c;
+}
+
+// Keeps at most max_plans compiled plans: drops the plans that ran least recently (their entries
+// forgotten, their region's count of specialisations lowered: a signature that turns hot again
+// compiles again) into `dropped`, which the caller destroys after unlocking (freeing code takes
+// the engine's lock). Called with c.mu held.
+void evict_plans(Cache& c, std::vector<std::shared_ptr<const Plan>>& dropped) {
+  size_t compiled = 0;
+  for (const auto& [sig, e] : c.entries) compiled += e.plan ? 1 : 0;
+  const auto limit = static_cast<size_t>(settings().max_plans.load());
+  while (compiled > limit) {
+    auto lru = c.entries.end();
+    for (auto it = c.entries.begin(); it != c.entries.end(); ++it)
+      if (it->second.plan && !it->second.upgrading &&
+          (lru == c.entries.end() || it->second.last_run < lru->second.last_run))
+        lru = it;
+    if (lru == c.entries.end()) return;
+    dropped.push_back(std::move(lru->second.plan));
+    if (int& n = c.specializations[lru->second.region]; n > 0) --n;
+    c.entries.erase(lru);
+    ++c.stats.plans_evicted;
+    --compiled;
+  }
 }
 
 void warn(const std::string& msg) { std::cerr << "ember: warning: jit: " << msg << '\n'; }
@@ -360,18 +390,25 @@ void run_job(const Job& j) {
   if (prof::active())
     prof::record(j.region, j.upgrade ? prof::Event::TierUp : prof::Event::Compile, t0,
                  prof::Clock::now(), st.kernels_compiled, st.disk_cache_hits, st.compile_ms);
+  std::vector<std::shared_ptr<const Plan>> dropped;  // destroyed after unlocking
   std::lock_guard lk(c.mu);
   add_compile_counts(c.stats, st);
   if (!plan && !j.upgrade) ++c.stats.fallbacks;
   if (plan && j.upgrade) ++c.stats.tier_ups;
   auto it = c.entries.find(j.sig);
-  if (it == c.entries.end()) return;  // clear_cache() meanwhile
+  if (it == c.entries.end()) {  // clear_cache() or eviction meanwhile
+    dropped.push_back(std::move(plan));
+    return;
+  }
   Entry& e = it->second;
   (j.upgrade ? e.upgrading : e.compiling) = false;
-  if (plan)
+  if (plan) {
+    dropped.push_back(std::move(e.plan));  // a tier-up replaces the Quick plan: its code goes
     e.plan = std::move(plan);
-  else if (!j.upgrade)
+    evict_plans(c, dropped);
+  } else if (!j.upgrade) {
     e.failed = true;
+  }
 }
 
 // One worker thread compiling hot signatures while their regions go on running eagerly.
@@ -472,9 +509,8 @@ std::string mismatch(const Tensor& fused, const Tensor& eager, size_t ops) {
 
 // A fused run checked against an eager run of the same graph on the same inputs: the memory the
 // graph writes is saved first and put back between the two, and the eager values are kept.
-void run_shadowed(const std::string& region, const std::string& sig, Entry& entry, const Plan& p,
-                  const Graph& g, const Run& run,
-                  const std::vector<std::shared_ptr<Storage>>& outs);
+void run_shadowed(const std::string& region, const std::string& sig, const Plan& p, const Graph& g,
+                  const Run& run, const std::vector<std::shared_ptr<Storage>>& outs);
 
 }  // namespace
 
@@ -484,7 +520,6 @@ void execute(const std::string& region, const Graph& g, const Run& run,
   std::string sig = g.signature();
   std::shared_ptr<const Plan> plan;
   bool compile = false, upgrade = false;
-  Entry* entry = nullptr;  // stable: unordered_map nodes do not move
   {
     std::lock_guard lk(c.mu);
     ++c.stats.graphs;
@@ -494,8 +529,9 @@ void execute(const std::string& region, const Graph& g, const Run& run,
       std::erase_if(c.entries, [](const auto& kv) { return !kv.second.plan; });
     }
     Entry& e = c.entries[sig];
-    entry = &e;
+    if (e.region.empty()) e.region = region;
     ++e.seen;
+    e.last_run = ++c.runs;
     plan = e.plan;
     if (plan && plan->tier == Tier::Quick && !e.upgrading &&
         ++e.runs >= settings().tier_up.load()) {
@@ -525,12 +561,11 @@ void execute(const std::string& region, const Graph& g, const Run& run,
       std::lock_guard lk(c.mu);
       auto it = c.entries.find(sig);
       plan = it != c.entries.end() ? it->second.plan : nullptr;
-      entry = it != c.entries.end() ? &it->second : nullptr;
     }
   }
   const bool profile = prof::active();
-  if (plan && entry && settings().shadow.load()) {
-    run_shadowed(region, sig, *entry, *plan, g, run, outs);
+  if (plan && settings().shadow.load()) {
+    run_shadowed(region, sig, *plan, g, run, outs);
   } else {
     const auto t0 = profile ? prof::Clock::now() : prof::Clock::time_point{};
     if (plan)
@@ -546,9 +581,8 @@ void execute(const std::string& region, const Graph& g, const Run& run,
 
 namespace {
 
-void run_shadowed(const std::string& region, const std::string& sig, Entry& entry, const Plan& p,
-                  const Graph& g, const Run& run,
-                  const std::vector<std::shared_ptr<Storage>>& outs) {
+void run_shadowed(const std::string& region, const std::string& sig, const Plan& p, const Graph& g,
+                  const Run& run, const std::vector<std::shared_ptr<Storage>>& outs) {
   auto bytes_of = [](const Storage& s) {
     const char* d = static_cast<const char*>(s.data);
     return std::vector<char>(d, d + s.nbytes);
@@ -604,8 +638,10 @@ void run_shadowed(const std::string& region, const std::string& sig, Entry& entr
   {
     std::lock_guard lk(c.mu);
     ++c.stats.shadow_mismatches;
-    first = !entry.shadow_warned;
-    entry.shadow_warned = true;
+    // By signature: the entry may have been evicted or cleared meanwhile (then warn again).
+    auto it = c.entries.find(sig);
+    first = it == c.entries.end() || !it->second.shadow_warned;
+    if (it != c.entries.end()) it->second.shadow_warned = true;
   }
   if (!first) return;
   char hex[17];
@@ -632,6 +668,14 @@ void set_enabled(bool on) { settings().enabled = on; }
 int hot_threshold() { return settings().hot.load(); }
 void set_hot_threshold(int n) { settings().hot = std::max(1, n); }
 void set_max_specializations(int n) { settings().max_specs = std::max(0, n); }
+int max_cached_plans() { return settings().max_plans.load(); }
+void set_max_cached_plans(int n) {
+  settings().max_plans = std::max(1, n);
+  Cache& c = cache();
+  std::vector<std::shared_ptr<const Plan>> dropped;  // destroyed after unlocking
+  std::lock_guard lk(c.mu);
+  evict_plans(c, dropped);
+}
 int tier_up_runs() { return settings().tier_up.load(); }
 void set_tier_up_runs(int n) { settings().tier_up = std::max(0, n); }
 bool shadow() { return settings().shadow.load(); }
@@ -651,8 +695,9 @@ void reset_stats() {
 }
 void clear_cache() {
   Cache& c = cache();
+  std::unordered_map<std::string, Entry> old;  // its plans' code is freed after unlocking
   std::lock_guard lk(c.mu);
-  c.entries.clear();
+  old.swap(c.entries);
   c.specializations.clear();
   c.warned.clear();
 }

@@ -85,6 +85,11 @@ void wait_for_compiles();
 /// The most specialisations (distinct signatures) one region name may compile before it stays
 /// eager, with one warning (default 8).
 void set_max_specializations(int n);
+/// The most compiled signatures kept in memory, over all regions (EMBER_JIT_MAX_PLANS, default
+/// 256). Past it the one that ran least recently is dropped and its machine code freed; if it
+/// turns hot again it compiles again (from the disk cache, usually).
+int max_cached_plans();
+void set_max_cached_plans(int n);
 
 /// Counters since the start of the process (or the last reset_stats()).
 struct Stats {
@@ -98,10 +103,11 @@ struct Stats {
   double compile_ms = 0;          ///< total time spent compiling (IR, optimisation, machine code)
   int64_t tier_ups = 0;           ///< signatures recompiled with the optimising back end
   int64_t shadow_mismatches = 0;  ///< shadow mode: fused runs whose values differed from eager
+  int64_t plans_evicted = 0;      ///< compiled signatures dropped by the max_cached_plans bound
 };
 Stats stats();
 void reset_stats();
-/// Empties the in-memory kernel cache (the disk cache stays).
+/// Empties the in-memory kernel cache and frees its machine code (the disk cache stays).
 void clear_cache();
 
 }  // namespace ember::jit

@@ -390,8 +390,8 @@ CompiledStep compile_step(const Graph& g, const Group& step, const std::vector<b
   out.range = e.range();
   out.grain = e.grain();
   CompileInfo info;
-  out.fn =
-      reinterpret_cast<KernelFn>(engine.compile(std::move(ctx), std::move(m), symbol, &info, tier));
+  out.code = engine.compile(std::move(ctx), std::move(m), symbol, &info, tier);
+  out.fn = reinterpret_cast<KernelFn>(out.code->address());
   out.compile_ms = info.total_ms;
   out.disk_hit = info.disk_hit;
   return out;

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -21,8 +22,11 @@ namespace ember::jit {
 
 using KernelFn = void (*)(char* const* buffers, int64_t begin, int64_t end);
 
+class Code;
+
 struct CompiledStep {
   KernelFn fn = nullptr;
+  std::shared_ptr<const Code> code;  ///< keeps fn's machine code mapped
   /// The node whose data pointer goes into each slot of `buffers`.
   std::vector<int32_t> buffers;
   int64_t range = 0;  ///< the items: [0, range)

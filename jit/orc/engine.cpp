@@ -1,7 +1,8 @@
 // The process's one LLJIT. compile() is a straight pipeline: verify, hash the IR, read the disk
 // cache, else optimise (our own new-PM kernel pipeline, with libmvec as the vector library)
 // and codegen, write the cache, then link the object into a JITDylib of its own and look the
-// symbol up.
+// symbol up. The Code handle it returns removes that dylib when the last copy goes (a tier-up's
+// replaced plan, an evicted one, clear_cache()), which frees the code's memory.
 // Optimising and codegen here, not in LLJIT's IRCompileLayer, lets a cache hit skip both.
 #include "jit/orc/engine.hpp"
 
@@ -10,7 +11,6 @@
 #include <llvm/Analysis/TargetLibraryInfo.h>
 #include <llvm/Config/llvm-config.h>
 #include <llvm/ExecutionEngine/Orc/CompileUtils.h>
-#include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
 #include <llvm/IR/LegacyPassManager.h>
@@ -21,24 +21,19 @@
 #include <llvm/Support/SHA256.h>
 #include <llvm/Support/TargetSelect.h>
 #include <llvm/Support/raw_ostream.h>
-#include <llvm/Support/xxhash.h>
 #include <llvm/Target/TargetMachine.h>
 #include <llvm/Transforms/Utils/Cloning.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <mutex>
 #include <string_view>
 #include <type_traits>
 
 #include "jit/dump.hpp"
+#include "jit/orc/disk_cache.hpp"
+#include "jit/orc/vector_library.hpp"
 #include "runtime/error.hpp"
-#include "runtime/file_io.hpp"
 
 namespace ember::jit {
 namespace {
@@ -46,9 +41,6 @@ namespace {
 constexpr const char* kEmberVersion = "0.1.0";
 // Bump when the pipeline or the vector-function table changes what a key compiles to.
 constexpr const char* kPipelineVersion = "kernel-pipeline-poly-fastisel-4";
-// Cache files end with an xxh3 of the object and this tag: a torn or corrupt file is detected
-// and recompiled, never linked.
-constexpr char kCacheTag[8] = {'E', 'M', 'B', 'J', 'I', 'T', 'O', '1'};
 
 using Clock = std::chrono::steady_clock;
 
@@ -69,112 +61,6 @@ T unwrap(llvm::Expected<T> v, const std::string& what) {
     return std::move(*v);
 }
 
-/// True when the comma-separated feature list has "+name".
-bool has_feature(std::string_view features, std::string_view name) {
-  while (true) {
-    size_t comma = features.find(',');
-    std::string_view f = features.substr(0, comma);
-    if (f.size() == name.size() + 1 && f[0] == '+' && f.substr(1) == name) return true;
-    if (comma == std::string_view::npos) return false;
-    features.remove_prefix(comma + 1);
-  }
-}
-
-std::string default_cache_dir() {
-  if (const char* e = std::getenv("EMBER_JIT_CACHE")) {
-    std::string s = e;
-    return s == "0" ? std::string() : s;
-  }
-  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return std::string(x) + "/ember/jit";
-  if (const char* h = std::getenv("HOME"); h && *h) return std::string(h) + "/.cache/ember/jit";
-  return {};
-}
-
-// ---- vector variants of libm that LLVM 19's LIBMVEC_X86 table lacks (glibc 2.35+ exports
-// them all: check `nm -D libmvec.so.1`). ISA letters of the x86 vector ABI: b = SSE4, d = AVX2,
-// e = AVX-512. String literals, so the VecDescs' StringRefs outlive the JIT. ----
-
-struct VecFunc {
-  const char* scalar;  // a libm name or an LLVM intrinsic
-  const char* vector;  // libmvec's symbol
-  unsigned lanes;
-  char isa;
-  const char* abi;  // LLVM's VFABI prefix for the mapping
-};
-
-#define EMBER_VF(S, F, I, N) {S, "_ZGV" #I "N" #N "v_" #F, N, #I[0], "_ZGV_LLVM_N" #N "v"}
-#define EMBER_VF2(S, F, I, N) {S, "_ZGV" #I "N" #N "vv_" #F, N, #I[0], "_ZGV_LLVM_N" #N "vv"}
-// Every width of a function LLVM does not map at all.
-#define EMBER_VF_ALL(F)                                                                      \
-  EMBER_VF(#F "f", F##f, b, 4), EMBER_VF(#F "f", F##f, d, 8), EMBER_VF(#F "f", F##f, e, 16), \
-      EMBER_VF(#F, F, b, 2), EMBER_VF(#F, F, d, 4), EMBER_VF(#F, F, e, 8)
-// The AVX-512 widths of a function LLVM maps for SSE and AVX2 only (libm name and intrinsic).
-#define EMBER_VF_AVX512(F)                                                                        \
-  EMBER_VF(#F "f", F##f, e, 16), EMBER_VF("llvm." #F ".f32", F##f, e, 16), EMBER_VF(#F, F, e, 8), \
-      EMBER_VF("llvm." #F ".f64", F, e, 8)
-
-constexpr VecFunc kExtraVecFuncs[] = {
-    EMBER_VF_ALL(tanh),
-    EMBER_VF_ALL(erf),
-    EMBER_VF_ALL(log1p),
-    EMBER_VF_ALL(expm1),
-    // llvm.tanh exists since LLVM 19; map it too in case a pass forms it from tanhf.
-    EMBER_VF("llvm.tanh.f32", tanhf, b, 4),
-    EMBER_VF("llvm.tanh.f32", tanhf, d, 8),
-    EMBER_VF("llvm.tanh.f32", tanhf, e, 16),
-    EMBER_VF("llvm.tanh.f64", tanh, b, 2),
-    EMBER_VF("llvm.tanh.f64", tanh, d, 4),
-    EMBER_VF("llvm.tanh.f64", tanh, e, 8),
-    EMBER_VF_AVX512(exp),
-    EMBER_VF_AVX512(log),
-    EMBER_VF_AVX512(sin),
-    EMBER_VF_AVX512(cos),
-    EMBER_VF2("powf", powf, e, 16),
-    EMBER_VF2("llvm.pow.f32", powf, e, 16),
-    EMBER_VF2("pow", pow, e, 8),
-    EMBER_VF2("llvm.pow.f64", pow, e, 8),
-};
-
-#undef EMBER_VF
-#undef EMBER_VF2
-#undef EMBER_VF_ALL
-#undef EMBER_VF_AVX512
-
-/// The cache entry at `path` as an object buffer, or null when absent, torn or corrupt.
-std::unique_ptr<llvm::MemoryBuffer> read_cache_file(const std::string& path) {
-  auto file = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
-                                          /*RequiresNullTerminator=*/false);
-  if (!file) return nullptr;
-  llvm::StringRef data = (*file)->getBuffer();
-  if (data.size() <= 16 || std::memcmp(data.end() - 8, kCacheTag, 8) != 0) return nullptr;
-  llvm::StringRef object = data.drop_back(16);
-  uint64_t sum;
-  std::memcpy(&sum, data.end() - 16, 8);
-  if (llvm::xxh3_64bits(object) != sum) return nullptr;
-  return llvm::MemoryBuffer::getMemBufferCopy(object, path);
-}
-
-/// Writes the entry to a temporary file and renames it into place, so that a concurrent
-/// reader sees the old entry, no entry or the whole new one. Returns "" or the failure.
-std::string write_cache_file(const std::string& dir, const std::string& path,
-                             llvm::StringRef object) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) return "cannot create " + dir + ": " + ec.message();
-  uint64_t sum = llvm::xxh3_64bits(object);
-  try {
-    write_file_atomic(path,
-                      {std::string_view(object.data(), object.size()),
-                       std::string_view(reinterpret_cast<const char*>(&sum), sizeof sum),
-                       std::string_view(kCacheTag, sizeof kCacheTag)},
-                      "jit disk cache");
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return {};
-}
-
 }  // namespace
 
 struct Engine::Impl {
@@ -188,11 +74,11 @@ struct Engine::Impl {
   std::string vector_library;                         // "libmvec" or "none", for the key
 
   mutable std::mutex mu;  // guards everything below and serialises compile()
-  std::string cache_dir;
+  DiskCache disk;
   bool keep_ir = false;
   std::string last_ir;
-  uint64_t dylibs = 0;
-  bool warned_cache = false;
+  uint64_t dylibs = 0;  // made, for unique names
+  size_t live = 0;      // not yet removed
 
   // What the ExecutionSession reports on its side while linking ("Symbols not found: ...");
   // lookup() itself only returns "Failed to materialize symbols".
@@ -282,9 +168,9 @@ Engine::Engine() : impl_(std::make_unique<Impl>()) {
   d.triple = jtmb.getTargetTriple();
   d.cpu = jtmb.getCPU();
   d.features = jtmb.getFeatures().getString();
-  if (has_feature(d.features, "avx512f"))
+  if (has_cpu_feature(d.features, "avx512f"))
     d.vector_bytes = 64;
-  else if (has_feature(d.features, "avx"))
+  else if (has_cpu_feature(d.features, "avx"))
     d.vector_bytes = 32;
   d.tm = unwrap(jtmb.createTargetMachine(), "cannot create a target machine for " + d.cpu);
   d.tm_quick = unwrap(jtmb.createTargetMachine(), "cannot create a target machine for " + d.cpu);
@@ -296,31 +182,8 @@ Engine::Engine() : impl_(std::make_unique<Impl>()) {
     impl->reported += (impl->reported.empty() ? "" : "; ") + llvm::toString(std::move(e));
   });
 
-  // libm's scalar functions come from the process (LLJIT's ProcessSymbols dylib, linked by
-  // default); the vector variants from libmvec, searched from the main dylib. Without libmvec
-  // (not glibc) the vectoriser gets no mappings and loops call libm lane by lane.
   d.tlii = std::make_unique<llvm::TargetLibraryInfoImpl>(d.triple);
-  char prefix = d.jit->getDataLayout().getGlobalPrefix();
-  auto mvec = llvm::orc::DynamicLibrarySearchGenerator::Load("libmvec.so.1", prefix);
-  if (mvec && d.triple.getArch() == llvm::Triple::x86_64) {
-    d.jit->getMainJITDylib().addGenerator(std::move(*mvec));
-    d.tlii->addVectorizableFunctionsFromVecLib(llvm::TargetLibraryInfoImpl::LIBMVEC_X86, d.triple);
-    std::vector<llvm::VecDesc> extra;
-    for (const VecFunc& f : kExtraVecFuncs) {
-      // Never map to a variant this CPU cannot run.
-      if ((f.isa == 'd' && !has_feature(d.features, "avx2")) ||
-          (f.isa == 'e' && !has_feature(d.features, "avx512f")))
-        continue;
-      extra.emplace_back(f.scalar, f.vector, llvm::ElementCount::getFixed(f.lanes),
-                         /*Masked=*/false, f.abi);
-    }
-    d.tlii->addVectorizableFunctions(extra);
-    d.vector_library = "libmvec";
-  } else {
-    if (!mvec) llvm::consumeError(mvec.takeError());
-    d.vector_library = "none";
-  }
-  d.cache_dir = default_cache_dir();
+  d.vector_library = add_vector_library(*d.jit, *d.tlii, d.triple, d.features);
 }
 
 Engine::~Engine() = default;
@@ -354,12 +217,34 @@ const std::string& Engine::cpu() const { return impl_->cpu; }
 const std::string& Engine::features() const { return impl_->features; }
 unsigned Engine::vector_bytes() const { return impl_->vector_bytes; }
 
-const std::string& Engine::cache_dir() const { return impl_->cache_dir; }
+std::string Engine::cache_dir() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->disk.dir();
+}
 
 void Engine::set_cache_dir(std::string dir) {
   std::lock_guard lock(impl_->mu);
-  impl_->cache_dir = dir == "0" ? std::string() : std::move(dir);
-  impl_->warned_cache = false;
+  impl_->disk.set_dir(std::move(dir));
+}
+
+void Engine::set_cache_max_bytes(uint64_t bytes) {
+  std::lock_guard lock(impl_->mu);
+  impl_->disk.set_max_bytes(bytes);
+}
+
+size_t Engine::live_modules() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->live;
+}
+
+Code::~Code() { Engine::instance().release(dylib_); }
+
+void Engine::release(llvm::orc::JITDylib* dylib) {
+  std::lock_guard lock(impl_->mu);
+  // Clears the dylib (its memory goes back through the JIT's memory manager) and forgets it.
+  if (llvm::Error e = impl_->jit->getExecutionSession().removeJITDylib(*dylib))
+    llvm::consumeError(std::move(e));  // nothing to do about it at this point
+  --impl_->live;
 }
 
 void Engine::set_keep_ir(bool on) {
@@ -373,9 +258,9 @@ std::string Engine::last_optimized_ir() const {
   return impl_->last_ir;
 }
 
-void* Engine::compile(std::unique_ptr<llvm::LLVMContext> ctx_arg,
-                      std::unique_ptr<llvm::Module> m_arg, const std::string& symbol,
-                      CompileInfo* info, Tier tier) {
+CodePtr Engine::compile(std::unique_ptr<llvm::LLVMContext> ctx_arg,
+                        std::unique_ptr<llvm::Module> m_arg, const std::string& symbol,
+                        CompileInfo* info, Tier tier) {
   const auto t0 = Clock::now();
   // Locals, so that the module dies before its context on every path, a throw included (the
   // order in which parameters are destroyed is up to the compiler).
@@ -404,10 +289,9 @@ void* Engine::compile(std::unique_ptr<llvm::LLVMContext> ctx_arg,
     llvm::errs() << "; ---- " << symbol << ": LLVM IR before optimisation ----\n" << ir;
 
   // A dump or kept IR needs the pipeline to run, so those skip reading the cache.
-  const std::string path =
-      d.cache_dir.empty() ? "" : d.cache_dir + "/" + d.cache_key(ir, tier) + ".o";
+  const std::string key = d.disk.dir().empty() ? "" : d.cache_key(ir, tier);
   std::unique_ptr<llvm::MemoryBuffer> object;
-  if (!path.empty() && !dump_llvm && !dump_asm && !d.keep_ir) object = read_cache_file(path);
+  if (!key.empty() && !dump_llvm && !dump_asm && !d.keep_ir) object = d.disk.read(key);
   ci.disk_hit = object != nullptr;
 
   if (!object) {
@@ -430,13 +314,7 @@ void* Engine::compile(std::unique_ptr<llvm::LLVMContext> ctx_arg,
     llvm::orc::SimpleCompiler codegen(target);
     object = unwrap(codegen(*m), "codegen of '" + symbol + "' failed");
     ci.codegen_ms = ms_since(t2);
-    if (!path.empty()) {
-      std::string why = write_cache_file(d.cache_dir, path, object->getBuffer());
-      if (!why.empty() && !d.warned_cache) {  // the cache is an optimisation: warn once, go on
-        std::fprintf(stderr, "ember: warning: JIT disk cache disabled for now: %s\n", why.c_str());
-        d.warned_cache = true;
-      }
-    }
+    if (!key.empty()) d.disk.write(key, object->getBuffer());
   }
   m.reset();  // the module before its context
   ctx.reset();
@@ -461,7 +339,8 @@ void* Engine::compile(std::unique_ptr<llvm::LLVMContext> ctx_arg,
     throw InternalError("jit: cannot link '" + symbol + "': " + why);
   }
   ci.total_ms = ms_since(t0);
-  return addr->toPtr<void*>();
+  ++d.live;
+  return CodePtr(new Code(addr->toPtr<void*>(), &jd));
 }
 
 }  // namespace ember::jit

@@ -29,6 +29,7 @@
 
 using namespace ember;
 using dsl::Fn;
+using jit::CodePtr;
 using jit::CompileInfo;
 using jit::Engine;
 namespace fs = std::filesystem;
@@ -97,14 +98,15 @@ std::pair<std::unique_ptr<llvm::LLVMContext>, std::unique_ptr<llvm::Module>> ker
   return {std::move(ctx), std::move(m)};
 }
 
-void* compile_kernel(Fn fn, bool f64, const std::string& symbol, CompileInfo* info = nullptr) {
+CodePtr compile_kernel(Fn fn, bool f64, const std::string& symbol, CompileInfo* info = nullptr) {
   auto [ctx, m] = kernel_module(fn, f64, symbol);
   return Engine::instance().compile(std::move(ctx), std::move(m), symbol, info);
 }
 
 /// Runs a compiled kernel of arity k over inputs xs (each of n values).
 template <class T>
-std::vector<T> run(void* fn, const std::vector<std::vector<T>>& xs) {
+std::vector<T> run(const CodePtr& code, const std::vector<std::vector<T>>& xs) {
+  void* fn = code->address();
   const int64_t n = static_cast<int64_t>(xs[0].size());
   std::vector<T> y(n, T(-12345));
   switch (xs.size()) {
@@ -256,7 +258,7 @@ void check_fn(Fn fn) {
   if (fn == Fn::Where)
     for (size_t p = 0; p < n; p += 3) xs[0][p] = T(0);  // both branches taken often
 
-  void* f = compile_kernel(fn, f64, "orc_" + name);
+  CodePtr f = compile_kernel(fn, f64, "orc_" + name);
   const std::vector<T> y = run<T>(f, xs);
   using U = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
   double worst = 0;
@@ -415,7 +417,7 @@ TEST_CASE("orc: the disk cache hits, and ignores corrupt entries", "[jit][orc]")
   const std::vector<std::vector<float>> xs = {test_values<float>(100, 3)};
   std::vector<float> want;
   for (float v : xs[0]) want.push_back(dsl::apply<Fn::Tanh, float>(v));
-  auto check_values = [&](void* f) {
+  auto check_values = [&](const CodePtr& f) {
     std::vector<float> y = run<float>(f, xs);
     for (size_t i = 0; i < y.size(); ++i)
       if (!std::isnan(want[i])) REQUIRE(ulps(y[i], want[i]) <= 4);
@@ -501,7 +503,7 @@ TEST_CASE("orc: EMBER_JIT_DUMP=llvm,asm prints IR and machine code", "[jit][orc]
   std::string saved = old ? old : "";
   ::setenv("EMBER_JIT_DUMP", "graph, llvm,asm", 1);
   StderrCapture capture;
-  void* f = nullptr;
+  CodePtr f;
   try {
     f = compile_kernel(Fn::Neg, false, "orc_dumped");
   } catch (...) {
@@ -521,7 +523,7 @@ TEST_CASE("orc: EMBER_JIT_DUMP=llvm,asm prints IR and machine code", "[jit][orc]
 
 TEST_CASE("orc: concurrent compiles from two threads", "[jit][orc]") {
   CacheDirGuard guard("");
-  std::vector<void*> got(4, nullptr);
+  std::vector<CodePtr> got(4);
   std::vector<std::string> errors(2);
   auto work = [&](int t) {
     try {
@@ -537,9 +539,92 @@ TEST_CASE("orc: concurrent compiles from two threads", "[jit][orc]") {
   b.join();
   CHECK(errors[0].empty());
   CHECK(errors[1].empty());
-  for (void* p : got) REQUIRE(p);
+  for (const CodePtr& p : got) REQUIRE(p);
   auto y = run<float>(got[1], {{1.5f, 2.f}, {2.f, -3.f}});
   CHECK(y == std::vector<float>{3.f, -6.f});
   auto z = run<double>(got[2], {{1.5, 2}, {2, -3}});
   CHECK(z == std::vector<double>{3.5, -1});
+}
+
+// The mappings of this process (Linux): a leak of JIT code shows here, and running out of them
+// (vm.max_map_count) is what stopped a long-running process before code was freed.
+size_t mapping_count() {
+  std::ifstream maps("/proc/self/maps");
+  size_t n = 0;
+  for (std::string line; std::getline(maps, line);) ++n;
+  return n;
+}
+
+TEST_CASE("orc: code is freed with its last handle", "[jit][orc]") {
+  CacheDirGuard guard("");
+  Engine& e = Engine::instance();
+  const size_t live0 = e.live_modules();
+  {
+    CodePtr a = compile_kernel(Fn::Exp, false, "orc_freed_a");
+    CodePtr b = compile_kernel(Fn::Exp, false, "orc_freed_a");  // the same name, another dylib
+    CHECK(e.live_modules() == live0 + 2);
+    CodePtr a2 = a;
+    a.reset();
+    CHECK(e.live_modules() == live0 + 2);  // a2 holds it
+    a2.reset();
+    CHECK(e.live_modules() == live0 + 1);
+    CHECK(run<float>(b, {{0.f}}) == std::vector<float>{1.f});  // the other is unharmed
+  }
+  CHECK(e.live_modules() == live0);
+  // Many compile-and-free cycles leave the mappings flat (each module maps code and data).
+  for (int i = 0; i < 20; ++i) compile_kernel(Fn::Tanh, i % 2 == 0, "orc_cycle");
+  const size_t maps0 = mapping_count();
+  for (int i = 0; i < 300; ++i) compile_kernel(Fn::Tanh, i % 2 == 0, "orc_cycle");
+  CHECK(e.live_modules() == live0);
+  CHECK(mapping_count() <= maps0 + 16);
+}
+
+TEST_CASE("orc: the disk cache is bounded and refuses a directory others can write", "[jit][orc]") {
+  Engine& e = Engine::instance();
+  SECTION("bounded: least recently used entries go first") {
+    TempDir dir("bounded");
+    CacheDirGuard guard(dir.path.string());
+    CompileInfo info;
+    compile_kernel(Fn::Tanh, false, "orc_bound_0", &info);
+    const uint64_t one = fs::file_size(files_in(dir.path).at(0));
+    e.set_cache_max_bytes(3 * one + one / 2);  // room for three entries of that size
+    // Every unary function in both dtypes: 28 different entries.
+    size_t written = 0;
+    for (int f = static_cast<int>(Fn::Neg); f <= static_cast<int>(Fn::Erf); ++f)
+      for (bool f64 : {false, true}) {
+        compile_kernel(static_cast<Fn>(f), f64, "orc_bound", &info);
+        written += info.disk_hit ? 0 : 1;
+      }
+    e.set_cache_max_bytes(512ull << 20);
+    // Trimmed to three quarters of the bound every 16th write: at most 3 + 15 entries remain.
+    const size_t kept = files_in(dir.path).size();
+    CHECK(written >= 27);
+    CHECK(kept >= 1);
+    CHECK(kept <= 18);
+  }
+  SECTION("a directory other users can write is refused, with a warning") {
+    TempDir dir("shared");
+    fs::create_directories(dir.path);
+    fs::permissions(dir.path, fs::perms::group_write | fs::perms::others_write,
+                    fs::perm_options::add);
+    CacheDirGuard guard(dir.path.string());
+    StderrCapture capture;
+    CompileInfo info;
+    CodePtr f = compile_kernel(Fn::Exp, false, "orc_shared", &info);
+    std::string text = capture.finish();
+    REQUIRE(f);  // compiled all the same
+    CHECK(files_in(dir.path).empty());
+    CHECK_THAT(text, Catch::Contains("is writable by other users"));
+    CHECK_THAT(text, Catch::Contains(dir.path.string()));
+  }
+  SECTION("a directory it makes is its owner's alone") {
+    TempDir dir("made");
+    const fs::path sub = dir.path / "a" / "jit";
+    CacheDirGuard guard(sub.string());
+    compile_kernel(Fn::Exp, false, "orc_made");
+    REQUIRE(fs::is_directory(sub));
+    CHECK((fs::status(sub).permissions() & (fs::perms::group_all | fs::perms::others_all)) ==
+          fs::perms::none);
+    CHECK(files_in(sub).size() == 1);
+  }
 }
