@@ -38,7 +38,8 @@ std::string default_dir() {
 
 DiskCache::DiskCache()
     : dir_(default_dir()),
-      max_bytes_(static_cast<uint64_t>(env::integer("EMBER_JIT_CACHE_MB", 512, 1, 1 << 24)) << 20) {}
+      max_bytes_(static_cast<uint64_t>(env::integer("EMBER_JIT_CACHE_MB", 512, 1, 1 << 24)) << 20) {
+}
 
 void DiskCache::set_dir(std::string dir) {
   dir_ = dir == "0" ? std::string() : std::move(dir);
@@ -134,7 +135,8 @@ void DiskCache::trim() {
   }
   if (total <= max_bytes_) return;
   // Oldest first, down to three quarters of the bound, so that trimming is rare.
-  std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) { return a.used < b.used; });
+  std::sort(items.begin(), items.end(),
+            [](const Item& a, const Item& b) { return a.used < b.used; });
   for (const Item& it : items) {
     if (total <= max_bytes_ / 4 * 3) break;
     if (fs::remove(it.path, ec)) total -= it.bytes;

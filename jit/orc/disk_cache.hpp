@@ -43,7 +43,7 @@ class DiskCache {
 
   std::string dir_;
   uint64_t max_bytes_;
-  int checked_ = 0;     // 0 unchecked, 1 usable, -1 refused
+  int checked_ = 0;  // 0 unchecked, 1 usable, -1 refused
   bool warned_ = false;
   uint64_t writes_ = 0;
 };

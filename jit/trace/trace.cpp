@@ -1,10 +1,14 @@
 #include "jit/trace/trace.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <exception>
 #include <iostream>
 #include <limits>
 #include <mutex>
+#include <string>
+#include <vector>
 
 #include "jit/executor.hpp"
 #include "jit/jit.hpp"
@@ -23,6 +27,33 @@ struct ThreadState {
   bool executing = false;  // inside flush: nothing records, nothing flushes
 };
 thread_local ThreadState t_state;
+
+// The outermost regions open on all threads, for the error that a lazy tensor read from
+// another thread gets (never destroyed: threads may end regions while the process exits).
+struct OpenRegion {
+  pid_t thread;
+  std::string name;
+};
+struct OpenRegions {
+  std::mutex mu;
+  std::vector<OpenRegion> all;
+};
+OpenRegions& open_regions() {
+  static OpenRegions& r = *new OpenRegions;
+  return r;
+}
+
+// "region 'step' on thread 4242" for the open regions of other threads than this one.
+std::string other_threads_regions() {
+  OpenRegions& r = open_regions();
+  std::lock_guard lk(r.mu);
+  std::string out;
+  for (const OpenRegion& o : r.all)
+    if (o.thread != ::gettid())
+      out += (out.empty() ? "" : ", ") + ("region '" + o.name + "' on thread ") +
+             std::to_string(o.thread);
+  return out.empty() ? "a region on another thread" : out;
+}
 
 // Views run eagerly on metadata: the data stays pending (the op table's Meta policy).
 bool is_view_op(Op op) { return op_traits(op).jit == JitPolicy::Meta; }
@@ -70,10 +101,12 @@ void resolve(Storage& s) {
   if (t_state.trace && !t_state.executing) flush(*t_state.trace);
   // Still without a value: another thread's region computes it (regions and their lazy tensors
   // belong to the thread that opened them), and that region has not run it yet.
-  EMBER_CHECK(!(s.pending && !s.data), Error,
-              "jit: a tensor computed inside a jit::Region on another thread was read before "
-              "that region ended; read it after the region ends (or after jit::sync() on that "
-              "thread)");
+  if (s.pending && !s.data) [[unlikely]]
+    throw Error(
+        "jit: a tensor computed inside a jit::Region on another thread was read before "
+        "that region ended (thread " +
+        std::to_string(::gettid()) + " read it; open: " + other_threads_regions() +
+        "); read it after the region ends, or after jit::sync() on that thread");
 }
 
 // ---- recording ----
@@ -415,6 +448,9 @@ bool begin_region(const std::string& name) {
     install_hooks();
     ts.trace = std::make_unique<Trace>();
     ts.trace->name = name;
+    OpenRegions& r = open_regions();
+    std::lock_guard lk(r.mu);
+    r.all.push_back({::gettid(), name});
   }
   return outermost;
 }
@@ -430,6 +466,9 @@ void end_region(bool outermost) {
     // A destructor cannot throw; the values of this region are lost (see flush).
     std::cerr << "ember: jit: region '" << tr->name << "' failed: " << e.what() << '\n';
   }
+  OpenRegions& r = open_regions();
+  std::lock_guard lk(r.mu);
+  std::erase_if(r.all, [](const OpenRegion& o) { return o.thread == ::gettid(); });
 }
 
 void flush_current() {

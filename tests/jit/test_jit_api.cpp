@@ -2,6 +2,8 @@
 // control flow on read values, graph breaks on ops the JIT does not fuse, re-specialisation on
 // new shapes, the off switch, autograd through regions, stats(), nesting, jit::compile, and
 // errors thrown inside a region. Every result is checked against the same code run eagerly.
+#include <unistd.h>
+
 #include <sstream>
 #include <thread>
 
@@ -623,5 +625,6 @@ TEST_CASE("a lazy tensor read from another thread is a clear error", "[jit][api]
     other.join();
   }
   CHECK_THAT(what, Catch::Contains("inside a jit::Region on another thread was read before"));
+  CHECK_THAT(what, Catch::Contains("region 'api_threads' on thread " + std::to_string(::gettid())));
   require_same(y, exp(x) * 2, "the region's own result");  // unharmed
 }
