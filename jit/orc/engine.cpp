@@ -13,6 +13,8 @@
 #include <llvm/ExecutionEngine/Orc/CompileUtils.h>
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
+#include <llvm/IR/DiagnosticHandler.h>
+#include <llvm/IR/DiagnosticInfo.h>
 #include <llvm/IR/LegacyPassManager.h>
 #include <llvm/IR/Verifier.h>
 #include <llvm/Passes/PassBuilder.h>
@@ -60,6 +62,16 @@ T unwrap(llvm::Expected<T> v, const std::string& what) {
   else
     return std::move(*v);
 }
+
+// Drops the optimiser's remarks. The loop vectoriser prints a remark to stderr ("loop not
+// vectorized: loop induction variable could not be identified") for every loop with an explicit
+// width hint it does not vectorise, such as the scalar remainder loops: noise to a user, and
+// the kernel is correct either way. Warnings and errors still print.
+struct QuietRemarks : llvm::DiagnosticHandler {
+  bool handleDiagnostics(const llvm::DiagnosticInfo& d) override {
+    return d.getSeverity() == llvm::DS_Remark;
+  }
+};
 
 }  // namespace
 
@@ -267,6 +279,7 @@ CodePtr Engine::compile(std::unique_ptr<llvm::LLVMContext> ctx_arg,
   std::unique_ptr<llvm::LLVMContext> ctx = std::move(ctx_arg);
   std::unique_ptr<llvm::Module> m = std::move(m_arg);
   EMBER_ASSERT(ctx && m, "jit: compile() needs a module and its context");
+  ctx->setDiagnosticHandler(std::make_unique<QuietRemarks>());
   std::lock_guard lock(impl_->mu);
   Impl& d = *impl_;
   CompileInfo local;

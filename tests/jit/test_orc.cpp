@@ -628,3 +628,52 @@ TEST_CASE("orc: the disk cache is bounded and refuses a directory others can wri
     CHECK(files_in(sub).size() == 1);
   }
 }
+
+TEST_CASE("orc: the optimiser's remarks stay off stderr", "[jit][orc]") {
+  // for (i = 1; i < n; i *= 2) y[i] = 1 with a vectorize.width hint: the vectoriser cannot
+  // identify the induction and, hinted, would print "remark: ... loop not vectorized".
+  CacheDirGuard guard("");
+  Engine& e = Engine::instance();
+  auto ctx = std::make_unique<llvm::LLVMContext>();
+  auto m = e.new_module("remarks", *ctx);
+  llvm::Type* i64 = llvm::Type::getInt64Ty(*ctx);
+  llvm::Type* ptr = llvm::PointerType::getUnqual(*ctx);
+  auto* f = llvm::Function::Create(
+      llvm::FunctionType::get(llvm::Type::getVoidTy(*ctx), {ptr, i64}, false),
+      llvm::Function::ExternalLinkage, "orc_remarks", m.get());
+  e.add_target_attributes(*f);
+  auto* entry = llvm::BasicBlock::Create(*ctx, "entry", f);
+  auto* loop = llvm::BasicBlock::Create(*ctx, "loop", f);
+  auto* exit = llvm::BasicBlock::Create(*ctx, "exit", f);
+  llvm::IRBuilder<> b(entry);
+  b.CreateCondBr(b.CreateICmpSGT(f->getArg(1), b.getInt64(1)), loop, exit);
+  b.SetInsertPoint(loop);
+  llvm::PHINode* i = b.CreatePHI(i64, 2, "i");
+  i->addIncoming(b.getInt64(1), entry);
+  b.CreateStore(llvm::ConstantFP::get(b.getFloatTy(), 1.0),
+                b.CreateInBoundsGEP(b.getFloatTy(), f->getArg(0), i));
+  llvm::Value* next = b.CreateMul(i, b.getInt64(2), "next", true, true);
+  i->addIncoming(next, loop);
+  auto* latch = b.CreateCondBr(b.CreateICmpSLT(next, f->getArg(1)), loop, exit);
+  llvm::Metadata* kv[] = {llvm::MDString::get(*ctx, "llvm.loop.vectorize.width"),
+                          llvm::ConstantAsMetadata::get(b.getInt32(8))};
+  llvm::Metadata* ops[] = {nullptr, llvm::MDNode::get(*ctx, kv)};
+  auto* self = llvm::MDNode::getDistinct(*ctx, ops);
+  self->replaceOperandWith(0, self);
+  latch->setMetadata(llvm::LLVMContext::MD_loop, self);
+  b.SetInsertPoint(exit);
+  b.CreateRetVoid();
+
+  StderrCapture capture;
+  CodePtr code;
+  try {
+    code = e.compile(std::move(ctx), std::move(m), "orc_remarks");
+  } catch (...) {
+  }
+  std::string text = capture.finish();
+  REQUIRE(code);
+  CHECK(text.empty());
+  std::vector<float> y(9, 0.f);
+  reinterpret_cast<void (*)(float*, int64_t)>(code->address())(y.data(), 9);
+  CHECK(y == std::vector<float>{0, 1, 1, 0, 1, 0, 0, 0, 1});
+}
