@@ -146,6 +146,10 @@ inline bool synchronous_compiles() {
   return true;
 }
 inline const bool jit_compiles_synchronous = synchronous_compiles();
+// The background compiler runs below the caller's priority (EMBER_JIT_COMPILE_NICE, default
+// 10), which starves it while ctest runs other test processes on every core and the tests wait
+// for it: they run it at their own priority unless told otherwise.
+inline const bool compile_at_test_priority = ::setenv("EMBER_JIT_COMPILE_NICE", "0", 0) == 0;
 }  // namespace detail
 
 }  // namespace ember::test
