@@ -63,10 +63,27 @@ struct KernelScope {
 };
 }  // namespace
 
+namespace {
+// Gives the outputs of op their autograd history when an input requires grad.
+void record_history(Op op, std::span<const Tensor> inputs, const Attrs& attrs, TensorList& out) {
+  if (!g_autograd_hook || !t_grad_enabled) return;
+  for (const Tensor& t : inputs)
+    if (t.defined() && t.impl()->requires_grad) {
+      g_autograd_hook(op, inputs, attrs, out);
+      return;
+    }
+}
+}  // namespace
+
 TensorList dispatch(Op op, std::span<const Tensor> inputs, const Attrs& attrs) {
   TensorList out;
   if (g_trace_hook) [[unlikely]] {
-    if (t_kernel_depth == 0 && g_trace_hook(op, inputs, attrs, out)) return out;
+    // A traced op's outputs are lazy values, and get their history as computed ones would: the
+    // autograd node saves the lazy tensors, and a backward run inside the region traces too.
+    if (t_kernel_depth == 0 && g_trace_hook(op, inputs, attrs, out)) {
+      record_history(op, inputs, attrs, out);
+      return out;
+    }
     KernelScope scope;
     return run_kernel(op, inputs, attrs);
   }
@@ -78,13 +95,7 @@ TensorList run_kernel(Op op, std::span<const Tensor> inputs, const Attrs& attrs)
   const OpInfo& info = op_info(op);
   EMBER_ASSERT(info.kernel, "no CPU kernel registered for ", info.name);
   out = info.kernel(inputs, attrs);
-  if (g_autograd_hook && t_grad_enabled) {
-    for (const Tensor& t : inputs)
-      if (t.defined() && t.impl()->requires_grad) {
-        g_autograd_hook(op, inputs, attrs, out);
-        break;
-      }
-  }
+  record_history(op, inputs, attrs, out);
   return out;
 }
 

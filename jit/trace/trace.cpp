@@ -386,9 +386,6 @@ bool trace_op(Op op, std::span<const Tensor> in, const Attrs& attrs, TensorList&
   if (w == 0) args = in.subspan(1);
   if (w > 0) args = in.first(static_cast<size_t>(w));
   bool traceable = w < 0 ? supported(op) : writable(in[static_cast<size_t>(w)]);
-  if (traceable && GradMode::is_enabled())
-    for (const Tensor& t : in)
-      if (t.defined() && t.impl()->requires_grad) traceable = false;
   Node n;
   n.op = op;
   n.attrs = attrs;
