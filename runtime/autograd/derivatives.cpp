@@ -3,7 +3,6 @@
 #include <array>
 #include <cmath>
 
-#include "nn/functional.hpp"
 #include "runtime/autograd/rows.hpp"
 #include "runtime/ops.hpp"
 #include "runtime/shape.hpp"
