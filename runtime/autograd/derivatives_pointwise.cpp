@@ -1,8 +1,8 @@
 // The derivative table, pointwise rows: every op with a dsl definition (dsl/builtins.hpp) gets
 // its row by differentiating that definition at compile time; clamp, where and the copies are
 // written here.
-#include "dsl/pointwise.hpp"
 #include "runtime/autograd/rows.hpp"
+#include "runtime/ops/dsl_loops.hpp"
 #include "runtime/ops/pointwise_defs.hpp"
 #include "runtime/shape.hpp"
 
@@ -10,7 +10,7 @@ namespace ember::autograd::rows {
 namespace {
 
 // A row from the op's dsl definition: d op / d x_j differentiated at compile time and run as
-// one fused pass over all inputs that need a gradient (dsl/pointwise.hpp).
+// one fused pass over all inputs that need a gradient (runtime/ops/dsl_loops.hpp).
 template <class Def>
 using ExprOf = std::decay_t<decltype(Def::expr)>;
 
