@@ -140,7 +140,7 @@ void finish(const Graph& g, std::vector<Tensor>& vals, const Run& run,
   // write below may change that memory.
   auto copy_if_memory = [&](int32_t id) {
     const Node& n = g[id];
-    if (n.kind == Kind::Input || (n.kind == Kind::Apply && is_view(n.op)))
+    if (n.kind == Kind::Input || (n.kind == Kind::Apply && is_strided_view(n.op)))
       vals[static_cast<size_t>(id)] = copy_of(vals[static_cast<size_t>(id)]);
   };
   for (int32_t o : g.outputs) copy_if_memory(o);
@@ -226,8 +226,8 @@ void run_eager(const Graph& g, const Run& run, const std::vector<std::shared_ptr
     const Node& n = g[static_cast<int32_t>(i)];
     if (n.kind == Kind::Const) vals[i] = constant(n);
     if (n.kind != Kind::Apply) continue;
-    vals[i] =
-        is_view(n.op) ? view_of(n, vals[static_cast<size_t>(n.args[0])]) : run_library(g, n, vals);
+    vals[i] = is_strided_view(n.op) ? view_of(n, vals[static_cast<size_t>(n.args[0])])
+                                    : run_library(g, n, vals);
   }
   finish(g, vals, run, outs);
 }
@@ -280,7 +280,7 @@ std::shared_ptr<const Plan> compile_plan(const std::string& region, const Graph&
   plan->steps = std::move(l.steps);
   for (size_t i = 0; i < plan->graph.size(); ++i)
     if (plan->graph[static_cast<int32_t>(i)].kind == Kind::Apply &&
-        is_view(plan->graph[static_cast<int32_t>(i)].op))
+        is_strided_view(plan->graph[static_cast<int32_t>(i)].op))
       plan->views.push_back(static_cast<int32_t>(i));
   std::vector<bool> mat = materialized(plan->graph);
   if (dump_enabled("graph") && tier == first_tier()) {  // once, not again at the tier-up

@@ -107,7 +107,7 @@ void Emitter::collect(int32_t id) {
     slot_[id] = -2;  // read from its root's buffer: set once the roots have slots
     return;
   }
-  if (mat_[static_cast<size_t>(id)] || (n.kind == Kind::Apply && is_view(n.op))) {
+  if (mat_[static_cast<size_t>(id)] || (n.kind == Kind::Apply && is_strided_view(n.op))) {
     slot_[id] = static_cast<int>(buffers.size());  // read from memory
     buffers.push_back(id);
     return;

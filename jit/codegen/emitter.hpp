@@ -107,7 +107,7 @@ struct Space {
 // Strides of node `id`'s buffer read over `space` (dims it broadcasts along read stride 0).
 inline std::vector<int64_t> read_strides(const Graph& g, int32_t id, const Dims& space) {
   const Node& n = g[id];
-  bool strided = n.kind == Kind::Input || (n.kind == Kind::Apply && is_view(n.op));
+  bool strided = n.kind == Kind::Input || (n.kind == Kind::Apply && is_strided_view(n.op));
   Dims st = strided ? n.strides : contiguous_strides(n.sizes);
   std::vector<int64_t> out(space.size(), 0);
   size_t off = space.size() - n.sizes.size();

@@ -9,7 +9,7 @@ bool is_pointwise(Op op) { return op_traits(op).jit == JitPolicy::Fuse; }
 bool is_reduction(Op op) { return op_traits(op).jit == JitPolicy::Reduce; }
 bool is_row_op(Op op) { return op_traits(op).jit == JitPolicy::Row; }
 bool is_library(Op op) { return op_traits(op).jit == JitPolicy::Library; }
-bool is_view(Op op) { return op == Op::View; }
+bool is_strided_view(Op op) { return op == Op::View; }
 
 std::vector<bool> materialized(const Graph& g) {
   std::vector<bool> m(g.size(), false);
@@ -19,7 +19,7 @@ std::vector<bool> materialized(const Graph& g) {
     const Node& n = g[static_cast<int32_t>(i)];
     if (n.kind == Kind::Input) m[i] = true;
     if (n.kind != Kind::Apply || is_pointwise(n.op)) continue;
-    if (is_view(n.op)) {  // a view reads its operand's buffer
+    if (is_strided_view(n.op)) {  // a view reads its operand's buffer
       m[static_cast<size_t>(n.args[0])] = true;
       continue;
     }
@@ -41,7 +41,7 @@ void roots_read(const Graph& g, const std::vector<bool>& mat, int32_t id, std::v
   for (int32_t a : g[id].args) {
     if (g[a].kind != Kind::Apply || seen[static_cast<size_t>(a)]) continue;
     seen[static_cast<size_t>(a)] = true;
-    if (mat[static_cast<size_t>(a)] || is_view(g[a].op))
+    if (mat[static_cast<size_t>(a)] || is_strided_view(g[a].op))
       out.push_back(a);
     else
       roots_read(g, mat, a, seen, out);  // inlined pointwise
@@ -68,7 +68,7 @@ bool reads_fit_rows(const Graph& g, const std::vector<bool>& mat, const std::vec
     const Node& n = g[a];
     if (n.kind != Kind::Apply || seen[static_cast<size_t>(a)]) continue;
     seen[static_cast<size_t>(a)] = true;
-    if (is_view(n.op)) {  // reads its operand's memory: that must be complete
+    if (is_strided_view(n.op)) {  // reads its operand's memory: that must be complete
       int32_t src = n.args[0];
       if (g[src].kind == Kind::Apply && step_of[static_cast<size_t>(src)] >= rows) return false;
       continue;
@@ -93,7 +93,7 @@ std::vector<Group> fuse(const Graph& g) {
   std::vector<int> step_of(g.size(), -1);  // root -> the step computing it
   for (size_t i = 0; i < g.size(); ++i) {
     const Node& n = g[static_cast<int32_t>(i)];
-    if (n.kind != Kind::Apply || !mat[i] || is_view(n.op)) continue;
+    if (n.kind != Kind::Apply || !mat[i] || is_strided_view(n.op)) continue;
     auto id = static_cast<int32_t>(i);
     // A row reduction, or a pointwise root over the same space, joins the latest reduction
     // step over the last dim of that space when it reads nothing computed after that step
@@ -128,7 +128,7 @@ std::vector<Group> fuse(const Graph& g) {
       roots_read(g, mat, id, seen, reads);
       int latest_dep = -1;
       for (int32_t r : reads) {
-        bool view = is_view(g[r].op);
+        bool view = is_strided_view(g[r].op);
         int dep = step_of[static_cast<size_t>(view ? g[r].args[0] : r)];
         latest_dep = std::max(latest_dep, view && dep >= 0 ? dep + 1 : dep);
       }

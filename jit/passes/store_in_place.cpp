@@ -21,7 +21,7 @@ std::vector<int32_t> memory_read(const Graph& g, const std::vector<bool>& mat, c
     seen[static_cast<size_t>(id)] = true;
     const Node& n = g[id];
     if (n.kind == Kind::Const || n.kind == Kind::Scalar) return;
-    if (mat[static_cast<size_t>(id)] || n.kind != Kind::Apply || is_view(n.op)) {
+    if (mat[static_cast<size_t>(id)] || n.kind != Kind::Apply || is_strided_view(n.op)) {
       out.push_back(id);
       return;
     }
@@ -48,7 +48,8 @@ std::vector<InPlaceStore> stores_in_place(const Graph& g, const std::vector<Grou
   for (const Graph::Write& w : g.writes) {
     const Node& n = g[w.node];
     int sn = step_of[static_cast<size_t>(w.node)];
-    if (n.kind != Kind::Apply || is_view(n.op) || sn < 0 || taken[static_cast<size_t>(w.node)] ||
+    if (n.kind != Kind::Apply || is_strided_view(n.op) || sn < 0 ||
+        taken[static_cast<size_t>(w.node)] ||
         steps[static_cast<size_t>(sn)].kind != Group::Kind::Pointwise)
       continue;
     auto old_content = [&](int32_t id) {
@@ -57,7 +58,7 @@ std::vector<InPlaceStore> stores_in_place(const Graph& g, const std::vector<Grou
     // The old content must not be read through a view, nor be a result.
     bool legal = true;
     for (const Node& v : g.nodes())
-      if (v.kind == Kind::Apply && is_view(v.op) && old_content(v.args[0])) legal = false;
+      if (v.kind == Kind::Apply && is_strided_view(v.op) && old_content(v.args[0])) legal = false;
     for (int32_t o : g.outputs) legal = legal && !old_content(o);
     for (const Graph::Write& x : g.writes) legal = legal && !old_content(x.node);
     // Read in memory only by earlier steps, or by the writing step element for element.

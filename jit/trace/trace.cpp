@@ -25,7 +25,7 @@ struct ThreadState {
 thread_local ThreadState t_state;
 
 // Views run eagerly on metadata: the data stays pending (the op table's Meta policy).
-bool is_view_op(Op op) { return op_traits(op).jit == JitPolicy::Meta; }
+bool is_meta_op(Op op) { return op_traits(op).jit == JitPolicy::Meta; }
 
 // Runs what `t` recorded: the live lazy results become ordinary tensors, and the memory
 // written in the region gets its new content.
@@ -309,7 +309,7 @@ void record_write(Trace& tr, const Tensor& target, int32_t value) {
     // The memory's content is a computed value of its dtype and sizes (broadcast and converted
     // here when it is not: copy_ from another dtype or shape, fill_ from a number).
     const Node& v = tr.graph[value];
-    if (v.kind != Kind::Apply || is_view(v.op) || v.dtype != impl->dtype ||
+    if (v.kind != Kind::Apply || is_strided_view(v.op) || v.dtype != impl->dtype ||
         v.sizes != impl->sizes) {
       Node c;
       c.op = Op::ToDtype;
@@ -394,7 +394,7 @@ bool trace_op(Op op, std::span<const Tensor> in, const Attrs& attrs, TensorList&
   }
   // A graph break: the op runs eagerly on values in memory. Views only read metadata.
   count_graph_break();
-  if (!is_view_op(op)) flush(tr);
+  if (!is_meta_op(op)) flush(tr);
   return false;
 }
 
