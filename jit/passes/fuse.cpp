@@ -16,7 +16,7 @@ std::vector<bool> materialized(const Graph& g) {
   for (int32_t o : g.outputs) m[static_cast<size_t>(o)] = true;
   for (const Graph::Write& w : g.writes) m[static_cast<size_t>(w.node)] = true;
   for (size_t i = 0; i < g.size(); ++i) {
-    const Node& n = g[static_cast<int32_t>(i)];
+    const IrNode& n = g[static_cast<int32_t>(i)];
     if (n.kind == Kind::Input) m[i] = true;
     if (n.kind != Kind::Apply || is_pointwise(n.op)) continue;
     if (is_strided_view(n.op)) {  // a view reads its operand's buffer
@@ -50,7 +50,7 @@ void roots_read(const Graph& g, const std::vector<bool>& mat, int32_t id, std::v
 
 // True for a reduction over the last dim only, keeping it (sizes: its operand's, last one 1).
 bool row_reduction(const Graph& g, int32_t id) {
-  const Node& n = g[id];
+  const IrNode& n = g[id];
   if (n.kind != Kind::Apply || !is_reduction(n.op)) return false;
   const auto& ra = std::get<ReduceAttrs>(n.attrs);
   const Dims& in = g[n.args[0]].sizes;
@@ -65,7 +65,7 @@ bool row_reduction(const Graph& g, int32_t id) {
 bool reads_fit_rows(const Graph& g, const std::vector<bool>& mat, const std::vector<int>& step_of,
                     int rows, int32_t id, std::vector<bool>& seen, bool& reads_step) {
   for (int32_t a : g[id].args) {
-    const Node& n = g[a];
+    const IrNode& n = g[a];
     if (n.kind != Kind::Apply || seen[static_cast<size_t>(a)]) continue;
     seen[static_cast<size_t>(a)] = true;
     if (is_strided_view(n.op)) {  // reads its operand's memory: that must be complete
@@ -92,7 +92,7 @@ std::vector<Group> fuse(const Graph& g) {
   std::vector<Group> steps;
   std::vector<int> step_of(g.size(), -1);  // root -> the step computing it
   for (size_t i = 0; i < g.size(); ++i) {
-    const Node& n = g[static_cast<int32_t>(i)];
+    const IrNode& n = g[static_cast<int32_t>(i)];
     if (n.kind != Kind::Apply || !mat[i] || is_strided_view(n.op)) continue;
     auto id = static_cast<int32_t>(i);
     // A row reduction, or a pointwise root over the same space, joins the latest reduction
