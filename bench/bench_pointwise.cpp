@@ -1,6 +1,6 @@
-// Pointwise throughput on 16M float32: ember's eager add and exp (which allocate their result
-// each call, through the caching allocator) against a plain C++ loop doing the same pass in the
-// same binary, split over the same thread pool. Arg = thread count.
+// Pointwise throughput on 16M float32: ember's eager add, maximum and exp (which allocate their
+// result each call, through the caching allocator) against a plain C++ loop doing the same pass
+// in the same binary, split over the same thread pool. Arg = thread count.
 //
 //   ./bench_pointwise --benchmark_min_time=0.3 --benchmark_repetitions=5
 #include <benchmark/benchmark.h>
@@ -49,6 +49,18 @@ void BM_add_ember(benchmark::State& state) {
   (void)(d.a + d.b);  // the first call maps the result block; later ones reuse it from the cache
   for (auto _ : state) {
     ember::Tensor c = d.a + d.b;
+    benchmark::DoNotOptimize(c.raw_data());
+  }
+  report(state, 3);
+}
+
+// maximum: the NaN rule (a NaN in either input wins) on top of the compare.
+void BM_maximum_ember(benchmark::State& state) {
+  setup_threads(state);
+  const Data& d = data();
+  (void)ember::maximum(d.a, d.b);
+  for (auto _ : state) {
+    ember::Tensor c = ember::maximum(d.a, d.b);
     benchmark::DoNotOptimize(c.raw_data());
   }
   report(state, 3);
@@ -104,6 +116,7 @@ void BM_exp_plain(benchmark::State& state) {
 
 EMBER_POINTWISE(BM_add_ember);
 EMBER_POINTWISE(BM_add_plain);
+EMBER_POINTWISE(BM_maximum_ember);
 EMBER_POINTWISE(BM_exp_ember);
 EMBER_POINTWISE(BM_exp_plain);
 

@@ -1,6 +1,7 @@
 // The built-in pointwise ops, each defined once as a dsl formula. Their eager kernels
 // (runtime/ops/unary.cpp, binary.cpp) evaluate these formulas, and their rows in the derivative
-// table differentiate them: the two can never drift apart.
+// table differentiate them: the two can never drift apart. Exceptions, hand-written in the
+// kernels (each file says why): bool inputs, and float and integer pow (binary.cpp).
 #pragma once
 
 #include "dsl/expr.hpp"

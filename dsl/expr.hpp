@@ -461,11 +461,11 @@ EMBER_DSL_INLINE T apply(T a, T b) {
     return a / b;
   else if constexpr (F == Fn::Pow)
     return math::pow(a, b);
-  // NaN propagates through min/max, as PyTorch's minimum/maximum.
+  // NaN propagates through min/max, as PyTorch's minimum/maximum (dsl/math.hpp).
   else if constexpr (F == Fn::Min)
-    return select(a != a, a, select(b != b, b, select(a < b, a, b)));
+    return math::minimum(a, b);
   else if constexpr (F == Fn::Max)
-    return select(a != a, a, select(b != b, b, select(a > b, a, b)));
+    return math::maximum(a, b);
   else if constexpr (F == Fn::Lt)
     return select(a < b, T(1), T(0));
   else if constexpr (F == Fn::Le)

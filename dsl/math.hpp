@@ -60,6 +60,20 @@ template <class T>
   }
 }
 
+/// max(a, b) with PyTorch's NaN rule (torch.maximum): a NaN in either input is the result (a's
+/// first); otherwise a > b ? a : b, so max(+0, -0) = -0. The one definition of this rule: the
+/// dsl's max and the eager maximum kernel call it; the JIT emits the same selects
+/// (jit/codegen/math.cpp). For integers (and bool) x != x is false: a plain max.
+template <class T>
+[[gnu::always_inline]] inline T maximum(T a, T b) {
+  return select(a != a, a, select(b != b, b, select(a > b, a, b)));
+}
+/// min(a, b) with the NaN rule of maximum (torch.minimum): otherwise a < b ? a : b.
+template <class T>
+[[gnu::always_inline]] inline T minimum(T a, T b) {
+  return select(a != a, a, select(b != b, b, select(a < b, a, b)));
+}
+
 // float exp and erf as inline polynomials: plain arithmetic that the compiler vectorises in
 // the caller's loop, faster than a call to libmvec per vector. exp is within 1.5 ulp and erf
 // within 7 ulp of the correctly rounded result (tests/dsl/test_fastmath.cpp checks every 613th

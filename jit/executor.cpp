@@ -172,8 +172,8 @@ void finish(const Graph& g, std::vector<Tensor>& vals, const Run& run,
   // A result that is memory the graph read (an input, or a view of one) is copied first: a
   // write below may change that memory.
   auto copy_if_memory = [&](int32_t id) {
-    const Node& n = g[id];
-    if (n.kind == Kind::Input || (n.kind == Kind::Apply && is_view(n.op)))
+    const IrNode& n = g[id];
+    if (n.kind == Kind::Input || (n.kind == Kind::Apply && is_strided_view(n.op)))
       vals[static_cast<size_t>(id)] = copy_of(vals[static_cast<size_t>(id)]);
   };
   for (int32_t o : g.outputs) copy_if_memory(o);
@@ -194,7 +194,7 @@ void finish(const Graph& g, std::vector<Tensor>& vals, const Run& run,
   }
 }
 
-Tensor constant(const Node& n) {
+Tensor constant(const IrNode& n) {
   switch (n.dtype) {
     case kBool:
       return wrapped_scalar(Scalar(n.value != 0));
@@ -206,12 +206,12 @@ Tensor constant(const Node& n) {
 }
 
 // A View node's tensor: its operand's value (contiguous, as the trace saw it) viewed.
-Tensor view_of(const Node& n, const Tensor& operand) {
+Tensor view_of(const IrNode& n, const Tensor& operand) {
   return make_view(operand.contiguous(), n.sizes, n.strides, static_cast<int64_t>(n.value));
 }
 
 // The written memory `st` as a contiguous tensor of node n's sizes and dtype.
-Tensor memory_as(const std::shared_ptr<Storage>& st, const Node& n) {
+Tensor memory_as(const std::shared_ptr<Storage>& st, const IrNode& n) {
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = st;
   impl->sizes = n.sizes;
@@ -225,7 +225,7 @@ Tensor memory_as(const std::shared_ptr<Storage>& st, const Node& n) {
 std::vector<Tensor> bound_values(const Graph& g, const Run& run) {
   std::vector<Tensor> vals(g.size());
   for (size_t i = 0; i < g.size(); ++i) {
-    const Node& n = g[static_cast<int32_t>(i)];
+    const IrNode& n = g[static_cast<int32_t>(i)];
     if (n.kind == Kind::Input) vals[i] = run.inputs[static_cast<size_t>(n.input)];
     if (n.kind == Kind::Scalar) vals[i] = wrapped_scalar(run.scalars[static_cast<size_t>(n.input)]);
   }
@@ -234,7 +234,7 @@ std::vector<Tensor> bound_values(const Graph& g, const Run& run) {
 
 // A Copy_ node (a write through a view, as a pure op): a copy of base's memory with the
 // elements its layout selects replaced by value, converted and broadcast.
-Tensor write_through_view(const Node& n, const Tensor& base, const Tensor& value) {
+Tensor write_through_view(const IrNode& n, const Tensor& base, const Tensor& value) {
   Tensor out = copy_of(base);
   Tensor view =
       make_view(out, std::get<ShapeAttrs>(n.attrs).sizes, n.strides, static_cast<int64_t>(n.value));
@@ -243,7 +243,7 @@ Tensor write_through_view(const Node& n, const Tensor& base, const Tensor& value
   return out;
 }
 
-Tensor run_library(const Graph& g, const Node& n, std::vector<Tensor>& vals) {
+Tensor run_library(const Graph& g, const IrNode& n, std::vector<Tensor>& vals) {
   std::vector<Tensor> args;
   for (int32_t a : n.args) args.push_back(g[a].kind == Kind::Const ? constant(g[a]) : vals[a]);
   if (n.op == Op::Copy_) return write_through_view(n, args[0], args[1]);
@@ -256,11 +256,11 @@ Tensor run_library(const Graph& g, const Node& n, std::vector<Tensor>& vals) {
 void run_eager(const Graph& g, const Run& run, const std::vector<std::shared_ptr<Storage>>& outs) {
   std::vector<Tensor> vals = bound_values(g, run);
   for (size_t i = 0; i < g.size(); ++i) {
-    const Node& n = g[static_cast<int32_t>(i)];
+    const IrNode& n = g[static_cast<int32_t>(i)];
     if (n.kind == Kind::Const) vals[i] = constant(n);
     if (n.kind != Kind::Apply) continue;
-    vals[i] =
-        is_view(n.op) ? view_of(n, vals[static_cast<size_t>(n.args[0])]) : run_library(g, n, vals);
+    vals[i] = is_strided_view(n.op) ? view_of(n, vals[static_cast<size_t>(n.args[0])])
+                                    : run_library(g, n, vals);
   }
   finish(g, vals, run, outs);
 }
@@ -313,7 +313,7 @@ std::shared_ptr<const Plan> compile_plan(const std::string& region, const Graph&
   plan->steps = std::move(l.steps);
   for (size_t i = 0; i < plan->graph.size(); ++i)
     if (plan->graph[static_cast<int32_t>(i)].kind == Kind::Apply &&
-        is_view(plan->graph[static_cast<int32_t>(i)].op))
+        is_strided_view(plan->graph[static_cast<int32_t>(i)].op))
       plan->views.push_back(static_cast<int32_t>(i));
   std::vector<bool> mat = materialized(plan->graph);
   if (dump_enabled("graph") && tier == first_tier()) {  // once, not again at the tier-up
@@ -622,15 +622,15 @@ void run_shadowed(const std::string& region, const std::string& sig, const Plan&
   }
 
   size_t ops = 0;
-  for (const Node& n : g.nodes()) ops += n.kind == Kind::Apply;
+  for (const IrNode& n : g.nodes()) ops += n.kind == Kind::Apply;
   std::string what, detail;
   for (size_t i = 0; i < outs.size() && what.empty(); ++i) {
-    const Node& n = g[g.outputs[i]];
+    const IrNode& n = g[g.outputs[i]];
     detail = mismatch(memory_as(fused_outs[i], n), memory_as(outs[i], n), ops);
     if (!detail.empty()) what = "output %" + std::to_string(g.outputs[i]);
   }
   for (size_t i = 0; i < g.writes.size() && what.empty(); ++i) {
-    const Node& n = g[g.writes[i].node];
+    const IrNode& n = g[g.writes[i].node];
     auto fs = std::make_shared<Storage>();
     fs->nbytes = fused_written[i].size();
     fs->data = memory::allocate(fs->nbytes);

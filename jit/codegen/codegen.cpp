@@ -15,7 +15,7 @@ Emitter::Emitter(const Graph& g, const Group& step, const std::vector<bool>& mat
       i64_(b_.getInt64Ty()) {
   // The buffers: what the step reads (found by walking its expressions), then its roots.
   for (int32_t r : step.roots) {
-    const Node& n = g[r];
+    const IrNode& n = g[r];
     if (step.kind == Group::Kind::Pointwise || is_pointwise(n.op)) {
       for (int32_t a : n.args) collect(a);
     } else {
@@ -87,7 +87,7 @@ void Emitter::emit(llvm::Module& m, const std::string& symbol) {
   b_.CreateRetVoid();
 }
 
-int Emitter::costly_fns(const Node& n) {
+int Emitter::costly_fns(const IrNode& n) {
   if (!trees()[static_cast<size_t>(n.op)]) return 0;  // comparisons, where, clamp, casts
   int count = 0;
   auto walk = [&](auto& self, const dsl::ExprTree& t) -> void {
@@ -101,13 +101,13 @@ int Emitter::costly_fns(const Node& n) {
 
 void Emitter::collect(int32_t id) {
   if (slot_.count(id)) return;
-  const Node& n = g_[id];
+  const IrNode& n = g_[id];
   if (n.kind == Kind::Const || n.kind == Kind::Scalar) return;
   if (in_place_.count(id)) {
     slot_[id] = -2;  // read from its root's buffer: set once the roots have slots
     return;
   }
-  if (mat_[static_cast<size_t>(id)] || (n.kind == Kind::Apply && is_view(n.op))) {
+  if (mat_[static_cast<size_t>(id)] || (n.kind == Kind::Apply && is_strided_view(n.op))) {
     slot_[id] = static_cast<int>(buffers.size());  // read from memory
     buffers.push_back(id);
     return;
@@ -187,7 +187,7 @@ Value* Emitter::convert(Value* v, DType from, DType to) {
 }
 
 Value* Emitter::value(int32_t id, DType as, const std::vector<Value*>& off) {
-  const Node& n = g_[id];
+  const IrNode& n = g_[id];
   if (n.kind == Kind::Const) {
     if (as == kBool) return b_.getInt1(n.value != 0);
     return llvm::ConstantFP::get(scalar_type(ctx_, as), n.value);
@@ -210,7 +210,7 @@ Value* Emitter::value(int32_t id, DType as, const std::vector<Value*>& off) {
 Value* Emitter::value(int32_t id, const std::vector<Value*>& off) {
   if (auto it = memo_.find(id); it != memo_.end()) return it->second;
   if (auto it = row_.find(id); it != row_.end()) return it->second;
-  const Node& n = g_[id];
+  const IrNode& n = g_[id];
   Value* v;
   if (auto it = row_cache_.find(id); it != row_cache_.end()) {
     RowCache& c = it->second;
@@ -248,7 +248,7 @@ Value* Emitter::lower_tree(const dsl::ExprTree& t, const std::vector<Value*>& x,
   return nullptr;
 }
 
-Value* Emitter::apply(const Node& n, const std::vector<Value*>& off) {
+Value* Emitter::apply(const IrNode& n, const std::vector<Value*>& off) {
   auto arg = [&](size_t i, DType as) { return value(n.args[i], as, off); };
   llvm::Type* ty = scalar_type(ctx_, n.compute);
   switch (n.op) {

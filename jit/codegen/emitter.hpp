@@ -51,7 +51,7 @@ inline const TreeTable& trees() {
   return table;
 }
 
-inline const dsl::ExprTree& tree_of(const Node& n) {
+inline const dsl::ExprTree& tree_of(const IrNode& n) {
   if (n.op == Op::Gelu && std::get<GeluAttrs>(n.attrs).tanh) {
     static const dsl::ExprTree& gelu_tanh =
         *new dsl::ExprTree(dsl::describe(dsl::builtin::gelu_tanh::expr));  // never destroyed
@@ -106,8 +106,8 @@ struct Space {
 
 // Strides of node `id`'s buffer read over `space` (dims it broadcasts along read stride 0).
 inline std::vector<int64_t> read_strides(const Graph& g, int32_t id, const Dims& space) {
-  const Node& n = g[id];
-  bool strided = n.kind == Kind::Input || (n.kind == Kind::Apply && is_view(n.op));
+  const IrNode& n = g[id];
+  bool strided = n.kind == Kind::Input || (n.kind == Kind::Apply && is_strided_view(n.op));
   Dims st = strided ? n.strides : contiguous_strides(n.sizes);
   std::vector<int64_t> out(space.size(), 0);
   size_t off = space.size() - n.sizes.size();
@@ -158,7 +158,7 @@ class Emitter {
     return std::find(step_.roots.begin(), step_.roots.end(), id) != step_.roots.end();
   }
   // Costly functions (exp, erf, division, ...) in the dsl definition of pointwise node n.
-  static int costly_fns(const Node& n);
+  static int costly_fns(const IrNode& n);
 
   void collect(int32_t id);
 
@@ -234,13 +234,13 @@ class Emitter {
 
   Value* convert(Value* v, DType from, DType to);
 
-  // Node id's value at the current element, as its own dtype, converted to `as`.
+  // IrNode id's value at the current element, as its own dtype, converted to `as`.
   Value* value(int32_t id, DType as, const std::vector<Value*>& off);
   Value* value(int32_t id, const std::vector<Value*>& off);
 
   Value* lower_tree(const dsl::ExprTree& t, const std::vector<Value*>& x, llvm::Type* ty);
 
-  Value* apply(const Node& n, const std::vector<Value*>& off);
+  Value* apply(const IrNode& n, const std::vector<Value*>& off);
 
   // a + b, free to reassociate: a reduction the vectoriser may split into lanes.
   Value* reassoc_add(Value* a, Value* b);
@@ -290,17 +290,17 @@ class Emitter {
     DType dtype;
     double init;
   };
-  Accumulator accumulator(const Node& n) {
+  Accumulator accumulator(const IrNode& n) {
     // Sums accumulate in double: accurate for long float rows, and cheap next to the loads.
     if (n.op == Op::Sum || n.op == Op::Mean) return {b_.getDoubleTy(), kFloat64, 0.0};
     double inf = std::numeric_limits<double>::infinity();
     return {scalar_type(ctx_, n.compute), n.compute, n.op == Op::Amax ? -inf : inf};
   }
-  Value* accumulate(const Node& n, Value* acc, Value* x) {
+  Value* accumulate(const IrNode& n, Value* acc, Value* x) {
     if (n.op == Op::Sum || n.op == Op::Mean) return reassoc_add(acc, x);
     return n.op == Op::Amax ? b_.CreateMaximum(acc, x) : b_.CreateMinimum(acc, x);
   }
-  Value* finish(const Node& n, const Accumulator& a, Value* acc) {
+  Value* finish(const IrNode& n, const Accumulator& a, Value* acc) {
     if (n.op == Op::Mean)
       acc = b_.CreateFDiv(acc, llvm::ConstantFP::get(a.ty, double(space.count(true))));
     return convert(acc, a.dtype, n.dtype);
@@ -353,7 +353,7 @@ class Emitter {
   void emit_reduce(Value* begin, Value* end);
 
   // Reduction n's value over the reduced dims of the item at `base`, as n's dtype.
-  Value* reduce_item(const Node& n, const std::vector<Value*>& base);
+  Value* reduce_item(const IrNode& n, const std::vector<Value*>& base);
 
   // A reduction over outer dims (sum over dim 0 of a matrix, say): walking one output item's
   // column at a time would stride through memory. Instead a block of up to kBlock neighbouring

@@ -50,6 +50,15 @@ llvm::Value* horner(llvm::IRBuilder<>& b, llvm::Value* t, std::span<const float>
   return p;
 }
 
+/// max(a, c) or min(a, c) with the NaN rule of dsl::math::maximum/minimum (dsl/math.hpp), select
+/// for select: a NaN in either operand wins (a's first); otherwise a > c ? a : c (a < c ? a : c),
+/// so min(-0, +0) = +0 (llvm.minimum would give -0).
+llvm::Value* max_or_min(llvm::IRBuilder<>& b, llvm::Value* a, llvm::Value* c, bool is_max) {
+  llvm::Value* pick_a = is_max ? b.CreateFCmpOGT(a, c) : b.CreateFCmpOLT(a, c);
+  return b.CreateSelect(b.CreateFCmpUNO(a, a), a,
+                        b.CreateSelect(b.CreateFCmpUNO(c, c), c, b.CreateSelect(pick_a, a, c)));
+}
+
 /// x clamped to [lo, hi], NaN passing through (as dsl::math::poly does it).
 llvm::Value* clamp(llvm::IRBuilder<>& b, llvm::Value* x, float lo, float hi) {
   llvm::Type* ty = x->getType();
@@ -162,16 +171,10 @@ llvm::Value* emit_fn(llvm::IRBuilder<>& b, dsl::Fn fn, std::span<llvm::Value* co
       return b.CreateFDiv(a, c);
     case Fn::Pow:
       return b.CreateBinaryIntrinsic(llvm::Intrinsic::pow, a, c);
-    // NaN in either operand wins (a's first); otherwise a < b ? a : b, so min(-0, +0) = +0,
-    // exactly as the dsl selects (llvm.minimum would give -0).
     case Fn::Min:
-      return b.CreateSelect(
-          b.CreateFCmpUNO(a, a), a,
-          b.CreateSelect(b.CreateFCmpUNO(c, c), c, b.CreateSelect(b.CreateFCmpOLT(a, c), a, c)));
+      return max_or_min(b, a, c, /*is_max=*/false);
     case Fn::Max:
-      return b.CreateSelect(
-          b.CreateFCmpUNO(a, a), a,
-          b.CreateSelect(b.CreateFCmpUNO(c, c), c, b.CreateSelect(b.CreateFCmpOGT(a, c), a, c)));
+      return max_or_min(b, a, c, /*is_max=*/true);
     // C++'s comparisons: ordered, except != (true when either is NaN).
     case Fn::Lt:
       return to_float(b, b.CreateFCmpOLT(a, c), ty);

@@ -7,14 +7,14 @@ namespace ember::jit::lower {
 void Emitter::emit_reduce(Value* begin, Value* end) {
   if (!space.reduced.back()) return emit_reduce_outer(begin, end);
   int32_t root = step_.roots[0];
-  const Node& n = g_[root];
+  const IrNode& n = g_[root];
   loop(begin, end, [&](Value* item) {
     std::vector<Value*> base = offsets(item, space.dims(false));
     store(root, reduce_item(n, base), base);
   });
 }
 
-Value* Emitter::reduce_item(const Node& n, const std::vector<Value*>& base) {
+Value* Emitter::reduce_item(const IrNode& n, const std::vector<Value*>& base) {
   const Accumulator a = accumulator(n);
   if (n.op == Op::Amax || n.op == Op::Amin) {
     MinMax mm(*this, a.ty, n.op == Op::Amax);
@@ -41,7 +41,7 @@ Value* Emitter::reduce_item(const Node& n, const std::vector<Value*>& base) {
 void Emitter::emit_reduce_outer(Value* begin, Value* end) {
   constexpr int64_t kBlock = 512;
   int32_t root = step_.roots[0];
-  const Node& n = g_[root];
+  const IrNode& n = g_[root];
   const Accumulator a = accumulator(n);
   std::vector<size_t> kept = space.dims(false), red = space.dims(true);
   size_t inner = kept.back();

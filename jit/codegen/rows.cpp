@@ -8,7 +8,7 @@ namespace ember::jit::lower {
 
 void Emitter::emit_row(Value* begin, Value* end) {
   int32_t root = step_.roots[0];
-  const Node& n = g_[root];
+  const IrNode& n = g_[root];
   llvm::Type* ty = scalar_type(ctx_, n.dtype);
   if (streamed_row()) return emit_row_streamed(begin, end);
   loop(begin, end, [&](Value* item) {
@@ -46,7 +46,7 @@ void Emitter::emit_row(Value* begin, Value* end) {
 
 void Emitter::emit_row_streamed(Value* begin, Value* end) {
   const int32_t root = step_.roots[0];
-  const Node& n = g_[root];
+  const IrNode& n = g_[root];
   llvm::Type* ty = scalar_type(ctx_, n.dtype);
   const bool log = n.op == Op::LogSoftmax;
   const size_t rd = space.dims(true)[0];
@@ -152,7 +152,7 @@ void Emitter::emit_rows(Value* begin, Value* end) {
     row_.clear();
     std::vector<int32_t> pointwise;
     for (int32_t r : step_.roots) {
-      const Node& n = g_[r];
+      const IrNode& n = g_[r];
       if (is_pointwise(n.op)) {
         pointwise.push_back(r);
         continue;
@@ -175,7 +175,7 @@ void Emitter::emit_rows(Value* begin, Value* end) {
 
 void Emitter::inlined(int32_t id, std::set<int32_t>& out) {
   for (int32_t a : g_[id].args) {
-    const Node& n = g_[a];
+    const IrNode& n = g_[a];
     if (n.kind != Kind::Apply || slot_.at(a) >= 0 || out.count(a)) continue;
     out.insert(a);
     inlined(a, out);
@@ -198,7 +198,7 @@ void Emitter::plan_row_cache() {
   for (const auto& p : passes)
     for (int32_t id : p) ++count[id];
   for (auto [id, k] : count) {
-    const Node& n = g_[id];
+    const IrNode& n = g_[id];
     bool costly = is_pointwise(n.op) && costly_fns(n) > 0;  // dsl::is_costly, as the dsl's
     if (k >= 2 && costly && n.dtype != kBool &&
         row_length() * int64_t(element_size(n.dtype)) <= 16384)

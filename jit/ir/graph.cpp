@@ -92,7 +92,7 @@ void put(std::string& s, const Dims& d) {
 }
 }  // namespace
 
-std::string Node::key() const {
+std::string IrNode::key() const {
   std::string s;
   s.reserve(48);
   switch (kind) {
@@ -139,7 +139,7 @@ std::string Node::key() const {
   return s;
 }
 
-int32_t Graph::add(Node n) {
+int32_t Graph::add(IrNode n) {
   std::string k = n.key();
   if (auto it = interned_.find(k); it != interned_.end()) return it->second;
   auto id = static_cast<int32_t>(nodes_.size());
@@ -175,7 +175,7 @@ std::string Graph::to_string() const {
   std::ostringstream os;
   os.precision(9);
   for (size_t i = 0; i < nodes_.size(); ++i) {
-    const Node& n = nodes_[i];
+    const IrNode& n = nodes_[i];
     os << "  %" << i << " = ";
     switch (n.kind) {
       case Kind::Input:
@@ -220,7 +220,7 @@ std::string Graph::to_string() const {
 
 void Graph::verify() const {
   for (size_t i = 0; i < nodes_.size(); ++i) {
-    const Node& n = nodes_[i];
+    const IrNode& n = nodes_[i];
     if (n.kind == Kind::Input) {
       EMBER_ASSERT(n.input >= 0 && n.input < num_inputs_, "jit: node %", i, " reads input ",
                    n.input, " of ", num_inputs_);

@@ -31,7 +31,7 @@ enum class Kind : uint8_t { Input, Scalar, Const, Apply };
 // `value`): View reads its operand's memory through it; Copy_ (base, value) is base's memory
 // with the elements the layout selects replaced by value (a write through a view, as a pure op).
 
-struct Node {
+struct IrNode {
   Kind kind = Kind::Apply;
   Op op = Op::Add;            ///< for Apply
   DType dtype = kFloat32;     ///< the result's dtype
@@ -53,18 +53,18 @@ struct Node {
 class Graph {
  public:
   /// Adds n, or returns the id of an equal node already present.
-  int32_t add(Node n);
-  const Node& operator[](int32_t id) const { return nodes_[static_cast<size_t>(id)]; }
+  int32_t add(IrNode n);
+  const IrNode& operator[](int32_t id) const { return nodes_[static_cast<size_t>(id)]; }
   /// For passes and tests that edit a node in place (it is not re-interned).
-  Node& mutable_node(int32_t id) {
+  IrNode& mutable_node(int32_t id) {
     dirty_ = true;
     return nodes_[static_cast<size_t>(id)];
   }
-  const std::vector<Node>& nodes() const { return nodes_; }
+  const std::vector<IrNode>& nodes() const { return nodes_; }
   size_t size() const { return nodes_.size(); }
   int32_t num_inputs() const { return num_inputs_; }
 
-  /// Node ids whose values leave the graph as new tensors, in the order their tensors asked for
+  /// IrNode ids whose values leave the graph as new tensors, in the order their tensors asked for
   /// them.
   std::vector<int32_t> outputs;
   /// In-place writes: once the graph has run, node's value (sizes of a contiguous layout that
@@ -88,7 +88,7 @@ class Graph {
   void verify() const;
 
  private:
-  std::vector<Node> nodes_;
+  std::vector<IrNode> nodes_;
   std::vector<std::string> keys_;  // nodes_[i].key(), kept for signature()
   bool dirty_ = false;             // a node was edited: keys_ may be stale
   std::unordered_map<std::string, int32_t> interned_;

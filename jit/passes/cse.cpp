@@ -8,7 +8,7 @@ Graph cse(const Graph& g) {
   Graph out;
   std::vector<int32_t> remap(g.size());
   for (size_t i = 0; i < g.size(); ++i) {
-    Node n = g[static_cast<int32_t>(i)];
+    IrNode n = g[static_cast<int32_t>(i)];
     for (int32_t& a : n.args) a = remap[static_cast<size_t>(a)];
     remap[i] = out.add(std::move(n));
   }

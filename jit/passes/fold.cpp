@@ -7,7 +7,7 @@
 namespace ember::jit {
 namespace {
 
-Scalar scalar_of(const Node& c) {
+Scalar scalar_of(const IrNode& c) {
   switch (c.dtype) {
     case kBool:
       return Scalar(c.value != 0);
@@ -19,11 +19,11 @@ Scalar scalar_of(const Node& c) {
 }
 
 // The value of op applied to constants, computed by the op's own eager kernel.
-Node evaluate(const Graph& g, const Node& n) {
+IrNode evaluate(const Graph& g, const IrNode& n) {
   std::vector<Tensor> args;
   for (int32_t a : n.args) args.push_back(wrapped_scalar(scalar_of(g[a])));
   Tensor r = op_info(n.op).kernel(args, n.attrs)[0];
-  Node c;
+  IrNode c;
   c.kind = Kind::Const;
   c.dtype = n.dtype;
   c.value = r.item().to<double>();
@@ -35,7 +35,7 @@ bool is_const(const Graph& g, int32_t id, double v) {
 }
 
 // The operand that x*1, x/1, x+0, x-0 reduce to, or -1.
-int32_t identity_operand(const Graph& g, const Node& n) {
+int32_t identity_operand(const Graph& g, const IrNode& n) {
   if (n.args.size() != 2) return -1;
   int32_t a = n.args[0], b = n.args[1];
   int32_t keep = -1;
@@ -56,7 +56,7 @@ int32_t identity_operand(const Graph& g, const Node& n) {
       break;
   }
   if (keep < 0) return -1;
-  const Node& k = g[keep];
+  const IrNode& k = g[keep];
   // Only when nothing else changes: same dtype, same shape (no broadcast), not a constant.
   return k.kind != Kind::Const && k.dtype == n.dtype && k.sizes == n.sizes ? keep : -1;
 }
@@ -70,7 +70,7 @@ Graph fold(const Graph& g) {
   Graph out;
   std::vector<int32_t> remap(g.size());
   for (size_t i = 0; i < g.size(); ++i) {
-    Node n = g[static_cast<int32_t>(i)];
+    IrNode n = g[static_cast<int32_t>(i)];
     for (int32_t& a : n.args) a = remap[static_cast<size_t>(a)];
     if (n.kind == Kind::Apply && is_pointwise(n.op) && !is_output[i]) {
       bool all_const = !n.args.empty();

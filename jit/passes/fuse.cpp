@@ -9,17 +9,17 @@ bool is_pointwise(Op op) { return op_traits(op).jit == JitPolicy::Fuse; }
 bool is_reduction(Op op) { return op_traits(op).jit == JitPolicy::Reduce; }
 bool is_row_op(Op op) { return op_traits(op).jit == JitPolicy::Row; }
 bool is_library(Op op) { return op_traits(op).jit == JitPolicy::Library; }
-bool is_view(Op op) { return op == Op::View; }
+bool is_strided_view(Op op) { return op == Op::View; }
 
 std::vector<bool> materialized(const Graph& g) {
   std::vector<bool> m(g.size(), false);
   for (int32_t o : g.outputs) m[static_cast<size_t>(o)] = true;
   for (const Graph::Write& w : g.writes) m[static_cast<size_t>(w.node)] = true;
   for (size_t i = 0; i < g.size(); ++i) {
-    const Node& n = g[static_cast<int32_t>(i)];
+    const IrNode& n = g[static_cast<int32_t>(i)];
     if (n.kind == Kind::Input) m[i] = true;
     if (n.kind != Kind::Apply || is_pointwise(n.op)) continue;
-    if (is_view(n.op)) {  // a view reads its operand's buffer
+    if (is_strided_view(n.op)) {  // a view reads its operand's buffer
       m[static_cast<size_t>(n.args[0])] = true;
       continue;
     }
@@ -41,7 +41,7 @@ void roots_read(const Graph& g, const std::vector<bool>& mat, int32_t id, std::v
   for (int32_t a : g[id].args) {
     if (g[a].kind != Kind::Apply || seen[static_cast<size_t>(a)]) continue;
     seen[static_cast<size_t>(a)] = true;
-    if (mat[static_cast<size_t>(a)] || is_view(g[a].op))
+    if (mat[static_cast<size_t>(a)] || is_strided_view(g[a].op))
       out.push_back(a);
     else
       roots_read(g, mat, a, seen, out);  // inlined pointwise
@@ -50,7 +50,7 @@ void roots_read(const Graph& g, const std::vector<bool>& mat, int32_t id, std::v
 
 // True for a reduction over the last dim only, keeping it (sizes: its operand's, last one 1).
 bool row_reduction(const Graph& g, int32_t id) {
-  const Node& n = g[id];
+  const IrNode& n = g[id];
   if (n.kind != Kind::Apply || !is_reduction(n.op)) return false;
   const auto& ra = std::get<ReduceAttrs>(n.attrs);
   const Dims& in = g[n.args[0]].sizes;
@@ -65,10 +65,10 @@ bool row_reduction(const Graph& g, int32_t id) {
 bool reads_fit_rows(const Graph& g, const std::vector<bool>& mat, const std::vector<int>& step_of,
                     int rows, int32_t id, std::vector<bool>& seen, bool& reads_step) {
   for (int32_t a : g[id].args) {
-    const Node& n = g[a];
+    const IrNode& n = g[a];
     if (n.kind != Kind::Apply || seen[static_cast<size_t>(a)]) continue;
     seen[static_cast<size_t>(a)] = true;
-    if (is_view(n.op)) {  // reads its operand's memory: that must be complete
+    if (is_strided_view(n.op)) {  // reads its operand's memory: that must be complete
       int32_t src = n.args[0];
       if (g[src].kind == Kind::Apply && step_of[static_cast<size_t>(src)] >= rows) return false;
       continue;
@@ -92,8 +92,8 @@ std::vector<Group> fuse(const Graph& g) {
   std::vector<Group> steps;
   std::vector<int> step_of(g.size(), -1);  // root -> the step computing it
   for (size_t i = 0; i < g.size(); ++i) {
-    const Node& n = g[static_cast<int32_t>(i)];
-    if (n.kind != Kind::Apply || !mat[i] || is_view(n.op)) continue;
+    const IrNode& n = g[static_cast<int32_t>(i)];
+    if (n.kind != Kind::Apply || !mat[i] || is_strided_view(n.op)) continue;
     auto id = static_cast<int32_t>(i);
     // A row reduction, or a pointwise root over the same space, joins the latest reduction
     // step over the last dim of that space when it reads nothing computed after that step
@@ -128,7 +128,7 @@ std::vector<Group> fuse(const Graph& g) {
       roots_read(g, mat, id, seen, reads);
       int latest_dep = -1;
       for (int32_t r : reads) {
-        bool view = is_view(g[r].op);
+        bool view = is_strided_view(g[r].op);
         int dep = step_of[static_cast<size_t>(view ? g[r].args[0] : r)];
         latest_dep = std::max(latest_dep, view && dep >= 0 ? dep + 1 : dep);
       }

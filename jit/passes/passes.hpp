@@ -29,7 +29,7 @@ bool is_row_op(Op op);
 bool is_library(Op op);
 /// True for Op::View nodes: a strided view of a computed value (its operand is materialised,
 /// the view is read in place by the steps that use it).
-bool is_view(Op op);
+bool is_strided_view(Op op);
 
 /// One step of a compiled graph.
 struct Group {

@@ -19,9 +19,9 @@ std::vector<int32_t> memory_read(const Graph& g, const std::vector<bool>& mat, c
   auto walk = [&](auto& self, int32_t id) -> void {
     if (seen[static_cast<size_t>(id)]) return;
     seen[static_cast<size_t>(id)] = true;
-    const Node& n = g[id];
+    const IrNode& n = g[id];
     if (n.kind == Kind::Const || n.kind == Kind::Scalar) return;
-    if (mat[static_cast<size_t>(id)] || n.kind != Kind::Apply || is_view(n.op)) {
+    if (mat[static_cast<size_t>(id)] || n.kind != Kind::Apply || is_strided_view(n.op)) {
       out.push_back(id);
       return;
     }
@@ -46,9 +46,10 @@ std::vector<InPlaceStore> stores_in_place(const Graph& g, const std::vector<Grou
 
   std::vector<bool> taken(g.size(), false);  // a root stores into one memory at most
   for (const Graph::Write& w : g.writes) {
-    const Node& n = g[w.node];
+    const IrNode& n = g[w.node];
     int sn = step_of[static_cast<size_t>(w.node)];
-    if (n.kind != Kind::Apply || is_view(n.op) || sn < 0 || taken[static_cast<size_t>(w.node)] ||
+    if (n.kind != Kind::Apply || is_strided_view(n.op) || sn < 0 ||
+        taken[static_cast<size_t>(w.node)] ||
         steps[static_cast<size_t>(sn)].kind != Group::Kind::Pointwise)
       continue;
     auto old_content = [&](int32_t id) {
@@ -56,8 +57,8 @@ std::vector<InPlaceStore> stores_in_place(const Graph& g, const std::vector<Grou
     };
     // The old content must not be read through a view, nor be a result.
     bool legal = true;
-    for (const Node& v : g.nodes())
-      if (v.kind == Kind::Apply && is_view(v.op) && old_content(v.args[0])) legal = false;
+    for (const IrNode& v : g.nodes())
+      if (v.kind == Kind::Apply && is_strided_view(v.op) && old_content(v.args[0])) legal = false;
     for (int32_t o : g.outputs) legal = legal && !old_content(o);
     for (const Graph::Write& x : g.writes) legal = legal && !old_content(x.node);
     // Read in memory only by earlier steps, or by the writing step element for element.
@@ -66,7 +67,7 @@ std::vector<InPlaceStore> stores_in_place(const Graph& g, const std::vector<Grou
     for (size_t s = 0; legal && s < steps.size(); ++s)
       for (int32_t r : reads[s]) {
         if (!old_content(r) || static_cast<int>(s) < sn) continue;
-        const Node& in = g[r];
+        const IrNode& in = g[r];
         bool same_elements = static_cast<int>(s) == sn && in.sizes == n.sizes &&
                              in.strides == strides && in.value == 0 && in.dtype == n.dtype;
         if (!same_elements)

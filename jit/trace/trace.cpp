@@ -56,7 +56,7 @@ std::string other_threads_regions() {
 }
 
 // Views run eagerly on metadata: the data stays pending (the op table's Meta policy).
-bool is_view_op(Op op) { return op_traits(op).jit == JitPolicy::Meta; }
+bool is_meta_op(Op op) { return op_traits(op).jit == JitPolicy::Meta; }
 
 // Runs what `t` recorded: the live lazy results become ordinary tensors, and the memory
 // written in the region gets its new content.
@@ -130,13 +130,13 @@ int32_t current_value(Trace& tr, const Storage* s) {
   return -1;
 }
 
-// Node `value` (a contiguous value covering its memory) as tensor impl sees it: the node itself,
+// IrNode `value` (a contiguous value covering its memory) as tensor impl sees it: the node itself,
 // or a View node reading it with impl's sizes, strides and offset (the value goes to memory and
 // fused code reads it in place).
 int32_t read_as(Trace& tr, int32_t value, const TensorImpl* impl) {
-  const Node& n = tr.graph[value];
+  const IrNode& n = tr.graph[value];
   if (impl->offset == 0 && impl->contiguous && impl->sizes == n.sizes) return value;
-  Node v;
+  IrNode v;
   v.op = Op::View;
   v.args = {value};
   v.dtype = v.compute = n.dtype;
@@ -153,7 +153,7 @@ int32_t read_as(Trace& tr, int32_t value, const TensorImpl* impl) {
 int32_t operand(Trace& tr, const Tensor& t) {
   TensorImpl* impl = t.impl();
   if (impl->wrapped_number) {
-    Node c;
+    IrNode c;
     c.kind = Kind::Scalar;
     c.dtype = impl->dtype;
     c.input = static_cast<int32_t>(tr.scalars.size());
@@ -165,7 +165,7 @@ int32_t operand(Trace& tr, const Tensor& t) {
     if (int32_t v = current_value(tr, s); v >= 0) return read_as(tr, v, impl);
   if (auto it = tr.input_node.find(impl); it != tr.input_node.end()) return it->second;
   if (s->pending && !s->data) return -1;  // a lazy result of an earlier trace state
-  Node in;
+  IrNode in;
   in.kind = Kind::Input;
   in.dtype = impl->dtype;
   in.sizes = impl->sizes;
@@ -184,7 +184,7 @@ bool float_dtype(DType d) { return d == kFloat32 || d == kFloat64; }
 
 // Fills n's sizes, dtype and compute dtype for op on `in`; false when the JIT does not handle
 // this case (the op then runs eagerly, which also reports any error in its own words).
-bool infer(Node& n, std::span<const Tensor> in) {
+bool infer(IrNode& n, std::span<const Tensor> in) {
   const Op op = n.op;
   for (const Tensor& t : in)
     if (!t.defined() || (t.numel() == 0)) return false;
@@ -267,7 +267,7 @@ bool supported(Op op) {
 }
 
 Tensor lazy_tensor(Trace& tr, int32_t node) {
-  const Node& n = tr.graph[node];
+  const IrNode& n = tr.graph[node];
   auto impl = std::make_shared<TensorImpl>();
   impl->sizes = n.sizes;
   impl->strides = contiguous_strides(n.sizes);
@@ -341,10 +341,10 @@ void record_write(Trace& tr, const Tensor& target, int32_t value) {
   if (covers_memory(impl)) {
     // The memory's content is a computed value of its dtype and sizes (broadcast and converted
     // here when it is not: copy_ from another dtype or shape, fill_ from a number).
-    const Node& v = tr.graph[value];
-    if (v.kind != Kind::Apply || is_view(v.op) || v.dtype != impl->dtype ||
+    const IrNode& v = tr.graph[value];
+    if (v.kind != Kind::Apply || is_strided_view(v.op) || v.dtype != impl->dtype ||
         v.sizes != impl->sizes) {
-      Node c;
+      IrNode c;
       c.op = Op::ToDtype;
       c.attrs = DTypeAttrs{impl->dtype};
       c.dtype = c.compute = impl->dtype;
@@ -357,7 +357,7 @@ void record_write(Trace& tr, const Tensor& target, int32_t value) {
     // (converted and broadcast as copy_ does).
     int32_t base = current_value(tr, s);
     if (base < 0) base = whole_memory(tr, target);
-    Node c;
+    IrNode c;
     c.op = Op::Copy_;
     c.args = {base, value};
     c.attrs = ShapeAttrs{impl->sizes};
@@ -386,7 +386,7 @@ bool trace_op(Op op, std::span<const Tensor> in, const Attrs& attrs, TensorList&
   if (w == 0) args = in.subspan(1);
   if (w > 0) args = in.first(static_cast<size_t>(w));
   bool traceable = w < 0 ? supported(op) : writable(in[static_cast<size_t>(w)]);
-  Node n;
+  IrNode n;
   n.op = op;
   n.attrs = attrs;
   if (traceable) {
@@ -424,7 +424,7 @@ bool trace_op(Op op, std::span<const Tensor> in, const Attrs& attrs, TensorList&
   }
   // A graph break: the op runs eagerly on values in memory. Views only read metadata.
   count_graph_break();
-  if (!is_view_op(op)) flush(tr);
+  if (!is_meta_op(op)) flush(tr);
   return false;
 }
 

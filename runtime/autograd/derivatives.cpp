@@ -3,7 +3,6 @@
 #include <array>
 #include <cmath>
 
-#include "nn/functional.hpp"
 #include "runtime/autograd/rows.hpp"
 #include "runtime/ops.hpp"
 #include "runtime/shape.hpp"
@@ -44,6 +43,20 @@ int64_t reduced_count(const Ctx& c) {
   return n;
 }
 
+// What var's and std's rows share: x - mean(x) over the reduced dims (kept, to broadcast
+// against x) and the divisor N - correction.
+struct Deviation {
+  Tensor centered;
+  double n;
+};
+Deviation deviation(const Ctx& c) {
+  const auto& r = std::get<ReduceAttrs>(c.attrs());
+  Tensor x = c.input(0);
+  Tensor mu = x.dim() ? mean(x, r.dims.empty() ? Dims{} : r.dims, true) : x;
+  if (r.dims.empty() && x.dim()) mu = mu.reshape(Dims(x.dim(), 1));
+  return {x - mu, static_cast<double>(reduced_count(c) - r.correction)};
+}
+
 Tensor expand_back(const Tensor& g, const Ctx& c) {
   return unreduce(g, c).expand(c.input_sizes(0));
 }
@@ -56,23 +69,16 @@ Tensor index_add_into(const Dims& sizes, DType d, int64_t dim, const Tensor& ind
 
 void fill_reductions(Table& t) {
   // d sum = 1 over the reduced elements
-  row(
-      t, Op::Sum,
-      [](const Ctx& c, const TensorList& g) -> TensorList {
-        return {like_input(c, 0, expand_back(g[0], c))};
-      },
-      false, false);
+  row(t, Op::Sum, {}, [](const Ctx& c, const TensorList& g) -> TensorList {
+    return {like_input(c, 0, expand_back(g[0], c))};
+  });
   // d mean = 1/N
-  row(
-      t, Op::Mean,
-      [](const Ctx& c, const TensorList& g) -> TensorList {
-        return {like_input(c, 0, expand_back(g[0], c) / static_cast<double>(reduced_count(c)))};
-      },
-      false, false);
+  row(t, Op::Mean, {}, [](const Ctx& c, const TensorList& g) -> TensorList {
+    return {like_input(c, 0, expand_back(g[0], c) / static_cast<double>(reduced_count(c)))};
+  });
   // d prod = prod of the others: y/x without zeros; with one zero, that element gets the
   // product of the rest; with two or more, all zero
-  row(
-      t, Op::Prod,
+  row(t, Op::Prod, {.save_inputs = true, .save_outputs = true},
       [](const Ctx& c, const TensorList& g) -> TensorList {
         const auto& r = std::get<ReduceAttrs>(c.attrs());
         Tensor x = c.input(0), y = unreduce(c.output(0), c), ge = unreduce(g[0], c);
@@ -86,8 +92,7 @@ void fill_reductions(Table& t) {
         Tensor d =
             where(zeros_n == 0, y / safe, where((zeros_n == 1) && is0, prod_nz, zeros_like(x)));
         return {like_input(c, 0, ge * d)};
-      },
-      true, true);
+      });
   // d amax = [x = max] / count of maxima (the gradient is shared among ties)
   BackwardFn extreme = [](const Ctx& c, const TensorList& g) -> TensorList {
     const auto& r = std::get<ReduceAttrs>(c.attrs());
@@ -99,39 +104,24 @@ void fill_reductions(Table& t) {
     Tensor count = x.dim() ? sum(m, dims, true) : m;
     return {like_input(c, 0, unreduce(g[0], c) * m / count)};
   };
-  row(t, Op::Amax, extreme, true, true);
-  row(t, Op::Amin, extreme, true, true);
+  row(t, Op::Amax, {.save_inputs = true, .save_outputs = true}, extreme);
+  row(t, Op::Amin, {.save_inputs = true, .save_outputs = true}, extreme);
   // d var = 2 (x - mean) / (N - correction)
-  row(
-      t, Op::Var,
-      [](const Ctx& c, const TensorList& g) -> TensorList {
-        const auto& r = std::get<ReduceAttrs>(c.attrs());
-        Tensor x = c.input(0);
-        Tensor mu = x.dim() ? mean(x, r.dims.empty() ? Dims{} : r.dims, true) : x;
-        if (r.dims.empty() && x.dim()) mu = mu.reshape(Dims(x.dim(), 1));
-        double n = static_cast<double>(reduced_count(c) - r.correction);
-        return {like_input(c, 0, unreduce(g[0], c) * (x - mu) * (2.0 / n))};
-      },
-      true, false);
+  row(t, Op::Var, {.save_inputs = true}, [](const Ctx& c, const TensorList& g) -> TensorList {
+    auto [dev, n] = deviation(c);
+    return {like_input(c, 0, unreduce(g[0], c) * dev * (2.0 / n))};
+  });
   // d std = (x - mean) / ((N - correction) std)
-  row(
-      t, Op::Std,
+  row(t, Op::Std, {.save_inputs = true, .save_outputs = true},
       [](const Ctx& c, const TensorList& g) -> TensorList {
-        const auto& r = std::get<ReduceAttrs>(c.attrs());
-        Tensor x = c.input(0);
-        Tensor mu = x.dim() ? mean(x, r.dims.empty() ? Dims{} : r.dims, true) : x;
-        if (r.dims.empty() && x.dim()) mu = mu.reshape(Dims(x.dim(), 1));
-        double n = static_cast<double>(reduced_count(c) - r.correction);
-        return {like_input(c, 0, unreduce(g[0], c) * (x - mu) / (unreduce(c.output(0), c) * n))};
-      },
-      true, true);
+        auto [dev, n] = deviation(c);
+        return {like_input(c, 0, unreduce(g[0], c) * dev / (unreduce(c.output(0), c) * n))};
+      });
   // d logsumexp = softmax = e^(x - y)
-  row(
-      t, Op::Logsumexp,
+  row(t, Op::Logsumexp, {.save_inputs = true, .save_outputs = true},
       [](const Ctx& c, const TensorList& g) -> TensorList {
         return {like_input(c, 0, unreduce(g[0], c) * exp(c.input(0) - unreduce(c.output(0), c)))};
-      },
-      true, true);
+      });
   // d max(x, dim) = g at the index of the maximum
   BackwardFn dim_extreme = [](const Ctx& c, const TensorList& g) -> TensorList {
     const auto& r = std::get<ReduceAttrs>(c.attrs());
@@ -147,127 +137,95 @@ void fill_reductions(Table& t) {
     Tensor z = zeros(in, g[0].dtype());
     return {like_input(c, 0, dispatch1(Op::ScatterAdd, {z, idx, gv}, DimAttrs{d}))};
   };
-  row(t, Op::MaxDim, dim_extreme, false, true);
-  row(t, Op::MinDim, dim_extreme, false, true);
+  row(t, Op::MaxDim, {.save_outputs = true}, dim_extreme);
+  row(t, Op::MinDim, {.save_outputs = true}, dim_extreme);
   // softmax: dx = y (g - sum(g y))
-  row(
-      t, Op::Softmax,
-      [](const Ctx& c, const TensorList& g) -> TensorList {
-        int64_t d = std::get<DimAttrs>(c.attrs()).dim;
-        Tensor y = c.output(0);
-        if (y.dim() == 0) return {like_input(c, 0, zeros_like(g[0]))};
-        Tensor gy = g[0] * y;
-        return {like_input(c, 0, gy - y * sum(gy, {d}, true))};
-      },
-      false, true);
+  row(t, Op::Softmax, {.save_outputs = true}, [](const Ctx& c, const TensorList& g) -> TensorList {
+    int64_t d = std::get<DimAttrs>(c.attrs()).dim;
+    Tensor y = c.output(0);
+    if (y.dim() == 0) return {like_input(c, 0, zeros_like(g[0]))};
+    Tensor gy = g[0] * y;
+    return {like_input(c, 0, gy - y * sum(gy, {d}, true))};
+  });
   // log_softmax: dx = g - e^y sum(g)
-  row(
-      t, Op::LogSoftmax,
+  row(t, Op::LogSoftmax, {.save_outputs = true},
       [](const Ctx& c, const TensorList& g) -> TensorList {
         int64_t d = std::get<DimAttrs>(c.attrs()).dim;
         Tensor y = c.output(0);
         if (y.dim() == 0) return {like_input(c, 0, zeros_like(g[0]))};
         return {like_input(c, 0, g[0] - exp(y) * sum(g[0], {d}, true))};
-      },
-      false, true);
+      });
 }
 
 void fill_movement(Table& t) {
   // view: the gradient reshaped back
-  row(
-      t, Op::View,
-      [](const Ctx& c, const TensorList& g) -> TensorList {
-        return {g[0].reshape(c.input_sizes(0))};
-      },
-      false, false);
+  row(t, Op::View, {}, [](const Ctx& c, const TensorList& g) -> TensorList {
+    return {g[0].reshape(c.input_sizes(0))};
+  });
   // expand: summed over the expanded dims
-  row(
-      t, Op::Expand,
-      [](const Ctx& c, const TensorList& g) -> TensorList { return {like_input(c, 0, g[0])}; },
-      false, false);
+  row(t, Op::Expand, {},
+      [](const Ctx& c, const TensorList& g) -> TensorList { return {like_input(c, 0, g[0])}; });
   // permute: the inverse permutation
-  row(
-      t, Op::Permute,
-      [](const Ctx& c, const TensorList& g) -> TensorList {
-        const Dims& p = std::get<ShapeAttrs>(c.attrs()).sizes;
-        Dims inv(p.size());
-        for (size_t i = 0; i < p.size(); ++i) inv[p[i]] = static_cast<int64_t>(i);
-        return {g[0].permute(inv)};
-      },
-      false, false);
+  row(t, Op::Permute, {}, [](const Ctx& c, const TensorList& g) -> TensorList {
+    const Dims& p = std::get<ShapeAttrs>(c.attrs()).sizes;
+    Dims inv(p.size());
+    for (size_t i = 0; i < p.size(); ++i) inv[p[i]] = static_cast<int64_t>(i);
+    return {g[0].permute(inv)};
+  });
   // slice: the gradient placed at the sliced positions of zeros
-  row(
-      t, Op::Slice,
-      [](const Ctx& c, const TensorList& g) -> TensorList {
-        const auto& s = std::get<SliceAttrs>(c.attrs());
-        Tensor idx = arange(s.start, s.end, s.step);
-        return {index_add_into(c.input_sizes(0), g[0].dtype(), s.dim, idx, g[0])};
-      },
-      false, false);
+  row(t, Op::Slice, {}, [](const Ctx& c, const TensorList& g) -> TensorList {
+    const auto& s = std::get<SliceAttrs>(c.attrs());
+    Tensor idx = arange(s.start, s.end, s.step);
+    return {index_add_into(c.input_sizes(0), g[0].dtype(), s.dim, idx, g[0])};
+  });
   // select: the gradient placed at the selected index of zeros
-  row(
-      t, Op::Select,
-      [](const Ctx& c, const TensorList& g) -> TensorList {
-        const auto& s = std::get<SelectAttrs>(c.attrs());
-        Tensor idx = tensor(std::vector<int64_t>{s.index});
-        return {index_add_into(c.input_sizes(0), g[0].dtype(), s.dim, idx, g[0].unsqueeze(s.dim))};
-      },
-      false, false);
+  row(t, Op::Select, {}, [](const Ctx& c, const TensorList& g) -> TensorList {
+    const auto& s = std::get<SelectAttrs>(c.attrs());
+    Tensor idx = tensor(std::vector<int64_t>{s.index});
+    return {index_add_into(c.input_sizes(0), g[0].dtype(), s.dim, idx, g[0].unsqueeze(s.dim))};
+  });
   // cat: each input gets its slice of the gradient
-  row(
-      t, Op::Cat,
-      [](const Ctx& c, const TensorList& g) -> TensorList {
-        int64_t d = std::get<DimAttrs>(c.attrs()).dim;
-        TensorList out;
-        int64_t at = 0;
-        for (size_t i = 0; i < c.num_inputs(); ++i) {
-          const Dims& s = c.input_sizes(i);
-          if (s.size() == 1 && s[0] == 0 && g[0].dim() > 1) {  // skipped legacy empty input
-            out.emplace_back();
-            continue;
-          }
-          int64_t n = s[d];
-          out.push_back(c.needs_grad(i) ? like_input(c, i, g[0].narrow(d, at, n)) : Tensor());
-          at += n;
-        }
-        return out;
-      },
-      false, false);
+  row(t, Op::Cat, {}, [](const Ctx& c, const TensorList& g) -> TensorList {
+    int64_t d = std::get<DimAttrs>(c.attrs()).dim;
+    TensorList out;
+    int64_t at = 0;
+    for (size_t i = 0; i < c.num_inputs(); ++i) {
+      const Dims& s = c.input_sizes(i);
+      if (s.size() == 1 && s[0] == 0 && g[0].dim() > 1) {  // skipped legacy empty input
+        out.emplace_back();
+        continue;
+      }
+      int64_t n = s[d];
+      out.push_back(c.needs_grad(i) ? like_input(c, i, g[0].narrow(d, at, n)) : Tensor());
+      at += n;
+    }
+    return out;
+  });
   // index_select: rows added back at their indices
-  row(
-      t, Op::IndexSelect,
+  row(t, Op::IndexSelect, {.save_inputs = true},
       [](const Ctx& c, const TensorList& g) -> TensorList {
         int64_t d = std::get<DimAttrs>(c.attrs()).dim;
         return {index_add_into(c.input_sizes(0), g[0].dtype(), d, c.input(1), g[0]), Tensor()};
-      },
-      true, false);
+      });
   // gather: values added back at their indices
-  row(
-      t, Op::Gather,
-      [](const Ctx& c, const TensorList& g) -> TensorList {
-        int64_t d = std::get<DimAttrs>(c.attrs()).dim;
-        Tensor z = zeros(c.input_sizes(0), g[0].dtype());
-        return {dispatch1(Op::ScatterAdd, {z, c.input(1), g[0]}, DimAttrs{d}), Tensor()};
-      },
-      true, false);
+  row(t, Op::Gather, {.save_inputs = true}, [](const Ctx& c, const TensorList& g) -> TensorList {
+    int64_t d = std::get<DimAttrs>(c.attrs()).dim;
+    Tensor z = zeros(c.input_sizes(0), g[0].dtype());
+    return {dispatch1(Op::ScatterAdd, {z, c.input(1), g[0]}, DimAttrs{d}), Tensor()};
+  });
   // scatter_add(self, index, src): self gets g, src gets g gathered at index
-  row(
-      t, Op::ScatterAdd,
+  row(t, Op::ScatterAdd, {.save_inputs = true},
       [](const Ctx& c, const TensorList& g) -> TensorList {
         int64_t d = std::get<DimAttrs>(c.attrs()).dim;
         return {like_input(c, 0, g[0]), Tensor(),
                 c.needs_grad(2) ? gather(g[0], d, c.input(1)) : Tensor()};
-      },
-      true, false);
+      });
   // index_add(self, index, source): self gets g, source gets the indexed rows of g
-  row(
-      t, Op::IndexAdd,
-      [](const Ctx& c, const TensorList& g) -> TensorList {
-        int64_t d = std::get<DimAttrs>(c.attrs()).dim;
-        return {like_input(c, 0, g[0]), Tensor(),
-                c.needs_grad(2) ? index_select(g[0], d, c.input(1)) : Tensor()};
-      },
-      true, false);
+  row(t, Op::IndexAdd, {.save_inputs = true}, [](const Ctx& c, const TensorList& g) -> TensorList {
+    int64_t d = std::get<DimAttrs>(c.attrs()).dim;
+    return {like_input(c, 0, g[0]), Tensor(),
+            c.needs_grad(2) ? index_select(g[0], d, c.input(1)) : Tensor()};
+  });
 }
 
 // A matrix (batch of matrices) whose columns are contiguous, as the transpose of a row-major one.
@@ -278,36 +236,33 @@ bool column_major(const Tensor& t) {
 
 void fill_linalg(Table& t) {
   // matmul: da = g b^T, db = a^T g, with 1-d operands promoted and batch dims summed back
-  row(
-      t, Op::Matmul,
-      [](const Ctx& c, const TensorList& g) -> TensorList {
-        Tensor a = c.input(0), b = c.input(1), gy = g[0];
-        if (a.dim() == 1 && b.dim() == 1)
-          return {c.needs_grad(0) ? like_input(c, 0, gy * b) : Tensor(),
-                  c.needs_grad(1) ? like_input(c, 1, gy * a) : Tensor()};
-        bool a1 = a.dim() == 1, b1 = b.dim() == 1;
-        Tensor A = a1 ? a.unsqueeze(0) : a, B = b1 ? b.unsqueeze(-1) : b;
-        Tensor G = gy;
-        if (a1) G = G.unsqueeze(-2);
-        if (b1) G = G.unsqueeze(-1);
-        Tensor ga, gb;
-        // An operand stored transposed (w.t() in linear) gets its gradient in that layout, computed
-        // as (B G^T)^T or (G^T A)^T, as PyTorch's mm_mat1/mat2_backward do: the gradient flowing
-        // back through the transpose is then contiguous, and the leaf keeps it without a copy.
-        auto tr = [](const Tensor& t) { return t.transpose(-1, -2); };
-        if (c.needs_grad(0)) {
-          Tensor r = column_major(A) ? tr(matmul(B, tr(G))) : matmul(G, tr(B));
-          if (a1) r = r.squeeze(-2);
-          ga = like_input(c, 0, r);
-        }
-        if (c.needs_grad(1)) {
-          Tensor r = column_major(B) ? tr(matmul(tr(G), A)) : matmul(tr(A), G);
-          if (b1) r = r.squeeze(-1);
-          gb = like_input(c, 1, r);
-        }
-        return {ga, gb};
-      },
-      true, false);
+  row(t, Op::Matmul, {.save_inputs = true}, [](const Ctx& c, const TensorList& g) -> TensorList {
+    Tensor a = c.input(0), b = c.input(1), gy = g[0];
+    if (a.dim() == 1 && b.dim() == 1)
+      return {c.needs_grad(0) ? like_input(c, 0, gy * b) : Tensor(),
+              c.needs_grad(1) ? like_input(c, 1, gy * a) : Tensor()};
+    bool a1 = a.dim() == 1, b1 = b.dim() == 1;
+    Tensor A = a1 ? a.unsqueeze(0) : a, B = b1 ? b.unsqueeze(-1) : b;
+    Tensor G = gy;
+    if (a1) G = G.unsqueeze(-2);
+    if (b1) G = G.unsqueeze(-1);
+    Tensor ga, gb;
+    // An operand stored transposed (w.t() in linear) gets its gradient in that layout, computed
+    // as (B G^T)^T or (G^T A)^T, as PyTorch's mm_mat1/mat2_backward do: the gradient flowing
+    // back through the transpose is then contiguous, and the leaf keeps it without a copy.
+    auto tr = [](const Tensor& t) { return t.transpose(-1, -2); };
+    if (c.needs_grad(0)) {
+      Tensor r = column_major(A) ? tr(matmul(B, tr(G))) : matmul(G, tr(B));
+      if (a1) r = r.squeeze(-2);
+      ga = like_input(c, 0, r);
+    }
+    if (c.needs_grad(1)) {
+      Tensor r = column_major(B) ? tr(matmul(tr(G), A)) : matmul(tr(A), G);
+      if (b1) r = r.squeeze(-1);
+      gb = like_input(c, 1, r);
+    }
+    return {ga, gb};
+  });
 }
 
 Table build() {

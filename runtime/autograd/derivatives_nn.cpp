@@ -48,43 +48,32 @@ namespace rows {
 void fill_nn(Table& t) {
   // conv2d: (grad_input, grad_weight, grad_bias) from the dedicated kernel, only those needed
   // (the image's gradient under a stem conv is never computed)
-  row(
-      t, Op::Conv2d,
-      [](const Ctx& c, const TensorList& g) -> TensorList {
-        ConvAttrs a = std::get<ConvAttrs>(c.attrs());
-        a.output_mask[0] = c.needs_grad(0);
-        a.output_mask[1] = c.needs_grad(1);
-        a.output_mask[2] = c.num_inputs() > 2 && c.needs_grad(2);
-        TensorList r = dispatch(Op::Conv2dBackward, {g[0], c.input(0), c.input(1)}, a);
-        return {in_dtype(c, 0, r[0]), in_dtype(c, 1, r[1]),
-                c.num_inputs() > 2 ? in_dtype(c, 2, r[2]) : Tensor()};
-      },
-      true, false);
+  row(t, Op::Conv2d, {.save_inputs = true}, [](const Ctx& c, const TensorList& g) -> TensorList {
+    ConvAttrs a = std::get<ConvAttrs>(c.attrs());
+    a.output_mask[0] = c.needs_grad(0);
+    a.output_mask[1] = c.needs_grad(1);
+    a.output_mask[2] = c.num_inputs() > 2 && c.needs_grad(2);
+    TensorList r = dispatch(Op::Conv2dBackward, {g[0], c.input(0), c.input(1)}, a);
+    return {in_dtype(c, 0, r[0]), in_dtype(c, 1, r[1]),
+            c.num_inputs() > 2 ? in_dtype(c, 2, r[2]) : Tensor()};
+  });
   // max_pool2d: g routed to each window's argmax
-  row(
-      t, Op::MaxPool2d,
+  row(t, Op::MaxPool2d, {.save_inputs = true, .save_outputs = true},
       [](const Ctx& c, const TensorList& g) -> TensorList {
         return {dispatch1(Op::MaxPool2dBackward, {g[0], c.input(0), c.output(1)}, c.attrs())};
-      },
-      true, true);
+      });
   // avg_pool2d: g spread evenly over each window
-  row(
-      t, Op::AvgPool2d,
-      [](const Ctx& c, const TensorList& g) -> TensorList {
-        return {dispatch1(Op::AvgPool2dBackward, {g[0], c.input(0)}, c.attrs())};
-      },
-      true, false);
-  row(
-      t, Op::AdaptiveAvgPool2d,
+  row(t, Op::AvgPool2d, {.save_inputs = true}, [](const Ctx& c, const TensorList& g) -> TensorList {
+    return {dispatch1(Op::AvgPool2dBackward, {g[0], c.input(0)}, c.attrs())};
+  });
+  row(t, Op::AdaptiveAvgPool2d, {.save_inputs = true},
       [](const Ctx& c, const TensorList& g) -> TensorList {
         return {dispatch1(Op::AdaptiveAvgPool2dBackward, {g[0], c.input(0)}, c.attrs())};
-      },
-      true, false);
+      });
   // batch_norm, training: xh = (x - mean) invstd,
   //   dx = w invstd / N (N g - sum g - xh sum(g xh)), dw = sum(g xh), db = sum g;
   // eval: dx = g w invstd with the running statistics
-  row(
-      t, Op::BatchNorm,
+  row(t, Op::BatchNorm, {.save_inputs = true, .save_outputs = true},
       [](const Ctx& c, const TensorList& g) -> TensorList {
         const auto& a = std::get<NormAttrs>(c.attrs());
         not_differentiable_input(c, 3, "batch_norm", "running_mean");
@@ -114,12 +103,10 @@ void fill_nn(Table& t) {
         if (c.needs_grad(1)) gw = sgx.reshape({x.sizes()[1]});
         if (c.num_inputs() > 2 && c.needs_grad(2)) gb = sg.reshape({x.sizes()[1]});
         return {in_dtype(c, 0, gx), in_dtype(c, 1, gw), in_dtype(c, 2, gb), Tensor(), Tensor()};
-      },
-      true, true);
+      });
   // layer_norm over the trailing dims D (M = their size): xh = (x - mean) rstd,
   //   dx = rstd / M (M gw' - sum gw' - xh sum(gw' xh)) with gw' = g w; dw = sum(g xh), db = sum g
-  row(
-      t, Op::LayerNorm,
+  row(t, Op::LayerNorm, {.save_inputs = true, .save_outputs = true},
       [](const Ctx& c, const TensorList& g) -> TensorList {
         const auto& a = std::get<NormAttrs>(c.attrs());
         Tensor x = c.input(0), w = c.input(1), gy = g[0];
@@ -145,42 +132,31 @@ void fill_nn(Table& t) {
         if (c.needs_grad(1)) gw = outer.empty() ? gy * xh : sum(gy * xh, outer);
         if (c.num_inputs() > 2 && c.needs_grad(2)) gb = outer.empty() ? gy : sum(gy, outer);
         return {in_dtype(c, 0, gx), in_dtype(c, 1, gw), in_dtype(c, 2, gb)};
-      },
-      true, true);
+      });
   // dropout: dx = g * mask (the mask holds 0 or 1/(1-p))
-  row(
-      t, Op::Dropout,
-      [](const Ctx& c, const TensorList& g) -> TensorList {
-        return {in_dtype(c, 0, g[0] * c.output(1))};
-      },
-      false, true);
+  row(t, Op::Dropout, {.save_outputs = true}, [](const Ctx& c, const TensorList& g) -> TensorList {
+    return {in_dtype(c, 0, g[0] * c.output(1))};
+  });
   // nll_loss: -w[t] g at each target, from the dedicated kernel
-  row(
-      t, Op::NllLoss,
-      [](const Ctx& c, const TensorList& g) -> TensorList {
-        not_differentiable_input(c, 2, "nll_loss", "weight");
-        TensorList in{g[0], c.input(0), c.input(1)};
-        if (c.num_inputs() > 2) in.push_back(c.input(2));
-        Tensor gi = dispatch(Op::NllLossBackward, std::span<const Tensor>(in), c.attrs())[0];
-        return {in_dtype(c, 0, gi), Tensor(), Tensor()};
-      },
-      true, false);
+  row(t, Op::NllLoss, {.save_inputs = true}, [](const Ctx& c, const TensorList& g) -> TensorList {
+    not_differentiable_input(c, 2, "nll_loss", "weight");
+    TensorList in{g[0], c.input(0), c.input(1)};
+    if (c.num_inputs() > 2) in.push_back(c.input(2));
+    Tensor gi = dispatch(Op::NllLossBackward, std::span<const Tensor>(in), c.attrs())[0];
+    return {in_dtype(c, 0, gi), Tensor(), Tensor()};
+  });
   // mse_loss: d/dx (x - t)^2 = 2 (x - t), d/dt = -2 (x - t)
-  row(
-      t, Op::MseLoss,
-      [](const Ctx& c, const TensorList& g) -> TensorList {
-        const auto& a = std::get<LossAttrs>(c.attrs());
-        Tensor x = c.input(0), y = c.input(1);
-        Tensor d = (x - y) * 2;
-        Tensor gx = reduction_grad(g[0], a, d.numel()) * d;
-        return {in_dtype(c, 0, sum_to(gx, c.input_sizes(0))),
-                c.needs_grad(1) ? in_dtype(c, 1, sum_to(-gx, c.input_sizes(1))) : Tensor()};
-      },
-      true, false);
+  row(t, Op::MseLoss, {.save_inputs = true}, [](const Ctx& c, const TensorList& g) -> TensorList {
+    const auto& a = std::get<LossAttrs>(c.attrs());
+    Tensor x = c.input(0), y = c.input(1);
+    Tensor d = (x - y) * 2;
+    Tensor gx = reduction_grad(g[0], a, d.numel()) * d;
+    return {in_dtype(c, 0, sum_to(gx, c.input_sizes(0))),
+            c.needs_grad(1) ? in_dtype(c, 1, sum_to(-gx, c.input_sizes(1))) : Tensor()};
+  });
   // bce_with_logits, l = -w [p t log s(x) + (1 - t) log(1 - s(x))]:
   //   dl/dx = w [(p t + 1 - t) s(x) - p t],  dl/dt = -w [p log s(x) - log(1 - s(x))]
-  row(
-      t, Op::BceWithLogits,
+  row(t, Op::BceWithLogits, {.save_inputs = true},
       [](const Ctx& c, const TensorList& g) -> TensorList {
         const auto& a = std::get<LossAttrs>(c.attrs());
         not_differentiable_input(c, 2, "binary_cross_entropy_with_logits", "weight");
@@ -207,24 +183,20 @@ void fill_nn(Table& t) {
           gt = sum_to(gr * d, c.input_sizes(1));
         }
         return {in_dtype(c, 0, gx), in_dtype(c, 1, gt), Tensor(), Tensor()};
-      },
-      true, false);
+      });
   // embedding: rows of g added into a zero weight at their indices (padding_idx gets none)
-  row(
-      t, Op::Embedding,
-      [](const Ctx& c, const TensorList& g) -> TensorList {
-        const auto& a = std::get<EmbeddingAttrs>(c.attrs());
-        const Dims& ws = c.input_sizes(0);
-        Tensor idx = c.input(1).reshape({-1});
-        Tensor rows = g[0].reshape({-1, ws[1]});
-        if (a.padding_idx) {
-          int64_t pad = *a.padding_idx < 0 ? *a.padding_idx + ws[0] : *a.padding_idx;
-          rows = rows * (idx != pad).to(rows.dtype()).unsqueeze(1);
-        }
-        Tensor z = zeros(ws, g[0].dtype());
-        return {in_dtype(c, 0, dispatch1(Op::IndexAdd, {z, idx, rows}, DimAttrs{0})), Tensor()};
-      },
-      true, false);
+  row(t, Op::Embedding, {.save_inputs = true}, [](const Ctx& c, const TensorList& g) -> TensorList {
+    const auto& a = std::get<EmbeddingAttrs>(c.attrs());
+    const Dims& ws = c.input_sizes(0);
+    Tensor idx = c.input(1).reshape({-1});
+    Tensor rows = g[0].reshape({-1, ws[1]});
+    if (a.padding_idx) {
+      int64_t pad = *a.padding_idx < 0 ? *a.padding_idx + ws[0] : *a.padding_idx;
+      rows = rows * (idx != pad).to(rows.dtype()).unsqueeze(1);
+    }
+    Tensor z = zeros(ws, g[0].dtype());
+    return {in_dtype(c, 0, dispatch1(Op::IndexAdd, {z, idx, rows}, DimAttrs{0})), Tensor()};
+  });
 }
 
 }  // namespace rows

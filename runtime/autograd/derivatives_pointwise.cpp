@@ -1,8 +1,8 @@
 // The derivative table, pointwise rows: every op with a dsl definition (dsl/builtins.hpp) gets
 // its row by differentiating that definition at compile time; clamp, where and the copies are
 // written here.
-#include "dsl/pointwise.hpp"
 #include "runtime/autograd/rows.hpp"
+#include "runtime/ops/dsl_loops.hpp"
 #include "runtime/ops/pointwise_defs.hpp"
 #include "runtime/shape.hpp"
 
@@ -10,7 +10,7 @@ namespace ember::autograd::rows {
 namespace {
 
 // A row from the op's dsl definition: d op / d x_j differentiated at compile time and run as
-// one fused pass over all inputs that need a gradient (dsl/pointwise.hpp).
+// one fused pass over all inputs that need a gradient (runtime/ops/dsl_loops.hpp).
 template <class Def>
 using ExprOf = std::decay_t<decltype(Def::expr)>;
 
@@ -49,13 +49,10 @@ template <Op op, size_t N>
 void dsl_rows(Table& t) {
   using Def = dsl_def_t<op>;
   constexpr bool save = dsl::detail::needs_inputs<ExprOf<Def>>();
-  row(
-      t, op,
+  row(t, op, {.save_inputs = save, .inputs_for = inputs_for<Def, N>},
       [](const Ctx& c, const TensorList& g) -> TensorList {
         return dsl_row<Def, N>(c, g, op_name(op));
-      },
-      save, false);
-  t[static_cast<size_t>(op)].inputs_for = inputs_for<Def, N>;
+      });
 }
 
 }  // namespace
@@ -86,58 +83,40 @@ void fill_pointwise(Table& t) {
   dsl_rows<Op::Maximum, 2>(t);
   dsl_rows<Op::Minimum, 2>(t);
   // gelu: the erf or the tanh definition, as the call chose
-  row(
-      t, Op::Gelu,
-      [](const Ctx& c, const TensorList& g) -> TensorList {
-        if (std::get<GeluAttrs>(c.attrs()).tanh)
-          return dsl_row<dsl::builtin::gelu_tanh, 1>(c, g, "gelu");
-        return dsl_row<dsl::builtin::gelu, 1>(c, g, "gelu");
-      },
-      true, false);
+  row(t, Op::Gelu, {.save_inputs = true}, [](const Ctx& c, const TensorList& g) -> TensorList {
+    if (std::get<GeluAttrs>(c.attrs()).tanh)
+      return dsl_row<dsl::builtin::gelu_tanh, 1>(c, g, "gelu");
+    return dsl_row<dsl::builtin::gelu, 1>(c, g, "gelu");
+  });
   // d/dx clamp(x, lo, hi) = [lo <= x <= hi]
-  row(
-      t, Op::Clamp,
-      [](const Ctx& c, const TensorList& g) -> TensorList {
-        const auto& a = std::get<ClampAttrs>(c.attrs());
-        Tensor x = c.input(0);
-        Tensor m = ones_like(x, kBool);
-        if (a.min) m = m && (x >= *a.min);
-        if (a.max) m = m && (x <= *a.max);
-        return {like_input(c, 0, g[0] * mask_of(m, g[0]))};
-      },
-      true, false);
+  row(t, Op::Clamp, {.save_inputs = true}, [](const Ctx& c, const TensorList& g) -> TensorList {
+    const auto& a = std::get<ClampAttrs>(c.attrs());
+    Tensor x = c.input(0);
+    Tensor m = ones_like(x, kBool);
+    if (a.min) m = m && (x >= *a.min);
+    if (a.max) m = m && (x <= *a.max);
+    return {like_input(c, 0, g[0] * mask_of(m, g[0]))};
+  });
   // d where(c, a, b) = (-, [c], [!c])
-  row(
-      t, Op::Where,
-      [](const Ctx& c, const TensorList& g) -> TensorList {
-        Tensor cond = c.input(0), z = zeros_like(g[0]);
-        return {Tensor(), like_input(c, 1, where(cond, g[0], z)),
-                like_input(c, 2, where(cond, z, g[0]))};
-      },
-      true, false);
+  row(t, Op::Where, {.save_inputs = true}, [](const Ctx& c, const TensorList& g) -> TensorList {
+    Tensor cond = c.input(0), z = zeros_like(g[0]);
+    return {Tensor(), like_input(c, 1, where(cond, g[0], z)),
+            like_input(c, 2, where(cond, z, g[0]))};
+  });
   for (Op op : {Op::Eq, Op::Ne, Op::Lt, Op::Le, Op::Gt, Op::Ge, Op::LogicalAnd, Op::LogicalOr,
                 Op::LogicalNot, Op::Argmax, Op::Argmin})
     nondiff(t, op);
   // to(dtype): the gradient converted back
-  row(
-      t, Op::ToDtype,
-      [](const Ctx& c, const TensorList& g) -> TensorList { return {like_input(c, 0, g[0])}; },
-      false, false);
-  row(
-      t, Op::Clone,
-      [](const Ctx& c, const TensorList& g) -> TensorList { return {like_input(c, 0, g[0])}; },
-      false, false);
+  row(t, Op::ToDtype, {},
+      [](const Ctx& c, const TensorList& g) -> TensorList { return {like_input(c, 0, g[0])}; });
+  row(t, Op::Clone, {},
+      [](const Ctx& c, const TensorList& g) -> TensorList { return {like_input(c, 0, g[0])}; });
   // dst.copy_(src): the old dst value is overwritten (no gradient), src gets g
-  row(
-      t, Op::Copy_,
-      [](const Ctx& c, const TensorList& g) -> TensorList {
-        return {Tensor(), like_input(c, 1, g[0])};
-      },
-      false, false);
-  row(
-      t, Op::Fill_,
-      [](const Ctx&, const TensorList&) -> TensorList { return {Tensor(), Tensor()}; }, false,
-      false);
+  row(t, Op::Copy_, {}, [](const Ctx& c, const TensorList& g) -> TensorList {
+    return {Tensor(), like_input(c, 1, g[0])};
+  });
+  row(t, Op::Fill_, {},
+      [](const Ctx&, const TensorList&) -> TensorList { return {Tensor(), Tensor()}; });
 }
 
 }  // namespace ember::autograd::rows

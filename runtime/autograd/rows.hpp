@@ -20,8 +20,17 @@ inline Tensor like_input(const Ctx& c, size_t i, const Tensor& g) {
 
 inline Tensor mask_of(const Tensor& cond, const Tensor& like) { return cond.to(like.dtype()); }
 
-inline void row(Table& t, Op op, BackwardFn fn, bool in, bool out) {
-  t[static_cast<size_t>(op)] = Derivative{fn, in, out, true};
+/// What a row's backward reads of its forward call, so that the autograd node saves it.
+struct Saves {
+  bool save_inputs = false;   ///< the formula reads c.input(i)
+  bool save_outputs = false;  ///< the formula reads c.output(i)
+  /// With save_inputs: which inputs to save given which need a gradient (Derivative::inputs_for).
+  unsigned (*inputs_for)(unsigned needs) = nullptr;
+};
+
+/// The row of a differentiable op: `row(t, Op::Exp, {.save_outputs = true}, formula)`.
+inline void row(Table& t, Op op, Saves s, BackwardFn fn) {
+  t[static_cast<size_t>(op)] = Derivative{fn, s.save_inputs, s.save_outputs, true, s.inputs_for};
 }
 inline void nondiff(Table& t, Op op) {
   t[static_cast<size_t>(op)] = Derivative{nullptr, false, false, false};

@@ -2,6 +2,7 @@
 #include <cmath>
 
 #include "runtime/ops/loops.hpp"
+#include "runtime/ops/pointwise_defs.hpp"
 #include "runtime/ops/vecmath.hpp"
 #include "runtime/shape.hpp"
 
@@ -26,33 +27,22 @@ Tensor as_dtype(const Tensor& t, DType d) {
 
 enum class Kind { Arith, Compare, Logic };
 
+// The scalar function of op in T. add, sub, mul, div, maximum and minimum evaluate their dsl
+// definitions (dsl/builtins.hpp; int64 wraps around there, and max/min's NaN rule is
+// dsl::math::maximum/minimum). Written here: add and mul of bools (logical or and and, as
+// PyTorch), pow (integers by square-and-multiply, which the dsl cannot express; floats by
+// std::pow, as the dsl's pow may be vectorised through libmvec, whose last bits can differ from
+// libm's), and the comparisons and logic ops (bool results; the dsl's give 1 or 0 in T).
 template <Op op, class T>
 auto binary_fn() {
+  constexpr bool from_dsl = op == Op::Add || op == Op::Sub || op == Op::Mul || op == Op::Div ||
+                            op == Op::Maximum || op == Op::Minimum;
   if constexpr (std::is_same_v<T, bool> && op == Op::Add)
     return [](T a, T b) -> T { return a || b; };
   else if constexpr (std::is_same_v<T, bool> && op == Op::Mul)
     return [](T a, T b) -> T { return a && b; };
-  // int64 wraps around (two's complement, as PyTorch): signed overflow is undefined behaviour.
-  else if constexpr (std::is_integral_v<T> && op == Op::Add)
-    return [](T a, T b) -> T {
-      return static_cast<T>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b));
-    };
-  else if constexpr (std::is_integral_v<T> && op == Op::Sub)
-    return [](T a, T b) -> T {
-      return static_cast<T>(static_cast<uint64_t>(a) - static_cast<uint64_t>(b));
-    };
-  else if constexpr (std::is_integral_v<T> && op == Op::Mul)
-    return [](T a, T b) -> T {
-      return static_cast<T>(static_cast<uint64_t>(a) * static_cast<uint64_t>(b));
-    };
-  else if constexpr (op == Op::Add)
-    return [](T a, T b) -> T { return a + b; };
-  else if constexpr (op == Op::Sub)
-    return [](T a, T b) -> T { return a - b; };
-  else if constexpr (op == Op::Mul)
-    return [](T a, T b) -> T { return a * b; };
-  else if constexpr (op == Op::Div)
-    return [](T a, T b) -> T { return a / b; };
+  else if constexpr (from_dsl)
+    return [](T a, T b) -> T { return dsl::eval<T>(dsl_def_t<op>::expr, a, b); };
   else if constexpr (op == Op::Pow) {
     if constexpr (std::is_floating_point_v<T>)
       return [](T a, T b) -> T { return std::pow(a, b); };
@@ -65,11 +55,7 @@ auto binary_fn() {
           if (e & 1) r = static_cast<T>(static_cast<uint64_t>(r) * p);
         return r;
       };
-  } else if constexpr (op == Op::Maximum)
-    return [](T a, T b) -> T { return a != a ? a : (b != b ? b : (a > b ? a : b)); };
-  else if constexpr (op == Op::Minimum)
-    return [](T a, T b) -> T { return a != a ? a : (b != b ? b : (a < b ? a : b)); };
-  else if constexpr (op == Op::Eq)
+  } else if constexpr (op == Op::Eq)
     return [](T a, T b) -> bool { return a == b; };
   else if constexpr (op == Op::Ne)
     return [](T a, T b) -> bool { return a != b; };

@@ -13,7 +13,7 @@ using namespace ember::jit;
 namespace {
 
 int32_t input(Graph& g, int32_t index, Dims sizes) {
-  Node n;
+  IrNode n;
   n.kind = Kind::Input;
   n.input = index;
   n.sizes = sizes;
@@ -21,14 +21,14 @@ int32_t input(Graph& g, int32_t index, Dims sizes) {
   return g.add(std::move(n));
 }
 int32_t constant(Graph& g, double v) {
-  Node n;
+  IrNode n;
   n.kind = Kind::Const;
   n.dtype = kFloat64;
   n.value = v;
   return g.add(std::move(n));
 }
 int32_t apply(Graph& g, Op op, std::vector<int32_t> args, Dims sizes, Attrs attrs = {}) {
-  Node n;
+  IrNode n;
   n.op = op;
   n.args = std::move(args);
   n.sizes = sizes;
@@ -65,7 +65,7 @@ TEST_CASE("the printer and the signature", "[jit][ir]") {
   CHECK(text.find("outputs %2") != std::string::npos);
 
   Graph h;  // the same graph on a transposed input has another signature
-  Node in;
+  IrNode in;
   in.kind = Kind::Input;
   in.input = 0;
   in.sizes = {4, 8};
@@ -116,7 +116,7 @@ TEST_CASE("fold, cse and dce", "[jit][passes]") {
   CHECK(o.size() == 5);
   CHECK(text.find("tanh") == std::string::npos);
   CHECK(text.find("const f32 12") != std::string::npos);  // the product node was f32
-  const Node& out = o[o.outputs[0]];
+  const IrNode& out = o[o.outputs[0]];
   CHECK(out.op == Op::Mul);
   CHECK(o[out.args[0]].op == Op::Add);
   CHECK(o[o[out.args[0]].args[0]].op == Op::Exp);
@@ -187,7 +187,7 @@ TEST_CASE("fusion: a view of a computed value is read in place", "[jit][passes]"
   Graph g;
   int32_t x = input(g, 0, {4, 6});
   int32_t e = apply(g, Op::Exp, {x}, {4, 6});
-  Node v;  // e.t()
+  IrNode v;  // e.t()
   v.op = Op::View;
   v.args = {e};
   v.sizes = {6, 4};
@@ -250,7 +250,7 @@ TEST_CASE("fusion: reductions over the last dim and their pointwise readers shar
     Graph g;
     int32_t x = input(g, 0, {4, 4});
     int32_t s = apply(g, Op::Sum, {x}, {4, 1}, keep_last);
-    Node v;  // s seen as [1, 4], broadcast down the columns
+    IrNode v;  // s seen as [1, 4], broadcast down the columns
     v.op = Op::View;
     v.args = {s};
     v.sizes = {1, 4};

@@ -19,7 +19,7 @@ namespace {
 // (inputs and written memory alike, as a miscompiled store would).
 void corrupt(const jit::Graph& g, std::vector<Tensor>& values) {
   for (size_t i = 0; i < values.size(); ++i) {
-    const jit::Node& n = g[static_cast<int32_t>(i)];
+    const jit::IrNode& n = g[static_cast<int32_t>(i)];
     if (n.kind != jit::Kind::Apply || !values[i].defined() || values[i].dtype() != kFloat32)
       continue;
     float* p = static_cast<float*>(values[i].raw_data());

@@ -1,0 +1,71 @@
+// The dsl formulas evaluated with eager Tensor ops (gradients built under create_graph).
+#include "runtime/ops/dsl_loops.hpp"
+
+namespace ember::dsl::detail {
+
+Tensor tensor_const(double v) { return wrapped_scalar(v); }
+
+Tensor tensor_fn(Fn f, const std::vector<Tensor>& a) {
+  auto as_float = [&](const Tensor& b) { return b.to(a[0].dtype()); };
+  switch (f) {
+    case Fn::Neg:
+      return -a[0];
+    case Fn::Exp:
+      return exp(a[0]);
+    case Fn::Log:
+      return log(a[0]);
+    case Fn::Log1p:
+      return log1p(a[0]);
+    case Fn::Expm1:
+      return expm1(a[0]);
+    case Fn::Sqrt:
+      return sqrt(a[0]);
+    case Fn::Rsqrt:
+      return rsqrt(a[0]);
+    case Fn::Abs:
+      return abs(a[0]);
+    case Fn::Sign:
+      return sign(a[0]);
+    case Fn::Sin:
+      return sin(a[0]);
+    case Fn::Cos:
+      return cos(a[0]);
+    case Fn::Tanh:
+      return tanh(a[0]);
+    case Fn::Sigmoid:
+      return sigmoid(a[0]);
+    case Fn::Erf:
+      return erf(a[0]);
+    case Fn::Add:
+      return a[0] + a[1];
+    case Fn::Sub:
+      return a[0] - a[1];
+    case Fn::Mul:
+      return a[0] * a[1];
+    case Fn::Div:
+      return a[0] / a[1];
+    case Fn::Pow:
+      return pow(a[0], a[1]);
+    case Fn::Min:
+      return minimum(a[0], a[1]);
+    case Fn::Max:
+      return maximum(a[0], a[1]);
+    case Fn::Lt:
+      return as_float(a[0] < a[1]);
+    case Fn::Le:
+      return as_float(a[0] <= a[1]);
+    case Fn::Gt:
+      return as_float(a[0] > a[1]);
+    case Fn::Ge:
+      return as_float(a[0] >= a[1]);
+    case Fn::Eq:
+      return as_float(a[0] == a[1]);
+    case Fn::Ne:
+      return as_float(a[0] != a[1]);
+    case Fn::Where:
+      return where(a[0] != 0, a[1], a[2]);
+  }
+  throw Error("dsl: unknown function");
+}
+
+}  // namespace ember::dsl::detail

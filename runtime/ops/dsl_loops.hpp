@@ -1,0 +1,212 @@
+// dsl formulas run on Tensors: the forward loop of a dsl::pointwise call and the fused backward
+// loops that compute every needed input gradient in one pass. The derivative table's pointwise
+// rows (runtime/autograd/derivatives_pointwise.cpp) and dsl::pointwise (dsl/pointwise.hpp) run
+// them. Internal header; it sits in runtime so that the dsl core (dsl/expr.hpp, derivative.hpp,
+// math.hpp, builtins.hpp, describe.hpp) includes nothing from runtime.
+#pragma once
+
+#include <array>
+#include <utility>
+#include <vector>
+
+#include "dsl/derivative.hpp"
+#include "runtime/ops/loops.hpp"
+
+namespace ember::dsl::detail {
+template <size_t I, class T>
+using Same = T;
+
+/// e with its runtime scalars numbered (see number_params): an empty type.
+template <class E>
+using Numbered = decltype(number_params<0>(std::declval<const E&>()));
+
+/// Heavy when the formula holds two or more costly functions (see loops::Work).
+template <class E>
+inline constexpr loops::Work work_of =
+    costly_fns<E>::value >= 2 ? loops::Work::Heavy : loops::Work::Light;
+
+/// out = e(in...) elementwise: one vectorisable loop.
+template <class T, class E, size_t... I>
+void forward_loop(const E& e, const Tensor& out, const std::vector<Tensor>& in,
+                  std::index_sequence<I...>) {
+  static constexpr Numbered<E> ne{};
+  loops::for_each<work_of<E>, T, Same<I, T>...>(
+      out, {&in[I]...},
+      [pv = param_values<T>(e)](Same<I, T>... v) -> T { return eval_with<T>(ne, pv, v...); }, 4096);
+}
+
+/// grad_j[i] = g[i] * (d e / d x_j)(x[i]...) for each j in Mask, over one contiguous row. The
+/// pointers are restrict (the gradients are fresh tensors): without that, g++ needs run-time
+/// alias checks between every output and every input, which it caps, and gives up vectorising.
+/// Heavy rows (see loops::Work) run in prefetched blocks, with wide vectors.
+template <class T, unsigned Mask, size_t... I>
+struct BackwardRow {
+  template <class DE, class PV>
+  [[gnu::always_inline]] static void block(const DE& de, const PV& pv, int64_t b, int64_t e,
+                                           const T* __restrict g, Same<I, T* __restrict>... out,
+                                           Same<I, const T* __restrict>... x) {
+    for (int64_t i = b; i < e; ++i) {
+      T gv = g[i];
+      ((Mask >> I & 1u ? void(out[i] = gv * eval_with<T>(std::get<I>(de), pv, x[i]...)) : void()),
+       ...);
+    }
+  }
+  template <class DE, class PV>
+  static void run(const DE& de, const PV& params, int64_t cnt, const T* __restrict g,
+                  Same<I, T* __restrict>... out, Same<I, const T* __restrict>... x) {
+    const PV pv = params;  // a local copy: the outputs' stores cannot alias it
+    block(de, pv, 0, cnt, g, out..., x...);
+  }
+  template <class DE, class PV>
+  EMBER_HEAVY_LOOP static void run_heavy(const DE& de, const PV& params, int64_t cnt,
+                                         const T* __restrict g, Same<I, T* __restrict>... out,
+                                         Same<I, const T* __restrict>... x) {
+    const PV pv = params;
+    for (int64_t b = 0; b < cnt; b += loops::kHeavyBlock) {
+      const int64_t e = std::min(cnt, b + loops::kHeavyBlock);
+      loops::prefetch_ahead(b, e, cnt, g, x...);
+      block(de, pv, b, e, g, out..., x...);
+    }
+  }
+};
+
+/// For every input j in Mask: grad_j = g * d e / d x_j, all in one pass over the output shape.
+template <class T, unsigned Mask, class E, size_t... I>
+void backward_loop(const E& e, const std::vector<Tensor>& grads, const Tensor& g,
+                   const std::vector<Tensor>& in, std::index_sequence<I...>) {
+  constexpr size_t n = sizeof...(I);
+  constexpr size_t N = 2 * n + 1;  // grads (all slots, unused ones alias g), g, inputs
+  std::array<const Tensor*, N> ops{};
+  for (size_t j = 0; j < n; ++j) ops[j] = (Mask >> j & 1u) ? &grads[j] : &g;
+  ops[n] = &g;
+  for (size_t j = 0; j < n; ++j) ops[n + 1 + j] = &in[j];
+  loops::Plan<N> plan(ops, g.sizes());
+  if (plan.numel == 0) return;
+  // The derivative formulas of the numbered e: compile-time constants, built once (built per
+  // element they would block vectorising wherever g++ does not inline all of diff).
+  static constexpr Numbered<E> ne{};
+  static constexpr std::tuple<decltype(diff<static_cast<int>(I)>(ne))...> de{
+      diff<static_cast<int>(I)>(ne)...};
+  const auto pv = param_values<T>(e);
+  plan.run(
+      [&](const std::array<char*, N>& p, const std::array<int64_t, N>& s, int64_t cnt) {
+        auto at = [&](size_t k, int64_t i) { return reinterpret_cast<T*>(p[k] + i * s[k]); };
+        bool contiguous = true;
+        for (size_t k = 0; k < N; ++k) contiguous = contiguous && s[k] == sizeof(T);
+        if (contiguous) {
+          using Row = BackwardRow<T, Mask, I...>;
+          if constexpr (work_of<E> == loops::Work::Heavy)
+            Row::run_heavy(de, pv, cnt, at(n, 0), at(I, 0)..., at(n + 1 + I, 0)...);
+          else
+            Row::run(de, pv, cnt, at(n, 0), at(I, 0)..., at(n + 1 + I, 0)...);
+          return;
+        }
+        for (int64_t i = 0; i < cnt; ++i) {
+          T gv = *at(n, i);
+          ((Mask >> I & 1u
+                ? void(*at(I, i) = gv * eval_with<T>(std::get<I>(de), pv, *at(n + 1 + I, i)...))
+                : void()),
+           ...);
+        }
+      },
+      2048);
+}
+
+/// The formula evaluated with eager Tensor ops (each recorded by autograd): how gradients are
+/// built under create_graph, so that they can be differentiated again.
+Tensor tensor_fn(Fn f, const std::vector<Tensor>& a);
+Tensor tensor_const(double v);
+
+template <int I>
+Tensor eval_tensor(const Var<I>&, const std::vector<Tensor>& x) {
+  return x[I];
+}
+template <std::intmax_t N, std::intmax_t D>
+Tensor eval_tensor(const Const<N, D>&, const std::vector<Tensor>&) {
+  return tensor_const(Const<N, D>::value);
+}
+inline Tensor eval_tensor(const Param& p, const std::vector<Tensor>&) {
+  return tensor_const(p.value);
+}
+template <Fn F, class... A>
+Tensor eval_tensor(const Node<F, A...>& n, const std::vector<Tensor>& x) {
+  return hana::unpack(n.args, [&](const auto&... a) {
+    return tensor_fn(F, std::vector<Tensor>{eval_tensor(a, x)...});
+  });
+}
+
+template <class E, class T, size_t... I>
+void dispatch_mask(unsigned mask, const E& e, const std::vector<Tensor>& grads, const Tensor& g,
+                   const std::vector<Tensor>& in, std::index_sequence<I...> is) {
+  constexpr size_t n = sizeof...(I);
+  [&]<size_t... M>(std::index_sequence<M...>) {
+    ((mask == M + 1 ? backward_loop<T, M + 1>(e, grads, g, in, is) : void()), ...);
+  }(std::make_index_sequence<(1u << n) - 1>{});
+}
+
+/// Bit j set when d e / d x_j is a compile-time constant (x + y, 3 x): no kernel needed.
+template <class E, size_t... I>
+constexpr unsigned constant_mask(std::index_sequence<I...>) {
+  return ((is_const<decltype(diff<static_cast<int>(I)>(std::declval<const E&>()))>::value ? 1u << I
+                                                                                          : 0u) |
+          ... | 0u);
+}
+
+/// True when some input's derivative needs the inputs' values (so they must be saved).
+template <class E>
+constexpr bool needs_inputs() {
+  constexpr size_t n = static_cast<size_t>(arity<E>::value);
+  return constant_mask<E>(std::make_index_sequence<n>{}) != (1u << n) - 1;
+}
+
+/// Gradients of e with respect to each input that `needs` marks: fused in one pass, or, while
+/// grad mode is on (create_graph), as recorded dsl calls so they can be differentiated again.
+template <class E>
+std::vector<Tensor> gradients(const E& e, const std::vector<Tensor>& in, const Tensor& g,
+                              const std::vector<bool>& needs, const char* /*name*/) {
+  constexpr size_t n = static_cast<size_t>(arity<E>::value);
+  constexpr unsigned constant = constant_mask<E>(std::make_index_sequence<n>{});
+  std::vector<Tensor> out(in.size());
+  if (!g.defined()) return out;
+  unsigned mask = 0;
+  [&]<size_t... I>(std::index_sequence<I...>) {
+    auto one = [&](auto j) {
+      constexpr int J = decltype(j)::value;
+      if (!needs[J]) return;
+      if constexpr (constant >> J & 1u) {
+        constexpr double k = decltype(diff<J>(e))::value;
+        out[J] = k == 1 ? g : k == -1 ? -g : g * k;
+      } else {
+        mask |= 1u << J;
+      }
+    };
+    (one(std::integral_constant<int, static_cast<int>(I)>{}), ...);
+  }(std::make_index_sequence<n>{});
+  if (mask == 0) return out;
+  if (GradMode::is_enabled()) {
+    // create_graph: g * d e / d x_j as recorded eager ops, differentiable to any order.
+    [&]<size_t... I>(std::index_sequence<I...>) {
+      auto one = [&](auto j) {
+        constexpr int J = decltype(j)::value;
+        if constexpr (!(constant >> J & 1u))
+          if (mask >> J & 1u) out[J] = g * eval_tensor(diff<J>(e), in);
+      };
+      (one(std::integral_constant<int, static_cast<int>(I)>{}), ...);
+    }(std::make_index_sequence<n>{});
+    return out;
+  }
+  DType d = g.dtype();
+  std::vector<Tensor> grads(n);
+  for (size_t j = 0; j < n; ++j)
+    if (mask >> j & 1u) grads[j] = make_tensor(g.sizes(), d);
+  visit_dtype(d, [&](auto x) {
+    using T = decltype(x);
+    if constexpr (std::is_floating_point_v<T>)
+      dispatch_mask<E, T>(mask, e, grads, g, in, std::make_index_sequence<n>{});
+  });
+  for (size_t j = 0; j < n; ++j)
+    if (mask >> j & 1u) out[j] = grads[j];
+  return out;
+}
+
+}  // namespace ember::dsl::detail
