@@ -55,6 +55,12 @@ void set_autograd_hook(AutogradHook h) { g_autograd_hook = h; }
 void set_trace_hook(TraceHook h) { g_trace_hook = h; }
 
 namespace {
+thread_local bool t_traces = false;
+}  // namespace
+void set_thread_traces(bool on) { t_traces = on; }
+bool thread_traces() { return t_traces; }
+
+namespace {
 // Ops a kernel dispatches are part of its implementation: the tracer sees only the outermost.
 thread_local int t_kernel_depth = 0;
 struct KernelScope {
@@ -66,7 +72,9 @@ struct KernelScope {
 namespace {
 // Gives the outputs of op their autograd history when an input requires grad.
 void record_history(Op op, std::span<const Tensor> inputs, const Attrs& attrs, TensorList& out) {
-  if (!g_autograd_hook || !t_grad_enabled) return;
+  if (!t_grad_enabled) return;
+  (void)table();  // installs the autograd hook (a traced op may be the process's first op)
+  if (!g_autograd_hook) return;
   for (const Tensor& t : inputs)
     if (t.defined() && t.impl()->requires_grad) {
       g_autograd_hook(op, inputs, attrs, out);
@@ -74,6 +82,8 @@ void record_history(Op op, std::span<const Tensor> inputs, const Attrs& attrs, T
     }
 }
 }  // namespace
+
+bool ops_traced() { return t_traces && t_kernel_depth == 0; }
 
 TensorList dispatch(Op op, std::span<const Tensor> inputs, const Attrs& attrs) {
   TensorList out;

@@ -42,6 +42,12 @@ using TraceHook = bool (*)(Op op, std::span<const Tensor> inputs, const Attrs& a
                            TensorList& outputs);
 void set_autograd_hook(AutogradHook h);
 void set_trace_hook(TraceHook h);
+/// Whether ops dispatched here now are recorded by a trace (a jit::Region on this thread, outside
+/// a kernel): then code that could run a loop over raw memory itself (the dsl's fused backward
+/// loops) dispatches ops instead, so that the trace sees them. Set by the JIT.
+bool ops_traced();
+void set_thread_traces(bool on);
+bool thread_traces();
 
 /// Grad mode (on by default, per thread); NoGradGuard turns it off in a scope.
 struct GradMode {

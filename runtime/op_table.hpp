@@ -101,8 +101,8 @@
   X(Dropout, "dropout", NN, Break, None, void) /* DropoutAttrs; (out, scaled mask) */      \
   X(Softmax, "softmax", NN, Row, None, void) /* DimAttrs */                                \
   X(LogSoftmax, "log_softmax", NN, Row, None, void) /* DimAttrs */                         \
-  X(NllLoss, "nll_loss", NN, Break, None, void) /* (log_probs, target[, w]), LossAttrs */  \
-  X(MseLoss, "mse_loss", NN, Break, None, void) /* LossAttrs */                            \
+  X(NllLoss, "nll_loss", NN, Library, None, void) /* (log_probs, target[, w]), LossAttrs */  \
+  X(MseLoss, "mse_loss", NN, Library, None, void) /* LossAttrs */                            \
   /* (input, target[, weight, pos_weight]), LossAttrs */                                   \
   X(BceWithLogits, "binary_cross_entropy_with_logits", NN, Break, None, void)              \
   X(Embedding, "embedding", NN, Break, None, void) /* (weight, indices), EmbeddingAttrs */ \
@@ -115,7 +115,7 @@
   X(MaxPool2dBackward, "max_pool2d_backward", Backward, Break, None, void)                 \
   X(AvgPool2dBackward, "avg_pool2d_backward", Backward, Break, None, void)                 \
   X(AdaptiveAvgPool2dBackward, "adaptive_avg_pool2d_backward", Backward, Break, None, void) \
-  X(NllLossBackward, "nll_loss_backward", Backward, Break, None, void)                     \
+  X(NllLossBackward, "nll_loss_backward", Backward, Library, None, void)                     \
   /* (grad_out, input, weight?, mean, invstd), NormAttrs; (grad_in, grad_w, grad_b) */     \
   X(BatchNormBackward, "batch_norm_backward", Backward, Break, None, void)
 // clang-format on

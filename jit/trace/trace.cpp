@@ -81,9 +81,15 @@ void flush(Trace& t) {
   if (outs.empty() && cur.graph.writes.empty()) return;
 
   t_state.executing = true;
+  const bool traced = thread_traces();
+  set_thread_traces(false);  // the kernels the executor runs are not recorded
   struct Reset {
-    ~Reset() { t_state.executing = false; }
-  } reset;
+    bool traced;
+    ~Reset() {
+      t_state.executing = false;
+      set_thread_traces(traced);
+    }
+  } reset{traced};
   try {
     execute(cur.name, cur.graph, Run{cur.inputs, cur.scalars, cur.storages}, outs);
   } catch (...) {
@@ -246,6 +252,34 @@ bool infer(IrNode& n, std::span<const Tensor> in) {
     if (rank == 0) return false;
     n.attrs = DimAttrs{wrap_dim(std::get<DimAttrs>(n.attrs).dim, rank, op_name(op))};
     n.sizes = s;
+    return true;
+  }
+  if (op == Op::MseLoss || op == Op::NllLoss || op == Op::NllLossBackward) {
+    // Library calls of the eager kernels, for the shapes a training step gives them (any other
+    // runs eagerly, where the kernel reports what is wrong with it).
+    const Reduction red = std::get<LossAttrs>(n.attrs).reduction;
+    if (op == Op::MseLoss) {
+      if (in.size() != 2 || in[1].sizes() != s || in[1].dtype() != n.dtype) return false;
+      n.sizes = red == Reduction::None ? s : Dims{};
+      return true;
+    }
+    // nll_loss: (log_probs [N, C], target [N] int64[, weight [C]]); its backward takes the
+    // incoming gradient first and gives the log-probabilities' shape.
+    const size_t lp = op == Op::NllLossBackward ? 1 : 0;
+    if (in.size() < lp + 2 || in.size() > lp + 3) return false;
+    const Tensor &logp = in[lp], &target = in[lp + 1];
+    if (logp.dim() != 2 || logp.dtype() != n.dtype || target.dtype() != kInt64 ||
+        target.sizes() != Dims{logp.size(0)})
+      return false;
+    if (in.size() == lp + 3 &&
+        (in[lp + 2].dtype() != n.dtype || in[lp + 2].sizes() != Dims{logp.size(1)}))
+      return false;
+    if (op == Op::NllLossBackward) {
+      if (in[0].dtype() != n.dtype) return false;
+      n.sizes = logp.sizes();
+    } else {
+      n.sizes = red == Reduction::None ? target.sizes() : Dims{};
+    }
     return true;
   }
   if (op == Op::Matmul) {
@@ -422,9 +456,11 @@ bool trace_op(Op op, std::span<const Tensor> in, const Attrs& attrs, TensorList&
     out.push_back(target);
     return true;
   }
-  // A graph break: the op runs eagerly on values in memory. Views only read metadata.
+  // A graph break: the op runs eagerly on values in memory. Views only read metadata: they run
+  // eagerly on lazy tensors too, without running the graph, and are no break.
+  if (is_meta_op(op)) return false;
   count_graph_break();
-  if (!is_meta_op(op)) flush(tr);
+  flush(tr);
   return false;
 }
 
@@ -445,6 +481,7 @@ bool begin_region(const std::string& name) {
     install_hooks();
     ts.trace = std::make_unique<Trace>();
     ts.trace->name = name;
+    set_thread_traces(true);
     OpenRegions& r = open_regions();
     std::lock_guard lk(r.mu);
     r.all.push_back({::gettid(), name});
@@ -457,6 +494,7 @@ void end_region(bool outermost) {
   --ts.depth;
   if (!outermost || !ts.trace) return;
   std::unique_ptr<Trace> tr = std::move(ts.trace);
+  set_thread_traces(false);
   try {
     flush(*tr);
   } catch (const std::exception& e) {

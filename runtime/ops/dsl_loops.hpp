@@ -183,8 +183,9 @@ std::vector<Tensor> gradients(const E& e, const std::vector<Tensor>& in, const T
     (one(std::integral_constant<int, static_cast<int>(I)>{}), ...);
   }(std::make_index_sequence<n>{});
   if (mask == 0) return out;
-  if (GradMode::is_enabled()) {
-    // create_graph: g * d e / d x_j as recorded eager ops, differentiable to any order.
+  if (GradMode::is_enabled() || ops_traced()) {
+    // create_graph: g * d e / d x_j as recorded eager ops, differentiable to any order. Inside
+    // a jit::Region the same ops are traced, and fused with the rest of the step.
     [&]<size_t... I>(std::index_sequence<I...>) {
       auto one = [&](auto j) {
         constexpr int J = decltype(j)::value;

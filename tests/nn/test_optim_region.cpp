@@ -1,8 +1,8 @@
 // Optimizers inside jit regions (issue 12): a small MLP trained 30 steps eagerly and 30 steps
 // with each step in a region must give the same loss at every step and the same parameters.
 // Two ways to wrap: the whole step (forward, loss.backward(), opt.step(), zero_grad) in
-// `jit::Region r("step")`, and only opt.step() (where fusion happens today: ops on tensors that
-// require grad are graph breaks). Each optimizer runs with and without an lr scheduler, whose lr
+// `jit::Region r("step")` (forward, backward and update traced as one graph), and only
+// opt.step(). Each optimizer runs with and without an lr scheduler, whose lr
 // changes every step (a runtime scalar: the region must not recompile for it). The JIT settings
 // (test::CompiledPath) make the region hot on its second run and tier up two runs later, so most
 // steps run compiled kernels, quick tier then full tier.

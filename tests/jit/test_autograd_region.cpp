@@ -1,0 +1,223 @@
+// Regions trace ops on tensors that require grad: the ops are recorded as lazy values and get
+// their autograd history from the same hook as eager ops, so a backward inside the region is
+// traced too (and fused with the forward and the optimizer step), and a backward after the
+// region reads the values the region computed. Every result is compared with the same code run
+// eagerly, each case past hot detection and the tier-up (test::CompiledPath, 6 runs).
+#include <optional>
+
+#include "ember.hpp"
+#include "jit/jit_support.hpp"
+#include "support/reference.hpp"
+
+using namespace ember;
+
+namespace {
+
+constexpr int kRuns = 6;  // capture, quick tier (compiled), quick, tier-up, full, replay
+
+void require_same(const Tensor& got, const Tensor& want, const std::string& what,
+                  double rtol = 1e-5) {
+  INFO(what);
+  REQUIRE(got.defined() == want.defined());
+  if (!want.defined()) return;
+  test::require_close(got, want.sizes(), test::values(want), what, rtol, 1e-6);
+}
+
+struct Leaves {
+  Tensor w, b, x;
+};
+
+Leaves leaves(DType d = kFloat32) {
+  Leaves l;
+  l.w = test::seeded_randn({8, 5}, 11, d).requires_grad_();
+  l.b = test::seeded_randn({5}, 12, d).requires_grad_();
+  l.x = test::seeded_randn({7, 8}, 13, d);
+  return l;
+}
+
+// A forward of broadcasting, a shared parameter (b used twice), an escaping intermediate (h),
+// pointwise functions with saved inputs and outputs, and a reduction.
+std::pair<Tensor, Tensor> forward(const Leaves& l) {
+  Tensor h = tanh(matmul(l.x, l.w) + l.b);
+  Tensor loss = (sigmoid(h * 2 - l.b) * h).sum() + (h * h).mean();
+  return {loss, h};
+}
+
+}  // namespace
+
+TEST_CASE("backward inside a region gives eager's gradients", "[jit][autograd_region]") {
+  test::CompiledPath path;
+  jit::clear_cache();
+  Leaves want = leaves();
+  {
+    auto [loss, h] = forward(want);
+    loss.backward();
+  }
+  const jit::Stats s0 = jit::stats();
+  for (int run = 0; run < kRuns; ++run) {
+    Leaves l = leaves();
+    Tensor loss;
+    {
+      jit::Region r("autograd_inside");
+      loss = forward(l).first;
+      loss.backward();
+    }
+    test::settle_compiles();
+    const std::string what = "run " + std::to_string(run + 1);
+    require_same(l.w.grad(), want.w.grad(), what + ", w.grad");
+    require_same(l.b.grad(), want.b.grad(), what + ", b.grad");
+    REQUIRE_FALSE(l.x.grad().defined());
+  }
+  const jit::Stats s1 = jit::stats();
+  CHECK(s1.fused_graphs > s0.fused_graphs);
+  CHECK(s1.fallbacks == s0.fallbacks);
+}
+
+TEST_CASE("backward after a region reads the values the region computed",
+          "[jit][autograd_region]") {
+  test::CompiledPath path;
+  jit::clear_cache();
+  Leaves want = leaves();
+  auto [wl, wh] = forward(want);
+  wh.retain_grad();
+  wl.backward();
+  for (int run = 0; run < kRuns; ++run) {
+    Leaves l = leaves();
+    Tensor loss, h;
+    {
+      jit::Region r("autograd_after");
+      std::tie(loss, h) = forward(l);
+    }
+    h.retain_grad();
+    loss.backward();
+    test::settle_compiles();
+    const std::string what = "run " + std::to_string(run + 1);
+    require_same(loss, wl, what + ", loss");
+    require_same(l.w.grad(), want.w.grad(), what + ", w.grad");
+    require_same(l.b.grad(), want.b.grad(), what + ", b.grad");
+    require_same(h.grad(), wh.grad(), what + ", h.grad (an intermediate)");
+  }
+}
+
+TEST_CASE("gradients accumulate over regions as eagerly", "[jit][autograd_region]") {
+  test::CompiledPath path;
+  jit::clear_cache();
+  Leaves want = leaves();
+  for (int i = 0; i < 3; ++i) forward(want).first.backward();
+  Leaves l = leaves();
+  for (int run = 0; run < 3 * kRuns; ++run) {
+    if (run % 3 == 0) {
+      l.w.set_grad(Tensor());
+      l.b.set_grad(Tensor());
+    }
+    {
+      jit::Region r("autograd_accumulate");
+      forward(l).first.backward();
+    }
+    test::settle_compiles();
+    if (run % 3 == 2) {
+      require_same(l.w.grad(), want.w.grad(), "after run " + std::to_string(run + 1));
+      require_same(l.b.grad(), want.b.grad(), "after run " + std::to_string(run + 1));
+    }
+  }
+}
+
+TEST_CASE("autograd::grad inside a region in float64 matches eager", "[jit][autograd_region]") {
+  test::CompiledPath path;
+  jit::clear_cache();
+  Leaves want = leaves(kFloat64);
+  auto wl = forward(want).first;
+  std::vector<Tensor> wg = autograd::grad({wl}, {want.w, want.b});
+  for (int run = 0; run < kRuns; ++run) {
+    Leaves l = leaves(kFloat64);
+    std::vector<Tensor> g;
+    {
+      jit::Region r("autograd_grad");
+      g = autograd::grad({forward(l).first}, {l.w, l.b});
+    }
+    test::settle_compiles();
+    require_same(g[0], wg[0], "d/dw, run " + std::to_string(run + 1), 1e-12);
+    require_same(g[1], wg[1], "d/db, run " + std::to_string(run + 1), 1e-12);
+  }
+}
+
+// Also the first test of a fresh process under ctest: traced ops were once the process's first
+// ops, before the autograd hook was installed, and got no history (gradients of zero).
+TEST_CASE("gradcheck through a region", "[jit][autograd_region]") {
+  test::CompiledPath path(1, 2);  // compiled from the first run: gradcheck's runs are fused
+  jit::clear_cache();
+  Leaves l = leaves(kFloat64);
+  auto fn = [&](const std::vector<Tensor>& in) {
+    jit::Region r("autograd_gradcheck");
+    Leaves m{in[0], in[1], l.x};
+    return forward(m).first;
+  };
+  autograd::GradcheckResult res = gradcheck(fn, {l.w, l.b});
+  INFO(res.report);
+  CHECK(res.ok);
+}
+
+TEST_CASE("autograd's errors inside a region are eager's", "[jit][autograd_region]") {
+  test::CompiledPath path;
+  jit::clear_cache();
+  for (int run = 0; run < kRuns; ++run) {
+    Leaves l = leaves();
+    INFO("run " << run + 1);
+    {  // an in-place write to a leaf that requires grad is refused before anything changes
+      jit::Region r("autograd_errors_leaf");
+      Tensor before = l.w.detach().clone();
+      CHECK_THROWS_WITH(l.w.add_(1.0), Catch::Contains("a leaf Variable that requires grad"));
+      require_same(l.w.detach(), before, "w unchanged");
+    }
+    {  // a saved tensor written after it was saved: the backward names the version mismatch
+      std::optional<jit::Region> r(std::in_place, "autograd_errors_version");
+      Tensor h = l.x.matmul(l.w);
+      Tensor y = h * h;  // saves h
+      Tensor loss = y.sum();
+      h.mul_(2.0);
+      std::string got;
+      try {
+        loss.backward();
+      } catch (const Error& e) {
+        got = e.what();
+      }
+      r.reset();
+      Tensor eh = l.x.matmul(l.w), ey = eh * eh, eloss = ey.sum();
+      eh.mul_(2.0);
+      std::string want;
+      try {
+        eloss.backward();
+      } catch (const Error& e) {
+        want = e.what();
+      }
+      REQUIRE_FALSE(want.empty());
+      CHECK(got == want);
+    }
+    test::settle_compiles();
+  }
+}
+
+TEST_CASE("a training step in a region records forward, backward and update as one graph",
+          "[jit][autograd_region]") {
+  test::CompiledPath path;
+  jit::clear_cache();
+  manual_seed(0);
+  auto net = nn::Sequential(nn::Linear(6, 16), nn::Tanh(), nn::Linear(16, 3));
+  optim::SGD opt(net.parameters(), {.lr = 0.05, .momentum = 0.9});
+  const Tensor x = test::seeded_randn({32, 6}, 101), y = test::seeded_randn({32, 3}, 102);
+  jit::Stats before = jit::stats();
+  for (int run = 0; run < kRuns; ++run) {
+    before = jit::stats();
+    jit::Region r("autograd_step");
+    Tensor loss = nn::functional::mse_loss(net(x), y);
+    opt.zero_grad();
+    loss.backward();
+    opt.step();
+  }
+  test::settle_compiles();
+  const jit::Stats after = jit::stats();
+  // The last step: one graph, run fused, no op of it eager.
+  CHECK(after.graphs - before.graphs == 1);
+  CHECK(after.fused_graphs - before.fused_graphs == 1);
+  CHECK(after.graph_breaks - before.graph_breaks == 0);
+}
