@@ -1,6 +1,9 @@
 // Optimizers and LR schedulers against double-precision references of PyTorch's formulas.
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <memory>
 #include <numbers>
 
@@ -476,4 +479,132 @@ TEST_CASE("OneCycleLR follows PyTorch's phases and cycles momentum", "[optim][sc
   CHECK_THROWS_WITH(optim::OneCycleLR(adam, 0.1, {}),
                     Catch::Contains("You must define either total_steps OR (epochs AND "
                                     "steps_per_epoch)"));
+}
+
+// ---- Adagrad of issue 19: numbers printed by PyTorch 1.13 (Debian's
+// python3-torch) for the same inputs, pasted here ----
+
+namespace {
+const std::vector<Vec> kAdagradGrads = {{0.1, -0.2, 0.3, 1.0, -0.5, 0.05},
+                                        {-0.3, 0.4, 0.0, 0.2, 0.7, -1.1},
+                                        {0.6, 0.1, -0.2, -0.4, 0.3, 0.9}};
+Tensor adagrad_param(DType d) {
+  return tensor({{0.5, -1.0, 2.0}, {0.1, 0.0, -0.3}}, kFloat64).to(d).requires_grad_();
+}
+}  // namespace
+
+TEST_CASE("Adagrad matches PyTorch over three steps", "[optim]") {
+  struct Case {
+    std::string name;
+    optim::AdagradOptions o;
+    std::vector<Vec> params;  // after each step
+    Vec sum;
+  };
+  const std::vector<Case> cases = {
+      {"default",
+       {},
+       {{0.49000000001, -0.990000000005, 1.9900000000033333, 0.090000000001, 0.009999999998,
+         -0.30999999998},
+        {0.4994868329875051, -0.9989442719129992, 1.9900000000033333, 0.08803883864981046,
+         0.0018626652868785967, -0.3000103145788042},
+        {0.49064031561951565, -1.001126450814883, 1.995547001964047, 0.09169032236617823,
+         -0.0014302625124506677, -0.3063387775637709}},
+       {0.45999999999999996, 0.21000000000000005, 0.13, 1.2, 0.83, 2.0225}},
+      {"lr_decay",
+       {.lr = 0.1, .lr_decay = 0.5},
+       {{0.4000000001, -0.90000000005, 1.9000000000333332, 1.000000082740371e-11, 0.09999999998,
+         -0.3999999998},
+        {0.4632455532833676, -0.9596284794366611, 1.9000000000333332, -0.013074408997930217,
+         0.045751101905857315, -0.3334020971253615},
+        {0.4190129664434202, -0.9705393739460797, 1.9277350098369024, 0.00518300958390866,
+         0.029286462909210994, -0.3650444120501949}},
+       {0.45999999999999996, 0.21000000000000005, 0.13, 1.2, 0.83, 2.0225}},
+      {"weight_decay",
+       {.lr = 0.05, .weight_decay = 0.1},
+       {{0.45000000003333335, -0.9500000000166666, 1.95000000001, 0.0500000000049505, 0.04999999999,
+         -0.34999999975},
+        {0.49309671077650974, -0.9856463146275137, 1.931832736188722, 0.04005428409817475,
+         0.009215837053029176, -0.3000077605662319},
+        {0.4475970285209001, -0.98581406974385, 1.932467768383431, 0.057987932880559125,
+         -0.007224491974161192, -0.33042267626163}},
+       {0.5091280489532672, 0.1830270602818211, 0.28807146775894515, 1.2189367007290952,
+        0.8375787995382976, 2.045523649605328}},
+      {"initial_accumulator_value",
+       {.lr = 0.1, .initial_accumulator_value = 0.5, .eps = 1e-6},
+       {{0.4859972187675356, -0.9727834843393958, 1.9609433775531442, 0.018350408573839613,
+         0.057734960252372895, -0.30705344620835123},
+        {0.5247270022296743, -1.0205925715699826, 1.9609433775531442, 0.0022339622803345255,
+         -0.005126839005436111, -0.22299583125278305},
+        {0.463489821160031, -1.0324603740674307, 1.986140977341101, 0.032912538304835634,
+         -0.031140115534788293, -0.2796623650757658}},
+       {0.96, 0.7100000000000001, 0.63, 1.7, 1.33, 2.5225}},
+      {"maximize",
+       {.lr = 0.1, .lr_decay = 0.1, .weight_decay = 0.2, .maximize = true},
+       {{0.5, -1.0, 1.9000000001, 0.19999999998979592, -0.09999999998, -0.20000000009090907},
+        {0.4090909091136363, -0.9090909091060606, 1.8120841330981974, 0.21464835443415292,
+         -0.025330003109262728, -0.2904235113385344},
+        {0.4750567691844423, -0.8736628698221357, 1.7437718016694976, 0.1807006435939647,
+         0.002060100621897716, -0.23470981775046318}},
+       {0.42851239668950414, 0.43942148760501387, 0.4707126868801057, 1.182186693352569,
+        0.861465264729652, 2.0536262966808554}},
+  };
+  for (const Case& c : cases) {
+    for (DType d : {kFloat64, kFloat32}) {
+      const double t = d == kFloat64 ? 1e-12 : 2e-5;
+      Tensor p = adagrad_param(d);
+      optim::Adagrad opt({p}, c.o);
+      for (size_t s = 0; s < kAdagradGrads.size(); ++s) {
+        p.set_grad(tensor(kAdagradGrads[s], {2, 3}).to(d));
+        opt.step();
+        test::require_close(
+            p, {2, 3}, c.params[s],
+            "Adagrad " + c.name + " " + dtype_name(d) + " step " + std::to_string(s + 1), t, t);
+      }
+      optim::OptimizerStateDict sd = opt.state_dict();
+      test::require_close(sd.state.at("0.sum"), {2, 3}, c.sum, "Adagrad " + c.name + " sum", t, t);
+      CHECK(sd.state.at("0.step").item<double>() == 3);
+    }
+  }
+  CHECK(optim::Adagrad({adagrad_param(kFloat64)}).name() == "Adagrad");
+}
+
+TEST_CASE("Adagrad checkpoints resume exactly and validate their options", "[optim]") {
+  auto make = [] { return adagrad_param(kFloat64); };
+  Tensor a = make(), b = make();
+  optim::Adagrad first({a}, {.lr = 0.1, .lr_decay = 0.2, .initial_accumulator_value = 0.1});
+  a.set_grad(tensor(kAdagradGrads[0], {2, 3}));
+  first.step();
+  const std::string path = (std::filesystem::temp_directory_path() /
+                            ("ember_adagrad_" + std::to_string(::getpid()) + ".safetensors"))
+                               .string();
+  first.save(path);
+  optim::Adagrad second({b}, {.lr = 0.1, .lr_decay = 0.2, .initial_accumulator_value = 0.1});
+  second.load(path);
+  optim::Adam adam({make()});
+  CHECK_THROWS_WITH(adam.load(path), Catch::Contains("Adagrad"));
+  std::filesystem::remove(path);
+  {
+    NoGradGuard g;
+    b.copy_(a);
+  }
+  for (size_t s = 1; s < kAdagradGrads.size(); ++s) {
+    a.set_grad(tensor(kAdagradGrads[s], {2, 3}));
+    b.set_grad(tensor(kAdagradGrads[s], {2, 3}));
+    first.step();
+    second.step();
+  }
+  CHECK(a.to_vector<double>() == b.to_vector<double>());
+  CHECK(second.state_dict().state.at("0.step").item<double>() == 3);
+
+  Tensor p = make();
+  CHECK_THROWS_WITH(optim::Adagrad({p}, {.lr = -1}),
+                    Catch::Contains("Adagrad: Invalid learning rate: -1"));
+  CHECK_THROWS_WITH(optim::Adagrad({p}, {.lr_decay = -0.1}),
+                    Catch::Contains("Adagrad: Invalid lr_decay value: -0.1"));
+  CHECK_THROWS_WITH(optim::Adagrad({p}, {.weight_decay = -2}),
+                    Catch::Contains("Adagrad: Invalid weight_decay value: -2"));
+  CHECK_THROWS_WITH(optim::Adagrad({p}, {.initial_accumulator_value = -1}),
+                    Catch::Contains("Adagrad: Invalid initial_accumulator_value value: -1"));
+  CHECK_THROWS_WITH(optim::Adagrad({p}, {.eps = -1}),
+                    Catch::Contains("Adagrad: Invalid epsilon value: -1"));
 }
