@@ -48,6 +48,7 @@ class LRScheduler {
   /// Restores state_dict(); ValueError naming the key when one is missing or sized for another
   /// number of parameter groups. The optimizer's lrs are not touched (load the optimizer too).
   virtual void load_state_dict(const nn::StateDict& sd);
+  /// The optimizer whose group lrs this scheduler sets.
   Optimizer& optimizer() const { return optimizer_; }
 
  protected:
