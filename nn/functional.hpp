@@ -108,6 +108,55 @@ struct BceWithLogitsOptions {
 Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target,
                                         const BceWithLogitsOptions& o = {});
 
+struct L1LossOptions {
+  Reduction reduction = Reduction::Mean;
+};
+/// |input - target| (broadcast), reduced.
+Tensor l1_loss(const Tensor& input, const Tensor& target, const L1LossOptions& o = {});
+
+struct SmoothL1LossOptions {
+  Reduction reduction = Reduction::Mean;
+  double beta = 1.0;  ///< >= 0; 0 gives l1_loss
+};
+/// 0.5 z^2 / beta where z = |input - target| < beta, else z - 0.5 beta; reduced.
+Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, const SmoothL1LossOptions& o = {});
+
+struct HuberLossOptions {
+  Reduction reduction = Reduction::Mean;
+  double delta = 1.0;  ///< > 0
+};
+/// 0.5 z^2 where z = |input - target| < delta, else delta (z - 0.5 delta); reduced.
+Tensor huber_loss(const Tensor& input, const Tensor& target, const HuberLossOptions& o = {});
+
+/// kl_div's reduction: Reduction's three, or batchmean (the sum divided by input.size(0), the
+/// one that matches the math of KL divergence). `{.reduction = Reduction::Sum}` and
+/// `{.reduction = KLDivReduction::BatchMean}` both work.
+struct KLDivReduction {
+  enum Kind : uint8_t { None, BatchMean, Sum, Mean };
+  Kind kind = Mean;
+  KLDivReduction(Kind k) : kind(k) {}  // NOLINT: implicit
+  KLDivReduction(Reduction r)          // NOLINT: implicit
+      : kind(r == Reduction::None  ? None
+             : r == Reduction::Sum ? Sum
+                                   : Mean) {}
+};
+struct KLDivOptions {
+  KLDivReduction reduction = KLDivReduction::Mean;
+  bool log_target = false;  ///< target holds log-probabilities
+};
+/// Pointwise KL divergence of log-probabilities input against target (broadcast):
+/// target (log target - input), 0 where target is 0; exp(target) (target - input) with
+/// log_target. Reduced; "mean" averages over every element, as PyTorch's.
+Tensor kl_div(const Tensor& input, const Tensor& target, const KLDivOptions& o = {});
+
+struct BceOptions {
+  Tensor weight{};  ///< rescales each element's loss (broadcast to the input)
+  Reduction reduction = Reduction::Mean;
+};
+/// -weight (target log(input) + (1 - target) log(1 - input)) for probabilities input in [0, 1]
+/// and target of input's shape; each log is clamped at -100, as PyTorch's.
+Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const BceOptions& o = {});
+
 struct EmbeddingOptions {
   std::optional<int64_t> padding_idx{};
 };

@@ -16,3 +16,4 @@
 #include "nn/layers/pooling.hpp"
 #include "nn/module.hpp"
 #include "nn/serialize.hpp"
+#include "nn/utils/clip_grad.hpp"

@@ -141,9 +141,6 @@ Tensor amin(const Tensor& a, const Dims& dims = {}, bool keepdim = false);
 /// Max over all elements (0-d).
 Tensor max(const Tensor& a);
 Tensor min(const Tensor& a);
-struct ValuesIndices {
-  Tensor values, indices;
-};
 /// Max along one dim with the index of the first maximum.
 ValuesIndices max(const Tensor& a, int64_t dim, bool keepdim = false);
 ValuesIndices min(const Tensor& a, int64_t dim, bool keepdim = false);
@@ -156,6 +153,39 @@ Tensor argmin(const Tensor& a, int64_t dim, bool keepdim = false);
 Tensor var(const Tensor& a, const Dims& dims = {}, bool keepdim = false, int64_t correction = 1);
 Tensor std(const Tensor& a, const Dims& dims = {}, bool keepdim = false, int64_t correction = 1);
 Tensor logsumexp(const Tensor& a, const Dims& dims, bool keepdim = false);
+// One integer dim: sum(x, 1), mean(x, -1, true), var(x, 0) (a braced list still means Dims).
+template <DimIndex I>
+Tensor sum(const Tensor& a, I dim, bool keepdim = false) {
+  return sum(a, Dims{static_cast<int64_t>(dim)}, keepdim);
+}
+template <DimIndex I>
+Tensor mean(const Tensor& a, I dim, bool keepdim = false) {
+  return mean(a, Dims{static_cast<int64_t>(dim)}, keepdim);
+}
+template <DimIndex I>
+Tensor prod(const Tensor& a, I dim, bool keepdim = false) {
+  return prod(a, Dims{static_cast<int64_t>(dim)}, keepdim);
+}
+template <DimIndex I>
+Tensor amax(const Tensor& a, I dim, bool keepdim = false) {
+  return amax(a, Dims{static_cast<int64_t>(dim)}, keepdim);
+}
+template <DimIndex I>
+Tensor amin(const Tensor& a, I dim, bool keepdim = false) {
+  return amin(a, Dims{static_cast<int64_t>(dim)}, keepdim);
+}
+template <DimIndex I>
+Tensor var(const Tensor& a, I dim, bool keepdim = false, int64_t correction = 1) {
+  return var(a, Dims{static_cast<int64_t>(dim)}, keepdim, correction);
+}
+template <DimIndex I>
+Tensor std(const Tensor& a, I dim, bool keepdim = false, int64_t correction = 1) {
+  return std(a, Dims{static_cast<int64_t>(dim)}, keepdim, correction);
+}
+template <DimIndex I>
+Tensor logsumexp(const Tensor& a, I dim, bool keepdim = false) {
+  return logsumexp(a, Dims{static_cast<int64_t>(dim)}, keepdim);
+}
 Tensor softmax(const Tensor& a, int64_t dim);
 Tensor log_softmax(const Tensor& a, int64_t dim);
 

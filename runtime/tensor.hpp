@@ -8,6 +8,7 @@
 //   float first = y[0].item<float>();
 #pragma once
 
+#include <concepts>
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
@@ -30,6 +31,13 @@ struct AutogradMeta;
 }  // namespace autograd
 
 struct TensorImpl;
+struct ValuesIndices;
+
+/// One integer dim (any integer type but bool). The reductions take it through a template, so
+/// `x.sum(1)` picks the one-dim overload while a braced list (`x.sum({1})`, `x.sum({})`) still
+/// means Dims: a braced list never deduces a template parameter.
+template <class T>
+concept DimIndex = std::integral<T> && !std::same_as<T, bool>;
 
 /// Creation options: `zeros({2, 3}, kInt64)`, `TensorOptions(kFloat64).requires_grad(true)`.
 class TensorOptions {
@@ -192,25 +200,67 @@ class Tensor {
   Tensor softmax(int64_t d) const;
   Tensor log_softmax(int64_t d) const;
 
-  // ---- reductions ----
+  // ---- reductions (a list of dims, or one integer dim: x.sum({0, 1}), x.sum(1, true)) ----
   Tensor sum() const;
   Tensor sum(const Dims& dims, bool keepdim = false) const;
+  template <DimIndex I>
+  Tensor sum(I dim, bool keepdim = false) const {
+    return sum(Dims{static_cast<int64_t>(dim)}, keepdim);
+  }
   Tensor mean() const;
   Tensor mean(const Dims& dims, bool keepdim = false) const;
+  template <DimIndex I>
+  Tensor mean(I dim, bool keepdim = false) const {
+    return mean(Dims{static_cast<int64_t>(dim)}, keepdim);
+  }
+  Tensor prod() const;
+  Tensor prod(const Dims& dims, bool keepdim = false) const;
+  template <DimIndex I>
+  Tensor prod(I dim, bool keepdim = false) const {
+    return prod(Dims{static_cast<int64_t>(dim)}, keepdim);
+  }
   Tensor amax(const Dims& dims = {}, bool keepdim = false) const;
+  template <DimIndex I>
+  Tensor amax(I dim, bool keepdim = false) const {
+    return amax(Dims{static_cast<int64_t>(dim)}, keepdim);
+  }
   Tensor amin(const Dims& dims = {}, bool keepdim = false) const;
+  template <DimIndex I>
+  Tensor amin(I dim, bool keepdim = false) const {
+    return amin(Dims{static_cast<int64_t>(dim)}, keepdim);
+  }
   Tensor max() const;
+  /// Max along one dim with the index of the first maximum (torch.max(x, dim)).
+  ValuesIndices max(int64_t d, bool keepdim = false) const;
   Tensor min() const;
+  ValuesIndices min(int64_t d, bool keepdim = false) const;
   Tensor argmax() const;
   Tensor argmax(int64_t d, bool keepdim = false) const;
   Tensor argmin() const;
   Tensor argmin(int64_t d, bool keepdim = false) const;
   Tensor var(const Dims& dims = {}, bool keepdim = false, int64_t correction = 1) const;
+  template <DimIndex I>
+  Tensor var(I dim, bool keepdim = false, int64_t correction = 1) const {
+    return var(Dims{static_cast<int64_t>(dim)}, keepdim, correction);
+  }
   Tensor std(const Dims& dims = {}, bool keepdim = false, int64_t correction = 1) const;
+  template <DimIndex I>
+  Tensor std(I dim, bool keepdim = false, int64_t correction = 1) const {
+    return std(Dims{static_cast<int64_t>(dim)}, keepdim, correction);
+  }
   Tensor logsumexp(const Dims& dims, bool keepdim = false) const;
+  template <DimIndex I>
+  Tensor logsumexp(I dim, bool keepdim = false) const {
+    return logsumexp(Dims{static_cast<int64_t>(dim)}, keepdim);
+  }
 
  private:
   std::shared_ptr<TensorImpl> impl_;
+};
+
+/// A reduction along one dim that also returns where its values came from (max, min).
+struct ValuesIndices {
+  Tensor values, indices;
 };
 
 /// The data behind a Tensor handle. Views share `storage`; offsets and strides are in elements.

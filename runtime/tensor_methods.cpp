@@ -56,10 +56,14 @@ Tensor Tensor::sum() const { return ember::sum(*this); }
 Tensor Tensor::sum(const Dims& d, bool k) const { return ember::sum(*this, d, k); }
 Tensor Tensor::mean() const { return ember::mean(*this); }
 Tensor Tensor::mean(const Dims& d, bool k) const { return ember::mean(*this, d, k); }
+Tensor Tensor::prod() const { return ember::prod(*this); }
+Tensor Tensor::prod(const Dims& d, bool k) const { return ember::prod(*this, d, k); }
 Tensor Tensor::amax(const Dims& d, bool k) const { return ember::amax(*this, d, k); }
 Tensor Tensor::amin(const Dims& d, bool k) const { return ember::amin(*this, d, k); }
 Tensor Tensor::max() const { return ember::max(*this); }
+ValuesIndices Tensor::max(int64_t d, bool k) const { return ember::max(*this, d, k); }
 Tensor Tensor::min() const { return ember::min(*this); }
+ValuesIndices Tensor::min(int64_t d, bool k) const { return ember::min(*this, d, k); }
 Tensor Tensor::argmax() const { return ember::argmax(*this); }
 Tensor Tensor::argmax(int64_t d, bool k) const { return ember::argmax(*this, d, k); }
 Tensor Tensor::argmin() const { return ember::argmin(*this); }

@@ -78,6 +78,74 @@ std::string MSELoss::extra_repr() const {
   return std::string("reduction=") + reduction_name(options.reduction);
 }
 
+Tensor L1Loss::forward(const Tensor& input, const Tensor& target) {
+  return functional::l1_loss(input, target, {.reduction = options.reduction});
+}
+
+std::string L1Loss::extra_repr() const {
+  return std::string("reduction=") + reduction_name(options.reduction);
+}
+
+SmoothL1Loss::SmoothL1Loss(SmoothL1LossOptions o) : options(o) {
+  EMBER_CHECK(
+      o.beta >= 0, ValueError,
+      "SmoothL1Loss: smooth_l1_loss does not support negative values for beta, got beta=", o.beta);
+}
+
+Tensor SmoothL1Loss::forward(const Tensor& input, const Tensor& target) {
+  return functional::smooth_l1_loss(input, target,
+                                    {.reduction = options.reduction, .beta = options.beta});
+}
+
+std::string SmoothL1Loss::extra_repr() const {
+  return ember::detail::cat("reduction=", reduction_name(options.reduction),
+                            ", beta=", options.beta);
+}
+
+HuberLoss::HuberLoss(HuberLossOptions o) : options(o) {
+  EMBER_CHECK(
+      o.delta > 0, ValueError,
+      "HuberLoss: huber_loss does not support non-positive values for delta, got delta=", o.delta);
+}
+
+Tensor HuberLoss::forward(const Tensor& input, const Tensor& target) {
+  return functional::huber_loss(input, target,
+                                {.reduction = options.reduction, .delta = options.delta});
+}
+
+std::string HuberLoss::extra_repr() const {
+  return ember::detail::cat("reduction=", reduction_name(options.reduction),
+                            ", delta=", options.delta);
+}
+
+Tensor KLDivLoss::forward(const Tensor& input, const Tensor& target) {
+  return functional::kl_div(input, target,
+                            {.reduction = options.reduction, .log_target = options.log_target});
+}
+
+std::string KLDivLoss::extra_repr() const {
+  const char* names[] = {"none", "batchmean", "sum", "mean"};
+  std::string s = std::string("reduction=") + names[options.reduction.kind];
+  if (options.log_target) s += ", log_target=True";
+  return s;
+}
+
+BCELoss::BCELoss(BCELossOptions o) : weight(o.weight), options(o) {
+  check_weight("BCELoss", o.weight);
+  options.weight = Tensor();
+}
+
+Tensor BCELoss::forward(const Tensor& input, const Tensor& target) {
+  return functional::binary_cross_entropy(input, target,
+                                          {.weight = weight, .reduction = options.reduction});
+}
+
+std::string BCELoss::extra_repr() const {
+  std::string s = std::string("reduction=") + reduction_name(options.reduction);
+  if (weight.defined()) s += ember::detail::cat(", weight=", weight.sizes());
+  return s;
+}
+
 BCEWithLogitsLoss::BCEWithLogitsLoss(BCEWithLogitsLossOptions o)
     : weight(o.weight), pos_weight(o.pos_weight), options(o) {
   check_weight("BCEWithLogitsLoss", o.weight);

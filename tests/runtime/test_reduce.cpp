@@ -503,6 +503,61 @@ TEST_CASE("reduction methods and keepdim shapes", "[reduce]") {
   CHECK(a.min().item<float>() == amin(a).item<float>());
 }
 
+TEST_CASE("integer-dim overloads equal the one-dim list, and braced lists still mean Dims",
+          "[reduce]") {
+  Tensor a = test::seeded_randn({2, 3, 4}, 12, kFloat64);
+  // methods
+  CHECK(equal(a.sum(1), a.sum({1})));
+  CHECK(a.sum(1).sizes() == Dims{2, 4});
+  CHECK(a.sum(1, true).sizes() == Dims{2, 1, 4});
+  CHECK(equal(a.sum(1, true), sum(a, {1}, true)));
+  CHECK(equal(a.mean(1, true), mean(a, {1}, true)));
+  CHECK(equal(a.amax(-1), amax(a, {2})));
+  CHECK(equal(a.amin(0, true), amin(a, {0}, true)));
+  CHECK(equal(a.var(0), var(a, {0})));
+  CHECK(equal(a.var(0, true, 0), var(a, {0}, true, 0)));
+  CHECK(equal(a.std(-2), ember::std(a, {1})));
+  CHECK(equal(a.prod(1), prod(a, {1})));
+  CHECK(equal(a.prod(), prod(a)));
+  CHECK(equal(a.logsumexp(1), logsumexp(a, {1})));
+  auto [values, indices] = a.max(2);
+  CHECK(equal(values, amax(a, {2})));
+  CHECK(equal(indices, argmax(a, 2)));
+  CHECK(equal(a.min(0, true).indices, argmin(a, 0, true)));
+  const int64_t d64 = 2;
+  const size_t dsize = 2;
+  CHECK(equal(a.sum(d64), a.sum(dsize)));
+  // free functions
+  CHECK(equal(sum(a, 2), sum(a, {2})));
+  CHECK(equal(mean(a, -1, true), mean(a, {2}, true)));
+  CHECK(equal(amax(a, 0), amax(a, {0})));
+  CHECK(equal(amin(a, 1), amin(a, {1})));
+  CHECK(equal(var(a, 1), var(a, {1})));
+  CHECK(equal(ember::std(a, 1, false, 0), ember::std(a, {1}, false, 0)));
+  CHECK(equal(prod(a, 0, true), prod(a, {0}, true)));
+  CHECK(equal(logsumexp(a, -1), logsumexp(a, {2})));
+  // a braced list is Dims: {} reduces every dim (it must not become dim 0)
+  CHECK(a.sum({}).sizes() == Dims{});
+  CHECK(sum(a, {}, true).sizes() == Dims{1, 1, 1});
+  CHECK(a.var({}, false, 0).sizes() == Dims{});
+  CHECK(a.sum({1}).sizes() == Dims{2, 4});
+  CHECK(a.mean({0, 2}, true).sizes() == Dims{1, 3, 1});
+  // the values, not only the forwarding: sum over dim 1 of a known tensor
+  Tensor b = tensor({{1, 2, 3}, {4, 5, 6}});
+  test::require_close(b.sum(1), {2}, {6, 15}, "sum(1)");
+  test::require_close(b.mean(0, true), {1, 3}, {2.5, 3.5, 4.5}, "mean(0, true)");
+  test::require_close(b.amax(-1), {2}, {3, 6}, "amax(-1)");
+  test::require_close(b.var(0), {3}, {4.5, 4.5, 4.5}, "var(0)");
+  // gradients flow through the integer-dim form
+  Tensor w = test::seeded_randn({3, 2}, 13, kFloat64).requires_grad_();
+  w.sum(1).mean(0).backward();
+  test::require_close(w.grad(), {3, 2}, std::vector<double>(6, 1.0 / 3), "grad of sum(1).mean(0)");
+  // errors name the op and the dim, as for a list
+  CHECK_THROWS_WITH(a.sum(3), Catch::Contains("sum") &&
+                                  Catch::Contains("expected to be in range of [-3, 2], but got 3"));
+  CHECK_THROWS_WITH(a.mean(-4, true), Catch::Contains("but got -4"));
+}
+
 TEST_CASE("reduction errors name the op and the dim", "[reduce][error]") {
   Tensor a = zeros({2, 3});
   CHECK_THROWS_AS(sum(a, {3}), IndexError);
