@@ -48,6 +48,8 @@ struct Settings {
   std::atomic<int> max_plans{
       static_cast<int>(env::integer("EMBER_JIT_MAX_PLANS", 256, 1, 1 << 20))};
   std::atomic<int> tier_up{static_cast<int>(env::integer("EMBER_JIT_TIERUP", 16, 0, 1 << 30))};
+  // Whether tiers were asked for (EMBER_JIT_TIERUP or set_tier_up_runs), see first_tier().
+  std::atomic<bool> tier_up_chosen{std::getenv("EMBER_JIT_TIERUP") != nullptr};
   std::atomic<bool> shadow{env::flag("EMBER_JIT_SHADOW", false)};
   std::atomic<bool> async{env::flag("EMBER_JIT_ASYNC", true)};
 };
@@ -57,7 +59,16 @@ Settings& settings() {
 }
 
 // The tier a hot signature is compiled with first.
-Tier first_tier() { return settings().tier_up.load() > 0 ? Tier::Quick : Tier::Full; }
+// The quick tier shortens the wait for a compile on the calling thread. A background compile
+// makes nobody wait, and the quick tier's kernels (LLVM's O0 back end) ran a training step 5-10x
+// slower than eager until the tier-up (bench_jit_train BM_first_steps: 8-20 ms steps against a
+// 1.4 ms eager step): so with background compiles the first tier is the full one, unless tiers
+// were asked for.
+Tier first_tier() {
+  const Settings& s = settings();
+  const bool tiers = s.tier_up.load() > 0 && (!s.async.load() || s.tier_up_chosen.load());
+  return tiers ? Tier::Quick : Tier::Full;
+}
 
 // Test-only: called on a fused run's values before they are stored (see executor.hpp).
 FusedRunHook g_fused_hook = nullptr;
@@ -669,6 +680,7 @@ void run_shadowed(const std::string& region, const std::string& sig, const Plan&
 
 void wait_for_compiles() { compiler().wait(); }
 void set_fused_run_hook(FusedRunHook h) { g_fused_hook = h; }
+void forget_tier_up_choice() { settings().tier_up_chosen = false; }
 
 // ---- the public settings and counters ----
 
@@ -686,7 +698,10 @@ void set_max_cached_plans(int n) {
   evict_plans(c, dropped);
 }
 int tier_up_runs() { return settings().tier_up.load(); }
-void set_tier_up_runs(int n) { settings().tier_up = std::max(0, n); }
+void set_tier_up_runs(int n) {
+  settings().tier_up = std::max(0, n);
+  settings().tier_up_chosen = true;
+}
 bool shadow() { return settings().shadow.load(); }
 void set_shadow(bool on) { settings().shadow = on; }
 bool async_compile() { return settings().async.load(); }

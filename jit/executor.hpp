@@ -31,5 +31,8 @@ void count_graph_break();
 /// are stored (shadow mode's test injects a wrong kernel result through it). nullptr: none.
 using FusedRunHook = void (*)(const Graph& g, std::vector<Tensor>& values);
 void set_fused_run_hook(FusedRunHook h);
+/// Test-only: forgets that tiers were asked for (EMBER_JIT_TIERUP or set_tier_up_runs), so that
+/// background compiles go to the full tier at once, as in a program that never asked.
+void forget_tier_up_choice();
 
 }  // namespace ember::jit

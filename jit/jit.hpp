@@ -66,7 +66,9 @@ int hot_threshold();
 void set_hot_threshold(int n);
 /// Tiered compilation: a hot signature's kernels are compiled quickly first (LLVM's fast back
 /// end), and compiled again with the optimising back end on the N-th run after that
-/// (EMBER_JIT_TIERUP=N, default 16; 0 compiles optimised at once).
+/// (EMBER_JIT_TIERUP=N, default 16; 0 compiles optimised at once). With background compilation
+/// (the default) the first compile is the optimising one, unless EMBER_JIT_TIERUP or
+/// set_tier_up_runs asks for tiers: nobody waits for it, and quick kernels run slower.
 int tier_up_runs();
 void set_tier_up_runs(int n);
 /// Shadow mode (EMBER_JIT_SHADOW=1): every fused run also runs the same graph eagerly on the same

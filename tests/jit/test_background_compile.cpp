@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "jit/executor.hpp"
 #include "jit/jit_support.hpp"
 #include "jit/profiler.hpp"
 #include "support/reference.hpp"
@@ -86,4 +87,27 @@ TEST_CASE("the profiler shows background compiles on their own thread", "[jit][a
   REQUIRE(!compile_threads.empty());
   REQUIRE(!run_threads.empty());
   for (int t : compile_threads) CHECK(run_threads.count(t) == 0);
+}
+
+TEST_CASE("background compiles go to the full tier at once unless tiers are asked for",
+          "[jit][async]") {
+  test::HotThreshold hot(1);
+  test::TierUpRuns runs(4);  // restored (and "asked for" again) at scope end
+  test::AsyncCompile on(true);
+  Tensor x = test::seeded_randn({40, 12}, 5), m = zeros({40, 12});
+  auto run_many = [&](const char* what) {
+    jit::clear_cache();
+    const jit::Stats s0 = jit::stats();
+    for (int i = 0; i < 12; ++i) {
+      body(x, m, 0.1);
+      jit::wait_for_compiles();
+    }
+    const jit::Stats s1 = jit::stats();
+    INFO(what);
+    CHECK(s1.fused_graphs - s0.fused_graphs >= 10);
+    return s1.tier_ups - s0.tier_ups;
+  };
+  CHECK(run_many("tiers asked for: quick, then the tier-up") == 1);
+  jit::forget_tier_up_choice();
+  CHECK(run_many("the default: the full tier at once, no tier-up") == 0);
 }
