@@ -144,6 +144,8 @@ Tensor nll_loss(const Tensor& input, const Tensor& target, const NllLossOptions&
   LossAttrs attrs;
   attrs.reduction = o.reduction;
   attrs.ignore_index = o.ignore_index;
+  // Without a weight, two operands: an absent one would keep a jit::Region from tracing it.
+  if (!o.weight.defined()) return dispatch(Op::NllLoss, {input, target}, attrs)[0];
   return dispatch(Op::NllLoss, {input, target, o.weight}, attrs)[0];
 }
 

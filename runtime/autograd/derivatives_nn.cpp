@@ -37,8 +37,9 @@ Tensor reduction_grad(const Tensor& g, const LossAttrs& a, int64_t n) {
 }
 
 void not_differentiable_input(const Ctx& c, size_t i, const char* op, const char* what) {
-  EMBER_CHECK(!c.needs_grad(i), Error, op, ": the derivative with respect to ", what,
-              " is not implemented");
+  // An optional input may be absent (nll_loss without a weight has two operands).
+  EMBER_CHECK(i >= c.num_inputs() || !c.needs_grad(i), Error, op,
+              ": the derivative with respect to ", what, " is not implemented");
 }
 
 }  // namespace
@@ -143,7 +144,9 @@ void fill_nn(Table& t) {
     TensorList in{g[0], c.input(0), c.input(1)};
     if (c.num_inputs() > 2) in.push_back(c.input(2));
     Tensor gi = dispatch(Op::NllLossBackward, std::span<const Tensor>(in), c.attrs())[0];
-    return {in_dtype(c, 0, gi), Tensor(), Tensor()};
+    TensorList out(c.num_inputs());
+    out[0] = in_dtype(c, 0, gi);
+    return out;
   });
   // mse_loss: d/dx (x - t)^2 = 2 (x - t), d/dt = -2 (x - t)
   row(t, Op::MseLoss, {.save_inputs = true}, [](const Ctx& c, const TensorList& g) -> TensorList {
