@@ -199,25 +199,31 @@ TEST_CASE("autograd's errors inside a region are eager's", "[jit][autograd_regio
 
 TEST_CASE("a training step in a region records forward, backward and update as one graph",
           "[jit][autograd_region]") {
-  test::CompiledPath path;
-  jit::clear_cache();
-  manual_seed(0);
-  auto net = nn::Sequential(nn::Linear(6, 16), nn::Tanh(), nn::Linear(16, 3));
-  optim::SGD opt(net.parameters(), {.lr = 0.05, .momentum = 0.9});
-  const Tensor x = test::seeded_randn({32, 6}, 101), y = test::seeded_randn({32, 3}, 102);
-  jit::Stats before = jit::stats();
-  for (int run = 0; run < kRuns; ++run) {
-    before = jit::stats();
-    jit::Region r("autograd_step");
-    Tensor loss = nn::functional::mse_loss(net(x), y);
-    opt.zero_grad();
-    loss.backward();
-    opt.step();
+  for (bool classify : {false, true}) {
+    INFO((classify ? "cross_entropy" : "mse_loss"));
+    test::CompiledPath path;
+    jit::clear_cache();
+    manual_seed(0);
+    auto net = nn::Sequential(nn::Linear(6, 16), nn::Tanh(), nn::Linear(16, 3));
+    optim::SGD opt(net.parameters(), {.lr = 0.05, .momentum = 0.9});
+    const Tensor x = test::seeded_randn({32, 6}, 101), y = test::seeded_randn({32, 3}, 102);
+    const Tensor labels = randint(0, 3, {32});
+    jit::Stats before = jit::stats();
+    for (int run = 0; run < kRuns; ++run) {
+      before = jit::stats();
+      jit::Region r("autograd_step");
+      Tensor out = net(x);
+      Tensor loss =
+          classify ? nn::functional::cross_entropy(out, labels) : nn::functional::mse_loss(out, y);
+      opt.zero_grad();
+      loss.backward();
+      opt.step();
+    }
+    test::settle_compiles();
+    const jit::Stats after = jit::stats();
+    // The last step: one graph, run fused, no op of it eager.
+    CHECK(after.graphs - before.graphs == 1);
+    CHECK(after.fused_graphs - before.fused_graphs == 1);
+    CHECK(after.graph_breaks - before.graph_breaks == 0);
   }
-  test::settle_compiles();
-  const jit::Stats after = jit::stats();
-  // The last step: one graph, run fused, no op of it eager.
-  CHECK(after.graphs - before.graphs == 1);
-  CHECK(after.fused_graphs - before.fused_graphs == 1);
-  CHECK(after.graph_breaks - before.graph_breaks == 0);
 }
