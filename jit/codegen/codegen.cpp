@@ -61,11 +61,11 @@ void Emitter::emit(llvm::Module& m, const std::string& symbol) {
     case Group::Kind::Reduce:
       emit_reduce(begin, end);
       break;
-    case Group::Kind::Row:
-      emit_row(begin, end);
+    case Group::Kind::Softmax:
+      emit_softmax(begin, end);
       break;
-    case Group::Kind::Rows:
-      emit_rows(begin, end);
+    case Group::Kind::RowReduce:
+      emit_row_reduce(begin, end);
       break;
     case Group::Kind::Library:
       EMBER_ASSERT(false, "jit: library steps have no kernel");
@@ -133,10 +133,10 @@ void Emitter::build_space() {
     int64_t s = 1;
     for (size_t d = sp.size(); d-- > 0;)
       if (!space.reduced[d]) out_strides[d] = s, s *= sp[d];
-  } else if (step_.kind == Group::Kind::Row) {
+  } else if (step_.kind == Group::Kind::Softmax) {
     int64_t dim = std::get<DimAttrs>(g_[step_.roots[0]].attrs).dim;
     if (!sp.empty()) space.reduced[static_cast<size_t>(dim)] = true;
-  } else if (step_.kind == Group::Kind::Rows) {
+  } else if (step_.kind == Group::Kind::RowReduce) {
     space.reduced.back() = true;  // fuse() made it: sp has at least one dim
   }
   for (int32_t id : buffers) {
@@ -152,7 +152,7 @@ void Emitter::build_space() {
   };
   if (space.dims(false).empty()) add_unit(false);
   if (step_.kind != Group::Kind::Pointwise && space.dims(true).empty()) add_unit(true);
-  if (step_.kind == Group::Kind::Row || step_.kind == Group::Kind::Rows)
+  if (step_.kind == Group::Kind::Softmax || step_.kind == Group::Kind::RowReduce)
     EMBER_ASSERT(space.dims(true).size() == 1, "jit: a row op walks one dim");
 }
 

@@ -1,7 +1,7 @@
 // The LLVM IR emitter of code generation (internal, included by jit/codegen/*.cpp only: it
 // brings LLVM's headers). One Emitter turns one fused step into a kernel function; its loop nests
 // are defined by family: codegen.cpp (set-up, values, pointwise), reduce.cpp (reductions) and
-// rows.cpp (softmax and Rows kernels).
+// last_dim.cpp (softmax and RowReduce kernels).
 #pragma once
 
 #include <llvm/IR/IRBuilder.h>
@@ -361,11 +361,11 @@ class Emitter {
   // one vectorised pass adds a row segment into a block of accumulators.
   void emit_reduce_outer(Value* begin, Value* end);
 
-  void emit_row(Value* begin, Value* end);
+  void emit_softmax(Value* begin, Value* end);
 
   // A large softmax output (at least kStreamBytes) with contiguous rows of at most
   // kMaxStackRow bytes, a whole number of vectors long, on x86, is written with non-temporal
-  // stores (emit_row_streamed): a result that large will not stay in cache for its reader, and
+  // stores (emit_softmax_streamed): a result that large will not stay in cache for its reader, and
   // streaming it saves reading each of its lines in before writing it.
   static constexpr int64_t kStreamBytes = 4 << 20, kMaxStackRow = 16 << 10;
   bool streamed_row() const {
@@ -390,10 +390,10 @@ class Emitter {
     b_.SetInsertPoint(done);
   }
 
-  // emit_row's passes with two rows on the stack: passes 1 and 2 of a row work in one of them,
+  // emit_softmax's passes with two rows on the stack: passes 1 and 2 of a row work in one of them,
   // while, block by block, pass 2 also writes the previous row's result (from the other) with
   // non-temporal stores, so that the writes overlap the exp; the last row is written at the end.
-  void emit_row_streamed(Value* begin, Value* end);
+  void emit_softmax_streamed(Value* begin, Value* end);
 
   // walk_reduced over the one reduced dim of item's row, in blocks, each prefetching a block of
   // the next row in [.., end) (its inputs, and with `outputs` its outputs for writing): used for
@@ -424,7 +424,7 @@ class Emitter {
 
   // A Rows step: per row, each reduction in its own pass over the row (reading the earlier
   // ones' values from registers), then one pass computing and storing the pointwise roots.
-  void emit_rows(Value* begin, Value* end);
+  void emit_row_reduce(Value* begin, Value* end);
 
   // The length of a Rows step's rows (its one reduced dim).
   int64_t row_length() const { return space.size[space.dims(true).back()]; }

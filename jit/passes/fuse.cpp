@@ -58,7 +58,7 @@ bool row_reduction(const Graph& g, int32_t id) {
          ra.dims[0] == static_cast<int64_t>(in.size()) - 1 && in.back() > 1;
 }
 
-// True when node id can be computed in the last pass of Rows step `rows`: everything it reads
+// True when node id can be computed in the last pass of RowReduce step `rows`: everything it reads
 // through inlined pointwise nodes is computed by an earlier step, or is one of that step's
 // reductions, read directly (not through a view) as a per-row value. Sets `reads_step` when it
 // reads such a reduction.
@@ -77,7 +77,7 @@ bool reads_fit_rows(const Graph& g, const std::vector<bool>& mat, const std::vec
       int s = step_of[static_cast<size_t>(a)];
       if (s < rows) continue;
       if (s > rows || !is_reduction(n.op)) return false;
-      reads_step = true;  // a reduction of this Rows step: its sizes are the space's, last 1
+      reads_step = true;  // a reduction of this RowReduce step: its sizes are the space's, last 1
       continue;
     }
     if (!reads_fit_rows(g, mat, step_of, rows, a, seen, reads_step)) return false;
@@ -103,7 +103,7 @@ std::vector<Group> fuse(const Graph& g) {
       const Dims& space = is_pointwise(n.op) ? n.sizes : g[n.args[0]].sizes;
       for (int s = static_cast<int>(steps.size()) - 1; s >= 0; --s) {
         Group& st = steps[static_cast<size_t>(s)];
-        bool chain = (st.kind == Group::Kind::Rows ||
+        bool chain = (st.kind == Group::Kind::RowReduce ||
                       (st.kind == Group::Kind::Reduce && row_reduction(g, st.roots[0]))) &&
                      st.space == space;
         if (!chain) continue;
@@ -111,7 +111,7 @@ std::vector<Group> fuse(const Graph& g) {
         std::vector<bool> seen(g.size(), false);
         bool reads_step = false;  // worth joining only when it reads the step's reductions
         if (open && reads_fit_rows(g, mat, step_of, s, id, seen, reads_step) && reads_step) {
-          st.kind = Group::Kind::Rows;
+          st.kind = Group::Kind::RowReduce;
           st.roots.push_back(id);
           step_of[i] = s;
         }
@@ -152,7 +152,7 @@ std::vector<Group> fuse(const Graph& g) {
     if (is_reduction(n.op))
       steps.push_back({Group::Kind::Reduce, {id}, g[n.args[0]].sizes});
     else if (is_row_op(n.op))
-      steps.push_back({Group::Kind::Row, {id}, g[n.args[0]].sizes});
+      steps.push_back({Group::Kind::Softmax, {id}, g[n.args[0]].sizes});
     else
       steps.push_back({Group::Kind::Library, {id}, n.sizes});
   }

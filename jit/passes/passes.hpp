@@ -33,16 +33,23 @@ bool is_strided_view(Op op);
 
 /// One step of a compiled graph.
 struct Group {
-  /// Rows: reductions over the last dim (keepdim) of one space, each of which may read the
+  /// Softmax: a softmax or log_softmax over the last dim (codegen/last_dim.cpp). RowReduce:
+  /// reductions over the last dim (keepdim) of one space, each of which may read the
   /// earlier ones, then pointwise roots of that space reading them: one kernel walking each
   /// row once per reduction and once for the pointwise roots, with the row's reduced values in
   /// registers (softmax or layer norm written out as ops, say). The row stays in cache.
-  enum class Kind : uint8_t { Pointwise, Reduce, Row, Library, Rows } kind = Kind::Pointwise;
-  /// The nodes this step computes and stores, in order (one for Reduce, Row and Library; for
-  /// Rows the reductions first, then the pointwise roots).
+  enum class Kind : uint8_t {
+    Pointwise,
+    Reduce,
+    Softmax,
+    Library,
+    RowReduce
+  } kind = Kind::Pointwise;
+  /// The nodes this step computes and stores, in order (one for Reduce, Softmax and Library;
+  /// for RowReduce the reductions first, then the pointwise roots).
   std::vector<int32_t> roots;
-  /// The iteration space: the roots' sizes (Pointwise), or the reduced operand's (Reduce, Row,
-  /// Rows).
+  /// The iteration space: the roots' sizes (Pointwise), or the reduced operand's (Reduce, Softmax,
+  /// RowReduce).
   Dims space;
 };
 
@@ -50,7 +57,7 @@ struct Group {
 /// calls and their operands) becomes a root; pointwise nodes that are not roots are inlined
 /// into every root that reads them. Consecutive pointwise roots of the same shape share one
 /// kernel. Reductions over the last dim and the pointwise roots that read them row by row
-/// share a Rows kernel. Returns the steps in execution order.
+/// share a RowReduce kernel. Returns the steps in execution order.
 std::vector<Group> fuse(const Graph& g);
 /// Which nodes fuse() made roots (materialised in memory), by node id.
 std::vector<bool> materialized(const Graph& g);

@@ -15,12 +15,12 @@ const char* step_kind(Group::Kind k) {
       return "fused pointwise";
     case Group::Kind::Reduce:
       return "fused reduction";
-    case Group::Kind::Row:
-      return "fused row op";
+    case Group::Kind::Softmax:
+      return "fused softmax";
     case Group::Kind::Library:
       return "library call";
-    case Group::Kind::Rows:
-      return "fused rows (reductions, then pointwise)";
+    case Group::Kind::RowReduce:
+      return "fused row reductions (reductions over the last dim, then pointwise)";
   }
   return "?";
 }

@@ -159,7 +159,7 @@ TEST_CASE("fusion: pointwise chains, reductions as epilogues, library calls", "[
   CHECK(steps[0].kind == Group::Kind::Pointwise);  // exp(x) * 2
   CHECK(steps[0].roots == std::vector<int32_t>{b});
   CHECK(steps[1].kind == Group::Kind::Library);
-  CHECK(steps[2].kind == Group::Kind::Row);  // softmax(tanh(m)): tanh inlined
+  CHECK(steps[2].kind == Group::Kind::Softmax);  // softmax(tanh(m)): tanh inlined
   CHECK(steps[2].roots == std::vector<int32_t>{s});
   CHECK(steps[3].kind == Group::Kind::Reduce);
   CHECK(steps[4].kind == Group::Kind::Pointwise);
@@ -221,7 +221,7 @@ TEST_CASE("fusion: reductions over the last dim and their pointwise readers shar
     g.outputs = {y};
     std::vector<Group> steps = fuse(g);
     REQUIRE(steps.size() == 1);
-    CHECK(steps[0].kind == Group::Kind::Rows);
+    CHECK(steps[0].kind == Group::Kind::RowReduce);
     CHECK(steps[0].roots == std::vector<int32_t>{mx, s, y});
     CHECK(steps[0].space == Dims{4, 6});
   }
@@ -272,7 +272,7 @@ TEST_CASE("fusion: reductions over the last dim and their pointwise readers shar
     g.outputs = {d, s};
     std::vector<Group> steps = fuse(g);
     REQUIRE(steps.size() == 2);
-    CHECK(steps[0].kind == Group::Kind::Rows);
+    CHECK(steps[0].kind == Group::Kind::RowReduce);
     CHECK(steps[0].roots == std::vector<int32_t>{m, d});
     CHECK(steps[1].kind == Group::Kind::Reduce);
   }

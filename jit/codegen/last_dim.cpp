@@ -6,11 +6,11 @@
 
 namespace ember::jit::lower {
 
-void Emitter::emit_row(Value* begin, Value* end) {
+void Emitter::emit_softmax(Value* begin, Value* end) {
   int32_t root = step_.roots[0];
   const IrNode& n = g_[root];
   llvm::Type* ty = scalar_type(ctx_, n.dtype);
-  if (streamed_row()) return emit_row_streamed(begin, end);
+  if (streamed_row()) return emit_softmax_streamed(begin, end);
   loop(begin, end, [&](Value* item) {
     std::vector<Value*> base = offsets(item, space.dims(false));
     MinMax mx(*this, ty, /*is_max=*/true);
@@ -44,7 +44,7 @@ void Emitter::emit_row(Value* begin, Value* end) {
   });
 }
 
-void Emitter::emit_row_streamed(Value* begin, Value* end) {
+void Emitter::emit_softmax_streamed(Value* begin, Value* end) {
   const int32_t root = step_.roots[0];
   const IrNode& n = g_[root];
   llvm::Type* ty = scalar_type(ctx_, n.dtype);
@@ -145,7 +145,7 @@ void Emitter::emit_row_streamed(Value* begin, Value* end) {
   b_.CreateIntrinsic(llvm::Intrinsic::x86_sse_sfence, {}, {});
 }
 
-void Emitter::emit_rows(Value* begin, Value* end) {
+void Emitter::emit_row_reduce(Value* begin, Value* end) {
   plan_row_cache();
   loop(begin, end, [&](Value* item) {
     std::vector<Value*> base = offsets(item, space.dims(false));
