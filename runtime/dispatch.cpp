@@ -72,9 +72,7 @@ struct KernelScope {
 namespace {
 // Gives the outputs of op their autograd history when an input requires grad.
 void record_history(Op op, std::span<const Tensor> inputs, const Attrs& attrs, TensorList& out) {
-  if (!t_grad_enabled) return;
-  (void)table();  // installs the autograd hook (a traced op may be the process's first op)
-  if (!g_autograd_hook) return;
+  if (!g_autograd_hook || !t_grad_enabled) return;
   for (const Tensor& t : inputs)
     if (t.defined() && t.impl()->requires_grad) {
       g_autograd_hook(op, inputs, attrs, out);
@@ -91,6 +89,7 @@ TensorList dispatch(Op op, std::span<const Tensor> inputs, const Attrs& attrs) {
     // A traced op's outputs are lazy values, and get their history as computed ones would: the
     // autograd node saves the lazy tensors, and a backward run inside the region traces too.
     if (t_kernel_depth == 0 && g_trace_hook(op, inputs, attrs, out)) {
+      (void)table();  // installs the autograd hook: a traced op may be the process's first op
       record_history(op, inputs, attrs, out);
       return out;
     }

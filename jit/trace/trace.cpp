@@ -48,8 +48,9 @@ std::string other_threads_regions() {
   OpenRegions& r = open_regions();
   std::lock_guard lk(r.mu);
   std::string out;
+  const pid_t me = ::gettid();
   for (const OpenRegion& o : r.all)
-    if (o.thread != ::gettid())
+    if (o.thread != me)
       out += (out.empty() ? "" : ", ") + ("region '" + o.name + "' on thread ") +
              std::to_string(o.thread);
   return out.empty() ? "a region on another thread" : out;
@@ -503,7 +504,7 @@ void end_region(bool outermost) {
   }
   OpenRegions& r = open_regions();
   std::lock_guard lk(r.mu);
-  std::erase_if(r.all, [](const OpenRegion& o) { return o.thread == ::gettid(); });
+  std::erase_if(r.all, [me = ::gettid()](const OpenRegion& o) { return o.thread == me; });
 }
 
 void flush_current() {
