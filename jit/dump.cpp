@@ -1,31 +1,49 @@
 #include "jit/dump.hpp"
 
+#include <atomic>
 #include <cstdlib>
 #include <string>
 #include <vector>
 
 namespace ember::jit {
+namespace {
+
+using Words = std::vector<std::string>;
+
+const Words* parse(std::string_view s) {
+  auto* w = new Words;
+  while (!s.empty()) {
+    size_t comma = s.find(',');
+    std::string_view x = s.substr(0, comma);
+    while (!x.empty() && x.front() == ' ') x.remove_prefix(1);
+    while (!x.empty() && x.back() == ' ') x.remove_suffix(1);
+    if (!x.empty()) w->emplace_back(x);
+    if (comma == std::string_view::npos) break;
+    s.remove_prefix(comma + 1);
+  }
+  return w;
+}
+
+// The words in force. Never destroyed (the background compiler may ask while the process exits);
+// a replaced list is leaked too, since another thread may still be reading it (tests only).
+std::atomic<const Words*>& words() {
+  static std::atomic<const Words*> w{[] {
+    const char* env = std::getenv("EMBER_JIT_DUMP");
+    return parse(env ? env : "");
+  }()};
+  return w;
+}
+
+}  // namespace
 
 bool dump_enabled(std::string_view word) {
-  // Read once; never destroyed (the background compiler may ask while the process exits).
-  static const std::vector<std::string>& words = *new std::vector<std::string>([] {
-    std::vector<std::string> w;
-    const char* env = std::getenv("EMBER_JIT_DUMP");
-    std::string_view s(env ? env : "");
-    while (!s.empty()) {
-      size_t comma = s.find(',');
-      std::string_view x = s.substr(0, comma);
-      while (!x.empty() && x.front() == ' ') x.remove_prefix(1);
-      while (!x.empty() && x.back() == ' ') x.remove_suffix(1);
-      if (!x.empty()) w.emplace_back(x);
-      if (comma == std::string_view::npos) break;
-      s.remove_prefix(comma + 1);
-    }
-    return w;
-  }());
-  for (const std::string& w : words)
+  for (const std::string& w : *words().load(std::memory_order_acquire))
     if (w == word) return true;
   return false;
+}
+
+void set_dump_words(std::string_view list) {
+  words().store(parse(list), std::memory_order_release);
 }
 
 }  // namespace ember::jit

@@ -4,6 +4,7 @@
 //   passes  the graph after each pass of jit/passes/pipeline.cpp
 //   llvm    each kernel's LLVM IR before and after optimisation
 //   asm     each kernel's machine code
+//   breaks  each graph break: the region, the op and its operands
 #pragma once
 
 #include <string_view>
@@ -12,5 +13,7 @@ namespace ember::jit {
 
 /// Whether EMBER_JIT_DUMP names `word` (read once).
 bool dump_enabled(std::string_view word);
+/// Replaces the words EMBER_JIT_DUMP gave (tests: the environment is read once per process).
+void set_dump_words(std::string_view list);
 
 }  // namespace ember::jit

@@ -36,7 +36,7 @@ enum class OpFamily : uint8_t {
   Backward
 };
 /// How a JIT region treats an op (see runtime/op_table.hpp).
-enum class JitPolicy : uint8_t { Fuse, Reduce, Row, Library, Meta, Break };
+enum class JitPolicy : uint8_t { Fuse, Reduce, Row, Library, Meta, Decompose, Break };
 /// Which input an op writes in place.
 enum class Writes : uint8_t { None, First, Out };
 

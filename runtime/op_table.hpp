@@ -11,12 +11,13 @@
 //
 // JIT policy: Fuse (pointwise, inlined into fused kernels), Reduce and Row (fused reductions and
 // softmax-like row ops), Library (a library call inside the compiled graph), Meta (a view: runs
-// eagerly on metadata, no data touched), Break (runs eagerly after the graph so far: a graph
-// break). An op that writes is traced as a pure value plus a write of the target's memory (see
-// jit/trace/trace.hpp): a write of a whole tensor's memory needs no op of its own; a write through
-// a view becomes a Copy_ node, a library step of the compiled graph. Writes: None, First (writes
-// its first input: copy_, fill_), Out (given an extra last operand, writes the result into it: the
-// fast path of add_ and friends).
+// eagerly on metadata, no data touched), Decompose (recorded as the traced ops it is made of:
+// jit/trace/decompose.cpp), Break (runs eagerly after the graph so far: a graph break). An op that
+// writes is traced as a pure value plus a write of the target's memory (see jit/trace/trace.hpp): a
+// write of a whole tensor's memory needs no op of its own; a write through a view becomes a Copy_
+// node, a library step of the compiled graph. Writes: None, First (writes its first input: copy_,
+// fill_), Out (given an extra last operand, writes the result into it: the fast path of add_ and
+// friends).
 #pragma once
 
 // clang-format off
@@ -70,8 +71,8 @@
   X(Amax, "amax", Reduce, Reduce, None, void)                                              \
   X(Amin, "amin", Reduce, Reduce, None, void)                                              \
   X(Prod, "prod", Reduce, Break, None, void)                                               \
-  X(Var, "var", Reduce, Break, None, void)                                                 \
-  X(Std, "std", Reduce, Break, None, void)                                                 \
+  X(Var, "var", Reduce, Decompose, None, void)                                                 \
+  X(Std, "std", Reduce, Decompose, None, void)                                                 \
   X(Logsumexp, "logsumexp", Reduce, Break, None, void)                                     \
   X(MaxDim, "max", Reduce, Break, None, void) /* (values, indices), one dim */             \
   X(MinDim, "min", Reduce, Break, None, void)                                              \
@@ -97,7 +98,7 @@
   /* (input, weight?, bias?, running_mean?, running_var?), NormAttrs; outputs (out, mean, */ \
   /* invstd); updates the running statistics in place */                                   \
   X(BatchNorm, "batch_norm", NN, Break, None, void)                                        \
-  X(LayerNorm, "layer_norm", NN, Break, None, void) /* (in, w?, b?); (out, mean, rstd) */  \
+  X(LayerNorm, "layer_norm", NN, Decompose, None, void) /* (in, w?, b?); (out, mean, rstd) */  \
   X(Dropout, "dropout", NN, Break, None, void) /* DropoutAttrs; (out, scaled mask) */      \
   X(Softmax, "softmax", NN, Row, None, void) /* DimAttrs */                                \
   X(LogSoftmax, "log_softmax", NN, Row, None, void) /* DimAttrs */                         \

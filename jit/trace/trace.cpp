@@ -7,12 +7,15 @@
 #include <iostream>
 #include <limits>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <vector>
 
+#include "jit/dump.hpp"
 #include "jit/executor.hpp"
 #include "jit/jit.hpp"
 #include "jit/passes/passes.hpp"
+#include "jit/trace/decompose.hpp"
 #include "runtime/allocator.hpp"
 #include "runtime/dispatch.hpp"
 #include "runtime/error.hpp"
@@ -214,7 +217,9 @@ bool infer(IrNode& n, std::span<const Tensor> in) {
         DType to = std::get<DTypeAttrs>(n.attrs).dtype;
         DType from = in[0].dtype();
         n.compute = n.dtype = to;
-        return float_dtype(to) && (float_dtype(from) || from == kBool);
+        // From a C++ number of any type too (an autograd row casting a saved `x * 3`).
+        return float_dtype(to) &&
+               (float_dtype(from) || from == kBool || in[0].impl()->wrapped_number);
       }
       case Op::Eq:
       case Op::Ne:
@@ -412,10 +417,35 @@ void record_write(Trace& tr, const Tensor& target, int32_t value) {
   target.bump_version();
 }
 
+// Op runs eagerly: what the trace holds runs first (EMBER_JIT_DUMP=breaks names the op and
+// its operands).
+void graph_break(Trace& tr, Op op, std::span<const Tensor> in) {
+  count_graph_break();
+  if (dump_enabled("breaks")) {
+    std::ostringstream os;
+    os << "ember: jit: region '" << tr.name << "': graph break at " << op_name(op) << '(';
+    for (size_t i = 0; i < in.size(); ++i) {
+      os << (i ? ", " : "");
+      if (!in[i].defined())
+        os << "undefined";
+      else
+        os << dtype_name(in[i].dtype()) << in[i].sizes();
+    }
+    os << ")\n";
+    std::cerr << os.str();
+  }
+  flush(tr);
+}
+
 bool trace_op(Op op, std::span<const Tensor> in, const Attrs& attrs, TensorList& out) {
   ThreadState& ts = t_state;
   if (!ts.trace || ts.executing) return false;
   Trace& tr = *ts.trace;
+  if (op_traits(op).jit == JitPolicy::Decompose) {
+    if (decompose(op, in, attrs, out)) return true;
+    graph_break(tr, op, in);
+    return false;
+  }
   const int w = written_input(op, in.size());
   std::span<const Tensor> args = in;  // the pure op's operands
   if (w == 0) args = in.subspan(1);
@@ -460,8 +490,7 @@ bool trace_op(Op op, std::span<const Tensor> in, const Attrs& attrs, TensorList&
   // A graph break: the op runs eagerly on values in memory. Views only read metadata: they run
   // eagerly on lazy tensors too, without running the graph, and are no break.
   if (is_meta_op(op)) return false;
-  count_graph_break();
-  flush(tr);
+  graph_break(tr, op, in);
   return false;
 }
 

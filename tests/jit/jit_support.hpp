@@ -4,8 +4,11 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include "jit/jit.hpp"
@@ -151,5 +154,29 @@ inline const bool jit_compiles_synchronous = synchronous_compiles();
 // for it: they run it at their own priority unless told otherwise.
 inline const bool compile_at_test_priority = ::setenv("EMBER_JIT_COMPILE_NICE", "0", 0) == 0;
 }  // namespace detail
+
+/// Captures what is written to stderr (fd 2) while it lives.
+struct StderrCapture {
+  std::filesystem::path file =
+      std::filesystem::temp_directory_path() / ("ember_test_err_" + std::to_string(::getpid()));
+  int saved = -1;
+  StderrCapture() {
+    std::fflush(stderr);
+    saved = ::dup(2);
+    std::FILE* f = std::fopen(file.c_str(), "w");
+    ::dup2(::fileno(f), 2);
+    std::fclose(f);
+  }
+  std::string finish() {
+    std::fflush(stderr);
+    ::dup2(saved, 2);
+    ::close(saved);
+    std::ifstream in(file);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::filesystem::remove(file);
+    return ss.str();
+  }
+};
 
 }  // namespace ember::test

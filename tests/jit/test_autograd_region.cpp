@@ -227,3 +227,62 @@ TEST_CASE("a training step in a region records forward, backward and update as o
     CHECK(after.graph_breaks - before.graph_breaks == 0);
   }
 }
+
+// layer_norm, var and std are recorded as their decompositions (jit/trace/decompose.cpp): row
+// means and pointwise work the fuser joins with the ops around them, with gradients from the
+// ops' own rows. Values and gradients of x, weight and bias against eager, in float32 and
+// float64, and the step is one graph.
+TEST_CASE("layer_norm and var in a region: eager's values and gradients, no graph break",
+          "[jit][autograd_region]") {
+  for (DType d : {kFloat32, kFloat64}) {
+    INFO(dtype_name(d));
+    test::CompiledPath path;
+    jit::clear_cache();
+    auto make = [&] {
+      return std::vector<Tensor>{test::seeded_randn({6, 3, 10}, 21, d).requires_grad_(),
+                                 test::seeded_randn({3, 10}, 22, d).requires_grad_(),
+                                 test::seeded_randn({3, 10}, 23, d).requires_grad_()};
+    };
+    auto run = [](const std::vector<Tensor>& in) {
+      Tensor y = nn::functional::layer_norm(in[0] * 3 + 1, {3, 10}, in[1], in[2]);
+      Tensor loss = (gelu(y) * y).sum() + var(y, {2}).sum() + ember::std(in[0], {0, 2}).mean();
+      loss.backward();
+      return std::vector<Tensor>{y, loss};
+    };
+    std::vector<Tensor> want_in = make();
+    std::vector<Tensor> want = run(want_in);
+    const double rtol = d == kFloat32 ? 1e-4 : 1e-10;
+    for (int r = 0; r < kRuns; ++r) {
+      std::vector<Tensor> in = make(), got;
+      const jit::Stats before = jit::stats();
+      {
+        jit::Region region("layer_norm_step");
+        got = run(in);
+      }
+      test::settle_compiles();
+      const jit::Stats after = jit::stats();
+      const std::string what = "run " + std::to_string(r + 1);
+      CHECK(after.graphs - before.graphs == 1);
+      CHECK(after.graph_breaks == before.graph_breaks);
+      require_same(got[0], want[0], what + ", y", rtol);
+      require_same(got[1], want[1], what + ", loss", rtol);
+      for (size_t i = 0; i < in.size(); ++i)
+        require_same(in[i].grad(), want_in[i].grad(), what + ", grad " + std::to_string(i), rtol);
+    }
+  }
+}
+
+TEST_CASE("gradcheck of layer_norm through a region", "[jit][autograd_region]") {
+  test::CompiledPath path(1, 2);
+  jit::clear_cache();
+  Tensor x = test::seeded_randn({4, 6}, 31, kFloat64).requires_grad_();
+  Tensor w = test::seeded_randn({6}, 32, kFloat64).requires_grad_();
+  Tensor b = test::seeded_randn({6}, 33, kFloat64).requires_grad_();
+  auto fn = [](const std::vector<Tensor>& in) {
+    jit::Region r("layer_norm_gradcheck");
+    return nn::functional::layer_norm(in[0], {6}, in[1], in[2]);
+  };
+  autograd::GradcheckResult res = gradcheck(fn, {x, w, b});
+  INFO(res.report);
+  CHECK(res.ok);
+}

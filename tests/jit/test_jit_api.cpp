@@ -7,6 +7,7 @@
 #include <sstream>
 #include <thread>
 
+#include "jit/dump.hpp"
 #include "jit/jit_support.hpp"
 #include "support/reference.hpp"
 
@@ -627,4 +628,21 @@ TEST_CASE("a lazy tensor read from another thread is a clear error", "[jit][api]
   CHECK_THAT(what, Catch::Contains("inside a jit::Region on another thread was read before"));
   CHECK_THAT(what, Catch::Contains("region 'api_threads' on thread " + std::to_string(::gettid())));
   require_same(y, exp(x) * 2, "the region's own result");  // unharmed
+}
+
+TEST_CASE("EMBER_JIT_DUMP=breaks names each graph break's op and operands", "[jit][api]") {
+  const char* old = std::getenv("EMBER_JIT_DUMP");
+  jit::set_dump_words("breaks");
+  test::StderrCapture capture;
+  Tensor a = ones({2, 3}), y;
+  const int64_t breaks = jit::stats().graph_breaks;
+  {
+    jit::Region r("dump_breaks");
+    y = prod(a * 2, {1}) + 1;  // prod runs eagerly: a graph break
+  }
+  std::string text = capture.finish();
+  jit::set_dump_words(old ? old : "");
+  CHECK(jit::stats().graph_breaks == breaks + 1);
+  CHECK_THAT(text, Catch::Contains("region 'dump_breaks': graph break at prod(float32[2, 3])"));
+  CHECK(test::values(y) == std::vector<double>{9, 9});
 }

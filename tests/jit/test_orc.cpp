@@ -24,6 +24,8 @@
 
 #include "dsl/expr.hpp"
 #include "jit/codegen/math.hpp"
+#include "jit/dump.hpp"
+#include "jit/jit_support.hpp"
 #include "jit/orc/engine.hpp"
 #include "runtime/error.hpp"
 
@@ -297,29 +299,6 @@ int libmvec_lanes(const std::string& ir, const std::string& fname) {
   return 0;
 }
 
-/// Captures what is written to stderr (fd 2) while it lives.
-struct StderrCapture {
-  fs::path file = fs::temp_directory_path() / ("ember_orc_err_" + std::to_string(::getpid()));
-  int saved = -1;
-  StderrCapture() {
-    std::fflush(stderr);
-    saved = ::dup(2);
-    std::FILE* f = std::fopen(file.c_str(), "w");
-    ::dup2(::fileno(f), 2);
-    std::fclose(f);
-  }
-  std::string finish() {
-    std::fflush(stderr);
-    ::dup2(saved, 2);
-    ::close(saved);
-    std::ifstream in(file);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    fs::remove(file);
-    return ss.str();
-  }
-};
-
 /// The message of the ember::Error f throws ("" if it throws none).
 template <class F>
 std::string error_of(F f) {
@@ -500,19 +479,15 @@ TEST_CASE("orc: bad modules throw ember::InternalError", "[jit][orc]") {
 TEST_CASE("orc: EMBER_JIT_DUMP=llvm,asm prints IR and machine code", "[jit][orc]") {
   CacheDirGuard guard("");
   const char* old = std::getenv("EMBER_JIT_DUMP");
-  std::string saved = old ? old : "";
-  ::setenv("EMBER_JIT_DUMP", "graph, llvm,asm", 1);
-  StderrCapture capture;
+  jit::set_dump_words("graph, llvm,asm");
+  test::StderrCapture capture;
   CodePtr f;
   try {
     f = compile_kernel(Fn::Neg, false, "orc_dumped");
   } catch (...) {
   }
   std::string text = capture.finish();
-  if (old)
-    ::setenv("EMBER_JIT_DUMP", saved.c_str(), 1);
-  else
-    ::unsetenv("EMBER_JIT_DUMP");
+  jit::set_dump_words(old ? old : "");
   REQUIRE(f);
   CHECK_THAT(text, Catch::Contains("orc_dumped: LLVM IR before optimisation"));
   CHECK_THAT(text, Catch::Contains("orc_dumped: LLVM IR after optimisation"));
@@ -608,7 +583,7 @@ TEST_CASE("orc: the disk cache is bounded and refuses a directory others can wri
     fs::permissions(dir.path, fs::perms::group_write | fs::perms::others_write,
                     fs::perm_options::add);
     CacheDirGuard guard(dir.path.string());
-    StderrCapture capture;
+    test::StderrCapture capture;
     CompileInfo info;
     CodePtr f = compile_kernel(Fn::Exp, false, "orc_shared", &info);
     std::string text = capture.finish();
@@ -664,7 +639,7 @@ TEST_CASE("orc: the optimiser's remarks stay off stderr", "[jit][orc]") {
   b.SetInsertPoint(exit);
   b.CreateRetVoid();
 
-  StderrCapture capture;
+  test::StderrCapture capture;
   CodePtr code;
   try {
     code = e.compile(std::move(ctx), std::move(m), "orc_remarks");

@@ -1,0 +1,95 @@
+#include "jit/trace/decompose.hpp"
+
+#include <algorithm>
+
+#include "runtime/dispatch.hpp"
+#include "runtime/ops.hpp"
+#include "runtime/shape.hpp"
+
+namespace ember::jit {
+namespace {
+
+bool is_float(const Tensor& t) {
+  return t.defined() && !t.impl()->wrapped_number && (t.dtype() == kFloat32 || t.dtype() == kFloat64);
+}
+
+Tensor op1(Op op, std::initializer_list<Tensor> in, const Attrs& attrs = {}) {
+  return dispatch1(op, in, attrs);
+}
+
+// mean over `dims` (kept), and the mean of squared deviations from it divided by the count less
+// `correction`: the two-pass form the eager kernels use, each pass a fused reduction.
+struct Moments {
+  Tensor mean, centered, var;
+};
+Moments moments(const Tensor& x, const Dims& dims, int64_t count, int64_t correction) {
+  Moments m;
+  m.mean = op1(Op::Mean, {x}, ReduceAttrs{dims, true});
+  m.centered = op1(Op::Sub, {x, m.mean});
+  Tensor sq = op1(Op::Sum, {op1(Op::Mul, {m.centered, m.centered})}, ReduceAttrs{dims, true});
+  m.var = op1(Op::Div, {sq, wrapped_scalar(static_cast<double>(count - correction))});
+  return m;
+}
+
+// layer_norm(x, w?, b?) over its last dims: (out, mean, rstd), the statistics with the
+// normalised dims kept as 1, as the eager kernel gives them.
+bool layer_norm(std::span<const Tensor> in, const NormAttrs& a, TensorList& out) {
+  const Tensor& x = in[0];
+  const int64_t k = static_cast<int64_t>(a.normalized_shape.size()), dim = x.dim();
+  if (!is_float(x) || k < 1 || dim < k || x.numel() == 0) return false;
+  Dims inner;
+  for (int64_t d = dim - k; d < dim; ++d) {
+    if (x.size(d) != a.normalized_shape[static_cast<size_t>(d - (dim - k))]) return false;
+    inner.push_back(d);
+  }
+  for (size_t i = 1; i < in.size() && i < 3; ++i)
+    if (in[i].defined() && (!is_float(in[i]) || in[i].dtype() != x.dtype() ||
+                            in[i].sizes() != a.normalized_shape))
+      return false;
+  Moments m = moments(x, inner, product(a.normalized_shape), 0);
+  Tensor rstd = op1(Op::Rsqrt, {op1(Op::Add, {m.var, wrapped_scalar(a.eps)})});
+  Tensor y = op1(Op::Mul, {m.centered, rstd});
+  if (in.size() > 1 && in[1].defined()) y = op1(Op::Mul, {y, in[1]});
+  if (in.size() > 2 && in[2].defined()) y = op1(Op::Add, {y, in[2]});
+  out = {y, m.mean, rstd};
+  return true;
+}
+
+// var and std with a positive count less the correction (otherwise the eager kernel's own rule
+// for a zero or negative divisor applies).
+bool variance(Op op, const Tensor& x, const ReduceAttrs& a, TensorList& out) {
+  if (!is_float(x) || x.numel() == 0) return false;
+  Dims dims = wrap_dims(a.dims, x.dim(), op_name(op));
+  if (dims.empty())
+    for (int64_t d = 0; d < x.dim(); ++d) dims.push_back(d);
+  int64_t count = 1;
+  for (int64_t d : dims) count *= x.size(d);
+  if (count - a.correction <= 0) return false;
+  Moments m = moments(x, dims, count, a.correction);
+  Tensor v = m.var;
+  if (!a.keepdim) {
+    Dims s;
+    for (int64_t d = 0; d < x.dim(); ++d)
+      if (std::find(dims.begin(), dims.end(), d) == dims.end()) s.push_back(x.size(d));
+    v = v.reshape(s);
+  }
+  out = {op == Op::Std ? op1(Op::Sqrt, {v}) : v};
+  return true;
+}
+
+}  // namespace
+
+bool decompose(Op op, std::span<const Tensor> in, const Attrs& attrs, TensorList& out) {
+  NoGradGuard no_grad;  // the pieces get no history: the op's own row gives its gradients
+  switch (op) {
+    case Op::LayerNorm:
+      return !in.empty() && layer_norm(in, std::get<NormAttrs>(attrs), out);
+    case Op::Var:
+    case Op::Std:
+      return in.size() == 1 && variance(op, in[0], std::get<ReduceAttrs>(attrs), out);
+    default:
+      return false;
+  }
+}
+
+}  // namespace ember::jit
