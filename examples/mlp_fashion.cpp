@@ -3,7 +3,7 @@
 // batches of 128 read by two DataLoader workers.
 //
 //   mlp_fashion [--epochs 3] [--batch-size 128] [--lr 0.05] [--threads 2]
-//               [--save mlp.safetensors] [--checkpoint DIR [--resume]]
+//               [--save mlp.safetensors] [--checkpoint DIR [--resume]] [--jit]
 //   mpirun -np 2 mlp_fashion --distributed --threads 1   (data-parallel over 2 processes)
 //   mlp_fashion --smoke          (a few batches: what the test suite runs)
 //

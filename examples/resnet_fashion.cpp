@@ -7,7 +7,7 @@
 // schedule, on batches of 128 read by two DataLoader workers with random horizontal flips.
 //
 //   resnet_fashion [--epochs 3] [--batch-size 128] [--lr 0.1] [--threads 2]
-//                  [--save resnet.safetensors] [--checkpoint DIR [--resume]]
+//                  [--save resnet.safetensors] [--checkpoint DIR [--resume]] [--jit]
 //   mpirun -np 2 resnet_fashion --distributed --threads 1   (data-parallel over 2 processes)
 //   resnet_fashion --smoke       (a few batches: what the test suite runs)
 //

@@ -87,6 +87,7 @@ struct Plan {
 
 struct Entry {
   std::string region;
+  std::string spec_key;  // the specialisation count it was compiled under
   int seen = 0;
   int runs = 0;            // of the Quick plan
   bool compiling = false;  // the first compile is queued or running
@@ -103,8 +104,10 @@ struct Cache {
   std::mutex mu;
   uint64_t runs = 0;
   std::unordered_map<std::string, Entry> entries;
-  std::unordered_map<std::string, int> specializations;  // per region name
-  std::unordered_map<std::string, bool> warned;          // per region name
+  // Per graph of a region: the region's name and the graph's place in its run (each graph
+  // break starts the next), so that a region with breaks has the cap for each of its graphs.
+  std::unordered_map<std::string, int> specializations;
+  std::unordered_map<std::string, bool> warned;  // per region name
   Stats stats;
 };
 Cache& cache() {
@@ -130,7 +133,7 @@ void evict_plans(Cache& c, std::vector<std::shared_ptr<const Plan>>& dropped) {
         lru = it;
     if (lru == c.entries.end()) return;
     dropped.push_back(std::move(lru->second.plan));
-    if (int& n = c.specializations[lru->second.region]; n > 0) --n;
+    if (int& n = c.specializations[lru->second.spec_key]; n > 0) --n;
     c.entries.erase(lru);
     ++c.stats.plans_evicted;
     --compiled;
@@ -534,7 +537,7 @@ void run_shadowed(const std::string& region, const std::string& sig, const Plan&
 
 }  // namespace
 
-void execute(const std::string& region, const Graph& g, const Run& run,
+void execute(const std::string& region, int segment, const Graph& g, const Run& run,
              const std::vector<std::shared_ptr<Storage>>& outs) {
   Cache& c = cache();
   std::string sig = g.signature();
@@ -559,7 +562,8 @@ void execute(const std::string& region, const Graph& g, const Run& run,
       upgrade = true;
     }
     if (!plan && !e.failed && !e.compiling && e.seen >= settings().hot.load()) {
-      int& n = c.specializations[region];
+      if (e.spec_key.empty()) e.spec_key = region + '#' + std::to_string(segment);
+      int& n = c.specializations[e.spec_key];
       if (n < settings().max_specs.load()) {
         ++n;
         compile = e.compiling = true;
@@ -688,6 +692,7 @@ bool enabled() { return settings().enabled.load(); }
 void set_enabled(bool on) { settings().enabled = on; }
 int hot_threshold() { return settings().hot.load(); }
 void set_hot_threshold(int n) { settings().hot = std::max(1, n); }
+int max_specializations() { return settings().max_specs.load(); }
 void set_max_specializations(int n) { settings().max_specs = std::max(0, n); }
 int max_cached_plans() { return settings().max_plans.load(); }
 void set_max_cached_plans(int n) {

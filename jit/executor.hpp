@@ -21,8 +21,9 @@ struct Run {
 
 /// Computes g's outputs (g.outputs[i] into outs[i], each a pending storage of the right size) and
 /// its writes (into run.storages) from the run's inputs: eagerly until the signature is hot, then
-/// with compiled kernels.
-void execute(const std::string& region, const Graph& g, const Run& run,
+/// with compiled kernels. `segment` is g's place among the graphs of one run of the region (0,
+/// then one more after each graph break): the specialisation cap counts signatures per segment.
+void execute(const std::string& region, int segment, const Graph& g, const Run& run,
              const std::vector<std::shared_ptr<Storage>>& outs);
 
 void count_graph_break();

@@ -84,8 +84,10 @@ bool async_compile();
 void set_async_compile(bool on);
 /// Waits until every compile started so far has finished (for tests and benchmarks).
 void wait_for_compiles();
-/// The most specialisations (distinct signatures) one region name may compile before it stays
-/// eager, with one warning (default 8).
+/// The most specialisations (distinct signatures: shapes, dtypes, strides, what the step does)
+/// each graph of a region may compile before its new ones stay eager, with one warning (default
+/// 8). A region's graphs are counted apart: the first, then the one after each graph break.
+int max_specializations();
 void set_max_specializations(int n);
 /// The most compiled signatures kept in memory, over all regions (EMBER_JIT_MAX_PLANS, default
 /// 256). Past it the one that ran least recently is dropped and its machine code freed; if it

@@ -62,7 +62,7 @@
   X(Where, "where", Ternary, Fuse, None, void) /* (cond, a, b) */                          \
   /* ---- conversion and copies ---- */                                                    \
   X(ToDtype, "to", Convert, Fuse, None, void) /* DTypeAttrs */                             \
-  X(Clone, "clone", Convert, Break, None, void) /* contiguous copy */                      \
+  X(Clone, "clone", Convert, Decompose, None, void) /* contiguous copy */                      \
   X(Copy_, "copy_", Copy, Library, First, void) /* (dst, src): broadcasts, converts */     \
   X(Fill_, "fill_", Copy, Library, First, void) /* (dst, value 0-d) */                     \
   /* ---- reductions (ReduceAttrs; empty dims = all) ---- */                               \

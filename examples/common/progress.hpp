@@ -36,6 +36,7 @@ struct TrainArgs {
   bool distributed = false;  ///< one rank of an `mpirun -np N` job (DDP + DistributedSampler)
   std::string checkpoint{};  ///< save model, optimizer, schedule, rng, epoch here each epoch
   bool resume = false;       ///< start from the checkpoint in `checkpoint`
+  bool jit = false;          ///< each training step in a jit::Region (fused), profiled
 };
 
 [[noreturn]] inline void usage(const char* prog, const TrainArgs& d, int code) {
@@ -53,6 +54,8 @@ struct TrainArgs {
      << "  --distributed     train data-parallel: run under mpirun -np N\n"
      << "  --checkpoint DIR  save a checkpoint to DIR after every epoch\n"
      << "  --resume          continue from the checkpoint in --checkpoint DIR\n"
+     << "  --jit             run each training step (forward, loss, backward, optimizer) in a\n"
+     << "                    jit::Region: fused kernels; prints the JIT profiler's table\n"
      << "Data: $EMBER_FASHION_MNIST or /usr/share/datasets/fashion-mnist "
         "(apt-get install dataset-fashion-mnist).\n";
   std::exit(code);
@@ -103,6 +106,8 @@ inline TrainArgs parse_args(int argc, char** argv, TrainArgs d) {
       a.checkpoint = value(i);
     else if (o == "--resume")
       a.resume = true;
+    else if (o == "--jit")
+      a.jit = true;
     else if (o == "--lr") {
       std::string s = value(i);
       char* end = nullptr;
@@ -343,13 +348,23 @@ int train(Model& net, ember::optim::Optimizer& opt, Schedule& schedule,
               << "\n";
   double train_seconds = 0, acc = 0;
   int64_t trained = 0;
+  // --jit: the whole step is traced into one graph and runs as fused kernels once hot (the
+  // model, loss and optimizer code unchanged); the profiler times the region's graph runs.
+  std::optional<ember::jit::Profiler> profiler;
+  const ember::jit::Stats jit_before = ember::jit::stats();
+  if (args.jit) profiler.emplace();
   for (int64_t epoch = first; epoch <= args.epochs; ++epoch, ++trained) {
     Progress progress(epoch, args.epochs, steps, !lead);
     for (auto [images, labels] : train_loader) {
-      ember::Tensor loss = ember::nn::functional::cross_entropy(net(images), labels);
-      opt.zero_grad();
-      loss.backward();
-      opt.step();
+      ember::Tensor loss;
+      {
+        std::optional<ember::jit::Region> region;
+        if (args.jit) region.emplace("train_step");
+        loss = ember::nn::functional::cross_entropy(net(images), labels);
+        opt.zero_grad();
+        loss.backward();
+        opt.step();
+      }
       schedule.step();
       progress.step(images.size(0), loss.template item<float>());
     }
@@ -364,6 +379,16 @@ int train(Model& net, ember::optim::Optimizer& opt, Schedule& schedule,
     if (args.distributed) ember::distributed::barrier();  // the checkpoint is complete
   }
   if (!lead) return 0;
+  if (profiler) {
+    profiler->stop();
+    const ember::jit::Stats s = ember::jit::stats();
+    std::printf("jit: %lld graphs (%lld fused), %lld graph breaks, %lld kernels compiled\n",
+                static_cast<long long>(s.graphs - jit_before.graphs),
+                static_cast<long long>(s.fused_graphs - jit_before.fused_graphs),
+                static_cast<long long>(s.graph_breaks - jit_before.graph_breaks),
+                static_cast<long long>(s.kernels_compiled - jit_before.kernels_compiled));
+    profiler->report(std::cout);
+  }
   if (trained > 0)
     std::printf("test accuracy %.4f, time per epoch %.1f s (%.0f images/s)\n", acc,
                 train_seconds / static_cast<double>(trained),

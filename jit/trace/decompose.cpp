@@ -10,7 +10,8 @@ namespace ember::jit {
 namespace {
 
 bool is_float(const Tensor& t) {
-  return t.defined() && !t.impl()->wrapped_number && (t.dtype() == kFloat32 || t.dtype() == kFloat64);
+  return t.defined() && !t.impl()->wrapped_number &&
+         (t.dtype() == kFloat32 || t.dtype() == kFloat64);
 }
 
 Tensor op1(Op op, std::initializer_list<Tensor> in, const Attrs& attrs = {}) {
@@ -43,8 +44,8 @@ bool layer_norm(std::span<const Tensor> in, const NormAttrs& a, TensorList& out)
     inner.push_back(d);
   }
   for (size_t i = 1; i < in.size() && i < 3; ++i)
-    if (in[i].defined() && (!is_float(in[i]) || in[i].dtype() != x.dtype() ||
-                            in[i].sizes() != a.normalized_shape))
+    if (in[i].defined() &&
+        (!is_float(in[i]) || in[i].dtype() != x.dtype() || in[i].sizes() != a.normalized_shape))
       return false;
   Moments m = moments(x, inner, product(a.normalized_shape), 0);
   Tensor rstd = op1(Op::Rsqrt, {op1(Op::Add, {m.var, wrapped_scalar(a.eps)})});
@@ -77,6 +78,14 @@ bool variance(Op op, const Tensor& x, const ReduceAttrs& a, TensorList& out) {
   return true;
 }
 
+// clone: a conversion to its own dtype, which the JIT records as a new value (a kernel writes
+// it to new memory) — the eager `to` of the same dtype would hand back the tensor itself.
+bool clone(const Tensor& x, TensorList& out) {
+  if (!is_float(x) || x.numel() == 0) return false;
+  out = {op1(Op::ToDtype, {x}, DTypeAttrs{x.dtype()})};
+  return true;
+}
+
 }  // namespace
 
 bool decompose(Op op, std::span<const Tensor> in, const Attrs& attrs, TensorList& out) {
@@ -84,6 +93,8 @@ bool decompose(Op op, std::span<const Tensor> in, const Attrs& attrs, TensorList
   switch (op) {
     case Op::LayerNorm:
       return !in.empty() && layer_norm(in, std::get<NormAttrs>(attrs), out);
+    case Op::Clone:
+      return in.size() == 1 && clone(in[0], out);
     case Op::Var:
     case Op::Std:
       return in.size() == 1 && variance(op, in[0], std::get<ReduceAttrs>(attrs), out);

@@ -69,6 +69,7 @@ void flush(Trace& t) {
   Trace cur = std::move(t);
   t = Trace{};
   t.name = cur.name;
+  t.segment = cur.segment + 1;
 
   std::vector<std::shared_ptr<Storage>> outs;
   for (const Trace::Lazy& l : cur.lazies)
@@ -95,7 +96,7 @@ void flush(Trace& t) {
     }
   } reset{traced};
   try {
-    execute(cur.name, cur.graph, Run{cur.inputs, cur.scalars, cur.storages}, outs);
+    execute(cur.name, cur.segment, cur.graph, Run{cur.inputs, cur.scalars, cur.storages}, outs);
   } catch (...) {
     // Never leave a tensor without memory behind: the values are lost, the tensors stay valid.
     for (auto& s : outs)

@@ -20,6 +20,7 @@ namespace ember::jit {
 
 struct Trace {
   std::string name;  ///< the outermost region's name
+  int segment = 0;   ///< how many graphs of this region run ran before this one (graph breaks)
   Graph graph;
   std::vector<Tensor> inputs;   ///< concrete tensors the graph reads, by input index
   std::vector<Scalar> scalars;  ///< the C++ numbers it was given, by Scalar node index

@@ -286,3 +286,58 @@ TEST_CASE("gradcheck of layer_norm through a region", "[jit][autograd_region]") 
   INFO(res.report);
   CHECK(res.ok);
 }
+
+// The guards of a training region: what a step does depends on grad mode, train/eval mode, which
+// inputs require grad and whether .grad is defined yet. A region sees each as a different traced
+// graph (the trace records what ran), so a kernel compiled for one is never reused for another.
+// The configurations interleave in one region, each past hot detection and the tier-up, and
+// every step gives eager's values, gradients and parameter updates.
+TEST_CASE("toggling grad mode, train/eval, requires_grad and .grad never reuses a stale kernel",
+          "[jit][autograd_region]") {
+  test::CompiledPath path;
+  jit::clear_cache();
+  struct Model {
+    nn::Sequential net = nn::Sequential(nn::Linear(6, 8), nn::LayerNorm(8), nn::Dropout(0.25),
+                                        nn::GELU(), nn::Linear(8, 3));
+  };
+  manual_seed(3);
+  Model eager, fused;
+  fused.net.load_state_dict(eager.net.state_dict());
+  const Tensor x = test::seeded_randn({5, 6}, 201), y = test::seeded_randn({5, 3}, 202);
+  enum Config { Train, TrainAccumulate, Eval, NoGrad, FrozenFirst, NumConfigs };
+  // One step of configuration c on model m; returns the loss and every parameter's gradient.
+  auto step = [&](Model& m, Config c, bool region) {
+    std::optional<jit::Region> r;
+    m.net.train(c != Eval);
+    auto params = m.net.parameters();
+    params[0].requires_grad_(c != FrozenFirst);
+    if (c != TrainAccumulate)
+      for (Tensor& p : params) p.grad() = Tensor();
+    manual_seed(7);  // dropout draws the same mask eagerly and in the region
+    if (region) r.emplace("guards");
+    std::vector<Tensor> out;
+    {
+      std::optional<NoGradGuard> no_grad;
+      if (c == NoGrad || c == Eval) no_grad.emplace();
+      Tensor loss = nn::functional::mse_loss(m.net(x), y);
+      if (!no_grad) loss.backward();
+      out.push_back(loss);
+    }
+    r.reset();
+    for (Tensor& p : params) out.push_back(p.grad().defined() ? p.grad().clone() : Tensor());
+    params[0].requires_grad_(true);
+    return out;
+  };
+  for (int round = 0; round < kRuns; ++round)
+    for (int c = 0; c < NumConfigs; ++c) {
+      std::vector<Tensor> want = step(eager, Config(c), false);
+      std::vector<Tensor> got = step(fused, Config(c), true);
+      test::settle_compiles();
+      REQUIRE(got.size() == want.size());
+      for (size_t i = 0; i < got.size(); ++i)
+        require_same(got[i], want[i],
+                     "round " + std::to_string(round) + ", config " + std::to_string(c) +
+                         ", result " + std::to_string(i),
+                     1e-4);
+    }
+}

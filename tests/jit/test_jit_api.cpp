@@ -646,3 +646,32 @@ TEST_CASE("EMBER_JIT_DUMP=breaks names each graph break's op and operands", "[ji
   CHECK_THAT(text, Catch::Contains("region 'dump_breaks': graph break at prod(float32[2, 3])"));
   CHECK(test::values(y) == std::vector<double>{9, 9});
 }
+
+// The specialisation cap counts the signatures of each graph of a region (graph breaks split a
+// run into several graphs): a region with more graphs than the cap still compiles them all.
+TEST_CASE("a region split by graph breaks has the specialisation cap for each of its graphs",
+          "[jit][api]") {
+  test::CompiledPath path;
+  jit::clear_cache();
+  const int old_cap = jit::max_specializations();
+  jit::set_max_specializations(2);
+  test::StderrCapture capture;
+  Tensor x = test::seeded_randn({3, 4}, 5);
+  jit::Stats before = jit::stats();
+  for (int run = 0; run < 6; ++run) {
+    before = jit::stats();
+    Tensor y = x;
+    {
+      jit::Region r("many_graphs");
+      for (int i = 0; i < 4; ++i) y = prod(y * 0.5 + 1, {1}, true) * y;  // prod: a break each
+      y = y + 1;
+    }
+    test::settle_compiles();
+  }
+  const jit::Stats after = jit::stats();
+  std::string text = capture.finish();
+  jit::set_max_specializations(old_cap);
+  CHECK(after.graphs - before.graphs == 5);
+  CHECK(after.fused_graphs - before.fused_graphs == 5);
+  CHECK_THAT(text, !Catch::Contains("specialisations"));
+}
