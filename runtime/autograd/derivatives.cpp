@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "runtime/autograd/rows.hpp"
+#include "runtime/ops/row_backward.hpp"
 #include "runtime/ops.hpp"
 #include "runtime/shape.hpp"
 
@@ -144,6 +145,8 @@ void fill_reductions(Table& t) {
     int64_t d = std::get<DimAttrs>(c.attrs()).dim;
     Tensor y = c.output(0);
     if (y.dim() == 0) return {like_input(c, 0, zeros_like(g[0]))};
+    if (!GradMode::is_enabled() && !ops_traced())  // neither recorded nor traced: fused
+      return {like_input(c, 0, detail::softmax_backward(g[0], y, d, false))};
     Tensor gy = g[0] * y;
     return {like_input(c, 0, gy - y * sum(gy, {d}, true))};
   });
@@ -153,6 +156,8 @@ void fill_reductions(Table& t) {
         int64_t d = std::get<DimAttrs>(c.attrs()).dim;
         Tensor y = c.output(0);
         if (y.dim() == 0) return {like_input(c, 0, zeros_like(g[0]))};
+        if (!GradMode::is_enabled() && !ops_traced())
+          return {like_input(c, 0, detail::softmax_backward(g[0], y, d, true))};
         return {like_input(c, 0, g[0] - exp(y) * sum(g[0], {d}, true))};
       });
 }
@@ -257,7 +262,15 @@ void fill_linalg(Table& t) {
       ga = like_input(c, 0, r);
     }
     if (c.needs_grad(1)) {
-      Tensor r = column_major(B) ? tr(matmul(tr(G), A)) : matmul(tr(A), G);
+      // A matrix b shared by a batch of a (x @ W^T in a linear layer over [B, T, in]): its
+      // gradient sums over the batch, which one GEMM over the batch's rows does, where batched
+      // products would each write a whole matrix and sum_to would then add them up.
+      Tensor Ab = A, Gb = G;
+      if (!b1 && b.dim() == 2 && A.dim() > 2) {
+        Ab = A.reshape({-1, A.size(-1)});
+        Gb = G.reshape({-1, G.size(-1)});
+      }
+      Tensor r = column_major(B) ? tr(matmul(tr(Gb), Ab)) : matmul(tr(Ab), Gb);
       if (b1) r = r.squeeze(-1);
       gb = like_input(c, 1, r);
     }
