@@ -170,15 +170,16 @@ Block<T> make_block(Randn randn) {
     return (randn({out, in}) * (1.0 / std::sqrt(static_cast<double>(in)))).requires_grad_();
   };
   auto vec = [&](int64_t n, double base) { return (randn({n}) * 0.1 + base).requires_grad_(); };
-  return {vec(kC, 1), vec(kC, 0), lin(3 * kC, kC),   vec(3 * kC, 0), lin(kC, kC),   vec(kC, 0),
-          vec(kC, 1), vec(kC, 0), lin(kMlp, kC),     vec(kMlp, 0),   lin(kC, kMlp), vec(kC, 0)};
+  return {vec(kC, 1), vec(kC, 0), lin(3 * kC, kC), vec(3 * kC, 0), lin(kC, kC),   vec(kC, 0),
+          vec(kC, 1), vec(kC, 0), lin(kMlp, kC),   vec(kMlp, 0),   lin(kC, kMlp), vec(kC, 0)};
 }
 
 ember::Tensor block_forward(const Block<ember::Tensor>& p, const ember::Tensor& x) {
   namespace F = ember::nn::functional;
   ember::Tensor h = F::layer_norm(x, {kC}, p.ln1_w, p.ln1_b);
   // [B, T, 3C] -> 3 x [B, H, T, D]
-  ember::Tensor qkv = F::linear(h, p.qkv_w, p.qkv_b).view({kB, kT, 3, kH, kD}).permute({2, 0, 3, 1, 4});
+  ember::Tensor qkv =
+      F::linear(h, p.qkv_w, p.qkv_b).view({kB, kT, 3, kH, kD}).permute({2, 0, 3, 1, 4});
   ember::Tensor q = qkv.select(0, 0), k = qkv.select(0, 1), v = qkv.select(0, 2);
   ember::Tensor att = F::softmax(q.matmul(k.transpose(-2, -1)) * (1.0 / std::sqrt(double(kD))), -1);
   ember::Tensor o = att.matmul(v).transpose(1, 2).reshape({kB, kT, kC});
@@ -191,9 +192,11 @@ ember::Tensor block_forward(const Block<ember::Tensor>& p, const ember::Tensor& 
 torch::Tensor block_forward(const Block<torch::Tensor>& p, const torch::Tensor& x) {
   namespace F = torch::nn::functional;
   torch::Tensor h = torch::layer_norm(x, {kC}, p.ln1_w, p.ln1_b);
-  torch::Tensor qkv = F::linear(h, p.qkv_w, p.qkv_b).view({kB, kT, 3, kH, kD}).permute({2, 0, 3, 1, 4});
+  torch::Tensor qkv =
+      F::linear(h, p.qkv_w, p.qkv_b).view({kB, kT, 3, kH, kD}).permute({2, 0, 3, 1, 4});
   torch::Tensor q = qkv.select(0, 0), k = qkv.select(0, 1), v = qkv.select(0, 2);
-  torch::Tensor att = torch::softmax(q.matmul(k.transpose(-2, -1)) * (1.0 / std::sqrt(double(kD))), -1);
+  torch::Tensor att =
+      torch::softmax(q.matmul(k.transpose(-2, -1)) * (1.0 / std::sqrt(double(kD))), -1);
   torch::Tensor o = att.matmul(v).transpose(1, 2).reshape({kB, kT, kC});
   torch::Tensor x1 = x + F::linear(o, p.out_w, p.out_b);
   torch::Tensor m = torch::layer_norm(x1, {kC}, p.ln2_w, p.ln2_b);

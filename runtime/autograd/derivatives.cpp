@@ -4,8 +4,8 @@
 #include <cmath>
 
 #include "runtime/autograd/rows.hpp"
-#include "runtime/ops/row_backward.hpp"
 #include "runtime/ops.hpp"
+#include "runtime/ops/row_backward.hpp"
 #include "runtime/shape.hpp"
 
 namespace ember::autograd {

@@ -3,8 +3,8 @@
 #include <array>
 
 #include "runtime/autograd/rows.hpp"
-#include "runtime/ops/row_backward.hpp"
 #include "runtime/ops.hpp"
+#include "runtime/ops/row_backward.hpp"
 
 namespace ember::autograd {
 namespace {

@@ -368,7 +368,9 @@ TensorList layer_norm_kernel(std::span<const Tensor> in, const Attrs& attrs) {
 // Rows per block of the weight and bias gradients: each block sums its rows into its own
 // partial row, and the partials are added in block order, so the result does not depend on the
 // thread count.
-int64_t ln_block_rows(int64_t cols) { return std::max<int64_t>(1, 8192 / std::max<int64_t>(cols, 1)); }
+int64_t ln_block_rows(int64_t cols) {
+  return std::max<int64_t>(1, 8192 / std::max<int64_t>(cols, 1));
+}
 
 // One row of layer_norm's backward, xh = (x - mean) rstd and gw = g w (g when there is no w):
 //   dx = rstd (gw - sum(gw) / M - xh sum(gw xh) / M), and into the block's partials
@@ -406,8 +408,8 @@ void ln_backward_row(const T* __restrict g, const T* __restrict x, const T* __re
 }
 
 template <class T>
-void layer_norm_backward_impl(const Tensor& g, const Tensor& x, const Tensor& w,
-                              const Tensor& mean, const Tensor& rstd, int64_t rows, int64_t M,
+void layer_norm_backward_impl(const Tensor& g, const Tensor& x, const Tensor& w, const Tensor& mean,
+                              const Tensor& rstd, int64_t rows, int64_t M,
                               const std::array<Tensor, 3>& out) {
   const T* pg = g.data_ptr<T>();
   const T* px = x.data_ptr<T>();

@@ -8,6 +8,7 @@
 #include "dsl/math.hpp"
 #include "runtime/dispatch.hpp"
 #include "runtime/ops.hpp"
+#include "runtime/ops/loops.hpp"
 #include "runtime/ops/reduce_kernels.hpp"
 #include "runtime/ops/row_backward.hpp"
 #include "runtime/ops/vecmath.hpp"
@@ -20,18 +21,46 @@ namespace {
 using reduce::kTile;
 
 // One row of n contiguous elements. A NaN gives a NaN row; an all -inf row gives NaN, as
-// PyTorch (exp(-inf - -inf)).
+// PyTorch (exp(-inf - -inf)). A row up to one leaf long (attention's rows, a classifier's
+// logits) takes the max, then e^(x - max) stored and summed over lane accumulators in the same
+// pass, then the scaling: three passes over a row in L1. Longer rows sum pairwise (sum_row).
 template <bool kLog, class T>
-void softmax_row(const T* __restrict x, T* __restrict y, int64_t n) {
+EMBER_HEAVY_LOOP void softmax_row(const T* __restrict x, T* __restrict y, int64_t n) {
   const T m = reduce::extreme_row<true>(x, n);
+  if (n > reduce::kLeaf) {
+    if constexpr (kLog) {
+      T s = reduce::sum_row<T>(x, n, [m](T v) { return dsl::math::exp(v - m); });
+      const T ls = std::log(s);
+      for (int64_t i = 0; i < n; ++i) y[i] = (x[i] - m) - ls;
+    } else {
+      for (int64_t i = 0; i < n; ++i) y[i] = dsl::math::exp(x[i] - m);
+      const T inv = T(1) / reduce::sum_row(y, n);
+      for (int64_t i = 0; i < n; ++i) y[i] *= inv;
+    }
+    return;
+  }
+  constexpr int64_t L = reduce::kLanes<T>;
+  T acc[L] = {};
+  int64_t i = 0;
+  for (; i + L <= n; i += L)
+    for (int64_t l = 0; l < L; ++l) {
+      const T e = dsl::math::exp(x[i + l] - m);
+      if constexpr (!kLog) y[i + l] = e;
+      acc[l] += e;
+    }
+  for (int64_t l = 0; i < n; ++i, ++l) {
+    const T e = dsl::math::exp(x[i] - m);
+    if constexpr (!kLog) y[i] = e;
+    acc[l] += e;
+  }
+  for (int64_t w = L / 2; w > 0; w /= 2)
+    for (int64_t l = 0; l < w; ++l) acc[l] += acc[l + w];
   if constexpr (kLog) {
-    T s = reduce::sum_row<T>(x, n, [m](T v) { return dsl::math::exp(v - m); });
-    const T ls = std::log(s);
-    for (int64_t i = 0; i < n; ++i) y[i] = (x[i] - m) - ls;
+    const T ls = std::log(acc[0]);
+    for (int64_t k = 0; k < n; ++k) y[k] = (x[k] - m) - ls;
   } else {
-    for (int64_t i = 0; i < n; ++i) y[i] = dsl::math::exp(x[i] - m);
-    const T inv = T(1) / reduce::sum_row(y, n);
-    for (int64_t i = 0; i < n; ++i) y[i] *= inv;
+    const T inv = T(1) / acc[0];
+    for (int64_t k = 0; k < n; ++k) y[k] *= inv;
   }
 }
 
@@ -70,8 +99,8 @@ void softmax_cols(const T* x, T* y, int64_t n, int64_t ld, int64_t nc) {
 // Backward of one row of n contiguous elements (y the forward's output): softmax
 // dx = y (g - sum(g y)), log_softmax dx = g - e^y sum(g). Two passes over a row in L1.
 template <bool kLog, class T>
-void softmax_backward_row(const T* __restrict g, const T* __restrict y, T* __restrict dx,
-                          int64_t n) {
+EMBER_HEAVY_LOOP void softmax_backward_row(const T* __restrict g, const T* __restrict y,
+                                           T* __restrict dx, int64_t n) {
   if constexpr (kLog) {
     const T s = reduce::sum_row(g, n);
     for (int64_t i = 0; i < n; ++i) dx[i] = g[i] - dsl::math::exp(y[i]) * s;
@@ -121,13 +150,12 @@ void for_rows_or_tiles(int64_t outer, int64_t n, int64_t inner, Row row, Tile ti
   }
   const int64_t ntiles = (inner + kTile - 1) / kTile;
   const int64_t per_item = n * std::min(inner, kTile);
-  parallel_for(0, outer * ntiles, std::max<int64_t>(1, 4096 / per_item),
-               [&](int64_t b, int64_t e) {
-                 for (int64_t i = b; i < e; ++i) {
-                   const int64_t k = i / ntiles, j0 = (i % ntiles) * kTile;
-                   tile(k * n * inner + j0, std::min(kTile, inner - j0));
-                 }
-               });
+  parallel_for(0, outer * ntiles, std::max<int64_t>(1, 4096 / per_item), [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      const int64_t k = i / ntiles, j0 = (i % ntiles) * kTile;
+      tile(k * n * inner + j0, std::min(kTile, inner - j0));
+    }
+  });
 }
 
 // [outer, n, inner] around dim d of t.
@@ -202,11 +230,11 @@ Tensor softmax_backward(const Tensor& grad, const Tensor& y0, int64_t dim, bool 
   if (y.numel() == 0) return dx;
   auto [outer, n, inner] = split_at(y, d);
   if (y.dtype() == kFloat64)
-    (log ? softmax_backward_run<true, double> : softmax_backward_run<false, double>)(
-        g, y, dx, outer, n, inner);
+    (log ? softmax_backward_run<true, double>
+         : softmax_backward_run<false, double>)(g, y, dx, outer, n, inner);
   else
-    (log ? softmax_backward_run<true, float> : softmax_backward_run<false, float>)(
-        g, y, dx, outer, n, inner);
+    (log ? softmax_backward_run<true, float> : softmax_backward_run<false, float>)(g, y, dx, outer,
+                                                                                   n, inner);
   return dx;
 }
 

@@ -266,8 +266,8 @@ TEST_CASE("layer_norm backward matches a double reference", "[nn][layer_norm][au
   struct Case {
     Dims shape, normalized;
   };
-  const std::vector<Case> cases = {{{70, 256}, {256}},   {{3, 9000}, {9000}}, {{2, 3, 5}, {3, 5}},
-                                   {{4, 1}, {1}},        {{0, 5}, {5}},       {{16, 8, 32}, {32}}};
+  const std::vector<Case> cases = {{{70, 256}, {256}}, {{3, 9000}, {9000}}, {{2, 3, 5}, {3, 5}},
+                                   {{4, 1}, {1}},      {{0, 5}, {5}},       {{16, 8, 32}, {32}}};
   uint64_t seed = 900;
   for (const Case& c : cases)
     for (DType d : {kFloat32, kFloat64})
