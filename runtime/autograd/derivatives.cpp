@@ -178,14 +178,27 @@ void fill_movement(Table& t) {
     return {g[0].permute(inv)};
   });
   // slice: the gradient placed at the sliced positions of zeros
+  // (When the backward is neither recorded nor traced, g is copied into a view of the zeros:
+  // index_add would clone them first, a whole extra pass over the input's size, which for q, k
+  // and v selected out of one qkv tensor was three.)
   row(t, Op::Slice, {}, [](const Ctx& c, const TensorList& g) -> TensorList {
     const auto& s = std::get<SliceAttrs>(c.attrs());
+    if (!GradMode::is_enabled() && !ops_traced()) {
+      Tensor z = zeros(c.input_sizes(0), g[0].dtype());
+      z.slice(s.dim, s.start, s.end, s.step).copy_(g[0]);
+      return {z};
+    }
     Tensor idx = arange(s.start, s.end, s.step);
     return {index_add_into(c.input_sizes(0), g[0].dtype(), s.dim, idx, g[0])};
   });
   // select: the gradient placed at the selected index of zeros
   row(t, Op::Select, {}, [](const Ctx& c, const TensorList& g) -> TensorList {
     const auto& s = std::get<SelectAttrs>(c.attrs());
+    if (!GradMode::is_enabled() && !ops_traced()) {
+      Tensor z = zeros(c.input_sizes(0), g[0].dtype());
+      z.select(s.dim, s.index).copy_(g[0]);
+      return {z};
+    }
     Tensor idx = tensor(std::vector<int64_t>{s.index});
     return {index_add_into(c.input_sizes(0), g[0].dtype(), s.dim, idx, g[0].unsqueeze(s.dim))};
   });

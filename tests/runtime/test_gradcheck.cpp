@@ -134,6 +134,12 @@ std::vector<Case> cases() {
       {"squeeze unsqueeze", {{3, 1, 4}}, [](V x) { return x[0].squeeze(1).unsqueeze(0) * 2; }},
       {"slice step", {{7, 3}}, [](V x) { return x[0].slice(0, 1, 6, 2) * 2; }},
       {"narrow select", {{4, 5}}, [](V x) { return x[0].narrow(1, 1, 3).select(0, 2) * 2; }},
+      {"selects of a permuted view",  // q, k out of one qkv tensor: two gradients summed
+       {{2, 3, 4}},
+       [](V x) {
+         Tensor p = x[0].permute({2, 0, 1});
+         return p.select(0, 1) * p.select(0, 3);
+       }},
       {"cat", {{2, 3}, {4, 3}}, [](V x) { return cat({x[0], x[1]}, 0) * 2; }},
       {"stack", {{2, 3}, {2, 3}}, [](V x) { return stack({x[0], x[1]}, 1) * 2; }},
       {"split chunk",
