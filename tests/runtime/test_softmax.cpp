@@ -194,6 +194,28 @@ TEST_CASE("softmax is stable and handles edge values like PyTorch", "[reduce][so
   test::require_close(log_softmax(scalar_tensor(2.0), -1), {}, {0.0}, "0-d log");
   CHECK(softmax(zeros({0, 3}), 1).sizes() == Dims{0, 3});
   CHECK(log_softmax(zeros({2, 0}), 1).sizes() == Dims{2, 0});
+  // float32 rows long enough for the vectorised max (128, as attention's): a NaN or +inf inside
+  // makes the row NaN, a masked (-inf) half gives zeros there and a softmax over the rest.
+  for (DType dt : {kFloat32, kFloat64}) {
+    INFO(dtype_name(dt));
+    Tensor x = test::seeded_randn({3, 128}, 7, dt);
+    x[0][70].fill_(nan);
+    x[1][5].fill_(kInf);
+    x.select(0, 2).narrow(0, 64, 64).fill_(-kInf);
+    std::vector<double> y = test::values(softmax(x, -1)), ly = test::values(log_softmax(x, -1));
+    for (int64_t j = 0; j < 128; ++j) {
+      CHECK(std::isnan(y[j]));
+      CHECK(std::isnan(y[128 + j]));
+      CHECK(std::isnan(ly[j]));
+      CHECK(std::isnan(ly[128 + j]));
+    }
+    std::vector<double> half = test::values(softmax(x.select(0, 2).narrow(0, 0, 64), 0));
+    for (int64_t j = 0; j < 64; ++j) {
+      CHECK(y[256 + j] == Approx(half[j]).epsilon(1e-6));
+      CHECK(y[256 + 64 + j] == 0.0);
+      CHECK(ly[256 + 64 + j] == -kInf);
+    }
+  }
   // Integer inputs compute in the default floating dtype.
   Tensor i = tensor({1, 2, 3}).to(kInt64);
   check_softmax(i, 0, "int64");
