@@ -21,10 +21,6 @@ namespace {
 
 using reduce::kTile;
 
-// One row of n contiguous elements. A NaN gives a NaN row; an all -inf row gives NaN, as
-// PyTorch (exp(-inf - -inf)). A row up to one leaf long (attention's rows, a classifier's
-// logits) takes the max, then e^(x - max) stored and summed over lane accumulators in the same
-// pass, then the scaling: three passes over a row in L1. Longer rows sum pairwise (sum_row).
 // The max of x[0..n) over its non-NaN elements (-inf if none): a compare-and-select per lane,
 // which g++ turns into vmaxps, where reduce::extreme_row's NaN-sticky pick vectorises poorly
 // (3.7x slower on rows of 128 floats). A NaN needs no max of its own: it makes the row's sum of
@@ -43,6 +39,10 @@ T row_max(const T* __restrict x, int64_t n) {
   return acc[0];
 }
 
+// One row of n contiguous elements. A NaN gives a NaN row; an all -inf row gives NaN, as
+// PyTorch (exp(-inf - -inf)). A row up to one leaf long (attention's rows, a classifier's
+// logits) takes the max, then e^(x - max) stored and summed over lane accumulators in the same
+// pass, then the scaling: three passes over a row in L1. Longer rows sum pairwise (sum_row).
 template <bool kLog, class T>
 EMBER_HEAVY_LOOP void softmax_row(const T* __restrict x, T* __restrict y, int64_t n) {
   const T m = row_max(x, n);
