@@ -1,4 +1,5 @@
 // Normalisation and dropout kernels: batch_norm (with running-stat updates), layer_norm, dropout.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -367,9 +368,13 @@ TensorList layer_norm_kernel(std::span<const Tensor> in, const Attrs& attrs) {
 
 // Rows per block of the weight and bias gradients: each block sums its rows into its own
 // partial row, and the partials are added in block order, so the result does not depend on the
-// thread count.
-int64_t ln_block_rows(int64_t cols) {
-  return std::max<int64_t>(1, 8192 / std::max<int64_t>(cols, 1));
+// thread count. A block holds at least 8192 elements (work worth a thread); there are at most
+// 256 blocks and 4M partial elements per gradient, so long rows do not make partial buffers the
+// size of the input.
+int64_t ln_block_rows(int64_t rows, int64_t cols) {
+  const int64_t c = std::max<int64_t>(cols, 1);
+  const int64_t max_blocks = std::clamp<int64_t>((int64_t{1} << 22) / c, 1, 256);
+  return std::max({int64_t{1}, 8192 / c, (rows + max_blocks - 1) / max_blocks});
 }
 
 // One row of layer_norm's backward, xh = (x - mean) rstd and gw = g w (g when there is no w):
@@ -418,7 +423,7 @@ void layer_norm_backward_impl(const Tensor& g, const Tensor& x, const Tensor& w,
   const T* pr = rstd.data_ptr<T>();
   T* pdx = out[0].defined() ? out[0].data_ptr<T>() : nullptr;
   const bool need_w = out[1].defined(), need_b = out[2].defined();
-  const int64_t br = ln_block_rows(M), nblocks = (rows + br - 1) / br;
+  const int64_t br = ln_block_rows(rows, M), nblocks = (rows + br - 1) / br;
   // Partial rows of dw and db per block (zeroed: a block adds its rows into them).
   std::vector<T> part_w(need_w ? static_cast<size_t>(nblocks * M) : 0);
   std::vector<T> part_b(need_b ? static_cast<size_t>(nblocks * M) : 0);

@@ -304,6 +304,21 @@ TEST_CASE("layer_norm backward matches a double reference", "[nn][layer_norm][au
           }
 }
 
+TEST_CASE("layer_norm backward over many long rows", "[nn][layer_norm][autograd]") {
+  // 260 rows of 16384: more than the kernel's 4M partial elements per gradient in blocks of one
+  // row, so blocks of two rows.
+  const Dims shape{260, 16384}, normalized{16384};
+  Tensor x = test::seeded_randn(shape, 41).requires_grad_();
+  Tensor w = test::seeded_randn(normalized, 42).requires_grad_();
+  Tensor b = test::seeded_randn(normalized, 43).requires_grad_();
+  Tensor g = test::seeded_randn(shape, 44);
+  F::layer_norm(x, normalized, w, b).backward(g);
+  LnGrads r = layer_norm_grads_ref(x, test::values(w), g, 16384);
+  test::require_close(x.grad(), shape, r.dx, "dx", 1e-4, 1e-4);
+  test::require_close(w.grad(), normalized, r.dw, "dw", 1e-4, 1e-4);
+  test::require_close(b.grad(), normalized, r.db, "db", 1e-4, 1e-4);
+}
+
 TEST_CASE("layer_norm backward casts a float64 weight's gradient back", "[nn][layer_norm]") {
   // The forward computes in x's dtype with w cast to it; w's gradient comes back in w's dtype.
   Tensor x = test::seeded_randn({5, 6}, 1).requires_grad_();
