@@ -8,13 +8,21 @@
 //     backward (gradients of the input, the weight and the bias).
 //   - block: the pre-norm block x + attn(ln1(x)), then + mlp(ln2(.)) with a GELU MLP of width
 //     1024, loss mean(y^2), backward, AdamW step; written once per library, op for op the same.
+//     Each library alone, and both alternated step by step in one loop (block_interleaved: the
+//     medians of the per-pair ratios as counters ratio_wall and ratio_cpu).
 // The backward passes get a fixed output gradient (no reduction in the loop), and the leaves'
 // gradients are reset to none every iteration in both libraries.
 //
 // Run libtorch with passive OpenMP waiting (see bench/README.md):
 //   OMP_WAIT_POLICY=passive ./peer_block --benchmark_min_time=0.5 --benchmark_repetitions=5
 #include <benchmark/benchmark.h>
+#include <time.h>
 #include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <vector>
 
 #include "ember.hpp"
 
@@ -204,40 +212,99 @@ torch::Tensor block_forward(const Block<torch::Tensor>& p, const torch::Tensor& 
   return x1 + m;
 }
 
-void BM_block_ember(benchmark::State& state) {
-  threads();
-  ember::manual_seed(0);
-  auto p = make_block<ember::Tensor>([](const ember::Dims& s) { return ember::randn(s); });
+// One training step of the block per call; loss() is the last step's loss.
+struct EmberBlockStep {
+  Block<ember::Tensor> p =
+      make_block<ember::Tensor>([](const ember::Dims& s) { return ember::randn(s); });
   ember::Tensor x = ember::randn({kB, kT, kC});
-  ember::optim::AdamW opt(p.params(), {.lr = 1e-4});
+  ember::optim::AdamW opt{p.params(), {.lr = 1e-4}};
   double loss = 0;
-  run(state, [&] {
+  void operator()() {
     opt.zero_grad();
     ember::Tensor y = block_forward(p, x);
     ember::Tensor l = (y * y).mean();
     l.backward();
     opt.step();
     loss = l.item<double>();
-  });
-  state.counters["loss"] = loss;
-}
+  }
+};
 
-void BM_block_torch(benchmark::State& state) {
-  threads();
-  torch::manual_seed(0);
-  auto p = make_block<torch::Tensor>([](at::IntArrayRef s) { return torch::randn(s); });
+struct TorchBlockStep {
+  Block<torch::Tensor> p =
+      make_block<torch::Tensor>([](at::IntArrayRef s) { return torch::randn(s); });
   torch::Tensor x = torch::randn({kB, kT, kC});
-  torch::optim::AdamW opt(p.params(), torch::optim::AdamWOptions(1e-4));
+  torch::optim::AdamW opt{p.params(), torch::optim::AdamWOptions(1e-4)};
   double loss = 0;
-  run(state, [&] {
+  void operator()() {
     for (auto& t : p.params()) t.mutable_grad().reset();  // set to none, as ember's zero_grad
     torch::Tensor y = block_forward(p, x);
     torch::Tensor l = (y * y).mean();
     l.backward();
     opt.step();
     loss = l.item<double>();
-  });
-  state.counters["loss"] = loss;
+  }
+};
+
+void BM_block_ember(benchmark::State& state) {
+  threads();
+  ember::manual_seed(0);
+  EmberBlockStep step;
+  run(state, std::ref(step));
+  state.counters["loss"] = step.loss;
+}
+
+void BM_block_torch(benchmark::State& state) {
+  threads();
+  torch::manual_seed(0);
+  TorchBlockStep step;
+  run(state, std::ref(step));
+  state.counters["loss"] = step.loss;
+}
+
+double process_cpu_ms() {
+  timespec t;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_nsec) * 1e-6;
+}
+
+double median(std::vector<double> v) {
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
+  return v[v.size() / 2];
+}
+
+// The two steps alternated within one loop, each timed on its own (wall and process CPU time):
+// on a machine whose load drifts from second to second, the median of the per-pair ratios
+// (counters ratio_wall, ratio_cpu) is steadier than two benchmarks run one after the other.
+// The benchmark's own time is that of a pair.
+void BM_block_interleaved(benchmark::State& state) {
+  threads();
+  ember::manual_seed(0);
+  torch::manual_seed(0);
+  EmberBlockStep ember_step;
+  TorchBlockStep torch_step;
+  ember_step();
+  torch_step();
+  std::vector<double> wall[2], cpu[2], ratio_wall, ratio_cpu;
+  auto timed = [&](int k, auto& step) {
+    const auto w0 = std::chrono::steady_clock::now();
+    const double c0 = process_cpu_ms();
+    step();
+    cpu[k].push_back(process_cpu_ms() - c0);
+    wall[k].push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - w0).count());
+  };
+  for (auto _ : state) {
+    timed(0, ember_step);
+    timed(1, torch_step);
+    ratio_wall.push_back(wall[0].back() / wall[1].back());
+    ratio_cpu.push_back(cpu[0].back() / cpu[1].back());
+  }
+  state.counters["ember_ms"] = median(wall[0]);
+  state.counters["torch_ms"] = median(wall[1]);
+  state.counters["ember_cpu_ms"] = median(cpu[0]);
+  state.counters["torch_cpu_ms"] = median(cpu[1]);
+  state.counters["ratio_wall"] = median(ratio_wall);
+  state.counters["ratio_cpu"] = median(ratio_cpu);
 }
 
 // Wall time (the pools' threads do the work) and the whole process's CPU time, which is steadier
@@ -256,5 +323,6 @@ EMBER_PEER(BM_linear_ember);
 EMBER_PEER(BM_linear_torch);
 EMBER_PEER(BM_block_ember);
 EMBER_PEER(BM_block_torch);
+EMBER_PEER(BM_block_interleaved);
 
 }  // namespace
