@@ -26,7 +26,7 @@ else
   have_peer=0
   # (no grep -q: with pipefail, ninja dying of SIGPIPE would read as "no peer")
   if ninja -C "$build" -t targets all 2>/dev/null | grep '^peer_compare:' >/dev/null; then
-    targets+=(peer_compare peer_autograd)
+    targets+=(peer_compare peer_autograd peer_block)
     have_peer=1
   fi
   out=$(mktemp -d /tmp/ember-bench.XXXXXX)
@@ -61,6 +61,7 @@ else
     # (its MLP step slows ~20x); OMP_WAIT_POLICY=passive is its best setting here.
     run peer_autograd bench/peer/peer_autograd
     run peer_autograd_passive bench/peer/peer_autograd OMP_WAIT_POLICY=passive
+    run peer_block bench/peer/peer_block OMP_WAIT_POLICY=passive
   fi
   load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 fi
@@ -87,7 +88,8 @@ def load(name):
         f = scale[b.get("time_unit", "ns")]
         if agg == "median":
             res.setdefault(run, {}).update(real=b["real_time"] * f, cpu=b["cpu_time"] * f)
-            for c in ("compile_ms_median", "disk_hits", "fused", "kernels"):
+            for c in ("compile_ms_median", "disk_hits", "fused", "kernels", "ratio_wall",
+                      "ratio_cpu"):
                 if c in b:
                     res[run][c] = b[c]
         elif agg == "cv":
@@ -96,7 +98,8 @@ def load(name):
 
 data = {n: load(n) for n in ("pointwise", "matmul", "overhead", "autograd", "dsl", "jit",
                              "peer_default",
-                             "peer_warm", "peer_autograd", "peer_autograd_passive")}
+                             "peer_warm", "peer_autograd", "peer_autograd_passive",
+                             "peer_block")}
 
 def get(file, bench):
     v = data[file].get(bench)
@@ -205,6 +208,25 @@ for file, omp in (("peer_autograd", "OMP default"), ("peer_autograd_passive", "O
           "BM_mlp_ember/2", "BM_mlp_torch/2", 1.0, higher_better=False)
     ratio(f"autograd: MLP step 1 thr (context), ember / libtorch ({omp})", file,
           "BM_mlp_ember/1", "BM_mlp_torch/1", 1.0, higher_better=False)
+
+# The transformer block issue's targets (bench/peer/peer_block.cpp, libtorch OMP passive).
+for name, label in (("layer_norm_fwd", "layer_norm [16,128,256] fwd"),
+                    ("layer_norm", "layer_norm [16,128,256] fwd+bwd"),
+                    ("softmax_fwd", "softmax [16,4,128,128] fwd"),
+                    ("softmax", "softmax [16,4,128,128] fwd+bwd"),
+                    ("linear", "linear [16,128,256]->768 fwd+bwd")):
+    ratio(f"block op: {label}, ember / libtorch", "peer_block", f"BM_{name}_ember",
+          f"BM_{name}_torch", 1.0, higher_better=False)
+ratio("transformer block step (fwd+bwd+AdamW), ember / libtorch", "peer_block",
+      "BM_block_ember", "BM_block_torch", 0.9, higher_better=False)
+v, e = get("peer_block", "BM_block_interleaved")
+if v and "ratio_wall" in v:
+    rows.append(("transformer block step, steps alternated: median ratio per pair",
+                 f"{v['ratio_wall']:.2f}", f"{v['ratio_cpu']:.2f}", "<= 0.9",
+                 "yes" if v["ratio_wall"] <= 0.9 else "NO", "ember and libtorch in one loop"))
+else:
+    rows.append(("transformer block step, steps alternated", "n/a", "", "<= 0.9", "-",
+                 (e or "no ratio counters")[:64]))
 
 head = ("measure", "wall", "cpu", "target", "met", "median wall times")
 w = [max(len(str(r[i])) for r in rows + [head]) for i in range(5)]

@@ -5,6 +5,7 @@
 
 #include "runtime/autograd/rows.hpp"
 #include "runtime/ops.hpp"
+#include "runtime/ops/row_backward.hpp"
 #include "runtime/shape.hpp"
 
 namespace ember::autograd {
@@ -144,6 +145,8 @@ void fill_reductions(Table& t) {
     int64_t d = std::get<DimAttrs>(c.attrs()).dim;
     Tensor y = c.output(0);
     if (y.dim() == 0) return {like_input(c, 0, zeros_like(g[0]))};
+    if (!GradMode::is_enabled() && !ops_traced())  // neither recorded nor traced: fused
+      return {like_input(c, 0, detail::softmax_backward(g[0], y, d, false))};
     Tensor gy = g[0] * y;
     return {like_input(c, 0, gy - y * sum(gy, {d}, true))};
   });
@@ -153,6 +156,8 @@ void fill_reductions(Table& t) {
         int64_t d = std::get<DimAttrs>(c.attrs()).dim;
         Tensor y = c.output(0);
         if (y.dim() == 0) return {like_input(c, 0, zeros_like(g[0]))};
+        if (!GradMode::is_enabled() && !ops_traced())
+          return {like_input(c, 0, detail::softmax_backward(g[0], y, d, true))};
         return {like_input(c, 0, g[0] - exp(y) * sum(g[0], {d}, true))};
       });
 }
@@ -173,14 +178,27 @@ void fill_movement(Table& t) {
     return {g[0].permute(inv)};
   });
   // slice: the gradient placed at the sliced positions of zeros
+  // (When the backward is neither recorded nor traced, g is copied into a view of the zeros:
+  // index_add would clone them first, a whole extra pass over the input's size, which for q, k
+  // and v selected out of one qkv tensor was three.)
   row(t, Op::Slice, {}, [](const Ctx& c, const TensorList& g) -> TensorList {
     const auto& s = std::get<SliceAttrs>(c.attrs());
+    if (!GradMode::is_enabled() && !ops_traced()) {
+      Tensor z = zeros(c.input_sizes(0), g[0].dtype());
+      z.slice(s.dim, s.start, s.end, s.step).copy_(g[0]);
+      return {z};
+    }
     Tensor idx = arange(s.start, s.end, s.step);
     return {index_add_into(c.input_sizes(0), g[0].dtype(), s.dim, idx, g[0])};
   });
   // select: the gradient placed at the selected index of zeros
   row(t, Op::Select, {}, [](const Ctx& c, const TensorList& g) -> TensorList {
     const auto& s = std::get<SelectAttrs>(c.attrs());
+    if (!GradMode::is_enabled() && !ops_traced()) {
+      Tensor z = zeros(c.input_sizes(0), g[0].dtype());
+      z.select(s.dim, s.index).copy_(g[0]);
+      return {z};
+    }
     Tensor idx = tensor(std::vector<int64_t>{s.index});
     return {index_add_into(c.input_sizes(0), g[0].dtype(), s.dim, idx, g[0].unsqueeze(s.dim))};
   });
@@ -257,7 +275,15 @@ void fill_linalg(Table& t) {
       ga = like_input(c, 0, r);
     }
     if (c.needs_grad(1)) {
-      Tensor r = column_major(B) ? tr(matmul(tr(G), A)) : matmul(tr(A), G);
+      // A matrix b shared by a batch of a (x @ W^T in a linear layer over [B, T, in]): its
+      // gradient sums over the batch, which one GEMM over the batch's rows does, where batched
+      // products would each write a whole matrix and sum_to would then add them up.
+      Tensor Ab = A, Gb = G;
+      if (!b1 && b.dim() == 2 && A.dim() > 2) {
+        Ab = A.reshape({-1, A.size(-1)});
+        Gb = G.reshape({-1, G.size(-1)});
+      }
+      Tensor r = column_major(B) ? tr(matmul(tr(Gb), Ab)) : matmul(tr(Ab), Gb);
       if (b1) r = r.squeeze(-1);
       gb = like_input(c, 1, r);
     }

@@ -4,6 +4,7 @@
 
 #include "runtime/autograd/rows.hpp"
 #include "runtime/ops.hpp"
+#include "runtime/ops/row_backward.hpp"
 
 namespace ember::autograd {
 namespace {
@@ -111,6 +112,13 @@ void fill_nn(Table& t) {
       [](const Ctx& c, const TensorList& g) -> TensorList {
         const auto& a = std::get<NormAttrs>(c.attrs());
         Tensor x = c.input(0), w = c.input(1), gy = g[0];
+        const bool has_bias = c.num_inputs() > 2;
+        if (!GradMode::is_enabled() && !ops_traced()) {  // neither recorded nor traced: fused
+          auto r = detail::layer_norm_backward(
+              gy, x, w, c.output(1), c.output(2), a.normalized_shape,
+              {c.needs_grad(0), c.needs_grad(1), has_bias && c.needs_grad(2)});
+          return {in_dtype(c, 0, r[0]), in_dtype(c, 1, r[1]), in_dtype(c, 2, r[2])};
+        }
         int64_t k = static_cast<int64_t>(a.normalized_shape.size());
         Dims stat_shape = x.sizes();
         Dims inner, outer;
@@ -131,7 +139,7 @@ void fill_nn(Table& t) {
           gx = rstd * (gxh - sum(gxh, inner, true) / m - xh * sum(gxh * xh, inner, true) / m);
         }
         if (c.needs_grad(1)) gw = outer.empty() ? gy * xh : sum(gy * xh, outer);
-        if (c.num_inputs() > 2 && c.needs_grad(2)) gb = outer.empty() ? gy : sum(gy, outer);
+        if (has_bias && c.needs_grad(2)) gb = outer.empty() ? gy : sum(gy, outer);
         return {in_dtype(c, 0, gx), in_dtype(c, 1, gw), in_dtype(c, 2, gb)};
       });
   // dropout: dx = g * mask (the mask holds 0 or 1/(1-p))

@@ -1,9 +1,12 @@
 // Normalisation and dropout kernels: batch_norm (with running-stat updates), layer_norm, dropout.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
 
 #include "runtime/ops/loops.hpp"
+#include "runtime/ops/reduce_kernels.hpp"
+#include "runtime/ops/row_backward.hpp"
 #include "runtime/random.hpp"
 #include "runtime/shape.hpp"
 
@@ -361,6 +364,95 @@ TensorList layer_norm_kernel(std::span<const Tensor> in, const Attrs& attrs) {
   return {out, mean_t, rstd_t};
 }
 
+// ---- layer_norm backward ----
+
+// Rows per block of the weight and bias gradients: each block sums its rows into its own
+// partial row, and the partials are added in block order, so the result does not depend on the
+// thread count. A block holds at least 8192 elements (work worth a thread); there are at most
+// 256 blocks and 4M partial elements per gradient, so long rows do not make partial buffers the
+// size of the input.
+int64_t ln_block_rows(int64_t rows, int64_t cols) {
+  const int64_t c = std::max<int64_t>(cols, 1);
+  const int64_t max_blocks = std::clamp<int64_t>((int64_t{1} << 22) / c, 1, 256);
+  return std::max({int64_t{1}, 8192 / c, (rows + max_blocks - 1) / max_blocks});
+}
+
+// One row of layer_norm's backward, xh = (x - mean) rstd and gw = g w (g when there is no w):
+//   dx = rstd (gw - sum(gw) / M - xh sum(gw xh) / M), and into the block's partials
+//   dw += g xh, db += g.
+// The row stays in L1 between its two passes; the sums run over kLanes independent lanes so
+// g++ vectorises them without reassociating.
+template <class T>
+void ln_backward_row(const T* __restrict g, const T* __restrict x, const T* __restrict w, T mean,
+                     T rstd, int64_t M, T* __restrict dx, T* __restrict dw, T* __restrict db) {
+  constexpr int64_t L = reduce::kLanes<T>;
+  T a1[L] = {}, a2[L] = {};
+  auto gw = [&](int64_t j) { return w ? g[j] * w[j] : g[j]; };
+  int64_t j = 0;
+  for (; j + L <= M; j += L)
+    for (int64_t l = 0; l < L; ++l) {
+      const T v = gw(j + l);
+      a1[l] += v;
+      a2[l] += v * ((x[j + l] - mean) * rstd);
+    }
+  for (int64_t l = 0; j < M; ++j, ++l) {
+    const T v = gw(j);
+    a1[l] += v;
+    a2[l] += v * ((x[j] - mean) * rstd);
+  }
+  for (int64_t h = L / 2; h > 0; h /= 2)
+    for (int64_t l = 0; l < h; ++l) a1[l] += a1[l + h], a2[l] += a2[l + h];
+  if (dx) {
+    const T k1 = rstd * a1[0] / static_cast<T>(M), k2 = rstd * a2[0] / static_cast<T>(M);
+    for (int64_t i = 0; i < M; ++i) dx[i] = rstd * gw(i) - k1 - ((x[i] - mean) * rstd) * k2;
+  }
+  if (dw)
+    for (int64_t i = 0; i < M; ++i) dw[i] += g[i] * ((x[i] - mean) * rstd);
+  if (db)
+    for (int64_t i = 0; i < M; ++i) db[i] += g[i];
+}
+
+template <class T>
+void layer_norm_backward_impl(const Tensor& g, const Tensor& x, const Tensor& w, const Tensor& mean,
+                              const Tensor& rstd, int64_t rows, int64_t M,
+                              const std::array<Tensor, 3>& out) {
+  const T* pg = g.data_ptr<T>();
+  const T* px = x.data_ptr<T>();
+  const T* pw = w.defined() ? w.data_ptr<T>() : nullptr;
+  const T* pm = mean.data_ptr<T>();
+  const T* pr = rstd.data_ptr<T>();
+  T* pdx = out[0].defined() ? out[0].data_ptr<T>() : nullptr;
+  const bool need_w = out[1].defined(), need_b = out[2].defined();
+  const int64_t br = ln_block_rows(rows, M), nblocks = (rows + br - 1) / br;
+  // Partial rows of dw and db per block (zeroed: a block adds its rows into them).
+  std::vector<T> part_w(need_w ? static_cast<size_t>(nblocks * M) : 0);
+  std::vector<T> part_b(need_b ? static_cast<size_t>(nblocks * M) : 0);
+  parallel_for(0, nblocks, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t blk = b0; blk < b1; ++blk) {
+      T* dw = need_w ? part_w.data() + blk * M : nullptr;
+      T* db = need_b ? part_b.data() + blk * M : nullptr;
+      for (int64_t r = blk * br; r < std::min(rows, (blk + 1) * br); ++r)
+        ln_backward_row(pg + r * M, px + r * M, pw, pm[r], pr[r], M, pdx ? pdx + r * M : nullptr,
+                        dw, db);
+    }
+  });
+  // Partials summed down each column in double, in block order.
+  for (int k = 1; k < 3; ++k) {
+    if (!out[k].defined()) continue;
+    const T* part = k == 1 ? part_w.data() : part_b.data();
+    T* dst = out[k].data_ptr<T>();
+    parallel_for(0, M, std::max<int64_t>(1, kGrainSize / std::max<int64_t>(nblocks, 1)),
+                 [&](int64_t c0, int64_t c1) {
+                   std::vector<double> acc(static_cast<size_t>(c1 - c0), 0.0);
+                   for (int64_t blk = 0; blk < nblocks; ++blk) {
+                     const T* __restrict src = part + blk * M + c0;
+                     for (int64_t c = 0; c < c1 - c0; ++c) acc[c] += static_cast<double>(src[c]);
+                   }
+                   for (int64_t c = 0; c < c1 - c0; ++c) dst[c0 + c] = static_cast<T>(acc[c]);
+                 });
+  }
+}
+
 // ---- dropout ----
 
 TensorList dropout_kernel(std::span<const Tensor> in, const Attrs& attrs) {
@@ -409,6 +501,34 @@ void register_norm_kernels() {
   register_kernel(Op::LayerNorm, layer_norm_kernel);
   register_kernel(Op::Dropout, dropout_kernel);
 }
+
+std::array<Tensor, 3> layer_norm_backward(const Tensor& grad, const Tensor& x0, const Tensor& w0,
+                                          const Tensor& mean0, const Tensor& rstd0,
+                                          const Dims& normalized, std::array<bool, 3> need) {
+  NoGradGuard no_grad;  // casts and copies below are internal, not graph edges
+  check_float_input(x0, "layer_norm_backward");
+  const DType dt = x0.dtype();
+  Tensor x = x0.contiguous(), g = cast(grad, dt).contiguous();
+  EMBER_CHECK(g.sizes() == x.sizes(), ShapeError, "layer_norm_backward: grad_output of shape ",
+              grad.sizes(), " does not match the input's shape ", x.sizes());
+  const int64_t M = product(normalized), rows = M ? x.numel() / M : 0;
+  Tensor w = w0.defined() ? cast(w0, dt).contiguous() : Tensor();
+  Tensor mean = cast(mean0, dt).contiguous(), rstd = cast(rstd0, dt).contiguous();
+  EMBER_CHECK(mean.numel() == rows && rstd.numel() == rows, ShapeError,
+              "layer_norm_backward: expected ", rows, " saved statistics, got mean of ",
+              mean.sizes(), " and rstd of ", rstd.sizes());
+  std::array<Tensor, 3> out;
+  if (need[0]) out[0] = make_tensor(x.sizes(), dt);
+  for (int k = 1; k < 3; ++k)
+    if (need[k]) out[k] = zeros(normalized, dt);
+  if (rows == 0 || M == 0) return out;
+  if (dt == kFloat64)
+    layer_norm_backward_impl<double>(g, x, w, mean, rstd, rows, M, out);
+  else
+    layer_norm_backward_impl<float>(g, x, w, mean, rstd, rows, M, out);
+  return out;
+}
+
 }  // namespace detail
 
 }  // namespace ember

@@ -99,8 +99,11 @@ T extreme_row(const T* __restrict x, int64_t n) {
     for (int64_t l = 0; l < L; ++l) acc[l] = pick<kMax>(x[i + l], acc[l]);
   T r = x[0];
   for (; i < n; ++i) r = pick<kMax>(x[i], r);
-  for (int64_t l = 0; l < L; ++l) r = pick<kMax>(acc[l], r);
-  return r;
+  // The lanes folded pairwise (vectorised, where one lane after another is a chain of L
+  // dependent compares: most of the work on a row of 128). NaN still sticks.
+  for (int64_t w = L / 2; w > 0; w /= 2)
+    for (int64_t l = 0; l < w; ++l) acc[l] = pick<kMax>(acc[l + w], acc[l]);
+  return pick<kMax>(acc[0], r);
 }
 
 /// Product of x[0..n).

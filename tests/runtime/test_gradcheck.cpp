@@ -116,6 +116,8 @@ std::vector<Case> cases() {
       {"softmax", {{3, 5}}, [](V x) { return softmax(x[0], 1); }},
       {"softmax dim0", {{3, 5}}, [](V x) { return softmax(x[0], 0); }},
       {"log_softmax", {{3, 5}}, [](V x) { return log_softmax(x[0], -1); }},
+      {"softmax middle dim", {{2, 3, 4}}, [](V x) { return softmax(x[0], 1); }},
+      {"log_softmax dim0", {{3, 5}}, [](V x) { return log_softmax(x[0], 0); }},
       {"matmul 2d", {{3, 4}, {4, 2}}, [](V x) { return matmul(x[0], x[1]); }},
       {"matmul batched broadcast", {{2, 3, 4}, {4, 2}}, [](V x) { return matmul(x[0], x[1]); }},
       {"matmul vec-mat", {{4}, {2, 4, 3}}, [](V x) { return matmul(x[0], x[1]); }},
@@ -132,6 +134,12 @@ std::vector<Case> cases() {
       {"squeeze unsqueeze", {{3, 1, 4}}, [](V x) { return x[0].squeeze(1).unsqueeze(0) * 2; }},
       {"slice step", {{7, 3}}, [](V x) { return x[0].slice(0, 1, 6, 2) * 2; }},
       {"narrow select", {{4, 5}}, [](V x) { return x[0].narrow(1, 1, 3).select(0, 2) * 2; }},
+      {"selects of a permuted view",  // q, k out of one qkv tensor: two gradients summed
+       {{2, 3, 4}},
+       [](V x) {
+         Tensor p = x[0].permute({2, 0, 1});
+         return p.select(0, 1) * p.select(0, 3);
+       }},
       {"cat", {{2, 3}, {4, 3}}, [](V x) { return cat({x[0], x[1]}, 0) * 2; }},
       {"stack", {{2, 3}, {2, 3}}, [](V x) { return stack({x[0], x[1]}, 1) * 2; }},
       {"split chunk",
@@ -153,6 +161,12 @@ std::vector<Case> cases() {
          return x[0].gather(1, tensor(std::vector<int64_t>{0, 3, 3, 1, 2, 2}, {3, 2})) * 2;
        }},
       {"linear", {{5, 4}, {3, 4}, {3}}, [](V x) { return F::linear(x[0], x[1], x[2]); }},
+      {"linear 3d input",
+       {{2, 5, 4}, {3, 4}, {3}},
+       [](V x) { return F::linear(x[0], x[1], x[2]); }},
+      {"matmul batched by a matrix",
+       {{2, 2, 3, 4}, {4, 5}},
+       [](V x) { return matmul(x[0], x[1]); }},
       {"conv2d",
        {{2, 2, 5, 5}, {3, 2, 3, 3}, {3}},
        [](V x) { return F::conv2d(x[0], x[1], x[2], {.stride = 2, .padding = 1}); },
@@ -189,6 +203,13 @@ std::vector<Case> cases() {
       {"layer_norm",
        {{3, 2, 4}, {2, 4}, {2, 4}},
        [](V x) { return F::layer_norm(x[0], {2, 4}, x[1], x[2]); },
+       -2,
+       2,
+       true,
+       false},
+      {"layer_norm weight only",
+       {{5, 6}, {6}},
+       [](V x) { return F::layer_norm(x[0], {6}, x[1]); },
        -2,
        2,
        true,

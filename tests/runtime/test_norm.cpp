@@ -228,6 +228,109 @@ TEST_CASE("layer_norm matches a double reference", "[nn][layer_norm]") {
         }
 }
 
+// layer_norm's gradients in double with plain loops: xh = (x - mean) rstd, gw = g w,
+// dx = rstd (gw - mean(gw) - xh mean(gw xh)), dw = sum over rows of g xh, db = sum of g.
+struct LnGrads {
+  std::vector<double> dx, dw, db;
+};
+LnGrads layer_norm_grads_ref(const Tensor& x, const std::vector<double>& w, const Tensor& g,
+                             int64_t cols) {
+  std::vector<double> xs = test::values(x), gs = test::values(g);
+  const int64_t rows = cols ? int64_t(xs.size()) / cols : 0;
+  LnGrads r{std::vector<double>(xs.size()), std::vector<double>(cols), std::vector<double>(cols)};
+  for (int64_t i = 0; i < rows; ++i) {
+    const double* xr = xs.data() + i * cols;
+    const double* gr = gs.data() + i * cols;
+    double mean = 0, var = 0, s1 = 0, s2 = 0;
+    for (int64_t j = 0; j < cols; ++j) mean += xr[j] / double(cols);
+    for (int64_t j = 0; j < cols; ++j) var += (xr[j] - mean) * (xr[j] - mean) / double(cols);
+    const double rstd = 1 / std::sqrt(var + 1e-5);
+    for (int64_t j = 0; j < cols; ++j) {
+      s1 += gr[j] * w[j];
+      s2 += gr[j] * w[j] * (xr[j] - mean) * rstd;
+    }
+    for (int64_t j = 0; j < cols; ++j) {
+      const double xh = (xr[j] - mean) * rstd;
+      r.dx[i * cols + j] = rstd * (gr[j] * w[j] - s1 / double(cols) - xh * s2 / double(cols));
+      r.dw[j] += gr[j] * xh;
+      r.db[j] += gr[j];
+    }
+  }
+  return r;
+}
+
+TEST_CASE("layer_norm backward matches a double reference", "[nn][layer_norm][autograd]") {
+  // Row counts that do and do not fill the kernel's blocks of rows (8192 / cols), rows longer
+  // than a block, several normalized dims; every affine combination; only some gradients asked
+  // for; the fused kernel (plain backward) and the composed ops (create_graph) both checked.
+  struct Case {
+    Dims shape, normalized;
+  };
+  const std::vector<Case> cases = {{{70, 256}, {256}}, {{3, 9000}, {9000}}, {{2, 3, 5}, {3, 5}},
+                                   {{4, 1}, {1}},      {{0, 5}, {5}},       {{16, 8, 32}, {32}}};
+  uint64_t seed = 900;
+  for (const Case& c : cases)
+    for (DType d : {kFloat32, kFloat64})
+      for (int affine = 0; affine < 4; ++affine)  // bit 0: weight, bit 1: bias
+        for (int needs = 1; needs < 4; ++needs)   // bit 0: x's gradient, bit 1: w's and b's
+          for (bool create_graph : {false, true}) {
+            ++seed;
+            const bool strided = seed % 2 == 0;
+            Tensor x = layout(test::seeded_randn(c.shape, seed, d) * 2 + 3, strided);
+            Tensor w = affine & 1 ? test::seeded_randn(c.normalized, seed + 1, d) : Tensor();
+            Tensor b = affine & 2 ? test::seeded_randn(c.normalized, seed + 2, d) : Tensor();
+            Tensor g = test::seeded_randn(c.shape, seed + 3, d);
+            if (needs & 1) x.requires_grad_();
+            for (Tensor* p : {&w, &b})
+              if (p->defined() && needs & 2) p->requires_grad_();
+            Tensor y = F::layer_norm(x, c.normalized, w, b);
+            if (!y.requires_grad()) continue;  // nothing needs a gradient (no affine, needs 2)
+            y.backward(g, false, create_graph);
+            const int64_t cols = product(c.normalized);
+            LnGrads r = layer_norm_grads_ref(
+                x, w.defined() ? test::values(w) : std::vector<double>(cols, 1), g, cols);
+            std::string what = describe("layer_norm backward", c.shape, d, strided, seed) +
+                               (create_graph ? " create_graph" : "");
+            const double tol = d == kFloat64 ? 1e-9 : 1e-4;
+            if (needs & 1) test::require_close(x.grad(), c.shape, r.dx, what + " dx", tol, tol);
+            if (needs & 2 && w.defined())
+              test::require_close(w.grad(), c.normalized, r.dw, what + " dw", tol, tol);
+            if (needs & 2 && b.defined())
+              test::require_close(b.grad(), c.normalized, r.db, what + " db", tol, tol);
+            if (!(needs & 2)) {
+              CHECK_FALSE((w.defined() && w.grad().defined()));
+              CHECK_FALSE((b.defined() && b.grad().defined()));
+            }
+          }
+}
+
+TEST_CASE("layer_norm backward over many long rows", "[nn][layer_norm][autograd]") {
+  // 260 rows of 16384: more than the kernel's 4M partial elements per gradient in blocks of one
+  // row, so blocks of two rows.
+  const Dims shape{260, 16384}, normalized{16384};
+  Tensor x = test::seeded_randn(shape, 41).requires_grad_();
+  Tensor w = test::seeded_randn(normalized, 42).requires_grad_();
+  Tensor b = test::seeded_randn(normalized, 43).requires_grad_();
+  Tensor g = test::seeded_randn(shape, 44);
+  F::layer_norm(x, normalized, w, b).backward(g);
+  LnGrads r = layer_norm_grads_ref(x, test::values(w), g, 16384);
+  test::require_close(x.grad(), shape, r.dx, "dx", 1e-4, 1e-4);
+  test::require_close(w.grad(), normalized, r.dw, "dw", 1e-4, 1e-4);
+  test::require_close(b.grad(), normalized, r.db, "db", 1e-4, 1e-4);
+}
+
+TEST_CASE("layer_norm backward casts a float64 weight's gradient back", "[nn][layer_norm]") {
+  // The forward computes in x's dtype with w cast to it; w's gradient comes back in w's dtype.
+  Tensor x = test::seeded_randn({5, 6}, 1).requires_grad_();
+  Tensor w = test::seeded_randn({6}, 2, kFloat64).requires_grad_();
+  F::layer_norm(x, {6}, w).sum().backward();
+  CHECK(x.grad().dtype() == kFloat32);
+  CHECK(w.grad().dtype() == kFloat64);
+  LnGrads r = layer_norm_grads_ref(x, test::values(w), ones({5, 6}), 6);
+  test::require_close(w.grad(), {6}, r.dw, "float64 weight", 1e-4, 1e-4);
+  test::require_close(x.grad(), {5, 6}, r.dx, "float32 input", 1e-4, 1e-4);
+}
+
 TEST_CASE("layer_norm errors name the shapes", "[nn][layer_norm][error]") {
   CHECK_THROWS_WITH(F::layer_norm(zeros({2, 3}), {4}),
                     Catch::Contains("Given normalized_shape=[4], expected input with shape "

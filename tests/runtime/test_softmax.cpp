@@ -137,6 +137,51 @@ TEST_CASE("softmax over long rows and wide column tiles", "[reduce][softmax]") {
   check_softmax(test::seeded_randn({300, 40}, 4).t(), 1, "transposed [40, 300]");
 }
 
+TEST_CASE("softmax and log_softmax backward match a double reference", "[reduce][softmax]") {
+  // Along the last dim (rows), a middle and a first dim (column tiles, two of them for 300
+  // columns), on contiguous and non-contiguous inputs, through the fused kernel (plain backward)
+  // and the composed ops (create_graph).
+  struct Case {
+    Dims shape;
+    int64_t dim;
+  };
+  const std::vector<Case> cases = {{{16, 4, 130}, -1}, {{3, 4, 5}, 1}, {{6, 300}, 0},
+                                   {{2, 5, 7}, 0},     {{9}, 0},       {{3, 0}, 1}};
+  uint64_t seed = 500;
+  for (const Case& c : cases)
+    for (DType dt : {kFloat32, kFloat64})
+      for (bool log : {false, true})
+        for (bool create_graph : {false, true}) {
+          ++seed;
+          Tensor x = test::seeded_randn(c.shape, seed, dt) * 3;
+          if (seed % 2) x = test::noncontiguous(x);
+          x.requires_grad_();
+          Tensor g = test::seeded_randn(c.shape, seed + 1, dt);
+          Tensor y = log ? log_softmax(x, c.dim) : softmax(x, c.dim);
+          y.backward(g, false, create_graph);
+          // dx = y (g - sum(g y)) for softmax, g - softmax sum(g) for log_softmax, per line.
+          const int64_t d = c.dim < 0 ? c.dim + x.dim() : c.dim;
+          Ref r = reference(x, d);
+          std::vector<double> gv = test::values(g), want(gv.size());
+          for (int64_t i = 0; i < int64_t(gv.size()); ++i) {
+            std::vector<int64_t> idx = test::unravel(i, c.shape);
+            double s = 0;
+            for (int64_t k = 0; k < c.shape[d]; ++k) {
+              idx[d] = k;
+              int64_t j = test::ravel(idx, c.shape);
+              s += log ? gv[j] : gv[j] * r.soft[j];
+            }
+            want[i] = log ? gv[i] - r.soft[i] * s : r.soft[i] * (gv[i] - s);
+          }
+          std::ostringstream what;
+          what << (log ? "log_softmax" : "softmax") << " backward " << c.shape << " dim " << c.dim
+               << " " << dtype_name(dt) << (create_graph ? " create_graph" : "") << " seed "
+               << seed;
+          const double tol = dt == kFloat64 ? 1e-12 : 1e-5;
+          test::require_close(x.grad(), c.shape, want, what.str(), tol, tol);
+        }
+}
+
 TEST_CASE("softmax is stable and handles edge values like PyTorch", "[reduce][softmax]") {
   test::require_close(softmax(tensor({1000.0, 1001.0, 1002.0}), 0), {3},
                       {0.09003057317038046, 0.24472847105479767, 0.6652409557748219}, "large");
@@ -149,6 +194,28 @@ TEST_CASE("softmax is stable and handles edge values like PyTorch", "[reduce][so
   test::require_close(log_softmax(scalar_tensor(2.0), -1), {}, {0.0}, "0-d log");
   CHECK(softmax(zeros({0, 3}), 1).sizes() == Dims{0, 3});
   CHECK(log_softmax(zeros({2, 0}), 1).sizes() == Dims{2, 0});
+  // float32 rows long enough for the vectorised max (128, as attention's): a NaN or +inf inside
+  // makes the row NaN, a masked (-inf) half gives zeros there and a softmax over the rest.
+  for (DType dt : {kFloat32, kFloat64}) {
+    INFO(dtype_name(dt));
+    Tensor x = test::seeded_randn({3, 128}, 7, dt);
+    x[0][70].fill_(nan);
+    x[1][5].fill_(kInf);
+    x.select(0, 2).narrow(0, 64, 64).fill_(-kInf);
+    std::vector<double> y = test::values(softmax(x, -1)), ly = test::values(log_softmax(x, -1));
+    for (int64_t j = 0; j < 128; ++j) {
+      CHECK(std::isnan(y[j]));
+      CHECK(std::isnan(y[128 + j]));
+      CHECK(std::isnan(ly[j]));
+      CHECK(std::isnan(ly[128 + j]));
+    }
+    std::vector<double> half = test::values(softmax(x.select(0, 2).narrow(0, 0, 64), 0));
+    for (int64_t j = 0; j < 64; ++j) {
+      CHECK(y[256 + j] == Approx(half[j]).epsilon(1e-6));
+      CHECK(y[256 + 64 + j] == 0.0);
+      CHECK(ly[256 + 64 + j] == -kInf);
+    }
+  }
   // Integer inputs compute in the default floating dtype.
   Tensor i = tensor({1, 2, 3}).to(kInt64);
   check_softmax(i, 0, "int64");
