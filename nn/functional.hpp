@@ -163,4 +163,19 @@ struct EmbeddingOptions {
 /// Rows of weight [num, dim] picked by int64 indices of any shape: result indices.shape + [dim].
 Tensor embedding(const Tensor& indices, const Tensor& weight, const EmbeddingOptions& o = {});
 
+/// Attention as PyTorch 2's torch.nn.functional.scaled_dot_product_attention:
+/// softmax(q k^T * scale + bias) v over query [..., L, E], key [..., S, E], value [..., S, Ev]
+/// (leading dims broadcast). attn_mask broadcasts to [..., L, S]: a bool mask keeps the
+/// positions where it is true, a floating mask is added. is_causal masks out key j > query i
+/// (then attn_mask must be undefined). dropout_p drops attention weights (always, as PyTorch's
+/// function: pass 0 in eval). scale defaults to 1 / sqrt(E). Fully masked rows give NaN.
+Tensor scaled_dot_product_attention(const Tensor& query, const Tensor& key, const Tensor& value,
+                                    const Tensor& attn_mask = {}, double dropout_p = 0.0,
+                                    bool is_causal = false,
+                                    std::optional<double> scale = std::nullopt);
+
+/// The additive causal mask [sz, sz] of dtype: 0 on and below the diagonal, -inf above (as
+/// nn.Transformer.generate_square_subsequent_mask).
+Tensor generate_square_subsequent_mask(int64_t sz, DType dtype = kFloat32);
+
 }  // namespace ember::nn::functional
