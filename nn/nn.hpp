@@ -14,6 +14,7 @@
 #include "nn/layers/loss.hpp"
 #include "nn/layers/norm.hpp"
 #include "nn/layers/pooling.hpp"
+#include "nn/layers/rnn.hpp"
 #include "nn/layers/transformer.hpp"
 #include "nn/module.hpp"
 #include "nn/serialize.hpp"
