@@ -16,6 +16,7 @@
 #include "nn/layers/pooling.hpp"
 #include "nn/layers/rnn.hpp"
 #include "nn/layers/transformer.hpp"
+#include "nn/layers/upsample.hpp"
 #include "nn/module.hpp"
 #include "nn/serialize.hpp"
 #include "nn/utils/clip_grad.hpp"
