@@ -7,10 +7,12 @@
 //   char_transformer [--epochs 2] [--steps 60] [--batch-size 32] [--context 64] [--width 128]
 //                    [--lr 0.003] [--jit] [--threads 2] [--seed 0] [--sample 240]
 //                    [--data /usr/share/games/fortunes] [--save model.safetensors]
+//                    [--save-init init.safetensors]   (the initial weights, for the twin)
 //   char_transformer --smoke     (a few steps: what the test suite runs)
 //
 // The files are split by name: every 8th file (sorted) is validation text. Batches are windows
-// drawn by a std::mt19937_64 from --seed, so a twin in another framework can read the same ones.
+// drawn by a std::mt19937_64 from --seed (examples/common/fortunes.hpp), so the libtorch twin,
+// bench/peer/peer_char_transformer, reads the same ones.
 // apt-get install fortunes (scripts/setup.sh does).
 #include <algorithm>
 #include <cmath>
@@ -25,10 +27,14 @@
 #include <string>
 #include <vector>
 
+#include "common/fortunes.hpp"
 #include "common/progress.hpp"
 
 using namespace ember;
 namespace F = ember::nn::functional;
+
+using examples::Corpus;
+using examples::encode;
 
 namespace {
 
@@ -38,7 +44,7 @@ struct Args {
   uint64_t seed = 0;
   double lr = 3e-3;
   bool jit = false, smoke = false;
-  std::string data = "/usr/share/games/fortunes", save;
+  std::string data = "/usr/share/games/fortunes", save, save_init;
 };
 
 [[noreturn]] void usage(const char* prog, int code) {
@@ -57,6 +63,7 @@ struct Args {
       << "  --sample N       characters to sample at the end (default " << d.sample << ")\n"
       << "  --data DIR       the fortunes directory (default " << d.data << ")\n"
       << "  --save PATH      save the trained weights as .safetensors\n"
+      << "  --save-init PATH save the initial weights (for the libtorch twin's --init)\n"
       << "  --smoke          a few steps of one epoch (a quick test)\n";
   std::exit(code);
 }
@@ -99,6 +106,8 @@ Args parse(int argc, char** argv) {
       a.data = value();
     else if (o == "--save")
       a.save = value();
+    else if (o == "--save-init")
+      a.save_init = value();
     else if (o == "--jit")
       a.jit = true;
     else if (o == "--smoke")
@@ -120,75 +129,6 @@ Args parse(int argc, char** argv) {
   }
   if (a.smoke) a.epochs = 1, a.steps = 4, a.sample = 60;
   return a;
-}
-
-// The text of one fortune file: the "%" lines between fortunes become blank lines, bytes
-// outside printable ASCII (a few Latin-1 letters) become '?'.
-std::string read_fortunes(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::string out, line;
-  while (std::getline(in, line)) {
-    if (line == "%") line.clear();
-    for (char& ch : line) {
-      auto u = static_cast<unsigned char>(ch);
-      if (ch != '\t' && (u < 32 || u > 126)) ch = '?';
-    }
-    out += line;
-    out += '\n';
-  }
-  return out;
-}
-
-struct Corpus {
-  std::string train, valid;
-  std::vector<std::string> valid_files;
-  std::vector<int64_t> vocab;  // byte -> id, -1 when absent
-  std::string chars;           // id -> byte
-};
-
-Corpus load_corpus(const std::string& dir) {
-  std::vector<std::filesystem::path> files;
-  std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
-    std::string name = e.path().filename().string();
-    // the plain files only: not the .dat indexes, not the .u8 links, not the pictures
-    if (!e.is_regular_file() || name.find('.') != std::string::npos || name == "art" ||
-        name == "ascii-art")
-      continue;
-    files.push_back(e.path());
-  }
-  if (ec || files.empty()) {
-    std::cerr << "char_transformer: no fortune files in " << dir
-              << " (apt-get install fortunes, or --data DIR)\n";
-    std::exit(1);
-  }
-  std::sort(files.begin(), files.end());
-  Corpus c;
-  for (size_t i = 0; i < files.size(); ++i) {
-    std::string text = read_fortunes(files[i]);
-    if (i % 8 == 7) {
-      c.valid += text;
-      c.valid_files.push_back(files[i].filename().string());
-    } else {
-      c.train += text;
-    }
-  }
-  c.vocab.assign(256, -1);
-  for (const std::string* s : {&c.train, &c.valid})
-    for (char ch : *s) c.vocab[static_cast<unsigned char>(ch)] = 0;
-  for (int b = 0; b < 256; ++b)
-    if (c.vocab[b] == 0) {
-      c.vocab[b] = static_cast<int64_t>(c.chars.size());
-      c.chars += static_cast<char>(b);
-    }
-  return c;
-}
-
-// Token ids of text[start, start + n).
-std::vector<int64_t> encode(const Corpus& c, const std::string& text, size_t start, size_t n) {
-  std::vector<int64_t> ids(n);
-  for (size_t i = 0; i < n; ++i) ids[i] = c.vocab[static_cast<unsigned char>(text[start + i])];
-  return ids;
 }
 
 // Windows of context + 1 characters: inputs are the first context, targets the last.
@@ -246,21 +186,13 @@ Tensor lm_loss(CharModel& m, const Batch& b) {
   return F::cross_entropy(logits.reshape({-1, logits.size(-1)}), b.y.reshape({-1}));
 }
 
-// Mean loss over consecutive, non-overlapping windows of the validation text (the same every
-// epoch), at most `batches` batches.
+// Mean loss over the validation windows (the same every epoch).
 double validation_loss(CharModel& m, const Corpus& c, const Args& a, int64_t batches) {
   NoGradGuard ng;
   m.eval();
   double sum = 0;
   int64_t n = 0;
-  size_t span = static_cast<size_t>(a.context) + 1, at = 0;
-  for (int64_t b = 0; b < batches; ++b) {
-    std::vector<size_t> starts;
-    while (starts.size() < static_cast<size_t>(a.batch) && at + span <= c.valid.size()) {
-      starts.push_back(at);
-      at += static_cast<size_t>(a.context);
-    }
-    if (starts.empty()) break;
+  for (const std::vector<size_t>& starts : examples::valid_starts(c, a.batch, a.context, batches)) {
     sum += lm_loss(m, make_batch(c, c.valid, starts, a.context)).item<double>();
     ++n;
   }
@@ -295,7 +227,7 @@ int main(int argc, char** argv) {
   Args a = parse(argc, argv);
   set_num_threads(static_cast<int>(a.threads));
   manual_seed(a.seed);
-  Corpus corpus = load_corpus(a.data);
+  Corpus corpus = examples::load_corpus(a.data);
   std::cout << "fortunes: " << corpus.train.size() << " training characters, "
             << corpus.valid.size() << " validation characters (files";
   for (const auto& f : corpus.valid_files) std::cout << " " << f;
@@ -305,19 +237,14 @@ int main(int argc, char** argv) {
   std::cout << "model: " << a.layers << " pre-norm blocks, width " << a.width << ", " << a.heads
             << " heads, context " << a.context << ", " << model.num_parameters() << " parameters\n";
 
+  if (!a.save_init.empty()) model.save(a.save_init);
   std::vector<Tensor> params = model.parameters();
   optim::AdamW opt(params, {.lr = a.lr, .weight_decay = 0.01});
   // Linear warm-up over the first 10% of the steps, then a half cosine down to 10% of the peak.
-  const int64_t total = a.epochs * a.steps, warmup = std::max<int64_t>(1, total / 10);
-  optim::LambdaLR schedule(opt, [=](int64_t s) {
-    if (s < warmup) return static_cast<double>(s + 1) / static_cast<double>(warmup);
-    double t =
-        static_cast<double>(s - warmup) / static_cast<double>(std::max<int64_t>(1, total - warmup));
-    return 0.1 + 0.9 * 0.5 * (1 + std::cos(M_PI * std::min(1.0, t)));
-  });
+  const int64_t total = a.epochs * a.steps;
+  optim::LambdaLR schedule(opt, [=](int64_t s) { return examples::warmup_cosine(s, total); });
 
   std::mt19937_64 rng(a.seed);
-  const size_t span = static_cast<size_t>(a.context) + 1;
   const int64_t valid_batches = a.smoke ? 2 : 16;
   std::printf("before training: validation loss %.4f (uniform would be %.4f)\n",
               validation_loss(model, corpus, a, valid_batches),
@@ -326,8 +253,7 @@ int main(int argc, char** argv) {
   for (int64_t epoch = 1; epoch <= a.epochs; ++epoch) {
     examples::Progress progress(epoch, a.epochs, a.steps, false, "seq");
     for (int64_t s = 0; s < a.steps; ++s) {
-      std::vector<size_t> starts(static_cast<size_t>(a.batch));
-      for (size_t& st : starts) st = rng() % (corpus.train.size() - span);
+      std::vector<size_t> starts = examples::train_starts(corpus, a.batch, a.context, rng);
       Batch b = make_batch(corpus, corpus.train, starts, a.context);
       Tensor loss;
       {
