@@ -6,7 +6,11 @@
 // and follows the same schedule, so the two loss curves are comparable:
 //
 //   char_transformer --save-init init.safetensors
-//   peer_char_transformer --init init.safetensors
+//   OMP_WAIT_POLICY=passive peer_char_transformer --init init.safetensors
+//
+// (On a machine busy with other work, libtorch's spinning OpenMP threads took 5.5 s a step
+// instead of 0.38 s; passive waiting keeps them comparable.) Seed 0, the default 2 x 60 steps:
+// both print train losses 3.0140, 2.6274 and validation losses 2.6662, 2.5984.
 #include <torch/torch.h>
 
 #include <chrono>
