@@ -26,6 +26,32 @@ Tensor layer_norm(const Tensor& input, const Dims& normalized_shape, const Tenso
   return dispatch(Op::LayerNorm, {input, weight, bias}, attrs)[0];
 }
 
+Tensor group_norm(const Tensor& input, int64_t num_groups, const Tensor& weight, const Tensor& bias,
+                  const GroupNormOptions& o) {
+  EMBER_CHECK(input.defined() && input.dim() >= 2, ShapeError,
+              "group_norm: expected input with at least 2 dims [N, C, *], got ",
+              input.defined() ? input.sizes() : Dims{});
+  EMBER_CHECK(num_groups > 0, ValueError, "group_norm: num_groups must be positive, got ",
+              num_groups);
+  const int64_t n = input.size(0), c = input.size(1);
+  EMBER_CHECK(c % num_groups == 0, ShapeError,
+              "group_norm: Expected number of channels in input to be divisible by num_groups, "
+              "but got input of shape ",
+              input.sizes(), " and num_groups=", num_groups);
+  Dims per_channel(static_cast<size_t>(input.dim()), 1);
+  per_channel[1] = c;
+  for (const Tensor* t : {&weight, &bias})
+    EMBER_CHECK(!t->defined() || t->sizes() == Dims{c}, ShapeError,
+                "group_norm: expected weight and bias of shape [", c, "], got ", t->sizes());
+  // Statistics over each group (biased variance, as PyTorch's), from ops autograd knows.
+  Tensor x = input.reshape({n, num_groups, -1});
+  Tensor mean = x.mean({2}, true);
+  Tensor y = ((x - mean) * rsqrt(var(x, Dims{2}, true, 0) + o.eps)).reshape(input.sizes());
+  if (weight.defined()) y = y * weight.view(per_channel);
+  if (bias.defined()) y = y + bias.view(per_channel);
+  return y;
+}
+
 Tensor dropout(const Tensor& input, const DropoutOptions& o) {
   EMBER_CHECK(o.p >= 0 && o.p <= 1, ValueError,
               "dropout: dropout probability has to be between 0 and 1, but got ", o.p);

@@ -30,6 +30,25 @@ struct Conv2dOptions {
 Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias = {},
               const Conv2dOptions& o = {});
 
+struct Conv1dOptions {
+  int64_t stride = 1, padding = 0, dilation = 1, groups = 1;
+};
+/// input [N, C, L] (or [C, L]), weight [O, C/groups, k], bias [O] or undefined; conv2d over the
+/// [N, C, 1, L] view.
+Tensor conv1d(const Tensor& input, const Tensor& weight, const Tensor& bias = {},
+              const Conv1dOptions& o = {});
+
+struct ConvTranspose2dOptions {
+  Pair stride = 1, padding = 0, output_padding = 0;
+  int64_t groups = 1;
+  Pair dilation = 1;
+};
+/// The adjoint of conv2d (its gradient with respect to the input): input [N, C, H, W] (or
+/// [C, H, W]), weight [C, O/groups, kh, kw], bias [O] or undefined; output size
+/// (H - 1) stride - 2 padding + dilation (kh - 1) + output_padding + 1.
+Tensor conv_transpose2d(const Tensor& input, const Tensor& weight, const Tensor& bias = {},
+                        const ConvTranspose2dOptions& o = {});
+
 struct MaxPool2dOptions {
   std::optional<Pair> stride{};  ///< defaults to the kernel size
   Pair padding = 0, dilation = 1;
@@ -64,6 +83,14 @@ struct LayerNormOptions {
 };
 Tensor layer_norm(const Tensor& input, const Dims& normalized_shape, const Tensor& weight = {},
                   const Tensor& bias = {}, const LayerNormOptions& o = {});
+
+struct GroupNormOptions {
+  double eps = 1e-5;
+};
+/// Normalises input [N, C, *] over each of num_groups groups of C / num_groups channels (and
+/// all of *), then scales and shifts per channel by weight and bias [C] (each optional).
+Tensor group_norm(const Tensor& input, int64_t num_groups, const Tensor& weight = {},
+                  const Tensor& bias = {}, const GroupNormOptions& o = {});
 
 struct DropoutOptions {
   double p = 0.5;
@@ -162,5 +189,20 @@ struct EmbeddingOptions {
 };
 /// Rows of weight [num, dim] picked by int64 indices of any shape: result indices.shape + [dim].
 Tensor embedding(const Tensor& indices, const Tensor& weight, const EmbeddingOptions& o = {});
+
+/// Attention as PyTorch 2's torch.nn.functional.scaled_dot_product_attention:
+/// softmax(q k^T * scale + bias) v over query [..., L, E], key [..., S, E], value [..., S, Ev]
+/// (leading dims broadcast). attn_mask broadcasts to [..., L, S]: a bool mask keeps the
+/// positions where it is true, a floating mask is added. is_causal masks out key j > query i
+/// (then attn_mask must be undefined). dropout_p drops attention weights (always, as PyTorch's
+/// function: pass 0 in eval). scale defaults to 1 / sqrt(E). Fully masked rows give NaN.
+Tensor scaled_dot_product_attention(const Tensor& query, const Tensor& key, const Tensor& value,
+                                    const Tensor& attn_mask = {}, double dropout_p = 0.0,
+                                    bool is_causal = false,
+                                    std::optional<double> scale = std::nullopt);
+
+/// The additive causal mask [sz, sz] of dtype: 0 on and below the diagonal, -inf above (as
+/// nn.Transformer.generate_square_subsequent_mask).
+Tensor generate_square_subsequent_mask(int64_t sz, DType dtype = kFloat32);
 
 }  // namespace ember::nn::functional

@@ -4,7 +4,7 @@
 set -euo pipefail
 need=(cmake ninja-build g++ pkg-config llvm-19-dev libboost-dev catch2 libbenchmark-dev
       libopenblas-dev libdnnl-dev zlib1g-dev nlohmann-json3-dev libzstd-dev ccache clang-format-19
-      dataset-fashion-mnist libopenmpi-dev openmpi-bin "$@")
+      dataset-fashion-mnist fortunes libopenmpi-dev openmpi-bin "$@")
 missing=()
 for p in "${need[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -205,15 +205,18 @@ class Timer {
 /// otherwise. Shows epoch, batch/total, mean loss so far, images/s and ETA.
 class Progress {
  public:
-  /// quiet: count but print nothing (the ranks other than 0 of a distributed run).
-  Progress(int64_t epoch, int64_t epochs, int64_t total_batches, bool quiet = false)
+  /// quiet: count but print nothing (the ranks other than 0 of a distributed run); unit names
+  /// what step() counts in the rate ("img/s").
+  Progress(int64_t epoch, int64_t epochs, int64_t total_batches, bool quiet = false,
+           const char* unit = "img")
       : epoch_(epoch),
         epochs_(epochs),
         total_(total_batches),
         tty_(isatty(STDOUT_FILENO) != 0),
-        quiet_(quiet) {}
+        quiet_(quiet),
+        unit_(unit) {}
 
-  /// Records one finished batch of `images` images with mean loss `loss`.
+  /// Records one finished batch of `images` images (or other units) with mean loss `loss`.
   void step(int64_t images, double loss) {
     ++done_;
     images_ += images;
@@ -254,9 +257,9 @@ class Progress {
     double eta =
         done_ ? now / static_cast<double>(done_) * static_cast<double>(total_ - done_) : NAN;
     char buf[160];
-    std::snprintf(buf, sizeof buf, "%*lld/%lld  loss %.4f  %.0f img/s  %s %s",
+    std::snprintf(buf, sizeof buf, "%*lld/%lld  loss %.4f  %.0f %s/s  %s %s",
                   static_cast<int>(std::to_string(total_).size()), static_cast<long long>(done_),
-                  static_cast<long long>(total_), mean_loss(), rate,
+                  static_cast<long long>(total_), mean_loss(), rate, unit_,
                   done_ == total_ ? "took" : "ETA",
                   format_seconds(done_ == total_ ? now : eta).c_str());
     os << buf;
@@ -265,6 +268,7 @@ class Progress {
 
   int64_t epoch_, epochs_, total_;
   bool tty_, quiet_;
+  const char* unit_;
   int64_t done_ = 0, images_ = 0;
   double loss_sum_ = 0, last_draw_ = -1;
   Timer timer_;

@@ -113,4 +113,31 @@ std::string LayerNorm::extra_repr() const {
   return os.str();
 }
 
+GroupNorm::GroupNorm(int64_t groups, int64_t channels, GroupNormOptions o)
+    : num_groups(groups), num_channels(channels), options(o) {
+  EMBER_CHECK(groups > 0 && channels > 0, ValueError, "GroupNorm: num_groups (", groups,
+              ") and num_channels (", channels, ") must be positive");
+  EMBER_CHECK(channels % groups == 0, ValueError,
+              "GroupNorm: num_channels must be divisible by num_groups (got num_channels=",
+              channels, ", num_groups=", groups, ")");
+  if (o.affine) {
+    weight = Parameter(ones({channels}));
+    bias = Parameter(zeros({channels}));
+  }
+}
+
+Tensor GroupNorm::forward(const Tensor& input) {
+  EMBER_CHECK(input.defined() && input.dim() >= 2 && input.size(1) == num_channels, ShapeError,
+              "GroupNorm: expected input [N, ", num_channels, ", *], got ",
+              input.defined() ? input.sizes() : Dims{});
+  return functional::group_norm(input, num_groups, weight, bias, {.eps = options.eps});
+}
+
+std::string GroupNorm::extra_repr() const {
+  std::ostringstream os;
+  os << num_groups << ", " << num_channels << ", eps=" << options.eps
+     << ", affine=" << (options.affine ? "true" : "false");
+  return os.str();
+}
+
 }  // namespace ember::nn

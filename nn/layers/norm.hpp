@@ -1,4 +1,4 @@
-// Normalisation layers: BatchNorm1d, BatchNorm2d, LayerNorm.
+// Normalisation layers: BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm.
 #pragma once
 
 #include <optional>
@@ -69,8 +69,26 @@ struct LayerNorm : Module<LayerNorm> {
   std::string extra_repr() const override;
 };
 
+struct GroupNormOptions {
+  double eps = 1e-5;
+  bool affine = true;  ///< learn weight (ones) and bias (zeros) per channel
+};
+
+/// Normalises [N, C, *] input over groups of C / num_groups channels (Wu & He), as
+/// torch.nn.GroupNorm.
+struct GroupNorm : Module<GroupNorm> {
+  Parameter weight, bias;
+  int64_t num_groups, num_channels;
+  GroupNormOptions options;
+
+  GroupNorm(int64_t num_groups, int64_t num_channels, GroupNormOptions options = {});
+  Tensor forward(const Tensor& input);
+  std::string extra_repr() const override;
+};
+
 }  // namespace ember::nn
 
 EMBER_MODULE(ember::nn::BatchNorm1d, weight, bias, running_mean, running_var, num_batches_tracked);
 EMBER_MODULE(ember::nn::BatchNorm2d, weight, bias, running_mean, running_var, num_batches_tracked);
 EMBER_MODULE(ember::nn::LayerNorm, weight, bias);
+EMBER_MODULE(ember::nn::GroupNorm, weight, bias);

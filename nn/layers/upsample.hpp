@@ -1,0 +1,28 @@
+// Upsample (nearest).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "nn/module.hpp"
+
+namespace ember::nn {
+
+struct UpsampleOptions {
+  std::vector<int64_t> size{};         ///< output spatial size: one value for all dims, or one each
+  std::vector<double> scale_factor{};  ///< or the factor: one value for all dims, or one each
+  std::string mode = "nearest";        ///< only "nearest" (PyTorch's legacy nearest) so far
+};
+
+/// Resizes the spatial dims of [N, C, L], [N, C, H, W] or [N, C, D, H, W] input, as
+/// torch.nn.Upsample with mode "nearest": output index i reads input index
+/// min(floor(i * scale), in - 1), scale = 1 / scale_factor when given, else in / out.
+/// Differentiable (index_select along each spatial dim).
+struct Upsample : Module<Upsample> {
+  UpsampleOptions options;
+  explicit Upsample(UpsampleOptions options);
+  Tensor forward(const Tensor& input);
+  std::string extra_repr() const override;
+};
+
+}  // namespace ember::nn
