@@ -22,9 +22,11 @@
 #include <algorithm>
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <vector>
 
 #include "ember.hpp"
+#include "interleave.hpp"
 
 namespace {
 
@@ -219,12 +221,16 @@ struct EmberBlockStep {
   ember::Tensor x = ember::randn({kB, kT, kC});
   ember::optim::AdamW opt{p.params(), {.lr = 1e-4}};
   double loss = 0;
+  bool region = false;  // the step in a jit::Region
   void operator()() {
+    std::optional<ember::jit::Region> r;
+    if (region) r.emplace("block_step");
     opt.zero_grad();
     ember::Tensor y = block_forward(p, x);
     ember::Tensor l = (y * y).mean();
     l.backward();
     opt.step();
+    r.reset();
     loss = l.item<double>();
   }
 };
@@ -261,17 +267,6 @@ void BM_block_torch(benchmark::State& state) {
   state.counters["loss"] = step.loss;
 }
 
-double process_cpu_ms() {
-  timespec t;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-  return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_nsec) * 1e-6;
-}
-
-double median(std::vector<double> v) {
-  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
-  return v[v.size() / 2];
-}
-
 // The two steps alternated within one loop, each timed on its own (wall and process CPU time):
 // on a machine whose load drifts from second to second, the median of the per-pair ratios
 // (counters ratio_wall, ratio_cpu) is steadier than two benchmarks run one after the other.
@@ -284,27 +279,52 @@ void BM_block_interleaved(benchmark::State& state) {
   TorchBlockStep torch_step;
   ember_step();
   torch_step();
-  std::vector<double> wall[2], cpu[2], ratio_wall, ratio_cpu;
-  auto timed = [&](int k, auto& step) {
-    const auto w0 = std::chrono::steady_clock::now();
-    const double c0 = process_cpu_ms();
-    step();
-    cpu[k].push_back(process_cpu_ms() - c0);
-    wall[k].push_back(
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - w0).count());
-  };
+  peer::Rounds r(2);
   for (auto _ : state) {
-    timed(0, ember_step);
-    timed(1, torch_step);
-    ratio_wall.push_back(wall[0].back() / wall[1].back());
-    ratio_cpu.push_back(cpu[0].back() / cpu[1].back());
+    r.time(0, ember_step);
+    r.time(1, torch_step);
   }
-  state.counters["ember_ms"] = median(wall[0]);
-  state.counters["torch_ms"] = median(wall[1]);
-  state.counters["ember_cpu_ms"] = median(cpu[0]);
-  state.counters["torch_cpu_ms"] = median(cpu[1]);
-  state.counters["ratio_wall"] = median(ratio_wall);
-  state.counters["ratio_cpu"] = median(ratio_cpu);
+  state.counters["ember_ms"] = peer::median(r.wall[0]);
+  state.counters["torch_ms"] = peer::median(r.wall[1]);
+  state.counters["ember_cpu_ms"] = peer::median(r.cpu[0]);
+  state.counters["torch_cpu_ms"] = peer::median(r.cpu[1]);
+  state.counters["ratio_wall"] = r.ratio(0, 1);
+  state.counters["ratio_cpu"] = r.ratio(0, 1, true);
+}
+
+// The step in a jit::Region (fused once hot: warmed past hot detection and the tier-up first),
+// the same step eagerly, and libtorch's, alternated: counters fused_ms, eager_ms, torch_ms and
+// the medians of eager/fused (target >= 1.5) and torch/fused (target >= 1.3).
+void BM_block_jit_interleaved(benchmark::State& state) {
+  threads();
+  ember::manual_seed(0);
+  torch::manual_seed(0);
+  EmberBlockStep fused_step, eager_step;
+  fused_step.region = true;
+  TorchBlockStep torch_step;
+  for (int i = 0; i < 30; ++i) {
+    fused_step();
+    ember::jit::wait_for_compiles();
+  }
+  eager_step();
+  torch_step();
+  const ember::jit::Stats s0 = ember::jit::stats();
+  peer::Rounds r(3);
+  for (auto _ : state) {
+    r.time(0, fused_step);
+    r.time(1, eager_step);
+    r.time(2, torch_step);
+  }
+  const ember::jit::Stats s1 = ember::jit::stats();
+  state.counters["fused_ms"] = peer::median(r.wall[0]);
+  state.counters["eager_ms"] = peer::median(r.wall[1]);
+  state.counters["torch_ms"] = peer::median(r.wall[2]);
+  state.counters["eager_over_fused"] = r.ratio(1, 0);
+  state.counters["torch_over_fused"] = r.ratio(2, 0);
+  state.counters["graphs_per_step"] =
+      static_cast<double>(s1.graphs - s0.graphs) / static_cast<double>(state.iterations());
+  state.counters["breaks_per_step"] = static_cast<double>(s1.graph_breaks - s0.graph_breaks) /
+                                      static_cast<double>(state.iterations());
 }
 
 // Wall time (the pools' threads do the work) and the whole process's CPU time, which is steadier
@@ -324,5 +344,6 @@ EMBER_PEER(BM_linear_torch);
 EMBER_PEER(BM_block_ember);
 EMBER_PEER(BM_block_torch);
 EMBER_PEER(BM_block_interleaved);
+EMBER_PEER(BM_block_jit_interleaved);
 
 }  // namespace

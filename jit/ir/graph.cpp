@@ -1,6 +1,7 @@
 #include "jit/ir/graph.hpp"
 
 #include <charconv>
+#include <optional>
 #include <sstream>
 
 #include "runtime/error.hpp"
@@ -44,17 +45,15 @@ std::string attrs_to_string(const Attrs& a) {
         } else if constexpr (std::is_same_v<A, DTypeAttrs>) {
           os << "{dtype=" << short_dtype(v.dtype) << '}';
         } else if constexpr (std::is_same_v<A, ClampAttrs>) {
-          os << "{min=";
-          if (v.min)
-            os << *v.min;
-          else
-            os << "none";
-          os << ",max=";
-          if (v.max)
-            os << *v.max;
-          else
-            os << "none";
-          os << '}';
+          // Bounds in their shortest round-trip form: the key must tell apart bounds that agree
+          // to the stream's default 6 digits (or two clamps would share a node and a kernel).
+          auto bound = [&](const std::optional<double>& b) {
+            if (!b) return std::string("none");
+            char buf[32];
+            auto r = std::to_chars(buf, buf + sizeof buf, *b);
+            return std::string(buf, r.ptr);
+          };
+          os << "{min=" << bound(v.min) << ",max=" << bound(v.max) << '}';
         } else if constexpr (std::is_same_v<A, GeluAttrs>) {
           os << (v.tanh ? "{approximate=tanh}" : "");
         } else if constexpr (std::is_same_v<A, ShapeAttrs>) {

@@ -675,3 +675,21 @@ TEST_CASE("a region split by graph breaks has the specialisation cap for each of
   CHECK(after.fused_graphs - before.fused_graphs == 5);
   CHECK_THAT(text, !Catch::Contains("specialisations"));
 }
+
+// Clamp bounds are part of a node's key in full: bounds that agree to 6 digits once shared one
+// node (and one compiled kernel) in a graph.
+TEST_CASE("clamps whose bounds agree to 6 digits stay apart in a region", "[jit][api]") {
+  test::CompiledPath path;
+  Tensor x = full({8}, 0.5);
+  std::vector<double> want = test::values(clamp(x, {}, 0.1234561) - clamp(x, {}, 0.1234562));
+  REQUIRE(want[0] != 0);
+  for (int run = 0; run < 6; ++run) {
+    Tensor y;
+    {
+      jit::Region r("clamp_bounds");
+      y = clamp(x, {}, 0.1234561) - clamp(x, {}, 0.1234562);
+    }
+    test::settle_compiles();
+    CHECK(test::values(y) == want);
+  }
+}

@@ -1,0 +1,48 @@
+// Steps of several contenders alternated within one loop, each timed on its own (wall and process
+// CPU time): on a machine whose load drifts from second to second, medians of per-round ratios are
+// steadier than benchmarks run one after the other.
+#pragma once
+
+#include <time.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <vector>
+
+namespace peer {
+
+inline double process_cpu_ms() {
+  timespec t;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_nsec) * 1e-6;
+}
+
+inline double median(std::vector<double> v) {
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
+  return v[v.size() / 2];
+}
+
+/// The wall and CPU milliseconds of each call of each contender, by contender index.
+struct Rounds {
+  std::vector<std::vector<double>> wall, cpu;
+  explicit Rounds(size_t contenders) : wall(contenders), cpu(contenders) {}
+  template <class Step>
+  void time(size_t k, Step&& step) {
+    const auto w0 = std::chrono::steady_clock::now();
+    const double c0 = process_cpu_ms();
+    step();
+    cpu[k].push_back(process_cpu_ms() - c0);
+    wall[k].push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - w0).count());
+  }
+  /// The median over rounds of contender a's time over contender b's (wall or CPU).
+  double ratio(size_t a, size_t b, bool use_cpu = false) const {
+    const auto& t = use_cpu ? cpu : wall;
+    std::vector<double> r;
+    for (size_t i = 0; i < t[a].size() && i < t[b].size(); ++i) r.push_back(t[a][i] / t[b][i]);
+    return median(r);
+  }
+};
+
+}  // namespace peer
