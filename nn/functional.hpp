@@ -78,6 +78,11 @@ Tensor gelu(const Tensor& input, const std::string& approximate = "none");
 Tensor silu(const Tensor& input);
 Tensor sigmoid(const Tensor& input);
 Tensor tanh(const Tensor& input);
+Tensor leaky_relu(const Tensor& input, double negative_slope = 0.01);
+Tensor elu(const Tensor& input, double alpha = 1.0);
+Tensor hardtanh(const Tensor& input, double min_val = -1.0, double max_val = 1.0);
+Tensor mish(const Tensor& input);
+Tensor hardswish(const Tensor& input);
 
 struct CrossEntropyOptions {
   Tensor weight{};  ///< per-class weights, or undefined

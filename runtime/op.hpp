@@ -114,12 +114,17 @@ struct LossAttrs {
 struct GeluAttrs {
   bool tanh = false;
 };  ///< approximate="tanh"
+/// The options of an activation with options, in the order its dsl definition takes them:
+/// leaky_relu {negative_slope}, elu {alpha}, hardtanh {min_val, max_val}.
+struct ActivationAttrs {
+  double p = 0, q = 0;
+};
 struct EmbeddingAttrs {
   std::optional<int64_t> padding_idx{};
 };
 
 using Attrs = std::variant<std::monostate, ReduceAttrs, ShapeAttrs, SliceAttrs, SelectAttrs,
                            DimAttrs, DTypeAttrs, ClampAttrs, ConvAttrs, PoolAttrs, NormAttrs,
-                           DropoutAttrs, LossAttrs, EmbeddingAttrs, GeluAttrs>;
+                           DropoutAttrs, LossAttrs, EmbeddingAttrs, GeluAttrs, ActivationAttrs>;
 
 }  // namespace ember

@@ -41,6 +41,11 @@
   X(Sign, "sign", Unary, Fuse, None, dsl::builtin::sign)                                   \
   X(LogicalNot, "logical_not", Unary, Break, None, void)                                   \
   X(Clamp, "clamp", Unary, Fuse, None, void) /* ClampAttrs */                              \
+  X(LeakyRelu, "leaky_relu", Unary, Fuse, None, dsl::builtin::leaky_relu) /* ActivationAttrs */ \
+  X(Elu, "elu", Unary, Fuse, None, dsl::builtin::elu) /* ActivationAttrs {alpha} */        \
+  X(Hardtanh, "hardtanh", Unary, Fuse, None, dsl::builtin::hardtanh) /* {min_val, max_val} */ \
+  X(Mish, "mish", Unary, Fuse, None, dsl::builtin::mish)                                   \
+  X(Hardswish, "hardswish", Unary, Fuse, None, dsl::builtin::hardswish)                    \
   /* ---- binary pointwise (broadcasting; numbers arrive as 0-d wrapped tensors) ---- */   \
   X(Add, "add", Binary, Fuse, Out, dsl::builtin::add)                                      \
   X(Sub, "sub", Binary, Fuse, Out, dsl::builtin::sub)                                      \

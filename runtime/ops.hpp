@@ -76,6 +76,16 @@ Tensor sign(const Tensor& a);
 Tensor logical_not(const Tensor& a);
 Tensor clamp(const Tensor& a, std::optional<double> min, std::optional<double> max = std::nullopt);
 Tensor square(const Tensor& a);
+/// x where x > 0, else negative_slope x (float types, as PyTorch).
+Tensor leaky_relu(const Tensor& a, double negative_slope = 0.01);
+/// x where x > 0, else alpha (e^x - 1).
+Tensor elu(const Tensor& a, double alpha = 1.0);
+/// clamp(x, min_val, max_val); the gradient is 1 strictly between the bounds, else 0.
+Tensor hardtanh(const Tensor& a, double min_val = -1.0, double max_val = 1.0);
+/// x tanh(softplus(x)).
+Tensor mish(const Tensor& a);
+/// x relu6(x + 3) / 6.
+Tensor hardswish(const Tensor& a);
 
 // ---- binary math (broadcasting) ----
 Tensor add(const Tensor& a, const Tensor& b, Scalar alpha = 1);

@@ -1,6 +1,7 @@
 #include "jit/ir/graph.hpp"
 
 #include <charconv>
+#include <iomanip>
 #include <sstream>
 
 #include "runtime/error.hpp"
@@ -55,6 +56,9 @@ std::string attrs_to_string(const Attrs& a) {
           else
             os << "none";
           os << '}';
+        } else if constexpr (std::is_same_v<A, ActivationAttrs>) {
+          // every digit: the values are constants of the compiled kernel, keyed by this text
+          os << std::setprecision(17) << "{p=" << v.p << ",q=" << v.q << '}';
         } else if constexpr (std::is_same_v<A, GeluAttrs>) {
           os << (v.tanh ? "{approximate=tanh}" : "");
         } else if constexpr (std::is_same_v<A, ShapeAttrs>) {

@@ -81,6 +81,19 @@ std::map<Op, Case> cases() {
                   [](const Tensors& in) {
                     return Tensors{clamp(in[0], -0.5, 0.5), clamp(in[0] * 2, std::nullopt, 1.0)};
                   }};
+  c[Op::LeakyRelu] = {[] { return Tensors{rn({5, 7}, 1)}; },
+                      [](const Tensors& in) {  // two slopes: two kernels, never one shared
+                        return Tensors{leaky_relu(in[0], 0.2), leaky_relu(in[0] * 2, 0.01) + 1};
+                      }};
+  c[Op::Elu] = {[] { return Tensors{rn({5, 7}, 1)}; },
+                [](const Tensors& in) { return Tensors{elu(in[0] * 2, 0.5)}; }};
+  c[Op::Hardtanh] = {[] { return Tensors{rn({5, 7}, 1)}; },
+                     [](const Tensors& in) {
+                       return Tensors{hardtanh(in[0] * 2), hardtanh(in[0], -0.25, 0.5) * 3};
+                     }};
+  c[Op::Mish] = unary(mish);
+  c[Op::Hardswish] = {[] { return Tensors{rn({5, 7}, 1)}; },
+                      [](const Tensors& in) { return Tensors{hardswish(in[0] * 4)}; }};
   // add, sub, mul, div: also their in-place forms (the fast path writes a third operand)
   c[Op::Add] = {[] { return Tensors{rn({5, 7}, 1), rn({7}, 2), rn({5, 7}, 3)}; },
                 [](const Tensors& in) {
