@@ -228,6 +228,20 @@ std::map<Op, Case> cases() {
   c[Op::Gather] = {
       [] { return Tensors{rn({3, 4}, 1), tensor(std::vector<int64_t>{0, 3, 1}, {3, 1})}; },
       [](const Tensors& in) { return Tensors{gather(in[0] + 1, 1, in[1])}; }};
+  c[Op::Sort] = {[] { return Tensors{rn({4, 6}, 1)}; },
+                 [](const Tensors& in) {
+                   auto [v, i] = sort(in[0] * 2, 1, true);
+                   return Tensors{v + 1, i, argsort(in[0], 0)};
+                 }};
+  c[Op::Topk] = {[] { return Tensors{rn({4, 6}, 1)}; },
+                 [](const Tensors& in) {
+                   auto [v, i] = (in[0] + 1).topk(3);
+                   return Tensors{v * 2, i};
+                 }};
+  c[Op::Cumsum] = {[] { return Tensors{rn({4, 6}, 1)}; },
+                   [](const Tensors& in) { return Tensors{cumsum(in[0] * 2, 1) + 1}; }};
+  c[Op::Cumprod] = {[] { return Tensors{rn({4, 6}, 1)}; },
+                    [](const Tensors& in) { return Tensors{cumprod(in[0] + 1, 0) * 2}; }};
   c[Op::Matmul] = {[] { return Tensors{rn({5, 7}, 1), rn({7, 3}, 2)}; },
                    [](const Tensors& in) { return Tensors{relu(matmul(in[0] * 2, in[1]) + 1)}; }};
   c[Op::Conv2d] = {[] { return Tensors{rn({2, 3, 6, 6}, 1), rn({4, 3, 3, 3}, 2)}; },
