@@ -92,11 +92,12 @@
   X(Cat, "cat", Gather, Break, None, void) /* DimAttrs, any number of inputs */            \
   X(IndexSelect, "index_select", Gather, Break, None, void) /* (self, index), DimAttrs */  \
   X(Gather, "gather", Gather, Break, None, void) /* (self, index), DimAttrs */             \
-  /* ---- sorting and scans (one dim; graph breaks: no JIT lowering) ---- */              \
+  /* ---- sorting, scans, scatter (one dim; graph breaks: no JIT lowering) ---- */       \
   X(Sort, "sort", Gather, Break, None, void) /* SortAttrs; (values, indices) */            \
   X(Topk, "topk", Gather, Break, None, void) /* SortAttrs with k; (values, indices) */     \
   X(Cumsum, "cumsum", Reduce, Break, None, void) /* DimAttrs; ints and bools give int64 */ \
   X(Cumprod, "cumprod", Reduce, Break, None, void) /* DimAttrs */                          \
+  X(Scatter, "scatter", Gather, Break, None, void) /* (self, index, src), DimAttrs */      \
   /* ---- linear algebra ---- */                                                           \
   X(Matmul, "matmul", Linalg, Library, None, void) /* batch dims broadcast, as torch's */   \
   /* ---- neural-network kernels (optional inputs passed as undefined Tensors) ---- */     \

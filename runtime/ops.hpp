@@ -245,6 +245,14 @@ Tensor index_add(const Tensor& a, int64_t dim, const Tensor& index, const Tensor
                  Scalar alpha = 1);
 /// a with src[i][j] added at a[index[i][j]][j] (dim 0; likewise for other dims).
 Tensor scatter_add(const Tensor& a, int64_t dim, const Tensor& index, const Tensor& src);
+/// a with src[i][j] written at a[index[i][j]][j] (dim 0; likewise for other dims); of repeated
+/// indices the last write wins.
+Tensor scatter(const Tensor& a, int64_t dim, const Tensor& index, const Tensor& src);
+Tensor scatter(const Tensor& a, int64_t dim, const Tensor& index, Scalar value);
+/// a[indices...] = values (+= with accumulate): int64 index tensors for the leading dims,
+/// broadcast together; values broadcast to the indexed shape.
+Tensor index_put(const Tensor& a, const std::vector<Tensor>& indices, const Tensor& values,
+                 bool accumulate = false);
 
 // ---- sorting and scans ----
 /// Sorted along dim (NaN above every number), with the indices; ties keep their order.

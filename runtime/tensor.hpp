@@ -261,6 +261,9 @@ class Tensor {
   const Tensor& index_add_(int64_t dim, const Tensor& index, const Tensor& source,
                            Scalar alpha = 1) const;
   const Tensor& scatter_add_(int64_t dim, const Tensor& index, const Tensor& src) const;
+  const Tensor& scatter_(int64_t dim, const Tensor& index, const Tensor& src) const;
+  const Tensor& index_put_(const std::vector<Tensor>& indices, const Tensor& values,
+                           bool accumulate = false) const;
   Tensor cumsum(int64_t dim) const;
   Tensor cumprod(int64_t dim) const;
   ValuesIndices sort(int64_t dim = -1, bool descending = false, bool stable = false) const;

@@ -1,4 +1,5 @@
-// The derivative table: sorting and scans. g is the output gradient, x the input, y the output.
+// The derivative table: sorting, scans and scatter. g is the output gradient, x the input, y the
+// output.
 #include "runtime/autograd/rows.hpp"
 #include "runtime/shape.hpp"
 
@@ -18,13 +19,24 @@ void fill_sort_scan(Table& t) {
     if (!g[0].defined()) return {Tensor()};
     const Dims& in = c.input_sizes(0);
     if (in.empty()) return {like_input(c, 0, g[0])};
-    int64_t d = wrap_dim(std::get<SortAttrs>(c.attrs()).dim, static_cast<int64_t>(in.size()),
-                         "sort");
+    int64_t d =
+        wrap_dim(std::get<SortAttrs>(c.attrs()).dim, static_cast<int64_t>(in.size()), "sort");
     Tensor z = zeros(in, g[0].dtype());
     return {like_input(c, 0, dispatch1(Op::ScatterAdd, {z, c.output(1), g[0]}, DimAttrs{d}))};
   };
   row(t, Op::Sort, {.save_outputs = true}, picked);
   row(t, Op::Topk, {.save_outputs = true}, picked);
+  // scatter(self, index, src): self gets g where nothing was written, src gets g at index
+  row(t, Op::Scatter, {.save_inputs = true}, [](const Ctx& c, const TensorList& g) -> TensorList {
+    int64_t d = std::get<DimAttrs>(c.attrs()).dim;
+    Tensor index = c.input(1);
+    Tensor gs =
+        c.needs_grad(0)
+            ? dispatch1(Op::Scatter, {g[0], index, zeros(index.sizes(), g[0].dtype())}, DimAttrs{d})
+            : Tensor();
+    return {like_input(c, 0, gs), Tensor(),
+            c.needs_grad(2) ? like_input(c, 2, gather(g[0], d, index)) : Tensor()};
+  });
   // d cumsum: dx_k = sum_{j >= k} g_j
   row(t, Op::Cumsum, {}, [](const Ctx& c, const TensorList& g) -> TensorList {
     if (c.input_sizes(0).empty()) return {like_input(c, 0, g[0])};
@@ -46,8 +58,8 @@ void fill_sort_scan(Table& t) {
         Tensor first0 = is0 && (cumsum(is0, d) == 1);
         Tensor y1 = cumprod(where(first0, one, x), d);
         Tensor zero_part = reverse_cumsum(g[0] * y1, d);
-        return {like_input(c, 0, where(is0, where(first0, zero_part, zeros({}, x.dtype())),
-                                       nonzero_part))};
+        return {like_input(
+            c, 0, where(is0, where(first0, zero_part, zeros({}, x.dtype())), nonzero_part))};
       });
 }
 

@@ -1,6 +1,6 @@
-// Masks and indices: masked_fill, masked_select, nonzero, one_hot, and the public forms of the
-// index_add and scatter_add kernels. Composed of differentiable ops where they are values
-// (masked_fill, masked_select); nonzero and one_hot give integers.
+// Masks and indices: masked_fill, masked_select, nonzero, one_hot, index_put, and the public
+// forms of the index_add, scatter and scatter_add kernels. Composed of differentiable ops where
+// they are values (masked_fill, masked_select); nonzero and one_hot give integers.
 #include "runtime/dispatch.hpp"
 #include "runtime/ops.hpp"
 #include "runtime/shape.hpp"
@@ -108,6 +108,73 @@ Tensor scatter_add(const Tensor& a, int64_t dim, const Tensor& index, const Tens
 
 const Tensor& Tensor::scatter_add_(int64_t dim, const Tensor& index, const Tensor& src) const {
   return copy_(ember::scatter_add(*this, dim, index, src));
+}
+
+Tensor scatter(const Tensor& a, int64_t dim, const Tensor& index, const Tensor& src) {
+  return dispatch1(Op::Scatter, {a, index, src}, DimAttrs{dim});
+}
+
+Tensor scatter(const Tensor& a, int64_t dim, const Tensor& index, Scalar value) {
+  return scatter(a, dim, index, full(index.sizes(), value, a.dtype()));
+}
+
+const Tensor& Tensor::scatter_(int64_t dim, const Tensor& index, const Tensor& src) const {
+  return copy_(ember::scatter(*this, dim, index, src));
+}
+
+Tensor index_put(const Tensor& a, const std::vector<Tensor>& indices, const Tensor& values,
+                 bool accumulate) {
+  const auto k = static_cast<int64_t>(indices.size());
+  EMBER_CHECK(k >= 1 && k <= a.dim(), IndexError, "index_put: too many indices (", k,
+              ") for tensor of dimension ", a.dim());
+  // The index tensors broadcast together; each picks along one of the first k dims. Their
+  // positions become one linear index into a's first k dims flattened.
+  Dims b;
+  for (const Tensor& t : indices) {
+    EMBER_CHECK(t.defined() && t.dtype() == kInt64, DTypeError,
+                "index_put: indices must be int64 tensors, got ",
+                t.defined() ? dtype_name(t.dtype()) : "undefined",
+                " (for a bool mask use masked_fill or masked_select)");
+    b = broadcast_shapes(b, t.sizes());
+  }
+  Tensor lin = zeros(b, kInt64);
+  for (int64_t i = 0; i < k; ++i) {
+    const Tensor& t = indices[static_cast<size_t>(i)];
+    const int64_t n = a.size(i);
+    if (t.numel() > 0) {
+      int64_t lo = t.min().item<int64_t>(), hi = t.max().item<int64_t>();
+      int64_t bad = lo < -n ? lo : hi;
+      EMBER_CHECK(lo >= -n && hi < n, IndexError, "index_put: index ", bad,
+                  " is out of bounds for dimension ", i, " with size ", n);
+    }
+    lin = lin * n + where(t < 0, t + n, t);
+  }
+  Dims rest, flat_sizes{1}, value_sizes = b;
+  for (int64_t d = 0; d < a.dim(); ++d) {
+    if (d < k) {
+      flat_sizes[0] *= a.size(d);
+    } else {
+      rest.push_back(a.size(d));
+      flat_sizes.push_back(a.size(d));
+      value_sizes.push_back(a.size(d));
+    }
+  }
+  Dims rows{lin.numel()};
+  for (int64_t s : rest) rows.push_back(s);
+  Tensor v = values.dtype() == a.dtype() ? values : values.to(a.dtype());
+  v = v.expand(value_sizes).reshape(rows);
+  Tensor flat = a.reshape(flat_sizes);
+  Tensor at = lin.reshape({-1});
+  if (accumulate) return index_add(flat, 0, at, v).view(a.sizes());
+  // a write: scatter along the flattened dim, the index repeated over the remaining dims
+  Dims col(rows.size(), 1);  // NOLINT: (count, fill)
+  col[0] = rows[0];
+  return scatter(flat, 0, at.view(col).expand(rows).contiguous(), v).view(a.sizes());
+}
+
+const Tensor& Tensor::index_put_(const std::vector<Tensor>& indices, const Tensor& values,
+                                 bool accumulate) const {
+  return copy_(ember::index_put(*this, indices, values, accumulate));
 }
 
 }  // namespace ember

@@ -69,8 +69,6 @@ void register_scan_kernels() {
 }  // namespace detail
 
 Tensor cumsum(const Tensor& a, int64_t dim) { return dispatch1(Op::Cumsum, {a}, DimAttrs{dim}); }
-Tensor cumprod(const Tensor& a, int64_t dim) {
-  return dispatch1(Op::Cumprod, {a}, DimAttrs{dim});
-}
+Tensor cumprod(const Tensor& a, int64_t dim) { return dispatch1(Op::Cumprod, {a}, DimAttrs{dim}); }
 
 }  // namespace ember

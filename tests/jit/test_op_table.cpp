@@ -242,6 +242,11 @@ std::map<Op, Case> cases() {
                    [](const Tensors& in) { return Tensors{cumsum(in[0] * 2, 1) + 1}; }};
   c[Op::Cumprod] = {[] { return Tensors{rn({4, 6}, 1)}; },
                     [](const Tensors& in) { return Tensors{cumprod(in[0] + 1, 0) * 2}; }};
+  c[Op::Scatter] = {[] { return Tensors{rn({3, 4}, 1), rn({3, 2}, 2)}; },
+                    [](const Tensors& in) {
+                      Tensor i = tensor(std::vector<int64_t>{0, 3, 2, 2, 1, 0}, {3, 2});
+                      return Tensors{scatter(in[0] * 2, 1, i, in[1]) + 1};
+                    }};
   c[Op::Matmul] = {[] { return Tensors{rn({5, 7}, 1), rn({7, 3}, 2)}; },
                    [](const Tensors& in) { return Tensors{relu(matmul(in[0] * 2, in[1]) + 1)}; }};
   c[Op::Conv2d] = {[] { return Tensors{rn({2, 3, 6, 6}, 1), rn({4, 3, 3, 3}, 2)}; },

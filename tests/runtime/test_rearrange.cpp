@@ -54,8 +54,9 @@ TEST_CASE("masked_fill, masked_select, nonzero", "[masked]") {
   Tensor y = x.clone();
   y.masked_fill_(m, 0);
   test::require_close(y, {2, 3}, {0, 2, 0, 0, 5, 0}, "masked_fill_");
-  CHECK_THROWS_WITH(x.masked_fill(x, 1), "masked_fill only supports boolean masks, but got mask "
-                                         "with dtype float32");
+  CHECK_THROWS_WITH(x.masked_fill(x, 1),
+                    "masked_fill only supports boolean masks, but got mask "
+                    "with dtype float32");
   CHECK_THROWS_AS(tensor({1, 2, 3}).masked_fill_(ones({2, 3}, kBool), 0), ShapeError);
   // masked_fill with a 0-d value tensor: its gradient is the sum over the filled places
   Tensor v = scalar_tensor(2.0, kFloat64).requires_grad_();
@@ -92,4 +93,33 @@ TEST_CASE("index_add and scatter_add, out of place and in place", "[masked]") {
                       {1, 2, 3, 11, 0, 4}, "scatter_add");
   z.scatter_add_(0, i64({1, 0, 1}, {1, 3}), tensor({{1, 2, 3}}));
   test::require_close(z, {2, 3}, {0, 2, 0, 1, 0, 3}, "scatter_add_");
+}
+
+TEST_CASE("scatter and index_put_", "[masked]") {
+  Tensor x = zeros({3, 4});
+  test::require_close(
+      scatter(x, 1, i64({0, 3, 1, 1, 2, 0}, {3, 2}), tensor({{1, 2}, {3, 4}, {5, 6}})), {3, 4},
+      {1, 0, 0, 2, 0, 4, 0, 0, 6, 0, 5, 0}, "scatter (the last of repeats wins)");
+  test::require_close(scatter(x, 0, i64({2, 0, 1, 0}, {1, 4}), 7), {3, 4},
+                      {0, 7, 0, 7, 0, 0, 7, 0, 7, 0, 0, 0}, "scatter value");
+  Tensor y = zeros({3, 4});
+  y.index_put_({i64({0, 2, 0}, {3}), i64({1, 3, 1}, {3})}, tensor({1, 2, 3}), true);
+  test::require_close(y, {3, 4}, {0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2}, "index_put_ accumulate");
+  Tensor z = zeros({3, 4});
+  z.index_put_({i64({2, 0}, {2})}, tensor({1, 2, 3, 4}));
+  test::require_close(z, {3, 4}, {1, 2, 3, 4, 0, 0, 0, 0, 1, 2, 3, 4}, "index_put_ rows");
+  Tensor w = zeros({3, 4});
+  w.index_put_({i64({0, 2}, {2, 1}), i64({1, -1}, {2})}, scalar_tensor(5.0));
+  test::require_close(w, {3, 4}, {0, 5, 0, 5, 0, 0, 0, 0, 0, 5, 0, 5}, "index_put_ broadcast");
+  CHECK_THROWS_WITH(w.index_put_({i64({3}, {1})}, scalar_tensor(1.0)),
+                    "index_put: index 3 is out of bounds for dimension 0 with size 3");
+  CHECK_THROWS_AS(w.index_put_({w > 0}, scalar_tensor(1.0)), DTypeError);
+  // gradients: the values get the gradient at their places, self where nothing was written
+  Tensor s = ones({3, 2}, kFloat64).requires_grad_();
+  Tensor v = tensor({10.0, 20.0}, kFloat64).requires_grad_();
+  (index_put(s, {i64({1, 1}, {2}), i64({0, 1}, {2})}, v) * tensor({1.0, 2.0}, kFloat64))
+      .sum()
+      .backward();
+  test::require_close(s.grad(), {3, 2}, {1, 2, 0, 0, 1, 2}, "d index_put / d self");
+  test::require_close(v.grad(), {2}, {1, 2}, "d index_put / d values");
 }

@@ -46,16 +46,14 @@ TEST_CASE("topk: largest and smallest, sorted, errors", "[sort]") {
   CHECK(ints(si) == std::vector<int64_t>{1, 1, 2, 0, 0, 0, 0, 1});
   const double nan = std::nan("");
   CHECK(ints(tensor({3.0, nan, 1.0, 2.0}).topk(2).indices) == std::vector<int64_t>{1, 0});
-  CHECK(ints(tensor({3.0, nan, 1.0, 2.0}).topk(2, 0, false).indices) ==
-        std::vector<int64_t>{2, 3});
+  CHECK(ints(tensor({3.0, nan, 1.0, 2.0}).topk(2, 0, false).indices) == std::vector<int64_t>{2, 3});
   CHECK(x.topk(0).values.sizes() == Dims{3, 0});
   CHECK_THROWS_WITH(x.topk(5), Catch::Contains("selected index k out of range"));
   CHECK_THROWS_AS(x.topk(-1), IndexError);
 }
 
 TEST_CASE("cumsum and cumprod: values, dtypes, gradients with zeros", "[scan]") {
-  test::require_close(sample().cumsum(1), {3, 4}, {3, 4, 6, 7, 0, -1, 4, 6, 4, 8, 6, 13},
-                      "cumsum");
+  test::require_close(sample().cumsum(1), {3, 4}, {3, 4, 6, 7, 0, -1, 4, 6, 4, 8, 6, 13}, "cumsum");
   test::require_close(cumprod(sample(), 0), {3, 4}, {3, 1, 2, 1, 0, -1, 10, 2, 0, -4, -20, 14},
                       "cumprod");
   test::require_close(test::noncontiguous(sample()).cumsum(-1), {3, 4},
