@@ -23,6 +23,20 @@ struct Def2 {
     constexpr auto operator()(auto x) const { return __VA_ARGS__; } \
   };                                                                \
   using name = Def1<name##_fn>;
+/// A formula of one input and two run-time scalars (an activation's options): `expr` holds
+/// placeholders (its type is what compile-time rules read), `with(p, q)` the call's values.
+template <class F>
+struct DefP {
+  static constexpr auto expr = F{}(Var<0>{}, Param{0}, Param{0});
+  static constexpr auto with(double p, double q) { return F{}(Var<0>{}, Param{p}, Param{q}); }
+};
+#define EMBER_DSL_DEFP(name, ...)                                                               \
+  struct name##_fn {                                                                            \
+    constexpr auto operator()(auto x, [[maybe_unused]] auto p, [[maybe_unused]] auto q) const { \
+      return __VA_ARGS__;                                                                       \
+    }                                                                                           \
+  };                                                                                            \
+  using name = DefP<name##_fn>;
 #define EMBER_DSL_DEF2(name, ...)                                           \
   struct name##_fn {                                                        \
     constexpr auto operator()(auto x, auto y) const { return __VA_ARGS__; } \
@@ -53,6 +67,23 @@ EMBER_DSL_DEF1(gelu, c<1, 2>* x*(c<1> + dsl::erf(x * Param{0.7071067811865476}))
 EMBER_DSL_DEF1(gelu_tanh, c<1, 2>* x*(c<1> + dsl::tanh(Param{0.7978845608028654} *
                                                        (x + Param{0.044715} * x * x * x))))
 
+// Activations with options: the formula of x and the run-time scalars p, q (the options, in the
+// order the op's ActivationAttrs holds them).
+// leaky_relu(x; slope) = x where x > 0, else slope x
+EMBER_DSL_DEFP(leaky_relu, dsl::where(x > c<0>, x, x* p))
+// elu(x; alpha) = alpha (e^x - 1) where x <= 0, else x (NaN takes the x branch, as PyTorch's
+// gradient does)
+EMBER_DSL_DEFP(elu, dsl::where(x <= c<0>, p* dsl::expm1(x), x))
+// hardtanh(x; lo, hi) = min(max(x, lo), hi) as clamp (hi everywhere when lo > hi); d = 1
+// strictly inside (lo, hi) only, as PyTorch
+EMBER_DSL_DEFP(hardtanh, dsl::where(dsl::where(x <= p, p, x) >= q, q, dsl::where(x <= p, p, x)))
+// mish(x) = x tanh(softplus x), softplus x = max(x, 0) + log(1 + e^-|x|): no overflow of e^x
+// (log1p(e^x) differentiates to e^x / (1 + e^x), inf / inf for large x)
+EMBER_DSL_DEF1(mish, x* dsl::tanh(dsl::max(x, c<0>) + dsl::log1p(dsl::exp(-dsl::abs(x)))))
+// hardswish(x) = 0 for x < -3, x (x + 3) / 6 below 3, x from 3 (PyTorch's vectorised branches:
+// the derivative is x/3 + 1/2 at -3, 1 at 3 and at NaN)
+EMBER_DSL_DEF1(hardswish, dsl::where(x < c<-3>, c<0>, dsl::where(x < c<3>, x*(x + c<3>) / c<6>, x)))
+
 EMBER_DSL_DEF2(add, x + y)
 EMBER_DSL_DEF2(sub, x - y)
 EMBER_DSL_DEF2(mul, x* y)
@@ -63,5 +94,6 @@ EMBER_DSL_DEF2(minimum, dsl::min(x, y))
 
 #undef EMBER_DSL_DEF1
 #undef EMBER_DSL_DEF2
+#undef EMBER_DSL_DEFP
 
 }  // namespace ember::dsl::builtin

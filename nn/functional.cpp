@@ -71,6 +71,15 @@ Tensor gelu(const Tensor& input, const std::string& approximate) {
   return ember::gelu(input, approximate);
 }
 Tensor silu(const Tensor& input) { return ember::silu(input); }
+Tensor leaky_relu(const Tensor& input, double negative_slope) {
+  return ember::leaky_relu(input, negative_slope);
+}
+Tensor elu(const Tensor& input, double alpha) { return ember::elu(input, alpha); }
+Tensor hardtanh(const Tensor& input, double min_val, double max_val) {
+  return ember::hardtanh(input, min_val, max_val);
+}
+Tensor mish(const Tensor& input) { return ember::mish(input); }
+Tensor hardswish(const Tensor& input) { return ember::hardswish(input); }
 Tensor sigmoid(const Tensor& input) { return ember::sigmoid(input); }
 Tensor tanh(const Tensor& input) { return ember::tanh(input); }
 

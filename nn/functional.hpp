@@ -105,6 +105,30 @@ Tensor gelu(const Tensor& input, const std::string& approximate = "none");
 Tensor silu(const Tensor& input);
 Tensor sigmoid(const Tensor& input);
 Tensor tanh(const Tensor& input);
+Tensor leaky_relu(const Tensor& input, double negative_slope = 0.01);
+Tensor elu(const Tensor& input, double alpha = 1.0);
+Tensor hardtanh(const Tensor& input, double min_val = -1.0, double max_val = 1.0);
+Tensor mish(const Tensor& input);
+Tensor hardswish(const Tensor& input);
+
+enum class PadMode { Constant, Reflect, Replicate, Circular };
+struct PadOptions {
+  PadMode mode = PadMode::Constant;
+  double value = 0;  ///< Constant mode's fill
+};
+/// F.pad: `padding` holds (left, right) pairs from the last dim backwards ({1, 1, 2, 0}: the last
+/// dim by 1 and 1, the one before by 2 and 0). Constant mode pads any dims (negative amounts
+/// crop); reflect, replicate and circular pad the last 1-3 dims of a 2-5-D input.
+Tensor pad(const Tensor& input, const Dims& padding, const PadOptions& o = {});
+
+struct InterpolateOptions {
+  Dims size{};                         ///< the output's spatial sizes (one for all, or each)
+  std::vector<double> scale_factor{};  ///< or the factors (output size floor(in * factor))
+  std::string mode = "nearest";        ///< nearest, linear (3-D), bilinear (4-D), trilinear (5-D)
+  bool align_corners = false;          ///< linear modes only
+};
+/// F.interpolate on (N, C, d1[, d2[, d3]]) inputs, with PyTorch's source coordinates.
+Tensor interpolate(const Tensor& input, const InterpolateOptions& o);
 
 struct CrossEntropyOptions {
   Tensor weight{};  ///< per-class weights, or undefined

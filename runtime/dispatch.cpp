@@ -30,6 +30,8 @@ void register_all() {
   detail::register_softmax_kernels();
   detail::register_embedding_kernels();
   detail::register_scatter_kernels();
+  detail::register_sort_kernels();
+  detail::register_scan_kernels();
   detail::register_conv_backward_kernels();
   detail::register_pool_backward_kernels();
   detail::register_loss_backward_kernels();

@@ -91,6 +91,8 @@ void register_loss_kernels();
 void register_softmax_kernels();
 void register_embedding_kernels();
 void register_scatter_kernels();
+void register_sort_kernels();
+void register_scan_kernels();
 void register_conv_backward_kernels();
 void register_pool_backward_kernels();
 void register_loss_backward_kernels();

@@ -114,12 +114,24 @@ struct LossAttrs {
 struct GeluAttrs {
   bool tanh = false;
 };  ///< approximate="tanh"
+/// The options of an activation with options, in the order its dsl definition takes them:
+/// leaky_relu {negative_slope}, elu {alpha}, hardtanh {min_val, max_val}.
+struct ActivationAttrs {
+  double p = 0, q = 0;
+};
+/// sort (dim, descending, stable), argsort and topk (k, largest as descending, sorted).
+struct SortAttrs {
+  int64_t dim = -1;
+  bool descending = false, stable = false;
+  int64_t k = -1;  ///< topk: how many; -1 for sort (all)
+};
 struct EmbeddingAttrs {
   std::optional<int64_t> padding_idx{};
 };
 
-using Attrs = std::variant<std::monostate, ReduceAttrs, ShapeAttrs, SliceAttrs, SelectAttrs,
-                           DimAttrs, DTypeAttrs, ClampAttrs, ConvAttrs, PoolAttrs, NormAttrs,
-                           DropoutAttrs, LossAttrs, EmbeddingAttrs, GeluAttrs>;
+using Attrs =
+    std::variant<std::monostate, ReduceAttrs, ShapeAttrs, SliceAttrs, SelectAttrs, DimAttrs,
+                 DTypeAttrs, ClampAttrs, ConvAttrs, PoolAttrs, NormAttrs, DropoutAttrs, LossAttrs,
+                 EmbeddingAttrs, GeluAttrs, ActivationAttrs, SortAttrs>;
 
 }  // namespace ember

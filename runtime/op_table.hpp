@@ -42,6 +42,11 @@
   X(Sign, "sign", Unary, Fuse, None, dsl::builtin::sign)                                   \
   X(LogicalNot, "logical_not", Unary, Break, None, void)                                   \
   X(Clamp, "clamp", Unary, Fuse, None, void) /* ClampAttrs */                              \
+  X(LeakyRelu, "leaky_relu", Unary, Fuse, None, dsl::builtin::leaky_relu) /* ActivationAttrs */ \
+  X(Elu, "elu", Unary, Fuse, None, dsl::builtin::elu) /* ActivationAttrs {alpha} */        \
+  X(Hardtanh, "hardtanh", Unary, Fuse, None, dsl::builtin::hardtanh) /* {min_val, max_val} */ \
+  X(Mish, "mish", Unary, Fuse, None, dsl::builtin::mish)                                   \
+  X(Hardswish, "hardswish", Unary, Fuse, None, dsl::builtin::hardswish)                    \
   /* ---- binary pointwise (broadcasting; numbers arrive as 0-d wrapped tensors) ---- */   \
   X(Add, "add", Binary, Fuse, Out, dsl::builtin::add)                                      \
   X(Sub, "sub", Binary, Fuse, Out, dsl::builtin::sub)                                      \
@@ -88,6 +93,12 @@
   X(Cat, "cat", Gather, Break, None, void) /* DimAttrs, any number of inputs */            \
   X(IndexSelect, "index_select", Gather, Break, None, void) /* (self, index), DimAttrs */  \
   X(Gather, "gather", Gather, Break, None, void) /* (self, index), DimAttrs */             \
+  /* ---- sorting, scans, scatter (one dim; graph breaks: no JIT lowering) ---- */       \
+  X(Sort, "sort", Gather, Break, None, void) /* SortAttrs; (values, indices) */            \
+  X(Topk, "topk", Gather, Break, None, void) /* SortAttrs with k; (values, indices) */     \
+  X(Cumsum, "cumsum", Reduce, Break, None, void) /* DimAttrs; ints and bools give int64 */ \
+  X(Cumprod, "cumprod", Reduce, Break, None, void) /* DimAttrs */                          \
+  X(Scatter, "scatter", Gather, Break, None, void) /* (self, index, src), DimAttrs */      \
   /* ---- linear algebra ---- */                                                           \
   X(Matmul, "matmul", Linalg, Library, None, void) /* batch dims broadcast, as torch's */   \
   /* ---- neural-network kernels (optional inputs passed as undefined Tensors) ---- */     \

@@ -76,6 +76,16 @@ Tensor sign(const Tensor& a);
 Tensor logical_not(const Tensor& a);
 Tensor clamp(const Tensor& a, std::optional<double> min, std::optional<double> max = std::nullopt);
 Tensor square(const Tensor& a);
+/// x where x > 0, else negative_slope x (float types, as PyTorch).
+Tensor leaky_relu(const Tensor& a, double negative_slope = 0.01);
+/// x where x > 0, else alpha (e^x - 1).
+Tensor elu(const Tensor& a, double alpha = 1.0);
+/// clamp(x, min_val, max_val); the gradient is 1 strictly between the bounds, else 0.
+Tensor hardtanh(const Tensor& a, double min_val = -1.0, double max_val = 1.0);
+/// x tanh(softplus(x)).
+Tensor mish(const Tensor& a);
+/// x relu6(x + 3) / 6.
+Tensor hardswish(const Tensor& a);
 
 // ---- binary math (broadcasting) ----
 Tensor add(const Tensor& a, const Tensor& b, Scalar alpha = 1);
@@ -218,6 +228,56 @@ std::vector<Tensor> split(const Tensor& a, int64_t split_size, int64_t dim = 0);
 std::vector<Tensor> split(const Tensor& a, const std::vector<int64_t>& sizes, int64_t dim = 0);
 std::vector<Tensor> chunk(const Tensor& a, int64_t chunks, int64_t dim = 0);
 std::vector<Tensor> unbind(const Tensor& a, int64_t dim = 0);
+
+// ---- masks and indices ----
+/// where(mask, value, a): mask is bool and broadcasts with a (the result takes both shapes).
+Tensor masked_fill(const Tensor& a, const Tensor& mask, Scalar value);
+/// With a 0-d value tensor (differentiable in the value too).
+Tensor masked_fill(const Tensor& a, const Tensor& mask, const Tensor& value);
+/// The elements of a where the (broadcast) bool mask is true, as a 1-d tensor.
+Tensor masked_select(const Tensor& a, const Tensor& mask);
+/// Indices of the non-zero elements, [count, a.dim()] int64 in row-major order.
+Tensor nonzero(const Tensor& a);
+/// [..., num_classes] int64 with a 1 at each index (num_classes -1: the largest index + 1).
+Tensor one_hot(const Tensor& a, int64_t num_classes = -1);
+/// a with alpha * source.select(dim, i) added at a.select(dim, index[i]) (repeats add up).
+Tensor index_add(const Tensor& a, int64_t dim, const Tensor& index, const Tensor& source,
+                 Scalar alpha = 1);
+/// a with src[i][j] added at a[index[i][j]][j] (dim 0; likewise for other dims).
+Tensor scatter_add(const Tensor& a, int64_t dim, const Tensor& index, const Tensor& src);
+/// a with src[i][j] written at a[index[i][j]][j] (dim 0; likewise for other dims); of repeated
+/// indices the last write wins.
+Tensor scatter(const Tensor& a, int64_t dim, const Tensor& index, const Tensor& src);
+Tensor scatter(const Tensor& a, int64_t dim, const Tensor& index, Scalar value);
+/// a[indices...] = values (+= with accumulate): int64 index tensors for the leading dims,
+/// broadcast together; values broadcast to the indexed shape.
+Tensor index_put(const Tensor& a, const std::vector<Tensor>& indices, const Tensor& values,
+                 bool accumulate = false);
+
+// ---- sorting and scans ----
+/// Sorted along dim (NaN above every number), with the indices; ties keep their order.
+ValuesIndices sort(const Tensor& a, int64_t dim = -1, bool descending = false, bool stable = false);
+Tensor argsort(const Tensor& a, int64_t dim = -1, bool descending = false, bool stable = false);
+/// The k largest (or smallest) along dim with their indices, in sorted order.
+ValuesIndices topk(const Tensor& a, int64_t k, int64_t dim = -1, bool largest = true,
+                   bool sorted = true);
+/// Running sum along dim (integers and bools give int64; floats accumulate in double).
+Tensor cumsum(const Tensor& a, int64_t dim);
+Tensor cumprod(const Tensor& a, int64_t dim);
+
+// ---- rearrangements ----
+Tensor flip(const Tensor& a, const Dims& dims);
+/// Elements shifted along dims, wrapping round (no dims: over the flattened tensor).
+Tensor roll(const Tensor& a, const Dims& shifts, const Dims& dims = {});
+/// Tiled `repeats` times per dim (at least a.dim() entries; extra ones add leading dims).
+Tensor repeat(const Tensor& a, const Dims& repeats);
+/// repeat, with missing leading reps taken as 1.
+Tensor tile(const Tensor& a, const Dims& reps);
+/// The lower (upper) triangle of the last two dims: element (i, j) kept where j - i <= diagonal
+/// (>= for triu), else 0.
+Tensor tril(const Tensor& a, int64_t diagonal = 0);
+Tensor triu(const Tensor& a, int64_t diagonal = 0);
+
 /// Sizes after broadcasting a against b; ShapeError naming both when they do not fit.
 Dims broadcast_shapes(const Dims& a, const Dims& b);
 

@@ -254,6 +254,28 @@ class Tensor {
     return logsumexp(Dims{static_cast<int64_t>(dim)}, keepdim);
   }
 
+  // ---- masks, indices, sorting, scans, rearrangements (free functions in ops.hpp) ----
+  Tensor masked_fill(const Tensor& mask, Scalar value) const;
+  /// In place; the mask broadcasts to this tensor's shape (ShapeError if it would grow it).
+  const Tensor& masked_fill_(const Tensor& mask, Scalar value) const;
+  const Tensor& index_add_(int64_t dim, const Tensor& index, const Tensor& source,
+                           Scalar alpha = 1) const;
+  const Tensor& scatter_add_(int64_t dim, const Tensor& index, const Tensor& src) const;
+  const Tensor& scatter_(int64_t dim, const Tensor& index, const Tensor& src) const;
+  const Tensor& index_put_(const std::vector<Tensor>& indices, const Tensor& values,
+                           bool accumulate = false) const;
+  Tensor cumsum(int64_t dim) const;
+  Tensor cumprod(int64_t dim) const;
+  ValuesIndices sort(int64_t dim = -1, bool descending = false, bool stable = false) const;
+  Tensor argsort(int64_t dim = -1, bool descending = false, bool stable = false) const;
+  ValuesIndices topk(int64_t k, int64_t dim = -1, bool largest = true, bool sorted = true) const;
+  Tensor flip(const Dims& dims) const;
+  Tensor roll(const Dims& shifts, const Dims& dims = {}) const;
+  Tensor repeat(const Dims& repeats) const;
+  Tensor tile(const Dims& reps) const;
+  Tensor tril(int64_t diagonal = 0) const;
+  Tensor triu(int64_t diagonal = 0) const;
+
  private:
   std::shared_ptr<TensorImpl> impl_;
 };

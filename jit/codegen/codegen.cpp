@@ -95,7 +95,8 @@ int Emitter::costly_fns(const IrNode& n) {
     count += dsl::is_costly(t.fn) ? 1 : 0;
     for (const auto& a : t.args) self(self, a);
   };
-  walk(walk, tree_of(n));
+  dsl::ExprTree scratch;
+  walk(walk, tree_of(n, scratch));
   return count;
 }
 
@@ -295,7 +296,8 @@ Value* Emitter::apply(const IrNode& n, const std::vector<Value*>& off) {
     default: {
       std::vector<Value*> x;
       for (size_t i = 0; i < n.args.size(); ++i) x.push_back(arg(i, n.compute));
-      return lower_tree(tree_of(n), x, ty);
+      dsl::ExprTree scratch;
+      return lower_tree(tree_of(n, scratch), x, ty);
     }
   }
 }

@@ -51,7 +51,37 @@ inline const TreeTable& trees() {
   return table;
 }
 
-inline const dsl::ExprTree& tree_of(const IrNode& n) {
+// The trees of activations with options, built per call from the node's ActivationAttrs (the
+// values are constants of the kernel; the graph's key holds them, so kernels are not shared).
+using OptionTreeTable =
+    std::array<dsl::ExprTree (*)(const Attrs&), static_cast<size_t>(Op::NumOps)>;
+
+template <Op op>
+void put_option_tree(OptionTreeTable& t) {
+  if constexpr (!std::is_void_v<dsl_def_t<op>>)
+    if constexpr (requires { dsl_def_t<op>::with(0.0, 0.0); })
+      t[static_cast<size_t>(op)] = [](const Attrs& a) {
+        return dsl::describe(call_expr<dsl_def_t<op>>(a));
+      };
+}
+
+inline const OptionTreeTable& option_trees() {
+  static const OptionTreeTable table = [] {
+    OptionTreeTable t{};
+#define EMBER_PUT_OPTION_TREE(O, ...) put_option_tree<Op::O>(t);
+    EMBER_OPS(EMBER_PUT_OPTION_TREE)
+#undef EMBER_PUT_OPTION_TREE
+    return t;
+  }();
+  return table;
+}
+
+/// The formula of node n; `scratch` holds it when it is built for this node's options.
+inline const dsl::ExprTree& tree_of(const IrNode& n, dsl::ExprTree& scratch) {
+  if (auto* f = option_trees()[static_cast<size_t>(n.op)]) {
+    scratch = f(n.attrs);
+    return scratch;
+  }
   if (n.op == Op::Gelu && std::get<GeluAttrs>(n.attrs).tanh) {
     static const dsl::ExprTree& gelu_tanh =
         *new dsl::ExprTree(dsl::describe(dsl::builtin::gelu_tanh::expr));  // never destroyed

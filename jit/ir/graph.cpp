@@ -29,6 +29,13 @@ const char* short_dtype(DType d) {
   return "?";
 }
 
+// A double in its shortest round-trip form (every digit that tells it apart).
+std::string shortest(double v) {
+  char buf[32];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, r.ptr);
+}
+
 }  // namespace
 
 std::string attrs_to_string(const Attrs& a) {
@@ -45,15 +52,15 @@ std::string attrs_to_string(const Attrs& a) {
         } else if constexpr (std::is_same_v<A, DTypeAttrs>) {
           os << "{dtype=" << short_dtype(v.dtype) << '}';
         } else if constexpr (std::is_same_v<A, ClampAttrs>) {
-          // Bounds in their shortest round-trip form: the key must tell apart bounds that agree
-          // to the stream's default 6 digits (or two clamps would share a node and a kernel).
-          auto bound = [&](const std::optional<double>& b) {
-            if (!b) return std::string("none");
-            char buf[32];
-            auto r = std::to_chars(buf, buf + sizeof buf, *b);
-            return std::string(buf, r.ptr);
+          // Bounds in full: the key must tell apart bounds that agree to the stream's default 6
+          // digits (or two clamps would share a node and a kernel).
+          auto bound = [](const std::optional<double>& b) {
+            return b ? shortest(*b) : std::string("none");
           };
           os << "{min=" << bound(v.min) << ",max=" << bound(v.max) << '}';
+        } else if constexpr (std::is_same_v<A, ActivationAttrs>) {
+          // every digit: the values are constants of the compiled kernel, keyed by this text
+          os << "{p=" << shortest(v.p) << ",q=" << shortest(v.q) << '}';
         } else if constexpr (std::is_same_v<A, GeluAttrs>) {
           os << (v.tanh ? "{approximate=tanh}" : "");
         } else if constexpr (std::is_same_v<A, ShapeAttrs>) {

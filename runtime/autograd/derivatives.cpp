@@ -298,6 +298,7 @@ Table build() {
   fill_movement(t);
   fill_linalg(t);
   rows::fill_nn(t);
+  rows::fill_sort_scan(t);
   return t;
 }
 

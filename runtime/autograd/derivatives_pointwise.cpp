@@ -39,7 +39,7 @@ TensorList dsl_row(const Ctx& c, const TensorList& g, const char* name) {
     in.push_back(x.defined() ? cast(x, d) : g[0]);
     needs.push_back(c.needs_grad(i));
   }
-  auto r = dsl::detail::gradients(Def::expr, in, g[0], needs, name);
+  auto r = dsl::detail::gradients(call_expr<Def>(c.attrs()), in, g[0], needs, name);
   TensorList out(N);
   for (size_t i = 0; i < N; ++i) out[i] = like_input(c, i, r[i]);
   return out;
@@ -75,6 +75,11 @@ void fill_pointwise(Table& t) {
   dsl_rows<Op::Silu, 1>(t);
   dsl_rows<Op::Erf, 1>(t);
   dsl_rows<Op::Sign, 1>(t);
+  dsl_rows<Op::LeakyRelu, 1>(t);
+  dsl_rows<Op::Elu, 1>(t);
+  dsl_rows<Op::Hardtanh, 1>(t);
+  dsl_rows<Op::Mish, 1>(t);
+  dsl_rows<Op::Hardswish, 1>(t);
   dsl_rows<Op::Add, 2>(t);
   dsl_rows<Op::Sub, 2>(t);
   dsl_rows<Op::Mul, 2>(t);

@@ -38,5 +38,6 @@ inline void nondiff(Table& t, Op op) {
 
 void fill_pointwise(Table& t);
 void fill_nn(Table& t);
+void fill_sort_scan(Table& t);
 
 }  // namespace ember::autograd::rows

@@ -22,4 +22,17 @@ EMBER_OPS(EMBER_DSL_DEF)
 template <Op op>
 using dsl_def_t = typename DslDef<op>::type;
 
+/// The formula of one call of an op defined by Def: Def::expr, or for an activation with
+/// options (dsl::builtin::DefP) its formula with the call's ActivationAttrs.
+template <class Def>
+auto call_expr(const Attrs& attrs) {
+  if constexpr (requires { Def::with(0.0, 0.0); }) {
+    const auto& a = std::get<ActivationAttrs>(attrs);
+    return Def::with(a.p, a.q);
+  } else {
+    (void)attrs;
+    return Def::expr;
+  }
+}
+
 }  // namespace ember

@@ -1,25 +1,29 @@
-// Scatter-adds, the adjoints of gather and index_select: used by the derivative table, and
-// useful on their own.
+// Scatters: scatter (writes; the last of repeated indices wins, as PyTorch's CPU loop) and the
+// scatter-adds, the adjoints of gather and index_select (used by the derivative table, and
+// public).
 #include "runtime/ops/loops.hpp"
 #include "runtime/shape.hpp"
 
 namespace ember {
 namespace {
 
-// out = self.clone(); out[..., index[i, j, ...], ...] += src[i, j, ...] along dim.
-TensorList scatter_add_kernel(std::span<const Tensor> in, const Attrs& attrs) {
+// out = self.clone(); out[..., index[i, j, ...], ...] += src[i, j, ...] along dim (= for
+// scatter).
+template <bool add>
+TensorList scatter_kernel(std::span<const Tensor> in, const Attrs& attrs) {
+  const char* name = add ? "scatter_add" : "scatter";
   const Tensor& self = in[0];
   Tensor index = in[1].contiguous(), src = in[2];
-  int64_t dim = wrap_dim(std::get<DimAttrs>(attrs).dim, self.dim(), "scatter_add");
-  EMBER_CHECK(index.dtype() == kInt64, DTypeError,
-              "scatter_add: expected index of dtype int64, got ", dtype_name(index.dtype()));
-  EMBER_CHECK(index.dim() == self.dim() && src.dim() == self.dim(), ShapeError,
-              "scatter_add: index ", index.sizes(), ", src ", src.sizes(), " and self ",
-              self.sizes(), " must have the same number of dimensions");
+  int64_t dim = wrap_dim(std::get<DimAttrs>(attrs).dim, self.dim(), name);
+  EMBER_CHECK(index.dtype() == kInt64, DTypeError, name, ": expected index of dtype int64, got ",
+              dtype_name(index.dtype()));
+  EMBER_CHECK(index.dim() == self.dim() && src.dim() == self.dim(), ShapeError, name, ": index ",
+              index.sizes(), ", src ", src.sizes(), " and self ", self.sizes(),
+              " must have the same number of dimensions");
   for (int64_t d = 0; d < self.dim(); ++d) {
     EMBER_CHECK(
         index.sizes()[d] <= src.sizes()[d] && (d == dim || index.sizes()[d] <= self.sizes()[d]),
-        ShapeError, "scatter_add: index ", index.sizes(), " is larger than src ", src.sizes(),
+        ShapeError, name, ": index ", index.sizes(), " is larger than src ", src.sizes(),
         " or self ", self.sizes(), " at dimension ", d);
   }
   Tensor out = self.clone();
@@ -36,7 +40,7 @@ TensorList scatter_add_kernel(std::span<const Tensor> in, const Attrs& attrs) {
     const T* sp = s.data_ptr<T>();
     for (int64_t e = 0; e < n; ++e) {  // serial: indices may repeat
       int64_t target = ip[e];
-      EMBER_CHECK(target >= -limit && target < limit, IndexError, "scatter_add: index ", target,
+      EMBER_CHECK(target >= -limit && target < limit, IndexError, name, ": index ", target,
                   " is out of bounds for dimension ", dim, " with size ", limit);
       if (target < 0) target += limit;
       int64_t oo = 0, so = 0;
@@ -44,7 +48,10 @@ TensorList scatter_add_kernel(std::span<const Tensor> in, const Attrs& attrs) {
         oo += (static_cast<int64_t>(d) == dim ? target : idx[d]) * ostr[d];
         so += idx[d] * sstr[d];
       }
-      o[oo] += sp[so];
+      if constexpr (add)
+        o[oo] += sp[so];
+      else
+        o[oo] = sp[so];
       for (size_t d = is.size(); d-- > 0;) {
         if (++idx[d] < is[d]) break;
         idx[d] = 0;
@@ -99,7 +106,8 @@ TensorList index_add_kernel(std::span<const Tensor> in, const Attrs& attrs) {
 
 namespace detail {
 void register_scatter_kernels() {
-  register_kernel(Op::ScatterAdd, scatter_add_kernel);
+  register_kernel(Op::ScatterAdd, scatter_kernel<true>);
+  register_kernel(Op::Scatter, scatter_kernel<false>);
   register_kernel(Op::IndexAdd, index_add_kernel);
 }
 }  // namespace detail

@@ -12,7 +12,7 @@ namespace {
 // Ops that only make sense in floating point promote integer inputs to the default dtype.
 constexpr bool float_only(Op op) {
   return op != Op::Neg && op != Op::Abs && op != Op::Relu && op != Op::Sign &&
-         op != Op::LogicalNot && op != Op::Clamp;
+         op != Op::LogicalNot && op != Op::Clamp && op != Op::Hardtanh;
 }
 
 // The scalar function of op in T: the op's dsl definition, evaluated (bool and clamp aside).
@@ -32,8 +32,7 @@ auto unary_fn(const Attrs& attrs) {
       return y > hi ? hi : y;
     };
   } else {
-    (void)attrs;
-    return [](T x) -> T { return dsl::eval<T>(Def::expr, x); };
+    return [e = call_expr<Def>(attrs)](T x) -> T { return dsl::eval<T>(e, x); };
   }
 }
 
@@ -47,6 +46,13 @@ TensorList unary_kernel(std::span<const Tensor> in, const Attrs& attrs) {
     EMBER_CHECK(d != kBool, DTypeError,
                 "neg: negation, the `-` operator, on a bool tensor is not supported; use "
                 "logical_not");
+  // The activations PyTorch defines for floating types only refuse integers (its message).
+  if constexpr (op == Op::LeakyRelu || op == Op::Elu || op == Op::Mish || op == Op::Hardswish)
+    EMBER_CHECK(is_floating(in[0].dtype()), DTypeError, "\"", name, "\" not implemented for '",
+                dtype_name(in[0].dtype()), "'");
+  // hardtanh keeps an integer tensor's dtype, its bounds truncated (as PyTorch)
+  if constexpr (op == Op::Hardtanh)
+    EMBER_CHECK(d != kBool, DTypeError, "\"hardtanh\" not implemented for 'bool'");
   if constexpr (op == Op::Clamp) {
     const auto& c = std::get<ClampAttrs>(attrs);
     EMBER_CHECK(c.min || c.max, ValueError, "clamp: at least one of min or max must be given");
@@ -107,6 +113,11 @@ void register_unary_kernels() {
   register_kernel(Op::Sign, unary_kernel<Op::Sign>);
   register_kernel(Op::LogicalNot, unary_kernel<Op::LogicalNot>);
   register_kernel(Op::Clamp, unary_kernel<Op::Clamp>);
+  register_kernel(Op::LeakyRelu, unary_kernel<Op::LeakyRelu>);
+  register_kernel(Op::Elu, unary_kernel<Op::Elu>);
+  register_kernel(Op::Hardtanh, unary_kernel<Op::Hardtanh>);
+  register_kernel(Op::Mish, unary_kernel<Op::Mish>);
+  register_kernel(Op::Hardswish, unary_kernel<Op::Hardswish>);
 }
 }  // namespace detail
 
@@ -135,6 +146,15 @@ Tensor logical_not(const Tensor& a) { return unary(Op::LogicalNot, a); }
 Tensor clamp(const Tensor& a, std::optional<double> min, std::optional<double> max) {
   return unary(Op::Clamp, a, ClampAttrs{min, max});
 }
+Tensor leaky_relu(const Tensor& a, double negative_slope) {
+  return unary(Op::LeakyRelu, a, ActivationAttrs{negative_slope});
+}
+Tensor elu(const Tensor& a, double alpha) { return unary(Op::Elu, a, ActivationAttrs{alpha}); }
+Tensor hardtanh(const Tensor& a, double min_val, double max_val) {
+  return unary(Op::Hardtanh, a, ActivationAttrs{min_val, max_val});
+}
+Tensor mish(const Tensor& a) { return unary(Op::Mish, a); }
+Tensor hardswish(const Tensor& a) { return unary(Op::Hardswish, a); }
 Tensor square(const Tensor& a) { return mul(a, a); }
 Tensor operator-(const Tensor& a) { return neg(a); }
 Tensor operator!(const Tensor& a) { return logical_not(a); }

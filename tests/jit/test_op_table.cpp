@@ -81,6 +81,19 @@ std::map<Op, Case> cases() {
                   [](const Tensors& in) {
                     return Tensors{clamp(in[0], -0.5, 0.5), clamp(in[0] * 2, std::nullopt, 1.0)};
                   }};
+  c[Op::LeakyRelu] = {[] { return Tensors{rn({5, 7}, 1)}; },
+                      [](const Tensors& in) {  // two slopes: two kernels, never one shared
+                        return Tensors{leaky_relu(in[0], 0.2), leaky_relu(in[0] * 2, 0.01) + 1};
+                      }};
+  c[Op::Elu] = {[] { return Tensors{rn({5, 7}, 1)}; },
+                [](const Tensors& in) { return Tensors{elu(in[0] * 2, 0.5)}; }};
+  c[Op::Hardtanh] = {[] { return Tensors{rn({5, 7}, 1)}; },
+                     [](const Tensors& in) {
+                       return Tensors{hardtanh(in[0] * 2), hardtanh(in[0], -0.25, 0.5) * 3};
+                     }};
+  c[Op::Mish] = unary(mish);
+  c[Op::Hardswish] = {[] { return Tensors{rn({5, 7}, 1)}; },
+                      [](const Tensors& in) { return Tensors{hardswish(in[0] * 4)}; }};
   // add, sub, mul, div: also their in-place forms (the fast path writes a third operand)
   c[Op::Add] = {[] { return Tensors{rn({5, 7}, 1), rn({7}, 2), rn({5, 7}, 3)}; },
                 [](const Tensors& in) {
@@ -215,6 +228,25 @@ std::map<Op, Case> cases() {
   c[Op::Gather] = {
       [] { return Tensors{rn({3, 4}, 1), tensor(std::vector<int64_t>{0, 3, 1}, {3, 1})}; },
       [](const Tensors& in) { return Tensors{gather(in[0] + 1, 1, in[1])}; }};
+  c[Op::Sort] = {[] { return Tensors{rn({4, 6}, 1)}; },
+                 [](const Tensors& in) {
+                   auto [v, i] = sort(in[0] * 2, 1, true);
+                   return Tensors{v + 1, i, argsort(in[0], 0)};
+                 }};
+  c[Op::Topk] = {[] { return Tensors{rn({4, 6}, 1)}; },
+                 [](const Tensors& in) {
+                   auto [v, i] = (in[0] + 1).topk(3);
+                   return Tensors{v * 2, i};
+                 }};
+  c[Op::Cumsum] = {[] { return Tensors{rn({4, 6}, 1)}; },
+                   [](const Tensors& in) { return Tensors{cumsum(in[0] * 2, 1) + 1}; }};
+  c[Op::Cumprod] = {[] { return Tensors{rn({4, 6}, 1)}; },
+                    [](const Tensors& in) { return Tensors{cumprod(in[0] + 1, 0) * 2}; }};
+  c[Op::Scatter] = {[] { return Tensors{rn({3, 4}, 1), rn({3, 2}, 2)}; },
+                    [](const Tensors& in) {
+                      Tensor i = tensor(std::vector<int64_t>{0, 3, 2, 2, 1, 0}, {3, 2});
+                      return Tensors{scatter(in[0] * 2, 1, i, in[1]) + 1};
+                    }};
   c[Op::Matmul] = {[] { return Tensors{rn({5, 7}, 1), rn({7, 3}, 2)}; },
                    [](const Tensors& in) { return Tensors{relu(matmul(in[0] * 2, in[1]) + 1)}; }};
   c[Op::Conv2d] = {[] { return Tensors{rn({2, 3, 6, 6}, 1), rn({4, 3, 3, 3}, 2)}; },
