@@ -47,12 +47,20 @@ bool layer_norm(std::span<const Tensor> in, const NormAttrs& a, TensorList& out)
     if (in[i].defined() &&
         (!is_float(in[i]) || in[i].dtype() != x.dtype() || in[i].sizes() != a.normalized_shape))
       return false;
-  Moments m = moments(x, inner, product(a.normalized_shape), 0);
+  // In float64 throughout, as the eager kernel computes (a float32 mean of a row whose spread is
+  // far below its magnitude loses the digits x - mean keeps: found by the gradient fuzzer), the
+  // results rounded to x's dtype at the end.
+  const DType dt = x.dtype();
+  auto wide = [](const Tensor& t) { return op1(Op::ToDtype, {t}, DTypeAttrs{kFloat64}); };
+  auto narrow = [&](const Tensor& t) {
+    return dt == kFloat64 ? t : op1(Op::ToDtype, {t}, DTypeAttrs{dt});
+  };
+  Moments m = moments(dt == kFloat64 ? x : wide(x), inner, product(a.normalized_shape), 0);
   Tensor rstd = op1(Op::Rsqrt, {op1(Op::Add, {m.var, wrapped_scalar(a.eps)})});
   Tensor y = op1(Op::Mul, {m.centered, rstd});
-  if (in.size() > 1 && in[1].defined()) y = op1(Op::Mul, {y, in[1]});
-  if (in.size() > 2 && in[2].defined()) y = op1(Op::Add, {y, in[2]});
-  out = {y, m.mean, rstd};
+  if (in.size() > 1 && in[1].defined()) y = op1(Op::Mul, {y, dt == kFloat64 ? in[1] : wide(in[1])});
+  if (in.size() > 2 && in[2].defined()) y = op1(Op::Add, {y, dt == kFloat64 ? in[2] : wide(in[2])});
+  out = {narrow(y), narrow(m.mean), narrow(rstd)};
   return true;
 }
 

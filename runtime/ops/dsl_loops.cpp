@@ -1,11 +1,22 @@
 // The dsl formulas evaluated with eager Tensor ops (gradients built under create_graph).
 #include "runtime/ops/dsl_loops.hpp"
 
+#include <algorithm>
+
 namespace ember::dsl::detail {
 
 Tensor tensor_const(double v) { return wrapped_scalar(v); }
 
 Tensor tensor_fn(Fn f, const std::vector<Tensor>& a) {
+  // C++ numbers only (a derivative's factor, 1/b of x/b): computed as float64 0-d tensors. A
+  // wrapped result would be typed float32 by promotion and round the factor of a float64 gradient
+  // (found by the JIT's gradient fuzzer); a 0-d tensor takes the other operands' dtype later.
+  if (std::all_of(a.begin(), a.end(),
+                  [](const Tensor& t) { return t.defined() && t.impl()->wrapped_number; })) {
+    std::vector<Tensor> wide;
+    for (const Tensor& t : a) wide.push_back(scalar_tensor(t.item(), TensorOptions{}.dtype(kFloat64)));
+    return tensor_fn(f, wide);
+  }
   auto as_float = [&](const Tensor& b) { return b.to(a[0].dtype()); };
   switch (f) {
     case Fn::Neg:
