@@ -1,0 +1,354 @@
+// The JIT's differential tester with gradients: seeded random programs of pure differentiable ops
+// (tests/jit/random_grad_program_gen.hpp: pointwise with broadcasting, reductions, softmax,
+// views, runtime scalars, matmul, linear, layer_norm, gelu, mse_loss, cross_entropy) over inputs
+// of which a random subset requires grad (the primals: shared by several ops, passed twice, or
+// views), with a loss summing sum(value * random weight) over some values (intermediates used
+// later included). Each program runs in one of three placements, from its seed:
+//   inside  the forward, the loss and loss.backward() in the region (the backward is traced);
+//   after   the forward and the loss in the region, loss.backward() after it (a backward reading
+//           the values the region computed);
+//   grad    autograd::grad(loss, primals) in the region (.grad untouched).
+// The inputs persist across the program's four runs (hot threshold 1, tier-up after 2, as
+// test_differential.cpp: capture and quick tier, quick, full tier, replay), the last one on new
+// values written into them as an optimizer would; between runs .grad is, from the seed, left to
+// accumulate, zeroed in place, or reset to undefined. After each run the outputs (values,
+// versions, requires_grad), the loss and every primal's gradient must match the same program run
+// eagerly on the same inputs with the same .grad history; non-primal inputs get no .grad.
+//
+//   EMBER_JIT_GRAD_FUZZ_N=5000 EMBER_JIT_FUZZ_SEED=1 ./build/tests/ember_tests "[grad]"
+//   EMBER_JIT_GRAD_FUZZ_PLACEMENT=inside|after|grad   (all programs in one placement)
+//   EMBER_JIT_FUZZ_PRINT=5   (show the first programs)
+//
+// Tolerances as the forward tester's (differential_support.hpp): each gradient's float32
+// rounding error is its distance from a float64 twin run in lockstep, widened by kGradSlack for
+// the longer chains of a backward summed in another order. A program is skipped (and counted)
+// when its gradient is mostly rounding noise or a value sits near a kink (relu/abs at 0, clamp at
+// a bound, maximum/minimum/amax near a tie), where a rounding difference moves the gradient.
+#include <chrono>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <set>
+
+#include "jit/differential_support.hpp"
+#include "jit/jit_support.hpp"
+#include "jit/random_grad_program_gen.hpp"
+
+using namespace ember;
+namespace fz = ember::test::fuzz;
+
+namespace {
+
+constexpr double kGradSlack = 4;
+
+enum class Placement { Inside, After, Grad };
+const char* placement_name(Placement pl) {
+  static const char* names[] = {"inside (backward in the region)",
+                                "after (backward after the region)",
+                                "grad (autograd::grad in the region)"};
+  return names[int(pl)];
+}
+
+Placement placement_of(const fz::Program& p) {
+  const char* env = std::getenv("EMBER_JIT_GRAD_FUZZ_PLACEMENT");
+  const std::string s = env ? env : "";
+  if (s == "inside") return Placement::Inside;
+  if (s == "after") return Placement::After;
+  if (s == "grad") return Placement::Grad;
+  return Placement(p.seed % 3);
+}
+
+// What happens to .grad between runs.
+enum class Between { Accumulate, Zero, Reset };
+const char* between_name(Between b) {
+  static const char* names[] = {"accumulates", "is zeroed in place", "is reset to undefined"};
+  return names[int(b)];
+}
+Between between_of(const fz::Program& p) { return Between(p.seed / 3 % 3); }
+
+// The inputs of one execution path (eager, its float64 twin, or fused), persistent across runs
+// with their .grad, and the loss weights.
+struct World {
+  std::vector<Tensor> inputs, weights;
+  std::vector<size_t> primals;  ///< distinct inputs that require grad
+  std::vector<Tensor> primal_tensors() const {
+    std::vector<Tensor> r;
+    for (size_t i : primals) r.push_back(inputs[i]);
+    return r;
+  }
+};
+
+World make_world(const fz::Program& p, bool f64) {
+  World w;
+  w.inputs = fz::make_inputs(p);
+  if (f64)
+    w.inputs = fz::map_inputs(p, w.inputs, [](const Tensor& t) {
+      Tensor d = fz::to_f64(t).detach();
+      if (t.requires_grad()) d.requires_grad_();
+      return d;
+    });
+  for (size_t i = 0; i < p.inputs.size(); ++i)
+    if (p.inputs[i].requires_grad && p.inputs[i].same_as < 0) w.primals.push_back(i);
+  for (size_t k = 0; k < p.loss.size(); ++k) {
+    const fz::ValueInfo& v = p.info[size_t(p.loss[k])];
+    Tensor t = fz::make_input(fz::InputSpec{.shape = v.shape, .dtype = v.dtype}, p.seed * 7777 + k);
+    w.weights.push_back(f64 ? fz::to_f64(t) : t);
+  }
+  return w;
+}
+
+// Writes the values of the last run into the inputs, as an optimizer's step does.
+void write_new_values(const fz::Program& p, World& w) {
+  NoGradGuard no_grad;
+  for (size_t i = 0; i < p.inputs.size(); ++i) {
+    const fz::InputSpec& spec = p.inputs[i];
+    if (spec.same_as >= 0) continue;
+    Tensor src = fz::make_input(spec, fz::input_seed(p, i, 1)), dst = w.inputs[i];
+    if (spec.layout == fz::Layout::Expanded && dst.stride(spec.d0) == 0) {
+      src = src.narrow(spec.d0, 0, 1);  // each element once
+      dst = dst.narrow(spec.d0, 0, 1);
+    }
+    dst.copy_(src);
+  }
+}
+
+void between_runs(Between b, World& w) {
+  NoGradGuard no_grad;
+  for (size_t i : w.primals) {
+    const Tensor& t = w.inputs[i];
+    if (b == Between::Zero && t.grad().defined()) t.grad().zero_();
+    if (b == Between::Reset) t.set_grad(Tensor());
+  }
+}
+
+struct RunResult {
+  std::vector<Tensor> outs;
+  Tensor loss;
+  std::vector<Tensor> grads;  ///< per primal: .grad, or autograd::grad's result
+};
+
+// Execution e of the program with its loss and backward in placement pl, in a region or not.
+RunResult run_once(const fz::Program& p, World& w, Placement pl, int e, bool fused) {
+  RunResult r;
+  auto body = [&] {
+    {
+      std::vector<Tensor> all = fz::evaluate(p, w.inputs, e);
+      for (int o : p.outputs) r.outs.push_back(all[size_t(o)]);
+      for (size_t k = 0; k < p.loss.size(); ++k) {
+        Tensor term = (all[size_t(p.loss[k])] * w.weights[k]).sum();
+        r.loss = r.loss.defined() ? r.loss + term : term;
+      }
+    }  // only the outputs and the loss outlive the program: the JIT may fuse the rest away
+    if (pl == Placement::Inside) r.loss.backward();
+    if (pl == Placement::Grad)
+      r.grads = autograd::grad({r.loss}, w.primal_tensors(), {}, std::nullopt, false, true);
+  };
+  if (fused) {
+    jit::Region region("gradfuzz" + std::to_string(p.seed));  // one name per program
+    body();
+  } else {
+    body();
+  }
+  if (pl == Placement::After) r.loss.backward();
+  if (pl != Placement::Grad)
+    for (size_t i : w.primals) r.grads.push_back(w.inputs[i].grad());
+  return r;
+}
+
+// An expectation from the eager float32 result and its float64 twin; `skip` gets the reason
+// when they cannot be compared.
+fz::Expect expect(const std::string& name, const Tensor& t32, const Tensor& t64,
+                  std::string& skip) {
+  fz::Expect x{name, t32.defined() ? t32.detach().clone() : Tensor(), 0, 0, 0};
+  if (!t32.defined()) return x;
+  std::string why;
+  fz::magnitude(t32, t64, x.scale, x.err, why);
+  if (!why.empty() && skip.empty()) skip = why + " in " + name;
+  if (x.err > 1e-3 * std::max(x.scale, 1.0) && skip.empty())
+    skip = "gradient dominated by rounding";
+  return x;
+}
+
+// Why the program's gradient is not comparable in execution e (a value near a kink of relu,
+// abs, clamp, maximum, minimum or amax, by the float32 run's distance from float64), or "".
+std::string near_kink(const fz::Program& p, const World& w32, const World& w64, int e) {
+  NoGradGuard no_grad;
+  const std::vector<Tensor> v = fz::evaluate(p, w32.inputs, e), u = fz::evaluate(p, w64.inputs, e);
+  for (int i = int(p.inputs.size()); i < p.value_count(); ++i) {
+    const fz::Instr& in = p.def(i);
+    const Tensor &a32 = v[size_t(in.a)], &a64 = u[size_t(in.a)];
+    std::vector<std::pair<Tensor, Tensor>> d;  // distances from the kink, float32 and float64
+    switch (in.kind) {
+      case fz::Kind::Relu:
+      case fz::Kind::Abs:
+        d.emplace_back(a32, a64);
+        break;
+      case fz::Kind::Clamp:
+        if (in.has_min) d.emplace_back(a32 - in.s, a64 - in.s);
+        if (in.has_max) d.emplace_back(a32 - in.s2, a64 - in.s2);
+        break;
+      case fz::Kind::Maximum:
+      case fz::Kind::Minimum:
+        d.emplace_back(a32 - v[size_t(in.b)], a64 - u[size_t(in.b)]);
+        break;
+      case fz::Kind::Amax:
+        d.emplace_back(a32 - amax(a32, Dims(in.dims), true), a64 - amax(a64, Dims(in.dims), true));
+        break;
+      default:
+        break;
+    }
+    double mag = 0, err = 0;
+    for (int o : {in.a, in.b}) {
+      if (o < 0) continue;
+      double m, er;
+      std::string why;
+      fz::magnitude(v[size_t(o)], u[size_t(o)], m, er, why);
+      mag = std::max(mag, m);
+      err = std::max(err, er);
+    }
+    const bool single = fz::is_float_run(a32) || (in.b >= 0 && fz::is_float_run(v[size_t(in.b)]));
+    const double thr = (single ? 1e-5 : 1e-12) * std::max(mag, 1.0) + 64 * err;
+    for (const auto& [d32, d64] : d) {
+      std::vector<double> x = test::values(d32), y = test::values(d64);
+      for (size_t j = 0; j < y.size(); ++j)
+        if (!std::isnan(y[j]) && std::abs(y[j]) <= thr && !(y[j] == 0 && x[j] == 0))
+          return "near a kink of " + std::string(fz::kind_name(in.kind)) + " at v" +
+                 std::to_string(i);
+    }
+  }
+  return "";
+}
+
+struct Outcome {
+  std::string skipped;  ///< why the program was not compared, or ""
+  std::string failure;
+  bool fused_last = false;  ///< the last run ran a fused graph
+};
+
+Outcome check_program(const fz::Program& p) {
+  Outcome o;
+  const Placement pl = placement_of(p);
+  const Between between = between_of(p);
+  test::RunWatch watch;
+  auto fail = [&](const std::string& where, const std::string& what) {
+    o.failure = "seed " + std::to_string(p.seed) + ", placement " + placement_name(pl) +
+                ", .grad " + between_name(between) + " between runs, " + where + ": " + what +
+                "\n" + fz::to_string(p) + "(replay: EMBER_JIT_FUZZ_SEED=" + std::to_string(p.seed) +
+                " EMBER_JIT_GRAD_FUZZ_N=1 ember_tests \"[grad]\")\n";
+    return o;
+  };
+  World w32 = make_world(p, false), w64 = make_world(p, true), wf = make_world(p, false);
+  for (int run = 0; run < p.runs; ++run) {
+    if (run > 0)
+      for (World* w : {&w32, &w64, &wf}) between_runs(between, *w);
+    if (run == p.runs - 1)
+      for (World* w : {&w32, &w64, &wf}) write_new_values(p, *w);
+    // The eager reference: forward checks and tolerances, kinks, then the gradients.
+    fz::Reference ref;
+    RunResult r32, r64;
+    try {
+      ref = fz::reference(p, w32.inputs, run);
+      if (ref.skip.empty()) ref.skip = near_kink(p, w32, w64, run);
+      r32 = run_once(p, w32, pl, run, false);
+      r64 = run_once(p, w64, pl, run, false);
+    } catch (const std::exception& e) {
+      return fail("eager run",
+                  std::string("threw (the generator made an invalid program): ") + e.what());
+    }
+    fz::Expect loss = expect("the loss", r32.loss, r64.loss, ref.skip);
+    std::vector<fz::Expect> grads;
+    for (size_t k = 0; k < w32.primals.size(); ++k)
+      grads.push_back(expect("the gradient of v" + std::to_string(w32.primals[k]), r32.grads[k],
+                             r64.grads[k], ref.skip));
+    if (!ref.skip.empty()) {
+      o.skipped = ref.skip.substr(0, ref.skip.find(" at v"));
+      return o;
+    }
+    std::string where = "run " + std::to_string(run + 1) + " of " + std::to_string(p.runs);
+    if (run == p.runs - 1) where += " (new input values)";
+    RunResult rf;
+    watch.begin();
+    try {
+      rf = run_once(p, wf, pl, run, true);
+    } catch (const std::exception& e) {
+      test::settle_compiles();
+      return fail(where + " [" + watch.end() + "]", std::string("threw: ") + e.what());
+    }
+    test::settle_compiles();
+    where += " [" + watch.end() + "]";
+    o.fused_last = watch.last_fused();
+    const std::vector<fz::Expect>& outs = ref.steps[0];
+    for (size_t k = 0; k < outs.size(); ++k) {
+      std::string msg = fz::compare(rf.outs[k], outs[k]);
+      if (msg.empty() && rf.outs[k].requires_grad() != r32.outs[k].requires_grad())
+        msg = "  requires_grad " + std::to_string(rf.outs[k].requires_grad()) + ", eager " +
+              std::to_string(r32.outs[k].requires_grad()) + "\n";
+      if (!msg.empty()) return fail(where, outs[k].name + " differs\n" + msg);
+    }
+    std::string msg = fz::compare(rf.loss, loss.value, loss.scale, loss.err, kGradSlack);
+    if (!msg.empty()) return fail(where, "the loss differs\n" + msg);
+    for (size_t k = 0; k < grads.size(); ++k) {
+      const fz::Expect& g = grads[k];
+      if (rf.grads[k].defined() != g.value.defined())
+        return fail(where, g.name + (g.value.defined() ? " is undefined" : " is defined") +
+                               ", eager's is not");
+      if (!g.value.defined()) continue;
+      msg = fz::compare(rf.grads[k], g.value, g.scale, g.err, kGradSlack);
+      if (!msg.empty()) return fail(where, g.name + " differs\n" + msg);
+    }
+    for (size_t i = 0; i < wf.inputs.size(); ++i) {
+      const bool primal = std::find(wf.primals.begin(), wf.primals.end(), i) != wf.primals.end();
+      if ((!primal || pl == Placement::Grad) && wf.inputs[i].grad().defined())
+        return fail(where, "input v" + std::to_string(i) + " got a .grad");
+    }
+  }
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("fused gradients of random programs agree with eager autograd",
+          "[jit][differential][grad]") {
+  const long long n = test::env_int("EMBER_JIT_GRAD_FUZZ_N", test::env_int("EMBER_JIT_FUZZ_N", 300));
+  const long long seed0 = test::env_int("EMBER_JIT_FUZZ_SEED", 1);
+  const long long print = test::env_int("EMBER_JIT_FUZZ_PRINT", 0);
+  test::CompiledPath path(1, 2);
+  fz::CrashReport crash_report;
+  jit::Stats before = jit::stats();
+  auto t0 = std::chrono::steady_clock::now();
+  long long skipped = 0, failures = 0, fused_last = 0, i = 0;
+  std::map<std::string, int> skip_reasons;
+  for (; i < n && failures < 10; ++i) {
+    fz::Program p = fz::generate_grad(uint64_t(seed0 + i));
+    if (i < print) std::cout << fz::to_string(p);
+    fz::CrashReport::running(p, "differential grad", "EMBER_JIT_GRAD_FUZZ_N=1");
+    Outcome o = check_program(p);
+    if (!o.skipped.empty()) {
+      ++skipped;
+      ++skip_reasons[o.skipped];
+    }
+    fused_last += o.fused_last;
+    if (!o.failure.empty()) {
+      ++failures;
+      FAIL_CHECK(o.failure);
+    }
+    if ((i + 1) % 256 == 0) jit::clear_cache();  // bounds the memory of long runs
+    if (n >= 2000 && (i + 1) % (n / 20) == 0)
+      std::cerr << "[differential grad] " << i + 1 << " / " << n << " programs\n";
+  }
+  jit::Stats after = jit::stats();
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (std::getenv("EMBER_JIT_GRAD_FUZZ_N") || std::getenv("EMBER_JIT_FUZZ_N") || print) {
+    std::cout << "[differential grad] seeds " << seed0 << ".." << seed0 + i - 1 << ": " << i
+              << " programs, " << skipped << " skipped (";
+    for (const auto& [why, count] : skip_reasons) std::cout << why << ": " << count << "; ";
+    std::cout << "), " << failures << " failed, in " << secs << " s; last run fused in "
+              << fused_last << "; fused graphs " << after.fused_graphs - before.fused_graphs
+              << ", eager graphs " << after.eager_graphs - before.eager_graphs
+              << ", kernels compiled " << after.kernels_compiled - before.kernels_compiled << " ("
+              << after.compile_ms - before.compile_ms << " ms), fallbacks "
+              << after.fallbacks - before.fallbacks << "\n";
+  }
+  REQUIRE(failures == 0);
+  CHECK(skipped <= n / 10 + 1);
+}
