@@ -37,7 +37,8 @@ inline bool is_float_run(const Tensor& t) { return t.dtype() == kFloat32; }
 
 // The largest magnitude of a and its largest distance from its float64 twin b; `why` gets the
 // reason when they cannot be compared (NaN in one only, an overflow).
-inline void magnitude(const Tensor& a32, const Tensor& b64, double& mag, double& err, std::string& why) {
+inline void magnitude(const Tensor& a32, const Tensor& b64, double& mag, double& err,
+                      std::string& why) {
   std::vector<double> a = test::values(a32), b = test::values(b64);
   mag = err = 0;
   for (size_t j = 0; j < a.size(); ++j) {

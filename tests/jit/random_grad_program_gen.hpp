@@ -22,15 +22,15 @@ class GradGenerator : public Generator {
     p_.steps = 1;
     make_inputs();
     for (InputSpec& in : p_.inputs)
-      in.requires_grad = in.same_as >= 0 ? p_.inputs[size_t(in.same_as)].requires_grad
-                                         : chance(0.6);
+      in.requires_grad =
+          in.same_as >= 0 ? p_.inputs[size_t(in.same_as)].requires_grad : chance(0.6);
     make_parameters();
     if (std::none_of(p_.inputs.begin(), p_.inputs.end(),
                      [](const InputSpec& in) { return in.requires_grad; }))
       p_.inputs[0].requires_grad = true;
     for (InputSpec& in : p_.inputs)  // an input passed twice keeps its twin's flag
       if (in.same_as >= 0) in.requires_grad = p_.inputs[size_t(in.same_as)].requires_grad;
-    int target = uniform(2, 12);
+    int target = uniform(3, 14);
     int attempts = 0;
     while (int(p_.ops.size()) < target && attempts++ < 200) emit_random_grad();
     if (p_.ops.empty()) emit_unary(Kind::Tanh);
@@ -72,8 +72,8 @@ class GradGenerator : public Generator {
       }
       const int id = p_.value_count();
       p_.inputs.push_back(s);
-      p_.info.push_back(ValueInfo{s.shape, s.dtype, 5, -5, true, id, false,
-                                  s.layout == Layout::Contiguous});
+      p_.info.push_back(
+          ValueInfo{s.shape, s.dtype, 5, -5, true, id, false, s.layout == Layout::Contiguous});
     }
   }
 
@@ -109,9 +109,8 @@ class GradGenerator : public Generator {
     if (a < 0) {
       a = pick_where([&](int v) { return rank(v) >= 2; });
       if (a < 0) return false;
-      int y = pick_where([&](int v) {
-        return info(v).shape == info(a).shape && info(v).dtype == info(a).dtype;
-      });
+      int y = pick_where(
+          [&](int v) { return info(v).shape == info(a).shape && info(v).dtype == info(a).dtype; });
       const int r = rank(y);
       ValueInfo t = info(y);
       std::swap(t.shape[size_t(r - 2)], t.shape[size_t(r - 1)]);
@@ -149,7 +148,8 @@ class GradGenerator : public Generator {
     const int bias = chance(0.7) ? parameter({out}, X.dtype) : -1;
     ValueInfo vi = X;
     vi.shape.back() = out;
-    vi.bound = double(X.shape.back()) * X.bound * info(w).bound + (bias >= 0 ? info(bias).bound : 0);
+    vi.bound =
+        double(X.shape.back()) * X.bound * info(w).bound + (bias >= 0 ? info(bias).bound : 0);
     vi.lo = -vi.bound;
     vi.exact = false;
     if (vi.bound > kMaxBound) return false;
@@ -186,9 +186,8 @@ class GradGenerator : public Generator {
 
   bool emit_mse_loss() {
     int a = pick();
-    int b = pick_where([&](int v) {
-      return info(v).shape == info(a).shape && info(v).dtype == info(a).dtype;
-    });
+    int b = pick_where(
+        [&](int v) { return info(v).shape == info(a).shape && info(v).dtype == info(a).dtype; });
     const ValueInfo &A = info(a), &B = info(b);
     Instr in{.kind = Kind::MseLoss, .a = a, .b = b, .reduction = pick_reduction()};
     ValueInfo vi = A;
@@ -211,13 +210,12 @@ class GradGenerator : public Generator {
     Instr in{.kind = Kind::CrossEntropy, .a = a, .reduction = pick_reduction()};
     for (int64_t i = 0; i < n; ++i) in.dims.push_back(uniform(0, int(c) - 1));
     ValueInfo vi = A;
-    vi.bound = (2 * A.bound + std::log(double(c)) + 1) *
-               (in.reduction == Reduction::Sum ? double(n) : 1);
+    vi.bound =
+        (2 * A.bound + std::log(double(c)) + 1) * (in.reduction == Reduction::Sum ? double(n) : 1);
     vi.lo = 0;
     vi.exact = false;
-    vi.shape = in.reduction == Reduction::None && A.shape.size() == 2
-                   ? std::vector<int64_t>{n}
-                   : std::vector<int64_t>{};
+    vi.shape = in.reduction == Reduction::None && A.shape.size() == 2 ? std::vector<int64_t>{n}
+                                                                      : std::vector<int64_t>{};
     emit(in, vi);
     return true;
   }
@@ -228,15 +226,15 @@ class GradGenerator : public Generator {
       int w;
     };
     static const W table[] = {
-        {Kind::Add, 4},       {Kind::Sub, 3},        {Kind::Mul, 4},       {Kind::Div, 2},
-        {Kind::Maximum, 1},   {Kind::Minimum, 1},    {Kind::Neg, 1},       {Kind::Abs, 1},
-        {Kind::Exp, 2},       {Kind::Log, 1},        {Kind::Sqrt, 1},      {Kind::Rsqrt, 1},
-        {Kind::Log1p, 1},     {Kind::Expm1, 1},      {Kind::Tanh, 2},      {Kind::Sigmoid, 1},
-        {Kind::Relu, 1},      {Kind::Gelu, 2},       {Kind::Silu, 1},      {Kind::Erf, 1},
-        {Kind::Sin, 1},       {Kind::Cos, 1},        {Kind::PowScalar, 2}, {Kind::Clamp, 1},
-        {Kind::Where, 2},     {Kind::Sum, 2},        {Kind::Mean, 2},      {Kind::Amax, 1},
-        {Kind::Softmax, 1},   {Kind::LogSoftmax, 1}, {Kind::Select, 1},    {Kind::Narrow, 1},
-        {Kind::Transpose, 1}, {Kind::Flatten, 1},    {Kind::Matmul, 3},    {Kind::Linear, 3},
+        {Kind::Add, 4},       {Kind::Sub, 3},        {Kind::Mul, 4},         {Kind::Div, 2},
+        {Kind::Maximum, 1},   {Kind::Minimum, 1},    {Kind::Neg, 1},         {Kind::Abs, 1},
+        {Kind::Exp, 2},       {Kind::Log, 1},        {Kind::Sqrt, 1},        {Kind::Rsqrt, 1},
+        {Kind::Log1p, 1},     {Kind::Expm1, 1},      {Kind::Tanh, 2},        {Kind::Sigmoid, 1},
+        {Kind::Relu, 1},      {Kind::Gelu, 2},       {Kind::Silu, 1},        {Kind::Erf, 1},
+        {Kind::Sin, 1},       {Kind::Cos, 1},        {Kind::PowScalar, 2},   {Kind::Clamp, 1},
+        {Kind::Where, 2},     {Kind::Sum, 2},        {Kind::Mean, 2},        {Kind::Amax, 1},
+        {Kind::Softmax, 1},   {Kind::LogSoftmax, 1}, {Kind::Select, 1},      {Kind::Narrow, 1},
+        {Kind::Transpose, 1}, {Kind::Flatten, 1},    {Kind::Matmul, 3},      {Kind::Linear, 3},
         {Kind::LayerNorm, 2}, {Kind::MseLoss, 1},    {Kind::CrossEntropy, 1}};
     int total = 0;
     for (const W& w : table) total += w.w;

@@ -97,13 +97,15 @@ World make_world(const fz::Program& p, bool f64) {
   return w;
 }
 
-// Writes the values of the last run into the inputs, as an optimizer's step does.
-void write_new_values(const fz::Program& p, World& w) {
+// Writes new values into the inputs, as an optimizer's step does: those of `salt`, scaled by
+// 1 + shift and shifted by shift.
+void write_new_values(const fz::Program& p, World& w, uint64_t salt = 1, double shift = 0) {
   NoGradGuard no_grad;
   for (size_t i = 0; i < p.inputs.size(); ++i) {
     const fz::InputSpec& spec = p.inputs[i];
     if (spec.same_as >= 0) continue;
-    Tensor src = fz::make_input(spec, fz::input_seed(p, i, 1)), dst = w.inputs[i];
+    Tensor src = fz::make_input(spec, fz::input_seed(p, i, salt)), dst = w.inputs[i];
+    if (shift != 0) src = src * (1 + shift) + shift;
     if (spec.layout == fz::Layout::Expanded && dst.stride(spec.d0) == 0) {
       src = src.narrow(spec.d0, 0, 1);  // each element once
       dst = dst.narrow(spec.d0, 0, 1);
@@ -167,6 +169,15 @@ fz::Expect expect(const std::string& name, const Tensor& t32, const Tensor& t64,
   if (x.err > 1e-3 * std::max(x.scale, 1.0) && skip.empty())
     skip = "gradient dominated by rounding";
   return x;
+}
+
+// A gradient element is a sum of terms that may cancel (log_softmax's gradient along its dim sums
+// to zero), to a rounding error of the terms, not of the sum: each gradient's scale is the
+// largest of all the primals' gradients.
+void widen_scales(std::vector<fz::Expect>& grads) {
+  double scale = 0;
+  for (const fz::Expect& g : grads) scale = std::max(scale, g.scale);
+  for (fz::Expect& g : grads) g.scale = scale;
 }
 
 // Why the program's gradient is not comparable in execution e (a value near a kink of relu,
@@ -260,6 +271,7 @@ Outcome check_program(const fz::Program& p) {
     for (size_t k = 0; k < w32.primals.size(); ++k)
       grads.push_back(expect("the gradient of v" + std::to_string(w32.primals[k]), r32.grads[k],
                              r64.grads[k], ref.skip));
+    widen_scales(grads);
     if (!ref.skip.empty()) {
       o.skipped = ref.skip.substr(0, ref.skip.find(" at v"));
       return o;
@@ -297,6 +309,7 @@ Outcome check_program(const fz::Program& p) {
       if (!msg.empty()) return fail(where, g.name + " differs\n" + msg);
     }
     for (size_t i = 0; i < wf.inputs.size(); ++i) {
+      if (p.inputs[i].same_as >= 0) continue;  // its twin is checked
       const bool primal = std::find(wf.primals.begin(), wf.primals.end(), i) != wf.primals.end();
       if ((!primal || pl == Placement::Grad) && wf.inputs[i].grad().defined())
         return fail(where, "input v" + std::to_string(i) + " got a .grad");
@@ -309,7 +322,8 @@ Outcome check_program(const fz::Program& p) {
 
 TEST_CASE("fused gradients of random programs agree with eager autograd",
           "[jit][differential][grad]") {
-  const long long n = test::env_int("EMBER_JIT_GRAD_FUZZ_N", test::env_int("EMBER_JIT_FUZZ_N", 300));
+  const long long n =
+      test::env_int("EMBER_JIT_GRAD_FUZZ_N", test::env_int("EMBER_JIT_FUZZ_N", 200));
   const long long seed0 = test::env_int("EMBER_JIT_FUZZ_SEED", 1);
   const long long print = test::env_int("EMBER_JIT_FUZZ_PRINT", 0);
   test::CompiledPath path(1, 2);
@@ -318,11 +332,20 @@ TEST_CASE("fused gradients of random programs agree with eager autograd",
   auto t0 = std::chrono::steady_clock::now();
   long long skipped = 0, failures = 0, fused_last = 0, i = 0;
   std::map<std::string, int> skip_reasons;
+  struct PerPlacement {
+    long long programs = 0, graphs = 0, breaks = 0;
+  } per[3];
   for (; i < n && failures < 10; ++i) {
     fz::Program p = fz::generate_grad(uint64_t(seed0 + i));
     if (i < print) std::cout << fz::to_string(p);
     fz::CrashReport::running(p, "differential grad", "EMBER_JIT_GRAD_FUZZ_N=1");
+    const jit::Stats s0 = jit::stats();
     Outcome o = check_program(p);
+    const jit::Stats s1 = jit::stats();
+    PerPlacement& pp = per[int(placement_of(p))];
+    pp.programs += o.skipped.empty();
+    pp.graphs += o.skipped.empty() ? s1.graphs - s0.graphs : 0;
+    pp.breaks += s1.graph_breaks - s0.graph_breaks;
     if (!o.skipped.empty()) {
       ++skipped;
       ++skip_reasons[o.skipped];
@@ -347,8 +370,127 @@ TEST_CASE("fused gradients of random programs agree with eager autograd",
               << ", eager graphs " << after.eager_graphs - before.eager_graphs
               << ", kernels compiled " << after.kernels_compiled - before.kernels_compiled << " ("
               << after.compile_ms - before.compile_ms << " ms), fallbacks "
-              << after.fallbacks - before.fallbacks << "\n";
+              << after.fallbacks - before.fallbacks << ", graph breaks "
+              << after.graph_breaks - before.graph_breaks << "\n";
+    for (int k = 0; k < 3; ++k)
+      if (per[k].programs)
+        std::cout << "  " << placement_name(Placement(k)) << ": " << per[k].programs
+                  << " programs compared, "
+                  << double(per[k].graphs) / double(fz::Program().runs * per[k].programs)
+                  << " graphs per region run, " << per[k].breaks << " graph breaks\n";
   }
   REQUIRE(failures == 0);
   CHECK(skipped <= n / 10 + 1);
+}
+
+TEST_CASE("random gradient programs are valid, varied and reproducible",
+          "[jit][differential][grad]") {
+  std::map<fz::Kind, int> kinds;
+  int mixed_masks = 0, shared = 0, escaping = 0, broadcast_primal = 0, twice = 0, runtime = 0;
+  int weight_views = 0, multi_loss = 0;
+  for (uint64_t seed = 1; seed <= 1500; ++seed) {
+    fz::Program p = fz::generate_grad(seed);
+    REQUIRE(fz::to_string(p) == fz::to_string(fz::generate_grad(seed)));
+    REQUIRE(!p.loss.empty());
+    int primals = 0, others = 0;
+    for (const fz::InputSpec& in : p.inputs) {
+      primals += in.requires_grad;
+      others += !in.requires_grad;
+      twice += in.same_as >= 0 && in.requires_grad;
+      weight_views += in.requires_grad && in.layout != fz::Layout::Contiguous;
+    }
+    REQUIRE(primals >= 1);
+    mixed_masks += others > 0;
+    multi_loss += p.loss.size() > 1;
+    std::vector<int> uses(size_t(p.value_count()), 0);
+    for (size_t j = 0; j < p.ops.size(); ++j) {
+      const fz::Instr& op = p.ops[j];
+      REQUIRE_FALSE(fz::is_inplace(op.kind));  // eager refuses writes into values needing grad
+      ++kinds[op.kind];
+      runtime += op.slot >= 0;
+      for (int o : {op.a, op.b, op.c})
+        if (o >= 0) ++uses[size_t(o)];
+      // A primal broadcast against a larger operand (its gradient is a sum over the broadcast).
+      const bool binary = op.kind == fz::Kind::Add || op.kind == fz::Kind::Sub ||
+                          op.kind == fz::Kind::Mul || op.kind == fz::Kind::Div;
+      for (int o : {op.a, op.b})
+        if (binary && o >= 0 && p.is_input(o) && p.inputs[size_t(o)].requires_grad &&
+            p.info[size_t(o)].shape != p.info[p.inputs.size() + j].shape)
+          ++broadcast_primal;
+    }
+    for (size_t i = 0; i < p.inputs.size(); ++i)
+      shared += p.inputs[i].requires_grad && uses[i] >= 2;
+    for (int v : p.loss) escaping += !p.is_input(v) && uses[size_t(v)] > 0;
+    if (seed <= 200) {
+      // The generator's idea of each value's shape and dtype is ember's, and every loss term
+      // but those of primals that feed nothing requires grad.
+      std::vector<Tensor> v = fz::evaluate(p, fz::make_inputs(p));
+      for (int i = 0; i < p.value_count(); ++i) {
+        INFO(fz::to_string(p) << "value v" << i);
+        REQUIRE(v[size_t(i)].sizes() == Dims(p.info[size_t(i)].shape));
+        REQUIRE(v[size_t(i)].dtype() == p.info[size_t(i)].dtype);
+      }
+      for (int l : p.loss) {
+        INFO(fz::to_string(p) << "loss term v" << l);
+        REQUIRE(v[size_t(l)].requires_grad());
+      }
+    }
+  }
+  for (fz::Kind k :
+       {fz::Kind::Add,        fz::Kind::Mul,         fz::Kind::Div,    fz::Kind::Maximum,
+        fz::Kind::Exp,        fz::Kind::Log,         fz::Kind::Gelu,   fz::Kind::Where,
+        fz::Kind::Sum,        fz::Kind::Mean,        fz::Kind::Amax,   fz::Kind::Softmax,
+        fz::Kind::LogSoftmax, fz::Kind::Select,      fz::Kind::Narrow, fz::Kind::Transpose,
+        fz::Kind::Flatten,    fz::Kind::Matmul,      fz::Kind::Linear, fz::Kind::LayerNorm,
+        fz::Kind::MseLoss,    fz::Kind::CrossEntropy}) {
+    INFO("op kind " << fz::kind_name(k));
+    CHECK(kinds[k] >= 50);
+  }
+  CHECK(mixed_masks >= 500);
+  CHECK(shared >= 300);
+  CHECK(escaping >= 300);
+  CHECK(broadcast_primal >= 100);
+  CHECK(twice >= 50);
+  CHECK(runtime >= 500);
+  CHECK(weight_views >= 300);
+  CHECK(multi_loss >= 300);
+}
+
+TEST_CASE("the gradient comparison accepts other roundings and catches wrong gradients",
+          "[jit][differential][grad]") {
+  // As the forward tester's: float64 gradients (a better rounding) must pass the float32
+  // comparison; gradients off by 1e-3 (of inputs and loss weights off by that much) must be
+  // caught in most programs (the rest have gradients that are zero, saturated, or invariant
+  // under the shift, as layer_norm's is).
+  int compared = 0, caught = 0;
+  for (uint64_t seed = 1; seed <= 200; ++seed) {
+    fz::Program p = fz::generate_grad(seed);
+    const Placement pl = Placement(seed % 3);
+    World w32 = make_world(p, false), w64 = make_world(p, true), bad = make_world(p, false);
+    std::string skip = fz::reference(p, w32.inputs, 0).skip;
+    if (skip.empty()) skip = near_kink(p, w32, w64, 0);
+    write_new_values(p, bad, 0, 1e-3);
+    for (Tensor& t : bad.weights) t = t * (1 + 1e-3) + 1e-3;  // a wrong incoming gradient too
+    RunResult r32 = run_once(p, w32, pl, 0, false), r64 = run_once(p, w64, pl, 0, false);
+    RunResult rb = run_once(p, bad, pl, 0, false);
+    std::vector<fz::Expect> grads;
+    for (size_t k = 0; k < w32.primals.size(); ++k)
+      grads.push_back(expect("gradient", r32.grads[k], r64.grads[k], skip));
+    widen_scales(grads);
+    if (!skip.empty()) continue;
+    ++compared;
+    bool differs = false;
+    for (size_t k = 0; k < grads.size(); ++k) {
+      const fz::Expect& g = grads[k];
+      if (!g.value.defined()) continue;
+      INFO(fz::to_string(p) << "primal v" << w32.primals[k]);
+      REQUIRE(fz::compare(r64.grads[k].to(g.value.dtype()), g.value, g.scale, g.err, kGradSlack) ==
+              "");
+      differs = differs || !fz::compare(rb.grads[k], g.value, g.scale, g.err, kGradSlack).empty();
+    }
+    caught += differs;
+  }
+  CHECK(compared >= 180);
+  INFO(caught << " of " << compared << " programs with shifted inputs caught");
+  CHECK(caught >= compared * 8 / 10);
 }
