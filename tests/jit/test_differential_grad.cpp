@@ -3,11 +3,14 @@
 // views, runtime scalars, matmul, linear, layer_norm, gelu, mse_loss, cross_entropy) over inputs
 // of which a random subset requires grad (the primals: shared by several ops, passed twice, or
 // views), with a loss summing sum(value * random weight) over some values (intermediates used
-// later included). Each program runs in one of three placements, from its seed:
+// later included). Each program runs in one of four placements, from its seed:
 //   inside  the forward, the loss and loss.backward() in the region (the backward is traced);
 //   after   the forward and the loss in the region, loss.backward() after it (a backward reading
 //           the values the region computed);
-//   grad    autograd::grad(loss, primals) in the region (.grad untouched).
+//   grad    autograd::grad(loss, primals) in the region (.grad untouched);
+//   outside the forward in the region, the loss and its backward after it: the region's
+//           outputs get incoming gradients, an intermediate used later in the region summing
+//           its incoming gradient with the internal one.
 // The inputs persist across the program's four runs (hot threshold 1, tier-up after 2, as
 // test_differential.cpp: capture and quick tier, quick, full tier, replay), the last one on new
 // values written into them as an optimizer would; between runs .grad is, from the seed, left to
@@ -16,7 +19,7 @@
 // eagerly on the same inputs with the same .grad history; non-primal inputs get no .grad.
 //
 //   EMBER_JIT_GRAD_FUZZ_N=5000 EMBER_JIT_FUZZ_SEED=1 ./build/tests/ember_tests "[grad]"
-//   EMBER_JIT_GRAD_FUZZ_PLACEMENT=inside|after|grad   (all programs in one placement)
+//   EMBER_JIT_GRAD_FUZZ_PLACEMENT=inside|after|grad|outside   (all programs in one placement)
 //   EMBER_JIT_FUZZ_PRINT=5   (show the first programs)
 //
 // Tolerances as the forward tester's (differential_support.hpp): each gradient's float32
@@ -41,11 +44,12 @@ namespace {
 
 constexpr double kGradSlack = 4;
 
-enum class Placement { Inside, After, Grad };
+enum class Placement { Inside, After, Grad, Outside };
+constexpr int kPlacements = 4;
 const char* placement_name(Placement pl) {
-  static const char* names[] = {"inside (backward in the region)",
-                                "after (backward after the region)",
-                                "grad (autograd::grad in the region)"};
+  static const char* names[] = {
+      "inside (backward in the region)", "after (backward after the region)",
+      "grad (autograd::grad in the region)", "outside (loss and backward after the region)"};
   return names[int(pl)];
 }
 
@@ -55,7 +59,8 @@ Placement placement_of(const fz::Program& p) {
   if (s == "inside") return Placement::Inside;
   if (s == "after") return Placement::After;
   if (s == "grad") return Placement::Grad;
-  return Placement(p.seed % 3);
+  if (s == "outside") return Placement::Outside;
+  return Placement(p.seed % kPlacements);
 }
 
 // What happens to .grad between runs.
@@ -64,7 +69,7 @@ const char* between_name(Between b) {
   static const char* names[] = {"accumulates", "is zeroed in place", "is reset to undefined"};
   return names[int(b)];
 }
-Between between_of(const fz::Program& p) { return Between(p.seed / 3 % 3); }
+Between between_of(const fz::Program& p) { return Between(p.seed / kPlacements % 3); }
 
 // The inputs of one execution path (eager, its float64 twin, or fused), persistent across runs
 // with their .grad, and the loss weights.
@@ -129,18 +134,27 @@ struct RunResult {
   std::vector<Tensor> grads;  ///< per primal: .grad, or autograd::grad's result
 };
 
+Tensor loss_of(const std::vector<Tensor>& terms, const std::vector<Tensor>& weights) {
+  Tensor loss;
+  for (size_t k = 0; k < terms.size(); ++k) {
+    Tensor term = (terms[k] * weights[k]).sum();
+    loss = loss.defined() ? loss + term : term;
+  }
+  return loss;
+}
+
 // Execution e of the program with its loss and backward in placement pl, in a region or not.
 RunResult run_once(const fz::Program& p, World& w, Placement pl, int e, bool fused) {
   RunResult r;
+  std::vector<Tensor> terms;  // the loss's values, region outputs in placement outside
   auto body = [&] {
     {
       std::vector<Tensor> all = fz::evaluate(p, w.inputs, e);
       for (int o : p.outputs) r.outs.push_back(all[size_t(o)]);
-      for (size_t k = 0; k < p.loss.size(); ++k) {
-        Tensor term = (all[size_t(p.loss[k])] * w.weights[k]).sum();
-        r.loss = r.loss.defined() ? r.loss + term : term;
-      }
+      for (int v : p.loss) terms.push_back(all[size_t(v)]);
+      if (pl != Placement::Outside) r.loss = loss_of(terms, w.weights);
     }  // only the outputs and the loss outlive the program: the JIT may fuse the rest away
+    if (pl != Placement::Outside) terms.clear();
     if (pl == Placement::Inside) r.loss.backward();
     if (pl == Placement::Grad)
       r.grads = autograd::grad({r.loss}, w.primal_tensors(), {}, std::nullopt, false, true);
@@ -151,7 +165,8 @@ RunResult run_once(const fz::Program& p, World& w, Placement pl, int e, bool fus
   } else {
     body();
   }
-  if (pl == Placement::After) r.loss.backward();
+  if (pl == Placement::Outside) r.loss = loss_of(terms, w.weights);
+  if (pl == Placement::After || pl == Placement::Outside) r.loss.backward();
   if (pl != Placement::Grad)
     for (size_t i : w.primals) r.grads.push_back(w.inputs[i].grad());
   return r;
@@ -334,7 +349,7 @@ TEST_CASE("fused gradients of random programs agree with eager autograd",
   std::map<std::string, int> skip_reasons;
   struct PerPlacement {
     long long programs = 0, graphs = 0, breaks = 0;
-  } per[3];
+  } per[kPlacements];
   for (; i < n && failures < 10; ++i) {
     fz::Program p = fz::generate_grad(uint64_t(seed0 + i));
     if (i < print) std::cout << fz::to_string(p);
@@ -372,7 +387,7 @@ TEST_CASE("fused gradients of random programs agree with eager autograd",
               << after.compile_ms - before.compile_ms << " ms), fallbacks "
               << after.fallbacks - before.fallbacks << ", graph breaks "
               << after.graph_breaks - before.graph_breaks << "\n";
-    for (int k = 0; k < 3; ++k)
+    for (int k = 0; k < kPlacements; ++k)
       if (per[k].programs)
         std::cout << "  " << placement_name(Placement(k)) << ": " << per[k].programs
                   << " programs compared, "
@@ -465,7 +480,7 @@ TEST_CASE("the gradient comparison accepts other roundings and catches wrong gra
   int compared = 0, caught = 0;
   for (uint64_t seed = 1; seed <= 200; ++seed) {
     fz::Program p = fz::generate_grad(seed);
-    const Placement pl = Placement(seed % 3);
+    const Placement pl = Placement(seed % kPlacements);
     World w32 = make_world(p, false), w64 = make_world(p, true), bad = make_world(p, false);
     std::string skip = fz::reference(p, w32.inputs, 0).skip;
     if (skip.empty()) skip = near_kink(p, w32, w64, 0);
