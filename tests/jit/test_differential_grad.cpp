@@ -3,14 +3,16 @@
 // views, runtime scalars, matmul, linear, layer_norm, gelu, mse_loss, cross_entropy) over inputs
 // of which a random subset requires grad (the primals: shared by several ops, passed twice, or
 // views), with a loss summing sum(value * random weight) over some values (intermediates used
-// later included). Each program runs in one of four placements, from its seed:
+// later included). Each program runs in one of five placements, from its seed:
 //   inside  the forward, the loss and loss.backward() in the region (the backward is traced);
 //   after   the forward and the loss in the region, loss.backward() after it (a backward reading
 //           the values the region computed);
 //   grad    autograd::grad(loss, primals) in the region (.grad untouched);
 //   outside the forward in the region, the loss and its backward after it: the region's
 //           outputs get incoming gradients, an intermediate used later in the region summing
-//           its incoming gradient with the internal one.
+//           its incoming gradient with the internal one;
+//   step    as inside, then an SGD update of the primals under no_grad in the region (the
+//           whole training step): the primals' values after the run are compared too.
 // The inputs persist across the program's four runs (hot threshold 1, tier-up after 2, as
 // test_differential.cpp: capture and quick tier, quick, full tier, replay), the last one on new
 // values written into them as an optimizer would; between runs .grad is, from the seed, left to
@@ -19,7 +21,7 @@
 // eagerly on the same inputs with the same .grad history; non-primal inputs get no .grad.
 //
 //   EMBER_JIT_GRAD_FUZZ_N=5000 EMBER_JIT_FUZZ_SEED=1 ./build/tests/ember_tests "[grad]"
-//   EMBER_JIT_GRAD_FUZZ_PLACEMENT=inside|after|grad|outside   (all programs in one placement)
+//   EMBER_JIT_GRAD_FUZZ_PLACEMENT=inside|after|grad|outside|step   (all programs in one placement)
 //   EMBER_JIT_FUZZ_PRINT=5   (show the first programs)
 //
 // Tolerances as the forward tester's (differential_support.hpp): each gradient's float32
@@ -44,12 +46,13 @@ namespace {
 
 constexpr double kGradSlack = 4;
 
-enum class Placement { Inside, After, Grad, Outside };
-constexpr int kPlacements = 4;
+enum class Placement { Inside, After, Grad, Outside, Step };
+constexpr int kPlacements = 5;
 const char* placement_name(Placement pl) {
   static const char* names[] = {
       "inside (backward in the region)", "after (backward after the region)",
-      "grad (autograd::grad in the region)", "outside (loss and backward after the region)"};
+      "grad (autograd::grad in the region)", "outside (loss and backward after the region)",
+      "step (backward and an SGD update in the region)"};
   return names[int(pl)];
 }
 
@@ -60,6 +63,7 @@ Placement placement_of(const fz::Program& p) {
   if (s == "after") return Placement::After;
   if (s == "grad") return Placement::Grad;
   if (s == "outside") return Placement::Outside;
+  if (s == "step") return Placement::Step;
   return Placement(p.seed % kPlacements);
 }
 
@@ -134,6 +138,18 @@ struct RunResult {
   std::vector<Tensor> grads;  ///< per primal: .grad, or autograd::grad's result
 };
 
+// p -= 0.01 * p.grad for each primal (not an expanded one: one element is many), kept in the
+// inputs' range (the generator's bounds assume |input| <= 5), as an optimizer's step.
+void sgd_step(const fz::Program& p, World& w) {
+  NoGradGuard no_grad;
+  for (size_t i : w.primals) {
+    const Tensor& t = w.inputs[i];
+    if (p.inputs[i].layout == fz::Layout::Expanded || !t.grad().defined()) continue;
+    t.add_(t.grad(), -0.01);
+    t.clamp_(-5.0, 5.0);
+  }
+}
+
 Tensor loss_of(const std::vector<Tensor>& terms, const std::vector<Tensor>& weights) {
   Tensor loss;
   for (size_t k = 0; k < terms.size(); ++k) {
@@ -155,7 +171,8 @@ RunResult run_once(const fz::Program& p, World& w, Placement pl, int e, bool fus
       if (pl != Placement::Outside) r.loss = loss_of(terms, w.weights);
     }  // only the outputs and the loss outlive the program: the JIT may fuse the rest away
     if (pl != Placement::Outside) terms.clear();
-    if (pl == Placement::Inside) r.loss.backward();
+    if (pl == Placement::Inside || pl == Placement::Step) r.loss.backward();
+    if (pl == Placement::Step) sgd_step(p, w);
     if (pl == Placement::Grad)
       r.grads = autograd::grad({r.loss}, w.primal_tensors(), {}, std::nullopt, false, true);
   };
@@ -287,6 +304,20 @@ Outcome check_program(const fz::Program& p) {
       grads.push_back(expect("the gradient of v" + std::to_string(w32.primals[k]), r32.grads[k],
                              r64.grads[k], ref.skip));
     widen_scales(grads);
+    // Placement step: the inputs after the update, and the outputs (views of inputs see it).
+    std::vector<fz::Expect> stepped, stepped_outs;
+    if (pl == Placement::Step) {
+      for (size_t i = 0; i < p.inputs.size(); ++i)
+        stepped.push_back(expect("input v" + std::to_string(i) + " after the step", w32.inputs[i],
+                                 w64.inputs[i], ref.skip));
+      for (size_t k = 0; k < r32.outs.size(); ++k) {
+        fz::Expect x = expect(ref.steps[0][k].name, r32.outs[k], r64.outs[k], ref.skip);
+        x.scale = std::max(x.scale, ref.steps[0][k].scale);
+        x.err = std::max(x.err, ref.steps[0][k].err);
+        x.version = r32.outs[k].version();
+        stepped_outs.push_back(std::move(x));
+      }
+    }
     if (!ref.skip.empty()) {
       o.skipped = ref.skip.substr(0, ref.skip.find(" at v"));
       return o;
@@ -304,7 +335,7 @@ Outcome check_program(const fz::Program& p) {
     test::settle_compiles();
     where += " [" + watch.end() + "]";
     o.fused_last = watch.last_fused();
-    const std::vector<fz::Expect>& outs = ref.steps[0];
+    const std::vector<fz::Expect>& outs = pl == Placement::Step ? stepped_outs : ref.steps[0];
     for (size_t k = 0; k < outs.size(); ++k) {
       std::string msg = fz::compare(rf.outs[k], outs[k]);
       if (msg.empty() && rf.outs[k].requires_grad() != r32.outs[k].requires_grad())
@@ -322,6 +353,11 @@ Outcome check_program(const fz::Program& p) {
       if (!g.value.defined()) continue;
       msg = fz::compare(rf.grads[k], g.value, g.scale, g.err, kGradSlack);
       if (!msg.empty()) return fail(where, g.name + " differs\n" + msg);
+    }
+    for (size_t i = 0; i < stepped.size(); ++i) {
+      const fz::Expect& x = stepped[i];
+      msg = fz::compare(wf.inputs[i], x.value, x.scale, x.err, kGradSlack);
+      if (!msg.empty()) return fail(where, x.name + " differs\n" + msg);
     }
     for (size_t i = 0; i < wf.inputs.size(); ++i) {
       if (p.inputs[i].same_as >= 0) continue;  // its twin is checked
