@@ -548,20 +548,30 @@ TEST_CASE("the gradient comparison accepts other roundings and catches wrong gra
 
 // ---- failures the tester found, kept as reproducers until the JIT is fixed ----
 
-// Seeds 542, 100268, 100718 (float64 programs dividing by a C++ number): inside a region the
-// backward of x / 3.0 multiplies by 1/3 rounded to float32 (0.333333343), eager by 1/3.
-TEST_CASE("a float64 gradient through a division by a C++ number keeps float64 precision",
+// Seeds 542, 100268, 100718, 100932, 101480 (float64 programs dividing by a C++ number): in a
+// region a derivative's sub-expression over C++ numbers only is typed float32 in the trace
+// (EMBER_JIT_DUMP=graph shows `div %6, %7 : f32[]` for x / 3.0's 1/3, `sub %6, %7 : f32[]` for
+// pow(x, 0.1)'s 0.1 - 1), where the eager row computes it in the gradient's dtype: the gradient
+// of x / 3.0 is 0.333333343, of pow(x, 0.1) off by 4e-9 relative.
+TEST_CASE("float64 gradients through ops with a C++ number keep float64 precision",
           "[jit][grad][!mayfail]") {
   test::CompiledPath path(1, 2);
   for (int run = 0; run < 4; ++run) {
-    Tensor x = test::seeded_randn({4}, 3, kFloat64).requires_grad_();
+    Tensor x = (test::seeded_randn({4}, 3, kFloat64).abs() + 0.5).detach().requires_grad_();
+    Tensor y = x.detach().clone().requires_grad_();
     {
-      jit::Region r("grad_div_f64");
+      jit::Region r("grad_scalar_f64");
       (x / 3.0).sum().backward();
+      pow(y, 0.1).sum().backward();
     }
     test::settle_compiles();
     INFO("run " << run + 1);
     for (double g : test::values(x.grad())) CHECK(std::abs(g - 1.0 / 3) <= 1e-15);
+    const std::vector<double> yv = test::values(y), gy = test::values(y.grad());
+    for (size_t j = 0; j < yv.size(); ++j) {
+      const double want = 0.1 * std::pow(yv[j], -0.9);
+      CHECK(std::abs(gy[j] - want) <= 1e-14 * want);
+    }
   }
 }
 
