@@ -16,9 +16,13 @@
 // `x.add_(y)` returns x). Scalar operands may be runtime scalars, `$k`: drawn per execution
 // (0, 1 and values equal to other scalars of the program included), so one compiled kernel must
 // serve them all. A program may run as several consecutive regions per run ("steps"), the
-// inputs carrying their state from one to the next. Inputs never require grad, so no write is one
-// that eager code would refuse; nothing writes into an expanded input (eager code would write
-// one element many times).
+// inputs carrying their state from one to the next. Inputs of these programs never require grad,
+// so no write is one that eager code would refuse; nothing writes into an expanded input (eager
+// code would write one element many times).
+//
+// The gradient mode (random_grad_program_gen.hpp, tests/jit/test_differential_grad.cpp) makes
+// programs of pure differentiable ops, nn ops among them, over inputs of which some require grad,
+// with a loss over some of their values.
 #pragma once
 
 #include <algorithm>
@@ -85,20 +89,29 @@ enum class Kind {
   ClampInplace,
   // creation: zeros_like(a), a fresh tensor (optimizer state made in the region)
   ZerosLike,
+  // nn ops, made by the gradient mode's generator only (random_grad_program_gen.hpp)
+  Matmul,        ///< matmul(a, b)
+  Linear,        ///< linear(a, weight b, bias c or -1)
+  LayerNorm,     ///< layer_norm(a, normalized_shape dims, weight b or -1, bias c or -1)
+  MseLoss,       ///< mse_loss(a, b, reduction)
+  CrossEntropy,  ///< cross_entropy(a, target dims (class indices), reduction)
   kCount
 };
 
 inline bool is_view(Kind k) { return k >= Kind::Select && k <= Kind::Flatten; }
 inline bool is_inplace(Kind k) { return k >= Kind::AddInplace && k <= Kind::ClampInplace; }
+/// The kinds only gradient-mode programs use.
+inline bool is_nn(Kind k) { return k >= Kind::Matmul && k < Kind::kCount; }
 
 inline const char* kind_name(Kind k) {
   static const char* names[] = {
-      "add",    "sub",       "mul",       "div",   "maximum", "minimum", "neg",         "abs",
-      "exp",    "log",       "sqrt",      "rsqrt", "log1p",   "expm1",   "tanh",        "sigmoid",
-      "relu",   "gelu",      "silu",      "erf",   "sin",     "cos",     "pow",         "clamp",
-      "cmp",    "where",     "sum",       "mean",  "amax",    "softmax", "log_softmax", "select",
-      "narrow", "transpose", "flatten",   "add_",  "sub_",    "mul_",    "div_",        "copy_",
-      "fill_",  "clamp_",    "zeros_like"};
+      "add",        "sub",     "mul",         "div",        "maximum",  "minimum",      "neg",
+      "abs",        "exp",     "log",         "sqrt",       "rsqrt",    "log1p",        "expm1",
+      "tanh",       "sigmoid", "relu",        "gelu",       "silu",     "erf",          "sin",
+      "cos",        "pow",     "clamp",       "cmp",        "where",    "sum",          "mean",
+      "amax",       "softmax", "log_softmax", "select",     "narrow",   "transpose",    "flatten",
+      "add_",       "sub_",    "mul_",        "div_",       "copy_",    "fill_",        "clamp_",
+      "zeros_like", "matmul",  "linear",      "layer_norm", "mse_loss", "cross_entropy"};
   static_assert(sizeof(names) / sizeof(names[0]) == size_t(Kind::kCount));
   return names[int(k)];
 }
@@ -120,6 +133,7 @@ struct Instr {
   bool keepdim = false;
   int slot = -1;   ///< >= 0: the scalar operand is the runtime scalar $slot, not s
   int alpha = -1;  ///< add_/sub_ with a tensor: the runtime scalar alpha, or -1 (no alpha)
+  Reduction reduction = Reduction::Mean;  ///< mse_loss, cross_entropy
 };
 
 enum class Layout { Contiguous, Transposed, Sliced, Strided, Expanded };
@@ -133,9 +147,10 @@ struct InputSpec {
   std::vector<int64_t> shape;
   DType dtype = kFloat32;
   Layout layout = Layout::Contiguous;
-  int d0 = 0, d1 = 0;   ///< transposed dims; sliced/expanded dim
-  int64_t nan_at = -1;  ///< index into the backing buffer set to NaN, or -1
-  int same_as = -1;     ///< >= 0: the very tensor of that earlier input (passed twice)
+  int d0 = 0, d1 = 0;          ///< transposed dims; sliced/expanded dim
+  int64_t nan_at = -1;         ///< index into the backing buffer set to NaN, or -1
+  int same_as = -1;            ///< >= 0: the very tensor of that earlier input (passed twice)
+  bool requires_grad = false;  ///< a primal of the gradient mode
 };
 
 /// Shape and dtype of a value, as the generator tracks them.
@@ -160,6 +175,9 @@ struct Program {
   std::vector<Instr> ops;  ///< ops[i] defines value inputs.size() + i
   std::vector<int> outputs;
   std::vector<ValueInfo> info;  ///< per value
+  /// Gradient mode: the loss is the sum over these of sum(value * weight), each weight a fixed
+  /// random tensor of the value's shape (so every element gets its own incoming gradient).
+  std::vector<int> loss;
   int value_count() const { return int(inputs.size() + ops.size()); }
   const Instr& def(int v) const { return ops[v - inputs.size()]; }
   bool is_input(int v) const { return v < int(inputs.size()); }
@@ -308,6 +326,26 @@ inline std::string instr_str(const Instr& in) {
       os << v(in.a) << ".clamp_(min=" << (in.has_min ? scalar_str(in.s) : "none")
          << ", max=" << (in.has_max ? scalar_str(in.s2) : "none") << ')';
       break;
+    case Kind::Matmul:
+      os << "matmul(" << v(in.a) << ", " << v(in.b) << ')';
+      break;
+    case Kind::Linear:
+      os << "linear(" << v(in.a) << ", " << v(in.b) << ", bias=" << (in.c >= 0 ? v(in.c) : "none")
+         << ')';
+      break;
+    case Kind::LayerNorm:
+      os << "layer_norm(" << v(in.a) << ", " << shape_str(in.dims)
+         << ", weight=" << (in.b >= 0 ? v(in.b) : "none")
+         << ", bias=" << (in.c >= 0 ? v(in.c) : "none") << ')';
+      break;
+    case Kind::MseLoss:
+    case Kind::CrossEntropy: {
+      static const char* reductions[] = {"none", "mean", "sum"};
+      os << kind_name(in.kind) << '(' << v(in.a) << ", "
+         << (in.kind == Kind::MseLoss ? v(in.b) : "target=" + shape_str(in.dims))
+         << ", reduction=" << reductions[int(in.reduction)] << ')';
+      break;
+    }
     default:
       os << kind_name(in.kind) << '(' << v(in.a) << ')';
   }
@@ -330,6 +368,7 @@ inline std::string to_string(const Program& p) {
     if (in.layout == Layout::Transposed) os << '(' << in.d0 << ',' << in.d1 << ')';
     if (in.layout == Layout::Sliced || in.layout == Layout::Expanded) os << "(dim " << in.d0 << ')';
     if (in.nan_at >= 0) os << ", NaN at buffer[" << in.nan_at << ']';
+    if (in.requires_grad) os << ", requires grad";
     os << '\n';
   }
   for (size_t i = 0; i < p.ops.size(); ++i) {
@@ -342,6 +381,11 @@ inline std::string to_string(const Program& p) {
   os << "  outputs:";
   for (int o : p.outputs) os << " v" << o;
   os << '\n';
+  if (!p.loss.empty()) {
+    os << "  loss = sum of sum(v * random weight) over:";
+    for (int o : p.loss) os << " v" << o;
+    os << '\n';
+  }
   for (size_t k = 0; k < p.scalars.size(); ++k) {
     os << "  " << slot_str(int(k)) << " by execution (run * steps + step):";
     for (double x : p.scalars[k]) os << ' ' << x;
@@ -554,6 +598,25 @@ inline Tensor apply(const Program& p, const Instr& in, const std::vector<Tensor>
     case Kind::ZerosLike:
       r = zeros_like(a);
       break;
+    case Kind::Matmul:
+      r = matmul(a, v[in.b]);
+      break;
+    case Kind::Linear:
+      r = nn::functional::linear(a, v[in.b], in.c >= 0 ? v[in.c] : Tensor());
+      break;
+    case Kind::LayerNorm:
+      r = nn::functional::layer_norm(a, Dims(in.dims), in.b >= 0 ? v[in.b] : Tensor(),
+                                     in.c >= 0 ? v[in.c] : Tensor());
+      break;
+    case Kind::MseLoss:
+      r = nn::functional::mse_loss(a, v[in.b], {.reduction = in.reduction});
+      break;
+    case Kind::CrossEntropy: {
+      Tensor target = tensor(in.dims, Dims{int64_t(in.dims.size())});
+      if (a.dim() == 1) target = target.reshape(Dims{});
+      r = nn::functional::cross_entropy(a, target, {.reduction = in.reduction});
+      break;
+    }
     case Kind::kCount:
       break;
   }
@@ -580,13 +643,21 @@ inline std::vector<Tensor> run(const Program& p, const std::vector<Tensor>& inpu
   return out;
 }
 
+/// The seed of input i's values; `salt` varies them.
+inline uint64_t input_seed(const Program& p, size_t i, uint64_t salt) {
+  return p.seed * 1000003 + i * 7919 + salt * 104729;
+}
+
 /// Fresh input tensors for the program; `salt` varies the values, never the layout.
 inline std::vector<Tensor> make_inputs(const Program& p, uint64_t salt = 0) {
   std::vector<Tensor> r;
   for (size_t i = 0; i < p.inputs.size(); ++i)
-    r.push_back(p.inputs[i].same_as >= 0
-                    ? r[size_t(p.inputs[i].same_as)]
-                    : make_input(p.inputs[i], p.seed * 1000003 + i * 7919 + salt * 104729));
+    if (p.inputs[i].same_as >= 0) {
+      r.push_back(r[size_t(p.inputs[i].same_as)]);
+    } else {
+      r.push_back(make_input(p.inputs[i], input_seed(p, i, salt)));
+      if (p.inputs[i].requires_grad) r.back().requires_grad_();
+    }
   return r;
 }
 

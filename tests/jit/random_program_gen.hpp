@@ -52,7 +52,7 @@ class Generator {
     return std::move(p_);
   }
 
- private:
+ protected:  // the gradient mode's generator (random_grad_program_gen.hpp) builds on these
   static constexpr double kMaxBound = 1e5;
   std::mt19937_64 rng_;
   Program p_;
