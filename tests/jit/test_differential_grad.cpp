@@ -546,15 +546,16 @@ TEST_CASE("the gradient comparison accepts other roundings and catches wrong gra
   CHECK(caught >= compared * 8 / 10);
 }
 
-// ---- failures the tester found, kept as reproducers until the JIT is fixed ----
+// ---- failures the tester found (fixed; kept as regression tests) ----
 
 // Seeds 542, 100268, 100718, 100932, 101480 (float64 programs dividing by a C++ number): in a
 // region a derivative's sub-expression over C++ numbers only is typed float32 in the trace
 // (EMBER_JIT_DUMP=graph shows `div %6, %7 : f32[]` for x / 3.0's 1/3, `sub %6, %7 : f32[]` for
 // pow(x, 0.1)'s 0.1 - 1), where the eager row computes it in the gradient's dtype: the gradient
-// of x / 3.0 is 0.333333343, of pow(x, 0.1) off by 4e-9 relative.
+// of x / 3.0 was 0.333333343, of pow(x, 0.1) off by 4e-9 relative. Fixed in
+// runtime/ops/dsl_loops.cpp (such sub-expressions are float64 0-d tensors).
 TEST_CASE("float64 gradients through ops with a C++ number keep float64 precision",
-          "[jit][grad][!mayfail]") {
+          "[jit][grad]") {
   test::CompiledPath path(1, 2);
   for (int run = 0; run < 4; ++run) {
     Tensor x = (test::seeded_randn({4}, 3, kFloat64).abs() + 0.5).detach().requires_grad_();
@@ -578,9 +579,10 @@ TEST_CASE("float64 gradients through ops with a C++ number keep float64 precisio
 // Seed 605: layer_norm over rows whose spread (2.4e-4) is far below their mean (0.565) and
 // sqrt(eps). Eager's result is within 3e-8 of float64's; the fused decomposition
 // (jit/trace/decompose.cpp) is off by 2.5e-4 relative: its mean is a float32 sum, rounded by
-// half an ulp of 0.565 (3e-8), an error of 2.5e-4 of x - mean.
+// half an ulp of 0.565 (3e-8), an error of 2.5e-4 of x - mean. Fixed: the decomposition
+// computes in float64, as the eager kernel does.
 TEST_CASE("fused layer_norm of a nearly constant row keeps eager's precision",
-          "[jit][grad][!mayfail]") {
+          "[jit][grad]") {
   test::CompiledPath path(1, 2);
   const Tensor x = tensor(std::vector<float>{0.564985156f, 0.564746678f}, Dims{1, 2});
   const Tensor want = nn::functional::layer_norm(x, {2});
