@@ -53,6 +53,9 @@ EMBER_DSL_DEF1(gelu, c<1, 2>* x*(c<1> + dsl::erf(x * Param{0.7071067811865476}))
 EMBER_DSL_DEF1(gelu_tanh, c<1, 2>* x*(c<1> + dsl::tanh(Param{0.7978845608028654} *
                                                        (x + Param{0.044715} * x * x * x))))
 
+// softplus(x) = log(1 + e^x), and x itself past x > 20 (PyTorch's default threshold, beta 1)
+EMBER_DSL_DEF1(softplus, dsl::where(x > c<20>, x, dsl::log1p(dsl::exp(x))))
+
 EMBER_DSL_DEF2(add, x + y)
 EMBER_DSL_DEF2(sub, x - y)
 EMBER_DSL_DEF2(mul, x* y)
@@ -65,3 +68,51 @@ EMBER_DSL_DEF2(minimum, dsl::min(x, y))
 #undef EMBER_DSL_DEF2
 
 }  // namespace ember::dsl::builtin
+
+// The built-ins that are not already dsl functions (exp, tanh, erf, neg, ... in dsl/expr.hpp),
+// under their public names, for user formulas: dsl::gelu(x * 2 + 1) is builtin::gelu's formula with
+// x * 2 + 1 for x, the definition the eager gelu evaluates.
+namespace ember::dsl {
+
+#define EMBER_DSL_PUBLIC1(name)     \
+  template <class A>                \
+    requires is_expr_v<A>           \
+  constexpr auto name(const A& x) { \
+    return builtin::name##_fn{}(x); \
+  }
+EMBER_DSL_PUBLIC1(relu)
+EMBER_DSL_PUBLIC1(silu)
+EMBER_DSL_PUBLIC1(gelu)
+EMBER_DSL_PUBLIC1(gelu_tanh)
+EMBER_DSL_PUBLIC1(softplus)
+#undef EMBER_DSL_PUBLIC1
+
+/// maximum / minimum (PyTorch's names; also dsl::max / dsl::min): NaN propagates.
+template <class A, class B>
+  requires ExprOperands<A, B>
+constexpr auto maximum(const A& a, const B& b) {
+  return builtin::maximum_fn{}(lift(a), lift(b));
+}
+template <class A, class B>
+  requires ExprOperands<A, B>
+constexpr auto minimum(const A& a, const B& b) {
+  return builtin::minimum_fn{}(lift(a), lift(b));
+}
+
+/// softplus(x, beta, threshold) as torch.nn.functional.softplus: log(1 + e^(beta x)) / beta, and
+/// x where beta x > threshold.
+template <class A>
+  requires is_expr_v<A>
+constexpr auto softplus(const A& x, double beta, double threshold = 20.0) {
+  const auto bx = x * beta;
+  return where(bx > threshold, x, log1p(exp(bx)) / beta);
+}
+
+/// clamp(x, lo, hi) = min(max(x, lo), hi), NaN propagating (torch.clamp).
+template <class A, class L, class H>
+  requires is_expr_v<A>
+constexpr auto clamp(const A& x, const L& lo, const H& hi) {
+  return minimum(maximum(x, lo), hi);
+}
+
+}  // namespace ember::dsl

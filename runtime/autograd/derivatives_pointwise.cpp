@@ -75,6 +75,7 @@ void fill_pointwise(Table& t) {
   dsl_rows<Op::Silu, 1>(t);
   dsl_rows<Op::Erf, 1>(t);
   dsl_rows<Op::Sign, 1>(t);
+  dsl_rows<Op::Softplus, 1>(t);
   dsl_rows<Op::Add, 2>(t);
   dsl_rows<Op::Sub, 2>(t);
   dsl_rows<Op::Mul, 2>(t);

@@ -32,7 +32,9 @@ void forward_loop(const E& e, const Tensor& out, const std::vector<Tensor>& in,
   static constexpr Numbered<E> ne{};
   loops::for_each<work_of<E>, T, Same<I, T>...>(
       out, {&in[I]...},
-      [pv = param_values<T>(e)](Same<I, T>... v) -> T { return eval_with<T>(ne, pv, v...); }, 4096);
+      [pv = param_values<T>(e)](Same<I, T>... v)
+          [[gnu::always_inline]] -> T { return eval_with<T>(ne, pv, v...); },
+      4096);
 }
 
 /// grad_j[i] = g[i] * (d e / d x_j)(x[i]...) for each j in Mask, over one contiguous row. The
@@ -51,22 +53,24 @@ struct BackwardRow {
        ...);
     }
   }
-  template <class DE, class PV>
-  static void run(const DE& de, const PV& params, int64_t cnt, const T* __restrict g,
-                  Same<I, T* __restrict>... out, Same<I, const T* __restrict>... x) {
-    const PV pv = params;  // a local copy: the outputs' stores cannot alias it
-    block(de, pv, 0, cnt, g, out..., x...);
-  }
-  template <class DE, class PV>
-  EMBER_HEAVY_LOOP static void run_heavy(const DE& de, const PV& params, int64_t cnt,
+  /// The whole row, compiled for cpu::isa() (see loops::run_row); heavy rows (see loops::Work)
+  /// in prefetched blocks.
+  template <loops::Work W, class DE, class PV>
+  [[gnu::always_inline]] static void run(const DE& de, const PV& params, int64_t cnt,
                                          const T* __restrict g, Same<I, T* __restrict>... out,
                                          Same<I, const T* __restrict>... x) {
-    const PV pv = params;
-    for (int64_t b = 0; b < cnt; b += loops::kHeavyBlock) {
-      const int64_t e = std::min(cnt, b + loops::kHeavyBlock);
-      loops::prefetch_ahead(b, e, cnt, g, x...);
-      block(de, pv, b, e, g, out..., x...);
-    }
+    loops::run_row<W>([&]() __attribute__((always_inline)) {
+      const PV pv = params;  // a local copy: the outputs' stores cannot alias it
+      if constexpr (W == loops::Work::Heavy) {
+        for (int64_t b = 0; b < cnt; b += loops::kHeavyBlock) {
+          const int64_t e = std::min(cnt, b + loops::kHeavyBlock);
+          loops::prefetch_ahead(b, e, cnt, g, x...);
+          block(de, pv, b, e, g, out..., x...);
+        }
+      } else {
+        block(de, pv, 0, cnt, g, out..., x...);
+      }
+    });
   }
 };
 
@@ -94,11 +98,8 @@ void backward_loop(const E& e, const std::vector<Tensor>& grads, const Tensor& g
         bool contiguous = true;
         for (size_t k = 0; k < N; ++k) contiguous = contiguous && s[k] == sizeof(T);
         if (contiguous) {
-          using Row = BackwardRow<T, Mask, I...>;
-          if constexpr (work_of<E> == loops::Work::Heavy)
-            Row::run_heavy(de, pv, cnt, at(n, 0), at(I, 0)..., at(n + 1 + I, 0)...);
-          else
-            Row::run(de, pv, cnt, at(n, 0), at(I, 0)..., at(n + 1 + I, 0)...);
+          BackwardRow<T, Mask, I...>::template run<work_of<E>>(de, pv, cnt, at(n, 0), at(I, 0)...,
+                                                               at(n + 1 + I, 0)...);
           return;
         }
         for (int64_t i = 0; i < cnt; ++i) {
