@@ -50,9 +50,10 @@ template <class... In>
 // These loops are instantiated where they are called: ember's own kernels, and every
 // dsl::pointwise kernel in the user's translation unit, compiled with the user's flags, where
 // plain -O3 means SSE2: a heavy dsl formula ran 3.8x slower than with -march=native. So each
-// contiguous row is also compiled for x86-64-v3 (AVX2, FMA) and x86-64-v4 (AVX-512; heavy rows
-// with 512-bit vectors, which g++ otherwise shuns), each level the translation unit does not
-// already have, and runs the variant for cpu::isa(), the CPU's level read once per row. Only
+// contiguous row is also compiled for x86-64-v3 (AVX2, FMA), and heavy rows (see Work) for
+// x86-64-v4 (AVX-512 with 512-bit vectors, which g++ otherwise shuns), each level the
+// translation unit does not already have; a row runs the variant for cpu::isa(), the CPU's level
+// read once per row. Light rows are bound by memory: AVX2 serves them on AVX-512 CPUs too. Only
 // contiguous rows are cloned (broadcast and strided rows stay at the TU's level): each clone is
 // another copy of the formula's loop to compile.
 #define EMBER_ISA_V4_CLONE 0
@@ -72,10 +73,6 @@ template <class... In>
 template <class Row>
 [[gnu::noinline, gnu::target("arch=x86-64-v4,prefer-vector-width=512")]] void row_v4_wide(
     const Row& row) {
-  row();
-}
-template <class Row>
-[[gnu::noinline, gnu::target("arch=x86-64-v4")]] void row_v4(const Row& row) {
   row();
 }
 #endif
@@ -105,7 +102,8 @@ template <Work W, class Row>
   const cpu::Isa level = cpu::isa();
 #endif
 #if EMBER_ISA_V4_CLONE
-  if (level == cpu::Isa::V4) return W == Work::Heavy ? row_v4_wide(row) : row_v4(row);
+  if constexpr (W == Work::Heavy)
+    if (level == cpu::Isa::V4) return row_v4_wide(row);
 #endif
 #if EMBER_ISA_V3_CLONE
   if (level >= cpu::Isa::V3) return row_v3(row);
