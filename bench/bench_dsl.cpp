@@ -1,31 +1,26 @@
 // The dsl's fusion on 16M float32: y = gelu(x * a + b) * sigmoid(x) (a, b runtime scalars)
-//   - as ONE dsl::pointwise kernel (one pass, no temporaries),
+//   - as ONE dsl::pointwise kernel (one pass, no temporaries), compiled as a user's project
+//     compiles it (this file gets CMAKE_BUILD_TYPE's flags only, no -march: the kernel's loops
+//     run their AVX2 / AVX-512 variants, runtime/ops/loops.hpp),
+//   - the same kernel compiled with -march=native (bench/dsl_chain_native.cpp),
 //   - as the same formula composed of eager ember ops (five passes, five results),
 //   - as a hand-written one-pass C++ loop with vectorised libm (libmvec), split over the same
-//     thread pool,
+//     thread pool, built with -march=native (bench/chain_loop.cpp),
 // and the backward of the dsl kernel (one fused pass) against the backward of the eager graph.
 // Arg = thread count.
 //
 //   ./bench_dsl --benchmark_min_time=0.3 --benchmark_repetitions=5
 #include <benchmark/benchmark.h>
 
-#include <cmath>
-
 #include "bench/chain_loop.hpp"  // the hand-written one-pass loop
-#include "dsl/builtins.hpp"
-#include "dsl/pointwise.hpp"
+#include "bench/dsl_chain.hpp"   // the kernel
 #include "ember.hpp"
 
 namespace {
 
-namespace dsl = ember::dsl;
-
 constexpr int64_t kN = int64_t{1} << 24;  // 16M elements, 64 MiB per tensor
-constexpr double kA = 0.75, kB = 0.25;
-
-// gelu from ember's own definition (dsl/builtins.hpp), applied to a sub-formula.
-const auto chain = dsl::pointwise(
-    [](auto x) { return dsl::builtin::gelu_fn{}(x * kA + kB) * dsl::sigmoid(x); }, "chain");
+constexpr double kA = ember::bench::kChainA, kB = ember::bench::kChainB;
+constexpr auto chain = ember::bench::dsl_chain;
 
 ember::Tensor chain_eager(const ember::Tensor& x) {
   return ember::gelu(x * kA + kB) * ember::sigmoid(x);
@@ -57,6 +52,17 @@ void BM_chain_dsl(benchmark::State& state) {
   (void)chain(d.x);  // the first call maps the result block; later ones reuse it from the cache
   for (auto _ : state) {
     ember::Tensor y = chain(d.x);
+    benchmark::DoNotOptimize(y.raw_data());
+  }
+  report(state);
+}
+
+void BM_chain_dsl_native(benchmark::State& state) {
+  setup_threads(state);
+  const Data& d = data();
+  (void)ember::bench::dsl_chain_native(d.x);
+  for (auto _ : state) {
+    ember::Tensor y = ember::bench::dsl_chain_native(d.x);
     benchmark::DoNotOptimize(y.raw_data());
   }
   report(state);
@@ -107,6 +113,10 @@ void BM_chain_backward_dsl(benchmark::State& state) {
   backward(state, [](const ember::Tensor& x) { return chain(x); });
 }
 
+void BM_chain_backward_dsl_native(benchmark::State& state) {
+  backward(state, ember::bench::dsl_chain_native);
+}
+
 void BM_chain_backward_eager(benchmark::State& state) { backward(state, chain_eager); }
 
 // The same gradient from a hand-written one-pass loop: the bound for the fused backward.
@@ -131,9 +141,11 @@ void BM_chain_backward_plain(benchmark::State& state) {
       benchmark::kMillisecond)
 
 EMBER_DSL_BENCH(BM_chain_dsl);
+EMBER_DSL_BENCH(BM_chain_dsl_native);
 EMBER_DSL_BENCH(BM_chain_eager);
 EMBER_DSL_BENCH(BM_chain_plain);
 EMBER_DSL_BENCH(BM_chain_backward_dsl);
+EMBER_DSL_BENCH(BM_chain_backward_dsl_native);
 EMBER_DSL_BENCH(BM_chain_backward_eager);
 EMBER_DSL_BENCH(BM_chain_backward_plain);
 

@@ -83,6 +83,8 @@ EMBER_DSL_DEF1(mish, x* dsl::tanh(dsl::max(x, c<0>) + dsl::log1p(dsl::exp(-dsl::
 // hardswish(x) = 0 for x < -3, x (x + 3) / 6 below 3, x from 3 (PyTorch's vectorised branches:
 // the derivative is x/3 + 1/2 at -3, 1 at 3 and at NaN)
 EMBER_DSL_DEF1(hardswish, dsl::where(x < c<-3>, c<0>, dsl::where(x < c<3>, x*(x + c<3>) / c<6>, x)))
+// softplus(x) = log(1 + e^x), and x itself past x > 20 (PyTorch's default threshold, beta 1)
+EMBER_DSL_DEF1(softplus, dsl::where(x > c<20>, x, dsl::log1p(dsl::exp(x))))
 
 EMBER_DSL_DEF2(add, x + y)
 EMBER_DSL_DEF2(sub, x - y)
@@ -97,3 +99,53 @@ EMBER_DSL_DEF2(minimum, dsl::min(x, y))
 #undef EMBER_DSL_DEFP
 
 }  // namespace ember::dsl::builtin
+
+// The built-ins that are not already dsl functions (exp, tanh, erf, neg, ... in dsl/expr.hpp),
+// under their public names, for user formulas: dsl::gelu(x * 2 + 1) is builtin::gelu's formula with
+// x * 2 + 1 for x, the definition the eager gelu evaluates.
+namespace ember::dsl {
+
+#define EMBER_DSL_PUBLIC1(name)     \
+  template <class A>                \
+    requires is_expr_v<A>           \
+  constexpr auto name(const A& x) { \
+    return builtin::name##_fn{}(x); \
+  }
+EMBER_DSL_PUBLIC1(relu)
+EMBER_DSL_PUBLIC1(silu)
+EMBER_DSL_PUBLIC1(gelu)
+EMBER_DSL_PUBLIC1(gelu_tanh)
+EMBER_DSL_PUBLIC1(softplus)
+EMBER_DSL_PUBLIC1(mish)
+EMBER_DSL_PUBLIC1(hardswish)
+#undef EMBER_DSL_PUBLIC1
+
+/// maximum / minimum (PyTorch's names; also dsl::max / dsl::min): NaN propagates.
+template <class A, class B>
+  requires ExprOperands<A, B>
+constexpr auto maximum(const A& a, const B& b) {
+  return builtin::maximum_fn{}(lift(a), lift(b));
+}
+template <class A, class B>
+  requires ExprOperands<A, B>
+constexpr auto minimum(const A& a, const B& b) {
+  return builtin::minimum_fn{}(lift(a), lift(b));
+}
+
+/// softplus(x, beta, threshold) as torch.nn.functional.softplus: log(1 + e^(beta x)) / beta, and
+/// x where beta x > threshold.
+template <class A>
+  requires is_expr_v<A>
+constexpr auto softplus(const A& x, double beta, double threshold = 20.0) {
+  const auto bx = x * beta;
+  return where(bx > threshold, x, log1p(exp(bx)) / beta);
+}
+
+/// clamp(x, lo, hi) = min(max(x, lo), hi), NaN propagating (torch.clamp).
+template <class A, class L, class H>
+  requires is_expr_v<A>
+constexpr auto clamp(const A& x, const L& lo, const H& hi) {
+  return minimum(maximum(x, lo), hi);
+}
+
+}  // namespace ember::dsl

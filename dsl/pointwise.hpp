@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "dsl/builtins.hpp"  // the built-ins by name: dsl::gelu, dsl::relu, ...
 #include "dsl/describe.hpp"
 #include "runtime/autograd/node.hpp"
 #include "runtime/ops/dsl_loops.hpp"

@@ -105,8 +105,8 @@ Tensor pad(const Tensor& input, const Dims& padding, const PadOptions& o) {
                   left, ", ", right, ") at dimension ", d, " of input ", input.sizes());
     else if (o.mode == PadMode::Circular)
       EMBER_CHECK(left <= n && right <= n, ValueError,
-                  "pad: Padding value causes wrapping around more than once (padding (", left,
-                  ", ", right, ") at dimension ", d, " of input ", input.sizes(), ")");
+                  "pad: Padding value causes wrapping around more than once (padding (", left, ", ",
+                  right, ") at dimension ", d, " of input ", input.sizes(), ")");
     else
       EMBER_CHECK(n > 0, ValueError, "pad: replicate padding of an empty dimension ", d);
     if (left || right) x = x.index_select(d, pad_source(n, left, right, o.mode));
@@ -123,11 +123,10 @@ Tensor interpolate(const Tensor& input, const InterpolateOptions& o) {
               "linear | bilinear | bicubic | trilinear");
   EMBER_CHECK(o.size.empty() != o.scale_factor.empty(), ValueError,
               !o.size.empty() ? "interpolate: only one of size or scale_factor should be defined"
-                     : "interpolate: either size or scale_factor should be defined");
+                              : "interpolate: either size or scale_factor should be defined");
   const int64_t spatial = input.dim() - 2;
   EMBER_CHECK(spatial >= 1 && spatial <= 3, ShapeError,
-              "interpolate: expected a 3-D, 4-D or 5-D input (N, C, d1, ...), got ",
-              input.sizes());
+              "interpolate: expected a 3-D, 4-D or 5-D input (N, C, d1, ...), got ", input.sizes());
   if (linear) {
     const int64_t want = o.mode == "linear" ? 1 : o.mode == "bilinear" ? 2 : 3;
     EMBER_CHECK(spatial == want, ShapeError, "interpolate: Got ", input.dim(), "D input, but ",

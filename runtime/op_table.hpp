@@ -40,6 +40,7 @@
   X(Erf, "erf", Unary, Fuse, None, dsl::builtin::erf)                                      \
   X(Gelu, "gelu", Unary, Fuse, None, dsl::builtin::gelu) /* GeluAttrs; tanh: gelu_tanh */  \
   X(Sign, "sign", Unary, Fuse, None, dsl::builtin::sign)                                   \
+  X(Softplus, "softplus", Unary, Fuse, None, dsl::builtin::softplus) /* beta 1, threshold 20 */ \
   X(LogicalNot, "logical_not", Unary, Break, None, void)                                   \
   X(Clamp, "clamp", Unary, Fuse, None, void) /* ClampAttrs */                              \
   X(LeakyRelu, "leaky_relu", Unary, Fuse, None, dsl::builtin::leaky_relu) /* ActivationAttrs */ \

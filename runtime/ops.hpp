@@ -73,6 +73,9 @@ Tensor gelu(const Tensor& a, const std::string& approximate = "none");
 Tensor silu(const Tensor& a);
 Tensor erf(const Tensor& a);
 Tensor sign(const Tensor& a);
+/// log(1 + e^(beta a)) / beta, and a itself where beta a > threshold
+/// (torch.nn.functional.softplus).
+Tensor softplus(const Tensor& a, double beta = 1.0, double threshold = 20.0);
 Tensor logical_not(const Tensor& a);
 Tensor clamp(const Tensor& a, std::optional<double> min, std::optional<double> max = std::nullopt);
 Tensor square(const Tensor& a);

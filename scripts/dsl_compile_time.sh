@@ -1,20 +1,26 @@
 #!/usr/bin/env bash
 # The compile-time cost of dsl kernels: builds bench/dsl_compile_probe.cpp, one translation unit
 # holding 20 distinct dsl kernels (each called on tensors and backward'ed: every forward loop and
-# fused backward instantiated, f32 and f64), with the project's Release flags, and the same TU
-# without the kernels (the includes alone), and prints the seconds of each (median of REPS runs;
-# wall and CPU time: on a shared machine the CPU time is the steadier one).
+# fused backward instantiated, f32 and f64) as a user's project builds it (CMake's Release flags,
+# nothing else: the kernels' per-ISA variants are all compiled), and the same TU without the
+# kernels (the includes alone), and prints the seconds of each (median of REPS runs; wall and CPU
+# time: on a shared machine the CPU time is the steadier one).
 #
-#   scripts/dsl_compile_time.sh          (REPS=3 by default; CXX=g++)
+#   scripts/dsl_compile_time.sh                     (REPS=3 by default; CXX=g++)
+#   OPT="-O2 -g" scripts/dsl_compile_time.sh        (RelWithDebInfo)
+#   MARCH=native scripts/dsl_compile_time.sh        (a build with ember::native)
+#   EMBER_ROOT=/other/checkout scripts/dsl_compile_time.sh   (another tree's headers and probe)
 set -euo pipefail
 
-root=$(cd "$(dirname "$0")/.." && pwd)
+root=${EMBER_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
 cxx=${CXX:-g++}
 reps=${REPS:-3}
 src=$root/bench/dsl_compile_probe.cpp
-# The flags CMake gives a Release target with EMBER_NATIVE (see bench/CMakeLists.txt), plus the
+# The flags CMake gives a consumer's Release target (OPT), plus -march=$MARCH when set and the
 # warnings the library uses. No ccache: every run compiles.
-flags=(-std=c++20 -O3 -DNDEBUG -march=native -fno-math-errno -Wall -Wextra -I"$root")
+read -r -a opt <<<"${OPT:--O3 -DNDEBUG}"
+flags=(-std=c++20 "${opt[@]}" -Wall -Wextra -I"$root")
+[[ -n ${MARCH:-} ]] && flags+=(-march="$MARCH")
 tmp=$(mktemp -d /tmp/ember-dsl-compile.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 

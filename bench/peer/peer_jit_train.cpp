@@ -69,18 +69,18 @@ struct Gemms {
   // c[m, n] = a[m, k] b[k, n], a and b given transposed or not.
   void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a, const float* b) {
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                int(m), int(n), int(k), 1.f, a, ta ? int(m) : int(k), b, tb ? int(k) : int(n),
-                0.f, out.data(), int(n));
+                int(m), int(n), int(k), 1.f, a, ta ? int(m) : int(k), b, tb ? int(k) : int(n), 0.f,
+                out.data(), int(n));
   }
   void operator()() {
-    gemm(false, true, kBatch, kHidden, kIn, x.data(), w1.data());      // layer 1
-    gemm(false, true, kBatch, kHidden, kHidden, h.data(), w2.data());  // layer 2
-    gemm(false, true, kBatch, kOut, kHidden, h.data(), w3.data());     // layer 3
-    gemm(false, false, kBatch, kHidden, kOut, g3.data(), w3.data());   // dx3
-    gemm(true, false, kOut, kHidden, kBatch, g3.data(), h.data());     // dW3
-    gemm(false, false, kBatch, kHidden, kHidden, g.data(), w2.data()); // dx2
-    gemm(true, false, kHidden, kHidden, kBatch, g.data(), h.data());   // dW2
-    gemm(true, false, kHidden, kIn, kBatch, g.data(), x.data());       // dW1
+    gemm(false, true, kBatch, kHidden, kIn, x.data(), w1.data());       // layer 1
+    gemm(false, true, kBatch, kHidden, kHidden, h.data(), w2.data());   // layer 2
+    gemm(false, true, kBatch, kOut, kHidden, h.data(), w3.data());      // layer 3
+    gemm(false, false, kBatch, kHidden, kOut, g3.data(), w3.data());    // dx3
+    gemm(true, false, kOut, kHidden, kBatch, g3.data(), h.data());      // dW3
+    gemm(false, false, kBatch, kHidden, kHidden, g.data(), w2.data());  // dx2
+    gemm(true, false, kHidden, kHidden, kBatch, g.data(), h.data());    // dW2
+    gemm(true, false, kHidden, kIn, kBatch, g.data(), x.data());        // dW1
   }
 };
 
@@ -121,7 +121,8 @@ void BM_mlp_jit_interleaved(benchmark::State& state) {
   state.counters["fused_over_gemm"] = r.ratio(0, 3);
   state.counters["graphs_per_step"] = per_step(s1.graphs - s0.graphs);
   state.counters["breaks_per_step"] = per_step(s1.graph_breaks - s0.graph_breaks);
-  state.counters["kernels_compiled"] = static_cast<double>(s1.kernels_compiled - s0.kernels_compiled);
+  state.counters["kernels_compiled"] =
+      static_cast<double>(s1.kernels_compiled - s0.kernels_compiled);
 }
 BENCHMARK(BM_mlp_jit_interleaved)->UseRealTime()->Unit(benchmark::kMillisecond);
 

@@ -80,6 +80,7 @@ void fill_pointwise(Table& t) {
   dsl_rows<Op::Hardtanh, 1>(t);
   dsl_rows<Op::Mish, 1>(t);
   dsl_rows<Op::Hardswish, 1>(t);
+  dsl_rows<Op::Softplus, 1>(t);
   dsl_rows<Op::Add, 2>(t);
   dsl_rows<Op::Sub, 2>(t);
   dsl_rows<Op::Mul, 2>(t);

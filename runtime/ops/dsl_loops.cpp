@@ -4,8 +4,7 @@
 #include <algorithm>
 
 namespace ember::dsl::detail {
-
-Tensor tensor_const(double v) { return wrapped_scalar(v); }
+namespace {
 
 Tensor tensor_fn(Fn f, const std::vector<Tensor>& a) {
   // C++ numbers only (a derivative's factor, 1/b of x/b): computed as float64 0-d tensors. A
@@ -14,7 +13,8 @@ Tensor tensor_fn(Fn f, const std::vector<Tensor>& a) {
   if (std::all_of(a.begin(), a.end(),
                   [](const Tensor& t) { return t.defined() && t.impl()->wrapped_number; })) {
     std::vector<Tensor> wide;
-    for (const Tensor& t : a) wide.push_back(scalar_tensor(t.item(), TensorOptions{}.dtype(kFloat64)));
+    for (const Tensor& t : a)
+      wide.push_back(scalar_tensor(t.item(), TensorOptions{}.dtype(kFloat64)));
     return tensor_fn(f, wide);
   }
   auto as_float = [&](const Tensor& b) { return b.to(a[0].dtype()); };
@@ -77,6 +77,36 @@ Tensor tensor_fn(Fn f, const std::vector<Tensor>& a) {
       return where(a[0] != 0, a[1], a[2]);
   }
   throw Error("dsl: unknown function");
+}
+
+}  // namespace
+
+template <class T>
+void gather_row(T* dst, const char* src, int64_t stride, int64_t m) {
+  for (int64_t i = 0; i < m; ++i) dst[i] = *reinterpret_cast<const T*>(src + i * stride);
+}
+template <class T>
+void scatter_row(char* dst, int64_t stride, const T* src, int64_t m) {
+  for (int64_t i = 0; i < m; ++i) *reinterpret_cast<T*>(dst + i * stride) = src[i];
+}
+template void gather_row<float>(float*, const char*, int64_t, int64_t);
+template void gather_row<double>(double*, const char*, int64_t, int64_t);
+template void scatter_row<float>(char*, int64_t, const float*, int64_t);
+template void scatter_row<double>(char*, int64_t, const double*, int64_t);
+
+Tensor eval_tree(const ExprTree& t, const std::vector<Tensor>& x) {
+  switch (t.kind) {
+    case ExprTree::Kind::Var:
+      return x[static_cast<size_t>(t.var)];
+    case ExprTree::Kind::Const:
+      return wrapped_scalar(t.value);
+    case ExprTree::Kind::Apply:
+      break;
+  }
+  std::vector<Tensor> args;
+  args.reserve(t.args.size());
+  for (const ExprTree& a : t.args) args.push_back(eval_tree(a, x));
+  return tensor_fn(t.fn, args);
 }
 
 }  // namespace ember::dsl::detail

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "dsl/derivative.hpp"
+#include "dsl/describe.hpp"
 #include "runtime/ops/loops.hpp"
 
 namespace ember::dsl::detail {
@@ -25,14 +26,82 @@ template <class E>
 inline constexpr loops::Work work_of =
     costly_fns<E>::value >= 2 ? loops::Work::Heavy : loops::Work::Light;
 
+/// A row callback with its type erased: Plan::run over it (the walk over dims, the split over
+/// threads) is compiled once per operand count in a translation unit, not once per formula.
+template <size_t N>
+struct RowFn {
+  void (*fn)(const void* ctx, const std::array<char*, N>&, const std::array<int64_t, N>&, int64_t);
+  const void* ctx;
+  void operator()(const std::array<char*, N>& p, const std::array<int64_t, N>& s,
+                  int64_t cnt) const {
+    fn(ctx, p, s, cnt);
+  }
+};
+template <size_t N, class F>
+RowFn<N> erase_rows(const F& f) {
+  return {[](const void* c, const std::array<char*, N>& p, const std::array<int64_t, N>& s,
+             int64_t cnt) { (*static_cast<const F*>(c))(p, s, cnt); },
+          &f};
+}
+
+/// dst[i] = src[i * stride] for i < m: a strided or broadcast row into a contiguous block; and
+/// back. Out of line, for float and double (dsl_loops.cpp): one copy for every kernel.
+template <class T>
+void gather_row(T* dst, const char* src, int64_t stride, int64_t m);
+template <class T>
+void scatter_row(char* dst, int64_t stride, const T* src, int64_t m);
+
+/// Runs row(q, m) over one row of cnt elements whose operands (p, byte strides s) are all
+/// contiguous; otherwise over blocks of it, each strided or broadcast operand copied into a
+/// contiguous buffer first, and the outputs (operands in out_mask) copied back after. So a
+/// formula's loop is compiled for contiguous rows only (once per ISA, runtime/ops/loops.hpp): a
+/// strided copy of it was a fifth of the machine code of a kernel, and ran scalar.
+template <class T, size_t N, class Row>
+[[gnu::always_inline]] inline void contiguous_blocks(const std::array<char*, N>& p,
+                                                     const std::array<int64_t, N>& s, int64_t cnt,
+                                                     unsigned out_mask, const Row& row) {
+  std::array<T*, N> q;
+  bool contiguous = true;
+  for (size_t k = 0; k < N; ++k) contiguous = contiguous && s[k] == sizeof(T);
+  if (contiguous) {
+    for (size_t k = 0; k < N; ++k) q[k] = reinterpret_cast<T*>(p[k]);
+    return row(q, cnt);
+  }
+  constexpr int64_t kBlock = 256;
+  alignas(64) T buf[N][kBlock];
+  for (int64_t b = 0; b < cnt; b += kBlock) {
+    const int64_t m = std::min(kBlock, cnt - b);
+    for (size_t k = 0; k < N; ++k) {
+      char* at = p[k] + b * s[k];
+      q[k] = s[k] == sizeof(T) ? reinterpret_cast<T*>(at) : buf[k];
+      if (s[k] != sizeof(T) && !(out_mask >> k & 1u)) gather_row(buf[k], at, s[k], m);
+    }
+    row(q, m);
+    for (size_t k = 0; k < N; ++k)
+      if (s[k] != sizeof(T) && (out_mask >> k & 1u)) scatter_row(p[k] + b * s[k], s[k], buf[k], m);
+  }
+}
+
 /// out = e(in...) elementwise: one vectorisable loop.
 template <class T, class E, size_t... I>
 void forward_loop(const E& e, const Tensor& out, const std::vector<Tensor>& in,
                   std::index_sequence<I...>) {
   static constexpr Numbered<E> ne{};
-  loops::for_each<work_of<E>, T, Same<I, T>...>(
-      out, {&in[I]...},
-      [pv = param_values<T>(e)](Same<I, T>... v) -> T { return eval_with<T>(ne, pv, v...); }, 4096);
+  constexpr size_t N = sizeof...(I) + 1;
+  loops::Plan<N> plan(std::array<const Tensor*, N>{&out, &in[I]...}, out.sizes());
+  if (plan.numel == 0) return;
+  auto f = [pv = param_values<T>(e)](Same<I, T>... v)
+               __attribute__((always_inline)) -> T { return eval_with<T>(ne, pv, v...); };
+  constexpr loops::Work W = work_of<E>;
+  auto rows = [&](const std::array<char*, N>& p, const std::array<int64_t, N>& s, int64_t cnt) {
+    contiguous_blocks<T, N>(
+        p, s, cnt, 1u, [&](const std::array<T*, N>& q, int64_t m) __attribute__((always_inline)) {
+          loops::run_row<W>([&]() __attribute__((always_inline)) {
+            loops::contiguous_row<W, T, Same<I, T>...>(m, f, q[0], q[I + 1]...);
+          });
+        });
+  };
+  plan.run(erase_rows<N>(rows), 4096);
 }
 
 /// grad_j[i] = g[i] * (d e / d x_j)(x[i]...) for each j in Mask, over one contiguous row. The
@@ -51,22 +120,24 @@ struct BackwardRow {
        ...);
     }
   }
-  template <class DE, class PV>
-  static void run(const DE& de, const PV& params, int64_t cnt, const T* __restrict g,
-                  Same<I, T* __restrict>... out, Same<I, const T* __restrict>... x) {
-    const PV pv = params;  // a local copy: the outputs' stores cannot alias it
-    block(de, pv, 0, cnt, g, out..., x...);
-  }
-  template <class DE, class PV>
-  EMBER_HEAVY_LOOP static void run_heavy(const DE& de, const PV& params, int64_t cnt,
+  /// The whole row, compiled for cpu::isa() (see loops::run_row); heavy rows (see loops::Work)
+  /// in prefetched blocks.
+  template <loops::Work W, class DE, class PV>
+  [[gnu::always_inline]] static void run(const DE& de, const PV& params, int64_t cnt,
                                          const T* __restrict g, Same<I, T* __restrict>... out,
                                          Same<I, const T* __restrict>... x) {
-    const PV pv = params;
-    for (int64_t b = 0; b < cnt; b += loops::kHeavyBlock) {
-      const int64_t e = std::min(cnt, b + loops::kHeavyBlock);
-      loops::prefetch_ahead(b, e, cnt, g, x...);
-      block(de, pv, b, e, g, out..., x...);
-    }
+    loops::run_row<W>([&]() __attribute__((always_inline)) {
+      const PV pv = params;  // a local copy: the outputs' stores cannot alias it
+      if constexpr (W == loops::Work::Heavy) {
+        for (int64_t b = 0; b < cnt; b += loops::kHeavyBlock) {
+          const int64_t e = std::min(cnt, b + loops::kHeavyBlock);
+          loops::prefetch_ahead(b, e, cnt, g, x...);
+          block(de, pv, b, e, g, out..., x...);
+        }
+      } else {
+        block(de, pv, 0, cnt, g, out..., x...);
+      }
+    });
   }
 };
 
@@ -88,52 +159,23 @@ void backward_loop(const E& e, const std::vector<Tensor>& grads, const Tensor& g
   static constexpr std::tuple<decltype(diff<static_cast<int>(I)>(ne))...> de{
       diff<static_cast<int>(I)>(ne)...};
   const auto pv = param_values<T>(e);
-  plan.run(
-      [&](const std::array<char*, N>& p, const std::array<int64_t, N>& s, int64_t cnt) {
-        auto at = [&](size_t k, int64_t i) { return reinterpret_cast<T*>(p[k] + i * s[k]); };
-        bool contiguous = true;
-        for (size_t k = 0; k < N; ++k) contiguous = contiguous && s[k] == sizeof(T);
-        if (contiguous) {
-          using Row = BackwardRow<T, Mask, I...>;
-          if constexpr (work_of<E> == loops::Work::Heavy)
-            Row::run_heavy(de, pv, cnt, at(n, 0), at(I, 0)..., at(n + 1 + I, 0)...);
-          else
-            Row::run(de, pv, cnt, at(n, 0), at(I, 0)..., at(n + 1 + I, 0)...);
-          return;
-        }
-        for (int64_t i = 0; i < cnt; ++i) {
-          T gv = *at(n, i);
-          ((Mask >> I & 1u
-                ? void(*at(I, i) = gv * eval_with<T>(std::get<I>(de), pv, *at(n + 1 + I, i)...))
-                : void()),
-           ...);
-        }
-      },
-      2048);
+  constexpr unsigned out_mask = Mask;  // operand j < n is gradient j: written when in Mask
+  auto rows = [&](const std::array<char*, N>& p, const std::array<int64_t, N>& s, int64_t cnt) {
+    contiguous_blocks<T, N>(p, s, cnt, out_mask,
+                            [&](const std::array<T*, N>& q, int64_t m)
+                                __attribute__((always_inline)) {
+                                  BackwardRow<T, Mask, I...>::template run<work_of<E>>(
+                                      de, pv, m, q[n], q[I]..., q[n + 1 + I]...);
+                                });
+  };
+  plan.run(erase_rows<N>(rows), 2048);
 }
 
-/// The formula evaluated with eager Tensor ops (each recorded by autograd): how gradients are
-/// built under create_graph, so that they can be differentiated again.
-Tensor tensor_fn(Fn f, const std::vector<Tensor>& a);
-Tensor tensor_const(double v);
-
-template <int I>
-Tensor eval_tensor(const Var<I>&, const std::vector<Tensor>& x) {
-  return x[I];
-}
-template <std::intmax_t N, std::intmax_t D>
-Tensor eval_tensor(const Const<N, D>&, const std::vector<Tensor>&) {
-  return tensor_const(Const<N, D>::value);
-}
-inline Tensor eval_tensor(const Param& p, const std::vector<Tensor>&) {
-  return tensor_const(p.value);
-}
-template <Fn F, class... A>
-Tensor eval_tensor(const Node<F, A...>& n, const std::vector<Tensor>& x) {
-  return hana::unpack(n.args, [&](const auto&... a) {
-    return tensor_fn(F, std::vector<Tensor>{eval_tensor(a, x)...});
-  });
-}
+/// A formula's run-time tree (dsl/describe.hpp) evaluated with eager Tensor ops, each recorded
+/// by autograd: how gradients are built under create_graph, so that they can be differentiated
+/// again. One function for every formula: built as a template per formula node, this was 15% of
+/// the machine code of each user kernel.
+Tensor eval_tree(const ExprTree& t, const std::vector<Tensor>& x);
 
 template <class E, class T, size_t... I>
 void dispatch_mask(unsigned mask, const E& e, const std::vector<Tensor>& grads, const Tensor& g,
@@ -190,7 +232,7 @@ std::vector<Tensor> gradients(const E& e, const std::vector<Tensor>& in, const T
       auto one = [&](auto j) {
         constexpr int J = decltype(j)::value;
         if constexpr (!(constant >> J & 1u))
-          if (mask >> J & 1u) out[J] = g * eval_tensor(diff<J>(e), in);
+          if (mask >> J & 1u) out[J] = g * eval_tree(describe(diff<J>(e)), in);
       };
       (one(std::integral_constant<int, static_cast<int>(I)>{}), ...);
     }(std::make_index_sequence<n>{});

@@ -111,6 +111,7 @@ void register_unary_kernels() {
   register_kernel(Op::Silu, unary_kernel<Op::Silu>);
   register_kernel(Op::Erf, unary_kernel<Op::Erf>);
   register_kernel(Op::Sign, unary_kernel<Op::Sign>);
+  register_kernel(Op::Softplus, unary_kernel<Op::Softplus>);
   register_kernel(Op::LogicalNot, unary_kernel<Op::LogicalNot>);
   register_kernel(Op::Clamp, unary_kernel<Op::Clamp>);
   register_kernel(Op::LeakyRelu, unary_kernel<Op::LeakyRelu>);
@@ -142,6 +143,12 @@ Tensor gelu(const Tensor& a, const std::string& approximate) {
 Tensor silu(const Tensor& a) { return unary(Op::Silu, a); }
 Tensor erf(const Tensor& a) { return unary(Op::Erf, a); }
 Tensor sign(const Tensor& a) { return unary(Op::Sign, a); }
+Tensor softplus(const Tensor& a, double beta, double threshold) {
+  if (beta == 1 && threshold == 20) return unary(Op::Softplus, a);  // the built-in
+  // Other parameters: the same formula from ops (torch.nn.functional.softplus).
+  Tensor bx = a * beta;
+  return where(bx > threshold, a, log1p(exp(bx)) / beta);
+}
 Tensor logical_not(const Tensor& a) { return unary(Op::LogicalNot, a); }
 Tensor clamp(const Tensor& a, std::optional<double> min, std::optional<double> max) {
   return unary(Op::Clamp, a, ClampAttrs{min, max});

@@ -554,8 +554,7 @@ TEST_CASE("the gradient comparison accepts other roundings and catches wrong gra
 // pow(x, 0.1)'s 0.1 - 1), where the eager row computes it in the gradient's dtype: the gradient
 // of x / 3.0 was 0.333333343, of pow(x, 0.1) off by 4e-9 relative. Fixed in
 // runtime/ops/dsl_loops.cpp (such sub-expressions are float64 0-d tensors).
-TEST_CASE("float64 gradients through ops with a C++ number keep float64 precision",
-          "[jit][grad]") {
+TEST_CASE("float64 gradients through ops with a C++ number keep float64 precision", "[jit][grad]") {
   test::CompiledPath path(1, 2);
   for (int run = 0; run < 4; ++run) {
     Tensor x = (test::seeded_randn({4}, 3, kFloat64).abs() + 0.5).detach().requires_grad_();
@@ -581,8 +580,7 @@ TEST_CASE("float64 gradients through ops with a C++ number keep float64 precisio
 // (jit/trace/decompose.cpp) is off by 2.5e-4 relative: its mean is a float32 sum, rounded by
 // half an ulp of 0.565 (3e-8), an error of 2.5e-4 of x - mean. Fixed: the decomposition
 // computes in float64, as the eager kernel does.
-TEST_CASE("fused layer_norm of a nearly constant row keeps eager's precision",
-          "[jit][grad]") {
+TEST_CASE("fused layer_norm of a nearly constant row keeps eager's precision", "[jit][grad]") {
   test::CompiledPath path(1, 2);
   const Tensor x = tensor(std::vector<float>{0.564985156f, 0.564746678f}, Dims{1, 2});
   const Tensor want = nn::functional::layer_norm(x, {2});

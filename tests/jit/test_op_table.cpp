@@ -75,6 +75,8 @@ std::map<Op, Case> cases() {
   c[Op::Gelu] = {[] { return Tensors{rn({5, 7}, 1)}; },
                  [](const Tensors& in) { return Tensors{gelu(in[0]), gelu(in[0] * 2, "tanh")}; }};
   c[Op::Sign] = unary(sign);
+  c[Op::Softplus] = {[] { return Tensors{rn({5, 7}, 1)}; },
+                     [](const Tensors& in) { return Tensors{softplus(in[0] * 30)}; }};
   c[Op::LogicalNot] = {[] { return Tensors{rn({5, 7}, 1)}; },
                        [](const Tensors& in) { return Tensors{logical_not(in[0] > 0)}; }};
   c[Op::Clamp] = {[] { return Tensors{rn({5, 7}, 1)}; },

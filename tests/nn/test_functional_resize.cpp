@@ -9,19 +9,18 @@ Tensor grid() { return arange(12.0).view({1, 1, 3, 4}); }
 }  // namespace
 
 TEST_CASE("pad: constant (with cropping), reflect, replicate, circular", "[nn][pad]") {
-  test::require_close(F::pad(grid(), {1, 2, 1, 0}, {.mode = F::PadMode::Reflect}), {1, 1, 4, 7},
-                      {5, 4, 5, 6, 7, 6, 5, 1, 0, 1, 2, 3, 2, 1,
-                       5, 4, 5, 6, 7, 6, 5, 9, 8, 9, 10, 11, 10, 9},
-                      "reflect");
-  test::require_close(F::pad(grid(), {1, 2, 1, 0}, {.mode = F::PadMode::Replicate}),
-                      {1, 1, 4, 7},
-                      {0, 0, 1, 2, 3, 3, 3, 0, 0, 1, 2, 3, 3, 3,
-                       4, 4, 5, 6, 7, 7, 7, 8, 8, 9, 10, 11, 11, 11},
-                      "replicate");
-  test::require_close(F::pad(grid(), {1, 2, 1, 0}, {.mode = F::PadMode::Circular}), {1, 1, 4, 7},
-                      {11, 8, 9, 10, 11, 8, 9, 3, 0, 1, 2, 3, 0, 1,
-                       7, 4, 5, 6, 7, 4, 5, 11, 8, 9, 10, 11, 8, 9},
-                      "circular");
+  test::require_close(
+      F::pad(grid(), {1, 2, 1, 0}, {.mode = F::PadMode::Reflect}), {1, 1, 4, 7},
+      {5, 4, 5, 6, 7, 6, 5, 1, 0, 1, 2, 3, 2, 1, 5, 4, 5, 6, 7, 6, 5, 9, 8, 9, 10, 11, 10, 9},
+      "reflect");
+  test::require_close(
+      F::pad(grid(), {1, 2, 1, 0}, {.mode = F::PadMode::Replicate}), {1, 1, 4, 7},
+      {0, 0, 1, 2, 3, 3, 3, 0, 0, 1, 2, 3, 3, 3, 4, 4, 5, 6, 7, 7, 7, 8, 8, 9, 10, 11, 11, 11},
+      "replicate");
+  test::require_close(
+      F::pad(grid(), {1, 2, 1, 0}, {.mode = F::PadMode::Circular}), {1, 1, 4, 7},
+      {11, 8, 9, 10, 11, 8, 9, 3, 0, 1, 2, 3, 0, 1, 7, 4, 5, 6, 7, 4, 5, 11, 8, 9, 10, 11, 8, 9},
+      "circular");
   test::require_close(F::pad(grid(), {1, -1, -1, 2}, {.value = 9}), {1, 1, 4, 4},
                       {9, 4, 5, 6, 9, 8, 9, 10, 9, 9, 9, 9, 9, 9, 9, 9}, "constant, cropping");
   CHECK(F::pad(ones({2, 3}, kInt64), {1, 1}).sizes() == Dims{2, 5});
@@ -33,17 +32,18 @@ TEST_CASE("pad: constant (with cropping), reflect, replicate, circular", "[nn][p
                                     "dimension, but got: padding (3, 3) at dimension 1"));
 }
 
-TEST_CASE("interpolate: nearest and the linear modes, sizes or scale factors", "[nn][interpolate]") {
+TEST_CASE("interpolate: nearest and the linear modes, sizes or scale factors",
+          "[nn][interpolate]") {
   test::require_close(F::interpolate(grid(), {.size = {5, 3}}), {1, 1, 5, 3},
                       {0, 1, 2, 0, 1, 2, 4, 5, 6, 4, 5, 6, 8, 9, 10}, "nearest size");
   test::require_close(F::interpolate(grid(), {.scale_factor = {1.5}}), {1, 1, 4, 6},
                       {0, 0, 1, 2, 2, 3, 0, 0, 1, 2, 2, 3, 4, 4, 5, 6, 6, 7, 8, 8, 9, 10, 10, 11},
                       "nearest scale");
-  test::require_close(F::interpolate(grid(), {.size = {5, 3}, .mode = "bilinear"}), {1, 1, 5, 3},
-                      {0.1666666865, 1.5, 2.8333334923, 1.76666677, 3.10000014, 4.43333340,
-                       4.16666698, 5.5, 6.83333349, 6.56666708, 7.90000057, 9.23333359,
-                       8.16666698, 9.5, 10.83333302},
-                      "bilinear");
+  test::require_close(
+      F::interpolate(grid(), {.size = {5, 3}, .mode = "bilinear"}), {1, 1, 5, 3},
+      {0.1666666865, 1.5, 2.8333334923, 1.76666677, 3.10000014, 4.43333340, 4.16666698, 5.5,
+       6.83333349, 6.56666708, 7.90000057, 9.23333359, 8.16666698, 9.5, 10.83333302},
+      "bilinear");
   test::require_close(
       F::interpolate(grid(), {.size = {2, 7}, .mode = "bilinear", .align_corners = true}),
       {1, 1, 2, 7}, {0, 0.5, 1, 1.5, 2, 2.5, 3, 8, 8.5, 9, 9.5, 10, 10.5, 11},
