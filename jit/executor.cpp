@@ -429,19 +429,24 @@ void run_job(const Job& j) {
 }
 
 // One worker thread compiling hot signatures while their regions go on running eagerly.
+class Compiler;
+Compiler& compiler();
+
 class Compiler {
  public:
   Compiler() {
     Engine::instance();  // made first, so destroyed after this object's thread is joined
     thread_ = std::thread([this] { work(); });
   }
-  ~Compiler() {
+  ~Compiler() { stop(); }
+  /// Ends the worker: the compile under way finishes, queued ones are dropped.
+  void stop() {
     {
       std::lock_guard lk(mu_);
       stop_ = true;
     }
     wake_.notify_all();
-    thread_.join();
+    if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
   }
   void push(Job j) {
     {
@@ -472,6 +477,13 @@ class Compiler {
       busy_ = true;
       lk.unlock();
       run_job(j);
+      // At exit the worker must be stopped before LLVM's own statics are destroyed: those that
+      // codegen builds on first use (SelectionDAG's type tables, ...) are destroyed before this
+      // object, and a compile still running then crashed the exiting process (char_transformer
+      // --jit, ending with compiles queued). An exit handler registered after the first compile
+      // runs before them.
+      static std::once_flag registered;
+      std::call_once(registered, [] { std::atexit([] { compiler().stop(); }); });
       lk.lock();
       busy_ = false;
       if (queue_.empty()) idle_.notify_all();
