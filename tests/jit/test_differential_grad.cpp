@@ -600,3 +600,22 @@ TEST_CASE("fused layer_norm of a nearly constant row keeps eager's precision",
       CHECK(std::abs(g[j] - eager[j]) <= 1e-5 * std::abs(eager[j]));
   }
 }
+
+// Seed 300494 (placement step): the backward breaks the graph 10 times per run (fill_ and
+// logical_and on clamp's bool masks, index_add for select; EMBER_JIT_DUMP=breaks), and each
+// piece between breaks counts as one of the region's 8 specialisations (jit/executor.cpp): the
+// first run exhausts the cap ("has more than 8 specialisations" warning), and the pieces past it
+// run eagerly in every later run of this unchanging step.
+TEST_CASE("graph breaks in a backward do not exhaust the region's specialisations",
+          "[jit][grad][!mayfail]") {
+  test::CompiledPath path(1, 2);
+  const fz::Program p = fz::generate_grad(300494);
+  World w = make_world(p, false);
+  for (int run = 0; run < 4; ++run) {
+    const jit::Stats before = jit::stats();
+    run_once(p, w, Placement::Step, run, true);
+    test::settle_compiles();
+    INFO(fz::to_string(p) << "run " << run + 1);
+    CHECK(jit::stats().eager_graphs == before.eager_graphs);
+  }
+}
