@@ -33,7 +33,6 @@
 #include <iostream>
 #include <map>
 #include <optional>
-#include <set>
 
 #include "jit/differential_support.hpp"
 #include "jit/jit_support.hpp"
