@@ -33,7 +33,6 @@
 #include <iostream>
 #include <map>
 #include <optional>
-#include <set>
 
 #include "jit/differential_support.hpp"
 #include "jit/jit_support.hpp"
@@ -598,5 +597,50 @@ TEST_CASE("fused layer_norm of a nearly constant row keeps eager's precision", "
     const std::vector<double> g = test::values(got);
     for (size_t j = 0; j < g.size(); ++j)
       CHECK(std::abs(g[j] - eager[j]) <= 1e-5 * std::abs(eager[j]));
+  }
+}
+
+// Seed 2963: the gradient of amax(cos(x)) is zero in a region (eager: -sin(x) at the maximum).
+// The backward's mask `cos(x) == amax` is computed in two kernels: the row kernel that reduces
+// cos(x) to its max (and counts the ties) and the pointwise kernel that recomputes cos(x) to
+// build the gradient (EMBER_JIT_DUMP=graph: steps 0 and 2 both compute `cos %0`). The mask is
+// empty, so the recomputed cos(-0.155286267) is not bit-identical to the reduced one: amax of
+// tanh(-x) fails the same way, of x * -2 and exp(-x) does not. Every tier and run, with
+// backward() or autograd::grad.
+TEST_CASE("the gradient of amax of a recomputed value reaches its maximum",
+          "[jit][grad][!mayfail]") {
+  test::CompiledPath path(1, 2);
+  const std::vector<float> xs{-0.155286267f, 0.574837506f, 1.42315006f, 0.733272016f, 1.70870793f};
+  for (int run = 0; run < 4; ++run) {
+    Tensor x = tensor(xs, Dims{5}).requires_grad_();
+    Tensor want = -sin(x.detach()) * (x.detach() == x.detach().select(0, 0)).to(kFloat32);
+    {
+      jit::Region r("grad_amax_recomputed");
+      amax(cos(x), Dims{-1}, true).sum().backward();
+    }
+    test::settle_compiles();
+    INFO("run " << run + 1 << ": fused " << x.grad() << ", eager " << want);
+    const std::vector<double> g = test::values(x.grad()), w = test::values(want);
+    for (size_t j = 0; j < g.size(); ++j) CHECK(std::abs(g[j] - w[j]) <= 1e-6);
+  }
+}
+
+// Seed 300494 (placement step): the backward breaks the graph 10 times per run (fill_ and
+// logical_and on clamp's bool masks, index_add for select; EMBER_JIT_DUMP=breaks), and each
+// piece between breaks counts as one of the region's 8 specialisations (jit/executor.cpp): the
+// first run exhausts the cap ("has more than 8 specialisations" warning), and the pieces past it
+// run eagerly in every later run of this unchanging step.
+TEST_CASE("graph breaks in a backward do not exhaust the region's specialisations",
+          "[jit][grad][!mayfail]") {
+  test::CompiledPath path(1, 2);
+  jit::clear_cache();  // pieces compiled for other regions would not count against this one
+  const fz::Program p = fz::generate_grad(300494);
+  World w = make_world(p, false);
+  for (int run = 0; run < 4; ++run) {
+    const jit::Stats before = jit::stats();
+    run_once(p, w, Placement::Step, run, true);
+    test::settle_compiles();
+    INFO(fz::to_string(p) << "run " << run + 1);
+    CHECK(jit::stats().eager_graphs == before.eager_graphs);
   }
 }
