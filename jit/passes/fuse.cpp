@@ -24,6 +24,13 @@ std::vector<bool> materialized(const Graph& g) {
       continue;
     }
     m[i] = true;  // reductions, row ops and library calls write memory
+    // amax/amin's input in memory: their gradient's mask `x == amax(x)` must read the values
+    // the reduction read, and a pointwise x recomputed in another kernel is not always
+    // bit-identical (cos in a vector loop and in a scalar one: a zero gradient, found by the
+    // gradient fuzzer).
+    if ((n.op == Op::Amax || n.op == Op::Amin) && g[n.args[0]].kind == Kind::Apply &&
+        is_pointwise(g[n.args[0]].op))
+      m[static_cast<size_t>(n.args[0])] = true;
     if (is_library(n.op))
       for (int32_t a : n.args)
         m[static_cast<size_t>(a)] = g[a].kind != Kind::Const && g[a].kind != Kind::Scalar;
