@@ -15,6 +15,8 @@
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
 #include <llvm/IR/DiagnosticHandler.h>
 #include <llvm/IR/DiagnosticInfo.h>
+#include <llvm/IR/IRBuilder.h>
+#include <llvm/IR/Intrinsics.h>
 #include <llvm/IR/LegacyPassManager.h>
 #include <llvm/IR/Verifier.h>
 #include <llvm/Passes/PassBuilder.h>
@@ -159,6 +161,53 @@ std::string Engine::Impl::assembly(const llvm::Module& m, llvm::TargetMachine& t
   return std::string(text);
 }
 
+namespace {
+
+// Code generation for a module of the vector and scalar types kernels use, by both target
+// machines, with the result thrown away. LLVM builds some of its codegen tables on first use, as
+// function-local statics that exit destroys in reverse order of construction: built here, before
+// the background compiler exists, they outlive it, so a process that exits while a kernel
+// compiles (the compiler's destructor waits for it) never has codegen read a destroyed table
+// (it crashed in SelectionDAG when they were first built by that compile).
+void warm_up_codegen(const llvm::DataLayout& layout, const llvm::Triple& triple,
+                     llvm::TargetMachine& full, llvm::TargetMachine& quick) {
+  llvm::LLVMContext ctx;
+  auto m = std::make_unique<llvm::Module>("ember_warm_up", ctx);
+  m->setDataLayout(layout);
+  m->setTargetTriple(triple.str());
+  llvm::IRBuilder<> b(ctx);
+  auto* fn = llvm::Function::Create(
+      llvm::FunctionType::get(b.getVoidTy(), {b.getPtrTy(), b.getInt64Ty()}, false),
+      llvm::Function::ExternalLinkage, "ember_warm_up", *m);
+  b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", fn));
+  llvm::Value* p = fn->getArg(0);
+  for (llvm::Type* scalar : {b.getFloatTy(), b.getDoubleTy()})
+    for (unsigned lanes : {1u, 4u, 8u, 16u}) {
+      llvm::Type* t = lanes == 1 ? scalar : llvm::FixedVectorType::get(scalar, lanes);
+      llvm::Value* x = b.CreateLoad(t, p);
+      llvm::Value* y = b.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, x);
+      y = b.CreateFAdd(b.CreateFMul(x, y), x);
+      y = b.CreateSelect(b.CreateFCmpOLT(x, y), x, y);
+      y = b.CreateBinaryIntrinsic(llvm::Intrinsic::maxnum, x, y);
+      llvm::Type* other = scalar->isFloatTy() ? b.getDoubleTy() : b.getFloatTy();
+      llvm::Type* ot = lanes == 1 ? other : llvm::FixedVectorType::get(other, lanes);
+      llvm::Value* z = scalar->isFloatTy() ? b.CreateFPExt(y, ot) : b.CreateFPTrunc(y, ot);
+      b.CreateStore(z, p);
+      b.CreateStore(y, p);
+    }
+  llvm::Value* n = b.CreateBinaryIntrinsic(llvm::Intrinsic::smin, fn->getArg(1), b.getInt64(64));
+  b.CreateStore(n, p);
+  b.CreateRetVoid();
+  for (llvm::TargetMachine* tm : {&full, &quick}) {
+    auto clone = llvm::CloneModule(*m);
+    llvm::orc::SimpleCompiler codegen(*tm);
+    auto obj = codegen(*clone);
+    if (!obj) llvm::consumeError(obj.takeError());  // only the tables' construction matters
+  }
+}
+
+}  // namespace
+
 Engine::Engine() : impl_(std::make_unique<Impl>()) {
   // These return true on failure.
   if (llvm::InitializeNativeTarget() || llvm::InitializeNativeTargetAsmPrinter() ||
@@ -196,6 +245,7 @@ Engine::Engine() : impl_(std::make_unique<Impl>()) {
 
   d.tlii = std::make_unique<llvm::TargetLibraryInfoImpl>(d.triple);
   d.vector_library = add_vector_library(*d.jit, *d.tlii, d.triple, d.features);
+  warm_up_codegen(d.jit->getDataLayout(), d.triple, *d.tm, *d.tm_quick);
 }
 
 Engine::~Engine() = default;
