@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -43,7 +44,11 @@ bool dump_enabled(std::string_view word) {
 }
 
 void set_dump_words(std::string_view list) {
-  words().store(parse(list), std::memory_order_release);
+  // The replaced list stays reachable (LeakSanitizer) and alive (a reader may hold it).
+  static std::mutex mu;
+  static auto& retired = *new std::vector<const Words*>;
+  std::lock_guard lk(mu);
+  retired.push_back(words().exchange(parse(list), std::memory_order_acq_rel));
 }
 
 }  // namespace ember::jit
