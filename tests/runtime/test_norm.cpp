@@ -285,6 +285,15 @@ TEST_CASE("layer_norm backward matches a double reference", "[nn][layer_norm][au
               if (p->defined() && needs & 2) p->requires_grad_();
             Tensor y = F::layer_norm(x, c.normalized, w, b);
             if (!y.requires_grad()) continue;  // nothing needs a gradient (no affine, needs 2)
+            // create_graph: each .grad's graph holds its leaf, which holds the .grad (a cycle,
+            // as in PyTorch): the gradients are reset when this case ends (LeakSanitizer).
+            struct ResetGrads {
+              std::vector<Tensor> leaves;
+              ~ResetGrads() {
+                for (Tensor& t : leaves)
+                  if (t.defined()) t.grad() = Tensor();
+              }
+            } reset{{x, w, b}};
             y.backward(g, false, create_graph);
             const int64_t cols = product(c.normalized);
             LnGrads r = layer_norm_grads_ref(
