@@ -221,11 +221,7 @@ class GradGenerator : public Generator {
   }
 
   void emit_random_grad() {
-    struct W {
-      Kind k;
-      int w;
-    };
-    static const W table[] = {
+    static const Weighted table[] = {
         {Kind::Add, 4},       {Kind::Sub, 3},        {Kind::Mul, 4},         {Kind::Div, 2},
         {Kind::Maximum, 1},   {Kind::Minimum, 1},    {Kind::Neg, 1},         {Kind::Abs, 1},
         {Kind::Exp, 2},       {Kind::Log, 1},        {Kind::Sqrt, 1},        {Kind::Rsqrt, 1},
@@ -236,17 +232,7 @@ class GradGenerator : public Generator {
         {Kind::Softmax, 1},   {Kind::LogSoftmax, 1}, {Kind::Select, 1},      {Kind::Narrow, 1},
         {Kind::Transpose, 1}, {Kind::Flatten, 1},    {Kind::Matmul, 3},      {Kind::Linear, 3},
         {Kind::LayerNorm, 2}, {Kind::MseLoss, 1},    {Kind::CrossEntropy, 1}};
-    int total = 0;
-    for (const W& w : table) total += w.w;
-    int x = uniform(0, total - 1);
-    Kind k = table[0].k;
-    for (const W& w : table) {
-      if (x < w.w) {
-        k = w.k;
-        break;
-      }
-      x -= w.w;
-    }
+    const Kind k = draw(table);
     switch (k) {
       case Kind::Add:
       case Kind::Sub:

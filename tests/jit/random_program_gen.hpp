@@ -59,6 +59,22 @@ class Generator {
   std::set<int> written_;  // groups (storage owners) written by the program
 
   int uniform(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng_); }
+  struct Weighted {
+    Kind k;
+    int w;
+  };
+  /// A kind drawn with probability proportional to its weight.
+  template <size_t N>
+  Kind draw(const Weighted (&table)[N]) {
+    int total = 0;
+    for (const Weighted& w : table) total += w.w;
+    int x = uniform(0, total - 1);
+    for (const Weighted& w : table) {
+      if (x < w.w) return w.k;
+      x -= w.w;
+    }
+    return table[0].k;
+  }
   bool chance(double pr) { return std::uniform_real_distribution<double>(0, 1)(rng_) < pr; }
   template <class T, size_t N>
   T one_of(const T (&xs)[N]) {
@@ -784,11 +800,7 @@ class Generator {
   }
 
   void emit_random() {
-    struct W {
-      Kind k;
-      int w;
-    };
-    static const W table[] = {
+    static const Weighted table[] = {
         {Kind::Add, 4},
         {Kind::Sub, 3},
         {Kind::Mul, 4},
@@ -834,17 +846,7 @@ class Generator {
         {Kind::ClampInplace, 1},
         {Kind::ZerosLike, 1},
         {Kind::kCount, 2}};
-    int total = 0;
-    for (const W& w : table) total += w.w;
-    int x = uniform(0, total - 1);
-    Kind k = table[0].k;
-    for (const W& w : table) {
-      if (x < w.w) {
-        k = w.k;
-        break;
-      }
-      x -= w.w;
-    }
+    const Kind k = draw(table);
     switch (k) {
       case Kind::Add:
       case Kind::Sub:
