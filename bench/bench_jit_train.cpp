@@ -4,9 +4,15 @@
 //   BM_step_region         the same step in a region, kernels ready (counter: kernels compiled
 //                          during the timed steps, which must be 0: the lr is a runtime scalar)
 //   BM_step_shadow         the region step in shadow mode (each fused run also run eagerly)
-//   BM_first_steps         50 steps from an empty kernel cache with background compilation:
-//                          counters slowest_ms (the slowest of the 50 region steps),
-//                          eager_ms (the median eager step) and their ratio slowest_over_eager
+//   BM_first_steps         50 steps from an empty kernel cache with background compilation,
+//                          against the median eager step (eager_ms), counters:
+//                          slowest_over_eager     the slowest of the 50 region steps
+//                          capture_over_eager     the slowest traced step run eagerly (the
+//                                                 region's first runs, before any compile)
+//                          compiling_over_eager   the slowest step while its kernels compile
+//                                                 (untraced, one core left to the compiler)
+//                          steps_to_fused         steps until the first fused one (it goes on
+//                                                 past 50 until then)
 // 784-256-256-10, batch 64, 2 threads unless --benchmark_filter picks otherwise.
 // Unless EMBER_JIT_CACHE is set, the disk cache is off: compiles are really compiles.
 #include <benchmark/benchmark.h>
@@ -94,7 +100,8 @@ BENCHMARK(BM_step_shadow)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 void BM_first_steps(benchmark::State& state) {
   set_num_threads(2);
-  double slowest = 0, eager = 0;
+  double slowest = 0, capture = 0, compiling = 0, eager = 0;
+  int to_fused = 0;
   for (auto _ : state) {
     state.PauseTiming();
     std::vector<double> eager_ms;
@@ -112,19 +119,29 @@ void BM_first_steps(benchmark::State& state) {
     jit::clear_cache();  // every signature new again (and no disk cache)
     state.ResumeTiming();
     Trainer t;
-    slowest = 0;
-    for (int i = 0; i < 50; ++i) {
+    slowest = capture = compiling = 0;
+    to_fused = 0;
+    for (int i = 0; i < 50 || to_fused == 0; ++i) {
+      const jit::Stats s0 = jit::stats();
       auto t0 = std::chrono::steady_clock::now();
       t.step(true);
-      slowest = std::max(slowest, ms_since(t0));
+      const double ms = ms_since(t0);
+      const jit::Stats s1 = jit::stats();
+      if (s1.fused_graphs > s0.fused_graphs && to_fused == 0) to_fused = i + 1;
+      if (i >= 50) continue;
+      slowest = std::max(slowest, ms);
+      if (s1.untraced_runs > s0.untraced_runs) compiling = std::max(compiling, ms);
+      if (s1.eager_graphs > s0.eager_graphs) capture = std::max(capture, ms);
     }
     state.PauseTiming();
     jit::wait_for_compiles();
     state.ResumeTiming();
   }
-  state.counters["slowest_ms"] = slowest;
   state.counters["eager_ms"] = eager;
   state.counters["slowest_over_eager"] = slowest / eager;
+  state.counters["capture_over_eager"] = capture / eager;
+  state.counters["compiling_over_eager"] = compiling / eager;
+  state.counters["steps_to_fused"] = to_fused;
 }
 BENCHMARK(BM_first_steps)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(1);
 

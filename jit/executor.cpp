@@ -108,6 +108,9 @@ struct Cache {
   // break starts the next), so that a region with breaks has the cap for each of its graphs.
   std::unordered_map<std::string, int> specializations;
   std::unordered_map<std::string, bool> warned;  // per region name
+  // Per region name: its first compiles queued or running on the background compiler. Kept
+  // across clear_cache(): each job still counts itself out when it ends.
+  std::unordered_map<std::string, int> compiling;
   Stats stats;
 };
 Cache& cache() {
@@ -266,15 +269,25 @@ Tensor run_library(const Graph& g, const IrNode& n, std::vector<Tensor>& vals) {
   return r.sizes() == n.sizes ? r : r.expand(n.sizes);
 }
 
-// The graph op by op with the eager kernels.
+// The graph op by op with the eager kernels. Each value is dropped after its last use, unless
+// the graph returns or writes it: the run holds about the memory an eager run would (a value
+// kept to the end took fresh pages, ~12 us per 4 KiB fault, in a region's first runs).
 void run_eager(const Graph& g, const Run& run, const std::vector<std::shared_ptr<Storage>>& outs) {
   std::vector<Tensor> vals = bound_values(g, run);
+  constexpr size_t kKept = SIZE_MAX;
+  std::vector<size_t> last(g.size(), 0);
+  for (size_t i = 0; i < g.size(); ++i)
+    for (int32_t a : g[static_cast<int32_t>(i)].args) last[static_cast<size_t>(a)] = i;
+  for (int32_t o : g.outputs) last[static_cast<size_t>(o)] = kKept;
+  for (const Graph::Write& w : g.writes) last[static_cast<size_t>(w.node)] = kKept;
   for (size_t i = 0; i < g.size(); ++i) {
     const IrNode& n = g[static_cast<int32_t>(i)];
     if (n.kind == Kind::Const) vals[i] = constant(n);
     if (n.kind != Kind::Apply) continue;
     vals[i] = is_strided_view(n.op) ? view_of(n, vals[static_cast<size_t>(n.args[0])])
                                     : run_library(g, n, vals);
+    for (int32_t a : n.args)
+      if (last[static_cast<size_t>(a)] == i) vals[static_cast<size_t>(a)] = Tensor();
   }
   finish(g, vals, run, outs);
 }
@@ -369,6 +382,12 @@ void add_compile_counts(Stats& total, const Stats& st) {
 
 }  // namespace
 
+void count_untraced_run() {
+  Cache& c = cache();
+  std::lock_guard lk(c.mu);
+  ++c.stats.untraced_runs;
+}
+
 void count_graph_break() {
   Cache& c = cache();
   std::lock_guard lk(c.mu);
@@ -386,7 +405,8 @@ struct Job {
   Graph graph;  // as traced
   std::string sig;
   Tier tier;
-  bool upgrade;  // a tier-up: the entry keeps its plan if this fails
+  bool upgrade;     // a tier-up: the entry keeps its plan if this fails
+  bool background;  // on the compiler thread: counted in Cache::compiling unless an upgrade
 };
 
 // Compiles a job's plan and installs it in its cache entry (if the entry is still there).
@@ -409,6 +429,9 @@ void run_job(const Job& j) {
                  prof::Clock::now(), st.kernels_compiled, st.disk_cache_hits, st.compile_ms);
   std::vector<std::shared_ptr<const Plan>> dropped;  // destroyed after unlocking
   std::lock_guard lk(c.mu);
+  if (j.background && !j.upgrade)
+    if (auto n = c.compiling.find(j.region); n != c.compiling.end() && --n->second <= 0)
+      c.compiling.erase(n);
   add_compile_counts(c.stats, st);
   if (!plan && !j.upgrade) ++c.stats.fallbacks;
   if (plan && j.upgrade) ++c.stats.tier_ups;
@@ -428,6 +451,14 @@ void run_job(const Job& j) {
   }
 }
 
+// While it lives, the steps' kernels leave the compiler a core (runtime/parallel.hpp).
+struct Background {
+  Background() { ember::detail::background_work(1); }
+  ~Background() { ember::detail::background_work(-1); }
+  Background(const Background&) = delete;
+  Background& operator=(const Background&) = delete;
+};
+
 // One worker thread compiling hot signatures while their regions go on running eagerly.
 class Compiler;
 Compiler& compiler();
@@ -435,7 +466,6 @@ Compiler& compiler();
 class Compiler {
  public:
   Compiler() {
-    Engine::instance();  // made first, so destroyed after this object's thread is joined
     thread_ = std::thread([this] { work(); });
   }
   ~Compiler() { stop(); }
@@ -459,31 +489,56 @@ class Compiler {
     std::unique_lock lk(mu_);
     idle_.wait(lk, [this] { return queue_.empty() && !busy_; });
   }
+  /// Waits until the worker has made LLVM's engine and registered its exit handler.
+  void wait_started() {
+    std::unique_lock lk(mu_);
+    started_cv_.wait(lk, [this] { return started_; });
+  }
+  void hold(bool held) {
+    {
+      std::lock_guard lk(mu_);
+      held_ = held;
+    }
+    wake_.notify_all();
+  }
 
  private:
   void work() {
-    // Below the threads that run the steps: while a step runs on every core, the compile takes
-    // what they leave (about a tenth of a core at nice 10), so no step is much slower than an
-    // eager one; when they wait (between steps, in wait_for_compiles) it runs at full speed.
+    // While it compiles, the kernels run on one thread fewer (background_work), so that it has
+    // a core and no step waits on a kernel thread the scheduler gave to the compiler. Below the
+    // threads that run the steps as well (nice 10), for when other processes take that core.
     // Linux sets the nice value per thread.
     ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()),
                   static_cast<int>(env::integer("EMBER_JIT_COMPILE_NICE", 10, 0, 19)));
+    // LLVM's set-up (~20 ms: target machines, a warm-up codegen) here, not in the step that
+    // found the first hot signature. Then an exit handler: at exit the worker must be stopped
+    // before LLVM's statics are destroyed, and those made while the engine was (codegen's
+    // tables, see Engine's warm-up) are destroyed before anything registered earlier — a
+    // compile still running then crashed the exiting process in SelectionDAG. A failure to make
+    // the engine is reported by each compile (Engine::instance() tries again), which falls back.
+    try {
+      Background b;
+      Engine::instance();
+    } catch (const std::exception&) {
+    }
+    std::atexit([] { compiler().stop(); });
+    {
+      std::lock_guard lk(mu_);
+      started_ = true;
+    }
+    started_cv_.notify_all();
     std::unique_lock lk(mu_);
     for (;;) {
-      wake_.wait(lk, [this] { return stop_ || !queue_.empty(); });
+      wake_.wait(lk, [this] { return stop_ || (!queue_.empty() && !held_); });
       if (stop_) return;  // the process is ending: queued compiles are dropped
       Job j = std::move(queue_.front());
       queue_.pop_front();
       busy_ = true;
       lk.unlock();
-      run_job(j);
-      // At exit the worker must be stopped before LLVM's own statics are destroyed: those that
-      // codegen builds on first use (SelectionDAG's type tables, ...) are destroyed before this
-      // object, and a compile still running then crashed the exiting process (char_transformer
-      // --jit, ending with compiles queued). An exit handler registered after the first compile
-      // runs before them.
-      static std::once_flag registered;
-      std::call_once(registered, [] { std::atexit([] { compiler().stop(); }); });
+      {
+        Background b;
+        run_job(j);
+      }
       lk.lock();
       busy_ = false;
       if (queue_.empty()) idle_.notify_all();
@@ -491,14 +546,22 @@ class Compiler {
   }
 
   std::mutex mu_;
-  std::condition_variable wake_, idle_;
+  std::condition_variable wake_, idle_, started_cv_;
   std::deque<Job> queue_;
-  bool busy_ = false, stop_ = false;
+  bool busy_ = false, stop_ = false, held_ = false, started_ = false;
   std::thread thread_;
 };
 Compiler& compiler() {
   static Compiler c;
-  return c;
+  // exit() runs the exiting thread's thread_local destructors before any exit handler or static
+  // destructor: this one (on each thread that uses the compiler) waits for the worker's exit
+  // handler, so that a process ending while LLVM is being set up still stops the worker first.
+  struct ExitGuard {
+    Compiler* c;
+    ~ExitGuard() { c->wait_started(); }
+  };
+  thread_local ExitGuard guard{&c};
+  return *guard.c;
 }
 
 // ---- shadow mode ----
@@ -555,6 +618,7 @@ void execute(const std::string& region, int segment, const Graph& g, const Run& 
   std::string sig = g.signature();
   std::shared_ptr<const Plan> plan;
   bool compile = false, upgrade = false;
+  const bool background = settings().async.load();
   {
     std::lock_guard lk(c.mu);
     ++c.stats.graphs;
@@ -579,6 +643,7 @@ void execute(const std::string& region, int segment, const Graph& g, const Run& 
       if (n < settings().max_specs.load()) {
         ++n;
         compile = e.compiling = true;
+        if (background) ++c.compiling[region];
       } else if (!c.warned[region]) {
         c.warned[region] = true;
         warn("region '" + region + "' has more than " +
@@ -589,8 +654,8 @@ void execute(const std::string& region, int segment, const Graph& g, const Run& 
     }
   }
   if (compile || upgrade) {
-    Job j{region, g, sig, compile ? first_tier() : Tier::Full, upgrade};
-    if (settings().async.load()) {
+    Job j{region, g, sig, compile ? first_tier() : Tier::Full, upgrade, background};
+    if (background) {
       compiler().push(std::move(j));  // this run goes on with what it has
     } else {
       run_job(j);
@@ -694,9 +759,16 @@ void run_shadowed(const std::string& region, const std::string& sig, const Plan&
 
 }  // namespace
 
+bool compiling_in_background(const std::string& region) {
+  Cache& c = cache();
+  std::lock_guard lk(c.mu);
+  return c.compiling.count(region) != 0;
+}
+
 void wait_for_compiles() { compiler().wait(); }
 void set_fused_run_hook(FusedRunHook h) { g_fused_hook = h; }
 void forget_tier_up_choice() { settings().tier_up_chosen = false; }
+void hold_background_compiles(bool held) { compiler().hold(held); }
 
 // ---- the public settings and counters ----
 

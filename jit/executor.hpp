@@ -28,6 +28,14 @@ void execute(const std::string& region, int segment, const Graph& g, const Run& 
 
 void count_graph_break();
 
+/// Whether a first compile of one of `region`'s graphs is queued or running on the background
+/// compiler. Until it ends, the region runs plain eager (not traced): a traced run that is not
+/// fused costs about twice an eager one (recording, the graph's interpreter, derivatives as
+/// separate ops), and the region's next steps would only repeat the signature being compiled.
+bool compiling_in_background(const std::string& region);
+/// Counts a region run that compiling_in_background() let run untraced (Stats::untraced_runs).
+void count_untraced_run();
+
 /// Test-only: called on every fused run with the plan's graph and its node values, before they
 /// are stored (shadow mode's test injects a wrong kernel result through it). nullptr: none.
 using FusedRunHook = void (*)(const Graph& g, std::vector<Tensor>& values);
@@ -35,5 +43,8 @@ void set_fused_run_hook(FusedRunHook h);
 /// Test-only: forgets that tiers were asked for (EMBER_JIT_TIERUP or set_tier_up_runs), so that
 /// background compiles go to the full tier at once, as in a program that never asked.
 void forget_tier_up_choice();
+/// Test-only: while held, the background compiler starts no queued compile (one running
+/// finishes), so a test can run a region while its compile is certainly still pending.
+void hold_background_compiles(bool held);
 
 }  // namespace ember::jit

@@ -108,6 +108,7 @@ struct Stats {
   int64_t tier_ups = 0;           ///< signatures recompiled with the optimising back end
   int64_t shadow_mismatches = 0;  ///< shadow mode: fused runs whose values differed from eager
   int64_t plans_evicted = 0;      ///< compiled signatures dropped by the max_cached_plans bound
+  int64_t untraced_runs = 0;      ///< region runs not traced: a first compile was in the background
 };
 Stats stats();
 void reset_stats();

@@ -11,6 +11,7 @@
 #include "runtime/error.hpp"
 
 extern "C" void openblas_set_num_threads(int);
+extern "C" int openblas_get_num_threads();
 #if EMBER_HAVE_DNNL
 #include <omp.h>  // oneDNN's conv2d runs on OpenMP (libgomp)
 #endif
@@ -55,8 +56,9 @@ class Pool {
     }
     int64_t n = end - begin;
     // At most n / grain parts, so every chunk holds at least `grain` items (parallel.hpp).
-    int parts =
-        static_cast<int>(std::clamp<int64_t>(n / std::max<int64_t>(grain, 1), 1, nthreads_));
+    // (get_num_threads() is below nthreads_ while background work has a core.)
+    int parts = static_cast<int>(std::clamp<int64_t>(n / std::max<int64_t>(grain, 1), 1,
+                                                     std::min(nthreads_, get_num_threads())));
     {
       std::lock_guard lk(mu_);
       begin_ = begin;
@@ -142,6 +144,7 @@ int default_threads() {
 }
 
 std::atomic<int> g_threads{0};
+std::atomic<int> g_background{0};  // detail::background_work: kernels leave it a core
 
 Pool& pool() {
   static auto* p = [] {
@@ -151,6 +154,12 @@ Pool& pool() {
     return new Pool(n);  // leaked on purpose: no join at static destruction
   }();
   return *p;
+}
+
+// The threads set_num_threads asked for (the hardware's by default).
+int configured_threads() {
+  int n = g_threads.load(std::memory_order_relaxed);
+  return n ? n : pool().size();
 }
 
 }  // namespace
@@ -165,8 +174,8 @@ void set_num_threads(int n) {
 }
 
 int get_num_threads() {
-  int n = g_threads.load(std::memory_order_relaxed);
-  return n ? n : pool().size();
+  const int n = configured_threads();
+  return g_background.load(std::memory_order_relaxed) > 0 ? std::max(1, n - 1) : n;
 }
 
 bool in_parallel_region() { return t_in_parallel; }
@@ -174,6 +183,15 @@ bool in_parallel_region() { return t_in_parallel; }
 namespace detail {
 void parallel_run(int64_t begin, int64_t end, int64_t grain, RangeFn fn) {
   pool().run(begin, end, grain, fn);
+}
+
+void background_work(int delta) { g_background.fetch_add(delta); }
+
+void sync_blas_threads() {
+  // OpenBLAS's count is global: a call inside a parallel_for body (a conv chunk) leaves it.
+  if (in_parallel_region()) return;
+  const int want = get_num_threads();
+  if (openblas_get_num_threads() != want) openblas_set_num_threads(want);
 }
 }  // namespace detail
 

@@ -9,7 +9,7 @@
 namespace ember {
 
 /// Sets the number of threads every ember kernel, OpenBLAS and oneDNN use (default: hardware
-/// threads).
+/// threads; one less while the JIT compiles in the background, see README).
 void set_num_threads(int n);
 int get_num_threads();
 /// True while running inside a parallel_for body (nested calls run inline).
@@ -30,7 +30,13 @@ class RangeFn {
 
 namespace detail {
 void parallel_run(int64_t begin, int64_t end, int64_t grain, RangeFn fn);
-}
+/// Background work (the JIT's compiler) begins (+1) or ends (-1). While any runs, kernels leave
+/// it a core: get_num_threads() is one less than set_num_threads asked for (at least 1), and
+/// ember's pool, OpenBLAS and oneDNN use that many.
+void background_work(int delta);
+/// Sets OpenBLAS's thread count to get_num_threads() if it differs (before each BLAS call).
+void sync_blas_threads();
+}  // namespace detail
 
 /// Calls f(b, e) on disjoint chunks covering [begin, end), in parallel when the range holds more
 /// than `grain` items. Chunks are at least `grain` long; small ranges run inline on the caller.

@@ -71,6 +71,13 @@ class Tensor {
   /// An undefined tensor (as libtorch's default-constructed Tensor).
   Tensor() = default;
   explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
+  Tensor(const Tensor&) = default;
+  Tensor(Tensor&&) noexcept = default;
+  /// Assignment rebinds a named tensor, so only to lvalues: `t.grad() = Tensor()` would rebind
+  /// a copy and change nothing (use set_grad); as in libtorch, it does not compile.
+  Tensor& operator=(const Tensor&) & = default;
+  Tensor& operator=(Tensor&&) & noexcept = default;
+  ~Tensor() = default;
 
   bool defined() const { return impl_ != nullptr; }
   TensorImpl* impl() const { return impl_.get(); }

@@ -15,6 +15,7 @@
 #include "jit/executor.hpp"
 #include "jit/jit.hpp"
 #include "jit/passes/passes.hpp"
+#include "jit/profiler_record.hpp"
 #include "jit/trace/decompose.hpp"
 #include "runtime/allocator.hpp"
 #include "runtime/dispatch.hpp"
@@ -28,6 +29,10 @@ struct ThreadState {
   int depth = 0;
   std::unique_ptr<Trace> trace;
   bool executing = false;  // inside flush: nothing records, nothing flushes
+  // The outermost region runs untraced (its first compile is in the background): its name and
+  // start, for the profiler.
+  std::string untraced;
+  profiling::Clock::time_point untraced_start;
 };
 thread_local ThreadState t_state;
 
@@ -508,7 +513,11 @@ void install_hooks() {
 bool begin_region(const std::string& name) {
   ThreadState& ts = t_state;
   bool outermost = ts.depth++ == 0;
-  if (outermost && enabled()) {
+  if (outermost && enabled() && compiling_in_background(name)) {
+    count_untraced_run();
+    ts.untraced = name;
+    if (profiling::active()) ts.untraced_start = profiling::Clock::now();
+  } else if (outermost && enabled()) {
     install_hooks();
     ts.trace = std::make_unique<Trace>();
     ts.trace->name = name;
@@ -523,6 +532,12 @@ bool begin_region(const std::string& name) {
 void end_region(bool outermost) {
   ThreadState& ts = t_state;
   --ts.depth;
+  if (outermost && !ts.untraced.empty()) {
+    if (profiling::active())
+      profiling::record(ts.untraced, profiling::Event::Eager, ts.untraced_start,
+                        profiling::Clock::now());
+    ts.untraced.clear();
+  }
   if (!outermost || !ts.trace) return;
   std::unique_ptr<Trace> tr = std::move(ts.trace);
   set_thread_traces(false);

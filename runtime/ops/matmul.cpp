@@ -40,18 +40,22 @@ bool fits_int(int64_t v) { return v >= 0 && v <= INT_MAX; }
 
 void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int n, int m, int k, const float* a, int lda,
           const float* b, int ldb, float beta, float* c, int ldc) {
+  detail::sync_blas_threads();
   cblas_sgemm(CblasRowMajor, ta, tb, n, m, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
 }
 void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int n, int m, int k, const double* a, int lda,
           const double* b, int ldb, double beta, double* c, int ldc) {
+  detail::sync_blas_threads();
   cblas_dgemm(CblasRowMajor, ta, tb, n, m, k, 1.0, a, lda, b, ldb, beta, c, ldc);
 }
 void gemv(CBLAS_TRANSPOSE t, int rows, int cols, const float* a, int lda, const float* x, int incx,
           float* y, int incy) {
+  detail::sync_blas_threads();
   cblas_sgemv(CblasRowMajor, t, rows, cols, 1.0f, a, lda, x, incx, 0.0f, y, incy);
 }
 void gemv(CBLAS_TRANSPOSE t, int rows, int cols, const double* a, int lda, const double* x,
           int incx, double* y, int incy) {
+  detail::sync_blas_threads();
   cblas_dgemv(CblasRowMajor, t, rows, cols, 1.0, a, lda, x, incx, 0.0, y, incy);
 }
 
@@ -341,6 +345,7 @@ void register_matmul_kernels() { register_kernel(Op::Matmul, matmul_kernel); }
 // trans_a), for other kernels (conv) that build their own GEMMs. Defined here, next to BLAS.
 void gemm_rowmajor(bool trans_a, bool trans_b, int64_t n, int64_t m, int64_t k, const float* a,
                    int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  detail::sync_blas_threads();
   cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
               trans_b ? CblasTrans : CblasNoTrans, static_cast<int>(n), static_cast<int>(m),
               static_cast<int>(k), 1.0f, a, static_cast<int>(lda), b, static_cast<int>(ldb), beta,
@@ -348,6 +353,7 @@ void gemm_rowmajor(bool trans_a, bool trans_b, int64_t n, int64_t m, int64_t k, 
 }
 void gemm_rowmajor(bool trans_a, bool trans_b, int64_t n, int64_t m, int64_t k, const double* a,
                    int64_t lda, const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
+  detail::sync_blas_threads();
   cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
               trans_b ? CblasTrans : CblasNoTrans, static_cast<int>(n), static_cast<int>(m),
               static_cast<int>(k), 1.0, a, static_cast<int>(lda), b, static_cast<int>(ldb), beta, c,

@@ -312,7 +312,7 @@ TEST_CASE("toggling grad mode, train/eval, requires_grad and .grad never reuses 
     auto params = m.net.parameters();
     params[0].requires_grad_(c != FrozenFirst);
     if (c != TrainAccumulate)
-      for (Tensor& p : params) p.grad() = Tensor();
+      for (Tensor& p : params) p.set_grad(Tensor());
     manual_seed(7);  // dropout draws the same mask eagerly and in the region
     if (region) r.emplace("guards");
     std::vector<Tensor> out;

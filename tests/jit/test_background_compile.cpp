@@ -49,6 +49,43 @@ TEST_CASE("regions run eagerly while their kernels compile in the background", "
   CHECK(s1.fallbacks == s0.fallbacks);
 }
 
+TEST_CASE("a region runs untraced while its first compile is in the background", "[jit][async]") {
+  // Held compiles: the queued compile certainly has not ended when the next runs start. Those
+  // runs trace nothing (no graph), give eager's values and mutations, and count as untraced; the
+  // first run after the compile is traced again and fused.
+  test::CompiledPath path(2, 0);
+  test::AsyncCompile on(true);
+  jit::clear_cache();
+  Tensor x = test::seeded_randn({33, 17}, 5), m = zeros({33, 17}), m_eager = zeros({33, 17});
+  auto eager_step = [&](double lr) {
+    Tensor y = gelu(x * 1.5 + 0.25) * sigmoid(x);
+    m_eager.mul_(0.9).add_(y, lr);
+    return softmax(y, -1);
+  };
+  jit::hold_background_compiles(true);
+  struct Unhold {
+    ~Unhold() { jit::hold_background_compiles(false); }
+  } unhold;
+  const jit::Stats s0 = jit::stats();
+  for (int i = 0; i < 5; ++i) {
+    Tensor y = body(x, m, 0.125 * i);
+    REQUIRE(allclose(y, eager_step(0.125 * i), 1e-5, 1e-6));
+    REQUIRE(allclose(m, m_eager, 1e-5, 1e-6));
+  }
+  const jit::Stats s1 = jit::stats();
+  CHECK(s1.graphs == s0.graphs + 2);  // the capture and the run that found it hot
+  CHECK(s1.untraced_runs == s0.untraced_runs + 3);
+  CHECK(s1.fused_graphs == s0.fused_graphs);
+  jit::hold_background_compiles(false);
+  jit::wait_for_compiles();
+  Tensor y = body(x, m, 0.5);
+  const jit::Stats s2 = jit::stats();
+  CHECK(s2.fused_graphs == s1.fused_graphs + 1);
+  CHECK(s2.untraced_runs == s1.untraced_runs);
+  REQUIRE(allclose(y, eager_step(0.5), 1e-5, 1e-6));
+  REQUIRE(allclose(m, m_eager, 1e-5, 1e-6));
+}
+
 TEST_CASE("the first run after wait_for_compiles is fused", "[jit][async]") {
   test::CompiledPath path(1, 0);
   test::AsyncCompile on(true);

@@ -174,6 +174,25 @@ TEST_CASE("parallel_for uses the pool, and nested calls run inline", "[runtime][
   CHECK(single == std::set<std::thread::id>{std::this_thread::get_id()});
 }
 
+TEST_CASE("kernels leave background work a core", "[runtime][threads]") {
+  // While the JIT compiles (detail::background_work), kernels run on one thread fewer, at least
+  // one; parallel_for splits into that many parts and still covers its range once.
+  ThreadsGuard guard;
+  for (int threads : {1, 2, 4}) {
+    set_num_threads(threads);
+    detail::background_work(1);
+    CHECK(get_num_threads() == std::max(1, threads - 1));
+    auto [hits, chunks] = coverage(0, 100000, 1000);
+    CHECK(std::all_of(hits.begin(), hits.end(), [](int h) { return h == 1; }));
+    CHECK(static_cast<int64_t>(chunks.size()) <= std::max(1, threads - 1));
+    Tensor a = test::seeded_randn({70, 90}, 1), b = test::seeded_randn({90, 50}, 2);
+    Tensor during = matmul(a, b);  // OpenBLAS at the lower count
+    detail::background_work(-1);
+    CHECK(get_num_threads() == threads);
+    CHECK(allclose(matmul(a, b), during, 1e-4, 1e-4));
+  }
+}
+
 TEST_CASE("parallel_for rethrows a chunk's exception and stays usable", "[runtime][threads]") {
   ThreadsGuard guard;
   set_num_threads(2);

@@ -291,7 +291,7 @@ TEST_CASE("layer_norm backward matches a double reference", "[nn][layer_norm][au
               std::vector<Tensor> leaves;
               ~ResetGrads() {
                 for (Tensor& t : leaves)
-                  if (t.defined()) t.grad() = Tensor();
+                  if (t.defined()) t.set_grad(Tensor());
               }
             } reset{{x, w, b}};
             y.backward(g, false, create_graph);
