@@ -27,7 +27,7 @@ constexpr auto diff(const PRef<K>&) {
 }
 
 template <int I, Fn F, class... A>
-constexpr auto diff(const Node<F, A...>& e) {
+constexpr auto diff(const Call<F, A...>& e) {
   constexpr double two_over_sqrt_pi = 1.1283791670955126;
   const auto& args = e.args;
   if constexpr (sizeof...(A) == 1) {

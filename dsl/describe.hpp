@@ -41,7 +41,7 @@ inline ExprTree describe(const Param& p) {
   return t;
 }
 template <Fn F, class... A>
-ExprTree describe(const Node<F, A...>& n) {
+ExprTree describe(const Call<F, A...>& n) {
   ExprTree t;
   t.kind = ExprTree::Kind::Apply;
   t.fn = F;

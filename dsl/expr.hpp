@@ -2,7 +2,7 @@
 // for its inputs, and the type it builds is evaluated as a fused loop, differentiated
 // symbolically (dsl/derivative.hpp) and described at run time for the JIT (dsl/describe.hpp).
 //
-//   auto e = x * sigmoid(x);        // x = Var<0>: the type Node<Fn::Mul, Var<0>, Node<...>>
+//   auto e = x * sigmoid(x);        // x = Var<0>: the type Call<Fn::Mul, Var<0>, Call<...>>
 //   float y = eval<float>(e, 2.f);   // 2 * sigmoid(2)
 #pragma once
 
@@ -77,11 +77,15 @@ struct Const {
 struct Param {
   double value;
 };
-/// Function F applied to its operands.
+/// Function F applied to its operands. (Named Call, not Node: autograd::Node and jit::IrNode
+/// are the graph nodes; this is a formula's call of a built-in.)
 template <Fn F, class... A>
-struct Node {
+struct Call {
   hana::tuple<A...> args;
 };
+/// The former name of Call.
+template <Fn F, class... A>
+using Node [[deprecated("dsl::Node is now dsl::Call")]] = Call<F, A...>;
 
 /// dsl::c<2>, dsl::c<1, 2>: compile-time constants in formulas.
 template <std::intmax_t N, std::intmax_t D = 1>
@@ -96,7 +100,7 @@ struct is_expr<Const<N, D>> : std::true_type {};
 template <>
 struct is_expr<Param> : std::true_type {};
 template <Fn F, class... A>
-struct is_expr<Node<F, A...>> : std::true_type {};
+struct is_expr<Call<F, A...>> : std::true_type {};
 template <class T>
 inline constexpr bool is_expr_v = is_expr<std::decay_t<T>>::value;
 
@@ -115,7 +119,7 @@ struct arity : std::integral_constant<int, 0> {};
 template <int I>
 struct arity<Var<I>> : std::integral_constant<int, I + 1> {};
 template <Fn F, class... A>
-struct arity<Node<F, A...>> : std::integral_constant<int, std::max({0, arity<A>::value...})> {};
+struct arity<Call<F, A...>> : std::integral_constant<int, std::max({0, arity<A>::value...})> {};
 
 /// Bit I set when the formula reads input I.
 template <class E>
@@ -123,7 +127,7 @@ struct vars_used : std::integral_constant<unsigned, 0u> {};
 template <int I>
 struct vars_used<Var<I>> : std::integral_constant<unsigned, 1u << I> {};
 template <Fn F, class... A>
-struct vars_used<Node<F, A...>>
+struct vars_used<Call<F, A...>>
     : std::integral_constant<unsigned, (vars_used<A>::value | ... | 0u)> {};
 
 /// Number of costly functions in a formula (exp, log, erf, sigmoid, division, ...: each tens of
@@ -150,7 +154,7 @@ constexpr bool is_costly(Fn f) {
 template <class E>
 struct costly_fns : std::integral_constant<int, 0> {};
 template <Fn F, class... A>
-struct costly_fns<Node<F, A...>>
+struct costly_fns<Call<F, A...>>
     : std::integral_constant<int, (is_costly(F) ? 1 : 0) + (costly_fns<A>::value + ... + 0)> {};
 
 /// Lifts a C++ number into a formula (a Param); formulas pass through.
@@ -163,8 +167,8 @@ constexpr auto lift(const T& v) {
 }
 
 template <Fn F, class... A>
-constexpr Node<F, A...> make(const A&... a) {
-  return Node<F, A...>{hana::make_tuple(a...)};
+constexpr Call<F, A...> make(const A&... a) {
+  return Call<F, A...>{hana::make_tuple(a...)};
 }
 
 // ---- constructors that simplify at compile time: x+0, x*1, x*0, --x, constant folding ----
@@ -172,7 +176,7 @@ constexpr Node<F, A...> make(const A&... a) {
 template <class T>
 struct is_neg : std::false_type {};
 template <class A>
-struct is_neg<Node<Fn::Neg, A>> : std::true_type {};
+struct is_neg<Call<Fn::Neg, A>> : std::true_type {};
 
 template <class A>
 constexpr auto neg(const A& a) {
@@ -347,7 +351,7 @@ struct param_count : std::integral_constant<int, 0> {};
 template <>
 struct param_count<Param> : std::integral_constant<int, 1> {};
 template <Fn F, class... A>
-struct param_count<Node<F, A...>> : std::integral_constant<int, (0 + ... + param_count<A>::value)> {
+struct param_count<Call<F, A...>> : std::integral_constant<int, (0 + ... + param_count<A>::value)> {
 };
 
 /// Params in the operands before operand J.
@@ -369,7 +373,7 @@ constexpr PRef<Base> number_params(const Param&) {
   return {};
 }
 template <int Base, Fn F, class... A>
-constexpr auto number_params(const Node<F, A...>& n) {
+constexpr auto number_params(const Call<F, A...>& n) {
   return [&]<size_t... J>(std::index_sequence<J...>) {
     return make<F>(number_params<Base + params_before<J, A...>()>(hana::at_c<J>(n.args))...);
   }(std::index_sequence_for<A...>{});
@@ -499,7 +503,7 @@ EMBER_DSL_INLINE T eval_with(const PRef<K>&, const PV& pv, const X&...) {
   return pv[K];
 }
 template <class T, class PV, Fn F, class... A, class... X>
-EMBER_DSL_INLINE T eval_with(const Node<F, A...>& n, const PV& pv, const X&... x) {
+EMBER_DSL_INLINE T eval_with(const Call<F, A...>& n, const PV& pv, const X&... x) {
   return hana::unpack(n.args, [&](const auto&... a) [[gnu::always_inline]] -> T {
     if constexpr (F == Fn::Where) {
       auto vals = std::tuple<T, T, T>(eval_with<T>(a, pv, x...)...);

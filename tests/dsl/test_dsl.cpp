@@ -13,7 +13,7 @@ constexpr d::Var<1> y{};
 
 // ---- compile-time checks: derivative types simplify ----
 static_assert(
-    std::is_same_v<decltype(d::diff<0>(x * x)), d::Node<d::Fn::Add, d::Var<0>, d::Var<0>>>,
+    std::is_same_v<decltype(d::diff<0>(x * x)), d::Call<d::Fn::Add, d::Var<0>, d::Var<0>>>,
     "d/dx x*x simplifies to x + x");
 static_assert(std::is_same_v<decltype(d::diff<0>(d::c<3>)), d::Const<0>>, "d/dx 3 = 0");
 static_assert(std::is_same_v<decltype(d::diff<1>(x * d::exp(x))), d::Const<0>>,
