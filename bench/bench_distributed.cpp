@@ -13,8 +13,8 @@
 // The ranks must run the same benchmarks the same number of times (collectives match one to
 // one): iterations are fixed, not chosen by timing. Only rank 0 prints.
 //
-//   OMPI_MCA_btl_vader_single_copy_mechanism=none \
-//     mpirun --allow-run-as-root --oversubscribe -np 2 build/bench/bench_distributed
+//   export OMPI_MCA_btl_vader_single_copy_mechanism=none
+//   mpirun --allow-run-as-root --oversubscribe -np 2 build/bench/bench_distributed
 #include <benchmark/benchmark.h>
 #include <mpi.h>
 
@@ -224,10 +224,11 @@ int main(int argc, char** argv) {
   register_all();
   if (dist::rank() == 0) {
     std::printf("bench_distributed: %d ranks, 1 thread each\n", dist::world_size());
+    std::fflush(stdout);
     benchmark::RunSpecifiedBenchmarks();
   } else {
-    NullReporter display, file;
-    benchmark::RunSpecifiedBenchmarks(&display, &file);
+    NullReporter display;  // and no file reporter: --benchmark_out was taken out above
+    benchmark::RunSpecifiedBenchmarks(&display);
   }
   dist::finalize();
   return 0;
