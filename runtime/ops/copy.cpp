@@ -1,5 +1,7 @@
 // Conversions and copies: to(dtype), clone, copy_, fill_; and the creation functions.
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 
 #include "runtime/ops/loops.hpp"
 #include "runtime/shape.hpp"
@@ -7,8 +9,80 @@
 namespace ember {
 namespace {
 
+// Elements of type T (of the elements' size) from src to dst, of the same sizes, when one of
+// them runs along another dim than the other (a transpose: x.t().contiguous(), a permute): one
+// element at a time, one side moves through memory with a large stride, a cache line and a TLB
+// entry per element (50 ms for a 2048 x 2048 float transpose, against 0.7 ms for a memcpy of
+// it). In tiles of 32 x 32 both sides stay in L1. False when it is not such a copy.
+template <class T>
+bool copy_transposed(const Tensor& dst, const Tensor& src) {
+  const int64_t nd = dst.dim();
+  const Dims& size = dst.sizes();
+  const Dims &ds = dst.strides(), &ss = src.strides();
+  int64_t da = -1, sb = -1;  // the dims along which dst and src are dense
+  for (int64_t d = 0; d < nd; ++d) {
+    if (size[d] == 1) continue;
+    if (da < 0 && ds[d] == 1) da = d;
+    if (sb < 0 && ss[d] == 1) sb = d;
+  }
+  constexpr int64_t kTile = 32;
+  if (da < 0 || sb < 0 || da == sb || size[da] < kTile || size[sb] < kTile) return false;
+  Dims rest;  // the other dims, outermost first
+  int64_t outer = 1;
+  for (int64_t d = 0; d < nd; ++d)
+    if (d != da && d != sb && size[d] > 1) {
+      rest.push_back(d);
+      outer *= size[d];
+    }
+  const int64_t na = size[da], nb = size[sb];
+  const int64_t tiles_a = (na + kTile - 1) / kTile, tiles_b = (nb + kTile - 1) / kTile;
+  T* dp = static_cast<T*>(dst.raw_data());
+  const T* sp = static_cast<const T*>(src.raw_data());
+  const int64_t dst_b = ds[sb], src_a = ss[da];
+  parallel_for(0, outer * tiles_a * tiles_b, 16, [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) {
+      int64_t o = t / (tiles_a * tiles_b), in_plane = t % (tiles_a * tiles_b);
+      int64_t doff = 0, soff = 0;
+      for (size_t r = rest.size(); r-- > 0;) {
+        const int64_t d = rest[r];
+        doff += (o % size[d]) * ds[d];
+        soff += (o % size[d]) * ss[d];
+        o /= size[d];
+      }
+      const int64_t a0 = in_plane / tiles_b * kTile, b0 = in_plane % tiles_b * kTile;
+      const int64_t a1 = std::min(na, a0 + kTile), b1 = std::min(nb, b0 + kTile);
+      for (int64_t b = b0; b < b1; ++b) {
+        T* drow = dp + doff + b * dst_b;
+        const T* scol = sp + soff + b;
+        for (int64_t a = a0; a < a1; ++a) drow[a] = scol[a * src_a];
+      }
+    }
+  });
+  return true;
+}
+
 // dst[...] = src[...] converted, src broadcast to dst's shape; dst may have any strides.
 void copy_into(const Tensor& dst, const Tensor& src) {
+  if (dst.dtype() == src.dtype() && dst.sizes() == src.sizes() && dst.numel() >= 4096) {
+    bool done = false;
+    switch (dst.element_size()) {
+      case 1:
+        done = copy_transposed<uint8_t>(dst, src);
+        break;
+      case 2:
+        done = copy_transposed<uint16_t>(dst, src);
+        break;
+      case 4:
+        done = copy_transposed<uint32_t>(dst, src);
+        break;
+      case 8:
+        done = copy_transposed<uint64_t>(dst, src);
+        break;
+      default:
+        break;
+    }
+    if (done) return;
+  }
   visit_dtype(dst.dtype(), [&](auto d) {
     using D = decltype(d);
     visit_dtype(src.dtype(), [&](auto s) {

@@ -410,3 +410,55 @@ TEST_CASE("views of 0-d and zero-size tensors", "[movement][views]") {
   CHECK(z.narrow(0, 0, 0).sizes() == Dims{0, 3});
   CHECK_THROWS_WITH(z.view({-1, 0}), Catch::Contains("invalid for input of size 0"));
 }
+
+TEST_CASE("copies between layouts dense along different dims match element by element",
+          "[views][copy]") {
+  // contiguous(), clone() and copy_ of a permuted (transposed) layout take the tiled path when
+  // both dims are 32 or longer: every element must land where the strides say, for each element
+  // size, with other dims, size-1 dims, offsets, steps and partial tiles.
+  struct Case {
+    Dims sizes, perm;
+    int64_t step;  // of the slice taken along dim 0 of the source
+  };
+  const std::vector<Case> cases = {{{64, 32}, {1, 0}, 1},       {{70, 45}, {1, 0}, 1},
+                                   {{3, 40, 33}, {2, 0, 1}, 1}, {{40, 1, 50}, {2, 1, 0}, 1},
+                                   {{90, 35}, {1, 0}, 2},       {{5, 33, 2, 37}, {0, 3, 2, 1}, 1},
+                                   {{31, 64}, {1, 0}, 1},       {{2, 3, 48, 40}, {1, 0, 3, 2}, 1}};
+  for (DType d : {kFloat32, kFloat64, kInt64, kBool})
+    for (const Case& c : cases) {
+      int64_t n = 1;
+      for (int64_t s : c.sizes) n *= s;
+      manual_seed(static_cast<uint64_t>(n));
+      Tensor base = randint(0, d == kBool ? 2 : 251, {n + 3}).to(d);
+      Tensor src = base.narrow(0, 3, n).reshape(c.sizes).slice(0, 0, c.sizes[0], c.step);
+      Tensor view = src.permute(c.perm);
+      const int64_t last = view.dim() - 1;
+      const Tensor results[] = {view.contiguous(), view.clone(),
+                                zeros(view.sizes(), TensorOptions(d)).copy_(view),
+                                zeros(view.sizes(), TensorOptions(d))
+                                    .transpose(0, last)
+                                    .copy_(view.transpose(0, last))
+                                    .transpose(0, last)};
+      const Tensor flat = base.to(kInt64);
+      const int64_t* want = flat.data_ptr<int64_t>();
+      for (const Tensor& r : results) {
+        Tensor got = r.to(kInt64).contiguous();
+        INFO("dtype " << dtype_name(d) << ", sizes " << c.sizes << ", step " << c.step);
+        REQUIRE(got.sizes() == view.sizes());
+        const int64_t* g = got.data_ptr<int64_t>();
+        Dims idx(static_cast<size_t>(view.dim()), 0);
+        bool all = true;
+        for (int64_t i = 0; i < got.numel() && all; ++i) {
+          int64_t off = view.storage_offset();
+          for (int64_t k = 0; k < view.dim(); ++k) off += idx[k] * view.stride(k);
+          all = g[i] == want[off];
+          for (int64_t k = view.dim(); k-- > 0;)
+            if (++idx[k] < view.size(k))
+              break;
+            else
+              idx[k] = 0;
+        }
+        CHECK(all);
+      }
+    }
+}
