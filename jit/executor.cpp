@@ -462,10 +462,13 @@ struct Background {
 // One worker thread compiling hot signatures while their regions go on running eagerly.
 class Compiler;
 Compiler& compiler();
+Compiler* compiler_at_exit = nullptr;  // for the exit handler (not through compiler(), whose
+                                       // thread_local the exiting thread has destroyed by then)
 
 class Compiler {
  public:
   Compiler() {
+    compiler_at_exit = this;
     thread_ = std::thread([this] { work(); });
   }
   ~Compiler() { stop(); }
@@ -521,7 +524,7 @@ class Compiler {
       Engine::instance();
     } catch (const std::exception&) {
     }
-    std::atexit([] { compiler().stop(); });
+    std::atexit([] { compiler_at_exit->stop(); });
     {
       std::lock_guard lk(mu_);
       started_ = true;
@@ -561,7 +564,8 @@ Compiler& compiler() {
     ~ExitGuard() { c->wait_started(); }
   };
   thread_local ExitGuard guard{&c};
-  return *guard.c;
+  (void)guard;
+  return c;
 }
 
 // ---- shadow mode ----
