@@ -4,6 +4,7 @@
 // variants.
 #include "dsl/builtins.hpp"
 #include "dsl/pointwise.hpp"
+#include "nn/functional.hpp"
 #include "runtime/cpu.hpp"
 #include "support/reference.hpp"
 
@@ -75,4 +76,45 @@ TEST_CASE("every ISA variant of a dsl kernel and of eager ops gives the same val
       test::require_close(e, {1000}, e_ref, what + " eager", 1e-5, 1e-6);
     }
   }
+}
+
+TEST_CASE("every ISA variant of the softmax and layer_norm rows gives the same values", "[cpu]") {
+  // The rows of softmax, log_softmax and layer_norm, forward and backward, run in the variant
+  // for the level in force (loops::run_row): each level against the baseline. Rows of 128 (one
+  // leaf) and 1000 (pairwise sums, a scalar tail); float and double.
+  IsaGuard guard;
+  for (DType dt : {kFloat32, kFloat64})
+    for (int64_t n : {128, 1000}) {
+      Tensor x = test::seeded_randn({6, n}, 11, dt) * 4, g = test::seeded_randn({6, n}, 12, dt);
+      Tensor w = test::seeded_randn({n}, 13, dt), b = test::seeded_randn({n}, 14, dt);
+      std::vector<std::vector<double>> ref;
+      for (cpu::Isa level : {cpu::Isa::Baseline, cpu::Isa::V3, cpu::Isa::V4}) {
+        if (level > cpu::host_isa()) continue;
+        cpu::set_isa(level);
+        std::vector<std::vector<double>> got;
+        for (int which = 0; which < 3; ++which) {
+          Tensor xi = x.detach().requires_grad_(), wi = w.detach().requires_grad_();
+          Tensor y = which == 0   ? softmax(xi, -1)
+                     : which == 1 ? log_softmax(xi, -1)
+                                  : nn::functional::layer_norm(xi, {n}, wi, b);
+          y.backward(g);
+          got.push_back(test::values(y));
+          got.push_back(test::values(xi.grad()));
+          if (which == 2) got.push_back(test::values(wi.grad()));
+        }
+        if (ref.empty()) {
+          ref = got;
+          continue;
+        }
+        const double tol = dt == kFloat64 ? 1e-12 : 1e-5;
+        for (size_t k = 0; k < ref.size(); ++k) {
+          INFO(cpu::isa_name(level) << " " << dtype_name(dt) << " n=" << n << " output " << k);
+          REQUIRE(got[k].size() == ref[k].size());
+          double worst = 0;
+          for (size_t i = 0; i < ref[k].size(); ++i)
+            worst = std::max(worst, std::abs(got[k][i] - ref[k][i]) / (1 + std::abs(ref[k][i])));
+          CHECK(worst <= tol);
+        }
+      }
+    }
 }
