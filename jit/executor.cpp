@@ -1,5 +1,6 @@
 #include "jit/executor.hpp"
 
+#include <pthread.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -469,11 +470,18 @@ class Compiler {
  public:
   Compiler() {
     compiler_at_exit = this;
+    // A process forked from this one has no worker thread (and its lock may be held): exiting
+    // there must neither wait for the worker nor join it.
+    ::pthread_atfork(nullptr, nullptr, [] { compiler_at_exit->forked_ = true; });
     thread_ = std::thread([this] { work(); });
   }
   ~Compiler() { stop(); }
   /// Ends the worker: the compile under way finishes, queued ones are dropped.
   void stop() {
+    if (forked_) {
+      if (thread_.joinable()) thread_.detach();  // the parent's thread, not running here
+      return;
+    }
     {
       std::lock_guard lk(mu_);
       stop_ = true;
@@ -494,6 +502,7 @@ class Compiler {
   }
   /// Waits until the worker has made LLVM's engine and registered its exit handler.
   void wait_started() {
+    if (forked_) return;
     std::unique_lock lk(mu_);
     started_cv_.wait(lk, [this] { return started_; });
   }
@@ -552,6 +561,7 @@ class Compiler {
   std::condition_variable wake_, idle_, started_cv_;
   std::deque<Job> queue_;
   bool busy_ = false, stop_ = false, held_ = false, started_ = false;
+  bool forked_ = false;  // set in a forked child, which is single-threaded then
   std::thread thread_;
 };
 Compiler& compiler() {

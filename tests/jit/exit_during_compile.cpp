@@ -1,8 +1,10 @@
-// A process that ends while the JIT sets LLVM up or compiles in the background exits cleanly.
+// A process that ends while the JIT sets LLVM up or compiles in the background exits cleanly, and
+// so does a process forked after using the JIT (it has no compiler thread to stop).
 // LLVM's codegen tables are function-local statics that exit destroys; a compile still running
 // then crashed the process (SIGSEGV in SelectionDAG). Each child here makes a region hot (its
 // compile queued on the background compiler, which first sets LLVM up) and returns from main
 // after a different delay: during the set-up, during the compile, or after it.
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -26,6 +28,32 @@ int child(int delay_us) {
   }
   std::this_thread::sleep_for(std::chrono::microseconds(delay_us));
   return 0;
+}
+
+// Waits up to `seconds` for pid; false (and pid killed) if it did not end, or ended badly.
+bool ends_cleanly(pid_t pid, const char* what, int seconds = 30) {
+  int status = 0;
+  for (int i = 0; i < seconds * 100; ++i) {
+    if (::waitpid(pid, &status, WNOHANG) == pid) {
+      if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return true;
+      std::fprintf(stderr, "%s: %s %d\n", what, WIFSIGNALED(status) ? "killed by signal" : "status",
+                   WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, &status, 0);
+  std::fprintf(stderr, "%s: still running after %d s (killed)\n", what, seconds);
+  return false;
+}
+
+// A process that used the JIT forks; the child (no compiler thread of its own) exits at once.
+int fork_after_compile() {
+  child(0);
+  const pid_t pid = ::fork();
+  if (pid == 0) std::exit(0);
+  return ends_cleanly(pid, "a child forked while the JIT compiled, exiting", 10) ? 0 : 3;
 }
 
 }  // namespace
@@ -56,6 +84,17 @@ int main() {
         ++failed;
       }
     }
-  std::printf("%d of %d exits during LLVM's set-up or a background compile failed\n", failed, runs);
+  // A process forked after its region turned hot exits without waiting for a compiler thread
+  // it does not have (it hung in pthread_join before).
+  for (int i = 0; i < 3; ++i) {
+    const pid_t pid = ::fork();
+    if (pid == 0) std::exit(fork_after_compile());
+    failed += !ends_cleanly(pid, "a process forking after its region turned hot");
+    ++runs;
+  }
+  std::printf(
+      "%d of %d exits during LLVM's set-up or a background compile, or of a forked "
+      "child, failed\n",
+      failed, runs);
   return failed ? 1 : 0;
 }
