@@ -471,8 +471,11 @@ class Compiler {
   Compiler() {
     compiler_at_exit = this;
     // A process forked from this one has no worker thread (and its lock may be held): exiting
-    // there must neither wait for the worker nor join it.
-    ::pthread_atfork(nullptr, nullptr, [] { compiler_at_exit->forked_ = true; });
+    // there must neither wait for the worker nor join it, and its regions run eagerly.
+    ::pthread_atfork(nullptr, nullptr, [] {
+      compiler_at_exit->forked_ = true;
+      settings().enabled = false;
+    });
     thread_ = std::thread([this] { work(); });
   }
   ~Compiler() { stop(); }
@@ -497,6 +500,7 @@ class Compiler {
     wake_.notify_one();
   }
   void wait() {
+    if (forked_) return;  // no compiles run here (see the constructor)
     std::unique_lock lk(mu_);
     idle_.wait(lk, [this] { return queue_.empty() && !busy_; });
   }
