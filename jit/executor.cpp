@@ -478,7 +478,6 @@ class Compiler {
     });
     thread_ = std::thread([this] { work(); });
   }
-  ~Compiler() { stop(); }
   /// Ends the worker: the compile under way finishes, queued ones are dropped.
   void stop() {
     if (forked_) {
@@ -569,7 +568,10 @@ class Compiler {
   std::thread thread_;
 };
 Compiler& compiler() {
-  static Compiler c;
+  // Never destroyed: the exit handler the worker registers stops it. (A destructor would also
+  // run in a forked child, where destroying the condition variable the parent's worker waits on
+  // blocks for ever.)
+  static Compiler& c = *new Compiler;
   // exit() runs the exiting thread's thread_local destructors before any exit handler or static
   // destructor: this one (on each thread that uses the compiler) waits for the worker's exit
   // handler, so that a process ending while LLVM is being set up still stops the worker first.
