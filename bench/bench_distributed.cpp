@@ -57,6 +57,26 @@ struct Pairs {
       r.push_back(theirs_over_ours ? theirs[i] / ours[i] : ours[i] / theirs[i]);
     return r;
   }
+  // Times ours() and theirs() once per iteration, which one goes first alternating; ours is
+  // the benchmark's time.
+  template <class Ours, class Theirs>
+  void alternate(benchmark::State& state, Ours&& run_ours, Theirs&& run_theirs) {
+    bool ours_first = true;
+    for (auto _ : state) {
+      double to, tt;
+      if (ours_first) {
+        to = run_ours();
+        tt = run_theirs();
+      } else {
+        tt = run_theirs();
+        to = run_ours();
+      }
+      ours_first = !ours_first;
+      ours.push_back(to);
+      theirs.push_back(tt);
+      state.SetIterationTime(to);
+    }
+  }
 };
 
 // ---- all_reduce against raw MPI_Allreduce ----
@@ -97,21 +117,7 @@ void BM_all_reduce(benchmark::State& state, Case c) {
   run_ember();  // warm-up: first touch of MPI's shared-memory buffers
   run_raw();
   Pairs p;
-  bool ember_first = true;
-  for (auto _ : state) {
-    double te, tr;
-    if (ember_first) {
-      te = run_ember();
-      tr = run_raw();
-    } else {
-      tr = run_raw();
-      te = run_ember();
-    }
-    ember_first = !ember_first;
-    p.ours.push_back(te);
-    p.theirs.push_back(tr);
-    state.SetIterationTime(te);
-  }
+  p.alternate(state, run_ember, run_raw);
   state.counters["ember_ms"] = 1e3 * p.total(p.ours) / double(p.ours.size());
   state.counters["raw_ms"] = 1e3 * p.total(p.theirs) / double(p.theirs.size());
   state.counters["ratio"] = p.total(p.theirs) / p.total(p.ours);
@@ -152,21 +158,7 @@ void BM_ddp_backward(benchmark::State& state) {
   backward(plain);  // warm-up: the allocator's cache, DDP's first pass
   backward(net);
   Pairs p;
-  bool ddp_first = true;
-  for (auto _ : state) {
-    double td, tp;
-    if (ddp_first) {
-      td = backward(net);
-      tp = backward(plain);
-    } else {
-      tp = backward(plain);
-      td = backward(net);
-    }
-    ddp_first = !ddp_first;
-    p.ours.push_back(td);
-    p.theirs.push_back(tp);
-    state.SetIterationTime(td);
-  }
+  p.alternate(state, [&] { return backward(net); }, [&] { return backward(plain); });
   state.counters["ddp_ms"] = 1e3 * p.total(p.ours) / double(p.ours.size());
   state.counters["plain_ms"] = 1e3 * p.total(p.theirs) / double(p.theirs.size());
   state.counters["ratio"] = p.total(p.ours) / p.total(p.theirs);
