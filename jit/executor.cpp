@@ -383,12 +383,6 @@ void add_compile_counts(Stats& total, const Stats& st) {
 
 }  // namespace
 
-void count_untraced_run() {
-  Cache& c = cache();
-  std::lock_guard lk(c.mu);
-  ++c.stats.untraced_runs;
-}
-
 void count_graph_break() {
   Cache& c = cache();
   std::lock_guard lk(c.mu);
@@ -462,18 +456,20 @@ struct Background {
 
 // One worker thread compiling hot signatures while their regions go on running eagerly.
 class Compiler;
+// The one Compiler, made on first use and never destroyed: the exit handler the worker
+// registers stops it. (A destructor would also run in a forked child, where destroying the
+// condition variable the parent's worker waits on blocks for ever.) The exit and fork handlers
+// reach it here; everything else through compiler(), which also guards the calling thread's exit.
+Compiler& the_compiler();
 Compiler& compiler();
-Compiler* compiler_at_exit = nullptr;  // for the exit handler (not through compiler(), whose
-                                       // thread_local the exiting thread has destroyed by then)
 
 class Compiler {
  public:
   Compiler() {
-    compiler_at_exit = this;
     // A process forked from this one has no worker thread (and its lock may be held): exiting
     // there must neither wait for the worker nor join it, and its regions run eagerly.
     ::pthread_atfork(nullptr, nullptr, [] {
-      compiler_at_exit->forked_ = true;
+      the_compiler().forked_ = true;
       settings().enabled = false;
     });
     thread_ = std::thread([this] { work(); });
@@ -536,7 +532,7 @@ class Compiler {
       Engine::instance();
     } catch (const std::exception&) {
     }
-    std::atexit([] { compiler_at_exit->stop(); });
+    std::atexit([] { the_compiler().stop(); });
     {
       std::lock_guard lk(mu_);
       started_ = true;
@@ -567,11 +563,12 @@ class Compiler {
   bool forked_ = false;  // set in a forked child, which is single-threaded then
   std::thread thread_;
 };
-Compiler& compiler() {
-  // Never destroyed: the exit handler the worker registers stops it. (A destructor would also
-  // run in a forked child, where destroying the condition variable the parent's worker waits on
-  // blocks for ever.)
+Compiler& the_compiler() {
   static Compiler& c = *new Compiler;
+  return c;
+}
+Compiler& compiler() {
+  Compiler& c = the_compiler();
   // exit() runs the exiting thread's thread_local destructors before any exit handler or static
   // destructor: this one (on each thread that uses the compiler) waits for the worker's exit
   // handler, so that a process ending while LLVM is being set up still stops the worker first.
@@ -779,10 +776,12 @@ void run_shadowed(const std::string& region, const std::string& sig, const Plan&
 
 }  // namespace
 
-bool compiling_in_background(const std::string& region) {
+bool untraced_run(const std::string& region) {
   Cache& c = cache();
   std::lock_guard lk(c.mu);
-  return c.compiling.count(region) != 0;
+  if (!c.compiling.count(region)) return false;
+  ++c.stats.untraced_runs;
+  return true;
 }
 
 void wait_for_compiles() { compiler().wait(); }

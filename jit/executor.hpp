@@ -28,13 +28,12 @@ void execute(const std::string& region, int segment, const Graph& g, const Run& 
 
 void count_graph_break();
 
-/// Whether a first compile of one of `region`'s graphs is queued or running on the background
-/// compiler. Until it ends, the region runs plain eager (not traced): a traced run that is not
+/// Whether a run of `region` beginning now runs untraced, and if so counts it
+/// (Stats::untraced_runs): while a first compile of one of the region's graphs is queued or
+/// running on the background compiler, the region runs plain eager. A traced run that is not
 /// fused costs about twice an eager one (recording, the graph's interpreter, derivatives as
 /// separate ops), and the region's next steps would only repeat the signature being compiled.
-bool compiling_in_background(const std::string& region);
-/// Counts a region run that compiling_in_background() let run untraced (Stats::untraced_runs).
-void count_untraced_run();
+bool untraced_run(const std::string& region);
 
 /// Test-only: called on every fused run with the plan's graph and its node values, before they
 /// are stored (shadow mode's test injects a wrong kernel result through it). nullptr: none.

@@ -513,11 +513,11 @@ void install_hooks() {
 bool begin_region(const std::string& name) {
   ThreadState& ts = t_state;
   bool outermost = ts.depth++ == 0;
-  if (outermost && enabled() && compiling_in_background(name)) {
-    count_untraced_run();
+  if (!outermost || !enabled()) return outermost;
+  if (untraced_run(name)) {
     ts.untraced = name;
     if (profiling::active()) ts.untraced_start = profiling::Clock::now();
-  } else if (outermost && enabled()) {
+  } else {
     install_hooks();
     ts.trace = std::make_unique<Trace>();
     ts.trace->name = name;
