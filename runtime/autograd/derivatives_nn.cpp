@@ -87,8 +87,15 @@ void fill_nn(Table& t) {
           return {in_dtype(c, 0, r[0]), in_dtype(c, 1, r[1]),
                   c.num_inputs() > 2 ? in_dtype(c, 2, r[2]) : Tensor(), Tensor(), Tensor()};
         }
+        if (!gy.defined()) return {};
         Dims cs = channel_shape(x.sizes()), red = all_but_channel(x.dim());
-        Tensor mean = c.output(1).reshape(cs), invstd = c.output(2).reshape(cs);
+        Tensor mean = c.output(1).detach().reshape(cs), invstd = c.output(2).detach().reshape(cs);
+        if (a.training) {
+          // Recorded (create_graph): the batch statistics again, as functions of x, so that the
+          // second derivative sees how they move with x (the saved ones are constants).
+          mean = x.mean(red, true);
+          invstd = rsqrt(var(x, red, true, 0) + a.eps);
+        }
         Tensor xh = (x - mean) * invstd;
         Tensor wv = w.defined() ? w.reshape(cs) : Tensor();
         Tensor gx, gw, gb;
@@ -112,6 +119,7 @@ void fill_nn(Table& t) {
       [](const Ctx& c, const TensorList& g) -> TensorList {
         const auto& a = std::get<NormAttrs>(c.attrs());
         Tensor x = c.input(0), w = c.input(1), gy = g[0];
+        if (!gy.defined()) return {};
         const bool has_bias = c.num_inputs() > 2;
         if (!GradMode::is_enabled() && !ops_traced()) {  // neither recorded nor traced: fused
           auto r = detail::layer_norm_backward(
@@ -130,7 +138,14 @@ void fill_nn(Table& t) {
             outer.push_back(d);
           }
         }
-        Tensor mean = c.output(1).reshape(stat_shape), rstd = c.output(2).reshape(stat_shape);
+        Tensor mean, rstd;
+        if (GradMode::is_enabled()) {  // recorded (create_graph): the statistics as functions of x
+          mean = x.mean(inner, true);
+          rstd = rsqrt(var(x, inner, true, 0) + a.eps);
+        } else {  // traced: the forward's, which the region computed anyway
+          mean = c.output(1).reshape(stat_shape);
+          rstd = c.output(2).reshape(stat_shape);
+        }
         Tensor xh = (x - mean) * rstd;
         Tensor gxh = w.defined() ? gy * w : gy;
         Tensor gx, gw, gb;
@@ -144,7 +159,8 @@ void fill_nn(Table& t) {
       });
   // dropout: dx = g * mask (the mask holds 0 or 1/(1-p))
   row(t, Op::Dropout, {.save_outputs = true}, [](const Ctx& c, const TensorList& g) -> TensorList {
-    return {in_dtype(c, 0, g[0] * c.output(1))};
+    if (!g[0].defined()) return {};
+    return {in_dtype(c, 0, g[0] * c.output(1).detach())};  // the mask is a constant
   });
   // nll_loss: -w[t] g at each target, from the dedicated kernel
   row(t, Op::NllLoss, {.save_inputs = true}, [](const Ctx& c, const TensorList& g) -> TensorList {
@@ -208,6 +224,71 @@ void fill_nn(Table& t) {
     Tensor z = zeros(ws, g[0].dtype());
     return {in_dtype(c, 0, dispatch1(Op::IndexAdd, {z, idx, rows}, DimAttrs{0})), Tensor()};
   });
+  fill_nn_backward(t);
+}
+
+// Second derivatives: rows of the backward kernels, recorded when a backward runs with
+// create_graph. Each kernel is linear in its incoming gradient, so the gradient's gradient is
+// the kernel's adjoint, the forward op itself (as PyTorch's *_double_backward formulas); the
+// inputs that only choose where values go (pooling's input, nll_loss's log-probabilities) get
+// none, their second derivative being zero almost everywhere.
+void fill_nn_backward(Table& t) {
+  // (gy, x, w) -> (gx, gw, gb): gx = A_w^T gy and gw = dW(x, gy) are bilinear, gb = sum gy.
+  //   d gy = conv2d(ggx, w) + conv2d(x, ggw) + ggb;  d x = A_ggw^T gy;  d w = dW(ggx, gy)
+  row(t, Op::Conv2dBackward, {.save_inputs = true},
+      [](const Ctx& c, const TensorList& g) -> TensorList {
+        ConvAttrs a = std::get<ConvAttrs>(c.attrs());
+        Tensor gy = c.input(0), x = c.input(1), w = c.input(2);
+        auto defined = [&](size_t i) { return i < g.size() && g[i].defined(); };
+        auto kernel = [&](const Tensor& out_grad, const Tensor& in, const Tensor& weight, int k) {
+          ConvAttrs b = a;
+          for (int i = 0; i < 3; ++i) b.output_mask[i] = i == k;
+          return dispatch(Op::Conv2dBackward, {out_grad, in, weight}, b)[static_cast<size_t>(k)];
+        };
+        Tensor ggy, gx, gw;
+        if (c.needs_grad(0)) {
+          if (defined(0)) ggy = dispatch1(Op::Conv2d, {g[0], w}, a);
+          if (defined(1)) {
+            Tensor term = dispatch1(Op::Conv2d, {x, g[1]}, a);
+            ggy = ggy.defined() ? ggy + term : term;
+          }
+          if (defined(2)) {
+            Dims cs(static_cast<size_t>(gy.dim()), 1);
+            cs[gy.dim() == 4 ? 1 : 0] = g[2].numel();
+            Tensor term = g[2].reshape(cs).expand(gy.sizes());
+            ggy = ggy.defined() ? ggy + term : term.contiguous();
+          }
+        }
+        if (c.needs_grad(1) && defined(1)) gx = kernel(gy, x, g[1], 0);
+        if (c.needs_grad(2) && defined(0)) gw = kernel(gy, g[0], w, 1);
+        return {in_dtype(c, 0, ggy), in_dtype(c, 1, gx), in_dtype(c, 2, gw)};
+      });
+  // (gy, x, indices) -> gx, each gradient at its window's argmax: d gy gathers ggx there
+  row(t, Op::MaxPool2dBackward, {.save_inputs = true, .inputs_for = [](unsigned) { return 4u; }},
+      [](const Ctx& c, const TensorList& g) -> TensorList {
+        const Tensor& idx = c.input(2);
+        Tensor ggy = g[0].flatten(-2).gather(-1, idx.flatten(-2)).view(idx.sizes());
+        return {in_dtype(c, 0, ggy), Tensor(), Tensor()};
+      });
+  // (gy, x) -> gx, the transpose of average pooling: d gy is the pooling of ggx
+  row(t, Op::AvgPool2dBackward, {}, [](const Ctx& c, const TensorList& g) -> TensorList {
+    return {in_dtype(c, 0, dispatch1(Op::AvgPool2d, {g[0]}, c.attrs())), Tensor()};
+  });
+  row(t, Op::AdaptiveAvgPool2dBackward, {}, [](const Ctx& c, const TensorList& g) -> TensorList {
+    return {in_dtype(c, 0, dispatch1(Op::AdaptiveAvgPool2d, {g[0]}, c.attrs())), Tensor()};
+  });
+  // (gy, log_probs, target[, w]) -> L^T gy, nll_loss being the linear map L of log_probs:
+  // d gy = nll_loss(ggx)
+  row(t, Op::NllLossBackward, {.save_inputs = true, .inputs_for = [](unsigned) { return 12u; }},
+      [](const Ctx& c, const TensorList& g) -> TensorList {
+        not_differentiable_input(c, 3, "nll_loss_backward", "weight");
+        TensorList in{g[0], c.input(2)};
+        if (c.num_inputs() > 3) in.push_back(c.input(3));
+        Tensor ggy = dispatch(Op::NllLoss, std::span<const Tensor>(in), c.attrs())[0];
+        TensorList out(c.num_inputs());
+        out[0] = in_dtype(c, 0, ggy.reshape(c.input_sizes(0)));
+        return out;
+      });
 }
 
 }  // namespace rows

@@ -97,4 +97,52 @@ GradcheckResult gradcheck(const std::function<Tensor(const std::vector<Tensor>&)
   return res;
 }
 
+GradcheckResult gradgradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& fn,
+                              const std::vector<Tensor>& inputs, const Tensor& grad_output,
+                              const GradcheckOptions& o) {
+  std::vector<size_t> diff;
+  for (size_t i = 0; i < inputs.size(); ++i)
+    if (inputs[i].defined() && inputs[i].requires_grad()) diff.push_back(i);
+  EMBER_CHECK(!diff.empty(), ValueError, "gradgradcheck: no input requires grad");
+  Tensor v = grad_output;
+  if (!v.defined()) {
+    Tensor out = fn(inputs);
+    EMBER_CHECK(out.defined() && is_floating(out.dtype()), Error,
+                "gradgradcheck: fn must return a floating tensor");
+    // Values in [-1, 1) from a fixed linear congruential sequence: reproducible, and the
+    // global generator the caller may have seeded is left alone.
+    std::vector<double> vals(static_cast<size_t>(out.numel()));
+    uint64_t state = 0x9E3779B97F4A7C15ull;
+    for (double& x : vals) {
+      state = state * 6364136223846793005ull + 1442695040888963407ull;
+      x = static_cast<double>(state >> 11) / static_cast<double>(1ull << 53) * 2 - 1;
+    }
+    v = tensor(vals).reshape(out.sizes());
+  }
+  EMBER_CHECK(v.dtype() == kFloat64, DTypeError, "gradgradcheck: grad_output is ",
+              dtype_name(v.dtype()), "; it must be float64");
+  v = v.detach().requires_grad_();
+  // (inputs..., v) -> the gradients of <fn(inputs), v> with respect to the inputs that require
+  // grad, flattened into one tensor (zeros where an input is unused).
+  auto first = [&](const std::vector<Tensor>& in) {
+    std::vector<Tensor> xs(in.begin(), in.end() - 1), wrt;
+    for (size_t i : diff) wrt.push_back(xs[i]);
+    Tensor y = fn(xs);
+    EMBER_CHECK(y.sizes() == in.back().sizes(), ShapeError, "gradgradcheck: grad_output has shape ",
+                in.back().sizes(), " but fn returned ", y.sizes());
+    std::vector<Tensor> g = grad({y}, wrt, {in.back()}, true, true, true);
+    std::vector<Tensor> parts;
+    for (size_t j = 0; j < g.size(); ++j)
+      parts.push_back(g[j].defined() ? g[j].reshape({-1}) : zeros({wrt[j].numel()}, kFloat64));
+    return cat(parts, 0);
+  };
+  std::vector<Tensor> all = inputs;
+  all.push_back(v);
+  GradcheckResult r = gradcheck(first, all, {o.eps, o.atol, o.rtol, false});
+  if (!r.ok)
+    r.report = "gradgradcheck (second derivatives; the last input is grad_output): " + r.report;
+  EMBER_CHECK(r.ok || !o.raise, Error, r.report);
+  return r;
+}
+
 }  // namespace ember::autograd

@@ -1,4 +1,5 @@
-// gradcheck: analytical gradients (backward) against central finite differences, in float64.
+// gradcheck: analytical gradients (backward) against central finite differences, in float64;
+// gradgradcheck: the same for second derivatives (backward of a backward taken with create_graph).
 #pragma once
 
 #include <functional>
@@ -30,8 +31,17 @@ struct GradcheckResult {
 GradcheckResult gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& fn,
                           const std::vector<Tensor>& inputs, const GradcheckOptions& o = {});
 
+/// Checks second derivatives, as torch.autograd.gradgradcheck: the gradient of fn's output
+/// against a gradient v (of fn's output shape; seeded random values when undefined), taken with
+/// create_graph, goes through gradcheck with respect to the inputs and v. Inputs should be
+/// float64.
+GradcheckResult gradgradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& fn,
+                              const std::vector<Tensor>& inputs, const Tensor& grad_output = {},
+                              const GradcheckOptions& o = {});
+
 }  // namespace ember::autograd
 
 namespace ember {
 using autograd::gradcheck;
-}
+using autograd::gradgradcheck;
+}  // namespace ember

@@ -38,6 +38,7 @@ inline void nondiff(Table& t, Op op) {
 
 void fill_pointwise(Table& t);
 void fill_nn(Table& t);
+void fill_nn_backward(Table& t);  ///< second derivatives: rows of the backward kernels
 void fill_sort_scan(Table& t);
 
 }  // namespace ember::autograd::rows
