@@ -401,6 +401,25 @@ TEST_CASE("gradgradcheck through the layers' backward kernels", "[autograd][grad
       {"cross_entropy smoothing",
        {{4, 3}},
        [target](V x) { return F::cross_entropy(x[0], target, {.label_smoothing = 0.2}); }},
+      {"group_norm", {{2, 4, 3}, {4}, {4}}, [](V x) { return F::group_norm(x[0], 2, x[1], x[2]); }},
+      {"scaled_dot_product_attention causal",
+       {{2, 3, 4}, {2, 3, 4}, {2, 3, 2}},
+       [](V x) { return F::scaled_dot_product_attention(x[0], x[1], x[2], {}, 0.0, true); }},
+      {"dropout (a fixed mask)",
+       {{3, 4}},
+       [](V x) {
+         manual_seed(5);
+         return F::dropout(x[0] * x[0], {.p = 0.3});
+       }},
+      {"losses",
+       {{3, 4}, {3, 4}},
+       [](V x) {
+         Tensor p = sigmoid(x[1]);
+         return stack({F::l1_loss(x[0] * x[1], p), F::smooth_l1_loss(x[0] * x[1], p),
+                       F::huber_loss(x[0] * x[1], p, {.delta = 0.5}),
+                       F::kl_div(log_softmax(x[0], 1), softmax(x[1], 1)),
+                       F::binary_cross_entropy(sigmoid(x[0]), p)});
+       }},
   };
   for (const Case& c : cs) {
     DYNAMIC_SECTION(c.name) {
@@ -412,6 +431,23 @@ TEST_CASE("gradgradcheck through the layers' backward kernels", "[autograd][grad
       CHECK(r.ok);
     }
   }
+}
+
+TEST_CASE("gradgradcheck through LSTM and GRU", "[autograd][gradcheck][rnn]") {
+  manual_seed(11);
+  nn::LSTM lstm(2, 3, {.bidirectional = true});
+  nn::GRU gru(2, 2);
+  lstm.to(kFloat64);
+  gru.to(kFloat64);
+  Tensor x = input({3, 2, 2}, 12, -1, 1).requires_grad_();
+  auto rl = gradgradcheck(
+      [&](const std::vector<Tensor>& in) { return std::get<0>(lstm.forward(in[0])); }, {x});
+  INFO("LSTM: " << rl.report);
+  CHECK(rl.ok);
+  auto rg = gradgradcheck(
+      [&](const std::vector<Tensor>& in) { return std::get<0>(gru.forward(in[0])); }, {x});
+  INFO("GRU: " << rg.report);
+  CHECK(rg.ok);
 }
 
 TEST_CASE("gradgradcheck catches a backward that is not differentiable as written",
