@@ -3,13 +3,18 @@
 #include <cmath>
 #include <sstream>
 
-#include "runtime/ops.hpp"
+#include "nn/functional.hpp"
 
 namespace ember::nn {
 
 Upsample::Upsample(UpsampleOptions o) : options(std::move(o)) {
-  EMBER_CHECK(options.mode == "nearest", ValueError, "Upsample: mode '", options.mode,
-              "' is not supported (only 'nearest')");
+  const std::string& m = options.mode;
+  const bool linear = m == "linear" || m == "bilinear" || m == "trilinear";
+  EMBER_CHECK(linear || m == "nearest", ValueError, "Upsample: mode '", m,
+              "' is not supported (nearest, linear, bilinear, trilinear)");
+  EMBER_CHECK(!options.align_corners || linear, ValueError,
+              "Upsample: align_corners option can only be set with the interpolating modes: "
+              "linear | bilinear | bicubic | trilinear");
   EMBER_CHECK(options.size.empty() != options.scale_factor.empty(), ValueError,
               "Upsample: either size or scale_factor should be defined (exactly one)");
   for (int64_t s : options.size)
@@ -27,28 +32,10 @@ Tensor Upsample::forward(const Tensor& input) {
   EMBER_CHECK(given == 1 || given == spatial, ShapeError, "Upsample: input of shape ",
               input.sizes(), " has ", spatial, " spatial dims, but ",
               options.size.empty() ? "scale_factor" : "size", " has ", given, " values");
-  Tensor y = input;
-  for (size_t i = 0; i < spatial; ++i) {
-    const int64_t dim = static_cast<int64_t>(i) + 2, in = input.size(dim);
-    const size_t j = given == 1 ? 0 : i;
-    int64_t out;
-    float scale;  // float, as PyTorch's nearest kernel computes the source index
-    if (!options.size.empty()) {
-      out = options.size[j];
-      scale = static_cast<float>(in) / static_cast<float>(out);
-    } else {
-      out = static_cast<int64_t>(std::floor(static_cast<double>(in) * options.scale_factor[j]));
-      scale = static_cast<float>(1.0 / options.scale_factor[j]);
-    }
-    EMBER_CHECK(out > 0, ShapeError, "Upsample: input of shape ", input.sizes(),
-                " gives an empty output along dim ", dim);
-    if (out == in) continue;
-    std::vector<int64_t> src(static_cast<size_t>(out));
-    for (int64_t k = 0; k < out; ++k)
-      src[k] = std::min(static_cast<int64_t>(std::floor(static_cast<float>(k) * scale)), in - 1);
-    y = index_select(y, dim, tensor(src));
-  }
-  return y;
+  return functional::interpolate(input, {.size = Dims(options.size),
+                                         .scale_factor = options.scale_factor,
+                                         .mode = options.mode,
+                                         .align_corners = options.align_corners});
 }
 
 std::string Upsample::extra_repr() const {

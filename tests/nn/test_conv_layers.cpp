@@ -197,6 +197,35 @@ TEST_CASE("GroupNorm normalises groups of channels", "[nn][group_norm][gradcheck
   CHECK_THROWS_WITH(gn(randn({2, 5, 3}, kFloat64)), Catch::Contains("expected input [N, 6, *]"));
 }
 
+TEST_CASE("Upsample linear modes give PyTorch's values", "[nn][upsample][gradcheck]") {
+  Tensor x = arange(12, kFloat64).view({1, 1, 3, 4});
+  // torch.nn.Upsample(scale_factor=1.5, mode='bilinear') and (size=(4, 3), mode='bilinear',
+  // align_corners=True) of arange(12).view(1, 1, 3, 4); (scale_factor=2, mode='linear') of
+  // arange(3).view(1, 1, 3)
+  test::require_close(
+      nn::Upsample({.scale_factor = {1.5}, .mode = "bilinear"})(x), {1, 1, 4, 6},
+      {0.0,      0.5,      7.0 / 6,  11.0 / 6, 2.5,      3.0,      2.0,      2.5,
+       19.0 / 6, 23.0 / 6, 4.5,      5.0,      14.0 / 3, 31.0 / 6, 35.0 / 6, 6.5,
+       43.0 / 6, 23.0 / 3, 22.0 / 3, 47.0 / 6, 8.5,      55.0 / 6, 59.0 / 6, 31.0 / 3},
+      "bilinear scale 1.5");
+  nn::Upsample corners({.size = {4, 3}, .mode = "bilinear", .align_corners = true});
+  test::require_close(
+      corners(x), {1, 1, 4, 3},
+      {0.0, 1.5, 3.0, 8.0 / 3, 25.0 / 6, 17.0 / 3, 16.0 / 3, 41.0 / 6, 25.0 / 3, 8.0, 9.5, 11.0},
+      "bilinear align_corners");
+  test::require_close(
+      nn::Upsample({.scale_factor = {2}, .mode = "linear"})(arange(3, kFloat64).view({1, 1, 3})),
+      {1, 1, 6}, {0.0, 0.25, 0.75, 1.25, 1.75, 2.0}, "linear");
+  CHECK(corners.extra_repr() == "size=[4, 3], mode='bilinear'");
+  auto r = gradcheck([&](const std::vector<Tensor>& in) { return corners(in[0]); },
+                     {test::seeded_randn({1, 2, 2, 3}, 2, kFloat64).requires_grad_()});
+  INFO(r.report);
+  CHECK(r.ok);
+  CHECK_THROWS_WITH(
+      nn::Upsample({.scale_factor = {2}, .mode = "bilinear"})(arange(3.0).view({1, 1, 3})),
+      Catch::Contains("bilinear mode needs 4D input"));
+}
+
 TEST_CASE("Upsample nearest picks floor(i * scale) and is differentiable",
           "[nn][upsample][gradcheck]") {
   Tensor x = arange(12, kFloat64).view({1, 1, 3, 4});
@@ -216,8 +245,10 @@ TEST_CASE("Upsample nearest picks floor(i * scale) and is differentiable",
                 {test::seeded_randn({1, 2, 2, 3}, 1, kFloat64).requires_grad_()});
   INFO(r.report);
   CHECK(r.ok);
-  CHECK_THROWS_WITH(nn::Upsample({.mode = "bilinear"}),
-                    Catch::Contains("mode 'bilinear' is not supported"));
+  CHECK_THROWS_WITH(nn::Upsample({.size = {2}, .mode = "bicubic"}),
+                    Catch::Contains("mode 'bicubic' is not supported"));
+  CHECK_THROWS_WITH(nn::Upsample({.size = {2}, .align_corners = true}),
+                    Catch::Contains("align_corners option can only be set"));
   CHECK_THROWS_WITH(nn::Upsample({}), Catch::Contains("either size or scale_factor"));
   CHECK_THROWS_WITH(nn::Upsample({.size = {2, 2, 2}})(x),
                     Catch::Contains("has 2 spatial dims, but size has 3 values"));
