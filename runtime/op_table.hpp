@@ -91,9 +91,9 @@
   X(Slice, "slice", View, Meta, None, void) /* SliceAttrs */                               \
   X(Select, "select", View, Meta, None, void) /* SelectAttrs */                            \
   /* ---- gathers and joins ---- */                                                        \
-  X(Cat, "cat", Gather, Break, None, void) /* DimAttrs, any number of inputs */            \
-  X(IndexSelect, "index_select", Gather, Break, None, void) /* (self, index), DimAttrs */  \
-  X(Gather, "gather", Gather, Break, None, void) /* (self, index), DimAttrs */             \
+  X(Cat, "cat", Gather, Library, None, void) /* DimAttrs, any number of inputs */          \
+  X(IndexSelect, "index_select", Gather, Library, None, void) /* (self, index), DimAttrs */ \
+  X(Gather, "gather", Gather, Library, None, void) /* (self, index), DimAttrs */           \
   /* ---- sorting, scans, scatter (one dim; graph breaks: no JIT lowering) ---- */       \
   X(Sort, "sort", Gather, Break, None, void) /* SortAttrs; (values, indices) */            \
   X(Topk, "topk", Gather, Break, None, void) /* SortAttrs with k; (values, indices) */     \
@@ -118,10 +118,10 @@
   X(MseLoss, "mse_loss", NN, Library, None, void) /* LossAttrs */                            \
   /* (input, target[, weight, pos_weight]), LossAttrs */                                   \
   X(BceWithLogits, "binary_cross_entropy_with_logits", NN, Break, None, void)              \
-  X(Embedding, "embedding", NN, Break, None, void) /* (weight, indices), EmbeddingAttrs */ \
+  X(Embedding, "embedding", NN, Library, None, void) /* (weight, indices), EmbeddingAttrs */ \
   /* ---- backward kernels (rows of the derivative table call them) ---- */                \
-  X(ScatterAdd, "scatter_add", Backward, Break, None, void) /* (self, index, src) */       \
-  X(IndexAdd, "index_add", Backward, Break, None, void) /* (self, index, source) */        \
+  X(ScatterAdd, "scatter_add", Backward, Library, None, void) /* (self, index, src) */     \
+  X(IndexAdd, "index_add", Backward, Library, None, void) /* (self, index, source) */      \
   /* (grad_out, input, weight), ConvAttrs; (grad_input, grad_weight, grad_bias), */        \
   /* undefined where ConvAttrs::output_mask is false */                                    \
   X(Conv2dBackward, "conv2d_backward", Backward, Break, None, void)                        \

@@ -198,6 +198,106 @@ int32_t operand(Trace& tr, const Tensor& t) {
 
 bool float_dtype(DType d) { return d == kFloat32 || d == kFloat64; }
 
+// True when idx is a real (computed) int64 tensor whose every element lies in [0, bound): an
+// index op with an index out of range runs eagerly instead, which throws its own error where
+// the user called it. Reads the memory directly (an index is an input of the trace, never a
+// lazy value: nothing the JIT computes is int64), without running the trace.
+bool indices_within(const Tensor& idx, int64_t bound) {
+  const TensorImpl* impl = idx.impl();
+  if (impl->dtype != kInt64 || impl->wrapped_number || !impl->storage->data) return false;
+  const auto* base = static_cast<const int64_t*>(impl->storage->data) + impl->offset;
+  const auto rank = impl->sizes.size();
+  std::vector<int64_t> at(rank, 0);
+  for (int64_t k = 0; k < impl->numel; ++k) {
+    int64_t off = 0;
+    for (size_t d = 0; d < rank; ++d) off += at[d] * impl->strides[d];
+    if (base[off] < 0 || base[off] >= bound) return false;
+    for (size_t d = rank; d-- > 0;) {
+      if (++at[d] < impl->sizes[d]) break;
+      at[d] = 0;
+    }
+  }
+  return true;
+}
+
+// cat, index_select, gather, embedding, index_add and scatter_add as library calls of their
+// eager kernels: sizes for well-formed float cases (any other runs eagerly and reports itself).
+bool infer_indexing(IrNode& n, std::span<const Tensor> in) {
+  const Tensor& self = in[0];
+  const Dims& s = self.sizes();
+  const auto rank = static_cast<int64_t>(s.size());
+  auto dim_of = [&](int64_t d, int64_t r) -> int64_t {
+    if (d < -r || d >= r) return -1;
+    return d < 0 ? d + r : d;
+  };
+  switch (n.op) {
+    case Op::Cat: {
+      const int64_t d = dim_of(std::get<DimAttrs>(n.attrs).dim, rank);
+      if (d < 0) return false;
+      n.sizes = s;
+      n.sizes[static_cast<size_t>(d)] = 0;
+      for (const Tensor& t : in) {
+        if (t.dtype() != self.dtype() || t.dim() != rank || t.impl()->wrapped_number) return false;
+        for (int64_t k = 0; k < rank; ++k)
+          if (k != d && t.size(k) != s[static_cast<size_t>(k)]) return false;
+        n.sizes[static_cast<size_t>(d)] += t.size(d);
+      }
+      n.attrs = DimAttrs{d};
+      return true;
+    }
+    case Op::IndexSelect: {
+      const int64_t d = dim_of(std::get<DimAttrs>(n.attrs).dim, rank);
+      if (in.size() != 2 || d < 0 || in[1].dim() != 1 ||
+          !indices_within(in[1], s[static_cast<size_t>(d)]))
+        return false;
+      n.sizes = s;
+      n.sizes[static_cast<size_t>(d)] = in[1].numel();
+      n.attrs = DimAttrs{d};
+      return true;
+    }
+    case Op::Gather: {
+      const int64_t d = dim_of(std::get<DimAttrs>(n.attrs).dim, rank);
+      if (in.size() != 2 || d < 0 || in[1].dim() != rank ||
+          !indices_within(in[1], s[static_cast<size_t>(d)]))
+        return false;
+      for (int64_t k = 0; k < rank; ++k)
+        if (k != d && in[1].size(k) > s[static_cast<size_t>(k)]) return false;
+      n.sizes = in[1].sizes();
+      n.attrs = DimAttrs{d};
+      return true;
+    }
+    case Op::Embedding: {
+      if (in.size() != 2 || rank != 2 || !indices_within(in[1], s[0])) return false;
+      n.sizes = in[1].sizes();
+      n.sizes.push_back(s[1]);
+      return true;
+    }
+    case Op::IndexAdd:
+    case Op::ScatterAdd: {
+      const int64_t d = dim_of(std::get<DimAttrs>(n.attrs).dim, rank);
+      if (in.size() != 3 || d < 0 || in[2].dtype() != self.dtype() ||
+          in[2].impl()->wrapped_number || !indices_within(in[1], s[static_cast<size_t>(d)]))
+        return false;
+      const Tensor &index = in[1], &src = in[2];
+      if (n.op == Op::IndexAdd) {
+        if (index.dim() != 1 || src.dim() != rank || src.size(d) != index.numel()) return false;
+        for (int64_t k = 0; k < rank; ++k)
+          if (k != d && src.size(k) != s[static_cast<size_t>(k)]) return false;
+      } else {
+        if (index.dim() != rank || src.dim() != rank) return false;
+        for (int64_t k = 0; k < rank; ++k)
+          if (index.size(k) > src.size(k) || (k != d && index.size(k) > s[static_cast<size_t>(k)]))
+            return false;
+      }
+      n.sizes = s;
+      n.attrs = DimAttrs{d};
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
 // Fills n's sizes, dtype and compute dtype for op on `in`; false when the JIT does not handle
 // this case (the op then runs eagerly, which also reports any error in its own words).
 bool infer(IrNode& n, std::span<const Tensor> in) {
@@ -294,6 +394,9 @@ bool infer(IrNode& n, std::span<const Tensor> in) {
     }
     return true;
   }
+  if (op == Op::Cat || op == Op::IndexSelect || op == Op::Gather || op == Op::Embedding ||
+      op == Op::IndexAdd || op == Op::ScatterAdd)
+    return infer_indexing(n, in);
   if (op == Op::Matmul) {
     const Dims& b = in[1].sizes();
     if (rank < 2 || b.size() < 2 || in[1].dtype() != n.dtype) return false;

@@ -341,3 +341,79 @@ TEST_CASE("toggling grad mode, train/eval, requires_grad and .grad never reuses 
                      1e-4);
     }
 }
+
+// cat, embedding and the index ops are library calls inside the graph: a step that uses them
+// (and their gradients: index_add, scatter_add, slices of the gradient) is one graph, reading new
+// index values every run (indices are graph inputs, not part of the signature).
+TEST_CASE("embedding, cat and index ops in a region: new indices each run, eager's gradients",
+          "[jit][autograd_region]") {
+  namespace F = nn::functional;
+  test::CompiledPath path;
+  jit::clear_cache();
+  auto make = [] {
+    return std::vector<Tensor>{test::seeded_randn({7, 4}, 31).requires_grad_(),
+                               test::seeded_randn({5, 3}, 32).requires_grad_(),
+                               test::seeded_randn({6, 3}, 33).requires_grad_()};
+  };
+  // Each run its own indices, the same shapes.
+  auto indices = [](int run) {
+    manual_seed(static_cast<uint64_t>(100 + run));
+    return std::vector<Tensor>{randint(0, 7, {2, 5}), randint(0, 5, {4}), randint(0, 3, {6, 2}),
+                               randint(0, 6, {3})};
+  };
+  auto step = [](const std::vector<Tensor>& in, const std::vector<Tensor>& idx) {
+    Tensor e = F::embedding(idx[0], in[0]);                             // [2, 5, 4]
+    Tensor s = in[1].index_select(0, idx[1]);                           // [4, 3]
+    Tensor g = in[2].gather(1, idx[2]);                                 // [6, 2]
+    Tensor a = index_add(in[2] * 2, 0, idx[3], in[1].narrow(0, 0, 3));  // [6, 3]
+    Tensor c = cat({s, a.narrow(0, 0, 2) * 0.5}, 0);                    // [6, 3]
+    Tensor loss = (gelu(e) * e).sum() + (c * c).sum() + (g * s.sum()).mean() + tanh(a).sum();
+    loss.backward();
+    return std::vector<Tensor>{e, c, g, loss};
+  };
+  for (int r = 0; r < kRuns; ++r) {
+    std::vector<Tensor> idx = indices(r);
+    std::vector<Tensor> want_in = make(), in = make(), got;
+    std::vector<Tensor> want = step(want_in, idx);
+    const jit::Stats before = jit::stats();
+    {
+      jit::Region region("index_step");
+      got = step(in, idx);
+    }
+    test::settle_compiles();
+    const jit::Stats after = jit::stats();
+    const std::string what = "run " + std::to_string(r + 1);
+    CHECK(after.graphs - before.graphs == 1);
+    CHECK(after.graph_breaks == before.graph_breaks);
+    if (r >= 2) CHECK(after.fused_graphs - before.fused_graphs == 1);
+    for (size_t i = 0; i < got.size(); ++i)
+      require_same(got[i], want[i], what + ", result " + std::to_string(i), 1e-5);
+    for (size_t i = 0; i < in.size(); ++i)
+      require_same(in[i].grad(), want_in[i].grad(), what + ", grad " + std::to_string(i), 1e-5);
+  }
+}
+
+TEST_CASE("an index out of range in a region throws at the op, as eagerly",
+          "[jit][autograd_region]") {
+  namespace F = nn::functional;
+  test::CompiledPath path;
+  Tensor w = test::seeded_randn({5, 3}, 41);
+  for (int r = 0; r < kRuns; ++r) {  // the last runs with the region's kernels compiled
+    const bool bad = r == kRuns - 1;
+    Tensor ids = tensor(std::vector<int64_t>{1, 4, 0}), wrong = tensor(std::vector<int64_t>{1, 5});
+    Tensor y;
+    {
+      jit::Region region("index_error");
+      y = F::embedding(ids, w) * 2;
+      if (bad) {  // the error where the op is called; the region's other work is kept
+        CHECK_THROWS_WITH(F::embedding(wrong, w),
+                          Catch::Contains("embedding") && Catch::Contains("out of range"));
+        CHECK_THROWS_WITH(w.index_select(0, wrong), Catch::Contains("index_select"));
+      }
+    }
+    test::settle_compiles();
+    test::require_close(y.select(1, 0), {3},
+                        {2 * test::at(w, {1, 0}), 2 * test::at(w, {4, 0}), 2 * test::at(w, {0, 0})},
+                        "y", 1e-6);
+  }
+}
