@@ -546,13 +546,22 @@ void graph_break(Trace& tr, Op op, std::span<const Tensor> in) {
   flush(tr);
 }
 
+// True when an operand's memory is held by the trace: a lazy value, a graph input, or memory
+// the trace writes. An op the JIT does not handle whose operands are all outside the trace (a
+// causal mask built from arange, data made before the region) runs eagerly without running
+// the graph first: no graph break. Its result joins the graph later as an input, if used.
+bool touches_trace(std::span<const Tensor> in) {
+  return std::any_of(in.begin(), in.end(),
+                     [](const Tensor& t) { return t.defined() && t.storage()->pending; });
+}
+
 bool trace_op(Op op, std::span<const Tensor> in, const Attrs& attrs, TensorList& out) {
   ThreadState& ts = t_state;
   if (!ts.trace || ts.executing) return false;
   Trace& tr = *ts.trace;
   if (op_traits(op).jit == JitPolicy::Decompose) {
     if (decompose(op, in, attrs, out)) return true;
-    graph_break(tr, op, in);
+    if (touches_trace(in)) graph_break(tr, op, in);
     return false;
   }
   const int w = written_input(op, in.size());
@@ -598,7 +607,7 @@ bool trace_op(Op op, std::span<const Tensor> in, const Attrs& attrs, TensorList&
   }
   // A graph break: the op runs eagerly on values in memory. Views only read metadata: they run
   // eagerly on lazy tensors too, without running the graph, and are no break.
-  if (is_meta_op(op)) return false;
+  if (is_meta_op(op) || !touches_trace(in)) return false;
   graph_break(tr, op, in);
   return false;
 }

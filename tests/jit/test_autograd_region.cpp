@@ -417,3 +417,38 @@ TEST_CASE("an index out of range in a region throws at the op, as eagerly",
                         "y", 1e-6);
   }
 }
+
+// An op the JIT does not handle (an int64 comparison) on data the region has not touched runs
+// eagerly without breaking the graph: causal attention is one graph.
+TEST_CASE("an untraced op on data outside the trace is no graph break", "[jit][autograd_region]") {
+  namespace F = nn::functional;
+  test::CompiledPath path;
+  Tensor q = test::seeded_randn({2, 5, 4}, 51).requires_grad_();
+  Tensor want = F::scaled_dot_product_attention(q * 2, q, q, {}, 0.0, true);
+  want.sum().backward();
+  Tensor want_grad = q.grad();
+  for (int r = 0; r < kRuns; ++r) {
+    q.set_grad({});
+    const jit::Stats before = jit::stats();
+    Tensor y;
+    {
+      jit::Region region("causal");
+      y = F::scaled_dot_product_attention(q * 2, q, q, {}, 0.0, true);
+      y.sum().backward();
+    }
+    test::settle_compiles();
+    const jit::Stats after = jit::stats();
+    CHECK(after.graphs - before.graphs == 1);
+    CHECK(after.graph_breaks == before.graph_breaks);
+    require_same(y, want, "run " + std::to_string(r + 1) + ", y");
+    require_same(q.grad(), want_grad, "run " + std::to_string(r + 1) + ", grad");
+  }
+  // The same op on a value of the trace still breaks the graph (it needs the value).
+  const jit::Stats before = jit::stats();
+  {
+    jit::Region region("lazy_compare");
+    Tensor i = arange(4, kInt64);
+    Tensor m = (q.sum({2}) > 0).to(kInt64) + i.narrow(0, 0, 1);
+  }
+  CHECK(jit::stats().graph_breaks > before.graph_breaks);
+}
