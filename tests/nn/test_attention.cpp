@@ -330,32 +330,11 @@ TEST_CASE("MultiheadAttention errors", "[nn][attention][error]") {
 
 namespace {
 
-// amp * sin(1.3 i + phase) over the flat index i. The numbers below were printed by Debian's
-// python3-torch 1.13 for modules whose k-th parameter (in named_parameters order) is
-// wave(shape, 0.1 + 0.7 k, 0.5), with the inputs and loss weights given in each test case;
-// the gradients are of (out * wave(out, 0.5)).sum() + (weights * wave(weights, 1.1)).sum(),
-// the parameters' concatenated in named_parameters order. tests/nn/torch_reference_options.py
-// prints them again.
-Tensor wave(const Dims& sizes, double phase, double amp = 1.0) {
-  int64_t n = 1;
-  for (int64_t d : sizes) n *= d;
-  std::vector<double> v(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) v[i] = amp * std::sin(1.3 * static_cast<double>(i) + phase);
-  return tensor(v, sizes);
-}
-
-void set_wave_parameters(nn::ModuleBase& m) {
-  NoGradGuard g;
-  double k = 0;
-  for (auto& [name, p] : m.named_parameters()) p.copy_(wave(p.sizes(), 0.1 + 0.7 * k++, 0.5));
-}
-
-Tensor parameter_grads(nn::ModuleBase& m) {
-  std::vector<Tensor> g;
-  for (auto& [name, p] : m.named_parameters()) g.push_back(p.grad().reshape({-1}));
-  return cat(g);
-}
-
+// The numbers below were printed by Debian's python3-torch 1.13
+// (tests/nn/torch_reference_options.py) for modules whose k-th parameter (in named_parameters
+// order) is test::wave(shape, 0.1 + 0.7 k, 0.5), with the inputs given in each test case; the
+// gradients are of (out * wave(out, 0.5)).sum() + (weights * wave(weights, 1.1)).sum(), the
+// parameters' concatenated in named_parameters order (test::parameter_grads).
 // clang-format off
 const std::vector<double> kMhaA_out = {
     -0.798887537406, -0.604378065273, 0.229185244707, 0.62456315684, -0.624396925514,
@@ -483,21 +462,21 @@ TEST_CASE("MultiheadAttention with kdim, vdim, bias_k/v and a zero key matches P
   nn::MultiheadAttention m(4, 2,
                            {.add_bias_kv = true, .add_zero_attn = true, .kdim = 3, .vdim = 5});
   m.to(kFloat64);
-  set_wave_parameters(m);
-  Tensor q = wave({3, 2, 4}, 0.3).requires_grad_();
-  Tensor k = wave({2, 2, 3}, 0.9).requires_grad_();
-  Tensor v = wave({2, 2, 5}, 1.7).requires_grad_();
-  Tensor am = wave({3, 2}, 2.3);
+  test::set_wave_parameters(m);
+  Tensor q = test::wave({3, 2, 4}, 0.3).requires_grad_();
+  Tensor k = test::wave({2, 2, 3}, 0.9).requires_grad_();
+  Tensor v = test::wave({2, 2, 5}, 1.7).requires_grad_();
+  Tensor am = test::wave({3, 2}, 2.3);
   Tensor kpm = tensor({0, 1, 0, 0}, kInt64).view({2, 2}) != 0;
   auto [out, w] = m.forward(q, k, v, {.key_padding_mask = kpm, .attn_mask = am});
   test::require_close(out, {3, 2, 4}, kMhaA_out, "output", 1e-9, 1e-11);
   // two more keys than S = 2: bias_k, then the zero key
   test::require_close(w, {2, 3, 4}, kMhaA_weights, "weights", 1e-9, 1e-11);
-  ((out * wave(out.sizes(), 0.5)).sum() + (w * wave(w.sizes(), 1.1)).sum()).backward();
+  ((out * test::wave(out.sizes(), 0.5)).sum() + (w * test::wave(w.sizes(), 1.1)).sum()).backward();
   test::require_close(q.grad(), {3, 2, 4}, kMhaA_dq, "dq", 1e-9, 1e-11);
   test::require_close(k.grad(), {2, 2, 3}, kMhaA_dk, "dk", 1e-9, 1e-11);
   test::require_close(v.grad(), {2, 2, 5}, kMhaA_dv, "dv", 1e-9, 1e-11);
-  test::require_close(parameter_grads(m), {static_cast<int64_t>(kMhaA_dparams.size())},
+  test::require_close(test::parameter_grads(m), {static_cast<int64_t>(kMhaA_dparams.size())},
                       kMhaA_dparams, "parameter gradients", 1e-9, 1e-11);
 
   NoGradGuard g;
@@ -531,8 +510,8 @@ TEST_CASE("MultiheadAttention: batch_first self-attention with bias_k/v, no bias
           "[nn][attention]") {
   nn::MultiheadAttention m(4, 2, {.bias = false, .add_bias_kv = true, .batch_first = true});
   m.to(kFloat64);
-  set_wave_parameters(m);
-  Tensor x = wave({2, 3, 4}, 0.6).requires_grad_();
+  test::set_wave_parameters(m);
+  Tensor x = test::wave({2, 3, 4}, 0.6).requires_grad_();
   // true = not allowed: keys after the query, per (batch, head); (0, 1) row 0 sees bias_k only
   Tensor mask = (tensor({0, 1, 1, 0, 0, 1, 0, 0, 0}, kInt64).view({1, 3, 3}) != 0)
                     .expand({4, 3, 3})
@@ -544,9 +523,9 @@ TEST_CASE("MultiheadAttention: batch_first self-attention with bias_k/v, no bias
   auto [out, w] = m.forward(x, x, x, {.attn_mask = mask, .average_attn_weights = false});
   test::require_close(out, {2, 3, 4}, kMhaB_out, "output", 1e-9, 1e-11);
   test::require_close(w, {2, 2, 3, 4}, kMhaB_weights, "weights", 1e-9, 1e-11);
-  ((out * wave(out.sizes(), 0.5)).sum() + (w * wave(w.sizes(), 1.1)).sum()).backward();
+  ((out * test::wave(out.sizes(), 0.5)).sum() + (w * test::wave(w.sizes(), 1.1)).sum()).backward();
   test::require_close(x.grad(), {2, 3, 4}, kMhaB_dx, "dx", 1e-9, 1e-11);
-  test::require_close(parameter_grads(m), {static_cast<int64_t>(kMhaB_dparams.size())},
+  test::require_close(test::parameter_grads(m), {static_cast<int64_t>(kMhaB_dparams.size())},
                       kMhaB_dparams, "parameter gradients", 1e-9, 1e-11);
   // The is_causal hint with added keys still lets every query see bias_k (the given mask is
   // used, padded): the same output as with the weights computed.
