@@ -431,13 +431,21 @@ TEST_CASE("MultiheadAttention with kdim, vdim, add_bias_kv, add_zero_attn: PyTor
   CHECK_FALSE(m.in_proj_weight.defined());
   CHECK(m.kdim == 4);
   CHECK(m.vdim == 6);
-  // xavier_uniform_ over each projection, xavier_normal_ (std sqrt(2 / (8 + 8))) for bias_k/v
-  CHECK(m.k_proj_weight.abs().max().item<double>() <= std::sqrt(6.0 / (8 + 4)));
-  CHECK(m.v_proj_weight.abs().max().item<double>() <= std::sqrt(6.0 / (8 + 6)));
-  CHECK(m.v_proj_weight.abs().max().item<double>() > std::sqrt(6.0 / (8 + 8)));  // wider than q's
-  for (const Tensor& b : {Tensor(m.bias_k), Tensor(m.bias_v)}) {
-    CHECK(b.abs().max().item<double>() > 0.0);
-    CHECK(b.abs().max().item<double>() < 5 * std::sqrt(2.0 / 16));
+  // xavier_uniform_ over each projection (its own bound), xavier_normal_ for bias_k/v
+  nn::MultiheadAttention big(64, 2, {.add_bias_kv = true, .kdim = 8, .vdim = 192});
+  auto max_abs = [](const Tensor& t) { return t.abs().max().item<double>(); };
+  for (auto [w, fan] :
+       {std::pair{Tensor(big.q_proj_weight), 64 + 64}, std::pair{Tensor(big.k_proj_weight), 64 + 8},
+        std::pair{Tensor(big.v_proj_weight), 64 + 192}}) {
+    double bound = std::sqrt(6.0 / fan);
+    CHECK(max_abs(w) <= bound);
+    CHECK(max_abs(w) > 0.95 * bound);
+  }
+  for (const Tensor& b : {Tensor(big.bias_k), Tensor(big.bias_v)}) {
+    // std sqrt(2 / (fan_in + fan_out)) = sqrt(2 / (64 + 64)) over [1, 1, 64]
+    double sd = std::sqrt((b * b).mean().item<double>());
+    CHECK(sd > 0.7 * std::sqrt(2.0 / 128));
+    CHECK(sd < 1.3 * std::sqrt(2.0 / 128));
   }
   CHECK_FALSE(allclose(m.bias_k, m.bias_v));
   // kdim = vdim = embed_dim keeps in_proj_weight; add_zero_attn adds no parameter
