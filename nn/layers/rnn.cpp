@@ -38,11 +38,13 @@ using State = std::vector<Tensor>;
 // first tensor is the step's output h.
 using Cell = State (*)(const Tensor&, const State&, const std::vector<Tensor>&);
 
-// gates (i, f, g, o) = gx + h W_hh^T (both biases are in gx)
+// gates (i, f, g, o) = gx + h W_hh^T (both biases are in gx); with proj_size h = ... W_hr^T
 State lstm_cell(const Tensor& gx, const State& s, const std::vector<Tensor>& w) {
   std::vector<Tensor> g = (gx + matmul(s[0], w[1].t())).chunk(4, 1);
   Tensor c = sigmoid(g[1]) * s[1] + sigmoid(g[0]) * tanh(g[2]);
-  return {sigmoid(g[3]) * tanh(c), c};
+  Tensor h = sigmoid(g[3]) * tanh(c);
+  if (w[4].defined()) h = matmul(h, w[4].t());
+  return {h, c};
 }
 
 // gx holds x W_ih^T + b_ih; b_hh stays inside r (h W_hn^T + b_hn)
@@ -55,7 +57,7 @@ State gru_cell(const Tensor& gx, const State& s, const std::vector<Tensor>& w) {
 }
 
 struct Run {
-  Tensor output;              // [T, N, D * H]
+  Tensor output;              // [T, N, D * H] (H the size of h)
   std::vector<State> finals;  // per layer and direction
 };
 
@@ -110,13 +112,13 @@ bool prepare_input(const char* name, const detail::RNNBase& m, Tensor& x) {
   return batched;
 }
 
-// An initial state [L * D, N, H] (unbatched: [L * D, H]) as one tensor per layer and
+// An initial state [L * D, N, size] (unbatched: [L * D, size]) as one tensor per layer and
 // direction; zeros when undefined.
 std::vector<Tensor> prepare_state(const char* name, const char* what, const detail::RNNBase& m,
-                                  const Tensor& h, const Tensor& x, bool batched) {
+                                  int64_t size, const Tensor& h, const Tensor& x, bool batched) {
   const int64_t ld = m.options.num_layers * m.num_directions(), n = x.size(1);
-  if (!h.defined()) return unbind(zeros({ld, n, m.hidden_size}, x.dtype()), 0);
-  Dims want = batched ? Dims{ld, n, m.hidden_size} : Dims{ld, m.hidden_size};
+  if (!h.defined()) return unbind(zeros({ld, n, size}, x.dtype()), 0);
+  Dims want = batched ? Dims{ld, n, size} : Dims{ld, size};
   EMBER_CHECK(h.sizes() == want, ShapeError, name, ": Expected ", what, " size ", want, ", got ",
               h.sizes());
   EMBER_CHECK(h.dtype() == x.dtype(), DTypeError, name, ": expected ", what, " of dtype ",
@@ -150,21 +152,29 @@ void RNNBase::make_weights(ModuleBase& self, const char* name, int64_t gates, in
               ": dropout should be a number in range [0, 1] representing the probability of an "
               "element being zeroed, got ",
               o.dropout);
+  EMBER_CHECK(o.proj_size >= 0, ValueError, name,
+              ": proj_size should be a positive integer or zero to disable projections, got ",
+              o.proj_size);
+  EMBER_CHECK(o.proj_size < hidden, ValueError, name, ": proj_size (", o.proj_size,
+              ") has to be smaller than hidden_size (", hidden, ")");
   input_size = in;
   hidden_size = hidden;
   options = o;
+  const int64_t out = output_size();
   for (int64_t l = 0; l < o.num_layers; ++l)
     for (int64_t d = 0; d < num_directions(); ++d) {
       std::string sfx = "_l" + std::to_string(l) + (d == 1 ? "_reverse" : "");
-      int64_t layer_in = l == 0 ? in : hidden * num_directions();
+      int64_t layer_in = l == 0 ? in : out * num_directions();
       std::vector<Tensor> w{
           self.register_parameter("weight_ih" + sfx, empty({gates * hidden, layer_in})),
-          self.register_parameter("weight_hh" + sfx, empty({gates * hidden, hidden})), Tensor(),
-          Tensor()};
+          self.register_parameter("weight_hh" + sfx, empty({gates * hidden, out})), Tensor(),
+          Tensor(), Tensor()};
       if (o.bias) {
         w[2] = self.register_parameter("bias_ih" + sfx, empty({gates * hidden}));
         w[3] = self.register_parameter("bias_hh" + sfx, empty({gates * hidden}));
       }
+      if (o.proj_size > 0)
+        w[4] = self.register_parameter("weight_hr" + sfx, empty({o.proj_size, hidden}));
       weights.push_back(std::move(w));
     }
   reset(self);
@@ -177,6 +187,7 @@ void RNNBase::reset(ModuleBase& self) const {
 
 std::string RNNBase::repr() const {
   std::string s = ember::detail::cat(input_size, ", ", hidden_size);
+  if (options.proj_size != 0) s += ember::detail::cat(", proj_size=", options.proj_size);
   if (options.num_layers != 1) s += ember::detail::cat(", num_layers=", options.num_layers);
   if (!options.bias) s += ", bias=false";
   if (options.batch_first) s += ", batch_first=true";
@@ -195,8 +206,8 @@ std::tuple<Tensor, LSTM::State> LSTM::forward(const Tensor& input, std::optional
   Tensor x = input;
   bool batched = prepare_input("LSTM", *this, x);
   Tensor h0 = hx ? std::get<0>(*hx) : Tensor(), c0 = hx ? std::get<1>(*hx) : Tensor();
-  std::vector<Tensor> h = prepare_state("LSTM", "hidden[0]", *this, h0, x, batched);
-  std::vector<Tensor> c = prepare_state("LSTM", "hidden[1]", *this, c0, x, batched);
+  std::vector<Tensor> h = prepare_state("LSTM", "hidden[0]", *this, output_size(), h0, x, batched);
+  std::vector<Tensor> c = prepare_state("LSTM", "hidden[1]", *this, hidden_size, c0, x, batched);
   std::vector<std::vector<Tensor>> init;
   for (size_t i = 0; i < h.size(); ++i) init.push_back({h[i], c[i]});
   Run r = run_layers(*this, x, init, is_training(), lstm_cell, true);
@@ -204,12 +215,17 @@ std::tuple<Tensor, LSTM::State> LSTM::forward(const Tensor& input, std::optional
           {stack_finals(r, 0, batched), stack_finals(r, 1, batched)}};
 }
 
-GRU::GRU(int64_t in, int64_t hidden, RNNOptions o) { make_weights(*this, "GRU", 3, in, hidden, o); }
+GRU::GRU(int64_t in, int64_t hidden, RNNOptions o) {
+  EMBER_CHECK(o.proj_size == 0, ValueError,
+              "GRU: proj_size argument is only supported for LSTM, not RNN or GRU (got proj_size ",
+              o.proj_size, ")");
+  make_weights(*this, "GRU", 3, in, hidden, o);
+}
 
 std::tuple<Tensor, Tensor> GRU::forward(const Tensor& input, const Tensor& hx) {
   Tensor x = input;
   bool batched = prepare_input("GRU", *this, x);
-  std::vector<Tensor> h = prepare_state("GRU", "hidden", *this, hx, x, batched);
+  std::vector<Tensor> h = prepare_state("GRU", "hidden", *this, hidden_size, hx, x, batched);
   std::vector<std::vector<Tensor>> init;
   for (const Tensor& t : h) init.push_back({t});
   Run r = run_layers(*this, x, init, is_training(), gru_cell, false);

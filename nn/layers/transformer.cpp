@@ -34,25 +34,49 @@ MultiheadAttention::MultiheadAttention(int64_t e, int64_t h, MultiheadAttentionO
       embed_dim(e),
       num_heads(h),
       head_dim(h > 0 ? e / h : 0),
+      kdim(o.kdim.value_or(e)),
+      vdim(o.vdim.value_or(e)),
       options(o) {
   EMBER_CHECK(e > 0 && h > 0, ValueError, "MultiheadAttention: embed_dim (", e, ") and num_heads (",
               h, ") must be positive");
   EMBER_CHECK(e % h == 0, ValueError, "MultiheadAttention: embed_dim (", e,
               ") must be divisible by num_heads (", h, ")");
+  EMBER_CHECK(kdim > 0 && vdim > 0, ValueError, "MultiheadAttention: kdim (", kdim, ") and vdim (",
+              vdim, ") must be positive");
   EMBER_CHECK(o.dropout >= 0 && o.dropout <= 1, ValueError,
               "MultiheadAttention: dropout probability has to be between 0 and 1, but got ",
               o.dropout);
-  in_proj_weight = Parameter(empty({3 * e, e}));
+  if (kdim == e && vdim == e) {
+    in_proj_weight = Parameter(empty({3 * e, e}));
+  } else {
+    q_proj_weight = Parameter(empty({e, e}));
+    k_proj_weight = Parameter(empty({e, kdim}));
+    v_proj_weight = Parameter(empty({e, vdim}));
+  }
   if (o.bias) in_proj_bias = Parameter(empty({3 * e}));
+  if (o.add_bias_kv) {
+    bias_k = Parameter(empty({1, 1, e}));
+    bias_v = Parameter(empty({1, 1, e}));
+  }
   reset_parameters();
 }
 
 void MultiheadAttention::reset_parameters() {
   // As PyTorch's _reset_parameters: out_proj.weight keeps Linear's initialisation.
-  init::xavier_uniform_(in_proj_weight);
+  if (in_proj_weight.defined()) {
+    init::xavier_uniform_(in_proj_weight);
+  } else {
+    init::xavier_uniform_(q_proj_weight);
+    init::xavier_uniform_(k_proj_weight);
+    init::xavier_uniform_(v_proj_weight);
+  }
   if (in_proj_bias.defined()) {
     init::zeros_(in_proj_bias);
     init::zeros_(out_proj.bias);
+  }
+  if (bias_k.defined()) {
+    init::xavier_normal_(bias_k);
+    init::xavier_normal_(bias_v);
   }
 }
 
@@ -73,10 +97,15 @@ std::tuple<Tensor, Tensor> MultiheadAttention::forward(const Tensor& query, cons
   EMBER_CHECK(query.size(-1) == embed_dim, ShapeError, op,
               ": was expecting embedding dimension of ", embed_dim, ", but got ", query.size(-1),
               " (query of shape ", query.sizes(), ")");
-  EMBER_CHECK(key.sizes() == value.sizes(), ShapeError, op, ": key shape ", key.sizes(),
-              " does not match value shape ", value.sizes());
-  EMBER_CHECK(key.size(-1) == embed_dim, ShapeError, op,
-              ": was expecting key embedding dimension of ", embed_dim, ", but got ", key.size(-1));
+  EMBER_CHECK(key.size(-1) == kdim, ShapeError, op, ": was expecting key embedding dimension of ",
+              kdim, " (kdim), but got ", key.size(-1), " (key of shape ", key.sizes(), ")");
+  EMBER_CHECK(value.size(-1) == vdim, ShapeError, op,
+              ": was expecting value embedding dimension of ", vdim, " (vdim), but got ",
+              value.size(-1), " (value of shape ", value.sizes(), ")");
+  // With kdim = vdim this is key.sizes() == value.sizes(), as PyTorch checks then.
+  for (int64_t d = 0; d + 1 < key.dim(); ++d)
+    EMBER_CHECK(key.size(d) == value.size(d), ShapeError, op, ": key shape ", key.sizes(),
+                " does not match value shape ", value.sizes(), " (dim ", d, ")");
   const bool bf = options.batch_first;
   // Unbatched input is a batch of one (dim 1, or 0 with batch_first).
   auto batch = [&](const Tensor& t) { return batched ? t : t.unsqueeze(bf ? 0 : 1); };
@@ -117,22 +146,38 @@ std::tuple<Tensor, Tensor> MultiheadAttention::forward(const Tensor& query, cons
     Tensor kp = additive_mask(m, dt, "key_padding_mask").view({n, 1, 1, s});
     mask = mask.defined() ? mask + kp : kp;
   }
+  // bias_k and the zero key are visible to every query: the mask gets zero columns for them.
+  const int64_t extra = (bias_k.defined() ? 1 : 0) + (options.add_zero_attn ? 1 : 0);
+  if (mask.defined() && extra > 0) mask = functional::pad(mask, {0, extra});
 
-  // In-projection: one GEMM for self-attention, three over the weight's row blocks otherwise.
+  // In-projection: one GEMM for self-attention, three over the weight's row blocks otherwise
+  // (or over q_proj_weight, k_proj_weight and v_proj_weight when kdim or vdim differ).
   Tensor qp, kp, vp;
-  if (query.is_same(key) && key.is_same(value)) {
+  if (in_proj_weight.defined() && query.is_same(key) && key.is_same(value)) {
     std::vector<Tensor> qkv = functional::linear(q, in_proj_weight, in_proj_bias).chunk(3, -1);
     qp = qkv[0], kp = qkv[1], vp = qkv[2];
   } else {
-    std::vector<Tensor> w = in_proj_weight.chunk(3), b(3);
+    std::vector<Tensor> w{q_proj_weight, k_proj_weight, v_proj_weight}, b(3);
+    if (in_proj_weight.defined()) w = in_proj_weight.chunk(3);
     if (in_proj_bias.defined()) b = in_proj_bias.chunk(3);
     qp = functional::linear(q, w[0], b[0]);
     kp = functional::linear(k, w[1], b[1]);
     vp = functional::linear(v, w[2], b[2]);
   }
+  if (bias_k.defined()) {
+    // One more key and value along the sequence dim: bias_k, bias_v for every batch element.
+    Dims one = bf ? Dims{n, 1, embed_dim} : Dims{1, n, embed_dim};
+    kp = cat({kp, bias_k.expand(one)}, bf ? 1 : 0);
+    vp = cat({vp, bias_v.expand(one)}, bf ? 1 : 0);
+  }
   qp = split_heads(qp, num_heads, bf);
   kp = split_heads(kp, num_heads, bf);
   vp = split_heads(vp, num_heads, bf);
+  if (options.add_zero_attn) {
+    Tensor zero = zeros({n, num_heads, 1, head_dim}, dt);
+    kp = cat({kp, zero}, 2);
+    vp = cat({vp, zero}, 2);
+  }
   const double p = is_training() ? options.dropout : 0.0;
 
   Tensor attn, weights;  // attn [N, H, L, hd]
@@ -144,8 +189,9 @@ std::tuple<Tensor, Tensor> MultiheadAttention::forward(const Tensor& query, cons
     attn = matmul(weights, vp);
     if (o.average_attn_weights) weights = weights.mean({1});
     if (!batched) weights = weights.squeeze(0);
-  } else if (o.is_causal && !o.key_padding_mask.defined()) {
-    // As PyTorch: the hint lets attention build the causal mask itself.
+  } else if (o.is_causal && !o.key_padding_mask.defined() && extra == 0) {
+    // As PyTorch: the hint lets attention build the causal mask itself. With added keys the
+    // given mask is used: sdpa's causal mask would hide them from the first queries.
     attn = functional::scaled_dot_product_attention(qp, kp, vp, {}, p, true);
   } else {
     attn = functional::scaled_dot_product_attention(qp, kp, vp, mask, p, false);
@@ -159,9 +205,13 @@ std::tuple<Tensor, Tensor> MultiheadAttention::forward(const Tensor& query, cons
 }
 
 std::string MultiheadAttention::extra_repr() const {
-  return ember::detail::cat("embed_dim=", embed_dim, ", num_heads=", num_heads,
-                            ", dropout=", options.dropout,
-                            ", batch_first=", options.batch_first ? "true" : "false");
+  std::string s = ember::detail::cat("embed_dim=", embed_dim, ", num_heads=", num_heads,
+                                     ", dropout=", options.dropout);
+  if (kdim != embed_dim || vdim != embed_dim)
+    s += ember::detail::cat(", kdim=", kdim, ", vdim=", vdim);
+  if (options.add_bias_kv) s += ", add_bias_kv=true";
+  if (options.add_zero_attn) s += ", add_zero_attn=true";
+  return s + ", batch_first=" + (options.batch_first ? "true" : "false");
 }
 
 TransformerEncoderLayer::TransformerEncoderLayer(int64_t d_model, int64_t nhead,

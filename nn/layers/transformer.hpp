@@ -3,6 +3,7 @@
 // into torch.nn modules and back.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <tuple>
 
@@ -15,9 +16,15 @@
 namespace ember::nn {
 
 struct MultiheadAttentionOptions {
-  double dropout = 0.0;      ///< on the attention weights, in training mode
-  bool bias = true;          ///< in_proj_bias and out_proj.bias
-  bool batch_first = false;  ///< inputs [N, L, E] instead of [L, N, E]
+  double dropout = 0.0;  ///< on the attention weights, in training mode
+  bool bias = true;      ///< in_proj_bias and out_proj.bias
+  /// Learnt bias_k, bias_v [1, 1, E] appended to the projected keys and values (one more key).
+  bool add_bias_kv = false;
+  /// A zero key and value appended to every head after the split (one more key).
+  bool add_zero_attn = false;
+  std::optional<int64_t> kdim{};  ///< key features (embed_dim when absent)
+  std::optional<int64_t> vdim{};  ///< value features (embed_dim when absent)
+  bool batch_first = false;       ///< inputs [N, L, E] instead of [L, N, E]
 };
 
 struct MultiheadAttentionForwardOptions {
@@ -31,19 +38,24 @@ struct MultiheadAttentionForwardOptions {
   bool is_causal = false;
 };
 
-/// Multi-head attention (Vaswani et al.) as torch.nn.MultiheadAttention with kdim = vdim =
-/// embed_dim: in_proj_weight [3E, E] (xavier_uniform_), in_proj_bias [3E] (zeros), out_proj a
-/// Linear(E, E) with a zero bias. forward returns (output, weights); weights are undefined
-/// with need_weights = false.
+/// Multi-head attention (Vaswani et al.) as torch.nn.MultiheadAttention: in_proj_weight
+/// [3E, E] (xavier_uniform_), or with kdim or vdim != E separate q_proj_weight [E, E],
+/// k_proj_weight [E, kdim], v_proj_weight [E, vdim]; in_proj_bias [3E] (zeros); bias_k and
+/// bias_v [1, 1, E] (xavier_normal_) with add_bias_kv; out_proj a Linear(E, E) with a zero
+/// bias. forward returns (output, weights); weights are undefined with need_weights = false.
 struct MultiheadAttention : Module<MultiheadAttention> {
-  Parameter in_proj_weight, in_proj_bias;
+  Parameter in_proj_weight;                               ///< kdim = vdim = E only
+  Parameter q_proj_weight, k_proj_weight, v_proj_weight;  ///< otherwise
+  Parameter in_proj_bias;
+  Parameter bias_k, bias_v;  ///< with add_bias_kv
   Linear out_proj;
-  int64_t embed_dim, num_heads, head_dim;
+  int64_t embed_dim, num_heads, head_dim, kdim, vdim;
   MultiheadAttentionOptions options;
 
   MultiheadAttention(int64_t embed_dim, int64_t num_heads, MultiheadAttentionOptions options = {});
-  /// query [L, N, E] (or [N, L, E] with batch_first, or [L, E] unbatched), key and value
-  /// [S, N, E] likewise.
+  /// query [L, N, E] (or [N, L, E] with batch_first, or [L, E] unbatched), key [S, N, kdim]
+  /// and value [S, N, vdim] likewise. The weights have S + 1 keys with add_bias_kv, S + 2 with
+  /// add_zero_attn too (masks are extended to let the query see the added keys).
   std::tuple<Tensor, Tensor> forward(const Tensor& query, const Tensor& key, const Tensor& value,
                                      const MultiheadAttentionForwardOptions& o = {});
   /// forward; spelled out so that `mha(q, k, v, {.need_weights = false})` compiles.
@@ -96,6 +108,8 @@ struct TransformerEncoderLayer : Module<TransformerEncoderLayer> {
 
 }  // namespace ember::nn
 
-EMBER_MODULE(ember::nn::MultiheadAttention, in_proj_weight, in_proj_bias, out_proj);
+// PyTorch's registration order (absent parameters are skipped).
+EMBER_MODULE(ember::nn::MultiheadAttention, in_proj_weight, q_proj_weight, k_proj_weight,
+             v_proj_weight, in_proj_bias, bias_k, bias_v, out_proj);
 EMBER_MODULE(ember::nn::TransformerEncoderLayer, self_attn, linear1, dropout, linear2, norm1, norm2,
              dropout1, dropout2);

@@ -44,6 +44,26 @@ double at(const Tensor& t, const std::vector<int64_t>& idx) {
   });
 }
 
+Tensor wave(const Dims& sizes, double phase, double amp) {
+  int64_t n = 1;
+  for (int64_t d : sizes) n *= d;
+  std::vector<double> v(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) v[i] = amp * std::sin(1.3 * static_cast<double>(i) + phase);
+  return tensor(v, sizes);
+}
+
+void set_wave_parameters(nn::ModuleBase& m) {
+  NoGradGuard g;
+  double k = 0;
+  for (auto& [name, p] : m.named_parameters()) p.copy_(wave(p.sizes(), 0.1 + 0.7 * k++, 0.5));
+}
+
+Tensor parameter_grads(const nn::ModuleBase& m) {
+  std::vector<Tensor> g;
+  for (auto& [name, p] : m.named_parameters()) g.push_back(p.grad().reshape({-1}));
+  return cat(g);
+}
+
 std::vector<double> values(const Tensor& t) { return t.to_vector<double>(); }
 
 void require_close(const Tensor& actual, const Dims& sizes, const std::vector<double>& expected,

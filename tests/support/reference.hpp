@@ -24,6 +24,14 @@ int64_t ravel(const std::vector<int64_t>& idx, const Dims& sizes);
 /// Element of t at a multi-index (strides honoured), as double.
 double at(const Tensor& t, const std::vector<int64_t>& idx);
 
+/// amp * sin(1.3 i + phase) over the flat index i, in float64: deterministic values that a
+/// Python script can reproduce (the PyTorch references of tests/nn/torch_reference_options.py).
+Tensor wave(const Dims& sizes, double phase, double amp = 1.0);
+/// Sets the k-th parameter of m (named_parameters order) to wave(shape, 0.1 + 0.7 k, 0.5).
+void set_wave_parameters(nn::ModuleBase& m);
+/// Every parameter's gradient, flattened and concatenated in named_parameters order.
+Tensor parameter_grads(const nn::ModuleBase& m);
+
 /// REQUIREs that `actual` has `sizes` and matches `expected` within atol + rtol * |expected|
 /// (NaNs must match NaNs); the failure message names `what`.
 void require_close(const Tensor& actual, const Dims& sizes, const std::vector<double>& expected,
