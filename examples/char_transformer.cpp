@@ -250,6 +250,11 @@ int main(int argc, char** argv) {
               validation_loss(model, corpus, a, valid_batches),
               std::log(static_cast<double>(corpus.chars.size())));
   examples::Timer total_time;
+  // --jit: the step is traced into one graph and runs as fused kernels once hot; the profiler
+  // times the region's graph runs.
+  std::optional<jit::Profiler> profiler;
+  const jit::Stats jit_before = jit::stats();
+  if (a.jit) profiler.emplace();
   for (int64_t epoch = 1; epoch <= a.epochs; ++epoch) {
     examples::Progress progress(epoch, a.epochs, a.steps, false, "seq");
     for (int64_t s = 0; s < a.steps; ++s) {
@@ -277,6 +282,16 @@ int main(int argc, char** argv) {
   }
   std::printf("trained %lld steps in %.1f s\n", static_cast<long long>(total),
               total_time.seconds());
+  if (profiler) {
+    profiler->stop();
+    const jit::Stats st = jit::stats();
+    std::printf("jit: %lld graphs (%lld fused), %lld graph breaks, %lld kernels compiled\n",
+                static_cast<long long>(st.graphs - jit_before.graphs),
+                static_cast<long long>(st.fused_graphs - jit_before.fused_graphs),
+                static_cast<long long>(st.graph_breaks - jit_before.graph_breaks),
+                static_cast<long long>(st.kernels_compiled - jit_before.kernels_compiled));
+    profiler->report(std::cout);
+  }
   if (a.sample > 0) {
     std::cout << "samples:\n";
     for (const char* prompt : {"The ", "A man ", "Life is "})

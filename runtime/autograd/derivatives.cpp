@@ -68,6 +68,25 @@ Tensor index_add_into(const Dims& sizes, DType d, int64_t dim, const Tensor& ind
   return dispatch1(Op::IndexAdd, {zeros(sizes, d), index, src}, DimAttrs{dim});
 }
 
+// g placed at [start, start + g.size(dim)) along dim of zeros of `sizes`: a cat of g between
+// two expanded zeros (one pass writing the result, no zero-filled buffer). Differentiable, and a
+// library call when a region traces it.
+Tensor pad_with_zeros(const Tensor& g, const Dims& sizes, int64_t dim, int64_t start) {
+  const int64_t n = g.size(dim), after = sizes[static_cast<size_t>(dim)] - start - n;
+  if (start == 0 && after == 0) return g;
+  Tensor zero = zeros({}, g.dtype());
+  std::vector<Tensor> parts;
+  auto zeros_of = [&](int64_t len) {
+    Dims s = g.sizes();
+    s[static_cast<size_t>(dim)] = len;
+    return zero.expand(s);
+  };
+  if (start > 0) parts.push_back(zeros_of(start));
+  parts.push_back(g);
+  if (after > 0) parts.push_back(zeros_of(after));
+  return cat(parts, dim);
+}
+
 void fill_reductions(Table& t) {
   // d sum = 1 over the reduced elements
   row(t, Op::Sum, {}, [](const Ctx& c, const TensorList& g) -> TensorList {
@@ -188,6 +207,7 @@ void fill_movement(Table& t) {
       z.slice(s.dim, s.start, s.end, s.step).copy_(g[0]);
       return {z};
     }
+    if (s.step == 1) return {pad_with_zeros(g[0], c.input_sizes(0), s.dim, s.start)};
     Tensor idx = arange(s.start, s.end, s.step);
     return {index_add_into(c.input_sizes(0), g[0].dtype(), s.dim, idx, g[0])};
   });
@@ -199,8 +219,9 @@ void fill_movement(Table& t) {
       z.select(s.dim, s.index).copy_(g[0]);
       return {z};
     }
-    Tensor idx = tensor(std::vector<int64_t>{s.index});
-    return {index_add_into(c.input_sizes(0), g[0].dtype(), s.dim, idx, g[0].unsqueeze(s.dim))};
+    const int64_t size = c.input_sizes(0)[static_cast<size_t>(s.dim)];
+    return {pad_with_zeros(g[0].unsqueeze(s.dim), c.input_sizes(0), s.dim,
+                           s.index < 0 ? s.index + size : s.index)};
   });
   // cat: each input gets its slice of the gradient
   row(t, Op::Cat, {}, [](const Ctx& c, const TensorList& g) -> TensorList {
