@@ -93,7 +93,13 @@ ParamState& Optimizer::state(const Tensor& p) { return state_[p.impl()]; }
 
 double Optimizer::increment_step(ParamState& st) {
   auto it = st.find("step");
-  if (it == st.end()) it = st.emplace("step", scalar_tensor(0.0, kFloat32)).first;
+  if (it == st.end()) {
+    // Written through memory, not by an op: inside a jit::Region a fill would be traced, and
+    // reading it back below would then run the region's graph so far (a split per parameter).
+    Tensor step = empty({}, kFloat32);
+    *step.data_ptr<float>() = 0;
+    it = st.emplace("step", step).first;
+  }
   // A host-side counter, as PyTorch's non-capturable path reads step_t.item().
   float* v = it->second.data_ptr<float>();
   *v += 1;
