@@ -83,6 +83,10 @@ struct Plan {
   std::vector<CompiledStep> kernels;           // per step; fn is null for library steps
   std::vector<int32_t> views;                  // the View nodes
   std::map<int32_t, int32_t> stored_in_place;  // root -> the storage id its kernel writes
+  /// Per step, the values no later step reads (and that the graph neither returns nor writes):
+  /// dropped after it, as eager code frees a temporary after its last use, so that the next
+  /// steps' allocations reuse memory that is still in cache.
+  std::vector<std::vector<int32_t>> release;
   Tier tier = Tier::Full;
 };
 
@@ -296,6 +300,7 @@ void run_eager(const Graph& g, const Run& run, const std::vector<std::shared_ptr
 void run_plan(const Plan& p, const Run& run, const std::vector<std::shared_ptr<Storage>>& outs) {
   const Graph& g = p.graph;
   std::vector<Tensor> vals = bound_values(g, run);
+  std::vector<char> released(g.size(), 0);  // a released view is not made again
   // The kernels read the runtime scalars as doubles, from the pointer after their buffers.
   std::vector<double> scalars(run.scalars.size());
   for (size_t i = 0; i < scalars.size(); ++i) scalars[i] = run.scalars[i].to_double();
@@ -304,12 +309,20 @@ void run_plan(const Plan& p, const Run& run, const std::vector<std::shared_ptr<S
     for (int32_t v : p.views) {  // views, once their operand's step has run
       auto vi = static_cast<size_t>(v);
       const Tensor& operand = vals[static_cast<size_t>(g[v].args[0])];
-      if (!vals[vi].defined() && operand.defined()) vals[vi] = view_of(g[v], operand);
+      if (!vals[vi].defined() && !released[vi] && operand.defined())
+        vals[vi] = view_of(g[v], operand);
     }
+    auto release = [&] {
+      for (int32_t v : p.release[s]) {
+        vals[static_cast<size_t>(v)] = Tensor();
+        released[static_cast<size_t>(v)] = 1;
+      }
+    };
     const Group& step = p.steps[s];
     if (step.kind == Group::Kind::Library) {
       int32_t r = step.roots[0];
       vals[static_cast<size_t>(r)] = run_library(g, g[r], vals);
+      release();
       continue;
     }
     for (int32_t r : step.roots) {
@@ -326,10 +339,48 @@ void run_plan(const Plan& p, const Run& run, const std::vector<std::shared_ptr<S
     KernelFn fn = k.fn;
     char* const* ptrs = bufs.data();
     parallel_for(0, k.range, k.grain, [fn, ptrs](int64_t b, int64_t e) { fn(ptrs, b, e); });
+    release();
   }
   if (g_fused_hook) [[unlikely]]
     g_fused_hook(g, vals);
   finish(g, vals, run, outs);
+}
+
+// Plan::release: each computed value's last reading step, a read of a view counting as a read
+// of the memory it views (its operand, and so on down).
+std::vector<std::vector<int32_t>> release_points(const Plan& p) {
+  const Graph& g = p.graph;
+  constexpr int64_t kKept = INT64_MAX;
+  std::vector<int64_t> last(g.size(), -1);
+  auto read = [&](int32_t v, int64_t s) {
+    for (;;) {
+      auto& l = last[static_cast<size_t>(v)];
+      l = std::max(l, s);
+      const IrNode& n = g[v];
+      if (n.kind != Kind::Apply || !is_strided_view(n.op)) break;
+      v = n.args[0];
+    }
+  };
+  for (size_t s = 0; s < p.steps.size(); ++s) {
+    const auto step = static_cast<int64_t>(s);
+    if (p.steps[s].kind == Group::Kind::Library) {
+      const int32_t r = p.steps[s].roots[0];
+      read(r, step);
+      for (int32_t a : g[r].args) read(a, step);
+    } else {
+      for (int32_t b : p.kernels[s].buffers) read(b, step);
+    }
+  }
+  for (int32_t o : g.outputs) read(o, kKept);
+  for (const Graph::Write& w : g.writes) read(w.node, kKept);
+  std::vector<std::vector<int32_t>> release(p.steps.size());
+  for (size_t i = 0; i < g.size(); ++i) {
+    const IrNode& n = g[static_cast<int32_t>(i)];
+    const int64_t l = last[i];
+    if (n.kind == Kind::Apply && l >= 0 && l != kKept)
+      release[static_cast<size_t>(l)].push_back(static_cast<int32_t>(i));
+  }
+  return release;
 }
 
 std::shared_ptr<const Plan> compile_plan(const std::string& region, const Graph& traced,
@@ -372,6 +423,7 @@ std::shared_ptr<const Plan> compile_plan(const std::string& region, const Graph&
     (k.disk_hit ? st.disk_cache_hits : st.kernels_compiled) += 1;
     plan->kernels[s] = std::move(k);
   }
+  plan->release = release_points(*plan);
   return plan;
 }
 

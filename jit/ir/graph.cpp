@@ -67,9 +67,43 @@ std::string attrs_to_string(const Attrs& a) {
           os << "{sizes=";
           put_dims(os, v.sizes);
           os << '}';
-        } else if constexpr (!std::is_same_v<A, std::monostate>) {
-          // Other attributes never reach the tracer (their ops are graph breaks).
-          os << "{?}";
+        } else if constexpr (std::is_same_v<A, LossAttrs>) {
+          os << "{reduction=" << static_cast<int>(v.reduction) << ",ignore_index=" << v.ignore_index
+             << ",label_smoothing=" << shortest(v.label_smoothing) << '}';
+        } else if constexpr (std::is_same_v<A, EmbeddingAttrs>) {
+          os << "{padding_idx=" << (v.padding_idx ? std::to_string(*v.padding_idx) : "none") << '}';
+        } else if constexpr (std::is_same_v<A, SliceAttrs>) {
+          os << "{dim=" << v.dim << ",start=" << v.start << ",end=" << v.end << ",step=" << v.step
+             << '}';
+        } else if constexpr (std::is_same_v<A, SelectAttrs>) {
+          os << "{dim=" << v.dim << ",index=" << v.index << '}';
+        } else if constexpr (std::is_same_v<A, ConvAttrs>) {
+          os << "{stride=" << v.stride[0] << ',' << v.stride[1] << ",padding=" << v.padding[0]
+             << ',' << v.padding[1] << ",dilation=" << v.dilation[0] << ',' << v.dilation[1]
+             << ",groups=" << v.groups << ",mask=" << v.output_mask[0] << v.output_mask[1]
+             << v.output_mask[2] << '}';
+        } else if constexpr (std::is_same_v<A, PoolAttrs>) {
+          os << "{kernel=" << v.kernel[0] << ',' << v.kernel[1] << ",stride=" << v.stride[0] << ','
+             << v.stride[1] << ",padding=" << v.padding[0] << ',' << v.padding[1]
+             << ",dilation=" << v.dilation[0] << ',' << v.dilation[1] << ",ceil=" << v.ceil_mode
+             << ",count_pad=" << v.count_include_pad
+             << ",divisor=" << (v.divisor_override ? std::to_string(*v.divisor_override) : "none")
+             << '}';
+        } else if constexpr (std::is_same_v<A, NormAttrs>) {
+          os << "{normalized_shape=";
+          put_dims(os, v.normalized_shape);
+          os << ",eps=" << shortest(v.eps) << ",momentum=" << shortest(v.momentum)
+             << ",training=" << v.training << '}';
+        } else if constexpr (std::is_same_v<A, DropoutAttrs>) {
+          os << "{p=" << shortest(v.p) << ",training=" << v.training << ",seed=" << v.seed
+             << ",offset=" << v.offset << '}';
+        } else if constexpr (std::is_same_v<A, SortAttrs>) {
+          os << "{dim=" << v.dim << ",descending=" << v.descending << ",stable=" << v.stable
+             << ",k=" << v.k << '}';
+        } else {
+          // Every attribute in full: two calls that differ only in an attribute must never
+          // share a node or a kernel. A new kind of attributes fails to compile until keyed.
+          static_assert(std::is_same_v<A, std::monostate>, "attrs_to_string: key this Attrs");
         }
       },
       a);

@@ -452,3 +452,31 @@ TEST_CASE("an untraced op on data outside the trace is no graph break", "[jit][a
   }
   CHECK(jit::stats().graph_breaks > before.graph_breaks);
 }
+
+// Ops that differ only in an attribute the graph's key once ignored (a loss's reduction,
+// ignore_index) shared one node: the second loss silently took the first's value.
+TEST_CASE("losses that differ only in their options stay apart in a region",
+          "[jit][autograd_region]") {
+  namespace F = nn::functional;
+  test::CompiledPath path;
+  Tensor x = test::seeded_randn({4, 3}, 61), y = test::seeded_randn({4, 3}, 62);
+  Tensor target = tensor(std::vector<int64_t>{0, 2, 1, 2});
+  auto run = [&] {
+    Tensor lp = log_softmax(x, 1);
+    return std::vector<Tensor>{F::mse_loss(x, y), F::mse_loss(x, y, {.reduction = Reduction::Sum}),
+                               F::nll_loss(lp, target),
+                               F::nll_loss(lp, target, {.ignore_index = 2}),
+                               F::nll_loss(lp, target, {.reduction = Reduction::None})};
+  };
+  std::vector<Tensor> want = run();
+  for (int r = 0; r < kRuns; ++r) {
+    std::vector<Tensor> got;
+    {
+      jit::Region region("two_losses");
+      got = run();
+    }
+    test::settle_compiles();
+    for (size_t i = 0; i < got.size(); ++i)
+      require_same(got[i], want[i], "run " + std::to_string(r + 1) + ", loss " + std::to_string(i));
+  }
+}
