@@ -47,10 +47,15 @@ struct ConvTranspose2dFunction : autograd::Function<ConvTranspose2dFunction> {
     TensorList s = ctx.saved();
     auto o = std::any_cast<ConvTranspose2dOptions>(ctx.saved_data["options"]);
     Tensor gx, gw;
-    if (ctx.needs_input_grad(0))
+    if (ctx.needs_input_grad(0)) {
       gx = conv2d(
           g[0], s[1], {},
           {.stride = o.stride, .padding = o.padding, .dilation = o.dilation, .groups = o.groups});
+      // With output_padding >= stride (legal when below the dilation) conv2d sees trailing rows
+      // or columns that no input element reached: its result is larger than x by those.
+      if (gx.size(2) != s[0].size(2)) gx = gx.narrow(2, 0, s[0].size(2));
+      if (gx.size(3) != s[0].size(3)) gx = gx.narrow(3, 0, s[0].size(3));
+    }
     if (ctx.needs_input_grad(1))
       gw = dispatch(Op::Conv2dBackward, {s[0], g[0], s[1]}, conv_attrs(o, false, true))[1];
     return {gx, gw};

@@ -245,11 +245,18 @@ void fill_nn_backward(Table& t) {
           for (int i = 0; i < 3; ++i) b.output_mask[i] = i == k;
           return dispatch(Op::Conv2dBackward, {out_grad, in, weight}, b)[static_cast<size_t>(k)];
         };
+        // conv2d over x's size: conv_transpose2d with output_padding >= stride calls this
+        // kernel with an x larger than gy's conv2d input, whose trailing rows reach no gy.
+        auto fit = [&](Tensor t) {
+          for (int64_t d = t.dim() - 2; d < t.dim(); ++d)
+            if (t.size(d) != gy.size(d)) t = t.narrow(d, 0, gy.size(d));
+          return t;
+        };
         Tensor ggy, gx, gw;
         if (c.needs_grad(0)) {
-          if (defined(0)) ggy = dispatch1(Op::Conv2d, {g[0], w}, a);
+          if (defined(0)) ggy = fit(dispatch1(Op::Conv2d, {g[0], w}, a));
           if (defined(1)) {
-            Tensor term = dispatch1(Op::Conv2d, {x, g[1]}, a);
+            Tensor term = fit(dispatch1(Op::Conv2d, {x, g[1]}, a));
             ggy = ggy.defined() ? ggy + term : term;
           }
           if (defined(2)) {

@@ -274,6 +274,15 @@ std::vector<Case> cases() {
        2,
        false,
        false},
+      {"conv_transpose2d output_padding past the stride",
+       {{1, 2, 3, 3}, {2, 2, 3, 3}},
+       [](V x) {
+         return F::conv_transpose2d(x[0], x[1], {}, {.output_padding = 1, .dilation = 2});
+       },
+       -2,
+       2,
+       false,
+       false},
       {"max_pool2d", {{1, 2, 5, 5}}, [](V x) { return F::max_pool2d(x[0], 2, {.padding = 1}); }},
       {"avg_pool2d",
        {{1, 2, 5, 5}},
