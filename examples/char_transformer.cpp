@@ -282,16 +282,7 @@ int main(int argc, char** argv) {
   }
   std::printf("trained %lld steps in %.1f s\n", static_cast<long long>(total),
               total_time.seconds());
-  if (profiler) {
-    profiler->stop();
-    const jit::Stats st = jit::stats();
-    std::printf("jit: %lld graphs (%lld fused), %lld graph breaks, %lld kernels compiled\n",
-                static_cast<long long>(st.graphs - jit_before.graphs),
-                static_cast<long long>(st.fused_graphs - jit_before.fused_graphs),
-                static_cast<long long>(st.graph_breaks - jit_before.graph_breaks),
-                static_cast<long long>(st.kernels_compiled - jit_before.kernels_compiled));
-    profiler->report(std::cout);
-  }
+  if (profiler) examples::report_jit(*profiler, jit_before);
   if (a.sample > 0) {
     std::cout << "samples:\n";
     for (const char* prompt : {"The ", "A man ", "Life is "})

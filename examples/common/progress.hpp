@@ -170,6 +170,18 @@ class Subset {
 };
 
 /// "1:02:03", "4:05" or "6.7s".
+/// --jit's report: the JIT's counts since `before`, then the profiler's table.
+inline void report_jit(ember::jit::Profiler& profiler, const ember::jit::Stats& before) {
+  profiler.stop();
+  const ember::jit::Stats s = ember::jit::stats();
+  std::printf("jit: %lld graphs (%lld fused), %lld graph breaks, %lld kernels compiled\n",
+              static_cast<long long>(s.graphs - before.graphs),
+              static_cast<long long>(s.fused_graphs - before.fused_graphs),
+              static_cast<long long>(s.graph_breaks - before.graph_breaks),
+              static_cast<long long>(s.kernels_compiled - before.kernels_compiled));
+  profiler.report(std::cout);
+}
+
 inline std::string format_seconds(double s) {
   if (!std::isfinite(s) || s < 0) return "?";
   if (s < 60) {
@@ -383,16 +395,7 @@ int train(Model& net, ember::optim::Optimizer& opt, Schedule& schedule,
     if (args.distributed) ember::distributed::barrier();  // the checkpoint is complete
   }
   if (!lead) return 0;
-  if (profiler) {
-    profiler->stop();
-    const ember::jit::Stats s = ember::jit::stats();
-    std::printf("jit: %lld graphs (%lld fused), %lld graph breaks, %lld kernels compiled\n",
-                static_cast<long long>(s.graphs - jit_before.graphs),
-                static_cast<long long>(s.fused_graphs - jit_before.fused_graphs),
-                static_cast<long long>(s.graph_breaks - jit_before.graph_breaks),
-                static_cast<long long>(s.kernels_compiled - jit_before.kernels_compiled));
-    profiler->report(std::cout);
-  }
+  if (profiler) report_jit(*profiler, jit_before);
   if (trained > 0)
     std::printf("test accuracy %.4f, time per epoch %.1f s (%.0f images/s)\n", acc,
                 train_seconds / static_cast<double>(trained),

@@ -64,6 +64,16 @@ void run_on(const Case& c, const std::vector<Dims>& shapes, uint64_t seed) {
   }
 }
 
+// gradgradcheck of c on its listed shapes, contiguous inputs.
+void run_gradgrad(const Case& c, uint64_t seed) {
+  std::vector<Tensor> in;
+  for (size_t i = 0; i < c.shapes.size(); ++i)
+    in.push_back(input(c.shapes[i], seed + i, c.lo, c.hi).requires_grad_());
+  auto r = gradgradcheck(c.fn, in);
+  INFO(c.name << ": " << r.report);
+  CHECK(r.ok);
+}
+
 void run(const Case& c, uint64_t seed) {
   run_on(c, c.shapes, seed);
   if (c.resize) run_on(c, random_shapes(c.shapes, seed), seed + 100);
@@ -359,14 +369,7 @@ TEST_CASE("gradgradcheck: second derivatives of every differentiable op", "[auto
   // The listed shapes, contiguous inputs: the first-derivative rows' own variants are covered
   // above; here every backward formula must itself be differentiable (create_graph).
   for (const Case& c : cases()) {
-    DYNAMIC_SECTION(c.name) {
-      std::vector<Tensor> in;
-      for (size_t i = 0; i < c.shapes.size(); ++i)
-        in.push_back(input(c.shapes[i], 4321 + i, c.lo, c.hi).requires_grad_());
-      auto r = gradgradcheck(c.fn, in);
-      INFO(r.report);
-      CHECK(r.ok);
-    }
+    DYNAMIC_SECTION(c.name) { run_gradgrad(c, 4321); }
   }
 }
 
@@ -431,14 +434,7 @@ TEST_CASE("gradgradcheck through the layers' backward kernels", "[autograd][grad
        }},
   };
   for (const Case& c : cs) {
-    DYNAMIC_SECTION(c.name) {
-      std::vector<Tensor> in;
-      for (size_t i = 0; i < c.shapes.size(); ++i)
-        in.push_back(input(c.shapes[i], 77 + i, c.lo, c.hi).requires_grad_());
-      auto r = gradgradcheck(c.fn, in);
-      INFO(r.report);
-      CHECK(r.ok);
-    }
+    DYNAMIC_SECTION(c.name) { run_gradgrad(c, 77); }
   }
 }
 
