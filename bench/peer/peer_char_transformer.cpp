@@ -131,6 +131,9 @@ torch::Tensor lm_loss(Model& m, const Batch& b) {
 
 }  // namespace
 
+// OpenBLAS's own (libtorch's set_num_threads leaves the BLAS it calls alone).
+extern "C" void openblas_set_num_threads(int);
+
 int main(int argc, char** argv) {
   Args a;
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -164,6 +167,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   torch::set_num_threads(static_cast<int>(a.threads));
+  openblas_set_num_threads(static_cast<int>(a.threads));
   examples::Corpus corpus = examples::load_corpus(a.data);
   Model model(read_safetensors(a.init), a.heads, a.context);
   std::vector<torch::Tensor> params;
