@@ -16,6 +16,7 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <thread>
 #include <unordered_map>
@@ -32,6 +33,7 @@
 #include "runtime/error.hpp"
 #include "runtime/ops.hpp"
 #include "runtime/parallel.hpp"
+#include "runtime/shape.hpp"
 
 namespace ember::jit {
 namespace {
@@ -274,11 +276,85 @@ Tensor run_library(const Graph& g, const IrNode& n, std::vector<Tensor>& vals) {
   return r.sizes() == n.sizes ? r : r.expand(n.sizes);
 }
 
+// The writes the interpreter stores as soon as their value is computed, by node (-1: none): those
+// whose memory's old content no later node reads (through its Input nodes or views of them) and
+// that is no result. The others are stored after the whole graph, as a write must not change
+// what a later node reads. Holding every written value to the end took fresh memory as large as
+// all a step updates (an optimizer's parameters and state: ~12 us per 4 KiB page in a region's
+// first runs) and a copy pass over it.
+struct EarlyWrite {
+  int32_t storage = -1;
+  bool direct = false;  // the kernel may write the memory itself (it reads it element for element)
+};
+std::vector<EarlyWrite> early_writes(const Graph& g) {
+  std::vector<EarlyWrite> out(g.size());
+  if (g.writes.empty()) return out;
+  std::unordered_map<int32_t, int> writes_of;  // storage -> how many writes
+  for (const Graph::Write& w : g.writes) ++writes_of[w.storage];
+  for (const Graph::Write& w : g.writes) {
+    const IrNode& n = g[w.node];
+    if (n.kind != Kind::Apply || is_strided_view(n.op) || writes_of[w.storage] != 1 ||
+        out[static_cast<size_t>(w.node)].storage >= 0)
+      continue;
+    // The nodes holding the old content: its Input nodes and the views of them.
+    std::vector<char> old(g.size(), 0);
+    for (size_t i = 0; i < g.size(); ++i) {
+      const IrNode& m = g[static_cast<int32_t>(i)];
+      old[i] =
+          (m.kind == Kind::Input && m.storage == w.storage) ||
+          (m.kind == Kind::Apply && is_strided_view(m.op) && old[static_cast<size_t>(m.args[0])]);
+    }
+    bool legal = true;
+    for (int32_t o : g.outputs) legal = legal && !old[static_cast<size_t>(o)];
+    for (const Graph::Write& x : g.writes) legal = legal && !old[static_cast<size_t>(x.node)];
+    bool direct = op_traits(n.op).writes == Writes::Out && n.args.size() == 2;
+    const Dims strides = contiguous_strides(n.sizes);
+    for (size_t i = static_cast<size_t>(w.node); legal && i < g.size(); ++i) {
+      const IrNode& m = g[static_cast<int32_t>(i)];
+      if (m.kind != Kind::Apply) continue;
+      for (int32_t a : m.args) {
+        if (!old[static_cast<size_t>(a)]) continue;
+        if (i != static_cast<size_t>(w.node)) {
+          legal = false;
+          break;
+        }
+        // The writing node itself reads the old content: fine once it has computed its value;
+        // the kernel may store straight into the memory only reading it element for element.
+        const IrNode& in = g[a];
+        direct = direct && in.kind == Kind::Input && in.sizes == n.sizes && in.strides == strides &&
+                 in.value == 0 && in.dtype == n.dtype;
+      }
+    }
+    if (legal) out[static_cast<size_t>(w.node)] = {w.storage, direct};
+  }
+  return out;
+}
+
+// Node n's value computed by its kernel straight into the memory `st` it writes, if the kernel
+// takes an output operand and gives n's sizes and dtype there (else an undefined tensor).
+Tensor run_into(const Graph& g, const IrNode& n, std::vector<Tensor>& vals,
+                const std::shared_ptr<Storage>& st) {
+  std::vector<Tensor> args;
+  for (int32_t a : n.args) args.push_back(g[a].kind == Kind::Const ? constant(g[a]) : vals[a]);
+  DType r = result_type(args[0], args[1]);
+  if (r != n.dtype || (n.op == Op::Div && !is_floating(r)) ||
+      broadcast_shapes(args[0].sizes(), args[1].sizes(), op_name(n.op)) != n.sizes)
+    return Tensor();
+  args.push_back(memory_as(st, n));
+  // The trace moved the memory's version when it recorded the write; the kernel moves it again.
+  const uint32_t version = st->version.load();
+  op_info(n.op).kernel(args, n.attrs);
+  st->version.store(version);
+  return args.back();
+}
+
 // The graph op by op with the eager kernels. Each value is dropped after its last use, unless
-// the graph returns or writes it: the run holds about the memory an eager run would (a value
-// kept to the end took fresh pages, ~12 us per 4 KiB fault, in a region's first runs).
+// the graph returns or writes it (or it is stored at once, see early_writes): the run holds
+// about the memory an eager run would (a value kept to the end took fresh pages, ~12 us per
+// 4 KiB fault, in a region's first runs).
 void run_eager(const Graph& g, const Run& run, const std::vector<std::shared_ptr<Storage>>& outs) {
   std::vector<Tensor> vals = bound_values(g, run);
+  const std::vector<EarlyWrite> early = early_writes(g);
   constexpr size_t kKept = SIZE_MAX;
   std::vector<size_t> last(g.size(), 0);
   for (size_t i = 0; i < g.size(); ++i)
@@ -289,8 +365,17 @@ void run_eager(const Graph& g, const Run& run, const std::vector<std::shared_ptr
     const IrNode& n = g[static_cast<int32_t>(i)];
     if (n.kind == Kind::Const) vals[i] = constant(n);
     if (n.kind != Kind::Apply) continue;
-    vals[i] = is_strided_view(n.op) ? view_of(n, vals[static_cast<size_t>(n.args[0])])
-                                    : run_library(g, n, vals);
+    if (const EarlyWrite& e = early[i]; e.storage >= 0) {
+      const std::shared_ptr<Storage>& st = run.storages[static_cast<size_t>(e.storage)];
+      vals[i] = e.direct ? run_into(g, n, vals, st) : Tensor();
+      if (!vals[i].defined()) {
+        write_back(*st, run_library(g, n, vals));
+        vals[i] = memory_as(st, n);  // later nodes read the memory (finish sees it stored)
+      }
+    } else {
+      vals[i] = is_strided_view(n.op) ? view_of(n, vals[static_cast<size_t>(n.args[0])])
+                                      : run_library(g, n, vals);
+    }
     for (int32_t a : n.args)
       if (last[static_cast<size_t>(a)] == i) vals[static_cast<size_t>(a)] = Tensor();
   }
@@ -722,10 +807,19 @@ void execute(const std::string& region, int segment, const Graph& g, const Run& 
       }
     }
   }
+  // A background compile is queued after this run (which goes on with what it has): started
+  // before, its thread took a core from this run's kernels. Queued even if the run throws, as
+  // the region counts it as compiling.
+  struct QueueAfter {
+    std::optional<Job> job;
+    ~QueueAfter() {
+      if (job) compiler().push(std::move(*job));
+    }
+  } queue_after;
   if (compile || upgrade) {
     Job j{region, g, sig, compile ? first_tier() : Tier::Full, upgrade, background};
     if (background) {
-      compiler().push(std::move(j));  // this run goes on with what it has
+      queue_after.job = std::move(j);
     } else {
       run_job(j);
       std::lock_guard lk(c.mu);

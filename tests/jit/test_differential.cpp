@@ -1,5 +1,6 @@
 // The JIT's differential tester, as compilers are fuzzed: seeded random programs of ember ops
-// (tests/jit/random_program.hpp), pure and in place, run eagerly, then inside a jit::Region four
+// (tests/jit/random_program.hpp), pure and in place, run eagerly, then inside a jit::Region: once
+// with the graph run by the eager kernels (the interpreter of a signature not hot yet), then four
 // times with the hot threshold at 1 and tier-up after 2 runs (test::CompiledPath): the first run
 // traces and compiles the quick tier, the second runs it with new runtime scalars, the third
 // recompiles with the full tier, the fourth replays it on new input values of the same layout (the
@@ -20,6 +21,7 @@
 #include <cmath>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -66,8 +68,14 @@ Outcome check_program(const fz::Program& p) {
                 " EMBER_JIT_FUZZ_N=1)\n";
     return o;
   };
-  for (int run = 0; run < p.runs; ++run) {
-    const uint64_t salt = run == p.runs - 1 ? 1 : 0;
+  // Pass 0 runs the region's graph with the eager kernels (the graph's interpreter: a run
+  // before the signature is hot), with run 0's values; then every run, compiled.
+  for (int pass = 0; pass <= p.runs; ++pass) {
+    const bool interpreted = pass == 0;
+    const int run = interpreted ? 0 : pass - 1;
+    std::optional<test::HotThreshold> never_hot;
+    if (interpreted) never_hot.emplace(1 << 30);
+    const uint64_t salt = !interpreted && run == p.runs - 1 ? 1 : 0;
     std::vector<Tensor> ref_in = fz::make_inputs(p, salt);
     Reference ref;
     try {
@@ -85,7 +93,8 @@ Outcome check_program(const fz::Program& p) {
     for (int step = 0; step < p.steps; ++step) {
       std::vector<Tensor> outs;
       watch.begin();
-      where = "run " + std::to_string(run + 1) + " of " + std::to_string(p.runs);
+      where = interpreted ? std::string("run 1 interpreted (before the signature is hot)")
+                          : "run " + std::to_string(run + 1) + " of " + std::to_string(p.runs);
       if (salt) where += " (new input values)";
       if (p.steps > 1)
         where += ", step " + std::to_string(step + 1) + " of " + std::to_string(p.steps);

@@ -310,6 +310,40 @@ TEST_CASE("reading a value after its in-place update in the same region", "[jit]
   });
 }
 
+TEST_CASE("a write of a value computed before later reads of the old memory", "[jit][mutation]") {
+  // The eager graph stores a write as soon as its value is computed only when no later node
+  // reads the memory's old content: here y is computed before z and w read x, so x.copy_(y)
+  // must wait until after them.
+  check_runs("mut_write_waits", [](Probe& pr, const Scope& s, int) {
+    Tensor x = fresh_x(), y, z, w;
+    s([&] {
+      y = x * 2 + 1;
+      z = x * 3;
+      w = x.t() * 1;
+      x.copy_(y);
+    });
+    pr.read("x", x);
+    pr.read("z (old x * 3)", z);
+    pr.read("w (old x.t())", w);
+    pr.version("x", x);
+  });
+  // Written from itself: element for element (stored by the kernel), and transposed (the
+  // kernel reads elements it has not written yet: computed first, then stored).
+  check_runs("mut_write_from_itself", [](Probe& pr, const Scope& s, int) {
+    Tensor x = test::seeded_randn({4, 4}, 12), m = test::seeded_randn({4, 4}, 13), y;
+    s([&] {
+      x.add_(x);
+      m.add_(m.t());
+      y = x + m;
+    });
+    pr.read("x", x);
+    pr.read("m", m);
+    pr.read("y", y);
+    pr.version("x", x);
+    pr.version("m", m);
+  });
+}
+
 namespace {
 
 struct ViewCase {
