@@ -289,43 +289,48 @@ struct EarlyWrite {
 std::vector<EarlyWrite> early_writes(const Graph& g) {
   std::vector<EarlyWrite> out(g.size());
   if (g.writes.empty()) return out;
-  std::unordered_map<int32_t, int> writes_of;  // storage -> how many writes
+  // The memory whose old content each node holds (its Input nodes and views of them), or -1.
+  std::vector<int32_t> old(g.size(), -1);
+  for (size_t i = 0; i < g.size(); ++i) {
+    const IrNode& m = g[static_cast<int32_t>(i)];
+    if (m.kind == Kind::Input)
+      old[i] = m.storage;
+    else if (m.kind == Kind::Apply && is_strided_view(m.op))
+      old[i] = old[static_cast<size_t>(m.args[0])];
+  }
+  // Per memory: how many writes, the last node reading its old content, whether a result is it.
+  std::unordered_map<int32_t, int> writes_of;
+  std::unordered_map<int32_t, size_t> last_read;
+  std::unordered_map<int32_t, bool> returned;
   for (const Graph::Write& w : g.writes) ++writes_of[w.storage];
+  for (size_t i = 0; i < g.size(); ++i)
+    if (g[static_cast<int32_t>(i)].kind == Kind::Apply)
+      for (int32_t a : g[static_cast<int32_t>(i)].args)
+        if (int32_t s = old[static_cast<size_t>(a)]; s >= 0) last_read[s] = i;
+  for (int32_t o : g.outputs)
+    if (int32_t s = old[static_cast<size_t>(o)]; s >= 0) returned[s] = true;
+  for (const Graph::Write& x : g.writes)
+    if (int32_t s = old[static_cast<size_t>(x.node)]; s >= 0) returned[s] = true;
+
   for (const Graph::Write& w : g.writes) {
     const IrNode& n = g[w.node];
+    const auto at = static_cast<size_t>(w.node);
+    auto read = last_read.find(w.storage);
     if (n.kind != Kind::Apply || is_strided_view(n.op) || writes_of[w.storage] != 1 ||
-        out[static_cast<size_t>(w.node)].storage >= 0)
+        out[at].storage >= 0 || returned.count(w.storage) ||
+        (read != last_read.end() && read->second > at))
       continue;
-    // The nodes holding the old content: its Input nodes and the views of them.
-    std::vector<char> old(g.size(), 0);
-    for (size_t i = 0; i < g.size(); ++i) {
-      const IrNode& m = g[static_cast<int32_t>(i)];
-      old[i] =
-          (m.kind == Kind::Input && m.storage == w.storage) ||
-          (m.kind == Kind::Apply && is_strided_view(m.op) && old[static_cast<size_t>(m.args[0])]);
-    }
-    bool legal = true;
-    for (int32_t o : g.outputs) legal = legal && !old[static_cast<size_t>(o)];
-    for (const Graph::Write& x : g.writes) legal = legal && !old[static_cast<size_t>(x.node)];
+    // The writing node itself may read the old content: fine once it has computed its value;
+    // the kernel may store straight into the memory only reading it element for element.
     bool direct = op_traits(n.op).writes == Writes::Out && n.args.size() == 2;
     const Dims strides = contiguous_strides(n.sizes);
-    for (size_t i = static_cast<size_t>(w.node); legal && i < g.size(); ++i) {
-      const IrNode& m = g[static_cast<int32_t>(i)];
-      if (m.kind != Kind::Apply) continue;
-      for (int32_t a : m.args) {
-        if (!old[static_cast<size_t>(a)]) continue;
-        if (i != static_cast<size_t>(w.node)) {
-          legal = false;
-          break;
-        }
-        // The writing node itself reads the old content: fine once it has computed its value;
-        // the kernel may store straight into the memory only reading it element for element.
-        const IrNode& in = g[a];
+    for (int32_t a : n.args) {
+      const IrNode& in = g[a];
+      if (old[static_cast<size_t>(a)] == w.storage)
         direct = direct && in.kind == Kind::Input && in.sizes == n.sizes && in.strides == strides &&
                  in.value == 0 && in.dtype == n.dtype;
-      }
     }
-    if (legal) out[static_cast<size_t>(w.node)] = {w.storage, direct};
+    out[at] = {w.storage, direct};
   }
   return out;
 }
