@@ -18,6 +18,11 @@ Prepared prepare(std::vector<Tensor> inputs, const char* name) {
   return p;
 }
 
+Tensor run_traced(const ExprTree& t, const Prepared& p) {
+  Tensor r = eval_tree(t, p.inputs);  // every input is a variable of the formula: p.shape
+  return r.dtype() == p.dtype ? r : r.to(p.dtype);
+}
+
 Tensor reduce_to(const Tensor& g, const Dims& sizes, DType d) {
   Tensor r = autograd::sum_to(g, sizes);
   return r.dtype() == d ? r : r.to(d);

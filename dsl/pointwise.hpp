@@ -64,6 +64,11 @@ TensorList DslNode<E>::apply(TensorList grads) {
   return out;
 }
 
+/// Inside a jit::Region: the formula as the ops of its run-time tree, which the trace records and
+/// the JIT fuses with the ops around them (their derivative rows give the backward, traced with
+/// the step's). A loop over memory here would run the graph so far first, and end the fusion.
+Tensor run_traced(const ExprTree& t, const Prepared& p);
+
 /// Runs formula e on the tensors (autograd-recorded when an input requires grad).
 template <class E>
 Tensor run(const E& e, std::vector<Tensor> args, const char* name) {
@@ -71,6 +76,7 @@ Tensor run(const E& e, std::vector<Tensor> args, const char* name) {
   EMBER_CHECK(args.size() == n, ValueError, name, ": the formula takes ", n,
               " inputs, but was called with ", args.size());
   Prepared p = prepare(std::move(args), name);
+  if (ops_traced()) return run_traced(describe(e), p);
   Tensor out = make_tensor(p.shape, p.dtype);
   visit_dtype(p.dtype, [&](auto x) {
     using T = decltype(x);

@@ -68,6 +68,7 @@ enum class Kind {
   // comparisons (tensor-tensor or tensor-scalar) and where
   Cmp,
   Where,
+  UserKernel,  ///< a user's dsl::pointwise kernel of a and b with a runtime scalar (user_kernel)
   // reductions and normalisations
   Sum,
   Mean,
@@ -104,14 +105,16 @@ inline bool is_inplace(Kind k) { return k >= Kind::AddInplace && k <= Kind::Clam
 inline bool is_nn(Kind k) { return k >= Kind::Matmul && k < Kind::kCount; }
 
 inline const char* kind_name(Kind k) {
-  static const char* names[] = {
-      "add",        "sub",     "mul",         "div",        "maximum",  "minimum",      "neg",
-      "abs",        "exp",     "log",         "sqrt",       "rsqrt",    "log1p",        "expm1",
-      "tanh",       "sigmoid", "relu",        "gelu",       "silu",     "erf",          "sin",
-      "cos",        "pow",     "clamp",       "cmp",        "where",    "sum",          "mean",
-      "amax",       "softmax", "log_softmax", "select",     "narrow",   "transpose",    "flatten",
-      "add_",       "sub_",    "mul_",        "div_",       "copy_",    "fill_",        "clamp_",
-      "zeros_like", "matmul",  "linear",      "layer_norm", "mse_loss", "cross_entropy"};
+  static const char* names[] = {"add",     "sub",         "mul",      "div",          "maximum",
+                                "minimum", "neg",         "abs",      "exp",          "log",
+                                "sqrt",    "rsqrt",       "log1p",    "expm1",        "tanh",
+                                "sigmoid", "relu",        "gelu",     "silu",         "erf",
+                                "sin",     "cos",         "pow",      "clamp",        "cmp",
+                                "where",   "user_kernel", "sum",      "mean",         "amax",
+                                "softmax", "log_softmax", "select",   "narrow",       "transpose",
+                                "flatten", "add_",        "sub_",     "mul_",         "div_",
+                                "copy_",   "fill_",       "clamp_",   "zeros_like",   "matmul",
+                                "linear",  "layer_norm",  "mse_loss", "cross_entropy"};
   static_assert(sizeof(names) / sizeof(names[0]) == size_t(Kind::kCount));
   return names[int(k)];
 }
@@ -290,6 +293,10 @@ inline std::string instr_str(const Instr& in) {
     case Kind::Where:
       os << "where(" << v(in.c) << ", " << v(in.a) << ", " << v(in.b) << ')';
       break;
+    case Kind::UserKernel:
+      os << "user_kernel(" << v(in.a) << ", " << v(in.b) << ", " << sc()
+         << ")  # dsl: a * sigmoid(b * s) + tanh(b)";
+      break;
     case Kind::Sum:
     case Kind::Mean:
     case Kind::Amax:
@@ -428,6 +435,15 @@ inline Tensor make_input(const InputSpec& in, uint64_t seed) {
 
 // ---- the interpreter ----
 
+/// A user's dsl kernel (issue 16): its own fused loop eagerly; inside a region the ops of its
+/// formula, fused with the program's other ops. `s` is a C++ number of the formula (a runtime
+/// scalar inside a region).
+inline Tensor user_kernel(const Tensor& a, const Tensor& b, double s) {
+  const auto k = dsl::pointwise(
+      [s](auto x, auto y) { return x * dsl::sigmoid(y * s) + dsl::tanh(y); }, "user_kernel");
+  return k(a, b);
+}
+
 /// The value instruction `in` defines, given the values before it, in execution `e` (which
 /// picks the runtime scalars). In-place kinds write their target and return it.
 inline Tensor apply(const Program& p, const Instr& in, const std::vector<Tensor>& v, int e) {
@@ -539,6 +555,9 @@ inline Tensor apply(const Program& p, const Instr& in, const std::vector<Tensor>
     }
     case Kind::Where:
       r = where(v[in.c], a, v[in.b]);
+      break;
+    case Kind::UserKernel:
+      r = user_kernel(a, v[in.b], s);
       break;
     case Kind::Sum:
       r = sum(a, Dims(in.dims), in.keepdim);

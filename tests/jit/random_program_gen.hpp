@@ -430,6 +430,19 @@ class Generator {
     return true;
   }
 
+  bool emit_user_kernel() {
+    int a = pick();
+    int b = pick_compatible(info(a).shape, false);
+    const ValueInfo A = info(a), B = info(b);
+    Instr in{.kind = Kind::UserKernel, .a = a, .b = b};
+    scalar_operand(in, Pool::Any);
+    ValueInfo vi{broadcast(A.shape, B.shape), promoted(A.shape, A.dtype, B.shape, B.dtype),
+                 A.bound + 1, -(A.bound + 1), false};
+    if (vi.bound > kMaxBound) return false;
+    emit(in, vi);
+    return true;
+  }
+
   bool emit_reduce(Kind k) {
     int a = pick();
     const ValueInfo& A = info(a);
@@ -827,6 +840,7 @@ class Generator {
         {Kind::Clamp, 1},
         {Kind::Cmp, 2},
         {Kind::Where, 2},
+        {Kind::UserKernel, 1},
         {Kind::Sum, 2},
         {Kind::Mean, 1},
         {Kind::Amax, 1},
@@ -867,6 +881,9 @@ class Generator {
         break;
       case Kind::Where:
         emit_where();
+        break;
+      case Kind::UserKernel:
+        emit_user_kernel();
         break;
       case Kind::Sum:
       case Kind::Mean:
