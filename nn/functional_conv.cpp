@@ -1,4 +1,5 @@
 // nn::functional wrappers for linear, conv2d and pooling: options structs -> attrs -> dispatch.
+#include "nn/conv_attrs.hpp"
 #include "nn/functional.hpp"
 #include "runtime/dispatch.hpp"
 
@@ -38,14 +39,7 @@ Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias) {
 
 Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
               const Conv2dOptions& o) {
-  ConvAttrs a;
-  a.stride[0] = o.stride.h;
-  a.stride[1] = o.stride.w;
-  a.padding[0] = o.padding.h;
-  a.padding[1] = o.padding.w;
-  a.dilation[0] = o.dilation.h;
-  a.dilation[1] = o.dilation.w;
-  a.groups = o.groups;
+  const ConvAttrs a = detail::conv_attrs(o);
   if (!bias.defined()) return dispatch1(Op::Conv2d, {input, weight}, a);
   return dispatch1(Op::Conv2d, {input, weight, bias}, a);
 }

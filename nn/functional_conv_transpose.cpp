@@ -4,6 +4,7 @@
 // weight-gradient kernel (for the weight).
 #include <string>
 
+#include "nn/conv_attrs.hpp"
 #include "nn/functional.hpp"
 #include "runtime/autograd/function.hpp"
 #include "runtime/dispatch.hpp"
@@ -15,14 +16,7 @@ namespace {
 std::string pair_str(Pair p) { return ember::detail::cat("(", p.h, ", ", p.w, ")"); }
 
 ConvAttrs conv_attrs(const ConvTranspose2dOptions& o, bool in, bool w) {
-  ConvAttrs a;
-  a.stride[0] = o.stride.h;
-  a.stride[1] = o.stride.w;
-  a.padding[0] = o.padding.h;
-  a.padding[1] = o.padding.w;
-  a.dilation[0] = o.dilation.h;
-  a.dilation[1] = o.dilation.w;
-  a.groups = o.groups;
+  ConvAttrs a = detail::conv_attrs(o);
   a.output_mask[0] = in;
   a.output_mask[1] = w;
   a.output_mask[2] = false;

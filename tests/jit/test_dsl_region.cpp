@@ -72,8 +72,7 @@ TEST_CASE("a user's dsl kernel in a region fuses with its neighbours, forward an
   }
 }
 
-TEST_CASE("a user's dsl kernel in a region: integer inputs and numbers",
-          "[jit][dsl_region]") {
+TEST_CASE("a user's dsl kernel in a region: integer inputs and numbers", "[jit][dsl_region]") {
   test::CompiledPath path;
   constexpr auto halve = dsl::pointwise([](auto x, auto y) { return (x + y) * 0.5; }, "halve");
   constexpr auto cmp = dsl::pointwise([](auto x) { return dsl::where(x > 2, x, -x); }, "cmp");
