@@ -182,6 +182,11 @@ std::vector<Value*> Emitter::advance(const std::vector<Value*>& base, Value* j, 
 Value* Emitter::convert(Value* v, DType from, DType to) {
   if (from == to) return v;
   llvm::Type* t = scalar_type(ctx_, to);
+  if (from == kInt64) {
+    if (to == kBool) return b_.CreateICmpNE(v, b_.getInt64(0));
+    return b_.CreateSIToFP(v, t);
+  }
+  if (to == kInt64) return from == kBool ? b_.CreateZExt(v, t) : b_.CreateFPToSI(v, t);
   if (from == kBool) return b_.CreateUIToFP(v, t);
   if (to == kBool) return b_.CreateFCmpUNE(v, llvm::ConstantFP::get(v->getType(), 0.0));
   return to == kFloat64 ? b_.CreateFPExt(v, t) : b_.CreateFPTrunc(v, t);
@@ -191,6 +196,7 @@ Value* Emitter::value(int32_t id, DType as, const std::vector<Value*>& off) {
   const IrNode& n = g_[id];
   if (n.kind == Kind::Const) {
     if (as == kBool) return b_.getInt1(n.value != 0);
+    if (as == kInt64) return b_.getInt64(static_cast<uint64_t>(static_cast<int64_t>(n.value)));
     return llvm::ConstantFP::get(scalar_type(ctx_, as), n.value);
   }
   if (n.kind == Kind::Scalar) {
@@ -260,6 +266,13 @@ Value* Emitter::apply(const IrNode& n, const std::vector<Value*>& off) {
     case Op::Gt:
     case Op::Ge: {
       Value *a = arg(0, n.compute), *c = arg(1, n.compute);
+      if (n.compute == kInt64) {
+        static_assert(static_cast<int>(Op::Ge) - static_cast<int>(Op::Eq) == 5);
+        static constexpr llvm::CmpInst::Predicate kInt[] = {
+            llvm::CmpInst::ICMP_EQ,  llvm::CmpInst::ICMP_NE,  llvm::CmpInst::ICMP_SLT,
+            llvm::CmpInst::ICMP_SLE, llvm::CmpInst::ICMP_SGT, llvm::CmpInst::ICMP_SGE};
+        return b_.CreateICmp(kInt[static_cast<int>(n.op) - static_cast<int>(Op::Eq)], a, c);
+      }
       switch (n.op) {
         case Op::Eq:
           return b_.CreateFCmpOEQ(a, c);

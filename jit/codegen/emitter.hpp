@@ -154,6 +154,8 @@ inline llvm::Type* scalar_type(llvm::LLVMContext& c, DType d) {
       return llvm::Type::getDoubleTy(c);
     case kBool:
       return llvm::Type::getInt1Ty(c);
+    case kInt64:  // read only (compared, converted): no kernel computes int64 values
+      return llvm::Type::getInt64Ty(c);
     default:
       break;
   }

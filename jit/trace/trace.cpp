@@ -324,8 +324,8 @@ bool infer(IrNode& n, std::span<const Tensor> in) {
         DType from = in[0].dtype();
         n.compute = n.dtype = to;
         // From a C++ number of any type too (an autograd row casting a saved `x * 3`).
-        return float_dtype(to) &&
-               (float_dtype(from) || from == kBool || in[0].impl()->wrapped_number);
+        return float_dtype(to) && (float_dtype(from) || from == kBool || from == kInt64 ||
+                                   in[0].impl()->wrapped_number);
       }
       case Op::Eq:
       case Op::Ne:
@@ -333,10 +333,19 @@ bool infer(IrNode& n, std::span<const Tensor> in) {
       case Op::Le:
       case Op::Gt:
       case Op::Ge:
-        if (!all_float(0)) return false;
+        // int64 operands too (indices compared with a padding index): as integers when all are
+        // int64, else converted as the eager kernel converts them.
+        for (const Tensor& t : in) {
+          if (t.dtype() == kInt64 && t.impl()->wrapped_number) {
+            // A C++ number reaches a kernel as a double: exact up to 2^53.
+            if (std::abs(t.item<int64_t>()) > (int64_t{1} << 53)) return false;
+          } else if (t.dtype() != kInt64 && !t.impl()->wrapped_number && !float_dtype(t.dtype())) {
+            return false;
+          }
+        }
         n.compute = result_type(in);
         n.dtype = kBool;
-        return float_dtype(n.compute);
+        return float_dtype(n.compute) || n.compute == kInt64;
       default:
         if (!all_float(0)) return false;
         n.compute = n.dtype = result_type(in);

@@ -93,3 +93,42 @@ TEST_CASE("a user's dsl kernel in a region: integer inputs and numbers", "[jit][
     require_same(c, want_c, what + ", where(i > 2, i, -i)");
   }
 }
+
+TEST_CASE("int64 comparisons fuse in a region: an embedding's padding_idx", "[jit][dsl_region]") {
+  // The backward of an embedding with padding_idx masks the rows of that index (idx != pad): an
+  // int64 comparison, which broke the graph. Compared as integers in the kernel, and converted
+  // to float where a float operand asks for it.
+  test::CompiledPath path;
+  manual_seed(3);
+  nn::Embedding want_emb(10, 4, {.padding_idx = 0});
+  const Tensor weight = want_emb.weight.detach().clone();
+  const Tensor idx = tensor(std::vector<int64_t>{0, 3, 5, 0, 2, 9}).reshape({2, 3});
+  auto step = [&](nn::Embedding& emb) {
+    Tensor y = emb(idx);
+    Tensor mask = (idx > 2).to(kFloat32) + (idx != 5).to(kFloat32) * 0.5 + idx.to(kFloat32) * 0.25;
+    Tensor loss = (y * y).sum() + (y.sum({-1}) * mask).sum() + (idx < 3.5).to(kFloat32).sum();
+    loss.backward();
+    return loss;
+  };
+  Tensor want_loss = step(want_emb);
+  const jit::Stats s0 = jit::stats();
+  for (int run = 0; run < kRuns; ++run) {
+    nn::Embedding emb(10, 4, {.padding_idx = 0});
+    {
+      NoGradGuard ng;
+      emb.weight.copy_(weight);
+    }
+    Tensor loss;
+    {
+      jit::Region r("int_compare");
+      loss = step(emb);
+    }
+    test::settle_compiles();
+    const std::string what = "run " + std::to_string(run + 1);
+    require_same(loss, want_loss, what + ", loss");
+    require_same(emb.weight.grad(), want_emb.weight.grad(), what + ", weight.grad");
+  }
+  const jit::Stats s1 = jit::stats();
+  CHECK(s1.graph_breaks == s0.graph_breaks);
+  CHECK(s1.fused_graphs - s0.fused_graphs >= kRuns - 1);
+}
