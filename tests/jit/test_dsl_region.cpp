@@ -106,7 +106,12 @@ TEST_CASE("int64 comparisons fuse in a region: an embedding's padding_idx", "[ji
   auto step = [&](nn::Embedding& emb) {
     Tensor y = emb(idx);
     Tensor mask = (idx > 2).to(kFloat32) + (idx != 5).to(kFloat32) * 0.5 + idx.to(kFloat32) * 0.25;
-    Tensor loss = (y * y).sum() + (y.sum({-1}) * mask).sum() + (idx < 3.5).to(kFloat32).sum();
+    // Every comparison, int64 against int64 tensors and numbers, and against a float number.
+    const Tensor other = tensor(std::vector<int64_t>{1, 3, 7, 0, 4, 9}).reshape({2, 3});
+    Tensor more = (idx == 3).to(kFloat32) + (idx <= 4).to(kFloat32) * 2 +
+                  (idx >= other).to(kFloat32) * 3 + (idx == other).to(kFloat32) * 5 +
+                  (idx < other).to(kFloat32) * 7 + (idx < 3.5).to(kFloat32) * 11;
+    Tensor loss = (y * y).sum() + (y.sum({-1}) * mask).sum() + (y.sum({-1}) * more).sum();
     loss.backward();
     return loss;
   };
