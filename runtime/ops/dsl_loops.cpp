@@ -6,6 +6,28 @@
 namespace ember::dsl::detail {
 namespace {
 
+bool is_comparison(Fn f) {
+  return f == Fn::Lt || f == Fn::Le || f == Fn::Gt || f == Fn::Ge || f == Fn::Eq || f == Fn::Ne;
+}
+
+// Comparison f's bools.
+Tensor compare(Fn f, const Tensor& a, const Tensor& b) {
+  switch (f) {
+    case Fn::Lt:
+      return a < b;
+    case Fn::Le:
+      return a <= b;
+    case Fn::Gt:
+      return a > b;
+    case Fn::Ge:
+      return a >= b;
+    case Fn::Eq:
+      return a == b;
+    default:
+      return a != b;
+  }
+}
+
 Tensor tensor_fn(Fn f, const std::vector<Tensor>& a) {
   // C++ numbers only (a derivative's factor, 1/b of x/b): computed as float64 0-d tensors. A
   // wrapped result would be typed float32 by promotion and round the factor of a float64 gradient
@@ -62,17 +84,12 @@ Tensor tensor_fn(Fn f, const std::vector<Tensor>& a) {
     case Fn::Max:
       return maximum(a[0], a[1]);
     case Fn::Lt:
-      return as_float(a[0] < a[1]);
     case Fn::Le:
-      return as_float(a[0] <= a[1]);
     case Fn::Gt:
-      return as_float(a[0] > a[1]);
     case Fn::Ge:
-      return as_float(a[0] >= a[1]);
     case Fn::Eq:
-      return as_float(a[0] == a[1]);
     case Fn::Ne:
-      return as_float(a[0] != a[1]);
+      return as_float(compare(f, a[0], a[1]));
     case Fn::Where:
       return where(a[0] != 0, a[1], a[2]);
   }
@@ -102,6 +119,16 @@ Tensor eval_tree(const ExprTree& t, const std::vector<Tensor>& x) {
       return wrapped_scalar(t.value);
     case ExprTree::Kind::Apply:
       break;
+  }
+  // where(a < b, u, v): the comparison's bools pick directly (through the float 0 or 1 a
+  // comparison is in a formula, it took two more ops: a conversion and `!= 0`).
+  if (const ExprTree& c = t.args.empty() ? t : t.args[0];
+      t.fn == Fn::Where && c.kind == ExprTree::Kind::Apply && is_comparison(c.fn)) {
+    Tensor a = eval_tree(c.args[0], x), b = eval_tree(c.args[1], x);
+    Tensor cond = a.impl()->wrapped_number && b.impl()->wrapped_number
+                      ? tensor_fn(c.fn, {a, b}) != 0  // numbers: compared in float64 there
+                      : compare(c.fn, a, b);
+    return where(cond, eval_tree(t.args[1], x), eval_tree(t.args[2], x));
   }
   std::vector<Tensor> args;
   args.reserve(t.args.size());
