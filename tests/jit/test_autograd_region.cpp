@@ -480,3 +480,48 @@ TEST_CASE("losses that differ only in their options stay apart in a region",
       require_same(got[i], want[i], "run " + std::to_string(r + 1) + ", loss " + std::to_string(i));
   }
 }
+
+TEST_CASE("int64 comparisons fuse in a region: an embedding's padding_idx",
+          "[jit][autograd_region]") {
+  // The backward of an embedding with padding_idx masks the rows of that index (idx != pad): an
+  // int64 comparison, which broke the graph. Compared as integers in the kernel, and converted
+  // to float where a float operand asks for it.
+  test::CompiledPath path;
+  manual_seed(3);
+  nn::Embedding want_emb(10, 4, {.padding_idx = 0});
+  const Tensor weight = want_emb.weight.detach().clone();
+  const Tensor idx = tensor(std::vector<int64_t>{0, 3, 5, 0, 2, 9}).reshape({2, 3});
+  auto step = [&](nn::Embedding& emb) {
+    Tensor y = emb(idx);
+    Tensor mask = (idx > 2).to(kFloat32) + (idx != 5).to(kFloat32) * 0.5 + idx.to(kFloat32) * 0.25;
+    // Every comparison, int64 against int64 tensors and numbers, and against a float number.
+    const Tensor other = tensor(std::vector<int64_t>{1, 3, 7, 0, 4, 9}).reshape({2, 3});
+    Tensor more = (idx == 3).to(kFloat32) + (idx <= 4).to(kFloat32) * 2 +
+                  (idx >= other).to(kFloat32) * 3 + (idx == other).to(kFloat32) * 5 +
+                  (idx < other).to(kFloat32) * 7 + (idx < 3.5).to(kFloat32) * 11;
+    Tensor loss = (y * y).sum() + (y.sum({-1}) * mask).sum() + (y.sum({-1}) * more).sum();
+    loss.backward();
+    return loss;
+  };
+  Tensor want_loss = step(want_emb);
+  const jit::Stats s0 = jit::stats();
+  for (int run = 0; run < kRuns; ++run) {
+    nn::Embedding emb(10, 4, {.padding_idx = 0});
+    {
+      NoGradGuard ng;
+      emb.weight.copy_(weight);
+    }
+    Tensor loss;
+    {
+      jit::Region r("int_compare");
+      loss = step(emb);
+    }
+    test::settle_compiles();
+    const std::string what = "run " + std::to_string(run + 1);
+    require_same(loss, want_loss, what + ", loss");
+    require_same(emb.weight.grad(), want_emb.weight.grad(), what + ", weight.grad");
+  }
+  const jit::Stats s1 = jit::stats();
+  CHECK(s1.graph_breaks == s0.graph_breaks);
+  CHECK(s1.fused_graphs - s0.fused_graphs >= kRuns - 1);
+}
