@@ -115,6 +115,45 @@ TensorList binary_kernel(std::span<const Tensor> in, const Attrs&) {
   return {out};
 }
 
+// where over a contiguous condition of the output's shape, each value contiguous of that shape
+// or a single element (a derivative's where(x > 0, 1, 0), a mask's where(m, x, 0)): one loop,
+// vectorised (the general walk took ~2 ns an element on such calls). False when it does not
+// apply.
+template <class T, bool ScalarA, bool ScalarB>
+void where_rows(T* o, const bool* c, const T* a, const T* b, int64_t n) {
+  parallel_for(0, n, kGrainSize, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) o[i] = c[i] ? a[ScalarA ? 0 : i] : b[ScalarB ? 0 : i];
+  });
+}
+bool where_fast(const Tensor& out, const Tensor& cond, const Tensor& a, const Tensor& b) {
+  auto fits = [&](const Tensor& t) {
+    return t.numel() == 1 || (t.sizes() == out.sizes() && t.is_contiguous());
+  };
+  if (cond.sizes() != out.sizes() || !cond.is_contiguous() || !fits(a) || !fits(b) ||
+      (out.dtype() != kFloat32 && out.dtype() != kFloat64))
+    return false;
+  const int64_t n = out.numel();
+  const bool sa = a.numel() == 1 && n != 1, sb = b.numel() == 1 && n != 1;
+  visit_dtype(out.dtype(), [&](auto x) {
+    using T = decltype(x);
+    if constexpr (std::is_floating_point_v<T>) {
+      T* o = reinterpret_cast<T*>(out.impl()->data());
+      const bool* c = reinterpret_cast<const bool*>(cond.impl()->data());
+      const T* pa = reinterpret_cast<const T*>(a.impl()->data());
+      const T* pb = reinterpret_cast<const T*>(b.impl()->data());
+      if (sa && sb)
+        where_rows<T, true, true>(o, c, pa, pb, n);
+      else if (sa)
+        where_rows<T, true, false>(o, c, pa, pb, n);
+      else if (sb)
+        where_rows<T, false, true>(o, c, pa, pb, n);
+      else
+        where_rows<T, false, false>(o, c, pa, pb, n);
+    }
+  });
+  return true;
+}
+
 TensorList where_kernel(std::span<const Tensor> in, const Attrs&) {
   EMBER_CHECK(in[0].dtype() == kBool, DTypeError,
               "where: expected condition to be a bool tensor, got ", dtype_name(in[0].dtype()));
@@ -123,6 +162,7 @@ TensorList where_kernel(std::span<const Tensor> in, const Attrs&) {
   DType d = result_type(in[1], in[2]);
   Tensor a = as_dtype(in[1], d), b = as_dtype(in[2], d);
   Tensor out = make_tensor(shape, d);
+  if (where_fast(out, in[0], a, b)) return {out};
   visit_dtype(d, [&](auto x) {
     using T = decltype(x);
     loops::for_each<T, bool, T, T>(out, {&in[0], &a, &b},

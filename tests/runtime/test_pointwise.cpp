@@ -419,6 +419,29 @@ TEST_CASE("where broadcasts condition and both branches", "[runtime][pointwise]"
   }
 }
 
+TEST_CASE("where with a contiguous condition: values of its shape or single elements",
+          "[runtime][pointwise]") {
+  // The one-loop path (a derivative's where(x > 0, 1, 0), a mask's where(m, x, 0)), against the
+  // reference, and with a value's layout that leaves it for the general walk.
+  std::vector<std::pair<Dims, Dims>> values = {{{37, 41}, {37, 41}}, {{37, 41}, {}},
+                                               {{}, {37, 41}},       {{}, {}},
+                                               {{1, 1}, {37, 41}},   {{37, 41}, {1}}};
+  uint64_t seed = 950;
+  for (DType d : {kFloat32, kFloat64})
+    for (const auto& [sa, sb] : values) {
+      Tensor c = uniform_input({37, 41}, kFloat64, ++seed, 0, 1, 1).to(kBool);
+      Tensor a = uniform_input(sa, d, ++seed, -3, 3), b = uniform_input(sb, d, ++seed, -3, 3);
+      auto expected = reference({c, a, b}, {37, 41},
+                                [](const std::vector<double>& x) { return x[0] ? x[1] : x[2]; });
+      for (const Layout& l : layouts(a)) {
+        Tensor r = where(c, l.t, b);
+        CHECK(r.dtype() == d);
+        test::require_close(r, {37, 41}, expected,
+                            describe("where", d, sa, sb, l.label.c_str(), "", seed));
+      }
+    }
+}
+
 TEST_CASE("NaN propagates through maximum, minimum, relu and clamp", "[runtime][pointwise]") {
   for (DType d : {kFloat32, kFloat64}) {
     INFO("dtype " << d);
