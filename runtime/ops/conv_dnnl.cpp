@@ -47,6 +47,9 @@ namespace {
 
 constexpr bool kHaveDnnl = EMBER_HAVE_DNNL;
 
+// Activation bytes (input and output) per batch chunk: see batch_chunks.
+constexpr size_t kDefaultChunkBytes = size_t{512} << 10;
+
 ConvBackend backend_from_env() {
   std::string v = env::choice("EMBER_CONV", {"im2col", "dnnl"}, kHaveDnnl ? "dnnl" : "im2col");
   if (v == "im2col") return ConvBackend::im2col;
@@ -58,7 +61,9 @@ ConvBackend backend_from_env() {
 std::atomic<int> g_backend_override{-1};
 std::atomic<uint64_t> g_dnnl_calls{0};
 std::atomic<uint64_t> g_split_calls{0};
+std::atomic<uint64_t> g_split_chunks{0};
 std::atomic<bool> g_batch_split{true};
+std::atomic<size_t> g_chunk_bytes{kDefaultChunkBytes};
 
 }  // namespace
 
@@ -90,7 +95,11 @@ uint64_t dnnl_conv_calls() { return g_dnnl_calls.load(std::memory_order_relaxed)
 
 uint64_t dnnl_split_calls() { return g_split_calls.load(std::memory_order_relaxed); }
 
+uint64_t dnnl_split_chunks() { return g_split_chunks.load(std::memory_order_relaxed); }
+
 void set_dnnl_batch_split(bool on) { g_batch_split = on; }
+
+void set_dnnl_chunk_bytes(size_t bytes) { g_chunk_bytes = bytes; }
 
 #if !EMBER_HAVE_DNNL
 
@@ -127,12 +136,19 @@ dnnl::stream& stream() {
   return s;
 }
 
-// How many batch chunks a call runs as: one per ember thread when each gets at least two
-// images, else 1, the whole batch (always so inside a parallel_for body: its threads are taken).
+// How many batch chunks a call runs as: when each ember thread gets at least two images, a
+// multiple of the thread count, each chunk holding about chunk_bytes of input and output
+// activations (at least one image), so that a chunk's blocked copies stay in L2 between its
+// reorders and its convolution; else 1, the whole batch (always so inside a parallel_for body:
+// its threads are taken).
 int batch_chunks(const ConvGeom& g) {
   if (!g_batch_split.load(std::memory_order_relaxed) || in_parallel_region()) return 1;
   const int k = get_num_threads();
-  return k > 1 && g.n >= 2 * int64_t{k} ? k : 1;
+  if (k <= 1 || g.n < 2 * int64_t{k}) return 1;
+  const int64_t image = int64_t{sizeof(float)} * (g.c * g.h * g.w + g.o * g.oh * g.ow);
+  const auto bytes = static_cast<int64_t>(g_chunk_bytes.load(std::memory_order_relaxed));
+  const int64_t per_chunk = bytes > 0 ? std::max<int64_t>(1, bytes / image) : g.n;
+  return k * static_cast<int>(std::max<int64_t>(1, g.n / (int64_t{k} * per_chunk)));
 }
 
 // First image of chunk i of k.
@@ -463,6 +479,7 @@ class Chunks {
       return;
     }
     g_split_calls.fetch_add(1, std::memory_order_relaxed);
+    g_split_chunks.fetch_add(static_cast<uint64_t>(k_), std::memory_order_relaxed);
     parallel_for(0, k_, 1, [&](int64_t b, int64_t e) {
       set_omp_threads(1);
       for (int64_t i = b; i < e; ++i) f(static_cast<int>(i));

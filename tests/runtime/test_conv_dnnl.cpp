@@ -223,6 +223,24 @@ TEST_CASE("conv2d on oneDNN splits a batch over ember's threads", "[conv][dnnl]"
     }
   }
   {
+    INFO("chunks of one image's activations: several chunks a thread, weight gradients summed");
+    struct SmallChunks {
+      SmallChunks() { detail::set_dnnl_chunk_bytes(1); }
+      ~SmallChunks() { detail::set_dnnl_chunk_bytes(size_t{512} << 10); }
+    } small;
+    for (size_t i = 0; i < kWideGeometries.size(); ++i)
+      for (int64_t n : {5, 9}) {
+        Geometry g = kWideGeometries[i];
+        g.x[0] = n;
+        const uint64_t calls = detail::dnnl_split_calls(), chunks = detail::dnnl_split_chunks();
+        check_geometry(g, 4300 + 10 * i + n);
+        // 2 threads, n / 2 chunks each: every image is over the chunk size.
+        const uint64_t per_call = 2 * static_cast<uint64_t>(n / 2);
+        CHECK(detail::dnnl_split_chunks() - chunks ==
+              (detail::dnnl_split_calls() - calls) * per_call);
+      }
+  }
+  {
     INFO("one thread runs the batch whole");
     ThreadsScope one(1);
     Geometry g = kWideGeometries[2];
