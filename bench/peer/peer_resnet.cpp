@@ -173,9 +173,6 @@ struct TorchStep {
       torch::optim::SGDOptions(0.01).momentum(0.9).weight_decay(5e-4).nesterov(true)};
   double loss = 0;
   void operator()() {
-    // ember's oneDNN convolutions leave the calling thread's OpenMP team size at 1 (their batch
-    // chunks run single-threaded primitives), which libtorch's parallel loops read.
-    torch::set_num_threads(kThreads);
     torch::Tensor l = torch::nn::functional::cross_entropy(net->forward(x), y);
     opt.zero_grad();
     l.backward();

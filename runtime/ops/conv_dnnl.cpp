@@ -167,6 +167,20 @@ void set_omp_threads(int want) {
   if (omp_get_max_threads() != want) omp_set_num_threads(want);
 }
 
+// Puts the calling thread's OpenMP team size back as it was on leaving a call: a split call
+// makes (and runs) its primitives with one thread there, which the caller's own OpenMP loops
+// would otherwise inherit (libtorch's, beside ember in bench/peer, ran on one thread).
+class OmpThreadsRestore {
+ public:
+  OmpThreadsRestore() : saved_(omp_get_max_threads()) {}
+  ~OmpThreadsRestore() { set_omp_threads(saved_); }
+  OmpThreadsRestore(const OmpThreadsRestore&) = delete;
+  OmpThreadsRestore& operator=(const OmpThreadsRestore&) = delete;
+
+ private:
+  int saved_;
+};
+
 // Scratchpads are ours (from the caching allocator), which also makes every primitive safe to
 // run from several threads at once.
 dnnl::primitive_attr user_scratchpad() {
@@ -508,6 +522,7 @@ void add_partials(float* dst, const std::vector<Tensor>& parts, int64_t count) {
 
 bool dnnl_conv2d_forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor& b,
                          const Tensor& out) {
+  OmpThreadsRestore restore;
   Chunks chunks(g, b.defined());
   for (const auto& e : chunks.entries())
     if (!e->usable()) return false;
@@ -534,6 +549,7 @@ bool dnnl_conv2d_forward(const ConvGeom& g, const Tensor& x, const Tensor& w, co
 std::optional<TensorList> dnnl_conv2d_backward(const ConvGeom& g, const Tensor& gy, const Tensor& x,
                                                const Tensor& w, const bool mask[3]) {
   const bool need_in = mask[0], need_wb = mask[1] || mask[2];
+  OmpThreadsRestore restore;
   Chunks chunks(g, mask[2]);
   // The backward primitives are made here, on the caller, with its OpenMP setting.
   for (const auto& e : chunks.entries()) {

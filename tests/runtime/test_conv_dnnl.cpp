@@ -8,6 +8,10 @@
 #include <set>
 #include <sstream>
 
+#if EMBER_HAVE_DNNL
+#include <omp.h>
+#endif
+
 #include "nn/functional.hpp"
 #include "runtime/ops/conv_dnnl.hpp"
 #include "support/reference.hpp"
@@ -240,6 +244,17 @@ TEST_CASE("conv2d on oneDNN splits a batch over ember's threads", "[conv][dnnl]"
               (detail::dnnl_split_calls() - calls) * per_call);
       }
   }
+#if EMBER_HAVE_DNNL
+  {
+    INFO("the caller's OpenMP team size is left as it was");
+    omp_set_num_threads(3);
+    Geometry g = kWideGeometries[2];
+    g.x[0] = 6;
+    check_geometry(g, 4400);
+    CHECK(omp_get_max_threads() == 3);
+    omp_set_num_threads(get_num_threads());
+  }
+#endif
   {
     INFO("one thread runs the batch whole");
     ThreadsScope one(1);
