@@ -22,6 +22,7 @@
 
 #include "ember.hpp"
 #include "interleave.hpp"
+#include "resnet_torch.hpp"
 
 namespace {
 
@@ -85,67 +86,6 @@ EMBER_MODULE(en::Block, conv1, bn1, conv2, bn2, shortcut);
 EMBER_MODULE(en::ResNet, stem, stem_bn, blocks, pool, fc);
 namespace {
 
-// ---- the network, as bench/peer/peer_resnet_fashion.cpp ----
-
-namespace tn {
-
-namespace nn = torch::nn;
-
-nn::Conv2dOptions conv(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t pad) {
-  return nn::Conv2dOptions(in, out, k).stride(stride).padding(pad).bias(false);
-}
-
-struct BlockImpl : nn::Module {
-  nn::Conv2d conv1{nullptr}, conv2{nullptr};
-  nn::BatchNorm2d bn1{nullptr}, bn2{nullptr};
-  nn::Sequential shortcut;
-
-  BlockImpl(int64_t in, int64_t out, int64_t stride)
-      : conv1(register_module("conv1", nn::Conv2d(conv(in, out, 3, stride, 1)))),
-        conv2(register_module("conv2", nn::Conv2d(conv(out, out, 3, 1, 1)))),
-        bn1(register_module("bn1", nn::BatchNorm2d(out))),
-        bn2(register_module("bn2", nn::BatchNorm2d(out))) {
-    if (stride != 1 || in != out) {
-      shortcut->push_back(nn::Conv2d(conv(in, out, 1, stride, 0)));
-      shortcut->push_back(nn::BatchNorm2d(out));
-    }
-    register_module("shortcut", shortcut);
-  }
-  torch::Tensor forward(const torch::Tensor& x) {
-    torch::Tensor skip = shortcut->is_empty() ? x : shortcut->forward(x);
-    return torch::relu(bn2(conv2(torch::relu(bn1(conv1(x))))) + skip);
-  }
-};
-TORCH_MODULE(Block);
-
-struct ResNetImpl : nn::Module {
-  nn::Conv2d stem{nullptr};
-  nn::BatchNorm2d stem_bn{nullptr};
-  nn::Sequential blocks;
-  nn::Linear fc{nullptr};
-
-  ResNetImpl()
-      : stem(register_module("stem", nn::Conv2d(conv(1, 16, 3, 1, 1)))),
-        stem_bn(register_module("stem_bn", nn::BatchNorm2d(16))),
-        fc(register_module("fc", nn::Linear(64, 10))) {
-    int64_t in = 16;
-    for (int64_t width : {16, 32, 64}) {
-      blocks->push_back(Block(in, width, width == 16 ? 1 : 2));
-      blocks->push_back(Block(width, width, 1));
-      in = width;
-    }
-    register_module("blocks", blocks);
-  }
-  torch::Tensor forward(const torch::Tensor& images) {
-    torch::Tensor x = torch::relu(stem_bn(stem(images)));
-    x = blocks->forward(x);
-    return fc(torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1));
-  }
-};
-TORCH_MODULE(ResNet);
-
-}  // namespace tn
-
 // ---- the training step ----
 
 struct EmberStep {
@@ -165,7 +105,7 @@ struct EmberStep {
 };
 
 struct TorchStep {
-  tn::ResNet net;
+  peer::resnet::ResNet net{std::vector<int64_t>{16, 32, 64}, 2, 10};
   torch::Tensor x = torch::randn({kBatch, 1, 28, 28});
   torch::Tensor y = torch::randint(10, {kBatch}, torch::kInt64);
   torch::optim::SGD opt{
@@ -212,19 +152,7 @@ void BM_step_interleaved(benchmark::State& state) {
   torch::manual_seed(0);
   EmberStep ember_step;
   TorchStep torch_step;
-  ember_step();
-  torch_step();
-  peer::Rounds r(2);
-  for (auto _ : state) {
-    r.time(0, ember_step);
-    r.time(1, torch_step);
-  }
-  state.counters["ember_ms"] = peer::median(r.wall[0]);
-  state.counters["torch_ms"] = peer::median(r.wall[1]);
-  state.counters["ember_cpu_ms"] = peer::median(r.cpu[0]);
-  state.counters["torch_cpu_ms"] = peer::median(r.cpu[1]);
-  state.counters["ratio_wall"] = r.ratio(0, 1);
-  state.counters["ratio_cpu"] = r.ratio(0, 1, true);
+  peer::interleave(state, ember_step, torch_step);
 }
 
 // ---- the layers between the convolutions ----
