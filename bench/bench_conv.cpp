@@ -236,22 +236,23 @@ void BM_step_ember(benchmark::State& state, Path path) {
   state.counters["bwd_ms"] = bwd / double(state.iterations());
 }
 
-// The step with oneDNN's batch chunks of about 512 KiB of activations (the default) and with one
+// The step with oneDNN's batch chunks of the default size (half the L2 cache) and with one
 // chunk per thread, alternated within one loop (counters chunked_ms, per_thread_ms and the
 // median of the per-pair ratios chunked / per_thread, wall and process CPU time).
 void BM_step_chunks(benchmark::State& state) {
   ember::set_num_threads(kThreads);
   double fwd = 0, bwd = 0;
+  const size_t chunk_bytes = ember::detail::dnnl_chunk_bytes();
   ember::detail::set_dnnl_chunk_bytes(0);
   ember_step(fwd, bwd);  // warm-up of both settings
-  ember::detail::set_dnnl_chunk_bytes(size_t{512} << 10);
+  ember::detail::set_dnnl_chunk_bytes(chunk_bytes);
   ember_step(fwd, bwd);
   peer::Rounds r(2);
   for (auto _ : state) {
     r.time(0, [&] { ember_step(fwd, bwd); });
     ember::detail::set_dnnl_chunk_bytes(0);
     r.time(1, [&] { ember_step(fwd, bwd); });
-    ember::detail::set_dnnl_chunk_bytes(size_t{512} << 10);
+    ember::detail::set_dnnl_chunk_bytes(chunk_bytes);
   }
   state.counters["chunked_ms"] = peer::median(r.wall[0]);
   state.counters["per_thread_ms"] = peer::median(r.wall[1]);

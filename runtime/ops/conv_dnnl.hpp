@@ -31,8 +31,10 @@ uint64_t dnnl_split_chunks();
 /// (default on); off, every batch runs whole on an OpenMP team (tests, A/B runs).
 void set_dnnl_batch_split(bool on);
 /// Input and output activation bytes a chunk of a split batch holds (at least one image; default
-/// 512 KiB); 0 makes one chunk per thread (tests, A/B runs).
+/// half the L2 cache); 0 makes one chunk per thread (tests, A/B runs).
 void set_dnnl_chunk_bytes(size_t bytes);
+/// The chunk size in force.
+size_t dnnl_chunk_bytes();
 
 /// out [N, O, OH, OW] = conv(x, w) + b on oneDNN; x, w, b (optional) contiguous float32, out
 /// contiguous. False, with out untouched, when oneDNN has no optimised implementation for g.

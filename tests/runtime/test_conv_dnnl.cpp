@@ -229,8 +229,9 @@ TEST_CASE("conv2d on oneDNN splits a batch over ember's threads", "[conv][dnnl]"
   {
     INFO("chunks of one image's activations: several chunks a thread, weight gradients summed");
     struct SmallChunks {
+      size_t saved = detail::dnnl_chunk_bytes();
       SmallChunks() { detail::set_dnnl_chunk_bytes(1); }
-      ~SmallChunks() { detail::set_dnnl_chunk_bytes(size_t{512} << 10); }
+      ~SmallChunks() { detail::set_dnnl_chunk_bytes(saved); }
     } small;
     for (size_t i = 0; i < kWideGeometries.size(); ++i)
       for (int64_t n : {5, 9}) {
