@@ -27,7 +27,9 @@
 // The label names oneDNN's implementations; `rel_err` = max |result - im2col| / max |im2col|.
 // step/ember, step/ember_whole, step/ember_im2col and step/dnnl* run every convolution of one
 // training step (forward in network order, then backward in reverse): the time per iteration is
-// the step's total, counters `fwd_ms` and `bwd_ms` split it.
+// the step's total, counters `fwd_ms` and `bwd_ms` split it. step/ember_chunks alternates the
+// step with oneDNN's batch chunks of the default size and with one chunk per thread (counters
+// `chunked_ms`, `per_thread_ms` and the medians of the per-pair ratios `ratio_wall`, `ratio_cpu`).
 //
 //   ./bench_conv --benchmark_min_time=0.2
 #include <benchmark/benchmark.h>
@@ -42,6 +44,7 @@
 #include <vector>
 
 #include "ember.hpp"
+#include "peer/interleave.hpp"
 #include "runtime/ops/conv_dnnl.hpp"
 
 #ifdef EMBER_HAVE_DNNL
@@ -231,6 +234,30 @@ void BM_step_ember(benchmark::State& state, Path path) {
   for (auto _ : state) ember_step(fwd, bwd);
   state.counters["fwd_ms"] = fwd / double(state.iterations());
   state.counters["bwd_ms"] = bwd / double(state.iterations());
+}
+
+// The step with oneDNN's batch chunks of the default size (half the L2 cache) and with one
+// chunk per thread, alternated within one loop (counters chunked_ms, per_thread_ms and the
+// median of the per-pair ratios chunked / per_thread, wall and process CPU time).
+void BM_step_chunks(benchmark::State& state) {
+  ember::set_num_threads(kThreads);
+  double fwd = 0, bwd = 0;
+  const size_t chunk_bytes = ember::detail::dnnl_chunk_bytes();
+  ember::detail::set_dnnl_chunk_bytes(0);
+  ember_step(fwd, bwd);  // warm-up of both settings
+  ember::detail::set_dnnl_chunk_bytes(chunk_bytes);
+  ember_step(fwd, bwd);
+  peer::Rounds r(2);
+  for (auto _ : state) {
+    r.time(0, [&] { ember_step(fwd, bwd); });
+    ember::detail::set_dnnl_chunk_bytes(0);
+    r.time(1, [&] { ember_step(fwd, bwd); });
+    ember::detail::set_dnnl_chunk_bytes(chunk_bytes);
+  }
+  state.counters["chunked_ms"] = peer::median(r.wall[0]);
+  state.counters["per_thread_ms"] = peer::median(r.wall[1]);
+  state.counters["ratio_wall"] = r.ratio(0, 1);
+  state.counters["ratio_cpu"] = r.ratio(0, 1, true);
 }
 
 #ifdef EMBER_HAVE_DNNL
@@ -482,6 +509,7 @@ int register_all() {
   if (ember::detail::dnnl_available()) {
     add("step/ember_whole", [](State& st) { BM_step_ember(st, Path::whole); });
     add("step/ember_im2col", [](State& st) { BM_step_ember(st, Path::im2col); });
+    add("step/ember_chunks", BM_step_chunks);
   }
 #ifdef EMBER_HAVE_DNNL
   add("step/dnnl", [](State& st) { BM_step_dnnl(st, kBlocked); });

@@ -3,6 +3,7 @@
 // steadier than benchmarks run one after the other.
 #pragma once
 
+#include <benchmark/benchmark.h>
 #include <time.h>
 
 #include <algorithm>
@@ -44,5 +45,26 @@ struct Rounds {
     return median(r);
   }
 };
+
+/// One call of ember's step and one of libtorch's per benchmark iteration, alternated (after a
+/// warm-up call of each), with counters ember_ms, torch_ms, ember_cpu_ms, torch_cpu_ms (medians)
+/// and the medians of the per-pair ratios ember / libtorch, ratio_wall and ratio_cpu. The
+/// benchmark's own time is that of a pair.
+template <class EmberStep, class TorchStep>
+void interleave(benchmark::State& state, EmberStep& ember_step, TorchStep& torch_step) {
+  ember_step();
+  torch_step();
+  Rounds r(2);
+  for (auto _ : state) {
+    r.time(0, ember_step);
+    r.time(1, torch_step);
+  }
+  state.counters["ember_ms"] = median(r.wall[0]);
+  state.counters["torch_ms"] = median(r.wall[1]);
+  state.counters["ember_cpu_ms"] = median(r.cpu[0]);
+  state.counters["torch_cpu_ms"] = median(r.cpu[1]);
+  state.counters["ratio_wall"] = r.ratio(0, 1);
+  state.counters["ratio_cpu"] = r.ratio(0, 1, true);
+}
 
 }  // namespace peer

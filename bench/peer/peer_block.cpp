@@ -277,19 +277,7 @@ void BM_block_interleaved(benchmark::State& state) {
   torch::manual_seed(0);
   EmberBlockStep ember_step;
   TorchBlockStep torch_step;
-  ember_step();
-  torch_step();
-  peer::Rounds r(2);
-  for (auto _ : state) {
-    r.time(0, ember_step);
-    r.time(1, torch_step);
-  }
-  state.counters["ember_ms"] = peer::median(r.wall[0]);
-  state.counters["torch_ms"] = peer::median(r.wall[1]);
-  state.counters["ember_cpu_ms"] = peer::median(r.cpu[0]);
-  state.counters["torch_cpu_ms"] = peer::median(r.cpu[1]);
-  state.counters["ratio_wall"] = r.ratio(0, 1);
-  state.counters["ratio_cpu"] = r.ratio(0, 1, true);
+  peer::interleave(state, ember_step, torch_step);
 }
 
 // The step in a jit::Region (fused once hot: warmed past hot detection and the tier-up first),

@@ -11,6 +11,8 @@
 // over the chunks. Smaller batches run whole on an OpenMP team of ember's size.
 #include "runtime/ops/conv_dnnl.hpp"
 
+#include <unistd.h>
+
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -47,6 +49,14 @@ namespace {
 
 constexpr bool kHaveDnnl = EMBER_HAVE_DNNL;
 
+// Activation bytes (input and output) per batch chunk, see batch_chunks: half the L2 cache, which
+// the chunk's blocked copies double. On Zen 5 (1 MiB of L2) 256 KiB and 512 KiB chunks ran
+// resnet_fashion's convolutions fastest; 512 KiB when the C library cannot tell the size.
+size_t default_chunk_bytes() {
+  const long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+  return l2 > 0 ? static_cast<size_t>(l2) / 2 : size_t{512} << 10;
+}
+
 ConvBackend backend_from_env() {
   std::string v = env::choice("EMBER_CONV", {"im2col", "dnnl"}, kHaveDnnl ? "dnnl" : "im2col");
   if (v == "im2col") return ConvBackend::im2col;
@@ -58,7 +68,9 @@ ConvBackend backend_from_env() {
 std::atomic<int> g_backend_override{-1};
 std::atomic<uint64_t> g_dnnl_calls{0};
 std::atomic<uint64_t> g_split_calls{0};
+std::atomic<uint64_t> g_split_chunks{0};
 std::atomic<bool> g_batch_split{true};
+std::atomic<size_t> g_chunk_bytes{default_chunk_bytes()};
 
 }  // namespace
 
@@ -90,7 +102,13 @@ uint64_t dnnl_conv_calls() { return g_dnnl_calls.load(std::memory_order_relaxed)
 
 uint64_t dnnl_split_calls() { return g_split_calls.load(std::memory_order_relaxed); }
 
+uint64_t dnnl_split_chunks() { return g_split_chunks.load(std::memory_order_relaxed); }
+
 void set_dnnl_batch_split(bool on) { g_batch_split = on; }
+
+void set_dnnl_chunk_bytes(size_t bytes) { g_chunk_bytes = bytes; }
+
+size_t dnnl_chunk_bytes() { return g_chunk_bytes.load(std::memory_order_relaxed); }
 
 #if !EMBER_HAVE_DNNL
 
@@ -127,12 +145,19 @@ dnnl::stream& stream() {
   return s;
 }
 
-// How many batch chunks a call runs as: one per ember thread when each gets at least two
-// images, else 1, the whole batch (always so inside a parallel_for body: its threads are taken).
+// How many batch chunks a call runs as: when each ember thread gets at least two images, a
+// multiple of the thread count, each chunk holding about chunk_bytes of input and output
+// activations (at least one image), so that a chunk's blocked copies stay in L2 between its
+// reorders and its convolution; else 1, the whole batch (always so inside a parallel_for body:
+// its threads are taken).
 int batch_chunks(const ConvGeom& g) {
   if (!g_batch_split.load(std::memory_order_relaxed) || in_parallel_region()) return 1;
   const int k = get_num_threads();
-  return k > 1 && g.n >= 2 * int64_t{k} ? k : 1;
+  if (k <= 1 || g.n < 2 * int64_t{k}) return 1;
+  const int64_t image = int64_t{sizeof(float)} * (g.c * g.h * g.w + g.o * g.oh * g.ow);
+  const auto bytes = static_cast<int64_t>(g_chunk_bytes.load(std::memory_order_relaxed));
+  const int64_t per_chunk = bytes > 0 ? std::max<int64_t>(1, bytes / image) : g.n;
+  return k * static_cast<int>(std::max<int64_t>(1, g.n / (int64_t{k} * per_chunk)));
 }
 
 // First image of chunk i of k.
@@ -150,6 +175,20 @@ int omp_threads_for(int chunks) {
 void set_omp_threads(int want) {
   if (omp_get_max_threads() != want) omp_set_num_threads(want);
 }
+
+// Puts the calling thread's OpenMP team size back as it was on leaving a call: a split call
+// makes (and runs) its primitives with one thread there, which the caller's own OpenMP loops
+// would otherwise inherit (libtorch's, beside ember in bench/peer, ran on one thread).
+class OmpThreadsRestore {
+ public:
+  OmpThreadsRestore() : saved_(omp_get_max_threads()) {}
+  ~OmpThreadsRestore() { set_omp_threads(saved_); }
+  OmpThreadsRestore(const OmpThreadsRestore&) = delete;
+  OmpThreadsRestore& operator=(const OmpThreadsRestore&) = delete;
+
+ private:
+  int saved_;
+};
 
 // Scratchpads are ours (from the caching allocator), which also makes every primitive safe to
 // run from several threads at once.
@@ -463,6 +502,7 @@ class Chunks {
       return;
     }
     g_split_calls.fetch_add(1, std::memory_order_relaxed);
+    g_split_chunks.fetch_add(static_cast<uint64_t>(k_), std::memory_order_relaxed);
     parallel_for(0, k_, 1, [&](int64_t b, int64_t e) {
       set_omp_threads(1);
       for (int64_t i = b; i < e; ++i) f(static_cast<int>(i));
@@ -491,6 +531,7 @@ void add_partials(float* dst, const std::vector<Tensor>& parts, int64_t count) {
 
 bool dnnl_conv2d_forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor& b,
                          const Tensor& out) {
+  OmpThreadsRestore restore;
   Chunks chunks(g, b.defined());
   for (const auto& e : chunks.entries())
     if (!e->usable()) return false;
@@ -517,6 +558,7 @@ bool dnnl_conv2d_forward(const ConvGeom& g, const Tensor& x, const Tensor& w, co
 std::optional<TensorList> dnnl_conv2d_backward(const ConvGeom& g, const Tensor& gy, const Tensor& x,
                                                const Tensor& w, const bool mask[3]) {
   const bool need_in = mask[0], need_wb = mask[1] || mask[2];
+  OmpThreadsRestore restore;
   Chunks chunks(g, mask[2]);
   // The backward primitives are made here, on the caller, with its OpenMP setting.
   for (const auto& e : chunks.entries()) {

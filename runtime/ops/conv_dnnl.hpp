@@ -25,9 +25,16 @@ bool conv_uses_dnnl(DType dtype, const ConvGeom& g, bool backward);
 uint64_t dnnl_conv_calls();
 /// Those of them that ran their batch in chunks on ember's threads (see ops/conv_dnnl.cpp).
 uint64_t dnnl_split_calls();
+/// The chunks those calls ran in.
+uint64_t dnnl_split_chunks();
 /// Whether a batch of at least two images per ember thread is split into one chunk per thread
 /// (default on); off, every batch runs whole on an OpenMP team (tests, A/B runs).
 void set_dnnl_batch_split(bool on);
+/// Input and output activation bytes a chunk of a split batch holds (at least one image; default
+/// half the L2 cache); 0 makes one chunk per thread (tests, A/B runs).
+void set_dnnl_chunk_bytes(size_t bytes);
+/// The chunk size in force.
+size_t dnnl_chunk_bytes();
 
 /// out [N, O, OH, OW] = conv(x, w) + b on oneDNN; x, w, b (optional) contiguous float32, out
 /// contiguous. False, with out untouched, when oneDNN has no optimised implementation for g.

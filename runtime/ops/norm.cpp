@@ -1,10 +1,11 @@
-// Normalisation and dropout kernels: batch_norm (with running-stat updates), layer_norm, dropout.
+// Normalisation and dropout kernels: layer_norm, dropout; batch_norm is ops/batch_norm.cpp.
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
 
 #include "runtime/ops/loops.hpp"
+#include "runtime/ops/norm_sums.hpp"
 #include "runtime/ops/reduce_kernels.hpp"
 #include "runtime/ops/row_backward.hpp"
 #include "runtime/random.hpp"
@@ -15,281 +16,10 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-// Sums in double over eight independent lanes: accurate for float data, and the fixed lane
-// pattern lets g++ vectorise without reassociating (no -ffast-math needed).
-template <class T>
-[[gnu::always_inline]] inline double sum_double(const T* __restrict p, int64_t n) {
-  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int k = 0; k < 8; ++k) acc[k] += static_cast<double>(p[i + k]);
-  for (; i < n; ++i) acc[i & 7] += static_cast<double>(p[i]);
-  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-}
-
-// Sum of (p[i] - mean)^2 in double (the two-pass variance: no cancellation).
-template <class T>
-[[gnu::always_inline]] inline double sum_sq_dev(const T* __restrict p, int64_t n, double mean) {
-  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int k = 0; k < 8; ++k) {
-      double d = static_cast<double>(p[i + k]) - mean;
-      acc[k] += d * d;
-    }
-  for (; i < n; ++i) {
-    double d = static_cast<double>(p[i]) - mean;
-    acc[i & 7] += d * d;
-  }
-  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-}
-
-// Grain (in rows) so that one task covers about kGrainSize elements.
-int64_t row_grain(int64_t row_len) {
-  return std::max<int64_t>(1, kGrainSize / std::max<int64_t>(row_len, 1));
-}
-
-// Offset in elements of flat (row-major) element i of t, honouring its strides.
-int64_t strided_offset(const Tensor& t, int64_t i) {
-  int64_t off = 0;
-  for (int64_t d = t.dim() - 1; d >= 0; --d) {
-    off += (i % t.size(d)) * t.stride(d);
-    i /= t.size(d);
-  }
-  return off;
-}
-
-// Writes v[c] into the (any-strided, floating) tensor t in place and bumps its version.
-void write_values(const Tensor& t, const std::vector<double>& v) {
-  visit_dtype(t.dtype(), [&](auto x) {
-    using T = decltype(x);
-    T* p = reinterpret_cast<T*>(t.raw_data());
-    for (size_t c = 0; c < v.size(); ++c)
-      p[strided_offset(t, static_cast<int64_t>(c))] = static_cast<T>(v[c]);
-  });
-  t.bump_version();
-}
-
-std::vector<double> doubles_or(const Tensor& t, int64_t n, double fill) {
-  return t.defined() ? t.to_vector<double>() : std::vector<double>(static_cast<size_t>(n), fill);
-}
-
-void check_float_input(const Tensor& t, const char* op) {
-  EMBER_CHECK(t.defined(), Error, op, ": the input tensor is undefined");
-  EMBER_CHECK(is_floating(t.dtype()), DTypeError, op, ": expected a floating point input, got ",
-              dtype_name(t.dtype()));
-}
-
-void check_per_channel(const Tensor& t, int64_t C, const char* what) {
-  if (!t.defined()) return;
-  EMBER_CHECK(t.numel() == C, ShapeError, "batch_norm: ", what, " should contain ", C,
-              " elements not ", t.numel());
-  EMBER_CHECK(is_floating(t.dtype()), DTypeError, "batch_norm: expected ", what,
-              " of a floating dtype, got ", dtype_name(t.dtype()));
-}
-
-// ---- batch_norm ----
-
-TensorList batch_norm_kernel(std::span<const Tensor> in, const Attrs& attrs) {
-  NoGradGuard no_grad;  // casts and copies below are internal, not graph edges
-  const auto& a = std::get<NormAttrs>(attrs);
-  check_float_input(in[0], "batch_norm");
-  const Tensor& weight = in.size() > 1 ? in[1] : Tensor();
-  const Tensor& bias = in.size() > 2 ? in[2] : Tensor();
-  const Tensor& running_mean = in.size() > 3 ? in[3] : Tensor();
-  const Tensor& running_var = in.size() > 4 ? in[4] : Tensor();
-  EMBER_CHECK(in[0].dim() >= 2, ShapeError,
-              "batch_norm: expected an input of shape [N, C, ...] with at least 2 dims, got ",
-              in[0].sizes());
-  Tensor x = in[0].contiguous();
-  const int64_t N = x.size(0), C = x.size(1);
-  int64_t inner = 1;
-  for (int64_t d = 2; d < x.dim(); ++d) inner *= x.size(d);
-  const int64_t count = N * inner;  // values per channel
-  check_per_channel(weight, C, "weight");
-  check_per_channel(bias, C, "bias");
-  check_per_channel(running_mean, C, "running_mean");
-  check_per_channel(running_var, C, "running_var");
-  EMBER_CHECK(running_mean.defined() == running_var.defined(), ValueError,
-              "batch_norm: running_mean and running_var must both be given or both be omitted");
-  EMBER_CHECK(a.training || running_mean.defined(), ValueError,
-              "batch_norm: running_mean must be defined in evaluation mode");
-  EMBER_CHECK(!a.training || count != 1, ValueError,
-              "batch_norm: Expected more than 1 value per channel when training, got input size ",
-              in[0].sizes());
-
-  std::vector<double> mean(C), invstd(C);
-  if (a.training && count > 0) {
-    // Per-(n, c) plane partial sums in parallel, combined per channel in a fixed order, so the
-    // statistics do not depend on the thread count.
-    std::vector<double> part(static_cast<size_t>(N * C));
-    std::vector<double> var(C);
-    visit_dtype(x.dtype(), [&](auto z) {
-      using T = decltype(z);
-      if constexpr (std::is_floating_point_v<T>) {
-        const T* px = x.data_ptr<T>();
-        parallel_for(0, N * C, row_grain(inner), [&](int64_t b, int64_t e) {
-          for (int64_t p = b; p < e; ++p) part[p] = sum_double(px + p * inner, inner);
-        });
-        for (int64_t c = 0; c < C; ++c) {
-          double s = 0;
-          for (int64_t n = 0; n < N; ++n) s += part[n * C + c];
-          mean[c] = s / static_cast<double>(count);
-        }
-        parallel_for(0, N * C, row_grain(inner), [&](int64_t b, int64_t e) {
-          for (int64_t p = b; p < e; ++p) part[p] = sum_sq_dev(px + p * inner, inner, mean[p % C]);
-        });
-      }
-    });
-    for (int64_t c = 0; c < C; ++c) {
-      double s = 0;
-      for (int64_t n = 0; n < N; ++n) s += part[n * C + c];
-      var[c] = s / static_cast<double>(count);
-      invstd[c] = 1.0 / std::sqrt(var[c] + a.eps);
-    }
-    if (running_mean.defined()) {
-      std::vector<double> rm = running_mean.to_vector<double>();
-      std::vector<double> rv = running_var.to_vector<double>();
-      double unbias = static_cast<double>(count) / static_cast<double>(count - 1);
-      for (int64_t c = 0; c < C; ++c) {
-        rm[c] = (1 - a.momentum) * rm[c] + a.momentum * mean[c];
-        rv[c] = (1 - a.momentum) * rv[c] + a.momentum * var[c] * unbias;
-      }
-      write_values(running_mean, rm);
-      write_values(running_var, rv);
-    }
-  } else if (a.training) {
-    // An empty batch has no statistics; the running ones are left alone, as PyTorch does.
-    std::fill(mean.begin(), mean.end(), kNaN);
-    std::fill(invstd.begin(), invstd.end(), kNaN);
-  } else {
-    mean = running_mean.to_vector<double>();
-    std::vector<double> rv = running_var.to_vector<double>();
-    for (int64_t c = 0; c < C; ++c) invstd[c] = 1.0 / std::sqrt(rv[c] + a.eps);
-  }
-
-  // out = (x - mean) * (w * invstd) + b, in double: no cancellation even for data far from 0.
-  std::vector<double> w = doubles_or(weight, C, 1.0), bi = doubles_or(bias, C, 0.0);
-  std::vector<double> scale(C);
-  for (int64_t c = 0; c < C; ++c) scale[c] = w[c] * invstd[c];
-  Tensor out = make_tensor(x.sizes(), x.dtype());
-  Tensor mean_t = make_tensor({C}, x.dtype()), invstd_t = make_tensor({C}, x.dtype());
-  visit_dtype(x.dtype(), [&](auto z) {
-    using T = decltype(z);
-    if constexpr (std::is_floating_point_v<T>) {
-      for (int64_t c = 0; c < C; ++c) {
-        mean_t.data_ptr<T>()[c] = static_cast<T>(mean[c]);
-        invstd_t.data_ptr<T>()[c] = static_cast<T>(invstd[c]);
-      }
-      const T* px = x.data_ptr<T>();
-      T* po = out.data_ptr<T>();
-      parallel_for(0, N * C, row_grain(inner), [&](int64_t b, int64_t e) {
-        for (int64_t p = b; p < e; ++p) {
-          const double m = mean[p % C], sc = scale[p % C], sh = bi[p % C];
-          const T* __restrict src = px + p * inner;
-          T* __restrict dst = po + p * inner;
-          for (int64_t i = 0; i < inner; ++i)
-            dst[i] = static_cast<T>((static_cast<double>(src[i]) - m) * sc + sh);
-        }
-      });
-    }
-  });
-  return {out, mean_t, invstd_t};
-}
-
-// (grad_out, input, weight?, mean, invstd) -> (grad_input, grad_weight, grad_bias), with
-// xh = (x - mean) invstd and n values per channel:
-//   training: dx = w invstd (g - sum g / n - xh sum(g xh) / n);  eval: dx = w invstd g;
-//   dw = sum(g xh), db = sum g.
-// Two passes over x and g (per-channel sums, then dx), where the same formula on Tensors takes
-// a dozen; the row of the derivative table uses it unless the backward is being recorded.
-TensorList batch_norm_backward_kernel(std::span<const Tensor> in, const Attrs& attrs) {
-  NoGradGuard no_grad;
-  const auto& a = std::get<NormAttrs>(attrs);
-  check_float_input(in[1], "batch_norm_backward");
-  Tensor x = in[1].contiguous();
-  Tensor gy = cast(in[0], x.dtype()).contiguous();
-  EMBER_CHECK(gy.sizes() == x.sizes(), ShapeError, "batch_norm_backward: grad_output of shape ",
-              in[0].sizes(), " does not match the input's shape ", x.sizes());
-  const int64_t N = x.size(0), C = x.size(1);
-  int64_t inner = 1;
-  for (int64_t d = 2; d < x.dim(); ++d) inner *= x.size(d);
-  const Tensor& weight = in[2];
-  check_per_channel(weight, C, "weight");
-  check_per_channel(in[3], C, "mean");
-  check_per_channel(in[4], C, "invstd");
-  std::vector<double> w = doubles_or(weight, C, 1.0);
-  std::vector<double> mean = in[3].to_vector<double>(), invstd = in[4].to_vector<double>();
-  std::vector<double> part_g(static_cast<size_t>(N * C)), part_gx(static_cast<size_t>(N * C));
-  std::vector<double> sg(C, 0.0), sgxh(C, 0.0);
-  Tensor gx = make_tensor(x.sizes(), x.dtype());
-  Tensor gw = make_tensor({C}, x.dtype()), gb = make_tensor({C}, x.dtype());
-  visit_dtype(x.dtype(), [&](auto z) {
-    using T = decltype(z);
-    if constexpr (std::is_floating_point_v<T>) {
-      const T* px = x.data_ptr<T>();
-      const T* pg = gy.data_ptr<T>();
-      // Per-(n, c) plane partial sums in parallel, combined per channel in a fixed order.
-      parallel_for(0, N * C, row_grain(2 * inner), [&](int64_t b, int64_t e) {
-        for (int64_t p = b; p < e; ++p) {
-          const T* __restrict xs = px + p * inner;
-          const T* __restrict gs = pg + p * inner;
-          const double m = mean[p % C];
-          double acc_g[8] = {0, 0, 0, 0, 0, 0, 0, 0}, acc_x[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-          int64_t i = 0;
-          for (; i + 8 <= inner; i += 8)
-            for (int k = 0; k < 8; ++k) {
-              const double gv = static_cast<double>(gs[i + k]);
-              acc_g[k] += gv;
-              acc_x[k] += gv * (static_cast<double>(xs[i + k]) - m);
-            }
-          for (; i < inner; ++i) {
-            const double gv = static_cast<double>(gs[i]);
-            acc_g[i & 7] += gv;
-            acc_x[i & 7] += gv * (static_cast<double>(xs[i]) - m);
-          }
-          double sum_g = 0, sum_x = 0;
-          for (int k = 0; k < 8; ++k) sum_g += acc_g[k], sum_x += acc_x[k];
-          part_g[p] = sum_g;
-          part_gx[p] = sum_x;
-        }
-      });
-      for (int64_t n = 0; n < N; ++n)
-        for (int64_t c = 0; c < C; ++c) {
-          sg[c] += part_g[n * C + c];
-          sgxh[c] += part_gx[n * C + c];
-        }
-      for (int64_t c = 0; c < C; ++c) {
-        sgxh[c] *= invstd[c];
-        gw.data_ptr<T>()[c] = static_cast<T>(sgxh[c]);
-        gb.data_ptr<T>()[c] = static_cast<T>(sg[c]);
-      }
-      const double count = static_cast<double>(N * inner);
-      T* po = gx.data_ptr<T>();
-      parallel_for(0, N * C, row_grain(inner), [&](int64_t b, int64_t e) {
-        for (int64_t p = b; p < e; ++p) {
-          const int64_t c = p % C;
-          const double scale = w[c] * invstd[c];
-          const T* __restrict xs = px + p * inner;
-          const T* __restrict gs = pg + p * inner;
-          T* __restrict dst = po + p * inner;
-          if (!a.training) {
-            for (int64_t i = 0; i < inner; ++i)
-              dst[i] = static_cast<T>(static_cast<double>(gs[i]) * scale);
-            continue;
-          }
-          // dx = scale (g - sg / n - (x - mean) invstd sgxh / n)
-          const double m = mean[c], shift = sg[c] / count, k = invstd[c] * sgxh[c] / count;
-          for (int64_t i = 0; i < inner; ++i) {
-            const double xc = static_cast<double>(xs[i]) - m;
-            dst[i] = static_cast<T>(scale * (static_cast<double>(gs[i]) - shift - xc * k));
-          }
-        }
-      });
-    }
-  });
-  return {gx, gw, gb};
-}
+using detail::check_float_input;
+using detail::row_grain;
+using detail::sum_double;
+using detail::sum_sq_dev;
 
 // ---- layer_norm ----
 
@@ -503,8 +233,8 @@ TensorList dropout_kernel(std::span<const Tensor> in, const Attrs& attrs) {
 
 namespace detail {
 void register_norm_kernels() {
-  register_kernel(Op::BatchNorm, batch_norm_kernel);
-  register_kernel(Op::BatchNormBackward, batch_norm_backward_kernel);
+  register_kernel(Op::BatchNorm, detail::batch_norm_kernel);
+  register_kernel(Op::BatchNormBackward, detail::batch_norm_backward_kernel);
   register_kernel(Op::LayerNorm, layer_norm_kernel);
   register_kernel(Op::Dropout, dropout_kernel);
 }

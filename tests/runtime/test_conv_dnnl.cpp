@@ -8,6 +8,10 @@
 #include <set>
 #include <sstream>
 
+#if EMBER_HAVE_DNNL
+#include <omp.h>
+#endif
+
 #include "nn/functional.hpp"
 #include "runtime/ops/conv_dnnl.hpp"
 #include "support/reference.hpp"
@@ -222,6 +226,36 @@ TEST_CASE("conv2d on oneDNN splits a batch over ember's threads", "[conv][dnnl]"
       check_geometry(g, 4000 + 10 * i + n);
     }
   }
+  {
+    INFO("chunks of one image's activations: several chunks a thread, weight gradients summed");
+    struct SmallChunks {
+      size_t saved = detail::dnnl_chunk_bytes();
+      SmallChunks() { detail::set_dnnl_chunk_bytes(1); }
+      ~SmallChunks() { detail::set_dnnl_chunk_bytes(saved); }
+    } small;
+    for (size_t i = 0; i < kWideGeometries.size(); ++i)
+      for (int64_t n : {5, 9}) {
+        Geometry g = kWideGeometries[i];
+        g.x[0] = n;
+        const uint64_t calls = detail::dnnl_split_calls(), chunks = detail::dnnl_split_chunks();
+        check_geometry(g, 4300 + 10 * i + n);
+        // 2 threads, n / 2 chunks each: every image is over the chunk size.
+        const uint64_t per_call = 2 * static_cast<uint64_t>(n / 2);
+        CHECK(detail::dnnl_split_chunks() - chunks ==
+              (detail::dnnl_split_calls() - calls) * per_call);
+      }
+  }
+#if EMBER_HAVE_DNNL
+  {
+    INFO("the caller's OpenMP team size is left as it was");
+    omp_set_num_threads(3);
+    Geometry g = kWideGeometries[2];
+    g.x[0] = 6;
+    check_geometry(g, 4400);
+    CHECK(omp_get_max_threads() == 3);
+    omp_set_num_threads(get_num_threads());
+  }
+#endif
   {
     INFO("one thread runs the batch whole");
     ThreadsScope one(1);

@@ -118,3 +118,41 @@ TEST_CASE("every ISA variant of the softmax and layer_norm rows gives the same v
       }
     }
 }
+
+TEST_CASE("every ISA variant of batch_norm gives bit-identical values", "[cpu]") {
+  // batch_norm's passes (ops/batch_norm.cpp) run in the variant for the level in force, built
+  // without FMA contraction: each level must match the baseline exactly, forward and backward,
+  // in training (with the running statistics) and in evaluation. Planes of 130 (a scalar tail
+  // after the eight lanes) and 49 values; float and double.
+  IsaGuard guard;
+  for (DType dt : {kFloat32, kFloat64})
+    for (int64_t h : {10, 7}) {
+      const int64_t w_ = h == 10 ? 13 : 7;
+      Tensor x = test::seeded_randn({6, 4, h, w_}, 21, dt) * 3 + 1;
+      Tensor g = test::seeded_randn({6, 4, h, w_}, 22, dt);
+      Tensor w = test::seeded_randn({4}, 23, dt), b = test::seeded_randn({4}, 24, dt);
+      std::vector<std::vector<double>> ref;
+      for (cpu::Isa level : {cpu::Isa::Baseline, cpu::Isa::V3, cpu::Isa::V4}) {
+        if (level > cpu::host_isa()) continue;
+        cpu::set_isa(level);
+        std::vector<std::vector<double>> got;
+        for (bool training : {true, false}) {
+          Tensor rm = zeros({4}, dt) + 0.5, rv = ones({4}, dt) * 2;
+          Tensor xi = x.detach().requires_grad_(), wi = w.detach().requires_grad_();
+          Tensor bi = b.detach().requires_grad_();
+          Tensor y = nn::functional::batch_norm(xi, rm, rv, wi, bi, {.training = training});
+          y.backward(g);
+          for (const Tensor& t : {y, xi.grad(), wi.grad(), bi.grad(), rm, rv})
+            got.push_back(test::values(t));
+        }
+        if (ref.empty()) {
+          ref = got;
+          continue;
+        }
+        for (size_t k = 0; k < ref.size(); ++k) {
+          INFO(cpu::isa_name(level) << " " << dtype_name(dt) << " h=" << h << " output " << k);
+          CHECK(got[k] == ref[k]);
+        }
+      }
+    }
+}
