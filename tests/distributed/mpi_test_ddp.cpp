@@ -50,14 +50,23 @@ TEST_CASE("DDP: N ranks on shards of a batch train like 1 process on the whole b
   const int64_t shard = kBatch / n;
   Tensor x = seeded({kBatch, 6}, 11), y = seeded({kBatch, 3}, 12);
 
-  for (double cap_mb : {25.0, 0.0001}) {  // one bucket; several (about 100 bytes each)
-    INFO("bucket_cap_mb " << cap_mb);
+  struct Variant {
+    double cap_mb;  // 25: one bucket; 0.0001: several (about 100 bytes each)
+    bool as_view, set_to_none;
+  };
+  for (Variant v :
+       {Variant{25.0, true, true}, Variant{0.0001, true, true}, Variant{0.0001, true, false},
+        Variant{0.0001, false, true}, Variant{25.0, false, false}}) {
+    const double cap_mb = v.cap_mb;
+    INFO("bucket_cap_mb " << cap_mb << " gradient_as_bucket_view " << v.as_view
+                          << " zero_grad(set_to_none) " << v.set_to_none);
     // The reference: one process, whole batch (each rank computes it alone).
     nn::Sequential ref = make_net(1);
     optim::SGD ref_opt(ref.parameters(), {.lr = 0.1, .momentum = 0.9});
     // DDP: every rank starts from other weights; construction broadcasts rank 0's.
     nn::Sequential net = make_net(r == 0 ? 1 : 100 + static_cast<uint64_t>(r));
-    distributed::DistributedDataParallel ddp(net.parameters(), {.bucket_cap_mb = cap_mb});
+    distributed::DistributedDataParallel ddp(
+        net.parameters(), {.bucket_cap_mb = cap_mb, .gradient_as_bucket_view = v.as_view});
     CHECK(values(net.parameters()) == values(ref.parameters()));
     auto buckets = ddp.bucket_indices();
     if (cap_mb < 1) {
@@ -76,7 +85,7 @@ TEST_CASE("DDP: N ranks on shards of a batch train like 1 process on the whole b
 
       Tensor xs = x.narrow(0, r * shard, shard), ys = y.narrow(0, r * shard, shard);
       Tensor local = nn::functional::mse_loss(net(xs), ys);
-      opt.zero_grad();
+      opt.zero_grad(v.set_to_none);
       local.backward();
       opt.step();
     }
@@ -126,6 +135,103 @@ TEST_CASE("DDP: a parameter one rank did not use still ends equal on every rank"
   CHECK(b.grad().defined());
   if (b.grad().defined())
     CHECK(b.grad().to_vector<float>() == std::vector<float>(2, 1.0f / static_cast<float>(n)));
+}
+
+// The average of every rank's `local` (a clone of each rank's tensor, averaged by all_reduce).
+Tensor averaged(const Tensor& local) {
+  Tensor t = local.detach().clone();
+  distributed::all_reduce(t, distributed::ReduceOp::mean);
+  return t;
+}
+
+TEST_CASE("DDP: .grad is a view into the bucket; accumulation and a replaced .grad still average",
+          "[mpi][ddp]") {
+  const int r = distributed::rank();
+  for (bool as_view : {true, false}) {
+    INFO("gradient_as_bucket_view " << as_view);
+    nn::Sequential net = make_net(5);
+    distributed::DistributedDataParallel ddp(
+        net.parameters(), {.bucket_cap_mb = 0.0001, .gradient_as_bucket_view = as_view});
+    const std::vector<Tensor> ps = net.parameters();
+    nn::Sequential twin = make_net(5);  // no DDP: this rank's local gradients
+    auto grads = [](nn::Sequential& m) {
+      std::vector<Tensor> g;
+      for (const Tensor& p : m.parameters()) g.push_back(p.grad());
+      return g;
+    };
+    Tensor x1 = seeded({4, 6}, 60 + static_cast<uint64_t>(r)),
+           x2 = seeded({4, 6}, 70 + static_cast<uint64_t>(r)),
+           x3 = seeded({4, 6}, 80 + static_cast<uint64_t>(r));
+
+    net(x1).sum().backward();
+    twin(x1).sum().backward();
+    std::vector<Tensor> first = grads(net);
+    std::vector<Tensor> twin_ps = twin.parameters();
+    std::vector<Tensor> kept;  // values, not views
+    for (const Tensor& g : first) kept.push_back(g.clone());
+    for (size_t k = 0; k < first.size(); ++k) {
+      INFO("parameter " << k);
+      CHECK((first[k] - averaged(twin_ps[k].grad())).abs().amax().item<double>() <= 1e-6);
+    }
+
+    // A second backward without zero_grad accumulates onto the average (into the bucket when
+    // .grad is its view), as one process would: the result is average + average of the new.
+    net(x2).sum().backward();
+    {
+      nn::Sequential local = make_net(5);
+      local(x2).sum().backward();
+      std::vector<Tensor> local_ps = local.parameters();
+      for (size_t k = 0; k < first.size(); ++k) {
+        Tensor want = kept[k] + averaged(local_ps[k].grad());
+        INFO("parameter " << k);
+        CHECK((ps[k].grad() - want).abs().amax().item<double>() <= 1e-5);
+      }
+    }
+    // The user (or an optimizer) replaces .grad: DDP copies the new tensor in, then averages.
+    std::vector<Tensor> replaced;
+    for (size_t k = 0; k < first.size(); ++k) {
+      replaced.push_back(full(ps[k].sizes(), static_cast<double>(r + 1)));
+      ps[k].set_grad(replaced.back());
+    }
+    net(x3).sum().backward();
+    {
+      nn::Sequential local = make_net(5);
+      local(x3).sum().backward();
+      std::vector<Tensor> local_ps = local.parameters();
+      for (size_t k = 0; k < first.size(); ++k) {
+        Tensor mine = full(ps[k].sizes(), static_cast<double>(r + 1)) + local_ps[k].grad();
+        INFO("parameter " << k);
+        CHECK((ps[k].grad() - averaged(mine)).abs().amax().item<double>() <= 1e-5);
+      }
+    }
+
+    // zero_grad to none, then a backward: a .grad held from before is the bucket's memory with
+    // the view (it now holds the new average), a tensor of its own without.
+    std::vector<Tensor> held = grads(net), before;
+    for (const Tensor& g : held) before.push_back(g.clone());
+    for (const Tensor& p : ps) p.set_grad(Tensor());
+    net(x1).sum().backward();
+    for (size_t k = 0; k < ps.size(); ++k) {
+      INFO("parameter " << k);
+      CHECK(held[k].is_same(ps[k].grad()) == as_view);
+      CHECK((held[k].to_vector<float>() == before[k].to_vector<float>()) == !as_view);
+      CHECK((ps[k].grad() - kept[k]).abs().amax().item<double>() <= 1e-6);
+    }
+  }
+}
+
+TEST_CASE("DDP: an unused parameter contributes the gradient it has accumulated", "[mpi][ddp]") {
+  const int r = distributed::rank(), n = distributed::world_size();
+  Tensor a = zeros({3}).requires_grad_(), b = zeros({2}).requires_grad_();
+  distributed::DistributedDataParallel ddp({a, b});
+  (a.sum() + b.sum()).backward();  // both used: grads of 1, averaged: 1
+  CHECK(b.grad().to_vector<float>() == std::vector<float>(2, 1.0f));
+  // b used on rank 0 only, without zero_grad: rank 0 holds 1 + 3, the others 1.
+  Tensor loss = r == 0 ? (a * 2).sum() + (b * 3).sum() : (a * 2).sum();
+  loss.backward();
+  CHECK(a.grad().to_vector<float>() == std::vector<float>(3, 3.0f));
+  const float want = 1.0f + 3.0f / static_cast<float>(n);
+  for (float v : b.grad().to_vector<float>()) CHECK(v == Approx(want).epsilon(1e-6));
 }
 
 TEST_CASE("DistributedSampler: disjoint shards whose union is the epoch", "[mpi][sampler]") {

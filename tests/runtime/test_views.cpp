@@ -414,8 +414,9 @@ TEST_CASE("views of 0-d and zero-size tensors", "[movement][views]") {
 TEST_CASE("copies between layouts dense along different dims match element by element",
           "[views][copy]") {
   // contiguous(), clone() and copy_ of a permuted (transposed) layout take the tiled path when
-  // both dims are 32 or longer: every element must land where the strides say, for each element
-  // size, with other dims, size-1 dims, offsets, steps and partial tiles.
+  // both dims are 4 or longer (and 4096 elements or more): every element must land where the
+  // strides say, for each element size, with other dims, size-1 dims, offsets, steps and
+  // partial tiles (sides under 32: one partial tile across).
   struct Case {
     Dims sizes, perm;
     int64_t step;  // of the slice taken along dim 0 of the source
@@ -423,7 +424,9 @@ TEST_CASE("copies between layouts dense along different dims match element by el
   const std::vector<Case> cases = {{{64, 32}, {1, 0}, 1},       {{70, 45}, {1, 0}, 1},
                                    {{3, 40, 33}, {2, 0, 1}, 1}, {{40, 1, 50}, {2, 1, 0}, 1},
                                    {{90, 35}, {1, 0}, 2},       {{5, 33, 2, 37}, {0, 3, 2, 1}, 1},
-                                   {{31, 64}, {1, 0}, 1},       {{2, 3, 48, 40}, {1, 0, 3, 2}, 1}};
+                                   {{31, 64}, {1, 0}, 1},       {{2, 3, 48, 40}, {1, 0, 3, 2}, 1},
+                                   {{1100, 4}, {1, 0}, 1},      {{16, 700}, {1, 0}, 1},
+                                   {{3, 9, 500}, {0, 2, 1}, 1}};
   for (DType d : {kFloat32, kFloat64, kInt64, kBool})
     for (const Case& c : cases) {
       int64_t n = 1;
