@@ -4,6 +4,7 @@
 #include "runtime/autograd/node.hpp"
 #include "runtime/dispatch.hpp"
 #include "runtime/ops.hpp"
+#include "runtime/ops/loops.hpp"
 
 namespace ember::distributed {
 
@@ -17,9 +18,12 @@ bool aliases(const Tensor& g, const Tensor& view) {
          g.sizes() == view.sizes() && g.strides() == view.strides();
 }
 
+// In the CPU's vector width (loops::run_row). src may be dst: no __restrict.
 template <class T>
 void scale_into(T* dst, const T* src, int64_t n, T s) {
-  for (int64_t i = 0; i < n; ++i) dst[i] = src[i] * s;
+  loops::run_row<loops::Work::Light>([&]() __attribute__((always_inline)) {
+    for (int64_t i = 0; i < n; ++i) dst[i] = src[i] * s;
+  });
 }
 
 // dst = src * s in one pass (dst a contiguous bucket slot; src may be dst itself).
