@@ -323,13 +323,8 @@ std::vector<EarlyWrite> early_writes(const Graph& g) {
     // The writing node itself may read the old content: fine once it has computed its value;
     // the kernel may store straight into the memory only reading it element for element.
     bool direct = op_traits(n.op).writes == Writes::Out && n.args.size() == 2;
-    const Dims strides = contiguous_strides(n.sizes);
-    for (int32_t a : n.args) {
-      const IrNode& in = g[a];
-      if (old[static_cast<size_t>(a)] == w.storage)
-        direct = direct && in.kind == Kind::Input && in.sizes == n.sizes && in.strides == strides &&
-                 in.value == 0 && in.dtype == n.dtype;
-    }
+    for (int32_t a : n.args)
+      if (old[static_cast<size_t>(a)] == w.storage) direct = direct && reads_as_written(g[a], n);
     out[at] = {w.storage, direct};
   }
   return out;

@@ -72,6 +72,10 @@ struct InPlaceStore {
 /// The writes of g (fused into `steps`) whose old content nobody reads after the writing step
 /// stores the new one, so that no copy pass is needed.
 std::vector<InPlaceStore> stores_in_place(const Graph& g, const std::vector<Group>& steps);
+/// Whether `in`, an Input node of the memory that the write of `value` fills, reads it element
+/// for element as value's own layout (whole, contiguous, same dtype): then a kernel computing
+/// value may store each element where it read it.
+bool reads_as_written(const IrNode& in, const IrNode& value);
 
 }  // namespace ember::jit
 

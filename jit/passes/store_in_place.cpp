@@ -34,6 +34,11 @@ std::vector<int32_t> memory_read(const Graph& g, const std::vector<bool>& mat, c
 
 }  // namespace
 
+bool reads_as_written(const IrNode& in, const IrNode& value) {
+  return in.kind == Kind::Input && in.sizes == value.sizes &&
+         in.strides == contiguous_strides(value.sizes) && in.value == 0 && in.dtype == value.dtype;
+}
+
 std::vector<InPlaceStore> stores_in_place(const Graph& g, const std::vector<Group>& steps) {
   std::vector<InPlaceStore> out;
   if (g.writes.empty()) return out;
@@ -63,14 +68,10 @@ std::vector<InPlaceStore> stores_in_place(const Graph& g, const std::vector<Grou
     for (const Graph::Write& x : g.writes) legal = legal && !old_content(x.node);
     // Read in memory only by earlier steps, or by the writing step element for element.
     InPlaceStore st{w.node, w.storage, {}};
-    const Dims strides = contiguous_strides(n.sizes);
     for (size_t s = 0; legal && s < steps.size(); ++s)
       for (int32_t r : reads[s]) {
         if (!old_content(r) || static_cast<int>(s) < sn) continue;
-        const IrNode& in = g[r];
-        bool same_elements = static_cast<int>(s) == sn && in.sizes == n.sizes &&
-                             in.strides == strides && in.value == 0 && in.dtype == n.dtype;
-        if (!same_elements)
+        if (static_cast<int>(s) != sn || !reads_as_written(g[r], n))
           legal = false;
         else
           st.inputs.push_back(r);
