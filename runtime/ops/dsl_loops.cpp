@@ -122,8 +122,8 @@ Tensor eval_tree(const ExprTree& t, const std::vector<Tensor>& x) {
   }
   // where(a < b, u, v): the comparison's bools pick directly (through the float 0 or 1 a
   // comparison is in a formula, it took two more ops: a conversion and `!= 0`).
-  if (const ExprTree& c = t.args.empty() ? t : t.args[0];
-      t.fn == Fn::Where && c.kind == ExprTree::Kind::Apply && is_comparison(c.fn)) {
+  if (t.fn == Fn::Where && t.args[0].kind == ExprTree::Kind::Apply && is_comparison(t.args[0].fn)) {
+    const ExprTree& c = t.args[0];
     Tensor a = eval_tree(c.args[0], x), b = eval_tree(c.args[1], x);
     Tensor cond = a.impl()->wrapped_number && b.impl()->wrapped_number
                       ? tensor_fn(c.fn, {a, b}) != 0  // numbers: compared in float64 there
