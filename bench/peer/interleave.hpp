@@ -24,6 +24,14 @@ inline double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
+/// One call of step per benchmark iteration, after a warm-up call that fills the allocators'
+/// caches.
+template <class Step>
+void run(benchmark::State& state, Step step) {
+  step();
+  for (auto _ : state) step();
+}
+
 /// The wall and CPU milliseconds of each call of each contender, by contender index.
 struct Rounds {
   std::vector<std::vector<double>> wall, cpu;

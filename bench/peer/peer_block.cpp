@@ -38,13 +38,7 @@ void threads() {
   torch::set_num_threads(kThreads);
 }
 
-// Runs one forward + backward step per iteration (after a warm-up step that fills the
-// allocators' caches).
-template <class Step>
-void run(benchmark::State& state, Step step) {
-  step();
-  for (auto _ : state) step();
-}
+using peer::run;
 
 // ---- layer_norm ----
 

@@ -122,11 +122,7 @@ struct TorchStep {
 };
 
 // One step per iteration, after a warm-up step that fills the allocators' and oneDNN's caches.
-template <class Step>
-void run(benchmark::State& state, Step step) {
-  step();
-  for (auto _ : state) step();
-}
+using peer::run;
 
 void BM_step_ember(benchmark::State& state) {
   threads();
