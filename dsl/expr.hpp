@@ -379,11 +379,18 @@ constexpr auto number_params(const Call<F, A...>& n) {
   }(std::index_sequence_for<A...>{});
 }
 
-/// The values of the Params of e in T, in number_params order.
+/// The values of a formula's Params in T, in number_params order; PRef<K> reads v[K]. A plain
+/// array member, not std::array: its operator[] is a call in an unoptimised build.
+template <class T, size_t K>
+struct ParamValues {
+  static constexpr size_t count = K;
+  T v[K > 0 ? K : 1];
+};
+
 template <class T, class E>
-std::array<T, param_count<E>::value> param_values(const E& e) {
-  std::array<T, param_count<E>::value> out{};
-  T* p = out.data();
+ParamValues<T, param_count<E>::value> param_values(const E& e) {
+  ParamValues<T, param_count<E>::value> out{};
+  T* p = out.v;
   auto walk = [&p](const auto& self, const auto& x) -> void {
     using X = std::decay_t<decltype(x)>;
     if constexpr (std::is_same_v<X, Param>)
@@ -484,10 +491,38 @@ EMBER_DSL_INLINE T apply(T a, T b) {
     return select(a != b, T(1), T(0));
 }
 
-/// The formula's value in T for inputs x... (Var<I> reads x_I, PRef<K> reads pv[K]).
+// The evaluation below calls only always-inline functions, so that a row loop compiled with
+// optimisation in an unoptimised translation unit (loops::row_v3) inlines all of it: no std::get,
+// std::array::operator[] or hana::at_c, each a call at -O0.
+
+/// x_I of x...
+template <int I, class X0, class... X>
+EMBER_DSL_INLINE const auto& nth(const X0& x0, const X&... x) {
+  if constexpr (I == 0)
+    return x0;
+  else
+    return nth<I - 1>(x...);
+}
+/// True when a formula holds no number (no Param): every node of a numbered formula.
+template <class X>
+struct stateless : std::is_empty<X> {};
+template <Fn F, class... A>
+struct stateless<Call<F, A...>> : std::bool_constant<(stateless<A>::value && ...)> {};
+
+/// Operand J of a formula node: made afresh when it holds no number, else the stored one.
+template <size_t J, class... A>
+EMBER_DSL_INLINE decltype(auto) operand(const hana::tuple<A...>& args) {
+  using X = std::tuple_element_t<J, std::tuple<A...>>;
+  if constexpr (stateless<X>::value)
+    return X{};
+  else
+    return hana::at_c<J>(args);
+}
+
+/// The formula's value in T for inputs x... (Var<I> reads x_I, PRef<K> reads pv.v[K]).
 template <class T, class PV, int I, class... X>
 EMBER_DSL_INLINE T eval_with(const Var<I>&, const PV&, const X&... x) {
-  return static_cast<T>(std::get<I>(std::tuple<const X&...>(x...)));
+  return static_cast<T>(nth<I>(x...));
 }
 template <class T, class PV, std::intmax_t N, std::intmax_t D, class... X>
 EMBER_DSL_INLINE T eval_with(const Const<N, D>&, const PV&, const X&...) {
@@ -499,25 +534,29 @@ EMBER_DSL_INLINE T eval_with(const Param& p, const PV&, const X&...) {
 }
 template <class T, class PV, int K, class... X>
 EMBER_DSL_INLINE T eval_with(const PRef<K>&, const PV& pv, const X&...) {
-  static_assert(K < static_cast<int>(std::tuple_size_v<PV>), "dsl: PRef<K> without its value");
-  return pv[K];
+  static_assert(K < static_cast<int>(PV::count), "dsl: PRef<K> without its value");
+  return pv.v[K];
 }
 template <class T, class PV, Fn F, class... A, class... X>
 EMBER_DSL_INLINE T eval_with(const Call<F, A...>& n, const PV& pv, const X&... x) {
-  return hana::unpack(n.args, [&](const auto&... a) [[gnu::always_inline]] -> T {
+  // __attribute__, not [[gnu::always_inline]]: on a lambda, g++ applies the latter to the
+  // lambda's type and ignores it; at -O2 this call per node and element then stayed a call.
+  return [&]<size_t... J>(std::index_sequence<J...>) __attribute__((always_inline)) -> T {
     if constexpr (F == Fn::Where) {
-      auto vals = std::tuple<T, T, T>(eval_with<T>(a, pv, x...)...);
-      return select(std::get<0>(vals) != T(0), std::get<1>(vals), std::get<2>(vals));
+      const T c = eval_with<T>(operand<0>(n.args), pv, x...);
+      const T a = eval_with<T>(operand<1>(n.args), pv, x...);
+      const T b = eval_with<T>(operand<2>(n.args), pv, x...);
+      return select(c != T(0), a, b);
     } else {
-      return apply<F, T>(eval_with<T>(a, pv, x...)...);
+      return apply<F, T>(eval_with<T>(operand<J>(n.args), pv, x...)...);
     }
-  });
+  }(std::make_index_sequence<sizeof...(A)>{});
 }
 
 /// The formula's value in T for inputs x... (Var<I> reads x_I).
 template <class T, class E, class... X>
 EMBER_DSL_INLINE T eval(const E& e, const X&... x) {
-  return eval_with<T>(e, std::array<T, 0>{}, x...);
+  return eval_with<T>(e, ParamValues<T, 0>{}, x...);
 }
 
 #undef EMBER_DSL_INLINE

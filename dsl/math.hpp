@@ -53,8 +53,9 @@ template <class T>
 [[gnu::always_inline]] inline T select(bool c, T a, T b) {
   if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
     using U = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
-    U ua = std::bit_cast<U>(a), ub = std::bit_cast<U>(b);
-    return std::bit_cast<T>(ub ^ ((ua ^ ub) & (U(0) - U(c))));
+    // __builtin_bit_cast here and below: std::bit_cast is a call in an unoptimised build.
+    U ua = __builtin_bit_cast(U, a), ub = __builtin_bit_cast(U, b);
+    return __builtin_bit_cast(T, ub ^ ((ua ^ ub) & (U(0) - U(c))));
   } else {
     return c ? a : b;
   }
@@ -97,7 +98,7 @@ inline constexpr float kErfQ[] = {0x1.000000p+0f, 0x1.fd5842p-2f,  0x1.d26d64p-4
 
 /// 2^n for an integer n in [-126, 127], built from its exponent bits.
 [[gnu::always_inline]] inline float exp2i(int32_t n) {
-  return std::bit_cast<float>(static_cast<uint32_t>(n + 127) << 23);
+  return __builtin_bit_cast(float, static_cast<uint32_t>(n + 127) << 23);
 }
 
 [[gnu::always_inline]] inline float exp(float x) {
@@ -113,7 +114,7 @@ inline constexpr float kErfQ[] = {0x1.000000p+0f, 0x1.fd5842p-2f,  0x1.d26d64p-4
   p = p * r + kExpC[0];
   p = p * (r * r) + (r + 1.0f);
   // 2^n in two exact factors, so that n in [-150, 128] reaches subnormals and overflow.
-  const int32_t ni = std::bit_cast<int32_t>(z) - std::bit_cast<int32_t>(kShift);
+  const int32_t ni = __builtin_bit_cast(int32_t, z) - __builtin_bit_cast(int32_t, kShift);
   const int32_t n1 = ni >> 1;
   return p * exp2i(n1) * exp2i(ni - n1);
 }
@@ -123,7 +124,10 @@ inline constexpr float kErfQ[] = {0x1.000000p+0f, 0x1.fd5842p-2f,  0x1.d26d64p-4
   xc = select(xc > kErfMax, kErfMax, xc);
   const float t = xc * xc;
   float p = kErfP[6], q = kErfQ[5];
+  // Unrolled at -O2 too: a loop left in the element function keeps the row loop scalar.
+#pragma GCC unroll 6
   for (int i = 5; i >= 0; --i) p = p * t + kErfP[i];
+#pragma GCC unroll 5
   for (int i = 4; i >= 0; --i) q = q * t + kErfQ[i];
   return xc * p / q;
 }

@@ -104,27 +104,66 @@ void forward_loop(const E& e, const Tensor& out, const std::vector<Tensor>& in,
   plan.run(erase_rows<N>(rows), 4096);
 }
 
+/// d e / d x_J of the numbered E, as differentiated: the numbers diff makes (2/sqrt(pi) in erf's
+/// derivative) are Params. Built once: built per element it would block vectorising wherever
+/// g++ does not inline all of diff.
+template <class E, int J>
+inline constexpr auto raw_derivative = diff<J>(Numbered<E>{});
+template <class E, int J>
+using RawDerivative = std::remove_cvref_t<decltype(raw_derivative<E, J>)>;
+
+/// Where the numbers of derivative J start in the backward's values: after E's own and those of
+/// the derivatives before J.
+template <class E, int J>
+constexpr int derivative_base() {
+  return [&]<size_t... K>(std::index_sequence<K...>) {
+    return (param_count<E>::value + ... +
+            param_count<RawDerivative<E, static_cast<int>(K)>>::value);
+  }(std::make_index_sequence<static_cast<size_t>(J)>{});
+}
+
+/// d e / d x_J with its numbers numbered too (PRef<derivative_base + k>): a formula that holds
+/// no number, so its evaluation reads no tuple (hana::at_c, a call per node and element at -O0).
+template <class E, int J>
+inline constexpr auto derivative_of = number_params<derivative_base<E, J>()>(raw_derivative<E, J>);
+
+/// The values the derivatives of e in T read: e's runtime scalars, then each derivative's numbers.
+template <class T, class E, size_t... I>
+auto backward_params(const E& e, std::index_sequence<I...>) {
+  constexpr int n = static_cast<int>(sizeof...(I));
+  ParamValues<T, static_cast<size_t>(derivative_base<E, n>())> out{};
+  size_t k = 0;
+  auto append = [&](const auto& pv) {
+    for (size_t j = 0; j < pv.count; ++j) out.v[k++] = pv.v[j];
+  };
+  append(param_values<T>(e));
+  (append(param_values<T>(raw_derivative<E, static_cast<int>(I)>)), ...);
+  return out;
+}
+
 /// grad_j[i] = g[i] * (d e / d x_j)(x[i]...) for each j in Mask, over one contiguous row. The
 /// pointers are restrict (the gradients are fresh tensors): without that, g++ needs run-time
 /// alias checks between every output and every input, which it caps, and gives up vectorising.
 /// Heavy rows (see loops::Work) run in prefetched blocks, with wide vectors.
 template <class T, unsigned Mask, size_t... I>
 struct BackwardRow {
-  template <class DE, class PV>
-  [[gnu::always_inline]] static void block(const DE& de, const PV& pv, int64_t b, int64_t e,
+  template <class E, class PV>
+  [[gnu::always_inline]] static void block(const PV& pv, int64_t b, int64_t e,
                                            const T* __restrict g, Same<I, T* __restrict>... out,
                                            Same<I, const T* __restrict>... x) {
-    for (int64_t i = b; i < e; ++i) {
+    loops::vector_loop(b, e, [&](int64_t i) __attribute__((always_inline)) {
       T gv = g[i];
-      ((Mask >> I & 1u ? void(out[i] = gv * eval_with<T>(std::get<I>(de), pv, x[i]...)) : void()),
+      ((Mask >> I & 1u
+            ? void(out[i] = gv * eval_with<T>(derivative_of<E, static_cast<int>(I)>, pv, x[i]...))
+            : void()),
        ...);
-    }
+    });
   }
   /// The whole row, compiled for cpu::isa() (see loops::run_row); heavy rows (see loops::Work)
   /// in prefetched blocks.
-  template <loops::Work W, class DE, class PV>
-  [[gnu::always_inline]] static void run(const DE& de, const PV& params, int64_t cnt,
-                                         const T* __restrict g, Same<I, T* __restrict>... out,
+  template <loops::Work W, class E, class PV>
+  [[gnu::always_inline]] static void run(const PV& params, int64_t cnt, const T* __restrict g,
+                                         Same<I, T* __restrict>... out,
                                          Same<I, const T* __restrict>... x) {
     loops::run_row<W>([&]() __attribute__((always_inline)) {
       const PV pv = params;  // a local copy: the outputs' stores cannot alias it
@@ -132,10 +171,10 @@ struct BackwardRow {
         for (int64_t b = 0; b < cnt; b += loops::kHeavyBlock) {
           const int64_t e = std::min(cnt, b + loops::kHeavyBlock);
           loops::prefetch_ahead(b, e, cnt, g, x...);
-          block(de, pv, b, e, g, out..., x...);
+          block<E>(pv, b, e, g, out..., x...);
         }
       } else {
-        block(de, pv, 0, cnt, g, out..., x...);
+        block<E>(pv, 0, cnt, g, out..., x...);
       }
     });
   }
@@ -153,19 +192,14 @@ void backward_loop(const E& e, const std::vector<Tensor>& grads, const Tensor& g
   for (size_t j = 0; j < n; ++j) ops[n + 1 + j] = &in[j];
   loops::Plan<N> plan(ops, g.sizes());
   if (plan.numel == 0) return;
-  // The derivative formulas of the numbered e: compile-time constants, built once (built per
-  // element they would block vectorising wherever g++ does not inline all of diff).
-  static constexpr Numbered<E> ne{};
-  static constexpr std::tuple<decltype(diff<static_cast<int>(I)>(ne))...> de{
-      diff<static_cast<int>(I)>(ne)...};
-  const auto pv = param_values<T>(e);
+  const auto pv = backward_params<T>(e, std::index_sequence<I...>{});
   constexpr unsigned out_mask = Mask;  // operand j < n is gradient j: written when in Mask
   auto rows = [&](const std::array<char*, N>& p, const std::array<int64_t, N>& s, int64_t cnt) {
     contiguous_blocks<T, N>(p, s, cnt, out_mask,
                             [&](const std::array<T*, N>& q, int64_t m)
                                 __attribute__((always_inline)) {
-                                  BackwardRow<T, Mask, I...>::template run<work_of<E>>(
-                                      de, pv, m, q[n], q[I]..., q[n + 1 + I]...);
+                                  BackwardRow<T, Mask, I...>::template run<work_of<E>, E>(
+                                      pv, m, q[n], q[I]..., q[n + 1 + I]...);
                                 });
   };
   plan.run(erase_rows<N>(rows), 2048);

@@ -1,6 +1,6 @@
 # ctest's consumer test: installs the already-built ember into a fresh prefix, configures and
 # builds tests/consumer against it with find_package(ember) and CMake's Release flags (nothing
-# else: a user's plain build), then runs the two programs.
+# else: a user's plain build; the same program also at -O2 and -O0), then runs them.
 #   cmake -DEMBER_BUILD=<build dir> -DSOURCE=<tests/consumer> -DWORK=<scratch dir>
 #         -DGENERATOR=<gen> -DCXX=<compiler> [-DLAUNCHER=ccache] -P run.cmake
 foreach(v EMBER_BUILD SOURCE WORK GENERATOR CXX)
@@ -29,4 +29,6 @@ run(${CMAKE_COMMAND} -S ${SOURCE} -B ${WORK}/build -G ${GENERATOR} -DCMAKE_BUILD
     -DCMAKE_CXX_COMPILER=${CXX} -DCMAKE_PREFIX_PATH=${prefix} ${launcher})
 run(${CMAKE_COMMAND} --build ${WORK}/build)
 run(${WORK}/build/consumer)
+run(${WORK}/build/consumer_o2)
+run(${WORK}/build/consumer_o0)
 run(${WORK}/build/consumer_native)
