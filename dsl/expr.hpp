@@ -435,11 +435,11 @@ EMBER_DSL_INLINE T apply(T a) {
   else if constexpr (F == Fn::Expm1)
     return math::expm1(a);
   else if constexpr (F == Fn::Sqrt)
-    return std::sqrt(a);
+    return math::sqrt(a);
   else if constexpr (F == Fn::Rsqrt)
-    return T(1) / std::sqrt(a);
+    return T(1) / math::sqrt(a);
   else if constexpr (F == Fn::Abs)
-    return std::abs(a);
+    return math::abs(a);
   else if constexpr (F == Fn::Sign)
     return T((T(0) < a) - (a < T(0)));
   else if constexpr (F == Fn::Sin)

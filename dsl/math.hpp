@@ -172,6 +172,27 @@ template <class T>
     return static_cast<T>(std::erf(a));
 }
 
+// sqrt and |a| by the compiler's builtins: std::sqrt and std::abs are calls in an unoptimised
+// build (loops::row_v3 then inlines only always-inline code).
+template <class T>
+[[gnu::always_inline]] inline T sqrt(T a) {
+  if constexpr (std::is_same_v<T, float>)
+    return __builtin_sqrtf(a);
+  else if constexpr (std::is_same_v<T, double>)
+    return __builtin_sqrt(a);
+  else
+    return static_cast<T>(std::sqrt(a));
+}
+template <class T>
+[[gnu::always_inline]] inline T abs(T a) {
+  if constexpr (std::is_same_v<T, float>)
+    return __builtin_fabsf(a);
+  else if constexpr (std::is_same_v<T, double>)
+    return __builtin_fabs(a);
+  else
+    return std::abs(a);
+}
+
 template <class T>
 [[gnu::always_inline]] inline T pow(T a, T b) {
   if constexpr (std::is_same_v<T, float>)

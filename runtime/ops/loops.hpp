@@ -69,13 +69,20 @@ template <class... In>
 #endif
 #endif
 
-// In an unoptimised translation unit (CMake's empty build type is -O0) the clones are compiled
-// with optimisation, so that a dsl kernel's row runs vectorised there too: everything a row calls
-// per element is always-inline (dsl/expr.hpp, dsl/math.hpp) and so inlined into it.
+// In an unoptimised translation unit (CMake's empty build type is -O0) every row function is
+// compiled with optimisation, so that a dsl kernel's row runs vectorised there too: everything a
+// row calls per element is always-inline (dsl/expr.hpp, dsl/math.hpp) and so inlined into it.
+// They are then in their own inline namespace: an optimised file of the same program
+// instantiates the same rows without the attribute, and one name must have one definition.
 #if defined(__GNUC__) && !defined(__clang__) && !defined(__OPTIMIZE__)
+#define EMBER_ROW_O0 1
 #define EMBER_ROW_OPTIMIZE gnu::optimize("O3"),
 #else
+#define EMBER_ROW_O0 0
 #define EMBER_ROW_OPTIMIZE
+#endif
+#if EMBER_ROW_O0
+inline namespace rows_in_unoptimised_tu {
 #endif
 
 #if EMBER_ISA_V4_CLONE
@@ -95,14 +102,23 @@ template <class Row>
 // g++'s register allocation of the caller out of the loop), with 512-bit vectors when the TU
 // has AVX-512 (-march=native on such a CPU).
 #if defined(__GNUC__) && !defined(__clang__) && defined(__AVX512F__)
-#define EMBER_HEAVY_LOOP [[gnu::noinline, gnu::target("prefer-vector-width=512")]]
+#define EMBER_HEAVY_LOOP \
+  [[ gnu::noinline, EMBER_ROW_OPTIMIZE gnu::target("prefer-vector-width=512") ]]
 #else
-#define EMBER_HEAVY_LOOP [[gnu::noinline]]
+#define EMBER_HEAVY_LOOP [[gnu::noinline, EMBER_ROW_OPTIMIZE]]
 #endif
 template <class Row>
 EMBER_HEAVY_LOOP void row_heavy(const Row& row) {
   row();
 }
+#if EMBER_ROW_O0
+// A light row at the TU's own level, which an optimised build inlines.
+template <class Row>
+[[gnu::noinline, gnu::optimize("O3")]] void row_light(const Row& row) {
+  row();
+}
+}  // inline namespace rows_in_unoptimised_tu
+#endif
 
 /// Runs row() (an always-inline lambda over one contiguous row) compiled for cpu::isa().
 template <Work W, class Row>
@@ -119,6 +135,8 @@ template <Work W, class Row>
 #endif
   if constexpr (W == Work::Heavy)
     row_heavy(row);
+  else if constexpr (EMBER_ROW_O0)
+    row_light(row);
   else
     row();
 }

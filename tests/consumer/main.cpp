@@ -28,15 +28,25 @@ constexpr auto kernel = dsl::pointwise(
     [](auto x, auto y) { return dsl::gelu(x * 2 + 1) * dsl::sigmoid(y) + dsl::softplus(x); },
     "user_kernel");
 
+// Both derivatives of this one hold numbers diff makes (erf's 2/sqrt(pi)), read past e's own.
+constexpr auto two_erf = dsl::pointwise(
+    [](auto x, auto y) { return dsl::erf(x * 0.5) * dsl::erf(y * 1.5 + 0.25); }, "two_erf");
+
 void dsl_kernel() {
-  Tensor x = randn({3, 1000}).requires_grad_(), y = randn({1000});
-  // The same formula in eager ops; in double, element by element, for the gradient.
-  Tensor want = gelu(x.detach() * 2 + 1) * sigmoid(y) + softplus(x.detach());
-  Tensor want_grad;
+  Tensor x = randn({3, 1000}).requires_grad_(), y = randn({1000}).requires_grad_();
+  // The same formulas in eager ops; the gradients in double.
+  Tensor xv = x.detach(), yv = y.detach();
+  Tensor want = gelu(xv * 2 + 1) * sigmoid(yv) + softplus(xv);
+  Tensor want2 = erf(xv * 0.5) * erf(yv * 1.5 + 0.25);
+  Tensor want_gx, want_gy, want2_gy;
   {
-    Tensor xd = x.detach().to(kFloat64).requires_grad_();
-    (gelu(xd * 2 + 1) * sigmoid(y.to(kFloat64)) + softplus(xd)).sum().backward();
-    want_grad = xd.grad();
+    Tensor xd = xv.to(kFloat64).requires_grad_(), yd = yv.to(kFloat64).requires_grad_();
+    (gelu(xd * 2 + 1) * sigmoid(yd) + softplus(xd)).sum().backward();
+    want_gx = xd.grad();
+    want_gy = yd.grad();
+    Tensor yd2 = yv.to(kFloat64).requires_grad_();
+    (erf(xv.to(kFloat64) * 0.5) * erf(yd2 * 1.5 + 0.25)).sum().backward();
+    want2_gy = yd2.grad();
   }
   const cpu::Isa host = cpu::host_isa();
   for (cpu::Isa level : {cpu::Isa::Baseline, cpu::Isa::V3, cpu::Isa::V4}) {
@@ -44,10 +54,18 @@ void dsl_kernel() {
     cpu::set_isa(level);
     const std::string at = std::string(" at ") + cpu::isa_name(level);
     x.mutable_grad() = Tensor();
+    y.mutable_grad() = Tensor();
     Tensor got = kernel(x, y);
     got.sum().backward();
     check(max_diff(got, want) < 1e-5, "dsl kernel forward" + at);
-    check(max_diff(x.grad(), want_grad) < 1e-4, "dsl kernel backward" + at);
+    check(max_diff(x.grad(), want_gx) < 1e-4, "dsl kernel backward, x" + at);
+    check(max_diff(y.grad(), want_gy) < 1e-3, "dsl kernel backward, y" + at);
+    // Only y's gradient: the backward for that one input.
+    Tensor y2 = yv.clone().requires_grad_();
+    Tensor got2 = two_erf(xv, y2);
+    got2.sum().backward();
+    check(max_diff(got2, want2) < 1e-5, "dsl kernel two_erf forward" + at);
+    check(max_diff(y2.grad(), want2_gy) < 1e-3, "dsl kernel two_erf backward, y" + at);
   }
   cpu::set_isa(host);
 }
