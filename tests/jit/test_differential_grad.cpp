@@ -204,30 +204,44 @@ fz::Expect expect(const std::string& name, const Tensor& t32, const Tensor& t64,
 
 // A gradient element is a sum of terms that may cancel (log_softmax's gradient along its dim sums
 // to zero), to a rounding error of the terms, not of the sum: each gradient's scale is the
-// largest of all the primals' gradients, and at least `flow` (see flow_scale).
+// largest of all the primals' gradients, and at least `flow` (Flow::grad).
 void widen_scales(std::vector<fz::Expect>& grads, double flow) {
   double scale = flow;
   for (const fz::Expect& g : grads) scale = std::max(scale, g.scale);
   for (fz::Expect& g : grads) g.scale = scale;
 }
 
-// The largest |d loss / d v| over every value v of execution e (float64, eager): the size of the
-// terms a gradient sums. They may cancel exactly: the gradient of a softmax's sum is 0 in eager
-// float32 as well, while fused code, summing in another order, leaves a rounding of those terms
-// (1e-9 against terms near 0.1), which a scale from the primals' zero gradients alone refused.
+// How large the terms are that execution e's gradients and loss sum, from the float64 eager run:
+//   grad  the largest |d loss / d v| over every value v. A gradient element sums terms of about
+//         that size, which may cancel exactly: the gradient of a softmax's sum is 0 in eager
+//         float32 as well, while fused code, summing in another order, leaves a rounding of
+//         those terms (1e-9 against terms near 0.1), which a scale from the primals' zero
+//         gradients alone refused.
+//   loss  the largest |d loss / d v| |v| over the values: a rounding of v moves the loss by about
+//         that much times the rounding (the sum of a layer_norm is 0, to a rounding of its
+//         terms).
 // Programs hold no in-place op (random_grad_program_gen.hpp): evaluating again changes nothing.
-double flow_scale(const fz::Program& p, const World& w64, int e) {
+struct Flow {
+  double grad = 0, loss = 0;
+};
+Flow flow_scale(const fz::Program& p, const World& w64, int e) {
   std::vector<Tensor> all = fz::evaluate(p, w64.inputs, e), terms, wrt;
   for (int v : p.loss) terms.push_back(all[size_t(v)]);
   for (const Tensor& t : all)
     if (t.requires_grad()) wrt.push_back(t);
-  if (wrt.empty()) return 0;
-  double scale = 0;
-  for (const Tensor& g :
-       autograd::grad({loss_of(terms, w64.weights)}, wrt, {}, std::nullopt, false, true))
-    if (g.defined())
-      for (double x : test::values(g)) scale = std::max(scale, std::abs(x));
-  return scale;
+  Flow f;
+  if (wrt.empty()) return f;
+  std::vector<Tensor> g =
+      autograd::grad({loss_of(terms, w64.weights)}, wrt, {}, std::nullopt, false, true);
+  for (size_t k = 0; k < g.size(); ++k) {
+    if (!g[k].defined()) continue;
+    double gmax = 0, vmax = 0;
+    for (double x : test::values(g[k])) gmax = std::max(gmax, std::abs(x));
+    for (double x : test::values(wrt[k])) vmax = std::max(vmax, std::abs(x));
+    f.grad = std::max(f.grad, gmax);
+    f.loss = std::max(f.loss, gmax * vmax);
+  }
+  return f;
 }
 
 // Why the program's gradient is not comparable in execution e (a value near a kink of relu,
@@ -307,7 +321,7 @@ Outcome check_program(const fz::Program& p) {
     // The eager reference: forward checks and tolerances, kinks, then the gradients.
     fz::Reference ref;
     RunResult r32, r64;
-    double flow = 0;
+    Flow flow;
     try {
       ref = fz::reference(p, w32.inputs, run);
       if (ref.skip.empty()) ref.skip = near_kink(p, w32, w64, run);
@@ -319,11 +333,12 @@ Outcome check_program(const fz::Program& p) {
                   std::string("threw (the generator made an invalid program): ") + e.what());
     }
     fz::Expect loss = expect("the loss", r32.loss, r64.loss, ref.skip);
+    loss.scale = std::max(loss.scale, flow.loss);
     std::vector<fz::Expect> grads;
     for (size_t k = 0; k < w32.primals.size(); ++k)
       grads.push_back(expect("the gradient of v" + std::to_string(w32.primals[k]), r32.grads[k],
                              r64.grads[k], ref.skip));
-    widen_scales(grads, flow);
+    widen_scales(grads, flow.grad);
     // Placement step: the inputs after the update, and the outputs (views of inputs see it).
     std::vector<fz::Expect> stepped, stepped_outs;
     if (pl == Placement::Step) {
@@ -542,13 +557,13 @@ TEST_CASE("the gradient comparison accepts other roundings and catches wrong gra
     if (skip.empty()) skip = near_kink(p, w32, w64, 0);
     write_new_values(p, bad, 0, 1e-3);
     for (Tensor& t : bad.weights) t = t * (1 + 1e-3) + 1e-3;  // a wrong incoming gradient too
-    const double flow = flow_scale(p, w64, 0);
+    const Flow flow = flow_scale(p, w64, 0);
     RunResult r32 = run_once(p, w32, pl, 0, false), r64 = run_once(p, w64, pl, 0, false);
     RunResult rb = run_once(p, bad, pl, 0, false);
     std::vector<fz::Expect> grads;
     for (size_t k = 0; k < w32.primals.size(); ++k)
       grads.push_back(expect("gradient", r32.grads[k], r64.grads[k], skip));
-    widen_scales(grads, flow);
+    widen_scales(grads, flow.grad);
     if (!skip.empty()) continue;
     ++compared;
     bool differs = false;
