@@ -38,6 +38,8 @@
 namespace ember::jit {
 namespace {
 
+namespace prof = profiling;
+
 // ---- settings ----
 
 // Read from the environment on first use (so a setter called from another file's static
@@ -90,6 +92,8 @@ struct Plan {
   /// steps' allocations reuse memory that is still in cache.
   std::vector<std::vector<int32_t>> release;
   Tier tier = Tier::Full;
+  std::string region;               // for the profiler:
+  std::vector<std::string> labels;  // what each step computes (step_label)
 };
 
 struct Entry {
@@ -390,6 +394,7 @@ void run_plan(const Plan& p, const Run& run, const std::vector<std::shared_ptr<S
   std::vector<double> scalars(run.scalars.size());
   for (size_t i = 0; i < scalars.size(); ++i) scalars[i] = run.scalars[i].to_double();
   std::vector<char*> bufs;
+  const bool timed = prof::active();
   for (size_t s = 0; s < p.steps.size(); ++s) {
     for (int32_t v : p.views) {  // views, once their operand's step has run
       auto vi = static_cast<size_t>(v);
@@ -404,10 +409,12 @@ void run_plan(const Plan& p, const Run& run, const std::vector<std::shared_ptr<S
       }
     };
     const Group& step = p.steps[s];
+    const auto t0 = timed ? prof::Clock::now() : prof::Clock::time_point{};
     if (step.kind == Group::Kind::Library) {
       int32_t r = step.roots[0];
       vals[static_cast<size_t>(r)] = run_library(g, g[r], vals);
       release();
+      if (timed) prof::record_step(p.region, int(s), p.labels[s], t0, prof::Clock::now());
       continue;
     }
     for (int32_t r : step.roots) {
@@ -425,6 +432,7 @@ void run_plan(const Plan& p, const Run& run, const std::vector<std::shared_ptr<S
     char* const* ptrs = bufs.data();
     parallel_for(0, k.range, k.grain, [fn, ptrs](int64_t b, int64_t e) { fn(ptrs, b, e); });
     release();
+    if (timed) prof::record_step(p.region, int(s), p.labels[s], t0, prof::Clock::now());
   }
   if (g_fused_hook) [[unlikely]]
     g_fused_hook(g, vals);
@@ -475,6 +483,8 @@ std::shared_ptr<const Plan> compile_plan(const std::string& region, const Graph&
   Lowered l = run_pipeline(traced, region);
   plan->graph = std::move(l.graph);
   plan->steps = std::move(l.steps);
+  plan->region = region;
+  for (const Group& step : plan->steps) plan->labels.push_back(step_label(plan->graph, step));
   for (size_t i = 0; i < plan->graph.size(); ++i)
     if (plan->graph[static_cast<int32_t>(i)].kind == Kind::Apply &&
         is_strided_view(plan->graph[static_cast<int32_t>(i)].op))
@@ -527,8 +537,6 @@ void count_graph_break() {
 }
 
 namespace {
-
-namespace prof = profiling;
 
 // ---- compiling: on the calling thread, or on the background compiler ----
 

@@ -11,6 +11,7 @@
 #include <ostream>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include "jit/profiler_record.hpp"
 #include "runtime/error.hpp"
@@ -25,6 +26,8 @@ using profiling::Event;
 struct Record {
   std::string region;
   Event what;
+  int step = -1;  // Event::Step: the step's number and what it computes
+  std::string label;
   Clock::time_point start, end;
   int tid;
   int64_t kernels, disk_hits;
@@ -50,6 +53,8 @@ const char* event_name(Event e) {
       return "compile";
     case Event::TierUp:
       return "tier-up";
+    case Event::Step:
+      return "step";
   }
   return "?";
 }
@@ -81,7 +86,17 @@ bool active() { return g_active.load(std::memory_order_relaxed) > 0; }
 
 void record(const std::string& region, Event what, Clock::time_point start, Clock::time_point end,
             int64_t kernels, int64_t disk_hits, double compile_ms) {
-  Record r{region, what, start, end, thread_number(), kernels, disk_hits, compile_ms};
+  Record r{region, what, -1, {}, start, end, thread_number(), kernels, disk_hits, compile_ms};
+  std::lock_guard lk(g_mu);
+  for (const auto& p : g_profilers) {
+    std::lock_guard plk(p->mu);
+    p->records.push_back(r);
+  }
+}
+
+void record_step(const std::string& region, int step, const std::string& what,
+                 Clock::time_point start, Clock::time_point end) {
+  Record r{region, Event::Step, step, what, start, end, thread_number(), 0, 0, 0};
   std::lock_guard lk(g_mu);
   for (const auto& p : g_profilers) {
     std::lock_guard plk(p->mu);
@@ -116,6 +131,8 @@ std::vector<Profiler::RegionStats> Profiler::regions() const {
       case Event::Fused:
         ++s.fused_runs, s.fused_ms += t;
         break;
+      case Event::Step:
+        break;
       case Event::Compile:
       case Event::TierUp:
         ++s.compiles;
@@ -126,6 +143,56 @@ std::vector<Profiler::RegionStats> Profiler::regions() const {
     }
   }
   return out;
+}
+
+std::vector<Profiler::StepStats> Profiler::steps() const {
+  std::vector<StepStats> out;
+  std::map<std::tuple<std::string, int, std::string>, size_t> index;
+  std::lock_guard lk(impl_->mu);
+  for (const Record& r : impl_->records) {
+    if (r.what != Event::Step) continue;
+    auto [it, fresh] = index.emplace(std::tuple(r.region, r.step, r.label), out.size());
+    if (fresh)
+      out.push_back(StepStats{.region = r.region,
+                              .step = r.step,
+                              .what = r.label,
+                              .library = r.label.rfind("fused", 0) != 0});
+    StepStats& s = out[it->second];
+    ++s.runs;
+    s.ms += ms(r.end - r.start);
+  }
+  return out;
+}
+
+void Profiler::report_steps(std::ostream& os, size_t top) const {
+  std::vector<RegionStats> rs = regions();
+  std::vector<StepStats> all = steps();
+  std::ostringstream t;
+  t << std::fixed;
+  for (const RegionStats& r : rs) {
+    if (!r.fused_runs) continue;
+    std::vector<StepStats> st;
+    for (const StepStats& s : all)
+      if (s.region == r.name) st.push_back(s);
+    double lib = 0, gen = 0;
+    for (const StepStats& s : st) (s.library ? lib : gen) += s.ms;
+    const double runs = double(r.fused_runs), total = r.fused_ms / runs;
+    t << "region '" << r.name << "': " << r.fused_runs << " fused runs, " << std::setprecision(3)
+      << total << " ms per run: library calls " << lib / runs << " ms, fused kernels " << gen / runs
+      << " ms, the rest (moving values, allocation) " << std::max(0.0, total - (lib + gen) / runs)
+      << " ms\n";
+    std::stable_sort(st.begin(), st.end(),
+                     [](const StepStats& a, const StepStats& b) { return a.ms > b.ms; });
+    t << "  step   ms/run  share  what\n";
+    for (size_t i = 0; i < std::min(top, st.size()); ++i) {
+      const double per = st[i].ms / runs;
+      t << std::setw(6) << st[i].step << std::setprecision(3) << std::setw(9) << per
+        << std::setprecision(0) << std::setw(6) << (total > 0 ? 100 * per / total : 0) << "%  "
+        << st[i].what << '\n';
+    }
+  }
+  if (all.empty()) t << "(no fused run while the profiler recorded)\n";
+  os << t.str();
 }
 
 void Profiler::report(std::ostream& os) const {
@@ -164,10 +231,12 @@ void Profiler::write_chrome_trace(const std::string& path) const {
       return std::chrono::duration<double, std::micro>(p - impl_->origin).count();
     };
     for (const Record& r : impl_->records) {
-      nlohmann::json e = {{"name", r.region},  {"cat", event_name(r.what)},      {"ph", "X"},
+      const std::string name = r.what == Event::Step ? r.label : r.region;
+      nlohmann::json e = {{"name", name},      {"cat", event_name(r.what)},      {"ph", "X"},
                           {"ts", us(r.start)}, {"dur", us(r.end) - us(r.start)}, {"pid", 1},
                           {"tid", r.tid}};
       e["args"] = {{"run", event_name(r.what)}};
+      if (r.what == Event::Step) e["args"].update({{"region", r.region}, {"step", r.step}});
       if (r.what == Event::Compile || r.what == Event::TierUp)
         e["args"].update({{"kernels_compiled", r.kernels},
                           {"disk_cache_hits", r.disk_hits},

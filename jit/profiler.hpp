@@ -10,7 +10,9 @@
 //
 // Each graph a region runs is one event: run eagerly (not hot yet, or not compilable) or with
 // its compiled kernels; each compile (first tier and tier-up) is one more. Times are those of
-// running the graph, without the tracing around it (jit::Stats counts the rest).
+// running the graph, without the tracing around it (jit::Stats counts the rest). A fused run's
+// steps (each kernel and library call) are timed too: steps() and report_steps() say where the
+// fused time goes, and the Chrome trace nests them under their run.
 #pragma once
 
 #include <cstdint>
@@ -44,8 +46,23 @@ class Profiler {
   /// The regions seen, in order of first appearance.
   std::vector<RegionStats> regions() const;
 
+  /// One step of a region's fused runs: a fused kernel or a library call (a GEMM, ...).
+  struct StepStats {
+    std::string region;
+    int step = 0;      ///< its number in the compiled graph (EMBER_JIT_DUMP=graph lists them)
+    std::string what;  ///< "matmul [256,784] x [784,512]", "fused pointwise mul, add over [512]"
+    bool library = false;  ///< a library call rather than a kernel the JIT generated
+    int64_t runs = 0;
+    double ms = 0;  ///< total
+  };
+  /// Every step the fused runs ran, by region and step, in order of first appearance.
+  std::vector<StepStats> steps() const;
+
   /// A table of regions(): runs, eager and fused ms per run, their ratio, compiles.
   void report(std::ostream& os) const;
+  /// Where the fused runs' time went: per region, the time in library calls against generated
+  /// kernels, then the `top` costliest steps (ms per run, share of the region's fused time).
+  void report_steps(std::ostream& os, size_t top = 10) const;
   /// Writes the events as Chrome trace JSON (a "traceEvents" array of complete events, times in
   /// microseconds since the profiler started, one row per thread). Throws ember::Error when
   /// the file cannot be written.

@@ -9,7 +9,7 @@ namespace ember::jit::profiling {
 
 using Clock = std::chrono::steady_clock;
 
-enum class Event : uint8_t { Eager, Fused, Compile, TierUp };
+enum class Event : uint8_t { Eager, Fused, Compile, TierUp, Step };
 
 /// Whether a Profiler is recording: one atomic load, so the executor asks before timing.
 bool active();
@@ -18,5 +18,10 @@ bool active();
 /// kernels compiled, kernels loaded from the disk cache, and LLVM's compile time.
 void record(const std::string& region, Event what, Clock::time_point start, Clock::time_point end,
             int64_t kernels = 0, int64_t disk_hits = 0, double compile_ms = 0);
+
+/// One step (a fused kernel or a library call) of a fused run of `region`: its number in the
+/// plan and what it computes.
+void record_step(const std::string& region, int step, const std::string& what,
+                 Clock::time_point start, Clock::time_point end);
 
 }  // namespace ember::jit::profiling

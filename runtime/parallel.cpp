@@ -193,6 +193,11 @@ void sync_blas_threads() {
   const int want = get_num_threads();
   if (openblas_get_num_threads() != want) openblas_set_num_threads(want);
 }
+
+SingleThreadedBlas::SingleThreadedBlas(int threads) : threads_(threads) {
+  openblas_set_num_threads(1);
+}
+SingleThreadedBlas::~SingleThreadedBlas() { openblas_set_num_threads(threads_); }
 }  // namespace detail
 
 }  // namespace ember

@@ -36,6 +36,19 @@ void parallel_run(int64_t begin, int64_t end, int64_t grain, RangeFn fn);
 void background_work(int delta);
 /// Sets OpenBLAS's thread count to get_num_threads() if it differs (before each BLAS call).
 void sync_blas_threads();
+
+/// Runs OpenBLAS on one thread for its lifetime (ember's threads split the work instead; BLAS
+/// threads would nest inside them), then restores `threads`. OpenBLAS's setting is global.
+class SingleThreadedBlas {
+ public:
+  explicit SingleThreadedBlas(int threads);
+  ~SingleThreadedBlas();
+  SingleThreadedBlas(const SingleThreadedBlas&) = delete;
+  SingleThreadedBlas& operator=(const SingleThreadedBlas&) = delete;
+
+ private:
+  int threads_;
+};
 }  // namespace detail
 
 /// Calls f(b, e) on disjoint chunks covering [begin, end), in parallel when the range holds more

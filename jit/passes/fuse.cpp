@@ -1,6 +1,7 @@
 #include <algorithm>
 
 #include "jit/passes/passes.hpp"
+#include "runtime/ops/pointwise_defs.hpp"
 
 namespace ember::jit {
 
@@ -11,7 +12,28 @@ bool is_row_op(Op op) { return op_traits(op).jit == JitPolicy::Row; }
 bool is_library(Op op) { return op_traits(op).jit == JitPolicy::Library; }
 bool is_strided_view(Op op) { return op == Op::View; }
 
-std::vector<bool> materialized(const Graph& g) {
+namespace {
+
+// Costly functions (dsl::is_costly: exp, erf, division, ...) in each op's dsl definition.
+template <Op op>
+constexpr int op_costly_fns() {
+  using Def = dsl_def_t<op>;
+  if constexpr (std::is_void_v<Def>)
+    return 0;
+  else if constexpr (requires { Def::with(0.0, 0.0); })
+    return dsl::costly_fns<decltype(Def::with(0.0, 0.0))>::value;
+  else
+    return dsl::costly_fns<std::remove_cvref_t<decltype(Def::expr)>>::value;
+}
+constexpr int kCostly[] = {
+#define EMBER_COSTLY(O, ...) op_costly_fns<Op::O>(),
+    EMBER_OPS(EMBER_COSTLY)
+#undef EMBER_COSTLY
+};
+
+// The nodes whose value must be in memory: outputs, writes, inputs, what reductions, row ops and
+// library calls compute, their library operands, and what views read.
+std::vector<bool> required(const Graph& g) {
   std::vector<bool> m(g.size(), false);
   for (int32_t o : g.outputs) m[static_cast<size_t>(o)] = true;
   for (const Graph::Write& w : g.writes) m[static_cast<size_t>(w.node)] = true;
@@ -37,8 +59,6 @@ std::vector<bool> materialized(const Graph& g) {
   }
   return m;
 }
-
-namespace {
 
 // The roots (materialised nodes) node id's value reads, through the pointwise nodes inlined
 // into it; a view of a root is listed as the view (it reads the root's memory at other
@@ -92,10 +112,7 @@ bool reads_fit_rows(const Graph& g, const std::vector<bool>& mat, const std::vec
   return true;
 }
 
-}  // namespace
-
-std::vector<Group> fuse(const Graph& g) {
-  std::vector<bool> mat = materialized(g);
+std::vector<Group> fuse_with(const Graph& g, const std::vector<bool>& mat) {
   std::vector<Group> steps;
   std::vector<int> step_of(g.size(), -1);  // root -> the step computing it
   for (size_t i = 0; i < g.size(); ++i) {
@@ -165,5 +182,85 @@ std::vector<Group> fuse(const Graph& g) {
   }
   return steps;
 }
+
+// Materialises the costly pointwise values that several kernels would each recompute. A
+// pointwise node that is not a root is inlined into every kernel reading it, which is right for
+// cheap chains (a load saved is worth a few instructions) but not for a gelu derivative that the
+// row and the column reductions of a layer norm's backward each read: erf and exp per element,
+// in four kernels (an MLP step's backward spent 0.8 of its 1.6 ms outside the GEMMs on that).
+// Within one kernel a value is computed once (a RowReduce step's passes keep costly values of a
+// row in a cache), so the count is of steps. A pointwise node that two or more steps inline, whose
+// value costs a costly function (dsl::is_costly) counted back to the roots it reads, becomes a
+// root itself: computed once, stored, read by the others. Taken from the top down, a round at a
+// time: a shared node whose user is read by exactly as many steps is left to that user, and a
+// node reading another one picked in the same round waits for the next round (that pick may
+// have made it cheap).
+void materialize_shared_costly(const Graph& g, std::vector<bool>& m) {
+  const size_t n = g.size();
+  auto inlined = [&](int32_t a) {
+    const IrNode& x = g[a];
+    return x.kind == Kind::Apply && !m[static_cast<size_t>(a)] && is_pointwise(x.op);
+  };
+  for (;;) {
+    // readers[v]: the steps inlining v; cost[v]: costly functions v's inlined value computes.
+    std::vector<int> readers(n, 0), cost(n, 0), mark(n, -1);
+    for (size_t i = 0; i < n; ++i) {
+      const IrNode& x = g[static_cast<int32_t>(i)];
+      if (x.kind != Kind::Apply || !is_pointwise(x.op)) continue;
+      cost[i] = kCostly[static_cast<size_t>(x.op)];
+      for (int32_t a : x.args)
+        if (inlined(a)) cost[i] += cost[static_cast<size_t>(a)];  // a shared subtree twice
+    }
+    const std::vector<Group> steps = fuse_with(g, m);
+    for (size_t s = 0; s < steps.size(); ++s) {
+      std::vector<int32_t> todo;
+      for (int32_t r : steps[s].roots) todo.insert(todo.end(), g[r].args.begin(), g[r].args.end());
+      while (!todo.empty()) {
+        int32_t a = todo.back();
+        todo.pop_back();
+        if (!inlined(a) || mark[static_cast<size_t>(a)] == static_cast<int>(s)) continue;
+        mark[static_cast<size_t>(a)] = static_cast<int>(s);
+        ++readers[static_cast<size_t>(a)];
+        for (int32_t b : g[a].args) todo.push_back(b);
+      }
+    }
+    auto candidate = [&](size_t v) {
+      return inlined(static_cast<int32_t>(v)) && readers[v] >= 2 && cost[v] >= 1;
+    };
+    std::vector<bool> top(n, false);
+    for (size_t v = 0; v < n; ++v) top[v] = candidate(v);
+    for (size_t u = 0; u < n; ++u)  // a candidate user as widely read covers its operands
+      if (candidate(u))
+        for (int32_t a : g[static_cast<int32_t>(u)].args)
+          if (readers[static_cast<size_t>(a)] == readers[u]) top[static_cast<size_t>(a)] = false;
+    // reads_top[v]: a top is inlined into v (then v waits for the next round).
+    std::vector<bool> reads_top(n, false), pick(n, false);
+    bool any = false;
+    for (size_t v = 0; v < n; ++v) {
+      const IrNode& x = g[static_cast<int32_t>(v)];
+      if (x.kind != Kind::Apply || !inlined(static_cast<int32_t>(v))) continue;
+      bool under = false;
+      for (int32_t a : x.args) {
+        const auto ai = static_cast<size_t>(a);
+        under = under || (inlined(a) && (reads_top[ai] || top[ai]));
+      }
+      reads_top[v] = under;
+      if (top[v] && !under) pick[v] = any = true;
+    }
+    if (!any) return;
+    for (size_t v = 0; v < n; ++v)
+      if (pick[v]) m[v] = true;
+  }
+}
+
+}  // namespace
+
+std::vector<bool> materialized(const Graph& g) {
+  std::vector<bool> m = required(g);
+  materialize_shared_costly(g, m);
+  return m;
+}
+
+std::vector<Group> fuse(const Graph& g) { return fuse_with(g, materialized(g)); }
 
 }  // namespace ember::jit

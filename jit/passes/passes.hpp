@@ -91,6 +91,9 @@ struct Lowered {
 /// fold, cse, dce, verify, fuse, store_in_place; EMBER_JIT_DUMP=passes prints the graph after
 /// each.
 Lowered run_pipeline(const Graph& traced, const std::string& region);
+/// One step in a line for the profiler: "matmul [256,784] x [784,512] -> [256,512]", "fused
+/// pointwise mul, add (3 values) over [512]".
+std::string step_label(const Graph& g, const Group& step);
 /// The steps as text ("  0: fused pointwise computing %3 %6 over [4, 3]").
 std::string steps_to_string(const Lowered& l);
 

@@ -1,5 +1,6 @@
 // The JIT's pass pipeline as a script (as Halide's Lower.cpp): each pass, then the IR after it
 // when EMBER_JIT_DUMP=passes. What a traced graph goes through before code generation.
+#include <algorithm>
 #include <iostream>
 #include <sstream>
 
@@ -20,12 +21,39 @@ const char* step_kind(Group::Kind k) {
     case Group::Kind::Library:
       return "library call";
     case Group::Kind::RowReduce:
-      return "fused row reductions (reductions over the last dim, then pointwise)";
+      return "fused row reductions";
   }
   return "?";
 }
 
 }  // namespace
+
+std::string step_label(const Graph& g, const Group& step) {
+  std::ostringstream os;
+  if (step.kind == Group::Kind::Library) {
+    const IrNode& n = g[step.roots[0]];
+    os << op_name(n.op);
+    const char* sep = " ";
+    for (int32_t a : n.args) {
+      if (g[a].kind == Kind::Scalar || g[a].kind == Kind::Const) continue;
+      os << sep << g[a].sizes;
+      sep = n.op == Op::Matmul ? " x " : ", ";
+    }
+    os << " -> " << n.sizes;
+    return os.str();
+  }
+  os << step_kind(step.kind) << ' ';
+  std::vector<const char*> names;  // the roots' ops, each once
+  for (int32_t r : step.roots) {
+    const char* name = op_name(g[r].op);
+    if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+  }
+  for (size_t i = 0; i < names.size() && i < 4; ++i) os << (i ? ", " : "") << names[i];
+  if (names.size() > 4) os << ", ...";
+  os << " (" << step.roots.size() << (step.roots.size() == 1 ? " value" : " values") << ") over "
+     << step.space;
+  return os.str();
+}
 
 std::string steps_to_string(const Lowered& l) {
   std::ostringstream os;

@@ -1,13 +1,12 @@
 // Internal to the conv2d kernels (ops/conv.cpp, ops/conv_backward.cpp): the geometry of one
-// convolution, im2col and its adjoint col2im over the planes of one image, and a scope that runs
-// OpenBLAS single-threaded while ember's threads split the batch.
+// convolution, and im2col and its adjoint col2im over the planes of one image.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
 #include <utility>
 
-extern "C" void openblas_set_num_threads(int);
+#include "runtime/parallel.hpp"
 
 namespace ember::detail {
 
@@ -112,18 +111,5 @@ void col2im(const ConvGeom& g, const T* col, T* x) {
         }
       }
 }
-
-/// Runs OpenBLAS on one thread for its lifetime (ember's threads split the work instead; BLAS
-/// threads would nest inside them), then restores `threads`. OpenBLAS's setting is global.
-class SingleThreadedBlas {
- public:
-  explicit SingleThreadedBlas(int threads) : threads_(threads) { openblas_set_num_threads(1); }
-  ~SingleThreadedBlas() { openblas_set_num_threads(threads_); }
-  SingleThreadedBlas(const SingleThreadedBlas&) = delete;
-  SingleThreadedBlas& operator=(const SingleThreadedBlas&) = delete;
-
- private:
-  int threads_;
-};
 
 }  // namespace ember::detail

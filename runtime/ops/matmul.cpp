@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <climits>
 #include <optional>
+#include <vector>
 
 #include "runtime/dispatch.hpp"
 #include "runtime/ops.hpp"
@@ -229,18 +230,34 @@ bool matmul_blas(const MatmulPlan& p, const T* ap, const T* bp, T* c) {
   auto call = choose_blas(p.n, p.m, p.k, p.ars, p.acs, p.brs, p.bcs, ldc);
   if (!call) return false;
   Dims idx(p.batch.size(), 0);
-  int64_t aoff = 0, boff = 0, nbatch = product(p.batch);
-  // A loop of calls: OpenBLAS threads each one, so no parallel_for around it.
-  for (int64_t bi = 0; bi < nbatch; ++bi) {
-    run_blas(*call, ap + aoff, bp + boff, c + bi * p.n * p.m);
+  const int64_t nbatch = product(p.batch);
+  std::vector<int64_t> aoff(static_cast<size_t>(nbatch)), boff(static_cast<size_t>(nbatch));
+  for (int64_t bi = 0, ao = 0, bo = 0; bi < nbatch; ++bi) {
+    aoff[static_cast<size_t>(bi)] = ao;
+    boff[static_cast<size_t>(bi)] = bo;
     for (size_t d = idx.size(); d-- > 0;) {
-      aoff += p.a_bstride[d];
-      boff += p.b_bstride[d];
+      ao += p.a_bstride[d];
+      bo += p.b_bstride[d];
       if (++idx[d] < p.batch[d]) break;
-      aoff -= p.a_bstride[d] * idx[d];
-      boff -= p.b_bstride[d] * idx[d];
+      ao -= p.a_bstride[d] * idx[d];
+      bo -= p.b_bstride[d] * idx[d];
       idx[d] = 0;
     }
+  }
+  auto run = [&](int64_t lo, int64_t hi) {
+    for (int64_t bi = lo; bi < hi; ++bi)
+      run_blas(*call, ap + aoff[static_cast<size_t>(bi)], bp + boff[static_cast<size_t>(bi)],
+               c + bi * p.n * p.m);
+  };
+  // Small products (attention's [128, 64] x [64, 128] per head) split over ember's threads, a
+  // batch each, with OpenBLAS on one thread: OpenBLAS threading each small call cost a thread
+  // hand-off per call. Larger ones are threaded by OpenBLAS, one call after the other.
+  const int threads = in_parallel_region() ? 1 : get_num_threads();
+  if (threads > 1 && nbatch >= 2 && 2.0 * double(p.n) * double(p.m) * double(p.k) < 3e7) {
+    detail::SingleThreadedBlas one(threads);
+    parallel_for(0, nbatch, 1, run);
+  } else {
+    run(0, nbatch);
   }
   return true;
 }

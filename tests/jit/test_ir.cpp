@@ -277,3 +277,37 @@ TEST_CASE("fusion: reductions over the last dim and their pointwise readers shar
     CHECK(steps[1].kind == Group::Kind::Reduce);
   }
 }
+
+TEST_CASE("fusion: a costly value several kernels read is computed once", "[jit][passes]") {
+  // A gelu derivative as in a layer norm's backward: dy * (erf(x) + exp(-x * x)), read by a
+  // reduction over the rows, one over the columns and a pointwise output.
+  Graph g;
+  int32_t x = input(g, 0, {8, 16});
+  int32_t dy = input(g, 1, {8, 16});
+  int32_t e = apply(g, Op::Erf, {x}, {8, 16});
+  int32_t sq = apply(g, Op::Mul, {x, x}, {8, 16});
+  int32_t ex = apply(g, Op::Exp, {apply(g, Op::Neg, {sq}, {8, 16})}, {8, 16});
+  int32_t d = apply(g, Op::Mul, {dy, apply(g, Op::Add, {e, ex}, {8, 16})}, {8, 16});
+  int32_t scaled = apply(g, Op::Mul, {d, constant(g, 3)}, {8, 16});  // cheap once d is stored
+  int32_t rows = apply(g, Op::Sum, {scaled}, {8, 1}, ReduceAttrs{{1}, true});
+  int32_t cols = apply(g, Op::Sum, {d}, {16}, ReduceAttrs{{0}, false});
+  int32_t out = apply(g, Op::Sub, {scaled, rows}, {8, 16});
+  int32_t cheap = apply(g, Op::Add, {x, dy}, {8, 16});  // shared, but no costly function
+  int32_t c1 = apply(g, Op::Sum, {cheap}, {16}, ReduceAttrs{{0}, false});
+  int32_t c2 = apply(g, Op::Mean, {cheap}, {16}, ReduceAttrs{{0}, false});
+  g.outputs = {out, cols, c1, c2};
+
+  std::vector<bool> mat = materialized(g);
+  CHECK(mat[static_cast<size_t>(d)]);  // the widest-read costly node, once
+  CHECK_FALSE(mat[static_cast<size_t>(e)]);
+  CHECK_FALSE(mat[static_cast<size_t>(ex)]);
+  CHECK_FALSE(mat[static_cast<size_t>(scaled)]);  // only a multiplication of d after that
+  CHECK_FALSE(mat[static_cast<size_t>(cheap)]);
+  std::vector<Group> steps = fuse(g);
+  REQUIRE(steps.size() == 5);
+  CHECK(steps[0].kind == Group::Kind::Pointwise);
+  CHECK(steps[0].roots == std::vector<int32_t>{d});
+  CHECK(steps[1].kind == Group::Kind::RowReduce);  // rows, then out, reading d from memory
+  CHECK(steps[1].roots == std::vector<int32_t>{rows, out});
+  CHECK(steps[2].roots == std::vector<int32_t>{cols});
+}

@@ -87,7 +87,10 @@ TEST_CASE("the profiler writes a Chrome trace of its events", "[jit][profiler]")
   std::map<std::string, int> cats;
   double last_ts = -1;
   for (const auto& e : ev) {
-    CHECK(e.at("name") == "prof \"trace\"");
+    if (e.at("cat") == "step")  // a fused run's kernel, named by what it computes
+      CHECK(e.at("args").at("region") == "prof \"trace\"");
+    else
+      CHECK(e.at("name") == "prof \"trace\"");
     CHECK(e.at("ph") == "X");
     CHECK(e.at("dur").get<double>() >= 0);
     CHECK(e.at("ts").get<double>() >= 0);
@@ -98,7 +101,46 @@ TEST_CASE("the profiler writes a Chrome trace of its events", "[jit][profiler]")
   CHECK(cats["compile"] == 1);
   CHECK(cats["tier-up"] == 1);
   CHECK(cats["eager"] == 0);
+  CHECK(cats["step"] >= 3);  // each fused run's steps nest under it
   CHECK(last_ts >= 0);
   CHECK_THROWS_WITH(prof.write_chrome_trace("/nonexistent-dir/trace.json"),
                     Catch::Contains("cannot open '/nonexistent-dir/trace.json'"));
+}
+
+TEST_CASE("the profiler times each step of the fused runs", "[jit][profiler]") {
+  test::HotThreshold hot(1);
+  test::TierUpRuns tier(0);
+  Tensor x = test::seeded_randn({32, 48}, 4), w = test::seeded_randn({48, 16}, 5);
+  jit::Profiler prof;
+  Tensor keep;
+  for (int i = 0; i < 4; ++i) {
+    jit::Region r("prof_steps");
+    keep = tanh(matmul(x * 0.8125, w)).sum(-1);
+  }
+  prof.stop();
+  std::vector<jit::Profiler::RegionStats> rs = prof.regions();
+  REQUIRE(rs.size() == 1);
+  REQUIRE(rs[0].fused_runs == 4);
+  std::vector<jit::Profiler::StepStats> st = prof.steps();
+  REQUIRE(st.size() == 3);  // x * c; the matmul; tanh and the row sum
+  double total = 0;
+  for (const auto& s : st) {
+    INFO(s.what);
+    CHECK(s.region == "prof_steps");
+    CHECK(s.runs == 4);
+    CHECK(s.ms >= 0);
+    total += s.ms;
+  }
+  CHECK(total <= rs[0].fused_ms);
+  CHECK(st[0].step == 0);
+  CHECK_FALSE(st[0].library);
+  CHECK_THAT(st[0].what, Catch::StartsWith("fused pointwise mul (1 value) over [32, 48]"));
+  CHECK(st[1].library);
+  CHECK(st[1].what == "matmul [32, 48] x [48, 16] -> [32, 16]");
+  CHECK_FALSE(st[2].library);
+  std::ostringstream os;
+  prof.report_steps(os);
+  INFO(os.str());
+  CHECK_THAT(os.str(), Catch::Contains("region 'prof_steps': 4 fused runs") &&
+                           Catch::Contains("library calls") && Catch::Contains("matmul [32, 48]"));
 }
