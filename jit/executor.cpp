@@ -494,7 +494,7 @@ std::shared_ptr<const Plan> compile_plan(const std::string& region, const Graph&
     l.graph = plan->graph;
     l.steps = plan->steps;
     std::cerr << "ember: jit: region '" << region << "', traced graph:\n"
-              << traced.to_string() << "after fold, cse, dce:\n"
+              << traced.to_string() << "after fold, cse, dce, split_reductions:\n"
               << plan->graph.to_string() << "steps:\n"
               << steps_to_string(l);
   }

@@ -1,6 +1,6 @@
 // Graph passes, one per file, run as a straight script by run_pipeline() (jit/passes/pipeline.cpp):
-// fold, cse, dce; then fuse() cuts the graph into fused kernels and library calls, and
-// stores_in_place() picks the writes those kernels store straight into their memory.
+// fold, cse, dce, split_reductions; then fuse() cuts the graph into fused kernels and library
+// calls, and stores_in_place() picks the writes those kernels store straight into their memory.
 #pragma once
 
 #include <string>
@@ -18,6 +18,12 @@ Graph fold(const Graph& g);
 Graph cse(const Graph& g);
 /// Dead-code elimination: drops nodes no output depends on.
 Graph dce(const Graph& g);
+
+/// A reduction of every dim of a large floating operand ([16, 128, 256] -> [], a loss's mean)
+/// becomes a reduction over all dims but the first, then one over the partials: the first runs
+/// in parallel over the first dim's indices, where one item would run on one thread. Sum, mean
+/// (of equal-sized parts), amax and amin give the same value up to the partials' rounding.
+Graph split_reductions(const Graph& g);
 
 /// True for ops the fused kernels compute elementwise (with broadcasting).
 bool is_pointwise(Op op);
@@ -88,8 +94,8 @@ struct Lowered {
   std::vector<Group> steps;
   std::vector<InPlaceStore> in_place;
 };
-/// fold, cse, dce, verify, fuse, store_in_place; EMBER_JIT_DUMP=passes prints the graph after
-/// each.
+/// fold, cse, dce, split_reductions, verify, fuse, store_in_place; EMBER_JIT_DUMP=passes prints the
+/// graph after each.
 Lowered run_pipeline(const Graph& traced, const std::string& region);
 /// One step in a line for the profiler: "matmul [256,784] x [784,512] -> [256,512]", "fused
 /// pointwise mul, add (3 values) over [512]".

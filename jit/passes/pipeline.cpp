@@ -84,6 +84,8 @@ Lowered run_pipeline(const Graph& traced, const std::string& region) {
   after("cse", l.graph);
   l.graph = dce(l.graph);
   after("dce", l.graph);
+  l.graph = split_reductions(l.graph);
+  after("split_reductions", l.graph);
   l.graph.verify();
   l.steps = fuse(l.graph);
   l.in_place = stores_in_place(l.graph, l.steps);

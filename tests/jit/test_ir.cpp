@@ -311,3 +311,32 @@ TEST_CASE("fusion: a costly value several kernels read is computed once", "[jit]
   CHECK(steps[1].roots == std::vector<int32_t>{rows, out});
   CHECK(steps[2].roots == std::vector<int32_t>{cols});
 }
+
+TEST_CASE("split_reductions: a whole reduction of a large operand runs in two steps",
+          "[jit][passes]") {
+  for (bool keepdim : {false, true}) {
+    Graph g;
+    int32_t x = input(g, 0, {16, 64, 96});
+    int32_t sq = apply(g, Op::Mul, {x, x}, {16, 64, 96});
+    int32_t m =
+        apply(g, Op::Mean, {sq}, keepdim ? Dims{1, 1, 1} : Dims{}, ReduceAttrs{{}, keepdim});
+    int32_t small = apply(g, Op::Sum, {input(g, 1, {4, 8})}, {}, ReduceAttrs{{}, false});
+    g.outputs = {m, small};
+    Graph s = split_reductions(g);
+    s.verify();
+    INFO(s.to_string());
+    REQUIRE(s.size() == g.size() + 1);  // one partial reduction more; the small sum stays
+    const IrNode& whole = s[s.outputs[0]];
+    const IrNode& part = s[whole.args[0]];
+    CHECK(whole.op == Op::Mean);
+    CHECK(whole.sizes == g[m].sizes);
+    CHECK(part.op == Op::Mean);
+    CHECK(part.sizes == (keepdim ? Dims{16, 1, 1} : Dims{16}));
+    CHECK(std::get<ReduceAttrs>(part.attrs).dims == Dims{1, 2});
+    CHECK(s[part.args[0]].op == Op::Mul);
+    CHECK(std::get<ReduceAttrs>(s[s.outputs[1]].attrs).dims.empty());
+    std::vector<Group> steps = fuse(s);
+    REQUIRE(steps.size() == 3);
+    CHECK(steps[0].space == Dims{16, 64, 96});  // over 16 items, the square inlined
+  }
+}

@@ -693,3 +693,32 @@ TEST_CASE("clamps whose bounds agree to 6 digits stay apart in a region", "[jit]
     CHECK(test::values(y) == want);
   }
 }
+
+TEST_CASE("whole reductions of large operands (split in two steps) give eager's values", "[jit]") {
+  test::CompiledPath path;
+  for (DType d : {kFloat32, kFloat64}) {
+    Tensor x = test::seeded_randn({16, 40, 128}, 21, d), y = test::seeded_randn({128}, 22, d);
+    x.view({-1}).narrow(0, 777, 1).fill_(std::numeric_limits<double>::quiet_NaN());
+    Tensor x_finite = test::seeded_randn({16, 40, 128}, 23, d);
+    auto body = [&](const Tensor& a) {
+      Tensor t = a * 3 + y;
+      return std::vector<Tensor>{(t * t).mean(),   t.sum(),          t.amax(),
+                                 t.amin({}, true), t.mean({}, true), (t * 0.5).sum({0, 1, 2})};
+    };
+    for (const Tensor* in : {&x_finite, &x}) {
+      std::vector<Tensor> want = body(*in);
+      for (int run = 0; run < 6; ++run) {
+        std::vector<Tensor> got;
+        {
+          jit::Region r("split_reductions");
+          got = body(*in);
+        }
+        test::settle_compiles();
+        for (size_t i = 0; i < want.size(); ++i)
+          require_same(got[i], want[i],
+                       "output " + std::to_string(i) + ", run " + std::to_string(run + 1) + ", " +
+                           dtype_name(d) + (in == &x ? ", with a NaN" : ""));
+      }
+    }
+  }
+}
