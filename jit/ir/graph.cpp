@@ -191,10 +191,23 @@ int32_t Graph::add(IrNode n) {
 }
 
 std::string Graph::signature() const {
+  // An input whose memory no other input reads and the graph does not write is read through its
+  // own data pointer: where it starts in that memory changes nothing in the compiled code. Its
+  // offset is left out, so that batches sliced from one tensor (x.narrow(0, i * b, b)) share a
+  // signature instead of filling the specialisation cap with one per batch.
+  std::unordered_map<int32_t, int> readers;  // storage -> Input nodes, or -1 when written
+  for (const IrNode& n : nodes_)
+    if (n.kind == Kind::Input) ++readers[n.storage];
+  for (const Write& w : writes) readers[w.storage] = -1;
   std::string s;
   s.reserve(nodes_.size() * 40);
   for (size_t i = 0; i < nodes_.size(); ++i) {
-    s += dirty_ ? nodes_[i].key() : keys_[i];
+    const IrNode& n = nodes_[i];
+    const std::string& key = dirty_ ? n.key() : keys_[i];
+    if (n.kind == Kind::Input && readers[n.storage] == 1)
+      s.append(key, 0, key.rfind('+') + 1);  // the key without the offset after '+'
+    else
+      s += key;
     s += ';';
   }
   s += "->";

@@ -79,7 +79,8 @@ class Graph {
   void take_results(const Graph& g, const std::vector<int32_t>& remap);
 
   /// The guard: the whole graph as text (node keys and outputs). Two graphs with equal
-  /// signatures compute the same function of inputs with the same layouts.
+  /// signatures compute the same function of inputs with the same layouts (an input's offset
+  /// into its memory counts only where another input reads that memory or the graph writes it).
   std::string signature() const;
   /// Printed as in the header comment above.
   std::string to_string() const;

@@ -340,3 +340,32 @@ TEST_CASE("split_reductions: a whole reduction of a large operand runs in two st
     CHECK(steps[0].space == Dims{16, 64, 96});  // over 16 items, the square inlined
   }
 }
+
+TEST_CASE("signature: an input's offset counts only where its memory is shared or written",
+          "[jit][ir]") {
+  // x at `offset` in storage 0; y in storage `y_storage`; x * y; optionally written back into 0.
+  auto graph = [](double offset, int32_t y_storage, bool write) {
+    Graph g;
+    IrNode x;
+    x.kind = Kind::Input;
+    x.input = 0;
+    x.sizes = {4, 8};
+    x.strides = {8, 1};
+    x.storage = 0;
+    x.value = offset;
+    IrNode y = x;
+    y.input = 1;
+    y.storage = y_storage;
+    y.value = 0;
+    int32_t xi = g.add(x), yi = g.add(y);
+    int32_t m = apply(g, Op::Mul, {xi, yi}, {4, 8});
+    g.outputs = {m};
+    if (write) g.writes.push_back({m, 0});
+    return g.signature();
+  };
+  // a batch sliced at another offset of its own memory: the same signature
+  CHECK(graph(0, 1, false) == graph(32, 1, false));
+  // the memory another input reads (x and y overlap or not) or the graph writes: offsets count
+  CHECK(graph(0, 0, false) != graph(32, 0, false));
+  CHECK(graph(0, 1, true) != graph(32, 1, true));
+}
