@@ -45,7 +45,8 @@ Result train(const Data& d, bool region) {
   for (int64_t epoch = 0; epoch < kEpochs; ++epoch) {
     net.train();
     for (int64_t s = 0; s < steps; ++s) {
-      Tensor x = d.train_x.narrow(0, s * kBatch, kBatch), y = d.train_y.narrow(0, s * kBatch, kBatch);
+      Tensor x = d.train_x.narrow(0, s * kBatch, kBatch),
+             y = d.train_y.narrow(0, s * kBatch, kBatch);
       Tensor loss;
       {
         std::optional<jit::Region> reg;
