@@ -208,8 +208,8 @@ void materialize_shared_costly(const Graph& g, std::vector<bool>& m) {
       const IrNode& x = g[static_cast<int32_t>(i)];
       if (x.kind != Kind::Apply || !is_pointwise(x.op)) continue;
       cost[i] = kCostly[static_cast<size_t>(x.op)];
-      for (int32_t a : x.args)
-        if (inlined(a)) cost[i] += cost[static_cast<size_t>(a)];  // a shared subtree twice
+      for (int32_t a : x.args)  // a shared subtree counts twice, so saturate (x = x * x ...)
+        if (inlined(a)) cost[i] = std::min(cost[i] + cost[static_cast<size_t>(a)], 1 << 20);
     }
     const std::vector<Group> steps = fuse_with(g, m);
     for (size_t s = 0; s < steps.size(); ++s) {

@@ -369,3 +369,19 @@ TEST_CASE("signature: an input's offset counts only where its memory is shared o
   CHECK(graph(0, 0, false) != graph(32, 0, false));
   CHECK(graph(0, 1, true) != graph(32, 1, true));
 }
+
+TEST_CASE("fusion: a deep chain of shared costly values stays bounded", "[jit][passes]") {
+  // x_{i+1} = exp(x_i) * exp(x_i) sixty times: its cone counts 2^60 costly calls along paths.
+  Graph g;
+  int32_t x = input(g, 0, {4, 8});
+  for (int i = 0; i < 60; ++i) {
+    int32_t e = apply(g, Op::Exp, {x}, {4, 8});
+    x = apply(g, Op::Mul, {e, e}, {4, 8});
+  }
+  int32_t s0 = apply(g, Op::Sum, {x}, {8}, ReduceAttrs{{0}, false});
+  int32_t s1 = apply(g, Op::Sum, {x}, {4}, ReduceAttrs{{1}, false});
+  g.outputs = {s0, s1};
+  std::vector<bool> mat = materialized(g);
+  CHECK(mat[static_cast<size_t>(x)]);  // read by both reductions: computed once
+  CHECK(fuse(g).size() == 3);
+}
