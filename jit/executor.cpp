@@ -414,7 +414,7 @@ void run_plan(const Plan& p, const Run& run, const std::vector<std::shared_ptr<S
       int32_t r = step.roots[0];
       vals[static_cast<size_t>(r)] = run_library(g, g[r], vals);
       release();
-      if (timed) prof::record_step(p.region, int(s), p.labels[s], t0, prof::Clock::now());
+      if (timed) prof::record_step(p.region, int(s), p.labels[s], true, t0, prof::Clock::now());
       continue;
     }
     for (int32_t r : step.roots) {
@@ -432,7 +432,7 @@ void run_plan(const Plan& p, const Run& run, const std::vector<std::shared_ptr<S
     char* const* ptrs = bufs.data();
     parallel_for(0, k.range, k.grain, [fn, ptrs](int64_t b, int64_t e) { fn(ptrs, b, e); });
     release();
-    if (timed) prof::record_step(p.region, int(s), p.labels[s], t0, prof::Clock::now());
+    if (timed) prof::record_step(p.region, int(s), p.labels[s], false, t0, prof::Clock::now());
   }
   if (g_fused_hook) [[unlikely]]
     g_fused_hook(g, vals);
@@ -489,7 +489,7 @@ std::shared_ptr<const Plan> compile_plan(const std::string& region, const Graph&
     if (plan->graph[static_cast<int32_t>(i)].kind == Kind::Apply &&
         is_strided_view(plan->graph[static_cast<int32_t>(i)].op))
       plan->views.push_back(static_cast<int32_t>(i));
-  std::vector<bool> mat = materialized(plan->graph);
+  const std::vector<bool>& mat = l.mat;
   if (dump_enabled("graph") && tier == first_tier()) {  // once, not again at the tier-up
     l.graph = plan->graph;
     l.steps = plan->steps;

@@ -26,8 +26,9 @@ using profiling::Event;
 struct Record {
   std::string region;
   Event what;
-  int step = -1;  // Event::Step: the step's number and what it computes
+  int step = -1;  // Event::Step: the step's number, what it computes, whether a library call
   std::string label;
+  bool library = false;
   Clock::time_point start, end;
   int tid;
   int64_t kernels, disk_hits;
@@ -86,7 +87,8 @@ bool active() { return g_active.load(std::memory_order_relaxed) > 0; }
 
 void record(const std::string& region, Event what, Clock::time_point start, Clock::time_point end,
             int64_t kernels, int64_t disk_hits, double compile_ms) {
-  Record r{region, what, -1, {}, start, end, thread_number(), kernels, disk_hits, compile_ms};
+  Record r{region,          what,    -1,        {},        false, start, end,
+           thread_number(), kernels, disk_hits, compile_ms};
   std::lock_guard lk(g_mu);
   for (const auto& p : g_profilers) {
     std::lock_guard plk(p->mu);
@@ -94,9 +96,9 @@ void record(const std::string& region, Event what, Clock::time_point start, Cloc
   }
 }
 
-void record_step(const std::string& region, int step, const std::string& what,
+void record_step(const std::string& region, int step, const std::string& what, bool library,
                  Clock::time_point start, Clock::time_point end) {
-  Record r{region, Event::Step, step, what, start, end, thread_number(), 0, 0, 0};
+  Record r{region, Event::Step, step, what, library, start, end, thread_number(), 0, 0, 0};
   std::lock_guard lk(g_mu);
   for (const auto& p : g_profilers) {
     std::lock_guard plk(p->mu);
@@ -153,10 +155,8 @@ std::vector<Profiler::StepStats> Profiler::steps() const {
     if (r.what != Event::Step) continue;
     auto [it, fresh] = index.emplace(std::tuple(r.region, r.step, r.label), out.size());
     if (fresh)
-      out.push_back(StepStats{.region = r.region,
-                              .step = r.step,
-                              .what = r.label,
-                              .library = r.label.rfind("fused", 0) != 0});
+      out.push_back(
+          StepStats{.region = r.region, .step = r.step, .what = r.label, .library = r.library});
     StepStats& s = out[it->second];
     ++s.runs;
     s.ms += ms(r.end - r.start);

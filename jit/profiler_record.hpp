@@ -19,9 +19,9 @@ bool active();
 void record(const std::string& region, Event what, Clock::time_point start, Clock::time_point end,
             int64_t kernels = 0, int64_t disk_hits = 0, double compile_ms = 0);
 
-/// One step (a fused kernel or a library call) of a fused run of `region`: its number in the
-/// plan and what it computes.
-void record_step(const std::string& region, int step, const std::string& what,
+/// One step (a fused kernel, or a library call when `library`) of a fused run of `region`: its
+/// number in the plan and what it computes.
+void record_step(const std::string& region, int step, const std::string& what, bool library,
                  Clock::time_point start, Clock::time_point end);
 
 }  // namespace ember::jit::profiling

@@ -195,16 +195,21 @@ std::string Graph::signature() const {
   // own data pointer: where it starts in that memory changes nothing in the compiled code. Its
   // offset is left out, so that batches sliced from one tensor (x.narrow(0, i * b, b)) share a
   // signature instead of filling the specialisation cap with one per batch.
-  std::unordered_map<int32_t, int> readers;  // storage -> Input nodes, or -1 when written
+  // Storage ids are numbered from 0 in order of appearance.
+  std::vector<int> readers;  // by storage: its Input nodes, or -1 when written
+  auto slot = [&](int32_t st) -> int& {
+    if (static_cast<size_t>(st) >= readers.size()) readers.resize(static_cast<size_t>(st) + 1, 0);
+    return readers[static_cast<size_t>(st)];
+  };
   for (const IrNode& n : nodes_)
-    if (n.kind == Kind::Input) ++readers[n.storage];
-  for (const Write& w : writes) readers[w.storage] = -1;
+    if (n.kind == Kind::Input) ++slot(n.storage);
+  for (const Write& w : writes) slot(w.storage) = -1;
   std::string s;
   s.reserve(nodes_.size() * 40);
   for (size_t i = 0; i < nodes_.size(); ++i) {
     const IrNode& n = nodes_[i];
     const std::string& key = dirty_ ? n.key() : keys_[i];
-    if (n.kind == Kind::Input && readers[n.storage] == 1)
+    if (n.kind == Kind::Input && slot(n.storage) == 1)
       s.append(key, 0, key.rfind('+') + 1);  // the key without the offset after '+'
     else
       s += key;

@@ -261,6 +261,8 @@ std::vector<bool> materialized(const Graph& g) {
   return m;
 }
 
+std::vector<Group> fuse(const Graph& g, const std::vector<bool>& mat) { return fuse_with(g, mat); }
+
 std::vector<Group> fuse(const Graph& g) { return fuse_with(g, materialized(g)); }
 
 }  // namespace ember::jit

@@ -59,6 +59,8 @@ struct Group {
   Dims space;
 };
 
+/// Fusion with the materialised nodes given (materialized(g), computed once per compile).
+std::vector<Group> fuse(const Graph& g, const std::vector<bool>& mat);
 /// Fusion: every node whose value must exist in memory (outputs, reductions, row ops, library
 /// calls and their operands) becomes a root; pointwise nodes that are not roots are inlined
 /// into every root that reads them. Consecutive pointwise roots of the same shape share one
@@ -77,7 +79,8 @@ struct InPlaceStore {
 };
 /// The writes of g (fused into `steps`) whose old content nobody reads after the writing step
 /// stores the new one, so that no copy pass is needed.
-std::vector<InPlaceStore> stores_in_place(const Graph& g, const std::vector<Group>& steps);
+std::vector<InPlaceStore> stores_in_place(const Graph& g, const std::vector<Group>& steps,
+                                          const std::vector<bool>& mat);
 /// Whether `in`, an Input node of the memory that the write of `value` fills, reads it element
 /// for element as value's own layout (whole, contiguous, same dtype): then a kernel computing
 /// value may store each element where it read it.
@@ -91,6 +94,7 @@ namespace ember::jit {
 /// and the writes its kernels store in place.
 struct Lowered {
   Graph graph;
+  std::vector<bool> mat;  ///< materialized(graph): the steps' roots and what they read
   std::vector<Group> steps;
   std::vector<InPlaceStore> in_place;
 };

@@ -87,8 +87,9 @@ Lowered run_pipeline(const Graph& traced, const std::string& region) {
   l.graph = split_reductions(l.graph);
   after("split_reductions", l.graph);
   l.graph.verify();
-  l.steps = fuse(l.graph);
-  l.in_place = stores_in_place(l.graph, l.steps);
+  l.mat = materialized(l.graph);
+  l.steps = fuse(l.graph, l.mat);
+  l.in_place = stores_in_place(l.graph, l.steps, l.mat);
   if (dump)
     std::cerr << "ember: jit: region '" << region << "' after fuse, store_in_place:\n"
               << steps_to_string(l);

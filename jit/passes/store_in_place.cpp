@@ -39,10 +39,10 @@ bool reads_as_written(const IrNode& in, const IrNode& value) {
          in.strides == contiguous_strides(value.sizes) && in.value == 0 && in.dtype == value.dtype;
 }
 
-std::vector<InPlaceStore> stores_in_place(const Graph& g, const std::vector<Group>& steps) {
+std::vector<InPlaceStore> stores_in_place(const Graph& g, const std::vector<Group>& steps,
+                                          const std::vector<bool>& mat) {
   std::vector<InPlaceStore> out;
   if (g.writes.empty()) return out;
-  std::vector<bool> mat = materialized(g);
   std::vector<int> step_of(g.size(), -1);
   for (size_t s = 0; s < steps.size(); ++s)
     for (int32_t r : steps[s].roots) step_of[static_cast<size_t>(r)] = static_cast<int>(s);

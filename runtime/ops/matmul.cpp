@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <climits>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "runtime/dispatch.hpp"
@@ -193,6 +194,27 @@ MatmulPlan plan_matmul(const Tensor& a, const Tensor& b) {
   return p;
 }
 
+// Each batch's element offset into a and into b, in order (the batch dims' last fastest).
+std::pair<std::vector<int64_t>, std::vector<int64_t>> batch_offsets(const MatmulPlan& p) {
+  const auto nbatch = static_cast<size_t>(product(p.batch));
+  std::vector<int64_t> aoff(nbatch), boff(nbatch);
+  Dims idx(p.batch.size(), 0);
+  int64_t ao = 0, bo = 0;
+  for (size_t bi = 0; bi < nbatch; ++bi) {
+    aoff[bi] = ao;
+    boff[bi] = bo;
+    for (size_t d = idx.size(); d-- > 0;) {
+      ao += p.a_bstride[d];
+      bo += p.b_bstride[d];
+      if (++idx[d] < p.batch[d]) break;
+      ao -= p.a_bstride[d] * idx[d];
+      bo -= p.b_bstride[d] * idx[d];
+      idx[d] = 0;
+    }
+  }
+  return {std::move(aoff), std::move(boff)};
+}
+
 // When b is the same matrix for every batch and a's batch dims run evenly into its rows, the
 // whole product is one [batch*n, k] x [k, m] GEMM (x @ W^T in a linear layer over [B, T, in]).
 bool fold_batch_into_rows(const MatmulPlan& p, int64_t& rows, int64_t& rs) {
@@ -229,21 +251,8 @@ bool matmul_blas(const MatmulPlan& p, const T* ap, const T* bp, T* c) {
   }
   auto call = choose_blas(p.n, p.m, p.k, p.ars, p.acs, p.brs, p.bcs, ldc);
   if (!call) return false;
-  Dims idx(p.batch.size(), 0);
   const int64_t nbatch = product(p.batch);
-  std::vector<int64_t> aoff(static_cast<size_t>(nbatch)), boff(static_cast<size_t>(nbatch));
-  for (int64_t bi = 0, ao = 0, bo = 0; bi < nbatch; ++bi) {
-    aoff[static_cast<size_t>(bi)] = ao;
-    boff[static_cast<size_t>(bi)] = bo;
-    for (size_t d = idx.size(); d-- > 0;) {
-      ao += p.a_bstride[d];
-      bo += p.b_bstride[d];
-      if (++idx[d] < p.batch[d]) break;
-      ao -= p.a_bstride[d] * idx[d];
-      bo -= p.b_bstride[d] * idx[d];
-      idx[d] = 0;
-    }
-  }
+  const auto [aoff, boff] = batch_offsets(p);
   auto run = [&](int64_t lo, int64_t hi) {
     for (int64_t bi = lo; bi < hi; ++bi)
       run_blas(*call, ap + aoff[static_cast<size_t>(bi)], bp + boff[static_cast<size_t>(bi)],
@@ -290,22 +299,7 @@ void matmul_int64(const Tensor& a0, const Tensor& b0, const Tensor& out) {
   const int64_t* bp = b.data_ptr<int64_t>();
   int64_t* c = out.data_ptr<int64_t>();
   int64_t nbatch = product(p.batch), n = p.n, m = p.m, k = p.k;
-  // Batch offsets of each operand, computed once.
-  std::vector<int64_t> aoff(nbatch), boff(nbatch);
-  Dims idx(p.batch.size(), 0);
-  for (int64_t bi = 0; bi < nbatch; ++bi) {
-    int64_t ao = 0, bo = 0;
-    for (size_t d = 0; d < idx.size(); ++d) {
-      ao += idx[d] * p.a_bstride[d];
-      bo += idx[d] * p.b_bstride[d];
-    }
-    aoff[bi] = ao;
-    boff[bi] = bo;
-    for (size_t d = idx.size(); d-- > 0;) {
-      if (++idx[d] < p.batch[d]) break;
-      idx[d] = 0;
-    }
-  }
+  const auto [aoff, boff] = batch_offsets(p);
   // Contiguous operands: the inner loop runs along a row of b and a row of c.
   int64_t grain = std::max<int64_t>(1, kGrainSize / std::max<int64_t>(1, k * m));
   parallel_for(0, nbatch * n, grain, [&](int64_t lo, int64_t hi) {
