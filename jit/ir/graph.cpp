@@ -1,5 +1,6 @@
 #include "jit/ir/graph.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <optional>
 #include <sstream>
@@ -195,11 +196,13 @@ std::string Graph::signature() const {
   // own data pointer: where it starts in that memory changes nothing in the compiled code. Its
   // offset is left out, so that batches sliced from one tensor (x.narrow(0, i * b, b)) share a
   // signature instead of filling the specialisation cap with one per batch.
-  // Storage ids are numbered from 0 in order of appearance.
-  std::vector<int> readers;  // by storage: its Input nodes, or -1 when written
+  // Storage ids are numbered from 0 in order of appearance (-1: an input made without one, as
+  // tests build them, has the first slot).
+  std::vector<int> readers;  // by storage + 1: its Input nodes, or -1 when written
   auto slot = [&](int32_t st) -> int& {
-    if (static_cast<size_t>(st) >= readers.size()) readers.resize(static_cast<size_t>(st) + 1, 0);
-    return readers[static_cast<size_t>(st)];
+    const auto i = static_cast<size_t>(std::max(st, -1) + 1);
+    if (i >= readers.size()) readers.resize(i + 1, 0);
+    return readers[i];
   };
   for (const IrNode& n : nodes_)
     if (n.kind == Kind::Input) ++slot(n.storage);
