@@ -91,6 +91,8 @@ struct Plan {
   /// dropped after it, as eager code frees a temporary after its last use, so that the next
   /// steps' allocations reuse memory that is still in cache.
   std::vector<std::vector<int32_t>> release;
+  /// Per node: the library nodes computed by one kernel call with it (joint_calls), or empty.
+  std::vector<std::vector<int32_t>> joint;
   Tier tier = Tier::Full;
   std::string region;               // for the profiler:
   std::vector<std::string> labels;  // what each step computes (step_label)
@@ -275,9 +277,48 @@ Tensor run_library(const Graph& g, const IrNode& n, std::vector<Tensor>& vals) {
   std::vector<Tensor> args;
   for (int32_t a : n.args) args.push_back(g[a].kind == Kind::Const ? constant(g[a]) : vals[a]);
   if (n.op == Op::Copy_) return write_through_view(n, args[0], args[1]);
-  Tensor r = op_info(n.op).kernel(args, n.attrs)[0];
+  // A kernel with several results computes the one the node asks for (conv2d_backward's mask
+  // names one gradient): the first defined.
+  TensorList rs = op_info(n.op).kernel(args, n.attrs);
+  Tensor r = *std::find_if(rs.begin(), rs.end(), [](const Tensor& t) { return t.defined(); });
   // A pointwise node may be larger than its operands (a write's value broadcast to its memory).
   return r.sizes() == n.sizes ? r : r.expand(n.sizes);
+}
+
+// conv2d_backward nodes of the same operands and attributes, each computing one gradient (see
+// jit/trace/trace.cpp), are computed by one call of the kernel, which shares its work between
+// them (the operands' layouts, the output gradient's reorder): per node, the group it belongs
+// to (itself included), or empty.
+std::vector<std::vector<int32_t>> joint_calls(const Graph& g) {
+  std::vector<std::vector<int32_t>> joint(g.size());
+  std::map<std::pair<std::vector<int32_t>, std::string>, std::vector<int32_t>> groups;
+  for (size_t i = 0; i < g.size(); ++i) {
+    const IrNode& n = g[static_cast<int32_t>(i)];
+    if (n.kind != Kind::Apply || n.op != Op::Conv2dBackward) continue;
+    ConvAttrs a = std::get<ConvAttrs>(n.attrs);
+    a.output_mask[0] = a.output_mask[1] = a.output_mask[2] = false;
+    groups[{n.args, attrs_to_string(a)}].push_back(static_cast<int32_t>(i));
+  }
+  for (const auto& [key, nodes] : groups)
+    if (nodes.size() > 1)
+      for (int32_t v : nodes) joint[static_cast<size_t>(v)] = nodes;
+  return joint;
+}
+
+// Runs the library nodes of one joint group as one call: each takes the result its mask names.
+void run_joint(const Graph& g, const std::vector<int32_t>& nodes, std::vector<Tensor>& vals) {
+  const IrNode& first = g[nodes.front()];
+  ConvAttrs a = std::get<ConvAttrs>(first.attrs);
+  for (int32_t v : nodes)
+    for (int k = 0; k < 3; ++k) a.output_mask[k] |= std::get<ConvAttrs>(g[v].attrs).output_mask[k];
+  std::vector<Tensor> args;
+  for (int32_t x : first.args)
+    args.push_back(g[x].kind == Kind::Const ? constant(g[x]) : vals[static_cast<size_t>(x)]);
+  TensorList rs = op_info(first.op).kernel(args, a);
+  for (int32_t v : nodes) {
+    const auto& m = std::get<ConvAttrs>(g[v].attrs).output_mask;
+    vals[static_cast<size_t>(v)] = rs[m[0] ? 0 : m[1] ? 1 : 2];
+  }
 }
 
 // The writes the interpreter stores as soon as their value is computed, by node (-1: none): those
@@ -412,7 +453,11 @@ void run_plan(const Plan& p, const Run& run, const std::vector<std::shared_ptr<S
     const auto t0 = timed ? prof::Clock::now() : prof::Clock::time_point{};
     if (step.kind == Group::Kind::Library) {
       int32_t r = step.roots[0];
-      vals[static_cast<size_t>(r)] = run_library(g, g[r], vals);
+      const std::vector<int32_t>& joint = p.joint[static_cast<size_t>(r)];
+      if (joint.empty())
+        vals[static_cast<size_t>(r)] = run_library(g, g[r], vals);
+      else if (!vals[static_cast<size_t>(r)].defined())  // else computed with an earlier node
+        run_joint(g, joint, vals);
       release();
       if (timed) prof::record_step(p.region, int(s), p.labels[s], true, t0, prof::Clock::now());
       continue;
@@ -489,6 +534,7 @@ std::shared_ptr<const Plan> compile_plan(const std::string& region, const Graph&
     if (plan->graph[static_cast<int32_t>(i)].kind == Kind::Apply &&
         is_strided_view(plan->graph[static_cast<int32_t>(i)].op))
       plan->views.push_back(static_cast<int32_t>(i));
+  plan->joint = joint_calls(plan->graph);
   const std::vector<bool>& mat = l.mat;
   if (dump_enabled("graph") && tier == first_tier()) {  // once, not again at the tier-up
     l.graph = plan->graph;

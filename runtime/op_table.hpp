@@ -103,13 +103,13 @@
   /* ---- linear algebra ---- */                                                           \
   X(Matmul, "matmul", Linalg, Library, None, void) /* batch dims broadcast, as torch's */   \
   /* ---- neural-network kernels (optional inputs passed as undefined Tensors) ---- */     \
-  X(Conv2d, "conv2d", NN, Break, None, void) /* (input, weight[, bias]), ConvAttrs */      \
+  X(Conv2d, "conv2d", NN, Library, None, void) /* (input, weight[, bias]), ConvAttrs */      \
   X(MaxPool2d, "max_pool2d", NN, Break, None, void) /* PoolAttrs; (values, indices) */     \
-  X(AvgPool2d, "avg_pool2d", NN, Break, None, void) /* PoolAttrs */                        \
-  X(AdaptiveAvgPool2d, "adaptive_avg_pool2d", NN, Break, None, void) /* ShapeAttrs */      \
+  X(AvgPool2d, "avg_pool2d", NN, Library, None, void) /* PoolAttrs */                        \
+  X(AdaptiveAvgPool2d, "adaptive_avg_pool2d", NN, Library, None, void) /* ShapeAttrs */      \
   /* (input, weight?, bias?, running_mean?, running_var?), NormAttrs; outputs (out, mean, */ \
   /* invstd); updates the running statistics in place */                                   \
-  X(BatchNorm, "batch_norm", NN, Break, None, void)                                        \
+  X(BatchNorm, "batch_norm", NN, Decompose, None, void)                                        \
   X(LayerNorm, "layer_norm", NN, Decompose, None, void) /* (in, w?, b?); (out, mean, rstd) */  \
   X(Dropout, "dropout", NN, Break, None, void) /* DropoutAttrs; (out, scaled mask) */      \
   X(Softmax, "softmax", NN, Row, None, void) /* DimAttrs */                                \
@@ -124,10 +124,10 @@
   X(IndexAdd, "index_add", Backward, Library, None, void) /* (self, index, source) */      \
   /* (grad_out, input, weight), ConvAttrs; (grad_input, grad_weight, grad_bias), */        \
   /* undefined where ConvAttrs::output_mask is false */                                    \
-  X(Conv2dBackward, "conv2d_backward", Backward, Break, None, void)                        \
+  X(Conv2dBackward, "conv2d_backward", Backward, Library, None, void)                        \
   X(MaxPool2dBackward, "max_pool2d_backward", Backward, Break, None, void)                 \
-  X(AvgPool2dBackward, "avg_pool2d_backward", Backward, Break, None, void)                 \
-  X(AdaptiveAvgPool2dBackward, "adaptive_avg_pool2d_backward", Backward, Break, None, void) \
+  X(AvgPool2dBackward, "avg_pool2d_backward", Backward, Library, None, void)                 \
+  X(AdaptiveAvgPool2dBackward, "adaptive_avg_pool2d_backward", Backward, Library, None, void) \
   X(NllLossBackward, "nll_loss_backward", Backward, Library, None, void)                     \
   /* (grad_out, input, weight?, mean, invstd), NormAttrs; (grad_in, grad_w, grad_b) */     \
   X(BatchNormBackward, "batch_norm_backward", Backward, Break, None, void)

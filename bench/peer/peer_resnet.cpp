@@ -17,7 +17,10 @@
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
+#include <cstdlib>
 #include <functional>
+#include <iostream>
+#include <optional>
 #include <vector>
 
 #include "ember.hpp"
@@ -95,11 +98,15 @@ struct EmberStep {
   ember::optim::SGD opt{net.parameters(),
                         {.lr = 0.01, .momentum = 0.9, .weight_decay = 5e-4, .nesterov = true}};
   double loss = 0;
+  bool region = false;  // the step in a jit::Region: one fused graph once hot
   void operator()() {
+    std::optional<ember::jit::Region> r;
+    if (region) r.emplace("resnet_step");
     ember::Tensor l = ember::nn::functional::cross_entropy(net(x), y);
     opt.zero_grad();
     l.backward();
     opt.step();
+    r.reset();
     loss = l.item<double>();
   }
 };
@@ -149,6 +156,45 @@ void BM_step_interleaved(benchmark::State& state) {
   EmberStep ember_step;
   TorchStep torch_step;
   peer::interleave(state, ember_step, torch_step);
+}
+
+// The step in a jit::Region (fused once hot: warmed past hot detection and the compile first),
+// the same step eagerly, and libtorch's, alternated: counters fused_ms, eager_ms, torch_ms,
+// the medians of eager/fused (target >= 1.25) and torch/fused, and the graphs and graph breaks
+// per fused step.
+void BM_step_jit_interleaved(benchmark::State& state) {
+  threads();
+  ember::manual_seed(0);
+  torch::manual_seed(0);
+  EmberStep fused_step, eager_step;
+  fused_step.region = true;
+  TorchStep torch_step;
+  for (int i = 0; i < 10; ++i) {
+    fused_step();
+    ember::jit::wait_for_compiles();
+  }
+  eager_step();
+  torch_step();
+  const ember::jit::Stats s0 = ember::jit::stats();
+  std::optional<ember::jit::Profiler> prof;  // EMBER_BENCH_STEPS=n: the fused step's n costliest
+  if (std::getenv("EMBER_BENCH_STEPS")) prof.emplace();
+  peer::Rounds r(3);
+  for (auto _ : state) {
+    r.time(0, fused_step);
+    r.time(1, eager_step);
+    r.time(2, torch_step);
+  }
+  if (prof) prof->report_steps(std::cerr, std::atoi(std::getenv("EMBER_BENCH_STEPS")));
+  const ember::jit::Stats s1 = ember::jit::stats();
+  const auto steps = static_cast<double>(state.iterations());
+  state.counters["fused_ms"] = peer::median(r.wall[0]);
+  state.counters["eager_ms"] = peer::median(r.wall[1]);
+  state.counters["torch_ms"] = peer::median(r.wall[2]);
+  state.counters["eager_over_fused"] = r.ratio(1, 0);
+  state.counters["torch_over_fused"] = r.ratio(2, 0);
+  state.counters["fused_per_step"] = static_cast<double>(s1.fused_graphs - s0.fused_graphs) / steps;
+  state.counters["breaks_per_step"] =
+      static_cast<double>(s1.graph_breaks - s0.graph_breaks) / steps;
 }
 
 // ---- the layers between the convolutions ----
@@ -245,6 +291,7 @@ void BM_head_torch(benchmark::State& state) {
 EMBER_PEER(BM_step_ember);
 EMBER_PEER(BM_step_torch);
 EMBER_PEER(BM_step_interleaved);
+EMBER_PEER(BM_step_jit_interleaved);
 EMBER_PEER(BM_batch_norm_ember);
 EMBER_PEER(BM_batch_norm_torch);
 EMBER_PEER(BM_relu_add_ember);

@@ -64,6 +64,63 @@ bool layer_norm(std::span<const Tensor> in, const NormAttrs& a, TensorList& out)
   return true;
 }
 
+// batch_norm(x, w?, b?, running_mean?, running_var?) over every dim but the channels (dim 1):
+// (out, mean, invstd), the statistics per channel in x's dtype, as the eager kernel gives them,
+// computed in float64 throughout as it computes. Training normalises with the batch's statistics
+// and moves the running ones (their new values written with copy_: a mutation in the graph, one
+// version step each, as the kernel's); evaluation uses the running ones.
+bool batch_norm(std::span<const Tensor> in, const NormAttrs& a, TensorList& out) {
+  auto opt = [&](size_t i) { return i < in.size() ? in[i] : Tensor(); };
+  const Tensor& x = in[0];
+  const Tensor w = opt(1), b = opt(2), rm = opt(3), rv = opt(4);
+  if (!is_float(x) || x.dim() < 2 || x.numel() == 0) return false;
+  const int64_t C = x.size(1), count = x.numel() / C;
+  for (const Tensor& t : {w, b, rm, rv})
+    if (t.defined() && (!is_float(t) || t.sizes() != Dims{C})) return false;
+  if (rm.defined() != rv.defined() || (!a.training && !rm.defined()) || (a.training && count < 2))
+    return false;  // the eager kernel reports these
+  Dims red{0}, cs(static_cast<size_t>(x.dim()), 1);
+  for (int64_t d = 2; d < x.dim(); ++d) red.push_back(d);
+  cs[1] = C;
+  auto wide = [](const Tensor& t) {
+    return t.dtype() == kFloat64 ? t : op1(Op::ToDtype, {t}, DTypeAttrs{kFloat64});
+  };
+  auto narrow = [&](const Tensor& t) {
+    return x.dtype() == kFloat64 ? t : op1(Op::ToDtype, {t}, DTypeAttrs{x.dtype()});
+  };
+  auto per_channel = [&](const Tensor& t) { return wide(t).reshape(cs); };
+  auto scalar = [](double v) { return wrapped_scalar(v); };
+  Tensor mean, invstd, centered;
+  if (a.training) {
+    Moments m = moments(wide(x), red, count, 0);
+    mean = m.mean;
+    centered = m.centered;
+    invstd = op1(Op::Rsqrt, {op1(Op::Add, {m.var, scalar(a.eps)})});
+    if (rm.defined()) {
+      // (1 - momentum) running + momentum batch, the variance unbiased: the kernel's formula
+      const double unbias = static_cast<double>(count) / static_cast<double>(count - 1);
+      Tensor nm = op1(Op::Add, {op1(Op::Mul, {wide(rm), scalar(1 - a.momentum)}),
+                                op1(Op::Mul, {mean.reshape({C}), scalar(a.momentum)})});
+      Tensor nv = op1(
+          Op::Add,
+          {op1(Op::Mul, {wide(rv), scalar(1 - a.momentum)}),
+           op1(Op::Mul, {op1(Op::Mul, {m.var.reshape({C}), scalar(a.momentum)}), scalar(unbias)})});
+      rm.copy_(nm);
+      rv.copy_(nv);
+    }
+  } else {
+    mean = per_channel(rm);
+    invstd = op1(Op::Rsqrt, {op1(Op::Add, {per_channel(rv), scalar(a.eps)})});
+    centered = op1(Op::Sub, {wide(x), mean});
+  }
+  // (x - mean) * (w invstd) + b, as the kernel groups it
+  Tensor y =
+      op1(Op::Mul, {centered, w.defined() ? op1(Op::Mul, {per_channel(w), invstd}) : invstd});
+  if (b.defined()) y = op1(Op::Add, {y, per_channel(b)});
+  out = {narrow(y), narrow(mean.reshape({C})), narrow(invstd.reshape({C}))};
+  return true;
+}
+
 // var and std with a positive count less the correction (otherwise the eager kernel's own rule
 // for a zero or negative divisor applies).
 bool variance(Op op, const Tensor& x, const ReduceAttrs& a, TensorList& out) {
@@ -101,6 +158,8 @@ bool decompose(Op op, std::span<const Tensor> in, const Attrs& attrs, TensorList
   switch (op) {
     case Op::LayerNorm:
       return !in.empty() && layer_norm(in, std::get<NormAttrs>(attrs), out);
+    case Op::BatchNorm:
+      return !in.empty() && batch_norm(in, std::get<NormAttrs>(attrs), out);
     case Op::Clone:
       return in.size() == 1 && clone(in[0], out);
     case Op::Var:

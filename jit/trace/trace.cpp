@@ -220,6 +220,57 @@ bool indices_within(const Tensor& idx, int64_t bound) {
   return true;
 }
 
+bool is_conv_or_pool(Op op) {
+  return op == Op::Conv2d || op == Op::Conv2dBackward || op == Op::AvgPool2d ||
+         op == Op::AvgPool2dBackward || op == Op::AdaptiveAvgPool2d ||
+         op == Op::AdaptiveAvgPool2dBackward;
+}
+
+// conv2d, avg_pool2d and adaptive_avg_pool2d and their backward kernels as library calls: sizes
+// from the kernels' own shape rules (which throw where the eager call would: the op then runs
+// eagerly and reports). conv2d_backward's node computes the first gradient its mask asks for
+// (trace_op makes one node per gradient).
+bool infer_conv_pool(IrNode& n, std::span<const Tensor> in) {
+  const DType dt = in[0].dtype();
+  for (const Tensor& t : in)
+    if (t.dtype() != dt || t.impl()->wrapped_number) return false;
+  switch (n.op) {
+    case Op::Conv2d:
+      if (in.size() < 2 || in.size() > 3) return false;
+      n.sizes = detail::conv2d_sizes(in[0], in[1], in.size() > 2 ? in[2] : Tensor(),
+                                     std::get<ConvAttrs>(n.attrs));
+      return true;
+    case Op::Conv2dBackward: {  // (grad_out, input, weight)
+      if (in.size() != 3) return false;
+      const auto& a = std::get<ConvAttrs>(n.attrs);
+      if (in[0].sizes() != detail::conv2d_sizes(in[1], in[2], Tensor(), a)) return false;
+      const Dims sizes[3] = {in[1].sizes(), in[2].sizes(), Dims{in[2].size(0)}};
+      for (int k = 0; k < 3; ++k)
+        if (a.output_mask[k]) {
+          n.sizes = sizes[k];
+          return true;
+        }
+      return false;
+    }
+    case Op::AvgPool2d:
+      n.sizes = detail::avg_pool2d_sizes(in[0], std::get<PoolAttrs>(n.attrs));
+      return in.size() == 1;
+    case Op::AdaptiveAvgPool2d:
+      n.sizes = detail::adaptive_avg_pool2d_sizes(in[0], std::get<ShapeAttrs>(n.attrs).sizes);
+      return in.size() == 1;
+    case Op::AvgPool2dBackward:  // (grad_out, input)
+      n.sizes = in[1].sizes();
+      return in.size() == 2 &&
+             in[0].sizes() == detail::avg_pool2d_sizes(in[1], std::get<PoolAttrs>(n.attrs));
+    case Op::AdaptiveAvgPool2dBackward:
+      n.sizes = in[1].sizes();
+      return in.size() == 2 && in[0].sizes() == detail::adaptive_avg_pool2d_sizes(
+                                                    in[1], std::get<ShapeAttrs>(n.attrs).sizes);
+    default:
+      return false;
+  }
+}
+
 // cat, index_select, gather, embedding, index_add and scatter_add as library calls of their
 // eager kernels: sizes for well-formed float cases (any other runs eagerly and reports itself).
 bool infer_indexing(IrNode& n, std::span<const Tensor> in) {
@@ -406,6 +457,7 @@ bool infer(IrNode& n, std::span<const Tensor> in) {
   if (op == Op::Cat || op == Op::IndexSelect || op == Op::Gather || op == Op::Embedding ||
       op == Op::IndexAdd || op == Op::ScatterAdd)
     return infer_indexing(n, in);
+  if (is_conv_or_pool(op)) return infer_conv_pool(n, in);
   if (op == Op::Matmul) {
     const Dims& b = in[1].sizes();
     if (rank < 2 || b.size() < 2 || in[1].dtype() != n.dtype) return false;
@@ -439,6 +491,24 @@ Tensor lazy_tensor(Trace& tr, int32_t node) {
   tr.lazies.push_back({st, node});
   impl->storage = std::move(st);
   return Tensor(std::move(impl));
+}
+
+// conv2d_backward as one library node per gradient its mask asks for, each node's mask naming
+// just that one (IR nodes have one value each): (grad_input, grad_weight, grad_bias), undefined
+// where the mask is false, as the kernel returns them.
+TensorList conv_backward_nodes(Trace& tr, const IrNode& n, std::span<const Tensor> in) {
+  const Dims sizes[3] = {in[1].sizes(), in[2].sizes(), Dims{in[2].size(0)}};
+  const auto& a = std::get<ConvAttrs>(n.attrs);
+  TensorList out(3);
+  for (int k = 0; k < 3; ++k) {
+    if (!a.output_mask[k]) continue;
+    IrNode one = n;
+    auto& oa = std::get<ConvAttrs>(one.attrs);
+    for (int j = 0; j < 3; ++j) oa.output_mask[j] = j == k;
+    one.sizes = sizes[k];
+    out[static_cast<size_t>(k)] = lazy_tensor(tr, tr.graph.add(std::move(one)));
+  }
+  return out;
 }
 
 // Which input an in-place op writes, or -1 for a pure op. copy_ and fill_ write their first;
@@ -605,6 +675,10 @@ bool trace_op(Op op, std::span<const Tensor> in, const Attrs& attrs, TensorList&
       EMBER_ASSERT(record_operands(), "jit: operand still lazy after running the trace");
     }
     out.clear();
+    if (op == Op::Conv2dBackward) {
+      out = conv_backward_nodes(tr, n, args);
+      return true;
+    }
     if (w < 0) {
       out.push_back(lazy_tensor(tr, tr.graph.add(std::move(n))));
       return true;

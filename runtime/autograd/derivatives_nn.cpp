@@ -81,7 +81,8 @@ void fill_nn(Table& t) {
         not_differentiable_input(c, 3, "batch_norm", "running_mean");
         not_differentiable_input(c, 4, "batch_norm", "running_var");
         Tensor x = c.input(0), w = c.input(1), gy = g[0];
-        if (!GradMode::is_enabled()) {  // not recording the backward: the fused kernel
+        const bool recorded = GradMode::is_enabled();
+        if (!recorded && !ops_traced()) {  // neither recorded nor traced: the fused kernel
           TensorList r =
               dispatch(Op::BatchNormBackward, {gy, x, w, c.output(1), c.output(2)}, c.attrs());
           return {in_dtype(c, 0, r[0]), in_dtype(c, 1, r[1]),
@@ -89,8 +90,15 @@ void fill_nn(Table& t) {
         }
         if (!gy.defined()) return {};
         Dims cs = channel_shape(x.sizes()), red = all_but_channel(x.dim());
-        Tensor mean = c.output(1).detach().reshape(cs), invstd = c.output(2).detach().reshape(cs);
-        if (a.training) {
+        Tensor mean = c.output(1).detach(), invstd = c.output(2).detach();
+        if (!recorded) {
+          // Traced into a JIT graph: the formula below as fused kernels, in float64 as the
+          // kernel computes (the gradients are cast to the inputs' dtypes at the end).
+          auto wide = [](const Tensor& t) { return t.defined() ? t.to(kFloat64) : t; };
+          x = wide(x), w = wide(w), gy = wide(gy), mean = wide(mean), invstd = wide(invstd);
+        }
+        mean = mean.reshape(cs), invstd = invstd.reshape(cs);
+        if (a.training && recorded) {
           // Recorded (create_graph): the batch statistics again, as functions of x, so that the
           // second derivative sees how they move with x (the saved ones are constants).
           mean = x.mean(red, true);

@@ -100,10 +100,10 @@ void conv_forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const Ten
   run_images(0, g.n);
 }
 
-TensorList conv2d_kernel(std::span<const Tensor> in, const Attrs& attrs) {
-  const auto& a = std::get<ConvAttrs>(attrs);
-  Tensor input = in[0], weight = in[1];
-  Tensor bias = in.size() > 2 ? in[2] : Tensor();
+// Checks conv2d's operands (PyTorch's messages) and gives the geometry of the batched input
+// (an unbatched one counts as a batch of 1).
+ConvGeom conv_geometry(const Tensor& input, const Tensor& weight, const Tensor& bias,
+                       const ConvAttrs& a) {
   EMBER_CHECK(input.defined() && weight.defined(), Error,
               "conv2d: input and weight must be defined");
   EMBER_CHECK(input.dim() == 3 || input.dim() == 4, ShapeError,
@@ -129,18 +129,12 @@ TensorList conv2d_kernel(std::span<const Tensor> in, const Attrs& attrs) {
   }
   EMBER_CHECK(a.groups > 0, ValueError, "conv2d: non-positive groups is not supported, got ",
               a.groups);
-  bool batched = input.dim() == 4;
-  if (!batched) {
-    Dims sizes = input.sizes(), strides = input.strides();
-    sizes.insert(0, 1);
-    strides.insert(0, input.numel());
-    input = make_view(input, sizes, strides, input.storage_offset());
-  }
+  const int64_t lead = input.dim() == 4 ? 1 : 0;
   ConvGeom g{};
-  g.n = input.size(0);
-  g.c = input.size(1);
-  g.h = input.size(2);
-  g.w = input.size(3);
+  g.n = lead ? input.size(0) : 1;
+  g.c = input.size(lead);
+  g.h = input.size(lead + 1);
+  g.w = input.size(lead + 2);
   g.o = weight.size(0);
   g.cg = weight.size(1);
   g.kh = weight.size(2);
@@ -174,6 +168,21 @@ TensorList conv2d_kernel(std::span<const Tensor> in, const Attrs& attrs) {
   }
   g.oh = (hp - ekh) / g.sh + 1;
   g.ow = (wp - ekw) / g.sw + 1;
+  return g;
+}
+
+TensorList conv2d_kernel(std::span<const Tensor> in, const Attrs& attrs) {
+  const auto& a = std::get<ConvAttrs>(attrs);
+  Tensor input = in[0], weight = in[1];
+  Tensor bias = in.size() > 2 ? in[2] : Tensor();
+  const ConvGeom g = conv_geometry(input, weight, bias, a);
+  bool batched = input.dim() == 4;
+  if (!batched) {
+    Dims sizes = input.sizes(), strides = input.strides();
+    sizes.insert(0, 1);
+    strides.insert(0, input.numel());
+    input = make_view(input, sizes, strides, input.storage_offset());
+  }
   Tensor out = make_tensor({g.n, g.o, g.oh, g.ow}, input.dtype());
   if (out.numel() > 0) {
     NoGradGuard no_grad;  // the contiguous copies are internal, not graph nodes
@@ -195,6 +204,13 @@ TensorList conv2d_kernel(std::span<const Tensor> in, const Attrs& attrs) {
 
 namespace detail {
 void register_conv_kernels() { register_kernel(Op::Conv2d, conv2d_kernel); }
+
+Dims conv2d_sizes(const Tensor& input, const Tensor& weight, const Tensor& bias,
+                  const ConvAttrs& a) {
+  const ConvGeom g = conv_geometry(input, weight, bias, a);
+  if (input.dim() == 3) return {g.o, g.oh, g.ow};
+  return {g.n, g.o, g.oh, g.ow};
+}
 }  // namespace detail
 
 }  // namespace ember

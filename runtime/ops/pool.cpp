@@ -17,7 +17,8 @@ struct PoolInput {
   Dims lead;  // N, C or just C
 };
 
-PoolInput pool_input(const Tensor& input, const char* op) {
+// The input's planes and lead dims, checked; no copy yet (x is left undefined).
+PoolInput pool_dims(const Tensor& input, const char* op) {
   EMBER_CHECK(input.defined(), Error, op, ": input is undefined");
   int64_t d = input.dim();
   bool ok = (d == 3 && input.size(0) != 0 && input.size(1) != 0 && input.size(2) != 0) ||
@@ -27,12 +28,17 @@ PoolInput pool_input(const Tensor& input, const char* op) {
               "batch size for input, but got: ",
               input.sizes());
   PoolInput p;
-  NoGradGuard no_grad;  // an internal copy, not a graph node
-  p.x = input.contiguous();
   p.h = input.size(-2);
   p.w = input.size(-1);
   p.planes = input.numel() / (p.h * p.w);
   for (int64_t i = 0; i < d - 2; ++i) p.lead.push_back(input.size(i));
+  return p;
+}
+
+PoolInput pool_input(const Tensor& input, const char* op) {
+  PoolInput p = pool_dims(input, op);
+  NoGradGuard no_grad;  // an internal copy, not a graph node
+  p.x = input.contiguous();
   return p;
 }
 
@@ -174,16 +180,22 @@ TensorList max_pool2d_kernel(std::span<const Tensor> in, const Attrs& attrs) {
   return {out, idx};
 }
 
-TensorList avg_pool2d_kernel(std::span<const Tensor> in, const Attrs& attrs) {
-  const auto& a = std::get<PoolAttrs>(attrs);
-  PoolInput p = pool_input(in[0], "avg_pool2d");
-  EMBER_CHECK(p.x.dtype() != kBool, DTypeError, "avg_pool2d: not implemented for 'bool'");
+// Checks avg_pool2d's input and attributes; the output's (oh, ow).
+void avg_pool_shape(const Tensor& input, const PoolAttrs& a, const PoolInput& p, int64_t& oh,
+                    int64_t& ow) {
+  EMBER_CHECK(input.dtype() != kBool, DTypeError, "avg_pool2d: not implemented for 'bool'");
   EMBER_CHECK(!a.divisor_override || *a.divisor_override != 0, ValueError,
               "avg_pool2d: divisor must be not zero");
   EMBER_CHECK(a.dilation[0] == 1 && a.dilation[1] == 1, ValueError,
               "avg_pool2d: dilation is not supported, got ", a.dilation[0], "x", a.dilation[1]);
-  int64_t oh = 0, ow = 0;
   pool_shape(a, p, "avg_pool2d", oh, ow);
+}
+
+TensorList avg_pool2d_kernel(std::span<const Tensor> in, const Attrs& attrs) {
+  const auto& a = std::get<PoolAttrs>(attrs);
+  PoolInput p = pool_input(in[0], "avg_pool2d");
+  int64_t oh = 0, ow = 0;
+  avg_pool_shape(in[0], a, p, oh, ow);
   Tensor out = make_tensor(out_sizes(p, oh, ow), p.x.dtype());
   if (out.numel() == 0) return {out};
   visit_dtype(p.x.dtype(), [&](auto v) {
@@ -219,9 +231,8 @@ void adaptive_avg_pool(const PoolInput& p, int64_t oh, int64_t ow, T* out) {
   });
 }
 
-TensorList adaptive_avg_pool2d_kernel(std::span<const Tensor> in, const Attrs& attrs) {
-  const Dims& size = std::get<ShapeAttrs>(attrs).sizes;
-  const Tensor& input = in[0];
+// Checks adaptive_avg_pool2d's input and output size (PyTorch's messages).
+void adaptive_shape(const Tensor& input, const Dims& size) {
   EMBER_CHECK(input.defined(), Error, "adaptive_avg_pool2d: input is undefined");
   EMBER_CHECK(size.size() == 2, ValueError,
               "adaptive_avg_pool2d: output_size must be 2 numbers, got ", size);
@@ -238,6 +249,12 @@ TensorList adaptive_avg_pool2d_kernel(std::span<const Tensor> in, const Attrs& a
                 input.sizes(), " with dimension ", d, " being empty");
   EMBER_CHECK(is_floating(input.dtype()), DTypeError, "adaptive_avg_pool2d: not implemented for '",
               dtype_name(input.dtype()), "'");
+}
+
+TensorList adaptive_avg_pool2d_kernel(std::span<const Tensor> in, const Attrs& attrs) {
+  const Dims& size = std::get<ShapeAttrs>(attrs).sizes;
+  const Tensor& input = in[0];
+  adaptive_shape(input, size);
   PoolInput p = pool_input(input, "adaptive_avg_pool2d");
   Tensor out = make_tensor(out_sizes(p, size[0], size[1]), input.dtype());
   if (out.numel() == 0) return {out};
@@ -251,6 +268,18 @@ TensorList adaptive_avg_pool2d_kernel(std::span<const Tensor> in, const Attrs& a
 }  // namespace
 
 namespace detail {
+Dims avg_pool2d_sizes(const Tensor& input, const PoolAttrs& a) {
+  PoolInput p = pool_dims(input, "avg_pool2d");
+  int64_t oh = 0, ow = 0;
+  avg_pool_shape(input, a, p, oh, ow);
+  return out_sizes(p, oh, ow);
+}
+
+Dims adaptive_avg_pool2d_sizes(const Tensor& input, const Dims& size) {
+  adaptive_shape(input, size);
+  return out_sizes(pool_dims(input, "adaptive_avg_pool2d"), size[0], size[1]);
+}
+
 void register_pool_kernels() {
   register_kernel(Op::MaxPool2d, max_pool2d_kernel);
   register_kernel(Op::AvgPool2d, avg_pool2d_kernel);

@@ -7,16 +7,15 @@
 
 #include "ember.hpp"
 #include "jit/jit_support.hpp"
+#include "support/reference.hpp"
 
 using namespace ember;
 namespace F = nn::functional;
 
-namespace {
-
 /// A small residual network of the shape of examples/resnet_fashion: a stem, one block that
 /// halves the resolution (its shortcut a strided 1x1 conv and a batch norm), an average pool,
 /// the global pool and a linear head.
-struct Net : nn::Module<Net> {
+struct ConvRegionNet : nn::Module<ConvRegionNet> {
   nn::Conv2d stem{1, 8, 3, {.padding = 1, .bias = false}};
   nn::BatchNorm2d stem_bn{8};
   nn::Conv2d conv1{8, 16, 3, {.stride = 2, .padding = 1, .bias = false}};
@@ -34,7 +33,9 @@ struct Net : nn::Module<Net> {
     return fc(F::adaptive_avg_pool2d(y, {1, 1}).flatten(1));
   }
 };
-EMBER_MODULE(Net, stem, stem_bn, conv1, bn1, conv2, bn2, short_conv, short_bn, fc);
+EMBER_MODULE(ConvRegionNet, stem, stem_bn, conv1, bn1, conv2, bn2, short_conv, short_bn, fc);
+
+namespace {
 
 struct Run {
   std::vector<double> losses;
@@ -44,7 +45,7 @@ struct Run {
 
 Run train(bool region, int steps) {
   manual_seed(11);
-  Net net;
+  ConvRegionNet net;
   optim::SGD opt(net.parameters(),
                  {.lr = 0.05, .momentum = 0.9, .weight_decay = 5e-4, .nesterov = true});
   manual_seed(12);
