@@ -19,6 +19,7 @@
 #include <optional>
 #include <sstream>
 #include <thread>
+#include <tuple>
 #include <unordered_map>
 
 #include "jit/codegen/codegen.hpp"
@@ -273,31 +274,39 @@ Tensor write_through_view(const IrNode& n, const Tensor& base, const Tensor& val
   return out;
 }
 
+// Which result of its kernel a library node is (see library_results in jit/trace/trace.cpp):
+// the gradient conv2d_backward's mask names, max_pool2d's values or (int64) indices.
+size_t result_index(const IrNode& n) {
+  if (n.op == Op::MaxPool2d) return n.dtype == kInt64 ? 1 : 0;
+  if (n.op != Op::Conv2dBackward) return 0;
+  const auto& m = std::get<ConvAttrs>(n.attrs).output_mask;
+  return m[0] ? 0 : m[1] ? 1 : 2;
+}
+
 Tensor run_library(const Graph& g, const IrNode& n, std::vector<Tensor>& vals) {
   std::vector<Tensor> args;
   for (int32_t a : n.args) args.push_back(g[a].kind == Kind::Const ? constant(g[a]) : vals[a]);
   if (n.op == Op::Copy_) return write_through_view(n, args[0], args[1]);
-  // A kernel with several results computes the one the node asks for (conv2d_backward's mask
-  // names one gradient): the first defined.
-  TensorList rs = op_info(n.op).kernel(args, n.attrs);
-  Tensor r = *std::find_if(rs.begin(), rs.end(), [](const Tensor& t) { return t.defined(); });
+  Tensor r = op_info(n.op).kernel(args, n.attrs)[result_index(n)];
   // A pointwise node may be larger than its operands (a write's value broadcast to its memory).
   return r.sizes() == n.sizes ? r : r.expand(n.sizes);
 }
 
-// conv2d_backward nodes of the same operands and attributes, each computing one gradient (see
-// jit/trace/trace.cpp), are computed by one call of the kernel, which shares its work between
-// them (the operands' layouts, the output gradient's reorder): per node, the group it belongs
-// to (itself included), or empty.
+// The nodes of one library call's results (conv2d_backward's gradients, max_pool2d's values and
+// indices: see library_results in jit/trace/trace.cpp) of the same operands and attributes are
+// computed by one call of the kernel, which shares its work between them (the operands'
+// layouts, the output gradient's reorder; the windows' maxima and where they are): per node,
+// the group it belongs to (itself included), or empty.
 std::vector<std::vector<int32_t>> joint_calls(const Graph& g) {
   std::vector<std::vector<int32_t>> joint(g.size());
-  std::map<std::pair<std::vector<int32_t>, std::string>, std::vector<int32_t>> groups;
+  std::map<std::tuple<Op, std::vector<int32_t>, std::string>, std::vector<int32_t>> groups;
   for (size_t i = 0; i < g.size(); ++i) {
     const IrNode& n = g[static_cast<int32_t>(i)];
-    if (n.kind != Kind::Apply || n.op != Op::Conv2dBackward) continue;
-    ConvAttrs a = std::get<ConvAttrs>(n.attrs);
-    a.output_mask[0] = a.output_mask[1] = a.output_mask[2] = false;
-    groups[{n.args, attrs_to_string(a)}].push_back(static_cast<int32_t>(i));
+    if (n.kind != Kind::Apply || (n.op != Op::Conv2dBackward && n.op != Op::MaxPool2d)) continue;
+    Attrs a = n.attrs;
+    if (auto* c = std::get_if<ConvAttrs>(&a))
+      c->output_mask[0] = c->output_mask[1] = c->output_mask[2] = false;
+    groups[{n.op, n.args, attrs_to_string(a)}].push_back(static_cast<int32_t>(i));
   }
   for (const auto& [key, nodes] : groups)
     if (nodes.size() > 1)
@@ -305,20 +314,19 @@ std::vector<std::vector<int32_t>> joint_calls(const Graph& g) {
   return joint;
 }
 
-// Runs the library nodes of one joint group as one call: each takes the result its mask names.
+// Runs the library nodes of one joint group as one call: each takes its own result.
 void run_joint(const Graph& g, const std::vector<int32_t>& nodes, std::vector<Tensor>& vals) {
   const IrNode& first = g[nodes.front()];
-  ConvAttrs a = std::get<ConvAttrs>(first.attrs);
-  for (int32_t v : nodes)
-    for (int k = 0; k < 3; ++k) a.output_mask[k] |= std::get<ConvAttrs>(g[v].attrs).output_mask[k];
+  Attrs a = first.attrs;
+  if (auto* c = std::get_if<ConvAttrs>(&a))  // every gradient the group asks for
+    for (int32_t v : nodes)
+      for (int k = 0; k < 3; ++k)
+        c->output_mask[k] |= std::get<ConvAttrs>(g[v].attrs).output_mask[k];
   std::vector<Tensor> args;
   for (int32_t x : first.args)
     args.push_back(g[x].kind == Kind::Const ? constant(g[x]) : vals[static_cast<size_t>(x)]);
   TensorList rs = op_info(first.op).kernel(args, a);
-  for (int32_t v : nodes) {
-    const auto& m = std::get<ConvAttrs>(g[v].attrs).output_mask;
-    vals[static_cast<size_t>(v)] = rs[m[0] ? 0 : m[1] ? 1 : 2];
-  }
+  for (int32_t v : nodes) vals[static_cast<size_t>(v)] = rs[result_index(g[v])];
 }
 
 // The writes the interpreter stores as soon as their value is computed, by node (-1: none): those

@@ -86,11 +86,12 @@ void register_movement_kernels();
 void register_matmul_kernels();
 void register_conv_kernels();
 void register_pool_kernels();
-// The output sizes of conv2d and the average pools, after the kernels' own checks (which throw
+// The output sizes of conv2d and the pools, after the kernels' own checks (which throw
 // their errors): the JIT records these ops as library steps of a graph without running them.
 Dims conv2d_sizes(const Tensor& input, const Tensor& weight, const Tensor& bias,
                   const ConvAttrs& a);
 Dims avg_pool2d_sizes(const Tensor& input, const PoolAttrs& a);
+Dims max_pool2d_sizes(const Tensor& input, const PoolAttrs& a);
 Dims adaptive_avg_pool2d_sizes(const Tensor& input, const Dims& size);
 void register_norm_kernels();
 void register_loss_kernels();

@@ -104,7 +104,7 @@
   X(Matmul, "matmul", Linalg, Library, None, void) /* batch dims broadcast, as torch's */   \
   /* ---- neural-network kernels (optional inputs passed as undefined Tensors) ---- */     \
   X(Conv2d, "conv2d", NN, Library, None, void) /* (input, weight[, bias]), ConvAttrs */      \
-  X(MaxPool2d, "max_pool2d", NN, Break, None, void) /* PoolAttrs; (values, indices) */     \
+  X(MaxPool2d, "max_pool2d", NN, Library, None, void) /* PoolAttrs; (values, indices) */     \
   X(AvgPool2d, "avg_pool2d", NN, Library, None, void) /* PoolAttrs */                        \
   X(AdaptiveAvgPool2d, "adaptive_avg_pool2d", NN, Library, None, void) /* ShapeAttrs */      \
   /* (input, weight?, bias?, running_mean?, running_var?), NormAttrs; outputs (out, mean, */ \
@@ -125,7 +125,7 @@
   /* (grad_out, input, weight), ConvAttrs; (grad_input, grad_weight, grad_bias), */        \
   /* undefined where ConvAttrs::output_mask is false */                                    \
   X(Conv2dBackward, "conv2d_backward", Backward, Library, None, void)                        \
-  X(MaxPool2dBackward, "max_pool2d_backward", Backward, Break, None, void)                 \
+  X(MaxPool2dBackward, "max_pool2d_backward", Backward, Library, None, void)                 \
   X(AvgPool2dBackward, "avg_pool2d_backward", Backward, Library, None, void)                 \
   X(AdaptiveAvgPool2dBackward, "adaptive_avg_pool2d_backward", Backward, Library, None, void) \
   X(NllLossBackward, "nll_loss_backward", Backward, Library, None, void)                     \

@@ -195,6 +195,12 @@ std::vector<Group> fuse_with(const Graph& g, const std::vector<bool>& mat) {
 // time: a shared node whose user is read by exactly as many steps is left to that user, and a
 // node reading another one picked in the same round waits for the next round (that pick may
 // have made it cheap).
+//
+// Memory counts too: a value whose cone reads `leaves` arrays of its own size from memory, inlined
+// into `readers` steps, reads readers * leaves arrays; stored once it costs leaves + 1 + readers.
+// A ReLU's gradient in a residual network (the incoming gradient, masked by the forward's
+// output recomputed from a conv's output, its batch statistics and the shortcut's) is read by a
+// batch norm backward's two channel sums and its input gradient: 3 x 3 arrays against 7.
 void materialize_shared_costly(const Graph& g, std::vector<bool>& m) {
   const size_t n = g.size();
   auto inlined = [&](int32_t a) {
@@ -204,12 +210,28 @@ void materialize_shared_costly(const Graph& g, std::vector<bool>& m) {
   for (;;) {
     // readers[v]: the steps inlining v; cost[v]: costly functions v's inlined value computes.
     std::vector<int> readers(n, 0), cost(n, 0), mark(n, -1);
+    // leaves[v]: the distinct arrays of v's size that v's inlined value reads (up to kLeaves).
+    constexpr size_t kLeaves = 8;
+    std::vector<std::vector<int32_t>> leaves(n);
     for (size_t i = 0; i < n; ++i) {
       const IrNode& x = g[static_cast<int32_t>(i)];
       if (x.kind != Kind::Apply || !is_pointwise(x.op)) continue;
       cost[i] = kCostly[static_cast<size_t>(x.op)];
-      for (int32_t a : x.args)  // a shared subtree counts twice, so saturate (x = x * x ...)
-        if (inlined(a)) cost[i] = std::min(cost[i] + cost[static_cast<size_t>(a)], 1 << 20);
+      const int64_t numel = product(x.sizes);
+      std::vector<int32_t>& l = leaves[i];
+      auto add_leaf = [&](int32_t a) {
+        if (l.size() < kLeaves && std::find(l.begin(), l.end(), a) == l.end()) l.push_back(a);
+      };
+      for (int32_t a : x.args) {
+        const auto ai = static_cast<size_t>(a);
+        if (inlined(a)) {  // a shared subtree counts twice, so saturate (x = x * x ...)
+          cost[i] = std::min(cost[i] + cost[ai], 1 << 20);
+          for (int32_t b : leaves[ai]) add_leaf(b);
+        } else if (g[a].kind != Kind::Scalar && g[a].kind != Kind::Const &&
+                   product(g[a].sizes) == numel) {
+          add_leaf(a);
+        }
+      }
     }
     const std::vector<Group> steps = fuse_with(g, m);
     for (size_t s = 0; s < steps.size(); ++s) {
@@ -225,7 +247,9 @@ void materialize_shared_costly(const Graph& g, std::vector<bool>& m) {
       }
     }
     auto candidate = [&](size_t v) {
-      return inlined(static_cast<int32_t>(v)) && readers[v] >= 2 && cost[v] >= 1;
+      if (!inlined(static_cast<int32_t>(v)) || readers[v] < 2) return false;
+      const auto k = static_cast<int64_t>(readers[v]), l = static_cast<int64_t>(leaves[v].size());
+      return cost[v] >= 1 || k * l > l + 1 + k;
     };
     std::vector<bool> top(n, false);
     for (size_t v = 0; v < n; ++v) top[v] = candidate(v);

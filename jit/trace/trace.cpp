@@ -223,18 +223,29 @@ bool indices_within(const Tensor& idx, int64_t bound) {
 bool is_conv_or_pool(Op op) {
   return op == Op::Conv2d || op == Op::Conv2dBackward || op == Op::AvgPool2d ||
          op == Op::AvgPool2dBackward || op == Op::AdaptiveAvgPool2d ||
-         op == Op::AdaptiveAvgPool2dBackward;
+         op == Op::AdaptiveAvgPool2dBackward || op == Op::MaxPool2d || op == Op::MaxPool2dBackward;
 }
 
-// conv2d, avg_pool2d and adaptive_avg_pool2d and their backward kernels as library calls: sizes
-// from the kernels' own shape rules (which throw where the eager call would: the op then runs
-// eagerly and reports). conv2d_backward's node computes the first gradient its mask asks for
-// (trace_op makes one node per gradient).
+// conv2d and the pools and their backward kernels as library calls: sizes from the kernels'
+// own shape rules (which throw where the eager call would: the op then runs eagerly and
+// reports). conv2d_backward's node computes the first gradient its mask asks for, max_pool2d's
+// its values (trace_op makes one node per result: see library_results).
 bool infer_conv_pool(IrNode& n, std::span<const Tensor> in) {
   const DType dt = in[0].dtype();
-  for (const Tensor& t : in)
-    if (t.dtype() != dt || t.impl()->wrapped_number) return false;
+  for (size_t i = 0; i < in.size(); ++i) {
+    const bool indices = n.op == Op::MaxPool2dBackward && i == 2;  // max_pool2d's int64 indices
+    if (in[i].dtype() != (indices ? kInt64 : dt) || in[i].impl()->wrapped_number) return false;
+  }
   switch (n.op) {
+    case Op::MaxPool2d:
+      n.sizes = detail::max_pool2d_sizes(in[0], std::get<PoolAttrs>(n.attrs));
+      return in.size() == 1;
+    case Op::MaxPool2dBackward: {  // (grad_out, input, indices)
+      if (in.size() != 3) return false;
+      const Dims out = detail::max_pool2d_sizes(in[1], std::get<PoolAttrs>(n.attrs));
+      n.sizes = in[1].sizes();
+      return in[0].sizes() == out && in[2].sizes() == out;
+    }
     case Op::Conv2d:
       if (in.size() < 2 || in.size() > 3) return false;
       n.sizes = detail::conv2d_sizes(in[0], in[1], in.size() > 2 ? in[2] : Tensor(),
@@ -493,10 +504,17 @@ Tensor lazy_tensor(Trace& tr, int32_t node) {
   return Tensor(std::move(impl));
 }
 
-// conv2d_backward as one library node per gradient its mask asks for, each node's mask naming
-// just that one (IR nodes have one value each): (grad_input, grad_weight, grad_bias), undefined
-// where the mask is false, as the kernel returns them.
-TensorList conv_backward_nodes(Trace& tr, const IrNode& n, std::span<const Tensor> in) {
+// A library op with several results as one node per result (IR nodes have one value each),
+// computed by one call of the kernel when the graph runs (see joint_calls in executor.cpp):
+// conv2d_backward's gradients, each node's mask naming just the one it computes (grad_input,
+// grad_weight, grad_bias: undefined where the mask is false, as the kernel returns them), and
+// max_pool2d's values and int64 indices (told apart by their dtype).
+TensorList library_results(Trace& tr, const IrNode& n, std::span<const Tensor> in) {
+  if (n.op == Op::MaxPool2d) {
+    IrNode indices = n;
+    indices.dtype = indices.compute = kInt64;
+    return {lazy_tensor(tr, tr.graph.add(n)), lazy_tensor(tr, tr.graph.add(std::move(indices)))};
+  }
   const Dims sizes[3] = {in[1].sizes(), in[2].sizes(), Dims{in[2].size(0)}};
   const auto& a = std::get<ConvAttrs>(n.attrs);
   TensorList out(3);
@@ -675,8 +693,8 @@ bool trace_op(Op op, std::span<const Tensor> in, const Attrs& attrs, TensorList&
       EMBER_ASSERT(record_operands(), "jit: operand still lazy after running the trace");
     }
     out.clear();
-    if (op == Op::Conv2dBackward) {
-      out = conv_backward_nodes(tr, n, args);
+    if (op == Op::Conv2dBackward || op == Op::MaxPool2d) {
+      out = library_results(tr, n, args);
       return true;
     }
     if (w < 0) {

@@ -275,6 +275,15 @@ Dims avg_pool2d_sizes(const Tensor& input, const PoolAttrs& a) {
   return out_sizes(p, oh, ow);
 }
 
+Dims max_pool2d_sizes(const Tensor& input, const PoolAttrs& a) {
+  PoolInput p = pool_dims(input, "max_pool2d");
+  EMBER_CHECK(is_floating(input.dtype()), DTypeError, "max_pool2d: not implemented for '",
+              dtype_name(input.dtype()), "'");
+  int64_t oh = 0, ow = 0;
+  pool_shape(a, p, "max_pool2d", oh, ow);
+  return out_sizes(p, oh, ow);
+}
+
 Dims adaptive_avg_pool2d_sizes(const Tensor& input, const Dims& size) {
   adaptive_shape(input, size);
   return out_sizes(pool_dims(input, "adaptive_avg_pool2d"), size[0], size[1]);

@@ -4,7 +4,9 @@
 // inputs, guards and pointwise, reduction, softmax and view emitters) and adds the nn ops
 // training code uses: matmul and linear against weight inputs (parameters; one may serve several
 // ops, as a matmul's and a linear's weight, or as a layer_norm's weight and bias), batched
-// matmul of a value with a transposed value, layer_norm, gelu, mse_loss and cross_entropy.
+// matmul of a value with a transposed value, layer_norm, gelu, mse_loss and cross_entropy, and
+// over 4-d values conv2d (against a weight of their channels), batch_norm in training and the
+// pools.
 // No in-place op: eager autograd refuses writes into values that require grad or their views.
 #pragma once
 
@@ -70,11 +72,113 @@ class GradGenerator : public Generator {
         s.d0 = 0;
         s.d1 = 1;
       }
-      const int id = p_.value_count();
-      p_.inputs.push_back(s);
-      p_.info.push_back(
-          ValueInfo{s.shape, s.dtype, 5, -5, true, id, false, s.layout == Layout::Contiguous});
+      add_parameter(s);
     }
+    // Over a 4-d input [N, C, H, W]: a conv2d weight [O, C, kh, kw] and its bias [O], and
+    // per-channel vectors [C] (a batch norm's weight and bias).
+    for (size_t i = 0, n = p_.inputs.size(); i < n; ++i) {
+      const InputSpec in = p_.inputs[i];
+      if (in.shape.size() != 4 || !chance(0.7)) continue;
+      const int64_t o = uniform(1, 6), c = in.shape[1];
+      add_parameter(InputSpec{.shape = {o, c, uniform(1, 3), uniform(1, 3)},
+                              .dtype = in.dtype,
+                              .requires_grad = chance(0.85)});
+      if (chance(0.5))
+        add_parameter(InputSpec{.shape = {o}, .dtype = in.dtype, .requires_grad = chance(0.85)});
+      if (chance(0.5))
+        add_parameter(InputSpec{.shape = {c}, .dtype = in.dtype, .requires_grad = chance(0.85)});
+      break;
+    }
+  }
+
+  void add_parameter(const InputSpec& s) {
+    const int id = p_.value_count();
+    p_.inputs.push_back(s);
+    p_.info.push_back(
+        ValueInfo{s.shape, s.dtype, 5, -5, true, id, false, s.layout == Layout::Contiguous});
+  }
+
+  // conv2d of a 4-d value against a weight of its channels: stride 1 or 2, padding 0 or 1.
+  bool emit_conv2d() {
+    auto weight_for = [&](int v) {
+      std::vector<int> ws;
+      for (int w = 0; w < int(p_.inputs.size()); ++w)
+        if (rank(w) == 4 && info(w).dtype == info(v).dtype && info(w).shape[1] == info(v).shape[1])
+          ws.push_back(w);
+      return ws.empty() ? -1 : ws[size_t(uniform(0, int(ws.size()) - 1))];
+    };
+    const int x = pick_where([&](int v) { return rank(v) == 4 && weight_for(v) >= 0; });
+    if (x < 0) return false;
+    const ValueInfo X = info(x);
+    const int w = weight_for(x);
+    const std::vector<int64_t>& ws = info(w).shape;
+    const int64_t stride = uniform(1, 2), pad = uniform(0, 1);
+    if (X.shape[2] + 2 * pad < ws[2] || X.shape[3] + 2 * pad < ws[3]) return false;
+    Instr in{.kind = Kind::Conv2d, .a = x, .b = w, .dims = {stride, pad}};
+    if (chance(0.6)) in.c = parameter({ws[0]}, X.dtype);
+    ValueInfo vi = X;
+    vi.shape = {X.shape[0], ws[0], (X.shape[2] + 2 * pad - ws[2]) / stride + 1,
+                (X.shape[3] + 2 * pad - ws[3]) / stride + 1};
+    vi.bound = double(ws[1] * ws[2] * ws[3]) * X.bound * info(w).bound +
+               (in.c >= 0 ? info(in.c).bound : 0);
+    vi.lo = -vi.bound;
+    vi.exact = false;
+    vi.contiguous = true;
+    if (vi.bound > kMaxBound) return false;
+    emit(in, vi);
+    return true;
+  }
+
+  // batch_norm in training (batch statistics, no running ones) of a value of 2 to 4 dims with
+  // at least 2 values per channel.
+  bool emit_batch_norm() {
+    const int x = pick_where([&](int v) {
+      return rank(v) >= 2 && rank(v) <= 4 && numel(info(v).shape) / info(v).shape[1] >= 2;
+    });
+    if (x < 0) return false;
+    const ValueInfo X = info(x);
+    const int64_t c = X.shape[1];
+    Instr in{.kind = Kind::BatchNorm, .a = x};
+    if (chance(0.7)) in.b = parameter({c}, X.dtype);
+    if (chance(0.6)) in.c = parameter({c}, X.dtype);
+    ValueInfo vi = X;
+    vi.bound = std::sqrt(double(numel(X.shape) / c)) * (in.b >= 0 ? info(in.b).bound : 1) +
+               (in.c >= 0 ? info(in.c).bound : 0);
+    vi.lo = -vi.bound;
+    vi.exact = false;
+    vi.contiguous = true;
+    emit(in, vi);
+    return true;
+  }
+
+  // avg_pool2d or max_pool2d (kernel 1 or 2, stride 1 or 2) or adaptive_avg_pool2d of a 3-d or
+  // 4-d value; max_pool2d only of exact values (a window's maximum found among values that the
+  // fused and the eager run rounded differently could be another element, and so its gradient).
+  bool emit_pool(Kind k) {
+    const int x = pick_where([&](int v) {
+      return (rank(v) == 3 || rank(v) == 4) && (k != Kind::MaxPool2d || info(v).exact);
+    });
+    if (x < 0) return false;
+    const ValueInfo X = info(x);
+    const size_t r = X.shape.size();
+    const int64_t h = X.shape[r - 2], w = X.shape[r - 1];
+    Instr in{.kind = k, .a = x};
+    ValueInfo vi = X;
+    if (k == Kind::AvgPool2d || k == Kind::MaxPool2d) {
+      const int64_t kernel = std::min<int64_t>(uniform(1, 2), std::min(h, w)),
+                    stride = uniform(1, 2);
+      in.dims = {kernel, stride};
+      vi.shape[r - 2] = (h - kernel) / stride + 1;
+      vi.shape[r - 1] = (w - kernel) / stride + 1;
+    } else {
+      in.dims = {uniform(1, 3), uniform(1, 3)};
+      vi.shape[r - 2] = in.dims[0];
+      vi.shape[r - 1] = in.dims[1];
+    }
+    vi.exact = false;
+    vi.contiguous = true;
+    emit(in, vi);
+    return true;
   }
 
   // A float value satisfying ok, biased towards the latest, or -1.
@@ -222,16 +326,17 @@ class GradGenerator : public Generator {
 
   void emit_random_grad() {
     static const Weighted table[] = {
-        {Kind::Add, 4},       {Kind::Sub, 3},        {Kind::Mul, 4},         {Kind::Div, 2},
-        {Kind::Maximum, 1},   {Kind::Minimum, 1},    {Kind::Neg, 1},         {Kind::Abs, 1},
-        {Kind::Exp, 2},       {Kind::Log, 1},        {Kind::Sqrt, 1},        {Kind::Rsqrt, 1},
-        {Kind::Log1p, 1},     {Kind::Expm1, 1},      {Kind::Tanh, 2},        {Kind::Sigmoid, 1},
-        {Kind::Relu, 1},      {Kind::Gelu, 2},       {Kind::Silu, 1},        {Kind::Erf, 1},
-        {Kind::Sin, 1},       {Kind::Cos, 1},        {Kind::PowScalar, 2},   {Kind::Clamp, 1},
-        {Kind::Where, 2},     {Kind::Sum, 2},        {Kind::Mean, 2},        {Kind::Amax, 1},
-        {Kind::Softmax, 1},   {Kind::LogSoftmax, 1}, {Kind::Select, 1},      {Kind::Narrow, 1},
-        {Kind::Transpose, 1}, {Kind::Flatten, 1},    {Kind::Matmul, 3},      {Kind::Linear, 3},
-        {Kind::LayerNorm, 2}, {Kind::MseLoss, 1},    {Kind::CrossEntropy, 1}};
+        {Kind::Add, 4},       {Kind::Sub, 3},        {Kind::Mul, 4},          {Kind::Div, 2},
+        {Kind::Maximum, 1},   {Kind::Minimum, 1},    {Kind::Neg, 1},          {Kind::Abs, 1},
+        {Kind::Exp, 2},       {Kind::Log, 1},        {Kind::Sqrt, 1},         {Kind::Rsqrt, 1},
+        {Kind::Log1p, 1},     {Kind::Expm1, 1},      {Kind::Tanh, 2},         {Kind::Sigmoid, 1},
+        {Kind::Relu, 1},      {Kind::Gelu, 2},       {Kind::Silu, 1},         {Kind::Erf, 1},
+        {Kind::Sin, 1},       {Kind::Cos, 1},        {Kind::PowScalar, 2},    {Kind::Clamp, 1},
+        {Kind::Where, 2},     {Kind::Sum, 2},        {Kind::Mean, 2},         {Kind::Amax, 1},
+        {Kind::Softmax, 1},   {Kind::LogSoftmax, 1}, {Kind::Select, 1},       {Kind::Narrow, 1},
+        {Kind::Transpose, 1}, {Kind::Flatten, 1},    {Kind::Matmul, 3},       {Kind::Linear, 3},
+        {Kind::LayerNorm, 2}, {Kind::MseLoss, 1},    {Kind::CrossEntropy, 1}, {Kind::Conv2d, 3},
+        {Kind::BatchNorm, 2}, {Kind::AvgPool2d, 2},  {Kind::AdaptivePool, 2}, {Kind::MaxPool2d, 2}};
     const Kind k = draw(table);
     switch (k) {
       case Kind::Add:
@@ -280,6 +385,17 @@ class GradGenerator : public Generator {
         break;
       case Kind::CrossEntropy:
         emit_cross_entropy();
+        break;
+      case Kind::Conv2d:
+        emit_conv2d();
+        break;
+      case Kind::BatchNorm:
+        emit_batch_norm();
+        break;
+      case Kind::AvgPool2d:
+      case Kind::AdaptivePool:
+      case Kind::MaxPool2d:
+        emit_pool(k);
         break;
       default:
         emit_unary(k);

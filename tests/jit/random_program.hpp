@@ -96,6 +96,11 @@ enum class Kind {
   LayerNorm,     ///< layer_norm(a, normalized_shape dims, weight b or -1, bias c or -1)
   MseLoss,       ///< mse_loss(a, b, reduction)
   CrossEntropy,  ///< cross_entropy(a, target dims (class indices), reduction)
+  Conv2d,        ///< conv2d(a [N, C, H, W], weight b, bias c or -1), dims {stride, padding}
+  BatchNorm,     ///< batch_norm(a, weight b or -1, bias c or -1), training, no running stats
+  AvgPool2d,     ///< avg_pool2d(a, kernel dims[0], stride dims[1])
+  AdaptivePool,  ///< adaptive_avg_pool2d(a, output size dims)
+  MaxPool2d,     ///< max_pool2d(a, kernel dims[0], stride dims[1])
   kCount
 };
 
@@ -105,16 +110,60 @@ inline bool is_inplace(Kind k) { return k >= Kind::AddInplace && k <= Kind::Clam
 inline bool is_nn(Kind k) { return k >= Kind::Matmul && k < Kind::kCount; }
 
 inline const char* kind_name(Kind k) {
-  static const char* names[] = {"add",     "sub",         "mul",      "div",          "maximum",
-                                "minimum", "neg",         "abs",      "exp",          "log",
-                                "sqrt",    "rsqrt",       "log1p",    "expm1",        "tanh",
-                                "sigmoid", "relu",        "gelu",     "silu",         "erf",
-                                "sin",     "cos",         "pow",      "clamp",        "cmp",
-                                "where",   "user_kernel", "sum",      "mean",         "amax",
-                                "softmax", "log_softmax", "select",   "narrow",       "transpose",
-                                "flatten", "add_",        "sub_",     "mul_",         "div_",
-                                "copy_",   "fill_",       "clamp_",   "zeros_like",   "matmul",
-                                "linear",  "layer_norm",  "mse_loss", "cross_entropy"};
+  static const char* names[] = {"add",
+                                "sub",
+                                "mul",
+                                "div",
+                                "maximum",
+                                "minimum",
+                                "neg",
+                                "abs",
+                                "exp",
+                                "log",
+                                "sqrt",
+                                "rsqrt",
+                                "log1p",
+                                "expm1",
+                                "tanh",
+                                "sigmoid",
+                                "relu",
+                                "gelu",
+                                "silu",
+                                "erf",
+                                "sin",
+                                "cos",
+                                "pow",
+                                "clamp",
+                                "cmp",
+                                "where",
+                                "user_kernel",
+                                "sum",
+                                "mean",
+                                "amax",
+                                "softmax",
+                                "log_softmax",
+                                "select",
+                                "narrow",
+                                "transpose",
+                                "flatten",
+                                "add_",
+                                "sub_",
+                                "mul_",
+                                "div_",
+                                "copy_",
+                                "fill_",
+                                "clamp_",
+                                "zeros_like",
+                                "matmul",
+                                "linear",
+                                "layer_norm",
+                                "mse_loss",
+                                "cross_entropy",
+                                "conv2d",
+                                "batch_norm",
+                                "avg_pool2d",
+                                "adaptive_avg_pool2d",
+                                "max_pool2d"};
   static_assert(sizeof(names) / sizeof(names[0]) == size_t(Kind::kCount));
   return names[int(k)];
 }
@@ -344,6 +393,22 @@ inline std::string instr_str(const Instr& in) {
       os << "layer_norm(" << v(in.a) << ", " << shape_str(in.dims)
          << ", weight=" << (in.b >= 0 ? v(in.b) : "none")
          << ", bias=" << (in.c >= 0 ? v(in.c) : "none") << ')';
+      break;
+    case Kind::Conv2d:
+      os << "conv2d(" << v(in.a) << ", " << v(in.b) << ", bias=" << (in.c >= 0 ? v(in.c) : "none")
+         << ", stride=" << in.dims[0] << ", padding=" << in.dims[1] << ')';
+      break;
+    case Kind::BatchNorm:
+      os << "batch_norm(" << v(in.a) << ", weight=" << (in.b >= 0 ? v(in.b) : "none")
+         << ", bias=" << (in.c >= 0 ? v(in.c) : "none") << ", training=1)";
+      break;
+    case Kind::AvgPool2d:
+    case Kind::MaxPool2d:
+      os << kind_name(in.kind) << '(' << v(in.a) << ", kernel=" << in.dims[0]
+         << ", stride=" << in.dims[1] << ')';
+      break;
+    case Kind::AdaptivePool:
+      os << "adaptive_avg_pool2d(" << v(in.a) << ", " << shape_str(in.dims) << ')';
       break;
     case Kind::MseLoss:
     case Kind::CrossEntropy: {
@@ -636,6 +701,23 @@ inline Tensor apply(const Program& p, const Instr& in, const std::vector<Tensor>
       r = nn::functional::cross_entropy(a, target, {.reduction = in.reduction});
       break;
     }
+    case Kind::Conv2d:
+      r = nn::functional::conv2d(a, v[in.b], in.c >= 0 ? v[in.c] : Tensor(),
+                                 {.stride = in.dims[0], .padding = in.dims[1]});
+      break;
+    case Kind::BatchNorm:
+      r = nn::functional::batch_norm(a, Tensor(), Tensor(), in.b >= 0 ? v[in.b] : Tensor(),
+                                     in.c >= 0 ? v[in.c] : Tensor(), {.training = true});
+      break;
+    case Kind::AvgPool2d:
+      r = nn::functional::avg_pool2d(a, in.dims[0], {.stride = nn::functional::Pair(in.dims[1])});
+      break;
+    case Kind::AdaptivePool:
+      r = nn::functional::adaptive_avg_pool2d(a, {in.dims[0], in.dims[1]});
+      break;
+    case Kind::MaxPool2d:
+      r = nn::functional::max_pool2d(a, in.dims[0], {.stride = nn::functional::Pair(in.dims[1])});
+      break;
     case Kind::kCount:
       break;
   }

@@ -13,8 +13,8 @@ using namespace ember;
 namespace F = nn::functional;
 
 /// A small residual network of the shape of examples/resnet_fashion: a stem, one block that
-/// halves the resolution (its shortcut a strided 1x1 conv and a batch norm), an average pool,
-/// the global pool and a linear head.
+/// halves the resolution (its shortcut a strided 1x1 conv and a batch norm), a max pool after the
+/// stem, an average pool, the global pool and a linear head.
 struct ConvRegionNet : nn::Module<ConvRegionNet> {
   nn::Conv2d stem{1, 8, 3, {.padding = 1, .bias = false}};
   nn::BatchNorm2d stem_bn{8};
@@ -27,7 +27,7 @@ struct ConvRegionNet : nn::Module<ConvRegionNet> {
   nn::Linear fc{16, 10};
 
   Tensor forward(const Tensor& images) {
-    Tensor x = relu(stem_bn(stem(images)));
+    Tensor x = F::max_pool2d(relu(stem_bn(stem(images))), 3, {.stride = 1, .padding = 1});
     Tensor y = relu(bn2(conv2(relu(bn1(conv1(x))))) + short_bn(short_conv(x)));
     y = F::avg_pool2d(y, 2, {.stride = 1});
     return fc(F::adaptive_avg_pool2d(y, {1, 1}).flatten(1));
