@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <bit>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
@@ -275,9 +276,11 @@ Tensor write_through_view(const IrNode& n, const Tensor& base, const Tensor& val
 }
 
 // Which result of its kernel a library node is (see library_results in jit/trace/trace.cpp):
-// the gradient conv2d_backward's mask names, max_pool2d's values or (int64) indices.
+// the gradient conv2d_backward's mask names, max_pool2d's values or (int64) indices, dropout's
+// mask.
 size_t result_index(const IrNode& n) {
   if (n.op == Op::MaxPool2d) return n.dtype == kInt64 ? 1 : 0;
+  if (n.op == Op::Dropout) return 1;  // the mask (the output is a fused product)
   if (n.op != Op::Conv2dBackward) return 0;
   const auto& m = std::get<ConvAttrs>(n.attrs).output_mask;
   return m[0] ? 0 : m[1] ? 1 : 2;
@@ -287,6 +290,12 @@ Tensor run_library(const Graph& g, const IrNode& n, std::vector<Tensor>& vals) {
   std::vector<Tensor> args;
   for (int32_t a : n.args) args.push_back(g[a].kind == Kind::Const ? constant(g[a]) : vals[a]);
   if (n.op == Op::Copy_) return write_through_view(n, args[0], args[1]);
+  if (n.op == Op::Dropout) {  // the stream's seed and offset are the node's runtime scalars
+    auto a = std::get<DropoutAttrs>(n.attrs);
+    a.seed = std::bit_cast<uint64_t>(args[1].item<int64_t>());
+    a.offset = std::bit_cast<uint64_t>(args[2].item<int64_t>());
+    return op_info(n.op).kernel(std::span<const Tensor>(args.data(), 1), a)[result_index(n)];
+  }
   Tensor r = op_info(n.op).kernel(args, n.attrs)[result_index(n)];
   // A pointwise node may be larger than its operands (a write's value broadcast to its memory).
   return r.sizes() == n.sizes ? r : r.expand(n.sizes);

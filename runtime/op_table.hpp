@@ -111,7 +111,7 @@
   /* invstd); updates the running statistics in place */                                   \
   X(BatchNorm, "batch_norm", NN, Decompose, None, void)                                        \
   X(LayerNorm, "layer_norm", NN, Decompose, None, void) /* (in, w?, b?); (out, mean, rstd) */  \
-  X(Dropout, "dropout", NN, Break, None, void) /* DropoutAttrs; (out, scaled mask) */      \
+  X(Dropout, "dropout", NN, Library, None, void) /* DropoutAttrs; (out, scaled mask) */      \
   X(Softmax, "softmax", NN, Row, None, void) /* DimAttrs */                                \
   X(LogSoftmax, "log_softmax", NN, Row, None, void) /* DimAttrs */                         \
   X(NllLoss, "nll_loss", NN, Library, None, void) /* (log_probs, target[, w]), LossAttrs */  \

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <exception>
 #include <iostream>
 #include <limits>
@@ -20,6 +21,7 @@
 #include "runtime/allocator.hpp"
 #include "runtime/dispatch.hpp"
 #include "runtime/error.hpp"
+#include "runtime/ops.hpp"
 #include "runtime/shape.hpp"
 
 namespace ember::jit {
@@ -200,8 +202,8 @@ bool float_dtype(DType d) { return d == kFloat32 || d == kFloat64; }
 
 // True when idx is a real (computed) int64 tensor whose every element lies in [0, bound): an
 // index op with an index out of range runs eagerly instead, which throws its own error where
-// the user called it. Reads the memory directly (an index is an input of the trace, never a
-// lazy value: nothing the JIT computes is int64), without running the trace.
+// the user called it. Reads the memory directly, without running the trace (an index that is a
+// lazy value, such as max_pool2d's indices, has no memory yet: the op runs eagerly).
 bool indices_within(const Tensor& idx, int64_t bound) {
   const TensorImpl* impl = idx.impl();
   if (impl->dtype != kInt64 || impl->wrapped_number || !impl->storage->data) return false;
@@ -437,6 +439,11 @@ bool infer(IrNode& n, std::span<const Tensor> in) {
     n.sizes = s;
     return true;
   }
+  if (op == Op::Dropout) {  // in training, keeping each element with probability 1 - p > 0
+    const auto& a = std::get<DropoutAttrs>(n.attrs);
+    n.sizes = s;
+    return in.size() == 1 && a.training && a.p >= 0 && a.p < 1;
+  }
   if (op == Op::MseLoss || op == Op::NllLoss || op == Op::NllLossBackward) {
     // Library calls of the eager kernels, for the shapes a training step gives them (any other
     // runs eagerly, where the kernel reports what is wrong with it).
@@ -527,6 +534,27 @@ TensorList library_results(Trace& tr, const IrNode& n, std::span<const Tensor> i
     out[static_cast<size_t>(k)] = lazy_tensor(tr, tr.graph.add(std::move(one)));
   }
   return out;
+}
+
+// dropout(x) in training: its scaled mask (0, or 1 / (1 - p), per element, from the counter-based
+// stream the functional layer reserved for it) as a library node of the eager kernel, the
+// stream's seed and offset as its runtime scalars (int64, exact: a new stream every step
+// compiles nothing anew), and the output x * mask as a fused product, as the kernel computes it.
+// Results (out, mask), as the kernel's.
+TensorList dropout_nodes(Trace& tr, IrNode n) {
+  auto a = std::get<DropoutAttrs>(n.attrs);
+  const int32_t x = n.args[0];
+  n.args.push_back(operand(tr, wrapped_scalar(Scalar(std::bit_cast<int64_t>(a.seed)))));
+  n.args.push_back(operand(tr, wrapped_scalar(Scalar(std::bit_cast<int64_t>(a.offset)))));
+  a.seed = a.offset = 0;
+  n.attrs = a;
+  IrNode mul;
+  mul.op = Op::Mul;
+  mul.dtype = mul.compute = n.dtype;
+  mul.sizes = n.sizes;
+  const int32_t mask = tr.graph.add(std::move(n));
+  mul.args = {x, mask};
+  return {lazy_tensor(tr, tr.graph.add(std::move(mul))), lazy_tensor(tr, mask)};
 }
 
 // Which input an in-place op writes, or -1 for a pure op. copy_ and fill_ write their first;
@@ -695,6 +723,10 @@ bool trace_op(Op op, std::span<const Tensor> in, const Attrs& attrs, TensorList&
     out.clear();
     if (op == Op::Conv2dBackward || op == Op::MaxPool2d) {
       out = library_results(tr, n, args);
+      return true;
+    }
+    if (op == Op::Dropout) {
+      out = dropout_nodes(tr, std::move(n));
       return true;
     }
     if (w < 0) {

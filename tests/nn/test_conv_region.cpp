@@ -176,3 +176,44 @@ TEST_CASE("conv2d's gradients in a region: each asked for once, against eager in
     }
   }
 }
+
+TEST_CASE("dropout in a region: eager's masks, and a new stream every step compiles nothing anew",
+          "[jit][conv]") {
+  test::HotThreshold hot(2);
+  auto run = [](bool region) {
+    manual_seed(21);
+    nn::Sequential net(nn::Linear(12, 16), nn::ReLU(), nn::Dropout(0.3), nn::Linear(16, 3));
+    optim::SGD opt(net.parameters(), {.lr = 0.1, .momentum = 0.9});
+    Tensor x = randn({10, 12}), y = randint(0, 3, {10});
+    std::vector<double> losses;
+    for (int step = 0; step < 12; ++step) {
+      Tensor loss;
+      {
+        std::optional<jit::Region> r;
+        if (region) r.emplace("dropout_step");
+        loss = F::cross_entropy(net(x), y);
+        opt.zero_grad();
+        loss.backward();
+        opt.step();
+      }
+      test::settle_compiles();
+      losses.push_back(loss.item<double>());
+    }
+    return losses;
+  };
+  const std::vector<double> eager = run(false);
+  test::TierUpRuns no_tiers(0);  // one compile: the optimising one
+  const jit::Stats s0 = jit::stats();
+  jit::Profiler prof;
+  const std::vector<double> fused = run(true);
+  const jit::Stats s1 = jit::stats();
+  for (size_t i = 0; i < eager.size(); ++i) {
+    INFO("step " << i);
+    CHECK(fused[i] == Approx(eager[i]).epsilon(1e-5));
+  }
+  CHECK(s1.graph_breaks == s0.graph_breaks);
+  CHECK(s1.fused_graphs - s0.fused_graphs >= 8);
+  const std::vector<jit::Profiler::RegionStats> regions = prof.regions();
+  REQUIRE(regions.size() == 1);
+  CHECK(regions[0].compiles == 1);  // the seed and offset are runtime scalars
+}
