@@ -246,8 +246,15 @@ void materialize_shared_costly(const Graph& g, std::vector<bool>& m) {
         for (int32_t b : g[a].args) todo.push_back(b);
       }
     }
+    // A shared value converted from float to double is stored as the float (half the bytes)
+    // and converted where it is read.
+    auto widening = [&](size_t v) {
+      const IrNode& x = g[static_cast<int32_t>(v)];
+      return x.op == Op::ToDtype && inlined(x.args[0]) && x.dtype == kFloat64 &&
+             g[x.args[0]].dtype == kFloat32;
+    };
     auto candidate = [&](size_t v) {
-      if (!inlined(static_cast<int32_t>(v)) || readers[v] < 2) return false;
+      if (!inlined(static_cast<int32_t>(v)) || readers[v] < 2 || widening(v)) return false;
       const auto k = static_cast<int64_t>(readers[v]), l = static_cast<int64_t>(leaves[v].size());
       return cost[v] >= 1 || k * l > l + 1 + k;
     };

@@ -312,6 +312,40 @@ TEST_CASE("fusion: a costly value several kernels read is computed once", "[jit]
   CHECK(steps[2].roots == std::vector<int32_t>{cols});
 }
 
+TEST_CASE("fusion: a shared value whose cone reads many arrays is stored once", "[jit][passes]") {
+  // A ReLU's gradient in a residual net, gy * relu(a + b), widened to double and read by a batch
+  // norm backward's two channel sums and its input gradient: inlined, each of the three kernels
+  // reads gy, a and b (9 arrays); stored, 3 + 1 + 3. It is stored as the float it is computed
+  // in, not as the double.
+  Graph g;
+  const Dims s{8, 16};
+  int32_t gy = input(g, 0, s), a = input(g, 1, s), b = input(g, 2, s), x = input(g, 3, s);
+  int32_t masked =
+      apply(g, Op::Mul, {gy, apply(g, Op::Relu, {apply(g, Op::Add, {a, b}, s)}, s)}, s);
+  IrNode wide;
+  wide.op = Op::ToDtype;
+  wide.args = {masked};
+  wide.sizes = s;
+  wide.dtype = wide.compute = kFloat64;
+  wide.attrs = DTypeAttrs{kFloat64};
+  int32_t w = g.add(wide);
+  int32_t sum_g = apply(g, Op::Sum, {w}, {1, 16}, ReduceAttrs{{0}, true});
+  int32_t sum_gx =
+      apply(g, Op::Sum, {apply(g, Op::Mul, {w, x}, s)}, {1, 16}, ReduceAttrs{{0}, true});
+  int32_t gx = apply(g, Op::Sub, {w, apply(g, Op::Add, {sum_g, sum_gx}, {1, 16})}, s);
+  g.outputs = {gx};
+  std::vector<bool> mat = materialized(g);
+  CHECK(mat[static_cast<size_t>(masked)]);
+  CHECK_FALSE(mat[static_cast<size_t>(w)]);
+  // Two kernels reading it: 2 x 3 arrays inlined against 3 + 1 + 2 stored, so not stored.
+  Graph h;
+  gy = input(h, 0, s), a = input(h, 1, s), b = input(h, 2, s);
+  masked = apply(h, Op::Mul, {gy, apply(h, Op::Relu, {apply(h, Op::Add, {a, b}, s)}, s)}, s);
+  h.outputs = {apply(h, Op::Sum, {masked}, {1, 16}, ReduceAttrs{{0}, true}),
+               apply(h, Op::Sum, {masked}, {8, 1}, ReduceAttrs{{1}, true})};
+  CHECK_FALSE(materialized(h)[static_cast<size_t>(masked)]);
+}
+
 TEST_CASE("split_reductions: a whole reduction of a large operand runs in two steps",
           "[jit][passes]") {
   for (bool keepdim : {false, true}) {
