@@ -6,11 +6,37 @@ namespace ember::jit::lower {
 
 void Emitter::emit_reduce(Value* begin, Value* end) {
   if (!space.reduced.back()) return emit_reduce_outer(begin, end);
-  int32_t root = step_.roots[0];
-  const IrNode& n = g_[root];
   loop(begin, end, [&](Value* item) {
     std::vector<Value*> base = offsets(item, space.dims(false));
-    store(root, reduce_item(n, base), base);
+    if (step_.roots.size() == 1) {
+      store(step_.roots[0], reduce_item(g_[step_.roots[0]], base), base);
+      return;
+    }
+    // Sibling sums (fuse: sibling_reduction) in one walk, an accumulator each; a value they
+    // share is computed once per element.
+    std::vector<llvm::AllocaInst*> accs;
+    bool widen = false;
+    for (int32_t r : step_.roots) {
+      const IrNode& n = g_[r];
+      accs.push_back(var(b_.getDoubleTy()));
+      b_.CreateStore(llvm::ConstantFP::get(b_.getDoubleTy(), 0.0), accs.back());
+      widen = widen || g_[n.args[0]].dtype == kFloat32;
+    }
+    walk_reduced(
+        base,
+        [&](const std::vector<Value*>& off) {
+          for (size_t k = 0; k < step_.roots.size(); ++k) {
+            const IrNode& n = g_[step_.roots[k]];
+            Value* x = value(n.args[0], kFloat64, off);
+            b_.CreateStore(accumulate(n, b_.CreateLoad(b_.getDoubleTy(), accs[k]), x), accs[k]);
+          }
+        },
+        widen ? Engine::instance().vector_bytes() / 4 : 0);
+    for (size_t k = 0; k < step_.roots.size(); ++k) {
+      const IrNode& n = g_[step_.roots[k]];
+      store(step_.roots[k], finish(n, accumulator(n), b_.CreateLoad(b_.getDoubleTy(), accs[k])),
+            base);
+    }
   });
 }
 
@@ -40,19 +66,21 @@ Value* Emitter::reduce_item(const IrNode& n, const std::vector<Value*>& base) {
 
 void Emitter::emit_reduce_outer(Value* begin, Value* end) {
   constexpr int64_t kBlock = 512;
-  int32_t root = step_.roots[0];
-  const IrNode& n = g_[root];
-  const Accumulator a = accumulator(n);
+  // Sibling sums (fuse: sibling_reduction) share the walk, a block of accumulators each; they
+  // have one accumulator type (double).
+  const size_t nroots = step_.roots.size();
+  const Accumulator a = accumulator(g_[step_.roots[0]]);
   std::vector<size_t> kept = space.dims(false), red = space.dims(true);
   size_t inner = kept.back();
   kept.pop_back();
   Value* n_inner = c64(space.size[inner]);
-  llvm::AllocaInst* acc;
+  std::vector<llvm::AllocaInst*> accs;
   {
     llvm::IRBuilder<> eb(&body_->getEntryBlock(), body_->getEntryBlock().begin());
-    acc = eb.CreateAlloca(llvm::ArrayType::get(a.ty, kBlock));
+    for (size_t q = 0; q < nroots; ++q)
+      accs.push_back(eb.CreateAlloca(llvm::ArrayType::get(a.ty, kBlock)));
   }
-  auto slot = [&](Value* k) { return b_.CreateInBoundsGEP(a.ty, acc, k); };
+  auto slot_of = [&](size_t q, Value* k) { return b_.CreateInBoundsGEP(a.ty, accs[q], k); };
   loop_step(begin, end, [&](Value* i) {
     Value* row = b_.CreateUDiv(i, n_inner);
     Value* j0 = b_.CreateURem(i, n_inner);
@@ -63,7 +91,10 @@ void Emitter::emit_reduce_outer(Value* begin, Value* end) {
     std::vector<Value*> base = offsets(row, kept);
     loop(
         c64(0), count,
-        [&](Value* k) { b_.CreateStore(llvm::ConstantFP::get(a.ty, a.init), slot(k)); },
+        [&](Value* k) {
+          for (size_t q = 0; q < nroots; ++q)
+            b_.CreateStore(llvm::ConstantFP::get(a.ty, a.init), slot_of(q, k));
+        },
         /*interleave=*/false);
     loop(c64(0), c64(space.count(true)), [&](Value* r) {
       std::vector<Value*> o = offsets(r, red);
@@ -72,16 +103,23 @@ void Emitter::emit_reduce_outer(Value* begin, Value* end) {
           c64(0), count,
           [&](Value* k) {
             memo_.clear();
-            Value* x = value(n.args[0], a.dtype, advance(o, b_.CreateNSWAdd(j0, k), inner));
-            b_.CreateStore(accumulate(n, b_.CreateLoad(a.ty, slot(k)), x), slot(k));
+            std::vector<Value*> at = advance(o, b_.CreateNSWAdd(j0, k), inner);
+            for (size_t q = 0; q < nroots; ++q) {
+              const IrNode& n = g_[step_.roots[q]];
+              Value* x = value(n.args[0], a.dtype, at);
+              b_.CreateStore(accumulate(n, b_.CreateLoad(a.ty, slot_of(q, k)), x), slot_of(q, k));
+            }
           },
           /*interleave=*/false);
     });
     loop(
         c64(0), count,
         [&](Value* k) {
-          store(root, finish(n, a, b_.CreateLoad(a.ty, slot(k))),
-                advance(base, b_.CreateNSWAdd(j0, k), inner));
+          for (size_t q = 0; q < nroots; ++q) {
+            const IrNode& n = g_[step_.roots[q]];
+            store(step_.roots[q], finish(n, a, b_.CreateLoad(a.ty, slot_of(q, k))),
+                  advance(base, b_.CreateNSWAdd(j0, k), inner));
+          }
         },
         /*interleave=*/false);
     return b_.CreateNSWAdd(i, count);

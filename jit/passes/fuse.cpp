@@ -112,6 +112,37 @@ bool reads_fit_rows(const Graph& g, const std::vector<bool>& mat, const std::vec
   return true;
 }
 
+// The step that reduction `id` can join, or -1: a sum or mean over the same operand space,
+// dims and result sizes as an earlier Reduce step's (not a row reduction, which has its own
+// chains), when `id` reads nothing computed at or after that step. The step then walks its
+// space once for both: a batch norm backward's channel sums of g and of g * xh, a layer norm
+// backward's column sums for its weight and bias.
+int sibling_reduction(const Graph& g, const std::vector<bool>& mat, const std::vector<Group>& steps,
+                      const std::vector<int>& step_of, int32_t id) {
+  const IrNode& n = g[id];
+  if ((n.op != Op::Sum && n.op != Op::Mean) || row_reduction(g, id)) return -1;
+  std::vector<int32_t> reads;
+  std::vector<bool> seen(g.size(), false);
+  roots_read(g, mat, id, seen, reads);
+  int latest_dep = -1;
+  for (int32_t r : reads) {
+    const bool view = is_strided_view(g[r].op);
+    const int dep = step_of[static_cast<size_t>(view ? g[r].args[0] : r)];
+    latest_dep = std::max(latest_dep, dep);
+  }
+  const auto& rn = std::get<ReduceAttrs>(n.attrs);
+  for (int s = static_cast<int>(steps.size()) - 1; s > latest_dep; --s) {
+    const Group& st = steps[static_cast<size_t>(s)];
+    if (st.kind != Group::Kind::Reduce || st.space != g[n.args[0]].sizes) continue;
+    const IrNode& m = g[st.roots[0]];
+    const auto& rm = std::get<ReduceAttrs>(m.attrs);
+    if ((m.op == Op::Sum || m.op == Op::Mean) && m.sizes == n.sizes && rm.dims == rn.dims &&
+        rm.keepdim == rn.keepdim && !row_reduction(g, st.roots[0]))
+      return s;
+  }
+  return -1;
+}
+
 std::vector<Group> fuse_with(const Graph& g, const std::vector<bool>& mat) {
   std::vector<Group> steps;
   std::vector<int> step_of(g.size(), -1);  // root -> the step computing it
@@ -170,6 +201,11 @@ std::vector<Group> fuse_with(const Graph& g, const std::vector<bool>& mat) {
       }
       step_of[i] = static_cast<int>(steps.size());
       steps.push_back({Group::Kind::Pointwise, {id}, n.sizes});
+      continue;
+    }
+    if (int s = is_reduction(n.op) ? sibling_reduction(g, mat, steps, step_of, id) : -1; s >= 0) {
+      steps[static_cast<size_t>(s)].roots.push_back(id);
+      step_of[i] = s;
       continue;
     }
     step_of[i] = static_cast<int>(steps.size());

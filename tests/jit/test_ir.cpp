@@ -304,19 +304,39 @@ TEST_CASE("fusion: a costly value several kernels read is computed once", "[jit]
   CHECK_FALSE(mat[static_cast<size_t>(scaled)]);  // only a multiplication of d after that
   CHECK_FALSE(mat[static_cast<size_t>(cheap)]);
   std::vector<Group> steps = fuse(g);
-  REQUIRE(steps.size() == 5);
+  REQUIRE(steps.size() == 3);
   CHECK(steps[0].kind == Group::Kind::Pointwise);
   CHECK(steps[0].roots == std::vector<int32_t>{d});
   CHECK(steps[1].kind == Group::Kind::RowReduce);  // rows, then out, reading d from memory
   CHECK(steps[1].roots == std::vector<int32_t>{rows, out});
-  CHECK(steps[2].roots == std::vector<int32_t>{cols});
+  CHECK(steps[2].kind == Group::Kind::Reduce);  // the column sums in one walk
+  CHECK(steps[2].roots == std::vector<int32_t>{cols, c1, c2});
+}
+
+TEST_CASE("fusion: sums over the same space and dims share one step", "[jit][passes]") {
+  // A batch norm backward's channel sums of g and of g * xh over [N, C, H, W]: one walk.
+  Graph g;
+  const Dims s{4, 3, 5, 6}, c{1, 3, 1, 1};
+  int32_t gy = input(g, 0, s), xh = input(g, 1, s);
+  const ReduceAttrs channels{{0, 2, 3}, true};
+  int32_t sg = apply(g, Op::Sum, {gy}, c, channels);
+  int32_t sgx = apply(g, Op::Sum, {apply(g, Op::Mul, {gy, xh}, s)}, c, channels);
+  int32_t m = apply(g, Op::Mean, {xh}, c, channels);
+  int32_t mx = apply(g, Op::Amax, {xh}, c, channels);  // another accumulator: apart
+  int32_t s2 = apply(g, Op::Sum, {apply(g, Op::Mul, {gy, sg}, s)}, c, channels);  // reads sg
+  g.outputs = {sg, sgx, m, mx, s2};
+  std::vector<Group> steps = fuse(g);
+  REQUIRE(steps.size() == 3);
+  CHECK(steps[0].roots == std::vector<int32_t>{sg, sgx, m});
+  CHECK(steps[1].roots == std::vector<int32_t>{mx});
+  CHECK(steps[2].roots == std::vector<int32_t>{s2});
 }
 
 TEST_CASE("fusion: a shared value whose cone reads many arrays is stored once", "[jit][passes]") {
-  // A ReLU's gradient in a residual net, gy * relu(a + b), widened to double and read by a batch
-  // norm backward's two channel sums and its input gradient: inlined, each of the three kernels
-  // reads gy, a and b (9 arrays); stored, 3 + 1 + 3. It is stored as the float it is computed
-  // in, not as the double.
+  // A ReLU's gradient in a residual net, gy * relu(a + b), widened to double and read by three
+  // kernels (a column sum, a column max and a pointwise output): inlined, each reads gy, a and b
+  // (9 arrays); stored, 3 + 1 + 3. It is stored as the float it is computed in, not as the
+  // double.
   Graph g;
   const Dims s{8, 16};
   int32_t gy = input(g, 0, s), a = input(g, 1, s), b = input(g, 2, s), x = input(g, 3, s);
@@ -330,9 +350,9 @@ TEST_CASE("fusion: a shared value whose cone reads many arrays is stored once", 
   wide.attrs = DTypeAttrs{kFloat64};
   int32_t w = g.add(wide);
   int32_t sum_g = apply(g, Op::Sum, {w}, {1, 16}, ReduceAttrs{{0}, true});
-  int32_t sum_gx =
-      apply(g, Op::Sum, {apply(g, Op::Mul, {w, x}, s)}, {1, 16}, ReduceAttrs{{0}, true});
-  int32_t gx = apply(g, Op::Sub, {w, apply(g, Op::Add, {sum_g, sum_gx}, {1, 16})}, s);
+  int32_t max_gx =
+      apply(g, Op::Amax, {apply(g, Op::Mul, {w, x}, s)}, {1, 16}, ReduceAttrs{{0}, true});
+  int32_t gx = apply(g, Op::Sub, {w, apply(g, Op::Add, {sum_g, max_gx}, {1, 16})}, s);
   g.outputs = {gx};
   std::vector<bool> mat = materialized(g);
   CHECK(mat[static_cast<size_t>(masked)]);
