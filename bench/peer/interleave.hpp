@@ -75,4 +75,25 @@ void interleave(benchmark::State& state, EmberStep& ember_step, TorchStep& torch
   state.counters["ratio_cpu"] = r.ratio(0, 1, true);
 }
 
+/// A step fused by ember's JIT, the same step eagerly and libtorch's, one call each per
+/// benchmark iteration, alternated (the caller has warmed the fused step past hot detection
+/// and its compile): counters fused_ms, eager_ms, torch_ms (medians) and the medians of the
+/// per-round ratios eager_over_fused and torch_over_fused.
+template <class Fused, class Eager, class Torch>
+void fused_eager_torch(benchmark::State& state, Fused& fused, Eager& eager, Torch& torch) {
+  eager();
+  torch();
+  Rounds r(3);
+  for (auto _ : state) {
+    r.time(0, fused);
+    r.time(1, eager);
+    r.time(2, torch);
+  }
+  state.counters["fused_ms"] = median(r.wall[0]);
+  state.counters["eager_ms"] = median(r.wall[1]);
+  state.counters["torch_ms"] = median(r.wall[2]);
+  state.counters["eager_over_fused"] = r.ratio(1, 0);
+  state.counters["torch_over_fused"] = r.ratio(2, 0);
+}
+
 }  // namespace peer

@@ -288,21 +288,9 @@ void BM_block_jit_interleaved(benchmark::State& state) {
     fused_step();
     ember::jit::wait_for_compiles();
   }
-  eager_step();
-  torch_step();
   const ember::jit::Stats s0 = ember::jit::stats();
-  peer::Rounds r(3);
-  for (auto _ : state) {
-    r.time(0, fused_step);
-    r.time(1, eager_step);
-    r.time(2, torch_step);
-  }
+  peer::fused_eager_torch(state, fused_step, eager_step, torch_step);
   const ember::jit::Stats s1 = ember::jit::stats();
-  state.counters["fused_ms"] = peer::median(r.wall[0]);
-  state.counters["eager_ms"] = peer::median(r.wall[1]);
-  state.counters["torch_ms"] = peer::median(r.wall[2]);
-  state.counters["eager_over_fused"] = r.ratio(1, 0);
-  state.counters["torch_over_fused"] = r.ratio(2, 0);
   state.counters["graphs_per_step"] =
       static_cast<double>(s1.graphs - s0.graphs) / static_cast<double>(state.iterations());
   state.counters["breaks_per_step"] = static_cast<double>(s1.graph_breaks - s0.graph_breaks) /

@@ -173,25 +173,13 @@ void BM_step_jit_interleaved(benchmark::State& state) {
     fused_step();
     ember::jit::wait_for_compiles();
   }
-  eager_step();
-  torch_step();
   const ember::jit::Stats s0 = ember::jit::stats();
   std::optional<ember::jit::Profiler> prof;  // EMBER_BENCH_STEPS=n: the fused step's n costliest
   if (std::getenv("EMBER_BENCH_STEPS")) prof.emplace();
-  peer::Rounds r(3);
-  for (auto _ : state) {
-    r.time(0, fused_step);
-    r.time(1, eager_step);
-    r.time(2, torch_step);
-  }
+  peer::fused_eager_torch(state, fused_step, eager_step, torch_step);
   if (prof) prof->report_steps(std::cerr, std::atoi(std::getenv("EMBER_BENCH_STEPS")));
   const ember::jit::Stats s1 = ember::jit::stats();
   const auto steps = static_cast<double>(state.iterations());
-  state.counters["fused_ms"] = peer::median(r.wall[0]);
-  state.counters["eager_ms"] = peer::median(r.wall[1]);
-  state.counters["torch_ms"] = peer::median(r.wall[2]);
-  state.counters["eager_over_fused"] = r.ratio(1, 0);
-  state.counters["torch_over_fused"] = r.ratio(2, 0);
   state.counters["fused_per_step"] = static_cast<double>(s1.fused_graphs - s0.fused_graphs) / steps;
   state.counters["breaks_per_step"] =
       static_cast<double>(s1.graph_breaks - s0.graph_breaks) / steps;
