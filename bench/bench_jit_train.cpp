@@ -17,6 +17,10 @@
 //                                                 same code, untraced, run first in the process:
 //                                                 its first steps pay the process's first-time
 //                                                 costs), for comparison
+//   BM_compile_step        the whole step's compile on the calling thread: the first tier
+//                          (quick_ms), the tier-up (full_ms), kernels
+//   BM_compile_optimizer/N AdamW's update of N parameter tensors alone (10 and 1,000): its
+//                          compile (compile_ms) and kernels, which must not grow with N
 // 784-256-256-10, batch 64, 2 threads unless --benchmark_filter picks otherwise.
 // Unless EMBER_JIT_CACHE is set, the disk cache is off: compiles are really compiles.
 #include <benchmark/benchmark.h>
@@ -150,5 +154,90 @@ void BM_first_steps(benchmark::State& state) {
   state.counters["eager_slowest_over_eager"] = eager_slowest / eager;
 }
 BENCHMARK(BM_first_steps)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(1);
+
+// Compiles on the calling thread from an empty kernel cache, hot at first sight, one tier-up
+// after one run: what the compile of a region costs. Restores the JIT's settings after.
+struct CompileSettings {
+  int hot = jit::hot_threshold(), tier = jit::tier_up_runs();
+  bool async = jit::async_compile();
+  explicit CompileSettings(int tier_up) {
+    jit::set_hot_threshold(1);
+    jit::set_tier_up_runs(tier_up);
+    jit::set_async_compile(false);
+  }
+  ~CompileSettings() {
+    jit::set_hot_threshold(hot);
+    jit::set_tier_up_runs(tier);
+    jit::set_async_compile(async);
+  }
+};
+
+// The whole MLP step (forward, loss, backward, SGD): counters quick_ms (the first compile, LLVM's
+// fast back end), full_ms (the tier-up's optimising recompile) and kernels (of the first).
+void BM_compile_step(benchmark::State& state) {
+  set_num_threads(2);
+  CompileSettings settings(1);
+  std::vector<double> quick, full;
+  double kernels = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    jit::clear_cache();
+    Trainer t;
+    state.ResumeTiming();
+    const jit::Stats s0 = jit::stats();
+    t.step(true);  // compiled (quick) and run fused
+    const jit::Stats s1 = jit::stats();
+    t.step(true);  // the tier-up
+    const jit::Stats s2 = jit::stats();
+    quick.push_back(s1.compile_ms - s0.compile_ms);
+    full.push_back(s2.compile_ms - s1.compile_ms);
+    kernels = static_cast<double>(s1.kernels_compiled - s0.kernels_compiled);
+  }
+  std::sort(quick.begin(), quick.end());
+  std::sort(full.begin(), full.end());
+  state.counters["quick_ms"] = quick[quick.size() / 2];
+  state.counters["full_ms"] = full[full.size() / 2];
+  state.counters["kernels"] = kernels;
+}
+BENCHMARK(BM_compile_step)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
+
+// AdamW's update alone over N parameter tensors of four shapes, in a region (the optimising
+// back end at once): its compile must not grow with N, since the update of all parameters of
+// one shape is one kernel. Counters compile_ms and kernels.
+void BM_compile_optimizer(benchmark::State& state) {
+  set_num_threads(2);
+  CompileSettings settings(0);
+  const Dims shapes[] = {{64}, {32, 16}, {128}, {16, 16}};
+  std::vector<Tensor> params;
+  for (int64_t i = 0; i < state.range(0); ++i) {
+    params.push_back(randn(shapes[i % 4]).requires_grad_());
+    params.back().set_grad(randn(shapes[i % 4]));
+  }
+  double ms = 0, kernels = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    jit::clear_cache();
+    optim::AdamW opt(params, {.lr = 1e-3});
+    state.ResumeTiming();
+    const jit::Stats s0 = jit::stats();
+    {
+      jit::Region r("adamw_update");
+      opt.step();
+    }
+    const jit::Stats s1 = jit::stats();
+    ms = s1.compile_ms - s0.compile_ms;
+    kernels = static_cast<double>(s1.kernels_compiled - s0.kernels_compiled);
+  }
+  state.counters["compile_ms"] = ms;
+  state.counters["kernels"] = kernels;
+}
+BENCHMARK(BM_compile_optimizer)
+    ->Arg(10)
+    ->Arg(100)
+    ->Arg(300)
+    ->Arg(1000)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->Iterations(1);
 
 }  // namespace
