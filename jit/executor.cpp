@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <bit>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
@@ -26,6 +25,7 @@
 #include "jit/codegen/codegen.hpp"
 #include "jit/dump.hpp"
 #include "jit/jit.hpp"
+#include "jit/library_call.hpp"
 #include "jit/orc/engine.hpp"
 #include "jit/passes/passes.hpp"
 #include "jit/profiler_record.hpp"
@@ -168,11 +168,6 @@ uint64_t fnv1a(const std::string& s) {
 
 // ---- running values into the lazy tensors' storages and the written memory ----
 
-// A contiguous copy of v by the Clone kernel (no autograd: the executor computes values only).
-Tensor copy_of(const Tensor& v) {
-  return op_info(Op::Clone).kernel(std::span<const Tensor>(&v, 1), {})[0];
-}
-
 // Moves (or copies) the value v into the pending storage dst.
 void adopt(Storage& dst, const Tensor& v) {
   TensorImpl* vi = v.impl();
@@ -226,17 +221,6 @@ void finish(const Graph& g, std::vector<Tensor>& vals, const Run& run,
   }
 }
 
-Tensor constant(const IrNode& n) {
-  switch (n.dtype) {
-    case kBool:
-      return wrapped_scalar(Scalar(n.value != 0));
-    case kInt64:
-      return wrapped_scalar(Scalar(static_cast<int64_t>(n.value)));
-    default:
-      return wrapped_scalar(Scalar(n.value));
-  }
-}
-
 // A View node's tensor: its operand's value (contiguous, as the trace saw it) viewed.
 Tensor view_of(const IrNode& n, const Tensor& operand) {
   return make_view(operand.contiguous(), n.sizes, n.strides, static_cast<int64_t>(n.value));
@@ -262,80 +246,6 @@ std::vector<Tensor> bound_values(const Graph& g, const Run& run) {
     if (n.kind == Kind::Scalar) vals[i] = wrapped_scalar(run.scalars[static_cast<size_t>(n.input)]);
   }
   return vals;
-}
-
-// A Copy_ node (a write through a view, as a pure op): a copy of base's memory with the
-// elements its layout selects replaced by value, converted and broadcast.
-Tensor write_through_view(const IrNode& n, const Tensor& base, const Tensor& value) {
-  Tensor out = copy_of(base);
-  Tensor view =
-      make_view(out, std::get<ShapeAttrs>(n.attrs).sizes, n.strides, static_cast<int64_t>(n.value));
-  const Tensor args[] = {view, value};
-  op_info(Op::Copy_).kernel(std::span<const Tensor>(args), {});
-  return out;
-}
-
-// Which result of its kernel a library node is (see library_results in jit/trace/trace.cpp):
-// the gradient conv2d_backward's mask names, max_pool2d's values or (int64) indices, dropout's
-// mask.
-size_t result_index(const IrNode& n) {
-  if (n.op == Op::MaxPool2d) return n.dtype == kInt64 ? 1 : 0;
-  if (n.op == Op::Dropout) return 1;  // the mask (the output is a fused product)
-  if (n.op != Op::Conv2dBackward) return 0;
-  const auto& m = std::get<ConvAttrs>(n.attrs).output_mask;
-  return m[0] ? 0 : m[1] ? 1 : 2;
-}
-
-Tensor run_library(const Graph& g, const IrNode& n, std::vector<Tensor>& vals) {
-  std::vector<Tensor> args;
-  for (int32_t a : n.args) args.push_back(g[a].kind == Kind::Const ? constant(g[a]) : vals[a]);
-  if (n.op == Op::Copy_) return write_through_view(n, args[0], args[1]);
-  if (n.op == Op::Dropout) {  // the stream's seed and offset are the node's runtime scalars
-    auto a = std::get<DropoutAttrs>(n.attrs);
-    a.seed = std::bit_cast<uint64_t>(args[1].item<int64_t>());
-    a.offset = std::bit_cast<uint64_t>(args[2].item<int64_t>());
-    return op_info(n.op).kernel(std::span<const Tensor>(args.data(), 1), a)[result_index(n)];
-  }
-  Tensor r = op_info(n.op).kernel(args, n.attrs)[result_index(n)];
-  // A pointwise node may be larger than its operands (a write's value broadcast to its memory).
-  return r.sizes() == n.sizes ? r : r.expand(n.sizes);
-}
-
-// The nodes of one library call's results (conv2d_backward's gradients, max_pool2d's values and
-// indices: see library_results in jit/trace/trace.cpp) of the same operands and attributes are
-// computed by one call of the kernel, which shares its work between them (the operands'
-// layouts, the output gradient's reorder; the windows' maxima and where they are): per node,
-// the group it belongs to (itself included), or empty.
-std::vector<std::vector<int32_t>> joint_calls(const Graph& g) {
-  std::vector<std::vector<int32_t>> joint(g.size());
-  std::map<std::tuple<Op, std::vector<int32_t>, std::string>, std::vector<int32_t>> groups;
-  for (size_t i = 0; i < g.size(); ++i) {
-    const IrNode& n = g[static_cast<int32_t>(i)];
-    if (n.kind != Kind::Apply || (n.op != Op::Conv2dBackward && n.op != Op::MaxPool2d)) continue;
-    Attrs a = n.attrs;
-    if (auto* c = std::get_if<ConvAttrs>(&a))
-      c->output_mask[0] = c->output_mask[1] = c->output_mask[2] = false;
-    groups[{n.op, n.args, attrs_to_string(a)}].push_back(static_cast<int32_t>(i));
-  }
-  for (const auto& [key, nodes] : groups)
-    if (nodes.size() > 1)
-      for (int32_t v : nodes) joint[static_cast<size_t>(v)] = nodes;
-  return joint;
-}
-
-// Runs the library nodes of one joint group as one call: each takes its own result.
-void run_joint(const Graph& g, const std::vector<int32_t>& nodes, std::vector<Tensor>& vals) {
-  const IrNode& first = g[nodes.front()];
-  Attrs a = first.attrs;
-  if (auto* c = std::get_if<ConvAttrs>(&a))  // every gradient the group asks for
-    for (int32_t v : nodes)
-      for (int k = 0; k < 3; ++k)
-        c->output_mask[k] |= std::get<ConvAttrs>(g[v].attrs).output_mask[k];
-  std::vector<Tensor> args;
-  for (int32_t x : first.args)
-    args.push_back(g[x].kind == Kind::Const ? constant(g[x]) : vals[static_cast<size_t>(x)]);
-  TensorList rs = op_info(first.op).kernel(args, a);
-  for (int32_t v : nodes) vals[static_cast<size_t>(v)] = rs[result_index(g[v])];
 }
 
 // The writes the interpreter stores as soon as their value is computed, by node (-1: none): those
@@ -396,8 +306,7 @@ std::vector<EarlyWrite> early_writes(const Graph& g) {
 // takes an output operand and gives n's sizes and dtype there (else an undefined tensor).
 Tensor run_into(const Graph& g, const IrNode& n, std::vector<Tensor>& vals,
                 const std::shared_ptr<Storage>& st) {
-  std::vector<Tensor> args;
-  for (int32_t a : n.args) args.push_back(g[a].kind == Kind::Const ? constant(g[a]) : vals[a]);
+  std::vector<Tensor> args = operands(g, n, vals);
   DType r = result_type(args[0], args[1]);
   if (r != n.dtype || (n.op == Op::Div && !is_floating(r)) ||
       broadcast_shapes(args[0].sizes(), args[1].sizes(), op_name(n.op)) != n.sizes)

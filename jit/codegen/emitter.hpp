@@ -386,6 +386,9 @@ class Emitter {
 
   // Reduction n's value over the reduced dims of the item at `base`, as n's dtype.
   Value* reduce_item(const IrNode& n, const std::vector<Value*>& base);
+  // Sums or means of one item, one walk for all (their values, in order).
+  std::vector<Value*> reduce_sums(const std::vector<const IrNode*>& nodes,
+                                  const std::vector<Value*>& base);
 
   // A reduction over outer dims (sum over dim 0 of a matrix, say): walking one output item's
   // column at a time would stride through memory. Instead a block of up to kBlock neighbouring

@@ -12,56 +12,52 @@ void Emitter::emit_reduce(Value* begin, Value* end) {
       store(step_.roots[0], reduce_item(g_[step_.roots[0]], base), base);
       return;
     }
-    // Sibling sums (fuse: sibling_reduction) in one walk, an accumulator each; a value they
-    // share is computed once per element.
-    std::vector<llvm::AllocaInst*> accs;
-    bool widen = false;
-    for (int32_t r : step_.roots) {
-      const IrNode& n = g_[r];
-      accs.push_back(var(b_.getDoubleTy()));
-      b_.CreateStore(llvm::ConstantFP::get(b_.getDoubleTy(), 0.0), accs.back());
-      widen = widen || g_[n.args[0]].dtype == kFloat32;
-    }
-    walk_reduced(
-        base,
-        [&](const std::vector<Value*>& off) {
-          for (size_t k = 0; k < step_.roots.size(); ++k) {
-            const IrNode& n = g_[step_.roots[k]];
-            Value* x = value(n.args[0], kFloat64, off);
-            b_.CreateStore(accumulate(n, b_.CreateLoad(b_.getDoubleTy(), accs[k]), x), accs[k]);
-          }
-        },
-        widen ? Engine::instance().vector_bytes() / 4 : 0);
-    for (size_t k = 0; k < step_.roots.size(); ++k) {
-      const IrNode& n = g_[step_.roots[k]];
-      store(step_.roots[k], finish(n, accumulator(n), b_.CreateLoad(b_.getDoubleTy(), accs[k])),
-            base);
-    }
+    std::vector<const IrNode*> nodes;
+    for (int32_t r : step_.roots) nodes.push_back(&g_[r]);
+    std::vector<Value*> v = reduce_sums(nodes, base);
+    for (size_t k = 0; k < nodes.size(); ++k) store(step_.roots[k], v[k], base);
   });
 }
 
 Value* Emitter::reduce_item(const IrNode& n, const std::vector<Value*>& base) {
+  if (n.op != Op::Amax && n.op != Op::Amin) return reduce_sums({&n}, base)[0];
   const Accumulator a = accumulator(n);
-  if (n.op == Op::Amax || n.op == Op::Amin) {
-    MinMax mm(*this, a.ty, n.op == Op::Amax);
-    walk_reduced(base,
-                 [&](const std::vector<Value*>& off) { mm.add(value(n.args[0], a.dtype, off)); });
-    return finish(n, a, mm.result());
+  MinMax mm(*this, a.ty, n.op == Op::Amax);
+  walk_reduced(base,
+               [&](const std::vector<Value*>& off) { mm.add(value(n.args[0], a.dtype, off)); });
+  return finish(n, a, mm.result());
+}
+
+std::vector<Value*> Emitter::reduce_sums(const std::vector<const IrNode*>& nodes,
+                                         const std::vector<Value*>& base) {
+  // Sums accumulate in double, and the vectoriser, sizing lanes by the widest type, would run
+  // their float work (an exp, say) four lanes at a time with AVX2: ask for the float width; the
+  // double adds take two registers. Sibling sums (fuse: sibling_reduction) share the walk, an
+  // accumulator each, and a value they share is computed once per element.
+  std::vector<llvm::AllocaInst*> accs;
+  bool widen = false;
+  for (const IrNode* n : nodes) {
+    const Accumulator a = accumulator(*n);
+    accs.push_back(var(a.ty));
+    b_.CreateStore(llvm::ConstantFP::get(a.ty, a.init), accs.back());
+    widen = widen || g_[n->args[0]].dtype == kFloat32;
   }
-  // A float sum accumulates in double, and the vectoriser, sizing lanes by the widest type,
-  // would run its float work (an exp, say) four lanes at a time with AVX2: ask for the float
-  // width; the double adds take two registers.
-  const bool widen = a.dtype == kFloat64 && g_[n.args[0]].dtype == kFloat32;
-  auto* acc = var(a.ty);
-  b_.CreateStore(llvm::ConstantFP::get(a.ty, a.init), acc);
   walk_reduced(
       base,
       [&](const std::vector<Value*>& off) {
-        Value* x = value(n.args[0], a.dtype, off);
-        b_.CreateStore(accumulate(n, b_.CreateLoad(a.ty, acc), x), acc);
+        for (size_t k = 0; k < nodes.size(); ++k) {
+          const Accumulator a = accumulator(*nodes[k]);
+          Value* x = value(nodes[k]->args[0], a.dtype, off);
+          b_.CreateStore(accumulate(*nodes[k], b_.CreateLoad(a.ty, accs[k]), x), accs[k]);
+        }
       },
       widen ? Engine::instance().vector_bytes() / 4 : 0);
-  return finish(n, a, b_.CreateLoad(a.ty, acc));
+  std::vector<Value*> out;
+  for (size_t k = 0; k < nodes.size(); ++k) {
+    const Accumulator a = accumulator(*nodes[k]);
+    out.push_back(finish(*nodes[k], a, b_.CreateLoad(a.ty, accs[k])));
+  }
+  return out;
 }
 
 void Emitter::emit_reduce_outer(Value* begin, Value* end) {

@@ -112,6 +112,22 @@ bool reads_fit_rows(const Graph& g, const std::vector<bool>& mat, const std::vec
   return true;
 }
 
+// The latest step computing a root that node `id` reads (through its inlined pointwise cone), or
+// -1; a view of a step's result counts as that step plus `view_after`.
+int latest_step_read(const Graph& g, const std::vector<bool>& mat, const std::vector<int>& step_of,
+                     int32_t id, int view_after) {
+  std::vector<int32_t> reads;
+  std::vector<bool> seen(g.size(), false);
+  roots_read(g, mat, id, seen, reads);
+  int latest = -1;
+  for (int32_t r : reads) {
+    const bool view = is_strided_view(g[r].op);
+    const int dep = step_of[static_cast<size_t>(view ? g[r].args[0] : r)];
+    latest = std::max(latest, view && dep >= 0 ? dep + view_after : dep);
+  }
+  return latest;
+}
+
 // The step that reduction `id` can join, or -1: a sum or mean over the same operand space,
 // dims and result sizes as an earlier Reduce step's (not a row reduction, which has its own
 // chains), when `id` reads nothing computed at or after that step. The step then walks its
@@ -121,15 +137,7 @@ int sibling_reduction(const Graph& g, const std::vector<bool>& mat, const std::v
                       const std::vector<int>& step_of, int32_t id) {
   const IrNode& n = g[id];
   if ((n.op != Op::Sum && n.op != Op::Mean) || row_reduction(g, id)) return -1;
-  std::vector<int32_t> reads;
-  std::vector<bool> seen(g.size(), false);
-  roots_read(g, mat, id, seen, reads);
-  int latest_dep = -1;
-  for (int32_t r : reads) {
-    const bool view = is_strided_view(g[r].op);
-    const int dep = step_of[static_cast<size_t>(view ? g[r].args[0] : r)];
-    latest_dep = std::max(latest_dep, dep);
-  }
+  const int latest_dep = latest_step_read(g, mat, step_of, id, 0);
   const auto& rn = std::get<ReduceAttrs>(n.attrs);
   for (int s = static_cast<int>(steps.size()) - 1; s > latest_dep; --s) {
     const Group& st = steps[static_cast<size_t>(s)];
@@ -178,15 +186,7 @@ std::vector<Group> fuse_with(const Graph& g, const std::vector<bool>& mat) {
       // A pointwise root joins the latest pointwise kernel of the same shape when nothing it
       // reads is computed after that kernel: it then reads its operands from memory computed
       // before, or from registers of the same kernel.
-      std::vector<int32_t> reads;
-      std::vector<bool> seen(g.size(), false);
-      roots_read(g, mat, id, seen, reads);
-      int latest_dep = -1;
-      for (int32_t r : reads) {
-        bool view = is_strided_view(g[r].op);
-        int dep = step_of[static_cast<size_t>(view ? g[r].args[0] : r)];
-        latest_dep = std::max(latest_dep, view && dep >= 0 ? dep + 1 : dep);
-      }
+      const int latest_dep = latest_step_read(g, mat, step_of, id, 1);
       // At most kMaxRoots roots a kernel: an optimizer's update of 1,000 parameters of four
       // shapes made kernels of 750 roots, whose compile grows faster than their size (LLVM's
       // scheduling and alias queries: 17 s, against 0.6 s for 100 parameters).

@@ -222,16 +222,10 @@ bool indices_within(const Tensor& idx, int64_t bound) {
   return true;
 }
 
-bool is_conv_or_pool(Op op) {
-  return op == Op::Conv2d || op == Op::Conv2dBackward || op == Op::AvgPool2d ||
-         op == Op::AvgPool2dBackward || op == Op::AdaptiveAvgPool2d ||
-         op == Op::AdaptiveAvgPool2dBackward || op == Op::MaxPool2d || op == Op::MaxPool2dBackward;
-}
-
 // conv2d and the pools and their backward kernels as library calls: sizes from the kernels'
 // own shape rules (which throw where the eager call would: the op then runs eagerly and
 // reports). conv2d_backward's node computes the first gradient its mask asks for, max_pool2d's
-// its values (trace_op makes one node per result: see library_results).
+// its values (trace_op makes one node per result: see library_results). False for other ops.
 bool infer_conv_pool(IrNode& n, std::span<const Tensor> in) {
   const DType dt = in[0].dtype();
   for (size_t i = 0; i < in.size(); ++i) {
@@ -475,7 +469,6 @@ bool infer(IrNode& n, std::span<const Tensor> in) {
   if (op == Op::Cat || op == Op::IndexSelect || op == Op::Gather || op == Op::Embedding ||
       op == Op::IndexAdd || op == Op::ScatterAdd)
     return infer_indexing(n, in);
-  if (is_conv_or_pool(op)) return infer_conv_pool(n, in);
   if (op == Op::Matmul) {
     const Dims& b = in[1].sizes();
     if (rank < 2 || b.size() < 2 || in[1].dtype() != n.dtype) return false;
@@ -487,7 +480,7 @@ bool infer(IrNode& n, std::span<const Tensor> in) {
     n.sizes.push_back(b[b.size() - 1]);
     return true;
   }
-  return false;
+  return infer_conv_pool(n, in);
 }
 
 bool supported(Op op) {
